@@ -1,0 +1,19 @@
+"""The warehouse: DuckDB (embedded default) or PostgreSQL, schema `cdp`."""
+
+from __future__ import annotations
+
+from ordersync.config import WarehouseSettings
+from ordersync.warehouse.base import LANDING_COLUMNS, Warehouse
+
+__all__ = ["LANDING_COLUMNS", "Warehouse", "open_warehouse"]
+
+
+def open_warehouse(settings: WarehouseSettings) -> Warehouse:
+    """Connect to the configured warehouse (heavy drivers are imported only here)."""
+    if settings.is_postgres:
+        from ordersync.warehouse.postgres import PostgresWarehouse
+
+        return PostgresWarehouse(settings.url)
+    from ordersync.warehouse.duckdb import DuckDBWarehouse
+
+    return DuckDBWarehouse(settings.url, memory_limit=settings.duckdb_memory_limit)
