@@ -1,0 +1,1 @@
+"""Command line: thin callers of the Ordersync facade."""

@@ -1,0 +1,243 @@
+"""`ordersync` command line."""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from ordersync.cli import demo as demo_cmd
+from ordersync.cli.context import STATE, WarehouseOpt, configure_logging, facade, run_guarded
+from ordersync.cli.output import console, print_json, print_table
+from ordersync.cli.simulator import app as simulator_app
+from ordersync.config import DEFAULT_TIMEZONE
+
+app = typer.Typer(
+    name="ordersync",
+    help="Keep every tenant's orders complete and correct in the warehouse.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+tenants_app = typer.Typer(help="Register and manage the stores ordersync syncs.", no_args_is_help=True)
+app.add_typer(tenants_app, name="tenants")
+app.add_typer(simulator_app, name="simulator")
+
+
+@app.callback()
+def _global(
+    warehouse: WarehouseOpt = None,
+    config: Annotated[Path | None, typer.Option("--config", help="configuration file (default ./ordersync.toml)")] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="show tracebacks and debug logs")] = False,
+) -> None:
+    STATE.warehouse, STATE.config, STATE.debug = warehouse, config, debug
+    configure_logging(debug)
+
+
+@app.command()
+def init(warehouse: WarehouseOpt = None) -> None:
+    """Create or upgrade the warehouse schema `cdp`."""
+
+    def go() -> None:
+        with facade(warehouse) as os_:
+            version, applied = os_.init()
+            what = f"applied {', '.join(applied)}" if applied else "already up to date"
+            console.print(f"warehouse {os_.wh.display_url}: schema version {version} ({what})")
+
+    run_guarded(go)
+
+
+@tenants_app.command("add")
+def tenants_add(
+    name: str,
+    account: Annotated[str, typer.Option(help="the platform account name, e.g. the VTEX store account")],
+    base_url: Annotated[str, typer.Option(help="the account's API base URL")],
+    app_key_env: Annotated[str, typer.Option(help="NAME of the environment variable holding the app key")],
+    app_token_env: Annotated[str, typer.Option(help="NAME of the environment variable holding the app token")],
+    platform: Annotated[str, typer.Option(help="commerce platform")] = "vtex",
+    timezone: Annotated[str, typer.Option(help="IANA time zone for order dates")] = DEFAULT_TIMEZONE,
+    frequency_hours: Annotated[int, typer.Option(help="hours between incremental syncs")] = 6,
+    go_live_date: Annotated[str | None, typer.Option(help="first day of history to sync (YYYY-MM-DD)")] = None,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Register a tenant. Credentials stay in the environment; only the variable names are stored."""
+
+    def go() -> None:
+        from ordersync.errors import ConfigError
+
+        try:
+            live = date.fromisoformat(go_live_date) if go_live_date else None
+        except ValueError:
+            raise ConfigError(f"--go-live-date {go_live_date!r} is not a date; use YYYY-MM-DD") from None
+        with facade(warehouse) as os_:
+            t = os_.add_tenant(
+                name,
+                account=account,
+                base_url=base_url,
+                app_key_env=app_key_env,
+                app_token_env=app_token_env,
+                platform=platform,
+                timezone=timezone,
+                frequency_hours=frequency_hours,
+                go_live_date=live,
+            )
+            console.print(f"tenant {t.tenant_name} added (id {t.tenant_id})")
+
+    run_guarded(go)
+
+
+@tenants_app.command("list")
+def tenants_list(
+    warehouse: WarehouseOpt = None, as_json: Annotated[bool, typer.Option("--json")] = False
+) -> None:
+    """List the tenants."""
+
+    def go() -> None:
+        with facade(warehouse) as os_:
+            rows = [t.public() for t in os_.tenants.list()]
+        cols = ["tenant_id", "tenant_name", "platform", "account", "sync_enabled", "sync_frequency_hours",
+                "last_sync_at", "timezone"]
+        print_json(rows) if as_json else print_table("tenants", rows, cols)
+
+    run_guarded(go)
+
+
+@tenants_app.command("show")
+def tenants_show(name: str, warehouse: WarehouseOpt = None) -> None:
+    """Show one tenant (credential variable names and whether they are set, never their values)."""
+    import os
+
+    def go() -> None:
+        with facade(warehouse) as os_:
+            t = os_.tenants.get(name).public()
+        for var in ("app_key_env", "app_token_env"):
+            if t.get(var):
+                t[var] += " (set)" if os.environ.get(t[var]) is not None else " (NOT set)"
+        print_table(f"tenant {name}", [{"field": k, "value": v} for k, v in t.items()])
+
+    run_guarded(go)
+
+
+def _set_enabled(name: str, enabled: bool, warehouse: str | None) -> None:
+    def go() -> None:
+        with facade(warehouse) as os_:
+            t = os_.tenants.set_enabled(name, enabled)
+        console.print(f"tenant {t.tenant_name} {'enabled' if t.sync_enabled else 'disabled'}")
+
+    run_guarded(go)
+
+
+@tenants_app.command("enable")
+def tenants_enable(name: str, warehouse: WarehouseOpt = None) -> None:
+    """Enable syncing for a tenant."""
+    _set_enabled(name, True, warehouse)
+
+
+@tenants_app.command("disable")
+def tenants_disable(name: str, warehouse: WarehouseOpt = None) -> None:
+    """Disable syncing for a tenant."""
+    _set_enabled(name, False, warehouse)
+
+
+@app.command()
+def sync(
+    tenant: Annotated[list[str] | None, typer.Option("--tenant", "-t", help="tenant name (repeatable)")] = None,
+    mode: Annotated[str, typer.Option(help="incremental | full")] = "incremental",
+    no_build: Annotated[bool, typer.Option("--no-build", help="land only; skip the dbt build")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print the outcome as JSON")] = False,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Sync tenants from their source into the warehouse, then build the models."""
+
+    def go() -> bool:
+        with facade(warehouse, progress=not as_json) as os_:
+            report = os_.sync(tenant or None, mode=mode, build=False if no_build else None)
+        rows: list[dict[str, Any]] = [
+            {
+                "tenant": o.tenant_name,
+                "mode": o.mode,
+                "status": o.status,
+                "listed": o.counters.orders_listed,
+                "fetched": o.counters.orders_fetched,
+                "landed": o.counters.versions_landed,
+                "late": o.counters.late_versions,
+                "quarantined": o.counters.quarantined,
+                "seconds": round(o.seconds, 2),
+                "error": o.error,
+                "run_id": o.run_id,
+            }
+            for o in report.outcomes
+        ]
+        if as_json:
+            print_json({"runs": rows, "build_seconds": report.build_seconds, "ok": report.ok})
+        else:
+            print_table("sync", rows, [c for c in rows[0] if c != "run_id"] if rows else None)
+            if report.build_seconds is not None:
+                console.print(f"dbt build: {report.build_seconds:.1f} s")
+        return report.ok
+
+    if not run_guarded(go):
+        raise typer.Exit(1)
+
+
+@app.command()
+def build(warehouse: WarehouseOpt = None) -> None:
+    """Build the dbt models (stg_orders, fct_orders, order_events) and run their tests."""
+
+    def go() -> None:
+        with facade(warehouse) as os_:
+            result = os_.build()
+        console.print(f"dbt build passed in {result.elapsed_seconds:.1f} s")
+
+    run_guarded(go)
+
+
+@app.command()
+def status(
+    as_json: Annotated[bool, typer.Option("--json")] = False, warehouse: WarehouseOpt = None
+) -> None:
+    """Per tenant: Current / Behind / Stale, last run and its outcome, orders landed and built."""
+
+    def go() -> None:
+        with facade(warehouse, progress=False) as os_:
+            rows = os_.status()
+        print_json(rows) if as_json else print_table("status", rows)
+
+    run_guarded(go)
+
+
+@app.command()
+def land(
+    tenant: Annotated[str, typer.Option("--tenant", "-t", help="tenant name")],
+    path: Annotated[Path, typer.Argument(help="a file of order payloads, one JSON object per line")],
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Land order payloads from a JSON-lines file; bad lines are quarantined with their reason."""
+
+    def go() -> None:
+        from ordersync.errors import ConfigError
+
+        if not path.exists():
+            raise ConfigError(f"{path} does not exist")
+        with facade(warehouse) as os_, path.open("rb") as fh:
+            result = os_.land_records(tenant, (line.rstrip(b"\r\n") for line in fh if line.strip()))
+        console.print(
+            f"{result.received} records: {result.landed} new versions landed, {result.quarantined} quarantined"
+        )
+        for reason in result.reasons[:10]:
+            console.print(f"  quarantined: {reason}")
+
+    run_guarded(go)
+
+
+app.command(name="demo")(demo_cmd.demo)
+
+
+def main() -> None:
+    try:
+        app()
+    except SystemExit as exc:
+        sys.exit(exc.code)

@@ -1,0 +1,28 @@
+"""Checkpoints: how far each (tenant, stream) has been read AND committed.
+
+A checkpoint moves only forward, and only inside the same transaction as the rows it covers, so a
+sync killed at any point resumes from a position whose data is already landed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from ordersync.warehouse import Warehouse
+
+
+def load(wh: Warehouse, tenant_id: int) -> dict[str, datetime]:
+    rows = wh.query("SELECT stream, position FROM cdp.sync_checkpoints WHERE tenant_id = ?", (tenant_id,))
+    return {str(stream): pos for stream, pos in rows}
+
+
+def advance(wh: Warehouse, tenant_id: int, stream: str, position: datetime, run_id: str, now: datetime) -> None:
+    """Set the checkpoint to `position` unless it is already further on (call inside a transaction)."""
+    wh.execute(
+        "INSERT INTO cdp.sync_checkpoints (tenant_id, stream, position, run_id, updated_at) "
+        "VALUES (?, ?, ?, ?, ?) "
+        "ON CONFLICT (tenant_id, stream) DO UPDATE SET "
+        "position = greatest(cdp.sync_checkpoints.position, excluded.position), "
+        "run_id = excluded.run_id, updated_at = excluded.updated_at",
+        (tenant_id, stream, position, run_id, now),
+    )

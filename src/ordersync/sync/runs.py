@@ -1,0 +1,49 @@
+"""The sync run log, cdp.sync_runs: every run, its counters, outcome and error."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from ordersync.warehouse import Warehouse
+
+
+@dataclass
+class RunCounters:
+    orders_listed: int = 0
+    orders_fetched: int = 0
+    versions_landed: int = 0
+    late_versions: int = 0
+    quarantined: int = 0
+    list_calls: int = 0
+    get_calls: int = 0
+    retries: int = 0
+
+
+def start(
+    wh: Warehouse,
+    run_id: str,
+    tenant_id: int,
+    mode: str,
+    now: datetime,
+    worker_id: str | None,
+    window: tuple[datetime, datetime] | None = None,
+) -> None:
+    wh.execute(
+        "INSERT INTO cdp.sync_runs (run_id, tenant_id, mode, status, started_at, worker_id, window_start, "
+        "window_end) VALUES (?, ?, ?, 'running', ?, ?, ?, ?)",
+        (run_id, tenant_id, mode, now, worker_id, window[0] if window else None, window[1] if window else None),
+    )
+
+
+def finish(
+    wh: Warehouse, run_id: str, status: str, now: datetime, counters: RunCounters, error: str | None = None
+) -> None:
+    c: dict[str, Any] = asdict(counters)
+    wh.execute(
+        "UPDATE cdp.sync_runs SET status = ?, finished_at = ?, error = ?, "
+        + ", ".join(f"{k} = ?" for k in c)
+        + " WHERE run_id = ?",
+        (status, now, error, *c.values(), run_id),
+    )

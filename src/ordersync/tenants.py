@@ -1,0 +1,136 @@
+"""Tenants: the stores ordersync keeps current, in cdp.tenants."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from ordersync.config import DEFAULT_TIMEZONE
+from ordersync.errors import ConfigError, NotFoundError
+from ordersync.warehouse import Warehouse
+
+PLATFORMS = ("vtex",)
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+_COLUMNS = (
+    "tenant_id, tenant_name, sync_enabled, sync_frequency_hours, last_sync_at, go_live_date, "
+    "initial_sync_completed, is_active, platform, account, base_url, app_key_env, app_token_env, timezone"
+)
+
+
+@dataclass(frozen=True)
+class Tenant:
+    tenant_id: int
+    tenant_name: str
+    sync_enabled: bool
+    sync_frequency_hours: int
+    last_sync_at: datetime | None
+    go_live_date: date | None
+    initial_sync_completed: bool
+    is_active: bool
+    platform: str
+    account: str
+    base_url: str
+    app_key_env: str | None
+    app_token_env: str | None
+    timezone: str
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def public(self) -> dict[str, Any]:
+        """Everything about the tenant that is safe to show: names of variables, never their values."""
+        return {k: (v.isoformat() if isinstance(v, date | datetime) else v) for k, v in self.__dict__.items()}
+
+
+class TenantStore:
+    def __init__(self, wh: Warehouse) -> None:
+        self.wh = wh
+
+    def add(
+        self,
+        name: str,
+        *,
+        platform: str,
+        account: str,
+        base_url: str,
+        app_key_env: str | None,
+        app_token_env: str | None,
+        timezone: str = DEFAULT_TIMEZONE,
+        frequency_hours: int = 6,
+        go_live_date: date | None = None,
+        now: datetime,
+    ) -> Tenant:
+        if platform not in PLATFORMS:
+            raise ConfigError(f"platform {platform!r} is not supported; use one of: {', '.join(PLATFORMS)}")
+        if not base_url.startswith(("http://", "https://")):
+            raise ConfigError(f"base URL {base_url!r} must start with http:// or https://")
+        for label, var in (("--app-key-env", app_key_env), ("--app-token-env", app_token_env)):
+            if var is not None and not _ENV_NAME.match(var):
+                raise ConfigError(
+                    f"{label} takes the NAME of an environment variable (like VTEX_APP_KEY), "
+                    f"not {var!r}; credentials are never stored"
+                )
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(f"unknown time zone {timezone!r}; use an IANA name like {DEFAULT_TIMEZONE}") from None
+        if frequency_hours < 1:
+            raise ConfigError("--frequency-hours must be at least 1")
+        if self.wh.scalar("SELECT count(*) FROM cdp.tenants WHERE tenant_name = ?", (name,)):
+            raise ConfigError(f"tenant {name!r} already exists; pick another name or use tenants show {name}")
+        self.wh.execute(
+            "INSERT INTO cdp.tenants (tenant_name, platform, account, base_url, app_key_env, app_token_env, "
+            "timezone, sync_frequency_hours, go_live_date, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                name,
+                platform,
+                account,
+                base_url.rstrip("/"),
+                app_key_env,
+                app_token_env,
+                timezone,
+                frequency_hours,
+                go_live_date,
+                now,
+            ),
+        )
+        return self.get(name)
+
+    def list(self, *, enabled_only: bool = False) -> list[Tenant]:
+        where = "WHERE sync_enabled AND is_active " if enabled_only else ""
+        rows = self.wh.query(f"SELECT {_COLUMNS} FROM cdp.tenants {where}ORDER BY tenant_id")
+        return [Tenant(*r) for r in rows]
+
+    def get(self, name: str) -> Tenant:
+        row = self.wh.query_one(f"SELECT {_COLUMNS} FROM cdp.tenants WHERE tenant_name = ?", (name,))
+        if row is None:
+            known = ", ".join(t.tenant_name for t in self.list()) or "none yet"
+            raise NotFoundError(f"no tenant named {name!r} (known: {known}); add it with ordersync tenants add")
+        return Tenant(*row)
+
+    def by_id(self, tenant_id: int) -> Tenant:
+        row = self.wh.query_one(f"SELECT {_COLUMNS} FROM cdp.tenants WHERE tenant_id = ?", (tenant_id,))
+        if row is None:
+            raise NotFoundError(f"no tenant with id {tenant_id}")
+        return Tenant(*row)
+
+    def set_enabled(self, name: str, enabled: bool) -> Tenant:
+        self.get(name)
+        self.wh.execute("UPDATE cdp.tenants SET sync_enabled = ? WHERE tenant_name = ?", (enabled, name))
+        return self.get(name)
+
+    def mark_synced(self, tenant_id: int, when: datetime) -> None:
+        self.wh.execute("UPDATE cdp.tenants SET last_sync_at = ? WHERE tenant_id = ?", (when, tenant_id))
+
+    def set_endpoint(self, name: str, base_url: str, account: str) -> Tenant:
+        self.get(name)
+        self.wh.execute(
+            "UPDATE cdp.tenants SET base_url = ?, account = ? WHERE tenant_name = ?",
+            (base_url.rstrip("/"), account, name),
+        )
+        return self.get(name)

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+from ordersync.warehouse import LANDING_COLUMNS, Warehouse
+from ordersync.warehouse.migrate import current_version, latest_version, upgrade
+
+
+def _row(order_id: str, phash: str, tenant_id: int = 1) -> tuple[object, ...]:
+    now = datetime(2024, 1, 1, tzinfo=UTC)
+    values = {
+        "tenant_id": tenant_id, "order_id": order_id, "event_time": now, "event_ingested_at": now,
+        "order_date": date(2024, 1, 1), "creation_date": now, "status": "invoiced",
+        "total_value": Decimal("10.50"), "currency_code": "BRL", "sales_channel": "1", "customer_id": "c",
+        "customer_email": "e@x", "customer_name": "n", "payload": "{}", "payload_hash": phash,
+        "source": "test", "run_id": None,
+    }
+    return tuple(values[c] for c in LANDING_COLUMNS)
+
+
+def test_migrations_are_idempotent_and_versioned(warehouse: Warehouse) -> None:
+    assert current_version(warehouse) == latest_version()
+    assert upgrade(warehouse) == []
+    tables = {
+        r[0]
+        for r in warehouse.query("SELECT table_name FROM information_schema.tables WHERE table_schema = 'cdp'")
+    }
+    assert {"tenants", "sync_checkpoints", "sync_runs", "orders_landing", "quarantine"} <= tables
+
+
+def test_same_columns_and_types_on_both_backends(warehouse: Warehouse) -> None:
+    cols = warehouse.query(
+        "SELECT column_name, data_type FROM information_schema.columns "
+        "WHERE table_schema = 'cdp' AND table_name = 'orders_landing' ORDER BY ordinal_position"
+    )
+    names = [c[0] for c in cols]
+    assert names[1:] == list(LANDING_COLUMNS)
+    types = {c[0]: c[1].lower() for c in cols}
+    assert "time zone" in types["event_time"] and "time zone" in types["event_ingested_at"]
+    assert types["total_value"].startswith(("numeric", "decimal"))
+    assert types["order_date"] == "date"
+    assert types["tenant_id"] == "integer"
+
+
+def test_identical_payload_lands_once(warehouse: Warehouse) -> None:
+    with warehouse.transaction():
+        assert warehouse.insert_landing([_row("a", "h1"), _row("a", "h1"), _row("a", "h2")]) == 2
+    with warehouse.transaction():
+        assert warehouse.insert_landing([_row("a", "h1"), _row("b", "h1"), _row("a", "h1", tenant_id=2)]) == 2
+    assert warehouse.scalar("SELECT count(*) FROM cdp.orders_landing") == 4
+
+
+def test_rolled_back_transaction_lands_nothing(warehouse: Warehouse) -> None:
+    try:
+        with warehouse.transaction():
+            warehouse.insert_landing([_row("a", "h1")])
+            raise RuntimeError("crash")
+    except RuntimeError:
+        pass
+    assert warehouse.scalar("SELECT count(*) FROM cdp.orders_landing") == 0
