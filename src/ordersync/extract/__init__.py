@@ -1,0 +1,8 @@
+"""Extract: VTEX's Orders API, read completely (window splitting), politely (Retry-After, bounded
+concurrency) and fast (one session per account)."""
+
+from ordersync.extract.models import ClientStats, DateField, ListEntry
+from ordersync.extract.transport import MalformedBodyError
+from ordersync.extract.vtex import MAX_PAGES, VtexClient
+
+__all__ = ["MAX_PAGES", "ClientStats", "DateField", "ListEntry", "MalformedBodyError", "VtexClient"]

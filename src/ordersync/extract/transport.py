@@ -1,0 +1,206 @@
+"""The HTTP layer: one session per client, auth headers, bounded concurrency, retries, error mapping.
+
+aiohttp's own exceptions stop here. They are never chained onto ours: their reprs carry the
+request headers, and so the app token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp
+import orjson
+from pydantic import SecretStr
+from yarl import URL
+
+from ordersync.errors import NotFoundError, SourceError, TransientSourceError
+from ordersync.extract.models import ClientStats
+from ordersync.extract.retry import RETRIABLE_STATUSES, RetryPolicy, parse_retry_after
+
+logger = logging.getLogger("ordersync.extract")
+
+Sleep = Callable[[float], Awaitable[None]]
+Validator = Callable[[Any], bool]
+
+_INVALID = object()
+
+
+class MalformedBodyError(TransientSourceError):
+    """A 200 whose body was not the JSON expected, on every attempt (truncated, cut off, not an object)."""
+
+
+def is_object(doc: Any) -> bool:
+    return isinstance(doc, dict)
+
+
+class _Failure:
+    """Why an attempt failed, kept until we know whether to retry or give up."""
+
+    __slots__ = ("malformed", "reason", "retry_after", "status")
+
+    def __init__(self, reason: str, status: int | None, retry_after: float | None = None) -> None:
+        self.reason = reason
+        self.status = status
+        self.retry_after = retry_after
+        self.malformed = status == 200
+
+    def error(self, what: str, retries: int) -> TransientSourceError:
+        cls = MalformedBodyError if self.malformed else TransientSourceError
+        message = f"{what}: {self.reason}; gave up after {retries} retries"
+        return cls(message, self.status, self.retry_after)
+
+
+class Transport:
+    def __init__(
+        self,
+        base_url: str,
+        app_key: SecretStr,
+        app_token: SecretStr,
+        *,
+        concurrency: int,
+        policy: RetryPolicy,
+        timeout: float,
+        sleep: Sleep,
+        stats: ClientStats,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self.base_url = base_url.rstrip("/")
+        self.policy = policy
+        self.stats = stats
+        self._concurrency = concurrency
+        self._timeout = timeout
+        self._sleep = sleep
+        # Kept as SecretStr: the plain values exist only inside the session's default headers.
+        self._credentials = (app_key, app_token)
+        # With the connector's pool as big as the semaphore, no request waits for a connection,
+        # so the total timeout measures the server alone.
+        self._sem = asyncio.Semaphore(concurrency)
+        self._session: aiohttp.ClientSession | None = None
+
+    def __repr__(self) -> str:
+        return f"Transport({self.base_url!r}, concurrency={self._concurrency})"
+
+    async def open(self) -> None:
+        if self._session is not None:
+            raise RuntimeError("the client is already open")
+        key, token = (c.get_secret_value() for c in self._credentials)
+        headers = {
+            "X-VTEX-API-AppKey": key,
+            "X-VTEX-API-AppToken": token,
+            "Accept": "application/json",
+            "Content-Type": "application/json",
+        }
+        self._session = aiohttp.ClientSession(
+            headers=headers,
+            connector=aiohttp.TCPConnector(limit=self._concurrency, ttl_dns_cache=300),
+            timeout=aiohttp.ClientTimeout(total=self._timeout),
+        )
+
+    async def close(self) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
+
+    async def get_json(self, url: URL, what: str, *, valid: Validator, record: bool) -> tuple[bytes, Any]:
+        """GET `url` until it answers 200 with a body `valid` accepts; the raw body and its parse.
+
+        `record` says the URL names one order, so a 404 is that order's NotFoundError rather than
+        a wrong base URL.
+        """
+        session = self._session
+        if session is None:
+            raise RuntimeError("use the client inside `async with`")
+        retries = 0
+        while True:
+            async with self._sem:
+                try:
+                    async with session.get(url, allow_redirects=False) as resp:
+                        status = resp.status
+                        body = await resp.read()
+                        if status == 200:
+                            doc = _loads(body)
+                            if doc is not _INVALID and valid(doc):
+                                return body, doc
+                            failure = _Failure(f"malformed body ({len(body)} bytes)", 200)
+                        elif status in RETRIABLE_STATUSES:
+                            retry_after = None
+                            if status == 429:
+                                self.stats.throttled += 1
+                                retry_after = parse_retry_after(resp.headers.get("Retry-After"))
+                            failure = _Failure(f"HTTP {status}", status, retry_after)
+                        else:
+                            raise self._fatal(status, body, what, record, resp.headers.get("Location"))
+                except aiohttp.InvalidURL:
+                    raise SourceError(f"{what}: invalid URL {url}; check the tenant's base URL") from None
+                except (aiohttp.ClientError, TimeoutError) as exc:
+                    failure = _Failure(self._describe(exc), None)
+            if retries >= self.policy.max_retries:
+                raise failure.error(what, retries)
+            retries += 1
+            self.stats.retries += 1
+            if failure.status == 429:
+                wait = self.policy.throttle_wait(failure.retry_after, retries)
+            else:
+                wait = self.policy.backoff(retries)
+            logger.info("%s: %s; retry %d in %.2fs", what, failure.reason, retries, wait)
+            await self._sleep(wait)
+
+    def _fatal(self, status: int, body: bytes, what: str, record: bool, location: str | None) -> Exception:
+        if status in (401, 403):
+            why = "rejected the credentials" if status == 401 else "refused access"
+            return SourceError(
+                f"{what}: VTEX {why} (HTTP {status}) at {self.base_url}. Check the tenant's app key and "
+                'app token environment variables, and that the key\'s role has the "List Orders" and '
+                '"View order" resources (or "Orders Full Access").',
+                status,
+            )
+        if status == 404 and record:
+            return NotFoundError(f"{what}: VTEX has no such order (HTTP 404)")
+        if status == 404:
+            return SourceError(
+                f"{what}: HTTP 404 at {self.base_url}; check the tenant's base URL "
+                "(e.g. https://{account}.vtexcommercestable.com.br)",
+                status,
+            )
+        if 300 <= status < 400:
+            # Not followed: the auth headers would go wherever the redirect points.
+            return SourceError(
+                f"{what}: unexpected redirect (HTTP {status}) to {self._redact(location or '?')}; "
+                "check the tenant's base URL",
+                status,
+            )
+        return SourceError(f"{what}: HTTP {status}: {self._body_message(body)}", status)
+
+    def _body_message(self, body: bytes) -> str:
+        doc = _loads(body)
+        message: Any = None
+        if isinstance(doc, dict):
+            error = doc.get("error")
+            message = error.get("message") if isinstance(error, dict) else error
+            message = message or doc.get("message") or doc.get("Message")
+        if not isinstance(message, str) or not message:
+            message = body[:300].decode("utf-8", "replace").strip() or "(empty body)"
+        return self._redact(message)
+
+    def _describe(self, exc: BaseException) -> str:
+        if isinstance(exc, TimeoutError) and not str(exc):
+            return f"no answer within {self._timeout:g}s"
+        return self._redact(f"{type(exc).__name__}: {exc}")
+
+    def _redact(self, text: str) -> str:
+        for credential in self._credentials:
+            secret = credential.get_secret_value()
+            if secret:
+                text = text.replace(secret, "***")
+        return text
+
+
+def _loads(body: bytes) -> Any:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return _INVALID

@@ -1,0 +1,238 @@
+"""VtexClient: one VTEX account's Orders API, list orders and get order.
+
+The list endpoint serves at most 30 pages of at most 100 orders per query, so a window with more
+orders is split into time slices until each fits. Get-order is fanned out with bounded concurrency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from pydantic import SecretStr
+from yarl import URL
+
+from ordersync.errors import NotFoundError, SourceError
+from ordersync.extract.models import DATE_FIELDS, ClientStats, DateField, ListEntry, parse_list_item
+from ordersync.extract.retry import RetryPolicy
+from ordersync.extract.transport import MalformedBodyError, Transport, is_object
+from ordersync.extract.windows import Window
+
+logger = logging.getLogger("ordersync.extract")
+
+MAX_PAGES = 30
+MAX_PER_PAGE = 100
+# A split aims at 25 pages per slice, so orders indexed while we read rarely push one past 30.
+TARGET_PAGES = 25
+_SPLIT = -1
+
+
+@dataclass(frozen=True, slots=True)
+class _Page:
+    window: Window
+    number: int
+    entries: list[ListEntry]
+    total: int
+    pages: int
+
+
+class VtexClient:
+    """Async client for one VTEX account (one tenant): one HTTP session, `concurrency` requests at most."""
+
+    def __init__(
+        self,
+        base_url: str,
+        app_key: SecretStr,
+        app_token: SecretStr,
+        *,
+        concurrency: int = 16,
+        per_page: int = 100,
+        max_retries: int = 8,
+        max_backoff: float = 60.0,
+        timeout: float = 30.0,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        if not 1 <= per_page <= MAX_PER_PAGE:
+            raise ValueError(f"per_page must be between 1 and {MAX_PER_PAGE}, not {per_page}")
+        self.stats = ClientStats()
+        self.per_page = per_page
+        self.concurrency = concurrency
+        self._http = Transport(
+            base_url,
+            app_key,
+            app_token,
+            concurrency=concurrency,
+            policy=RetryPolicy(max_retries=max_retries, max_backoff=max_backoff),
+            timeout=timeout,
+            sleep=sleep,
+            stats=self.stats,
+        )
+        self._orders_url = str(URL(self._http.base_url) / "api/oms/pvt/orders")
+
+    def __repr__(self) -> str:
+        return f"VtexClient({self._http.base_url!r}, concurrency={self.concurrency})"
+
+    async def __aenter__(self) -> VtexClient:
+        await self._http.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._http.close()
+
+    async def get_order(self, order_id: str) -> bytes:
+        """The raw body of get-order: bytes that parse as a JSON object.
+
+        Raises NotFoundError (404), MalformedBodyError (bad body after every retry),
+        TransientSourceError (429, 5xx, network, after every retry) or SourceError (anything else).
+        """
+        self.stats.get_calls += 1
+        url = URL(f"{self._orders_url}/{quote(order_id, safe='')}", encoded=True)
+        body, _ = await self._http.get_json(url, f"get order {order_id}", valid=is_object, record=True)
+        return body
+
+    async def get_orders(self, order_ids: Iterable[str]) -> AsyncIterator[tuple[str, bytes | Exception]]:
+        """(order_id, body) as each completes. A 404 or a body still malformed after every retry comes
+        back as the exception, for quarantine; anything else (auth, the API down) raises."""
+        ids = iter(order_ids)
+        # Twice the concurrency, so requests sleeping out a backoff do not leave connections idle.
+        limit = 2 * self.concurrency
+        done: asyncio.Queue[asyncio.Task[tuple[str, bytes | Exception]]] = asyncio.Queue()
+        running: set[asyncio.Task[tuple[str, bytes | Exception]]] = set()
+        more = True
+        try:
+            while True:
+                while more and len(running) < limit:
+                    try:
+                        order_id = next(ids)
+                    except StopIteration:
+                        more = False
+                        break
+                    task = asyncio.create_task(self._get_one(order_id))
+                    task.add_done_callback(done.put_nowait)
+                    running.add(task)
+                if not running:
+                    return
+                task = await done.get()
+                running.discard(task)
+                yield task.result()
+        finally:
+            await _cancel(running)
+
+    async def _get_one(self, order_id: str) -> tuple[str, bytes | Exception]:
+        try:
+            return order_id, await self.get_order(order_id)
+        except (NotFoundError, MalformedBodyError) as exc:
+            return order_id, exc
+
+    async def list_window(
+        self, field: DateField, start: datetime, end: datetime
+    ) -> AsyncIterator[list[ListEntry]]:
+        """Pages of list entries covering every order whose `field` is in [start, end], both inclusive.
+
+        Each order comes once per call, in no particular order. The ends are rounded outward to whole
+        milliseconds (the filter's precision), so orders up to 1 ms outside may come too. Windows of
+        more than 30 pages are split into time slices; pages are fetched concurrently.
+        """
+        if field not in DATE_FIELDS:
+            raise ValueError(f"field must be one of {', '.join(DATE_FIELDS)}, not {field!r}")
+        seen: set[str] = set()
+        done: asyncio.Queue[asyncio.Task[_Page]] = asyncio.Queue()
+        running: set[asyncio.Task[_Page]] = set()
+        # Pages asked for per window, or _SPLIT once the window is handed to its slices.
+        asked: dict[Window, int] = {}
+
+        def fetch(window: Window, first: int, last: int) -> None:
+            for number in range(first, last + 1):
+                task = asyncio.create_task(self._list_page(field, window, number))
+                task.add_done_callback(done.put_nowait)
+                running.add(task)
+            asked[window] = max(last, asked.get(window, 0))
+
+        def split(window: Window, total: int) -> None:
+            if not window.splittable:
+                raise SourceError(
+                    f"list orders {field} {window}: {total} orders in one millisecond, more than VTEX "
+                    f"serves for one query ({MAX_PAGES} pages of {self.per_page}); the window cannot be split"
+                )
+            self.stats.splits += 1
+            asked[window] = _SPLIT
+            for part in window.split(math.ceil(total / (TARGET_PAGES * self.per_page))):
+                fetch(part, 1, 1)
+
+        fetch(Window.covering(start, end), 1, 1)
+        try:
+            while running:
+                task = await done.get()
+                running.discard(task)
+                page = task.result()
+                # Page 1 sizes the window; any later page may show it grew while we read.
+                have = asked[page.window]
+                if have != _SPLIT and page.pages > have:
+                    if page.pages > MAX_PAGES:
+                        split(page.window, page.total)
+                    else:
+                        fetch(page.window, have + 1, page.pages)
+                fresh: list[ListEntry] = []
+                for entry in page.entries:
+                    if entry.order_id not in seen:
+                        seen.add(entry.order_id)
+                        fresh.append(entry)
+                if fresh:
+                    yield fresh
+        finally:
+            await _cancel(running)
+
+    async def _list_page(self, field: DateField, window: Window, number: int) -> _Page:
+        self.stats.list_calls += 1
+        query = urlencode(
+            {
+                f"f_{field}": window.filter_value(field),
+                "per_page": self.per_page,
+                "orderBy": "creationDate,asc",
+                "page": number,
+            },
+            quote_via=quote,
+        )
+        url = URL(f"{self._orders_url}?{query}", encoded=True)
+        what = f"list orders {field} {window} page {number}"
+        _, doc = await self._http.get_json(url, what, valid=_is_list, record=False)
+        entries: list[ListEntry] = []
+        for item in doc["list"]:
+            entry = parse_list_item(item)
+            if entry is None:
+                self.stats.bad_list_items += 1
+                logger.warning("%s: skipped an item without orderId or a readable creationDate", what)
+            else:
+                entries.append(entry)
+        paging = doc["paging"]
+        total: int = paging["total"]
+        pages = paging.get("pages")
+        if not isinstance(pages, int):
+            pages = math.ceil(total / self.per_page)
+        return _Page(window, number, entries, total, pages)
+
+
+def _is_list(doc: Any) -> bool:
+    if not isinstance(doc, dict) or not isinstance(doc.get("list"), list):
+        return False
+    paging = doc.get("paging")
+    return isinstance(paging, dict) and isinstance(paging.get("total"), int)
+
+
+async def _cancel(tasks: set[asyncio.Task[Any]]) -> None:
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -1,0 +1,73 @@
+"""The API the sync engine is written against, pinned."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import inspect
+from typing import get_args
+
+import ordersync.extract as extract
+from ordersync.errors import TransientSourceError
+from ordersync.extract import ClientStats, DateField, ListEntry, MalformedBodyError, VtexClient
+
+
+def test_exported_names() -> None:
+    assert set(extract.__all__) == {
+        "MAX_PAGES",
+        "ClientStats",
+        "DateField",
+        "ListEntry",
+        "MalformedBodyError",
+        "VtexClient",
+    }
+
+
+def test_list_entry_and_stats_fields() -> None:
+    assert [f.name for f in dataclasses.fields(ListEntry)] == [
+        "order_id",
+        "creation_date",
+        "last_change",
+        "status",
+        "total_value_cents",
+    ]
+    assert ListEntry.__dataclass_params__.frozen  # type: ignore[attr-defined]
+    assert vars(ClientStats()) == {
+        "list_calls": 0,
+        "get_calls": 0,
+        "retries": 0,
+        "throttled": 0,
+        "splits": 0,
+        "bad_list_items": 0,
+    }
+    assert set(get_args(DateField)) == {"creationDate", "authorizedDate", "invoicedDate"}
+    assert issubclass(MalformedBodyError, TransientSourceError)
+
+
+def test_client_signature() -> None:
+    params = inspect.signature(VtexClient.__init__).parameters
+    assert list(params) == [
+        "self",
+        "base_url",
+        "app_key",
+        "app_token",
+        "concurrency",
+        "per_page",
+        "max_retries",
+        "max_backoff",
+        "timeout",
+        "sleep",
+    ]
+    defaults = {k: p.default for k, p in params.items() if p.default is not inspect.Parameter.empty}
+    assert defaults == {
+        "concurrency": 16,
+        "per_page": 100,
+        "max_retries": 8,
+        "max_backoff": 60.0,
+        "timeout": 30.0,
+        "sleep": asyncio.sleep,
+    }
+    assert inspect.isasyncgenfunction(VtexClient.list_window)
+    assert inspect.isasyncgenfunction(VtexClient.get_orders)
+    assert inspect.iscoroutinefunction(VtexClient.get_order)
+    assert list(inspect.signature(VtexClient.list_window).parameters) == ["self", "field", "start", "end"]
