@@ -39,3 +39,36 @@ class ManualClock:
         with self._lock:
             self._now += delta
             return self._now
+
+
+class RemoteClock:
+    """Follows another process's clock (a simulator's GET /_simulator/clock), so several processes
+    can be driven through simulated time together."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def now(self) -> datetime:
+        import json
+        import urllib.request
+
+        from ordersync.dates import parse_vtex_datetime
+
+        with urllib.request.urlopen(self.url, timeout=10) as resp:
+            return parse_vtex_datetime(json.loads(resp.read())["now"])
+
+
+def clock_from_setting(value: str | None) -> Clock:
+    """`system` (default), a fixed ISO-8601 instant, or the http:// URL of a clock to follow."""
+    if not value or value == "system":
+        return SystemClock()
+    if value.startswith(("http://", "https://")):
+        return RemoteClock(value)
+    from ordersync.dates import parse_vtex_datetime
+
+    try:
+        return ManualClock(parse_vtex_datetime(value))
+    except ValueError:
+        raise ValueError(
+            f"clock setting {value!r} is not 'system', an ISO-8601 instant or an http:// clock URL"
+        ) from None

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -48,6 +48,8 @@ class SyncSettings(BaseModel):
     max_backoff_seconds: float = Field(60.0, gt=0)
     request_timeout_seconds: float = Field(30.0, gt=0)
     build_after_sync: bool = True
+    historical_batch_days: int = Field(7, ge=1, description="days of history per historical batch")
+    historical_direction: str = Field("back_to_front", pattern="^(back_to_front|front_to_back)$")
 
 
 class DbtSettings(BaseModel):
@@ -66,6 +68,8 @@ class Settings(BaseSettings):
     warehouse: WarehouseSettings = WarehouseSettings()
     sync: SyncSettings = SyncSettings()
     dbt: DbtSettings = DbtSettings()
+    #: "system", a fixed ISO-8601 instant, or an http:// URL of a clock to follow (tests, simulations)
+    clock: str = "system"
 
     @classmethod
     def settings_customise_sources(
@@ -77,11 +81,6 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
-
-    @field_validator("warehouse", mode="before")
-    @classmethod
-    def _short_warehouse_env(cls, value: Any) -> Any:
-        return value
 
 
 def load_settings(config_file: Path | None = None, overrides: dict[str, Any] | None = None) -> Settings:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ordersync.clock import Clock, SystemClock
 from ordersync.config import DEFAULT_TIMEZONE, Settings
@@ -22,6 +21,9 @@ from ordersync.sync.windows import MODES
 from ordersync.tenants import Tenant, TenantStore
 from ordersync.warehouse import Warehouse, open_warehouse
 from ordersync.warehouse import migrate
+
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -125,9 +127,22 @@ class Ordersync:
             report.build_seconds = time.perf_counter() - began
         return report
 
-    def _sync_one(self, tenant: Tenant, mode: str) -> SyncOutcome:
+    def _sync_one(self, tenant: Tenant, mode: str, historical_batches: int | None = None) -> SyncOutcome:
+        return run_async(self.sync_tenant(tenant, mode, historical_batches=historical_batches))
+
+    async def sync_tenant(
+        self,
+        tenant: Tenant,
+        mode: str,
+        *,
+        wh: Warehouse | None = None,
+        historical_batches: int | None = None,
+        attempt: int = 1,
+    ) -> SyncOutcome:
+        """One run for one tenant. Failures come back as a failed outcome (also in the run log), so one
+        tenant's failure never stops the others; `outcome.exception` keeps the error for retry decisions."""
         run = TenantSync(
-            self.wh,
+            wh or self.wh,
             tenant,
             self.settings.sync,
             self.clock,
@@ -135,12 +150,13 @@ class Ordersync:
             mode=mode,
             reporter=self.reporter,
             worker_id=self.worker_id,
+            historical_batches=historical_batches,
+            attempt=attempt,
         )
         began = time.perf_counter()
         try:
-            return asyncio.run(run.run())
+            return await run.run()
         except OrdersyncError as exc:
-            # One tenant's failure never stops the others; the run log has it too.
             return SyncOutcome(
                 run.run_id,
                 tenant.tenant_id,
@@ -150,6 +166,7 @@ class Ordersync:
                 time.perf_counter() - began,
                 run.counters,
                 str(exc),
+                exc,
             )
 
     # -- landing from files ----------------------------------------------------------------
@@ -231,6 +248,13 @@ class Ordersync:
             (run_id,),
         )
         return RunCounters(*row) if row else RunCounters()
+
+
+def run_async(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine on uvloop (several times faster for many small HTTP requests)."""
+    import uvloop
+
+    return uvloop.run(coro)
 
 
 def sync_state(last_sync_at: datetime | None, now: datetime) -> str:

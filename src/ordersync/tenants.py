@@ -124,6 +124,9 @@ class TenantStore:
         self.wh.execute("UPDATE cdp.tenants SET sync_enabled = ? WHERE tenant_name = ?", (enabled, name))
         return self.get(name)
 
+    def mark_initial_sync_completed(self, tenant_id: int) -> None:
+        self.wh.execute("UPDATE cdp.tenants SET initial_sync_completed = TRUE WHERE tenant_id = ?", (tenant_id,))
+
     def mark_synced(self, tenant_id: int, when: datetime) -> None:
         self.wh.execute("UPDATE cdp.tenants SET last_sync_at = ? WHERE tenant_id = ?", (when, tenant_id))
 

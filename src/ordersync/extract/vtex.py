@@ -194,6 +194,27 @@ class VtexClient:
         finally:
             await _cancel(running)
 
+    async def window_totals(self, field: DateField, start: datetime, end: datetime) -> tuple[int, int | None]:
+        """(orders, sum of totalValue in cents) the source reports for one window, in one call.
+
+        The list's `paging.total` counts every match and `stats` sums totalValue over all of them,
+        so reconciling a day costs one request whatever its size. The sum is None when not reported.
+        """
+        self.stats.list_calls += 1
+        window = Window.covering(start, end)
+        query = urlencode(
+            {f"f_{field}": window.filter_value(field), "per_page": 1, "page": 1}, quote_via=quote
+        )
+        url = URL(f"{self._orders_url}?{query}", encoded=True)
+        _, doc = await self._http.get_json(url, f"list totals {field} {window}", valid=_is_list, record=False)
+        total: int = doc["paging"]["total"]
+        try:
+            value = doc["stats"]["stats"]["totalValue"]["Sum"]
+            cents = None if value is None else round(float(value))
+        except (KeyError, TypeError, ValueError):
+            cents = None
+        return total, cents
+
     async def _list_page(self, field: DateField, window: Window, number: int) -> _Page:
         self.stats.list_calls += 1
         query = urlencode(

@@ -16,13 +16,24 @@ def load(wh: Warehouse, tenant_id: int) -> dict[str, datetime]:
     return {str(stream): pos for stream, pos in rows}
 
 
-def advance(wh: Warehouse, tenant_id: int, stream: str, position: datetime, run_id: str, now: datetime) -> None:
-    """Set the checkpoint to `position` unless it is already further on (call inside a transaction)."""
+def advance(
+    wh: Warehouse,
+    tenant_id: int,
+    stream: str,
+    position: datetime,
+    run_id: str,
+    now: datetime,
+    *,
+    backward: bool = False,
+) -> None:
+    """Move the checkpoint to `position` unless it is already further on (later, or earlier for a
+    stream read backward). Call inside the transaction that lands the data it covers."""
+    pick = "least" if backward else "greatest"
     wh.execute(
         "INSERT INTO cdp.sync_checkpoints (tenant_id, stream, position, run_id, updated_at) "
         "VALUES (?, ?, ?, ?, ?) "
         "ON CONFLICT (tenant_id, stream) DO UPDATE SET "
-        "position = greatest(cdp.sync_checkpoints.position, excluded.position), "
+        f"position = {pick}(cdp.sync_checkpoints.position, excluded.position), "
         "run_id = excluded.run_id, updated_at = excluded.updated_at",
         (tenant_id, stream, position, run_id, now),
     )

@@ -20,12 +20,13 @@ from typing import Any, TypeVar
 from ordersync.clock import Clock
 from ordersync.config import SyncSettings, read_secret
 from ordersync.console import Reporter, SilentReporter
-from ordersync.errors import BadRecordError, NotFoundError, TransientSourceError
+from ordersync.errors import BadRecordError, ConfigError, NotFoundError, TransientSourceError
 from ordersync.extract import ListEntry, VtexClient
 from ordersync.land import Lander, Version, parse_order
-from ordersync.sync import checkpoints, runs
+from ordersync.sync import checkpoints, reconcile, runs
+from ordersync.sync.reconcile import DayCheck
 from ordersync.sync.runs import RunCounters
-from ordersync.sync.windows import Window, plan
+from ordersync.sync.windows import HISTORY_UNTIL, Window, go_live_start, history, plan
 from ordersync.tenants import Tenant, TenantStore
 from ordersync.warehouse import Warehouse
 
@@ -54,6 +55,7 @@ class SyncOutcome:
     seconds: float
     counters: RunCounters
     error: str | None = None
+    exception: Exception | None = None
 
 
 def _ms(value: datetime) -> datetime:
@@ -61,12 +63,17 @@ def _ms(value: datetime) -> datetime:
 
 
 def needs_fetch(entry: ListEntry, known: Known | None) -> bool:
-    """Fetch an order that is new, or whose list entry shows a change since what was landed."""
+    """Fetch an order that is new, or whose list entry shows a change since what was landed.
+
+    lastChange alone is not enough: the list may print it with fewer digits than get-order, so two
+    changes within one second would look equal. Status and value differences count too; a list
+    that lags behind costs a fetch whose identical payload is then skipped.
+    """
     if known is None:
         return True
-    if entry.last_change is not None:
-        return _ms(entry.last_change) > _ms(known.event_time)
-    cents = None if known.total_value is None else int(known.total_value * 100)
+    if entry.last_change is not None and _ms(entry.last_change) > _ms(known.event_time):
+        return True
+    cents = int(known.total_value * 100)
     return entry.status != known.status or (
         entry.total_value_cents is not None and entry.total_value_cents != cents
     )
@@ -83,6 +90,8 @@ class TenantSync:
         mode: str = "incremental",
         reporter: Reporter | None = None,
         worker_id: str | None = None,
+        historical_batches: int | None = None,
+        attempt: int = 1,
     ) -> None:
         self.wh = wh
         self.tenant = tenant
@@ -92,6 +101,8 @@ class TenantSync:
         self.mode = mode
         self.reporter = reporter or SilentReporter()
         self.worker_id = worker_id
+        self.historical_batches = historical_batches
+        self.attempt = attempt
         self.lander = Lander(wh, clock)
         self.counters = RunCounters()
 
@@ -118,18 +129,25 @@ class TenantSync:
         now = self.clock.now()
         tid = self.tenant.tenant_id
         ckpts = await self._db(checkpoints.load, self.wh, tid)
-        windows = plan(self.mode, self.tenant, ckpts, now, self.settings)
+        windows = plan(self.mode, self.tenant, ckpts, now, self.settings, historical_batches=self.historical_batches)
         first_run = "creation" not in ckpts
+        if self.mode == "historical" and first_run:
+            raise ConfigError(
+                f"tenant {self.tenant.tenant_name} has no incremental sync yet; run one first "
+                "(history is filled back from where the first incremental started)"
+            )
         span = (min(w.start for w in windows), max(w.end for w in windows)) if windows else None
-        await self._db(runs.start, self.wh, self.run_id, tid, self.mode, now, self.worker_id, span)
+        await self._db(runs.start, self.wh, self.run_id, tid, self.mode, now, self.worker_id, span, self.attempt)
         client = self._client()
         try:
             async with client:
+                open_days = await self._reconcile_before(client, windows) if self.mode == "full" else []
                 for window in windows:
                     await self._sync_window(client, window)
+                if open_days:
+                    await self._db(self._reconcile_after, open_days)
             self._take_stats(client)
-            end = windows[0].end if windows else now
-            await self._db(self._finish_ok, now, end, first_run)
+            await self._db(self._finish_ok, now, windows, first_run)
         except BaseException as exc:
             self._take_stats(client)
             message = str(exc) or type(exc).__name__
@@ -145,31 +163,70 @@ class TenantSync:
             self.counters,
         )
 
+    async def _reconcile_before(self, client: VtexClient, windows: list[Window]) -> list[DayCheck]:
+        """Compare each complete day of the full window with the source; record what differs."""
+        if not windows:
+            return []
+        tz = self.tenant.tz
+        days = reconcile.complete_days(windows[0].end, self.settings.full_days - 1, tz)
+        source = await reconcile.source_days(client, tz, days)
+        held = await self._db(reconcile.warehouse_days, self.wh, self.tenant.tenant_id, days[0], days[-1])
+        open_days = [c for c in reconcile.compare(source, held) if not c.matches]
+        await self._db(self._record_discrepancies, open_days)
+        self.counters.discrepancies = len(open_days)
+        self.counters.discrepancies_fixed = 0
+        return open_days
+
+    def _record_discrepancies(self, checks: list[DayCheck]) -> None:
+        with self.wh.transaction():
+            reconcile.record(self.wh, self.tenant.tenant_id, self.run_id, checks, self.clock.now())
+
+    def _reconcile_after(self, open_days: list[DayCheck]) -> None:
+        """After landing what was missing, check the same days again and mark the fixed ones."""
+        days = [c.day for c in open_days]
+        held = reconcile.warehouse_days(self.wh, self.tenant.tenant_id, min(days), max(days))
+        after = reconcile.compare({c.day: c.source for c in open_days}, held)
+        with self.wh.transaction():
+            reconcile.record_after(self.wh, self.run_id, after, self.clock.now())
+        self.counters.discrepancies_fixed = sum(1 for c in after if c.matches)
+
     def _take_stats(self, client: VtexClient) -> None:
         self.counters.list_calls = client.stats.list_calls
         self.counters.get_calls = client.stats.get_calls
         self.counters.retries = client.stats.retries
 
-    def _finish_ok(self, now: datetime, end: datetime, first_run: bool) -> None:
+    def _finish_ok(self, now: datetime, windows: list[Window], first_run: bool) -> None:
+        tid = self.tenant.tenant_id
+        store = TenantStore(self.wh)
         with self.wh.transaction():
-            if first_run and self.mode == "incremental":
-                # The first run read every creation date; changes from here on are caught by these.
+            if first_run and self.mode == "incremental" and windows:
+                # Changes to what this run read are caught from here on by these streams.
                 for stream in ("authorized", "invoiced"):
-                    checkpoints.advance(self.wh, self.tenant.tenant_id, stream, end, self.run_id, now)
-            TenantStore(self.wh).mark_synced(self.tenant.tenant_id, now)
+                    checkpoints.advance(self.wh, tid, stream, windows[0].end, self.run_id, now)
+                live = go_live_start(self.tenant)
+                if live is not None and live < windows[0].start:
+                    checkpoints.advance(self.wh, tid, HISTORY_UNTIL, windows[0].start, self.run_id, now)
+            if self.mode != "historical":
+                store.mark_synced(tid, now)
+            ckpts = checkpoints.load(self.wh, tid)
+            if "creation" in ckpts and not history(
+                self.tenant, ckpts, self.settings.historical_direction
+            ).pending:
+                store.mark_initial_sync_completed(tid)
             runs.finish(self.wh, self.run_id, "succeeded", self.clock.now(), self.counters)
 
     async def _sync_window(self, client: VtexClient, window: Window) -> None:
         chunks = window.chunks(CHUNK)
         task = self.reporter.task(f"{self.tenant.tenant_name}: {window.stream} dates", total=len(chunks))
         try:
-            for start, end in chunks:
-                await self._sync_chunk(client, window, start, end)
+            for chunk in chunks:
+                await self._sync_chunk(client, window, chunk)
                 task.advance()
         finally:
             task.close()
 
-    async def _sync_chunk(self, client: VtexClient, window: Window, start: datetime, end: datetime) -> None:
+    async def _sync_chunk(self, client: VtexClient, window: Window, chunk: tuple[datetime, datetime]) -> None:
+        start, end = chunk
         entries: dict[str, ListEntry] = {}
         async for page in client.list_window(window.field, start, end):  # type: ignore[arg-type]
             for entry in page:
@@ -215,7 +272,7 @@ class TenantSync:
                 f"{len(transient)} orders could not be fetched after retries (first: {transient[0]}); "
                 "the rest landed and the next run retries them"
             )
-        await self._db(self._land, batch, bad, (window.stream, end))
+        await self._db(self._land, batch, bad, (window, window.checkpoint_after(chunk)))
 
     def _known(self, order_ids: list[str], first_day: date, last_day: date) -> dict[str, Known]:
         # order_date bounds let both warehouses skip most of the history.
@@ -243,7 +300,7 @@ class TenantSync:
         self,
         batch: list[tuple[Version, bool]],
         bad: list[tuple[str | None, bytes | str, str]],
-        checkpoint: tuple[str, datetime] | None,
+        checkpoint: tuple[Window, datetime] | None,
     ) -> None:
         tid = self.tenant.tenant_id
         with self.wh.transaction():
@@ -251,8 +308,10 @@ class TenantSync:
                 self.lander.quarantine(tid, raw, reason, SOURCE, self.run_id, order_id)
             landed = self.lander.land(tid, [v for v, _ in batch], SOURCE, self.run_id)
             if checkpoint is not None:
-                stream, position = checkpoint
-                checkpoints.advance(self.wh, tid, stream, position, self.run_id, self.clock.now())
+                window, position = checkpoint
+                checkpoints.advance(
+                    self.wh, tid, window.stream, position, self.run_id, self.clock.now(), backward=window.backward
+                )
         self.counters.versions_landed += landed
         self.counters.late_versions += sum(1 for _, was_known in batch if was_known)
         self.counters.quarantined += len(bad)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from ordersync.warehouse import Warehouse
@@ -19,6 +19,8 @@ class RunCounters:
     list_calls: int = 0
     get_calls: int = 0
     retries: int = 0
+    discrepancies: int | None = None
+    discrepancies_fixed: int | None = None
 
 
 def start(
@@ -29,11 +31,22 @@ def start(
     now: datetime,
     worker_id: str | None,
     window: tuple[datetime, datetime] | None = None,
+    attempt: int = 1,
 ) -> None:
     wh.execute(
         "INSERT INTO cdp.sync_runs (run_id, tenant_id, mode, status, started_at, worker_id, window_start, "
-        "window_end) VALUES (?, ?, ?, 'running', ?, ?, ?, ?)",
-        (run_id, tenant_id, mode, now, worker_id, window[0] if window else None, window[1] if window else None),
+        "window_end, wall_started_at, attempt) VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?)",
+        (
+            run_id,
+            tenant_id,
+            mode,
+            now,
+            worker_id,
+            window[0] if window else None,
+            window[1] if window else None,
+            datetime.now(UTC),
+            attempt,
+        ),
     )
 
 
@@ -42,8 +55,8 @@ def finish(
 ) -> None:
     c: dict[str, Any] = asdict(counters)
     wh.execute(
-        "UPDATE cdp.sync_runs SET status = ?, finished_at = ?, error = ?, "
+        "UPDATE cdp.sync_runs SET status = ?, finished_at = ?, wall_finished_at = ?, error = ?, "
         + ", ".join(f"{k} = ?" for k in c)
         + " WHERE run_id = ?",
-        (status, now, error, *c.values(), run_id),
+        (status, now, datetime.now(UTC), error, *c.values(), run_id),
     )

@@ -86,6 +86,10 @@ class Warehouse(ABC):
     def close(self) -> None: ...
 
     @abstractmethod
+    def fork(self) -> Warehouse:
+        """Another connection to the same warehouse, for work running alongside this one."""
+
+    @abstractmethod
     def dbt_target(self) -> dict[str, Any]:
         """The dbt profile output for this warehouse (schema cdp)."""
 

@@ -40,9 +40,16 @@ class DuckDBWarehouse(Warehouse):
     dialect = "duckdb"
     concurrent_writers = False
 
-    def __init__(self, url: str, memory_limit: str = "512MB") -> None:
+    def __init__(
+        self, url: str, memory_limit: str = "512MB", con: duckdb.DuckDBPyConnection | None = None
+    ) -> None:
         super().__init__(url)
         self.path = url.removeprefix("duckdb://")
+        self.memory_limit = memory_limit
+        self._depth = 0
+        if con is not None:
+            self.con = con
+            return
         try:
             self.con = duckdb.connect(self.path, config={"memory_limit": memory_limit})
             self.con.execute("SET TimeZone = 'UTC'")
@@ -54,7 +61,6 @@ class DuckDBWarehouse(Warehouse):
                     "to run several workers at once"
                 ) from exc
             raise WarehouseError(f"cannot open DuckDB file {self.path}: {exc}") from exc
-        self._depth = 0
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         try:
@@ -118,6 +124,10 @@ class DuckDBWarehouse(Warehouse):
 
     def close(self) -> None:
         self.con.close()
+
+    def fork(self) -> DuckDBWarehouse:
+        # A cursor is a new connection to the same database instance: one process, many writers.
+        return DuckDBWarehouse(self.url, self.memory_limit, con=self.con.cursor())
 
     def dbt_target(self) -> dict[str, Any]:
         return {

@@ -36,7 +36,7 @@ class PostgresWarehouse(Warehouse):
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         try:
-            self.con.execute(_pg(sql) if params else sql, list(params) or None)  # type: ignore[arg-type]
+            self.con.execute(_pg(sql) if params else sql, list(params) or None)
         except psycopg.Error as exc:
             raise WarehouseError(f"PostgreSQL: {str(exc).strip()}") from exc
 
@@ -47,7 +47,7 @@ class PostgresWarehouse(Warehouse):
         self, sql: str, params: Sequence[Any]
     ) -> tuple[list[str], list[tuple[Any, ...]]]:
         try:
-            cur = self.con.execute(_pg(sql) if params else sql, list(params) or None)  # type: ignore[arg-type]
+            cur = self.con.execute(_pg(sql) if params else sql, list(params) or None)
             cols = [d.name for d in cur.description or []]
             return cols, cur.fetchall() if cur.description else []
         except psycopg.Error as exc:
@@ -92,6 +92,9 @@ class PostgresWarehouse(Warehouse):
 
     def close(self) -> None:
         self.con.close()
+
+    def fork(self) -> PostgresWarehouse:
+        return PostgresWarehouse(self.url)
 
     def dbt_target(self) -> dict[str, Any]:
         u = urlparse(self.url)

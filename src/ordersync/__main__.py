@@ -1,0 +1,3 @@
+from ordersync.cli.main import main
+
+main()

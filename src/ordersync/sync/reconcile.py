@@ -1,0 +1,98 @@
+"""Per-day reconciliation against the source: order counts and totals, day by day.
+
+The source side costs one list request per day (its paging total and totalValue sum); the warehouse
+side is the latest landed version of each order, so it can be checked before any build.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from ordersync.extract import VtexClient
+from ordersync.warehouse import Warehouse
+
+_CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class DayTotals:
+    orders: int
+    total: Decimal
+
+
+@dataclass(frozen=True)
+class DayCheck:
+    day: date
+    source: DayTotals
+    warehouse: DayTotals
+
+    @property
+    def matches(self) -> bool:
+        return self.source == self.warehouse
+
+    @property
+    def short(self) -> bool:
+        """The warehouse holds fewer orders or less revenue than the source: a gap."""
+        return self.warehouse.orders < self.source.orders or self.warehouse.total < self.source.total
+
+
+def day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """The UTC instants of a local day, end inclusive at the last millisecond."""
+    start = datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
+    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz).astimezone(UTC)
+    return start, end - timedelta(milliseconds=1)
+
+
+def complete_days(end: datetime, days: int, tz: ZoneInfo) -> list[date]:
+    """The `days` local days that ended before `end` (the sync's upper bound)."""
+    last = end.astimezone(tz).date() - timedelta(days=1)
+    return [last - timedelta(days=i) for i in range(days - 1, -1, -1)]
+
+
+async def source_days(client: VtexClient, tz: ZoneInfo, days: list[date]) -> dict[date, DayTotals]:
+    async def one(day: date) -> tuple[date, DayTotals]:
+        start, end = day_bounds(day, tz)
+        orders, cents = await client.window_totals("creationDate", start, end)
+        return day, DayTotals(orders, (Decimal(cents or 0) / 100).quantize(_CENT))
+
+    return dict(await asyncio.gather(*(one(d) for d in days)))
+
+
+def warehouse_days(wh: Warehouse, tenant_id: int, first: date, last: date) -> dict[date, DayTotals]:
+    rows = wh.query(
+        "SELECT order_date, count(*), sum(total_value) FROM ("
+        "  SELECT order_date, total_value, row_number() OVER ("
+        "    PARTITION BY order_id ORDER BY event_time DESC,"
+        "    coalesce(event_ingested_at, event_time) DESC, payload_hash DESC) AS rn"
+        "  FROM cdp.orders_landing WHERE tenant_id = ? AND order_date BETWEEN ? AND ?"
+        ") latest WHERE rn = 1 GROUP BY order_date",
+        (tenant_id, first, last),
+    )
+    return {d: DayTotals(int(n), Decimal(t).quantize(_CENT)) for d, n, t in rows}
+
+
+def compare(source: dict[date, DayTotals], warehouse: dict[date, DayTotals]) -> list[DayCheck]:
+    empty = DayTotals(0, Decimal("0.00"))
+    return [DayCheck(d, source[d], warehouse.get(d, empty)) for d in sorted(source)]
+
+
+def record(wh: Warehouse, tenant_id: int, run_id: str, checks: list[DayCheck], now: datetime) -> None:
+    for c in checks:
+        wh.execute(
+            "INSERT INTO cdp.discrepancies (tenant_id, run_id, order_date, source_orders, source_total, "
+            "warehouse_orders, warehouse_total, found_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (tenant_id, run_id, c.day, c.source.orders, c.source.total, c.warehouse.orders, c.warehouse.total, now),
+        )
+
+
+def record_after(wh: Warehouse, run_id: str, after: list[DayCheck], now: datetime) -> None:
+    for c in after:
+        wh.execute(
+            "UPDATE cdp.discrepancies SET fixed = ?, fixed_at = ?, after_orders = ?, after_total = ? "
+            "WHERE run_id = ? AND order_date = ?",
+            (c.matches, now if c.matches else None, c.warehouse.orders, c.warehouse.total, run_id, c.day),
+        )

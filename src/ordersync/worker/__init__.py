@@ -1,0 +1,1 @@
+"""The worker: scheduled incremental, historical and full syncs across tenants."""

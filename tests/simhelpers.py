@@ -1,0 +1,45 @@
+"""Helpers shared by the sync tests that run against the simulator."""
+
+from __future__ import annotations
+
+import os
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from ordersync.clock import ManualClock
+from ordersync.config import Settings, load_settings
+from ordersync.facade import Ordersync
+
+KEY_ENV, TOKEN_ENV = "SIM_APP_KEY", "SIM_APP_TOKEN"
+
+
+def settings_for(url: str, tmp_path: Path, **sync: Any) -> Settings:
+    return load_settings(
+        overrides={
+            "warehouse": {"url": url},
+            "dbt": {"state_dir": str(tmp_path / "dbt")},
+            "sync": {"initial_days": 40, "max_backoff_seconds": 2.0, **sync},
+        }
+    )
+
+
+def register(app: Ordersync, sim: Any, accounts: list[str], key: str, token: str) -> None:
+    os.environ[KEY_ENV], os.environ[TOKEN_ENV] = key, token
+    for name in accounts:
+        app.add_tenant(name, account=name, base_url=sim.base_url(name), app_key_env=KEY_ENV,
+                       app_token_env=TOKEN_ENV)
+
+
+def fct_rows(app: Ordersync, tenant: str) -> set[tuple[str, str | None, int]]:
+    tid = app.tenants.get(tenant).tenant_id
+    rows = app.wh.query("SELECT order_id, status, total_value FROM cdp.fct_orders WHERE tenant_id = ?", (tid,))
+    return {(r[0], r[1], int(Decimal(r[2]) * 100)) for r in rows}
+
+
+def truth_rows(sim: Any, account: str) -> set[tuple[str, str | None, int]]:
+    return {(o["orderId"], o["status"], int(o["value"])) for o in sim.truth(account)}
+
+
+def follow(clock: ManualClock, sim: Any) -> None:
+    clock.set(sim.clock())
