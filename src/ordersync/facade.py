@@ -6,7 +6,7 @@ import time
 import uuid
 from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -221,9 +221,15 @@ class Ordersync:
             )
         }
         quarantined = dict(wh.query("SELECT tenant_id, count(*) FROM cdp.quarantine GROUP BY 1"))
+        progress = {p["tenant"]: p["progress"] for p in self.progress()}
         out: list[dict[str, Any]] = []
         for t in self.tenants.list():
             run = last_runs.get(t.tenant_id)
+            today = now.astimezone(t.tz).date()
+            orders_today = wh.scalar(
+                "SELECT count(DISTINCT order_id) FROM cdp.orders_landing WHERE tenant_id = ? AND order_date = ?",
+                (t.tenant_id, today),
+            )
             out.append(
                 {
                     "tenant": t.tenant_name,
@@ -234,12 +240,87 @@ class Ordersync:
                     "last_run_status": run[0] if run else None,
                     "last_run_mode": run[1] if run else None,
                     "last_run_error": run[4] if run else None,
+                    "orders_today": int(orders_today or 0),
                     "orders_landed": int(landed.get(t.tenant_id, 0)),
                     "orders_in_fct": int(fct.get(t.tenant_id, 0)),
                     "quarantined": int(quarantined.get(t.tenant_id, 0)),
+                    "historical_progress": f"{progress.get(t.tenant_name, 1.0):.0%}",
+                    "initial_sync_completed": t.initial_sync_completed,
                 }
             )
         return out
+
+    def progress(self) -> list[dict[str, Any]]:
+        """Historical sync progress per tenant: range, frontier, share done, completion flag."""
+        from ordersync.sync import checkpoints
+        from ordersync.sync.windows import history
+
+        out: list[dict[str, Any]] = []
+        direction = self.settings.sync.historical_direction
+        for t in self.tenants.list():
+            h = history(t, checkpoints.load(self.wh, t.tenant_id), direction)
+            out.append(
+                {
+                    "tenant": t.tenant_name,
+                    "go_live_date": t.go_live_date.isoformat() if t.go_live_date else None,
+                    "history_until": h.until.isoformat() if h.until else None,
+                    "direction": direction,
+                    "frontier": h.frontier.isoformat() if h.frontier else None,
+                    "progress": round(h.progress, 4),
+                    "pending": h.pending,
+                    "initial_sync_completed": t.initial_sync_completed,
+                }
+            )
+        return out
+
+    def gaps(self, days: int = 30) -> list[dict[str, Any]]:
+        """Days where the warehouse holds fewer orders or less revenue than the source (asked live,
+        one list request per tenant-day), and each tenant's days behind (the seed's query)."""
+        return run_async(self._gaps(days))
+
+    async def _gaps(self, days: int) -> list[dict[str, Any]]:
+        import asyncio
+
+        from ordersync.sync import reconcile
+        from ordersync.sync.engine import client_for
+
+        async def one(t: Tenant) -> list[dict[str, Any]]:
+            tz = t.tz
+            end = self.clock.now() - timedelta(minutes=self.settings.sync.index_lag_minutes)
+            day_list = reconcile.complete_days(end, days, tz)
+            async with client_for(t, self.settings.sync) as client:
+                source = await reconcile.source_days(client, tz, day_list)
+            wh = await asyncio.to_thread(self.wh.fork)
+            try:
+                held = await asyncio.to_thread(
+                    reconcile.warehouse_days, wh, t.tenant_id, day_list[0], day_list[-1]
+                )
+                last = await asyncio.to_thread(
+                    wh.scalar, "SELECT max(order_date) FROM cdp.orders_landing WHERE tenant_id = ?", (t.tenant_id,)
+                )
+            finally:
+                await asyncio.to_thread(wh.close)
+            today = self.clock.now().astimezone(tz).date()
+            behind = (today - last).days if last else None
+            rows: list[dict[str, Any]] = [
+                {
+                    "tenant": t.tenant_name,
+                    "date": c.day.isoformat(),
+                    "source_orders": c.source.orders,
+                    "warehouse_orders": c.warehouse.orders,
+                    "source_revenue": str(c.source.total),
+                    "warehouse_revenue": str(c.warehouse.total),
+                    "days_behind": behind,
+                }
+                for c in reconcile.compare(source, held)
+                if c.short
+            ]
+            if behind is None or behind > 1:
+                rows.append({"tenant": t.tenant_name, "date": None, "days_behind": behind})
+            return rows
+
+        results = await asyncio.gather(*(one(t) for t in self.tenants.list(enabled_only=True)))
+        return [r for rows in results for r in rows]
 
     def run_counters(self, run_id: str) -> RunCounters:
         row = self.wh.query_one(

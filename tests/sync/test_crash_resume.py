@@ -34,7 +34,7 @@ def test_killed_sync_resumes_identically(warehouse_url: str, tmp_path: Path) -> 
     rng = random.Random(20250310)
     config = SimulatorConfig(
         port=0, seed=5, days=4, speed=0.0, start=datetime(2025, 3, 10, 15, tzinfo=UTC), index_lag_seconds=240,
-        fault_rate=0.02, accounts=[AccountSpec(name="shop", orders_per_day=2_000)],
+        fault_rate=0.02, rate_limit_per_minute=0, accounts=[AccountSpec(name="shop", orders_per_day=2_000)],
     )
     with start_in_subprocess(config) as sim:
         sim.quiesce()

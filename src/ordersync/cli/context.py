@@ -14,8 +14,9 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from ordersync.cli.output import RichReporter, err_console
+from ordersync.clock import clock_from_setting
 from ordersync.config import load_settings
-from ordersync.errors import OrdersyncError
+from ordersync.errors import ConfigError, OrdersyncError
 from ordersync.facade import Ordersync
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -50,6 +51,11 @@ def facade(warehouse: str | None = None, *, progress: bool = True, **kwargs: Any
     if url:
         overrides.setdefault("warehouse", {})["url"] = url
     settings = load_settings(STATE.config, overrides)
+    if "clock" not in kwargs:
+        try:
+            kwargs["clock"] = clock_from_setting(settings.clock)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
     with RichReporter(enabled=progress and sys.stderr.isatty()) as reporter:
         app = Ordersync(settings, reporter=reporter, **kwargs)
         try:

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from ordersync.cli import demo as demo_cmd
+from ordersync.cli import ops
 from ordersync.cli.context import STATE, WarehouseOpt, configure_logging, facade, run_guarded
 from ordersync.cli.output import console, print_json, print_table
 from ordersync.cli.simulator import app as simulator_app
@@ -145,7 +146,7 @@ def tenants_disable(name: str, warehouse: WarehouseOpt = None) -> None:
 @app.command()
 def sync(
     tenant: Annotated[list[str] | None, typer.Option("--tenant", "-t", help="tenant name (repeatable)")] = None,
-    mode: Annotated[str, typer.Option(help="incremental | full")] = "incremental",
+    mode: Annotated[str, typer.Option(help="incremental | historical | full")] = "incremental",
     no_build: Annotated[bool, typer.Option("--no-build", help="land only; skip the dbt build")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print the outcome as JSON")] = False,
     warehouse: WarehouseOpt = None,
@@ -204,7 +205,25 @@ def status(
     def go() -> None:
         with facade(warehouse, progress=False) as os_:
             rows = os_.status()
-        print_json(rows) if as_json else print_table("status", rows)
+        if as_json:
+            print_json(rows)
+            return
+        table = [
+            {
+                "tenant": r["tenant"],
+                "state": r["state"] + ("" if r["enabled"] else " (disabled)"),
+                "last sync": (r["last_sync_at"] or "never")[:16].replace("T", " "),
+                "last run": f"{r['last_run_mode'] or ''} {r['last_run_status'] or ''}".strip(),
+                "today": r["orders_today"],
+                "landed": r["orders_landed"],
+                "in fct": r["orders_in_fct"],
+                "quarantined": r["quarantined"],
+                "history": r["historical_progress"],
+                "error": (r["last_run_error"] or "")[:60],
+            }
+            for r in rows
+        ]
+        print_table("status", table)
 
     run_guarded(go)
 
@@ -234,6 +253,9 @@ def land(
 
 
 app.command(name="demo")(demo_cmd.demo)
+app.command(name="worker")(ops.worker)
+app.command(name="gaps")(ops.gaps)
+app.command(name="progress")(ops.progress)
 
 
 def main() -> None:

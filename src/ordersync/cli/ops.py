@@ -1,0 +1,84 @@
+"""`ordersync worker`, `gaps` and `progress`."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from typing import Annotated, Any
+
+import typer
+
+from ordersync.cli.context import WarehouseOpt, facade, run_guarded
+from ordersync.cli.output import console, print_json, print_table
+
+
+def worker(
+    once: Annotated[bool, typer.Option("--once", help="run one tick and exit")] = False,
+    tick: Annotated[float, typer.Option("--tick", help="seconds between ticks (on ordersync's clock)")] = 3600.0,
+    concurrency: Annotated[int, typer.Option("--concurrency", help="tenants synced at once")] = 4,
+    business_hours: Annotated[
+        str, typer.Option("--business-hours", help="local hours when no historical sync runs, e.g. 8-20")
+    ] = "8-20",
+    lease_seconds: Annotated[float, typer.Option(help="a dead worker's tenants are taken over after this")] = 60.0,
+    worker_id: Annotated[str | None, typer.Option("--worker-id", help="name in the run log and leases")] = None,
+    no_build: Annotated[bool, typer.Option("--no-build", help="land only; skip dbt builds")] = False,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Keep every enabled tenant current: incrementals, historical gap-fill off-hours, Sunday full syncs."""
+    from ordersync.errors import ConfigError
+    from ordersync.worker.schedule import ScheduleSettings
+    from ordersync.worker.worker import Worker
+
+    def go() -> None:
+        try:
+            start, end = (int(x) for x in business_hours.split("-"))
+        except ValueError:
+            raise ConfigError(f"--business-hours {business_hours!r}: use START-END hours, e.g. 8-20") from None
+        schedule = ScheduleSettings(
+            tick_seconds=tick,
+            concurrency=concurrency,
+            business_hours_start=start,
+            business_hours_end=end,
+            lease_seconds=lease_seconds,
+            build_after_tick=not no_build,
+        )
+        stop = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+        with facade(warehouse, progress=False, worker_id=worker_id) as app:
+            w = Worker(app, schedule)
+            console.print(f"worker {w.worker_id} on {app.wh.display_url}, tick {tick:g} s")
+            w.run(stop, once=once)
+
+    run_guarded(go)
+
+
+def gaps(
+    days: Annotated[int, typer.Option(help="complete days to check, back from yesterday")] = 30,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Days where the warehouse holds fewer orders or less revenue than the source, and days behind."""
+
+    def go() -> None:
+        with facade(warehouse, progress=False) as app:
+            rows = app.gaps(days)
+        if as_json:
+            print_json(rows)
+        elif rows:
+            print_table("gaps", rows)
+        else:
+            console.print(f"no gaps in the last {days} days")
+
+    run_guarded(go)
+
+
+def progress(as_json: Annotated[bool, typer.Option("--json")] = False, warehouse: WarehouseOpt = None) -> None:
+    """Historical sync progress per tenant."""
+
+    def go() -> None:
+        with facade(warehouse, progress=False) as app:
+            rows: list[dict[str, Any]] = app.progress()
+        print_json(rows) if as_json else print_table("historical sync progress", rows)
+
+    run_guarded(go)
