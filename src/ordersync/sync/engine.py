@@ -58,6 +58,20 @@ class SyncOutcome:
     exception: Exception | None = None
 
 
+def client_for(t: Tenant, s: SyncSettings) -> VtexClient:
+    """The tenant's API client; credentials are read from its environment variables only here."""
+    return VtexClient(
+        t.base_url,
+        read_secret(t.app_key_env, f"tenant {t.tenant_name} app key"),
+        read_secret(t.app_token_env, f"tenant {t.tenant_name} app token"),
+        concurrency=s.concurrency,
+        per_page=s.per_page,
+        max_retries=s.max_retries,
+        max_backoff=s.max_backoff_seconds,
+        timeout=s.request_timeout_seconds,
+    )
+
+
 def _ms(value: datetime) -> datetime:
     return value.replace(microsecond=value.microsecond // 1000 * 1000)
 
@@ -111,18 +125,7 @@ class TenantSync:
         return await asyncio.to_thread(fn, *args)
 
     def _client(self) -> VtexClient:
-        t = self.tenant
-        s = self.settings
-        return VtexClient(
-            t.base_url,
-            read_secret(t.app_key_env, f"tenant {t.tenant_name} app key"),
-            read_secret(t.app_token_env, f"tenant {t.tenant_name} app token"),
-            concurrency=s.concurrency,
-            per_page=s.per_page,
-            max_retries=s.max_retries,
-            max_backoff=s.max_backoff_seconds,
-            timeout=s.request_timeout_seconds,
-        )
+        return client_for(self.tenant, self.settings)
 
     async def run(self) -> SyncOutcome:
         began = monotonic.perf_counter()
