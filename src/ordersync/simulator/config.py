@@ -1,0 +1,108 @@
+"""What a simulated VTEX installation looks like: its stores, volumes, clock, limits and faults."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from ordersync.dates import parse_vtex_datetime
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8765
+DEFAULT_SEED = 42
+DEFAULT_ACCOUNTS = 3
+DEFAULT_ORDERS_PER_DAY = 200.0
+DEFAULT_DAYS = 30.0
+DEFAULT_INDEX_LAG_SECONDS = 240.0
+DEFAULT_RATE_LIMIT_PER_MINUTE = 6000.0
+DEFAULT_APP_KEY = "vtexappkey-simulator"
+DEFAULT_APP_TOKEN = "simulator-token"
+
+# An account name becomes the first path segment of its base URL.
+_ACCOUNT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
+
+
+@dataclass(frozen=True)
+class AccountSpec:
+    """One simulated store: its account name and its average number of orders per day."""
+
+    name: str
+    orders_per_day: float = DEFAULT_ORDERS_PER_DAY
+
+    def __post_init__(self) -> None:
+        if not _ACCOUNT_NAME.match(self.name) or self.name.startswith("_"):
+            raise ValueError(f"invalid account name {self.name!r}: letters, digits, '-' and '_' only")
+        if self.orders_per_day < 0:
+            raise ValueError(f"orders per day must be >= 0, got {self.orders_per_day}")
+
+
+def default_accounts(
+    count: int = DEFAULT_ACCOUNTS, orders_per_day: float = DEFAULT_ORDERS_PER_DAY
+) -> list[AccountSpec]:
+    """store1..storeN, all with the same volume."""
+    return [AccountSpec(f"store{i}", orders_per_day) for i in range(1, count + 1)]
+
+
+def parse_account_spec(text: str) -> AccountSpec:
+    """Parse the command-line form NAME:ORDERS_PER_DAY (or just NAME for the default volume)."""
+    name, sep, volume = text.partition(":")
+    try:
+        opd = float(volume) if sep else DEFAULT_ORDERS_PER_DAY
+    except ValueError:
+        raise ValueError(f"invalid account {text!r}: expected NAME:ORDERS_PER_DAY") from None
+    return AccountSpec(name.strip(), opd)
+
+
+def parse_start(text: str) -> datetime:
+    """Parse --start; a date without a timezone is taken as UTC."""
+    return parse_vtex_datetime(text)
+
+
+class SimulatorConfig(BaseModel):
+    """Everything the simulator needs; the CLI flags map one to one onto these fields."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    host: str = DEFAULT_HOST
+    port: int = Field(DEFAULT_PORT, ge=0, le=65535, description="0 picks a free port")
+    seed: int = DEFAULT_SEED
+    accounts: list[AccountSpec] = Field(default_factory=default_accounts, min_length=1)
+    days: float = Field(DEFAULT_DAYS, ge=0, description="days of history before start")
+    index_lag_seconds: float = Field(DEFAULT_INDEX_LAG_SECONDS, ge=0)
+    fault_rate: float = Field(0.0, ge=0, le=1)
+    rate_limit_per_minute: float = Field(
+        DEFAULT_RATE_LIMIT_PER_MINUTE, ge=0, description="per account; 0 = off"
+    )
+    app_key: str = DEFAULT_APP_KEY
+    app_token: str = DEFAULT_APP_TOKEN
+    start: datetime | None = Field(None, description="simulated now at startup; None = the real now")
+    speed: float = Field(1.0, ge=0, description="simulated seconds per real second; 0 = frozen")
+
+    @field_validator("start")
+    @classmethod
+    def _aware_start(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+    @model_validator(mode="after")
+    def _unique_accounts(self) -> SimulatorConfig:
+        names = [a.name for a in self.accounts]
+        if len(set(names)) != len(names):
+            raise ValueError(f"account names must be unique: {names}")
+        return self
+
+    def account(self, name: str) -> AccountSpec:
+        for spec in self.accounts:
+            if spec.name == name:
+                return spec
+        raise KeyError(name)
+
+    def resolved_start(self) -> datetime:
+        """The simulated now at startup."""
+        return self.start if self.start is not None else datetime.now(UTC)

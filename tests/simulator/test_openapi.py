@@ -1,0 +1,109 @@
+"""Real simulator responses validate against the 200 schemas of VTEX's own OpenAPI file."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from openapi_schema_validator import OAS30Validator
+
+from ordersync.simulator import STATUS_NAMES, RunningSimulator
+
+from .sim_support import START, call, creation_range, list_url
+
+# /work/shared sits beside the repository root.
+OPENAPI = (
+    Path(__file__).resolve().parents[2]
+    / ".."
+    / "shared"
+    / "reference"
+    / "vtex-openapi"
+    / "orders-api.openapi.json"
+)
+
+pytestmark = pytest.mark.integration
+
+
+def _load_spec() -> dict[str, Any]:
+    path = OPENAPI.resolve()
+    if not path.is_file():
+        pytest.fail(f"VTEX's OpenAPI file is missing: expected it at {path} (shared/ beside the repository)")
+    spec: dict[str, Any] = json.loads(path.read_text())
+    return spec
+
+
+def _resolve(node: Any, spec: dict[str, Any], depth: int = 0) -> Any:
+    if depth > 50:
+        raise RecursionError("cyclic $ref in the OpenAPI file")
+    if isinstance(node, dict):
+        if "$ref" in node:
+            ref = node["$ref"]
+            assert ref.startswith("#/components/schemas/"), ref
+            return _resolve(spec["components"]["schemas"][ref.rsplit("/", 1)[1]], spec, depth + 1)
+        return {k: _resolve(v, spec, depth) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_resolve(v, spec, depth) for v in node]
+    return node
+
+
+def _response_schema(spec: dict[str, Any], path: str, operation_id: str) -> dict[str, Any]:
+    op = spec["paths"][path]["get"]
+    assert op["operationId"] == operation_id
+    content = op["responses"]["200"]["content"]
+    media = next(iter(content.values()))
+    schema: dict[str, Any] = _resolve(media["schema"], spec)
+    return schema
+
+
+@pytest.fixture(scope="module")
+def validators() -> tuple[OAS30Validator, OAS30Validator]:
+    spec = _load_spec()
+    list_schema = _response_schema(spec, "/api/oms/pvt/orders", "ListOrders")
+    get_schema = _response_schema(spec, "/api/oms/pvt/orders/{orderId}", "GetOrder")
+    return OAS30Validator(list_schema), OAS30Validator(get_schema)
+
+
+def _errors(validator: OAS30Validator, document: Any) -> list[str]:
+    return [f"{list(e.absolute_path)}: {e.message[:200]}" for e in validator.iter_errors(document)]
+
+
+def test_list_responses_match_the_list_orders_schema(
+    sim: RunningSimulator, validators: tuple[OAS30Validator, OAS30Validator]
+) -> None:
+    list_validator, _ = validators
+    window = creation_range(START - timedelta(days=3), START)
+    seen: set[str] = set()
+    for status in STATUS_NAMES:
+        body = call(list_url(sim, "store1", f_creationDate=window, f_status=status, per_page=100)).json()
+        assert _errors(list_validator, body) == []
+        seen.update(item["status"] for item in body["list"])
+    for order_by in ("creationDate,asc", "orderId,desc", "totalValue,asc", "origin,desc"):
+        body = call(list_url(sim, "bigstore", f_creationDate=window, orderBy=order_by, per_page=100)).json()
+        assert _errors(list_validator, body) == []
+    empty = call(list_url(sim, "store1", f_status="no-such-status")).json()
+    assert empty["list"] == [] and _errors(list_validator, empty) == []
+    assert {"payment-pending", "handling", "invoiced", "canceled"} <= seen
+
+
+def test_get_order_bodies_match_the_get_order_schema(
+    sim: RunningSimulator, validators: tuple[OAS30Validator, OAS30Validator]
+) -> None:
+    _, get_validator = validators
+    by_status: dict[str, list[tuple[str, str]]] = {}
+    for account in ("store1", "bigstore"):
+        for order in sim.truth(account):
+            by_status.setdefault(order["status"], []).append((account, order["orderId"]))
+    assert len(by_status) >= 8, sorted(by_status)
+    checked = 0
+    for status, refs in sorted(by_status.items()):
+        for account, order_id in refs[:: max(1, len(refs) // 25)][:25]:
+            reply = call(f"{sim.base_url(account)}/api/oms/pvt/orders/{order_id}")
+            assert reply.status == 200, order_id
+            body = reply.json()
+            assert body["status"] == status
+            assert _errors(get_validator, body) == [], order_id
+            checked += 1
+    assert checked >= 150
