@@ -36,6 +36,19 @@ def test_every_change_happens_within_max_change_hours_of_creation() -> None:
     assert (cols.authorized[both] < cols.invoiced[both]).all()
 
 
+def test_old_orders_stay_as_they_ended() -> None:
+    """Weeks after creation (past the unused steps' sentinel) an order is in its last real state."""
+    cat = _catalog(orders_per_day=500, days=40)
+    rows = np.arange(len(cat.cols.creation))
+    late = DAY * DAY_US + 45 * DAY_US
+    settled = int(cat.cols.creation.max()) + MAX_CHANGE_HOURS * 3_600_000_000
+    assert (cat.steps_at(rows, late) == cat.steps_at(rows, settled)).all()
+    for row in random.Random(3).sample(range(len(rows)), 200):
+        v = order_view(cat, row, late)
+        assert v.last_change_us - v.created_us < MAX_CHANGE_HOURS * 3_600_000_000
+        assert v.step == int(cat.steps_at(np.array([row]), settled)[0])
+
+
 def test_lifecycle_branches_all_occur() -> None:
     cols = _catalog().cols
     n = len(cols.creation)

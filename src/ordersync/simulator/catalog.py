@@ -307,7 +307,9 @@ class Catalog:
 
     def steps_at(self, rows: NDArray[np.int64] | slice, t_us: int) -> NDArray[np.int64]:
         """Index of the latest step reached at t_us (orders must exist at t_us)."""
-        elapsed_ms = (t_us - self.cols.creation[rows]) // 1000
+        # Unused steps hold NEVER (int32 max, ~24.8 days): cap the elapsed time below it so an old
+        # order never "reaches" a step it does not have.
+        elapsed_ms = np.minimum((t_us - self.cols.creation[rows]) // 1000, NEVER - 1)
         reached = self.cols.offsets[rows] <= elapsed_ms[:, None]
         return np.asarray(reached.sum(axis=1) - 1, dtype=np.int64)
 
@@ -335,7 +337,7 @@ class Catalog:
 
 def row_state(cols: OrderColumns, row: int, t_us: int) -> tuple[int, int, bool]:
     """(step index, status code, edited?) of one order at t_us."""
-    elapsed_ms = (t_us - int(cols.creation[row])) // 1000
+    elapsed_ms = min((t_us - int(cols.creation[row])) // 1000, NEVER - 1)
     offs = cols.offsets[row].tolist()
     step = 0
     for j in range(1, MAX_STEPS):

@@ -30,7 +30,7 @@ class OrderView:
 def order_view(cat: Catalog, row: int, t_us: int) -> OrderView:
     cols = cat.cols
     created = int(cols.creation[row])
-    elapsed_ms = (t_us - created) // 1000
+    elapsed_ms = min((t_us - created) // 1000, lc.NEVER - 1)  # unused steps hold NEVER
     offsets = cols.offsets[row].tolist()
     codes = cols.codes[row].tolist()
     edit_step = int(cols.edit_step[row])
