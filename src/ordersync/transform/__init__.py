@@ -1,0 +1,15 @@
+"""The transform: the dbt project shipped in this package (stg_orders, fct_orders, order_events)
+and the in-process runner that builds it against the configured warehouse."""
+
+from __future__ import annotations
+
+from ordersync.transform.runner import (
+    PROJECT_DIR,
+    DbtCommand,
+    DbtResult,
+    NodeResult,
+    run_dbt,
+    write_profiles,
+)
+
+__all__ = ["PROJECT_DIR", "DbtCommand", "DbtResult", "NodeResult", "run_dbt", "write_profiles"]

@@ -1,0 +1,46 @@
+{#
+  PostgreSQL-only physical choices for fct_orders; on other warehouses these render to nothing
+  (and dbt skips an empty hook).
+#}
+
+{#-
+  Serializes concurrent builds on PostgreSQL, where several workers may build at once: the lock is
+  taken inside the model's transaction, before its candidates are computed, and released at
+  commit, so a second build sees the first one's result. DuckDB has one writer anyway.
+-#}
+{% macro serialize_build(name) -%}
+    {{ return(adapter.dispatch('serialize_build', 'ordersync')(name)) }}
+{%- endmacro %}
+
+{% macro default__serialize_build(name) -%}
+{%- endmacro %}
+
+{% macro postgres__serialize_build(name) -%}
+    select pg_advisory_xact_lock(hashtext('ordersync.build.{{ name }}'))
+{%- endmacro %}
+
+
+{#- One row per order, enforced; also serves the version guard's join and lookups by order. -#}
+{% macro order_key_index() -%}
+    {{ return(adapter.dispatch('order_key_index', 'ordersync')()) }}
+{%- endmacro %}
+
+{% macro default__order_key_index() -%}
+{%- endmacro %}
+
+{% macro postgres__order_key_index() -%}
+    create unique index if not exists {{ this.identifier }}_order_uq on {{ this }} (tenant_id, order_id)
+{%- endmacro %}
+
+
+{#- Makes the watermark (the newest processing time built) an index lookup, not a table scan. -#}
+{% macro processed_at_index() -%}
+    {{ return(adapter.dispatch('processed_at_index', 'ordersync')()) }}
+{%- endmacro %}
+
+{% macro default__processed_at_index() -%}
+{%- endmacro %}
+
+{% macro postgres__processed_at_index() -%}
+    create index if not exists {{ this.identifier }}_processed_at_idx on {{ this }} (({{ processed_at() }}))
+{%- endmacro %}

@@ -1,0 +1,91 @@
+{#
+  Current orders: one row per (tenant_id, order_id), the newest version among everything landed
+  (see macros/order_versions.sql for what "newest" means).
+
+  Incremental on processing time: each build reads only the landed versions whose processing time
+  is within `lookback_days` of the newest one already here, picks the newest per order, and keeps
+  it only if it is strictly newer than the row already here (the version guard). Without the guard
+  a stale version landing late would overwrite a newer one that landed before the window.
+
+  Never rebuilt from scratch (full_refresh: false): `--full-refresh` leaves this table as it is.
+#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['tenant_id', 'order_id'],
+        full_refresh=false,
+        on_schema_change='fail',
+        pre_hook=serialize_build('fct_orders'),
+        post_hook=[order_key_index(), processed_at_index()],
+    )
+}}
+
+{%- set lookback_seconds = (var('lookback_days') | float * 86400) | round(0, 'ceil') | int %}
+
+with landed as (
+
+    select *
+    from {{ ref('stg_orders') }}
+    {% if is_incremental() %}
+    -- the lookback window, measured back from the newest processing time already built
+    -- (everything while the table is still empty)
+    where {{ processed_at() }} >= (
+        select coalesce(
+            {{ dbt.dateadd('second', -lookback_seconds, 'max(' ~ processed_at() ~ ')') }},
+            cast('1970-01-01 00:00:00+00' as timestamptz)
+        )
+        from {{ this }}
+    )
+    {% endif %}
+
+),
+
+ranked as (
+
+    select
+        *,
+        row_number() over (
+            partition by tenant_id, order_id
+            -- landing_id only separates copies of one version (same payload_hash)
+            order by {{ latest_version_first() }}, landing_id desc
+        ) as version_rank
+    from landed
+
+),
+
+latest as (
+
+    select
+        tenant_id,
+        order_id,
+        event_time,
+        event_ingested_at,
+        order_date,
+        creation_date,
+        status,
+        total_value,
+        currency_code,
+        sales_channel,
+        customer_id,
+        customer_email,
+        customer_name,
+        payload_hash,
+        landing_id,
+        {{ dbt.concat(["cast(tenant_id as text)", "':'", "order_id"]) }} as order_key
+    from ranked
+    where version_rank = 1
+
+)
+
+select latest.*
+from latest
+{% if is_incremental() %}
+-- the version guard: a candidate replaces the row already built only if it is strictly newer;
+-- delete+insert leaves every order missing from this result as it is
+left join {{ this }} as current_version
+    on current_version.tenant_id = latest.tenant_id
+    and current_version.order_id = latest.order_id
+where current_version.order_id is null
+    or {{ is_newer_version('latest', 'current_version') }}
+{% endif %}

@@ -1,0 +1,263 @@
+"""Run the packaged dbt project in-process, against a profile generated from ordersync's settings.
+
+The project folder inside the package is only read: dbt's target, logs and partial-parse state,
+and the generated profiles.yml (it may hold the warehouse password, so it is written 0600), all
+live in `state_dir`.
+
+DuckDB allows one open configuration per database file: a caller holding a connection to the
+file must close it before calling `run_dbt` and may reopen it afterwards.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import json
+import math
+import os
+import re
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+from ordersync.errors import TransformError
+
+#: The dbt project shipped in the package.
+PROJECT_DIR = Path(str(resources.files("ordersync.transform") / "dbt"))
+#: The profile and target names in the generated profiles.yml.
+PROFILE_NAME = "ordersync"
+TARGET_NAME = "warehouse"
+
+DbtCommand = Literal["build", "run", "test"]
+
+#: Node statuses that mean the node did what it should.
+_OK_STATUSES = frozenset({"success", "pass", "no-op"})
+#: dbt's in-process runner keeps global state: one invocation at a time per process.
+_INVOKE_LOCK = threading.Lock()
+#: Strings dbt would treat as Jinja in a profile value.
+_JINJA_CHARS = re.compile(r"({[{%#]|[#}%]})")
+
+
+@dataclass(frozen=True)
+class NodeResult:
+    """The outcome of one dbt node (a model or a data test)."""
+
+    name: str
+    unique_id: str
+    resource_type: str
+    status: str
+    message: str | None
+    seconds: float
+    failures: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status in _OK_STATUSES
+
+
+@dataclass(frozen=True)
+class DbtResult:
+    """What one dbt invocation did: every node's outcome and the wall time."""
+
+    command: str
+    nodes: tuple[NodeResult, ...]
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return all(n.ok for n in self.nodes)
+
+    @property
+    def failed(self) -> tuple[NodeResult, ...]:
+        return tuple(n for n in self.nodes if not n.ok)
+
+    def node(self, name: str) -> NodeResult:
+        """The result of the node called `name` (a model's name or a test's name)."""
+        for n in self.nodes:
+            if n.name == name:
+                return n
+        raise KeyError(f"no dbt node named {name!r} in this {self.command}")
+
+
+def run_dbt(
+    target: Mapping[str, Any],
+    command: DbtCommand = "build",
+    *,
+    state_dir: Path,
+    lookback_days: float = 3.0,
+    full_refresh: bool = False,
+    select: str | None = None,
+    verbose: bool = False,
+) -> DbtResult:
+    """Run `dbt <command>` on the packaged project against `target` (a dbt profile output,
+    e.g. `Warehouse.dbt_target()`); raise TransformError naming every node that failed.
+
+    `full_refresh` rebuilds the views; fct_orders is configured `full_refresh: false` and keeps
+    its rows whatever this flag says. `verbose` lets dbt log to the console.
+    """
+    if not (math.isfinite(lookback_days) and lookback_days >= 0):
+        raise TransformError(f"lookback_days must be a finite number >= 0, got {lookback_days}")
+    state_dir = Path(state_dir).resolve()
+    state_dir.mkdir(parents=True, exist_ok=True)
+    args = [
+        command,
+        "--project-dir",
+        str(PROJECT_DIR),
+        "--profiles-dir",
+        str(state_dir),
+        "--profile",
+        PROFILE_NAME,
+        "--target",
+        TARGET_NAME,
+        "--target-path",
+        str(state_dir / "target"),
+        "--log-path",
+        str(state_dir / "logs"),
+        "--vars",
+        json.dumps({"lookback_days": float(lookback_days)}),
+        "--no-send-anonymous-usage-stats",
+        "--no-version-check",
+        "--no-use-colors",
+        "--log-level",
+        "info" if verbose else "none",
+        "--log-level-file",
+        "debug",
+    ]
+    if full_refresh:
+        args.append("--full-refresh")
+    if select:
+        args += ["--select", select]
+
+    profile_target = dict(target)
+    if profile_target.get("type") == "duckdb":
+        # dbt-duckdb otherwise keeps the file open in this process after the run, and the caller
+        # could not reopen it with its own configuration.
+        profile_target["keep_open"] = False
+
+    with _INVOKE_LOCK, _state_dir_lock(state_dir):
+        write_profiles(state_dir, profile_target)
+        started = time.monotonic()
+        outcome = _invoke(args)
+        seconds = time.monotonic() - started
+
+    nodes = tuple(_node_result(r) for r in getattr(outcome.result, "results", None) or ())
+    result = DbtResult(command=command, nodes=nodes, seconds=seconds)
+    if outcome.exception is not None:
+        raise TransformError(
+            f"dbt {command} failed: {_one_line(str(outcome.exception))} (log: {state_dir / 'logs'})"
+        ) from outcome.exception
+    if not result.ok or not outcome.success:
+        causes = [n for n in result.failed if n.status != "skipped"]
+        failed = "; ".join(f"{n.name} {n.status}: {_one_line(n.message or '')}" for n in causes)
+        skipped = len(result.failed) - len(causes)
+        if skipped:
+            failed += f" ({skipped} downstream node{'s' if skipped > 1 else ''} skipped)"
+        raise TransformError(f"dbt {command} failed: {failed or 'see the log'} (log: {state_dir / 'logs'})")
+    return result
+
+
+def write_profiles(state_dir: Path, target: Mapping[str, Any]) -> Path:
+    """Write `state_dir/profiles.yml` (mode 0600, replaced atomically) with profile `ordersync`."""
+    profile = {
+        PROFILE_NAME: {
+            "target": TARGET_NAME,
+            "outputs": {TARGET_NAME: {k: _literal(v) for k, v in target.items()}},
+        }
+    }
+    path = state_dir / "profiles.yml"
+    fd, tmp = tempfile.mkstemp(prefix=".profiles.", suffix=".yml", dir=state_dir)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write("# Generated by ordersync for each dbt run; may hold the warehouse password.\n")
+            # JSON is YAML; and it needs no YAML library with type stubs.
+            f.write(json.dumps(profile, indent=2, ensure_ascii=False))
+            f.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def _literal(value: Any) -> Any:
+    """A profile value that dbt's Jinja rendering gives back unchanged.
+
+    dbt renders every string in profiles.yml as native Jinja: `{{` starts an expression and a
+    string such as "12345" becomes a number. A password may be either.
+    """
+    if isinstance(value, Mapping):
+        return {k: _literal(v) for k, v in value.items()}
+    if not isinstance(value, str) or not (_JINJA_CHARS.search(value) or _is_python_literal(value)):
+        return value
+    return "{{ " + json.dumps(value, ensure_ascii=False) + " | as_text }}"
+
+
+def _is_python_literal(value: str) -> bool:
+    try:
+        return not isinstance(ast.literal_eval(value), str)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return False
+
+
+@contextlib.contextmanager
+def _state_dir_lock(state_dir: Path) -> Iterator[None]:
+    """Processes sharing one state_dir take turns (dbt's target folder is not shareable)."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: the in-process lock is all there is
+        yield
+        return
+    with open(state_dir / ".lock", "a+b") as f:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+
+def _invoke(args: list[str]) -> Any:
+    from dbt.cli.main import dbtRunner  # heavy: imported only when a build runs
+
+    try:
+        with _argv(["dbt", *args]):
+            return dbtRunner().invoke(args)
+    except Exception as exc:  # dbt raises for bad flags and some start-up failures
+        raise TransformError(f"dbt could not start: {_one_line(str(exc))}") from exc
+
+
+@contextlib.contextmanager
+def _argv(argv: list[str]) -> Iterator[None]:
+    """dbt logs and stores the process's command line as its own; ordersync's may carry a
+    warehouse URL with a password, so dbt sees its own arguments instead."""
+    saved = sys.argv
+    sys.argv = argv
+    try:
+        yield
+    finally:
+        sys.argv = saved
+
+
+def _node_result(r: Any) -> NodeResult:
+    node = r.node
+    failures = getattr(r, "failures", None)
+    return NodeResult(
+        name=str(node.name),
+        unique_id=str(node.unique_id),
+        resource_type=str(getattr(node.resource_type, "value", node.resource_type)),
+        status=str(getattr(r.status, "value", r.status)),
+        message=None if r.message is None else str(r.message),
+        seconds=float(r.execution_time or 0.0),
+        failures=None if failures is None else int(failures),
+    )
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
