@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from ordersync.clock import ManualClock
 from ordersync.config import Settings, load_settings
+from ordersync.dates import parse_vtex_datetime
 from ordersync.facade import Ordersync
 
 KEY_ENV, TOKEN_ENV = "SIM_APP_KEY", "SIM_APP_TOKEN"
@@ -37,8 +39,13 @@ def fct_rows(app: Ordersync, tenant: str) -> set[tuple[str, str | None, int]]:
     return {(r[0], r[1], int(Decimal(r[2]) * 100)) for r in rows}
 
 
-def truth_rows(sim: Any, account: str) -> set[tuple[str, str | None, int]]:
-    return {(o["orderId"], o["status"], int(o["value"])) for o in sim.truth(account)}
+def truth_rows(sim: Any, account: str, since: datetime | None = None) -> set[tuple[str, str | None, int]]:
+    """The source's current orders (created at or after `since`, when given)."""
+    return {
+        (o["orderId"], o["status"], int(o["value"]))
+        for o in sim.truth(account)
+        if since is None or parse_vtex_datetime(o["creationDate"]) >= since
+    }
 
 
 def follow(clock: ManualClock, sim: Any) -> None:

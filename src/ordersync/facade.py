@@ -8,7 +8,7 @@ from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ordersync.clock import Clock, SystemClock
 from ordersync.config import DEFAULT_TIMEZONE, Settings
@@ -22,6 +22,9 @@ from ordersync.tenants import Tenant, TenantStore
 from ordersync.warehouse import Warehouse, open_warehouse
 from ordersync.warehouse import migrate
 
+
+if TYPE_CHECKING:
+    from ordersync.transform import DbtResult
 
 T = TypeVar("T")
 
@@ -175,7 +178,7 @@ class Ordersync:
         return Lander(self.wh, self.clock).land_raw(tenant.tenant_id, tenant.tz, records, source, None)
 
     # -- transform ---------------------------------------------------------------------------
-    def build(self, full_refresh: bool = False) -> Any:
+    def build(self, full_refresh: bool = False) -> DbtResult:
         """Run `dbt build` on the shipped models (fct_orders is never rebuilt from scratch)."""
         from ordersync.transform import run_dbt
 

@@ -76,9 +76,11 @@ def test_old_checkpoint_resumes_from_the_checkpoint_minus_overlap() -> None:
     assert windows[0].start == NOW - timedelta(days=9, minutes=30)
 
 
-def test_full_mode_rereads_thirty_days() -> None:
+def test_full_mode_rereads_thirty_days_but_nothing_before_go_live() -> None:
     (w,) = plan("full", tenant(), {"creation": NOW}, NOW, S)
     assert w.start == NOW - timedelta(minutes=10) - timedelta(days=30)
+    (w,) = plan("full", tenant(date(2025, 3, 1)), {"creation": NOW}, NOW, S)
+    assert w.start == datetime(2025, 3, 1, 3, tzinfo=UTC)
 
 
 def test_chunks_share_boundaries_and_cover_the_window() -> None:

@@ -191,7 +191,7 @@ def build(warehouse: WarehouseOpt = None) -> None:
     def go() -> None:
         with facade(warehouse) as os_:
             result = os_.build()
-        console.print(f"dbt build passed in {result.elapsed_seconds:.1f} s")
+        console.print(f"dbt build passed in {result.seconds:.1f} s")
 
     run_guarded(go)
 

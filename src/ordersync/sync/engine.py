@@ -172,6 +172,10 @@ class TenantSync:
             return []
         tz = self.tenant.tz
         days = reconcile.complete_days(windows[0].end, self.settings.full_days - 1, tz)
+        live = self.tenant.go_live_date
+        days = [d for d in days if live is None or d >= live]  # nothing before go-live is synced
+        if not days:
+            return []
         source = await reconcile.source_days(client, tz, days)
         held = await self._db(reconcile.warehouse_days, self.wh, self.tenant.tenant_id, days[0], days[-1])
         open_days = [c for c in reconcile.compare(source, held) if not c.matches]

@@ -117,6 +117,9 @@ def plan(
         return _historical(tenant, checkpoints, settings, historical_batches)
     if mode == "full":
         start = end - timedelta(days=settings.full_days)
+        live = go_live_start(tenant)
+        if live is not None:  # nothing before go-live is ever synced
+            start = max(start, live)
     elif creation is None:
         start = first_incremental_start(tenant, now, settings)
     else:

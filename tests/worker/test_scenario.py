@@ -1,0 +1,120 @@
+"""Three simulated weeks, five tenants of different sizes, time zones, frequencies and go-live dates,
+with faults and rate limits on, driven hour by hour through the worker."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from ordersync.clock import ManualClock
+from ordersync.facade import Ordersync
+from ordersync.sync.windows import go_live_start
+from ordersync.simulator import AccountSpec, SimulatorConfig, start_in_subprocess
+from ordersync.worker.schedule import ScheduleSettings
+from ordersync.worker.worker import Worker
+
+from simhelpers import KEY_ENV, TOKEN_ENV, fct_rows, settings_for, truth_rows
+
+pytestmark = [pytest.mark.integration, pytest.mark.dbt, pytest.mark.slow]
+
+START = datetime(2025, 3, 3, 0, tzinfo=UTC)  # a Monday
+WEEKS = 3
+# name, orders a day, time zone, sync frequency (hours), go-live (days before START) or None
+TENANTS = [
+    ("alpha", 120, "America/Argentina/Buenos_Aires", 6, 40),
+    ("bravo", 40, "America/Sao_Paulo", 4, 20),
+    ("charlie", 15, "Europe/Madrid", 12, 30),
+    ("delta", 60, "Asia/Kolkata", 6, 10),
+    ("echo", 5, "UTC", 24, None),
+]
+
+
+def runs_by_tenant(app: Ordersync) -> dict[str, list[dict[str, Any]]]:
+    rows = app.wh.query_dicts(
+        "SELECT t.tenant_name, r.mode, r.status, r.started_at, r.wall_started_at, r.wall_finished_at, "
+        "r.discrepancies, r.discrepancies_fixed FROM cdp.sync_runs r JOIN cdp.tenants t USING (tenant_id) "
+        "ORDER BY r.started_at, r.wall_started_at"
+    )
+    out: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in rows:
+        out[r["tenant_name"]].append(r)
+    return out
+
+
+def test_three_weeks_of_scheduled_syncs(warehouse_url: str, tmp_path: Path) -> None:
+    config = SimulatorConfig(
+        port=0, seed=21, days=45, speed=0.0, start=START, index_lag_seconds=240, fault_rate=0.02,
+        rate_limit_per_minute=30_000, accounts=[AccountSpec(name=n, orders_per_day=d) for n, d, *_ in TENANTS],
+    )
+    import os
+
+    os.environ[KEY_ENV], os.environ[TOKEN_ENV] = config.app_key, config.app_token
+    with start_in_subprocess(config) as sim:
+        clock = ManualClock(sim.clock())
+        with Ordersync(settings_for(warehouse_url, tmp_path), clock=clock) as app:
+            for name, _, tz, freq, live in TENANTS:
+                app.add_tenant(name, account=name, base_url=sim.base_url(name), app_key_env=KEY_ENV,
+                               app_token_env=TOKEN_ENV, timezone=tz, frequency_hours=freq,
+                               go_live_date=(START - timedelta(days=live)).date() if live else None)
+            worker = Worker(app, ScheduleSettings(build_after_tick=False, concurrency=3, retry_backoff_seconds=0.2))
+            began = time.perf_counter()
+            for _ in range(WEEKS * 7 * 24):
+                clock.set(sim.clock())
+                worker.tick()
+                sim.advance(3600)
+            elapsed = time.perf_counter() - began
+
+            runs = runs_by_tenant(app)
+            for name, _, tz, freq, live in TENANTS:
+                zone = ZoneInfo(tz)
+                mine = runs[name]
+                ok = [r for r in mine if r["status"] == "succeeded"]
+                # incrementals on the tenant's frequency (full syncs also count as a sync)
+                syncs = [r for r in ok if r["mode"] in ("incremental", "full")]
+                for prev, cur in zip(syncs, syncs[1:], strict=False):
+                    if cur["mode"] == "incremental":
+                        gap = cur["started_at"] - prev["started_at"]
+                        assert timedelta(hours=freq) <= gap <= timedelta(hours=freq + 1), (name, prev, cur)
+                first_incremental = min(r["started_at"] for r in ok if r["mode"] == "incremental")
+                for r in mine:
+                    if r["mode"] == "historical":
+                        local = r["started_at"].astimezone(zone)
+                        assert not 8 <= local.hour < 20, (name, local)
+                        assert r["started_at"] >= first_incremental
+                        same_tick = [x for x in mine if x["started_at"] == r["started_at"] and x["mode"] != "historical"]
+                        assert all(x["wall_finished_at"] <= r["wall_started_at"] for x in same_tick)
+                # exactly one full sync on each local Sunday after the first sync, and on no other day
+                fulls = [r["started_at"].astimezone(zone) for r in ok if r["mode"] == "full"]
+                last_tick = START + timedelta(hours=WEEKS * 7 * 24 - 1)
+                slots = [
+                    datetime.combine(START.date() + timedelta(days=d), datetime.min.time(), tzinfo=zone).replace(hour=2)
+                    for d in range(-1, WEEKS * 7 + 1)
+                ]
+                sundays: list[date] = [
+                    s.date() for s in slots if s.weekday() == 6 and first_incremental < s <= last_tick
+                ]
+                assert sorted(f.date() for f in fulls) == sundays, (name, fulls)
+                assert all(f.hour == 2 or (f.hour == 3 and f.minute) for f in fulls), fulls
+                for r in ok:
+                    if r["mode"] == "full":
+                        assert r["discrepancies_fixed"] == r["discrepancies"], r
+                # history done
+                assert app.tenants.get(name).initial_sync_completed, name
+
+            # Converge: stop the source, let the index catch up, sync, build: no gaps, truth exactly.
+            sim.quiesce()
+            sim.advance(1800)
+            clock.set(sim.clock())
+            final = app.sync()
+            assert final.ok, [o.error for o in final.outcomes]
+            assert app.gaps(days=30) == []
+            for name, *_ in TENANTS:
+                since = go_live_start(app.tenants.get(name)) or START - timedelta(days=40)  # initial_days
+                assert fct_rows(app, name) == truth_rows(sim, name, since), name
+    print(f"three simulated weeks in {elapsed:.0f} s")
