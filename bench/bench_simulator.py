@@ -30,9 +30,7 @@ MAX_CONCURRENCY = 64
 MAX_REQUESTS = 500_000
 
 
-async def _collect_ids(
-    session: aiohttp.ClientSession, base: str, now: datetime, days: int, want: int
-) -> list[str]:
+async def _collect_ids(session: aiohttp.ClientSession, base: str, now: datetime, days: int, want: int) -> list[str]:
     """Order ids from one list page per hour across the history."""
     ids: list[str] = []
     hours = list(range(1, days * 24))
@@ -89,9 +87,7 @@ def _list_urls(base: str, now: datetime, days: int, count: int) -> list[str]:
     return urls
 
 
-async def _bench(
-    args: argparse.Namespace, url: str, config: SimulatorConfig, proc: psutil.Process
-) -> dict[str, Any]:
+async def _bench(args: argparse.Namespace, url: str, config: SimulatorConfig, proc: psutil.Process) -> dict[str, Any]:
     headers = {"X-VTEX-API-AppKey": config.app_key, "X-VTEX-API-AppToken": config.app_token}
     connector = aiohttp.TCPConnector(limit=args.concurrency)
     async with aiohttp.ClientSession(headers=headers, connector=connector) as session:

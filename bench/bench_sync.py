@@ -34,9 +34,7 @@ async def raw_rate(base: str, key: str, token: str, ids: list[str], seconds: flo
     headers = {"X-VTEX-API-AppKey": key, "X-VTEX-API-AppToken": token}
     done = 0
     stop = time.perf_counter() + seconds
-    async with aiohttp.ClientSession(
-        headers=headers, connector=aiohttp.TCPConnector(limit=concurrency)
-    ) as session:
+    async with aiohttp.ClientSession(headers=headers, connector=aiohttp.TCPConnector(limit=concurrency)) as session:
 
         async def worker() -> None:
             nonlocal done
@@ -75,8 +73,15 @@ def main() -> None:
     start = datetime(2025, 6, 1, 12, tzinfo=UTC)
     per_day = max(1, args.orders // args.days)
     config = SimulatorConfig(
-        port=0, seed=11, days=args.days, speed=0.0, start=start, index_lag_seconds=0,
-        rate_limit_per_minute=0, fault_rate=0.0, accounts=[AccountSpec(name="bench", orders_per_day=per_day)],
+        port=0,
+        seed=11,
+        days=args.days,
+        speed=0.0,
+        start=start,
+        index_lag_seconds=0,
+        rate_limit_per_minute=0,
+        fault_rate=0.0,
+        accounts=[AccountSpec(name="bench", orders_per_day=per_day)],
     )
     os.environ[KEY_ENV], os.environ[TOKEN_ENV] = config.app_key, config.app_token
     reset_warehouse(args.warehouse)
@@ -85,19 +90,35 @@ def main() -> None:
         truth = sim.truth("bench")
         ids = [o["orderId"] for o in truth]
         rate = asyncio.run(
-            raw_rate(sim.base_url("bench"), config.app_key, config.app_token, ids, args.raw_seconds, args.concurrency)
+            raw_rate(
+                sim.base_url("bench"),
+                config.app_key,
+                config.app_token,
+                ids,
+                args.raw_seconds,
+                args.concurrency,
+            )
         )
         del truth, ids
         settings = load_settings(
             overrides={
                 "warehouse": {"url": args.warehouse},
-                "sync": {"concurrency": args.concurrency, "initial_days": args.days + 1, "build_after_sync": False},
+                "sync": {
+                    "concurrency": args.concurrency,
+                    "initial_days": args.days + 1,
+                    "build_after_sync": False,
+                },
             }
         )
         clock = ManualClock(sim.clock() + timedelta(minutes=15))
         with Ordersync(settings, clock=clock) as app:
-            app.add_tenant("bench", account="bench", base_url=sim.base_url("bench"),
-                           app_key_env=KEY_ENV, app_token_env=TOKEN_ENV)
+            app.add_tenant(
+                "bench",
+                account="bench",
+                base_url=sim.base_url("bench"),
+                app_key_env=KEY_ENV,
+                app_token_env=TOKEN_ENV,
+            )
             began = time.perf_counter()
             report = app.sync(["bench"], build=False)
             seconds = time.perf_counter() - began
@@ -106,8 +127,10 @@ def main() -> None:
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     e2e = landed / seconds
     print(f"warehouse            {'postgresql' if args.warehouse.startswith('postgresql') else 'duckdb'}")
-    print(f"orders               {landed:,} landed ({outcome.status}; {outcome.counters.get_calls:,} get-order, "
-          f"{outcome.counters.list_calls:,} list calls)")
+    print(
+        f"orders               {landed:,} landed ({outcome.status}; {outcome.counters.get_calls:,} get-order, "
+        f"{outcome.counters.list_calls:,} list calls)"
+    )
     print(f"simulator alone      {rate:,.0f} get-order/s ({args.concurrency} concurrent)")
     print(f"ordersync end to end {e2e:,.0f} orders/s in {seconds:.1f} s ({e2e / rate:.0%} of the simulator alone)")
     print(f"peak RSS             {peak_mb:,.0f} MB (ordersync process)")

@@ -29,8 +29,7 @@ def settings_for(url: str, tmp_path: Path, **sync: Any) -> Settings:
 def register(app: Ordersync, sim: Any, accounts: list[str], key: str, token: str) -> None:
     os.environ[KEY_ENV], os.environ[TOKEN_ENV] = key, token
     for name in accounts:
-        app.add_tenant(name, account=name, base_url=sim.base_url(name), app_key_env=KEY_ENV,
-                       app_token_env=TOKEN_ENV)
+        app.add_tenant(name, account=name, base_url=sim.base_url(name), app_key_env=KEY_ENV, app_token_env=TOKEN_ENV)
 
 
 def fct_rows(app: Ordersync, tenant: str) -> set[tuple[str, str | None, int]]:

@@ -10,11 +10,23 @@ from ordersync.warehouse.migrate import current_version, latest_version, upgrade
 def _row(order_id: str, phash: str, tenant_id: int = 1) -> tuple[object, ...]:
     now = datetime(2024, 1, 1, tzinfo=UTC)
     values = {
-        "tenant_id": tenant_id, "order_id": order_id, "event_time": now, "event_ingested_at": now,
-        "order_date": date(2024, 1, 1), "creation_date": now, "status": "invoiced",
-        "total_value": Decimal("10.50"), "currency_code": "BRL", "sales_channel": "1", "customer_id": "c",
-        "customer_email": "e@x", "customer_name": "n", "payload": "{}", "payload_hash": phash,
-        "source": "test", "run_id": None,
+        "tenant_id": tenant_id,
+        "order_id": order_id,
+        "event_time": now,
+        "event_ingested_at": now,
+        "order_date": date(2024, 1, 1),
+        "creation_date": now,
+        "status": "invoiced",
+        "total_value": Decimal("10.50"),
+        "currency_code": "BRL",
+        "sales_channel": "1",
+        "customer_id": "c",
+        "customer_email": "e@x",
+        "customer_name": "n",
+        "payload": "{}",
+        "payload_hash": phash,
+        "source": "test",
+        "run_id": None,
     }
     return tuple(values[c] for c in LANDING_COLUMNS)
 
@@ -23,8 +35,7 @@ def test_migrations_are_idempotent_and_versioned(warehouse: Warehouse) -> None:
     assert current_version(warehouse) == latest_version()
     assert upgrade(warehouse) == []
     tables = {
-        r[0]
-        for r in warehouse.query("SELECT table_name FROM information_schema.tables WHERE table_schema = 'cdp'")
+        r[0] for r in warehouse.query("SELECT table_name FROM information_schema.tables WHERE table_schema = 'cdp'")
     }
     assert {"tenants", "sync_checkpoints", "sync_runs", "orders_landing", "quarantine"} <= tables
 

@@ -48,6 +48,7 @@ class SyncSettings(BaseModel):
     max_backoff_seconds: float = Field(60.0, gt=0)
     request_timeout_seconds: float = Field(30.0, gt=0)
     build_after_sync: bool = True
+    lease_seconds: float = Field(60.0, gt=0, description="a dead process's tenants are taken over after this")
     historical_batch_days: int = Field(7, ge=1, description="days of history per historical batch")
     historical_direction: str = Field("back_to_front", pattern="^(back_to_front|front_to_back)$")
 

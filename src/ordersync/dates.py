@@ -6,9 +6,7 @@ import re
 from datetime import UTC, datetime
 
 # 0-7 fractional digits, 'Z' or a numeric offset, optional seconds; VTEX mixes them in one response.
-_ISO = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?\s*(Z|[+-]\d{2}:?\d{2})?$"
-)
+_ISO = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?\s*(Z|[+-]\d{2}:?\d{2})?$")
 
 
 def parse_vtex_datetime(value: str) -> datetime:

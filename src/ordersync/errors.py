@@ -1,14 +1,15 @@
 """Exceptions, typed by what the caller should do.
 
-    OrdersyncError                 root; every error ordersync raises on purpose
-    ├── ConfigError                fix the configuration or the command line, then run again
-    ├── WarehouseError             the warehouse refused or is unreachable
-    │   └── WarehouseLockedError   another process holds the DuckDB file; wait or use PostgreSQL
-    ├── SourceError                the source API failed for good (auth, permissions, 4xx)
-    ├── TransientSourceError       retry later: 429, 5xx, timeouts, broken bodies
-    ├── BadRecordError             quarantine this record and carry on with the batch
-    ├── TransformError             dbt failed; its log says why
-    └── NotFoundError              the named tenant, run or object does not exist
+OrdersyncError                 root; every error ordersync raises on purpose
+├── ConfigError                fix the configuration or the command line, then run again
+├── WarehouseError             the warehouse refused or is unreachable
+│   └── WarehouseLockedError   another process holds the DuckDB file; wait or use PostgreSQL
+├── SourceError                the source API failed for good (auth, permissions, 4xx)
+├── TransientSourceError       retry later: 429, 5xx, timeouts, broken bodies
+├── BadRecordError             quarantine this record and carry on with the batch
+├── TransformError             dbt failed; its log says why
+├── TenantBusyError            another process is syncing the tenant; try again later
+└── NotFoundError              the named tenant, run or object does not exist
 """
 
 from __future__ import annotations
@@ -62,3 +63,9 @@ class BadRecordError(OrdersyncError):
 
 class TransformError(OrdersyncError):
     exit_code = 9
+
+
+class TenantBusyError(OrdersyncError):
+    """Another process holds the tenant's lease."""
+
+    exit_code = 10

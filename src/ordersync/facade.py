@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
-from collections.abc import Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -13,15 +14,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from ordersync.clock import Clock, SystemClock
 from ordersync.config import DEFAULT_TIMEZONE, Settings
 from ordersync.console import Reporter, SilentReporter
-from ordersync.errors import ConfigError, OrdersyncError
+from ordersync.errors import ConfigError, OrdersyncError, TenantBusyError
 from ordersync.land import Lander, LandResult
 from ordersync.sync.engine import SyncOutcome, TenantSync
+from ordersync.sync.leases import LeaseKeeper, holder_name
 from ordersync.sync.runs import RunCounters
 from ordersync.sync.windows import MODES
 from ordersync.tenants import Tenant, TenantStore
-from ordersync.warehouse import Warehouse, open_warehouse
-from ordersync.warehouse import migrate
-
+from ordersync.warehouse import Warehouse, migrate, open_warehouse
 
 if TYPE_CHECKING:
     from ordersync.transform import DbtResult
@@ -36,7 +36,7 @@ class SyncReport:
 
     @property
     def ok(self) -> bool:
-        return all(o.status == "succeeded" for o in self.outcomes)
+        return all(o.status in ("succeeded", "skipped") for o in self.outcomes)
 
 
 class Ordersync:
@@ -53,6 +53,7 @@ class Ordersync:
         self.reporter: Reporter = reporter or SilentReporter()
         self.worker_id = worker_id
         self._wh: Warehouse | None = None
+        self._leases: LeaseKeeper | None = None
 
     # -- warehouse ---------------------------------------------------------------------------
     @property
@@ -63,7 +64,13 @@ class Ordersync:
             migrate.upgrade(self._wh)
         return self._wh
 
+    def close_side_connections(self) -> None:
+        if self._leases is not None:
+            self._leases.wh.close()
+            self._leases = None
+
     def close(self) -> None:
+        self.close_side_connections()
         if self._wh is not None:
             self._wh.close()
             self._wh = None
@@ -133,6 +140,13 @@ class Ordersync:
     def _sync_one(self, tenant: Tenant, mode: str, historical_batches: int | None = None) -> SyncOutcome:
         return run_async(self.sync_tenant(tenant, mode, historical_batches=historical_batches))
 
+    def leases(self) -> LeaseKeeper:
+        """This process's lease keeper, on a connection of its own."""
+        if self._leases is None:
+            holder = self.worker_id or holder_name(f"cli-{uuid.uuid4().hex[:6]}")
+            self._leases = LeaseKeeper(self.wh.fork(), holder, self.settings.sync.lease_seconds)
+        return self._leases
+
     async def sync_tenant(
         self,
         tenant: Tenant,
@@ -141,11 +155,15 @@ class Ordersync:
         wh: Warehouse | None = None,
         historical_batches: int | None = None,
         attempt: int = 1,
+        still_due: Callable[[Tenant], bool] | None = None,
     ) -> SyncOutcome:
-        """One run for one tenant. Failures come back as a failed outcome (also in the run log), so one
-        tenant's failure never stops the others; `outcome.exception` keeps the error for retry decisions."""
+        """One run for one tenant, holding its lease. Failures come back as a failed outcome (also in the
+        run log), so one tenant's failure never stops the others; `outcome.exception` keeps the error.
+        A tenant leased by another process, or no longer due once its lease is held (`still_due`, given
+        the tenant as it is now), is skipped."""
+        db = wh or self.wh
         run = TenantSync(
-            wh or self.wh,
+            db,
             tenant,
             self.settings.sync,
             self.clock,
@@ -157,20 +175,33 @@ class Ordersync:
             attempt=attempt,
         )
         began = time.perf_counter()
-        try:
-            return await run.run()
-        except OrdersyncError as exc:
+
+        def outcome(status: str, exc: Exception | None) -> SyncOutcome:
             return SyncOutcome(
                 run.run_id,
                 tenant.tenant_id,
                 tenant.tenant_name,
                 mode,
-                "failed",
+                status,
                 time.perf_counter() - began,
                 run.counters,
-                str(exc),
+                None if exc is None else str(exc),
                 exc,
             )
+
+        keeper = await asyncio.to_thread(self.leases)
+        try:
+            async with keeper.hold(tenant.tenant_id, tenant.tenant_name):
+                if still_due is not None:
+                    now = await asyncio.to_thread(TenantStore(db).by_id, tenant.tenant_id)
+                    if not still_due(now):
+                        return outcome("skipped", None)
+                    run.tenant = now
+                return await run.run()
+        except TenantBusyError as exc:
+            return outcome("busy", exc)
+        except OrdersyncError as exc:
+            return outcome("failed", exc)
 
     # -- landing from files ----------------------------------------------------------------
     def land_records(self, tenant_name: str, records: Iterable[bytes | str], source: str = "file") -> LandResult:
@@ -295,11 +326,11 @@ class Ordersync:
                 source = await reconcile.source_days(client, tz, day_list)
             wh = await asyncio.to_thread(self.wh.fork)
             try:
-                held = await asyncio.to_thread(
-                    reconcile.warehouse_days, wh, t.tenant_id, day_list[0], day_list[-1]
-                )
+                held = await asyncio.to_thread(reconcile.warehouse_days, wh, t.tenant_id, day_list[0], day_list[-1])
                 last = await asyncio.to_thread(
-                    wh.scalar, "SELECT max(order_date) FROM cdp.orders_landing WHERE tenant_id = ?", (t.tenant_id,)
+                    wh.scalar,
+                    "SELECT max(order_date) FROM cdp.orders_landing WHERE tenant_id = ?",
+                    (t.tenant_id,),
                 )
             finally:
                 await asyncio.to_thread(wh.close)

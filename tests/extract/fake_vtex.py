@@ -189,9 +189,7 @@ class FakeVtex:
         if not 1 <= per_page <= 100:
             return _error(400, "per_page must be between 1 and 100")
         if not 1 <= page <= 30:
-            return _error(
-                400, "page must be between 1 and 30: the limit of information retrieval is 30 pages"
-            )
+            return _error(400, "page must be between 1 and 30: the limit of information retrieval is 30 pages")
         chunk = selected[(page - 1) * per_page : page * per_page]
         items: list[Any] = [self._item(o) for o in chunk]
         if page == 1:

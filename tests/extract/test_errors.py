@@ -26,9 +26,7 @@ def client(fake: FakeVtex, sleep: RecordingSleep, **kwargs: object) -> VtexClien
     return VtexClient(fake.base_url, SecretStr(APP_KEY), SecretStr(APP_TOKEN), sleep=sleep, **kwargs)  # type: ignore[arg-type]
 
 
-def with_fake(
-    test: Callable[[FakeVtex, VtexClient, RecordingSleep], Awaitable[None]], **kwargs: object
-) -> None:
+def with_fake(test: Callable[[FakeVtex, VtexClient, RecordingSleep], Awaitable[None]], **kwargs: object) -> None:
     async def go() -> None:
         sleep = RecordingSleep()
         async with FakeVtex(spread(120, DAY, DAY_END)) as fake, client(fake, sleep, **kwargs) as c:
@@ -160,9 +158,7 @@ def test_404_from_the_list_points_at_the_base_url() -> None:
 
 def test_other_4xx_is_fatal_with_the_servers_message() -> None:
     async def test(fake: FakeVtex, c: VtexClient, sleep: RecordingSleep) -> None:
-        fake.list_faults.append(
-            Fault(400, b'{"error": {"code": "OMS001", "message": "Invalid filter value"}}')
-        )
+        fake.list_faults.append(Fault(400, b'{"error": {"code": "OMS001", "message": "Invalid filter value"}}'))
         with pytest.raises(SourceError, match="HTTP 400: Invalid filter value") as info:
             await list_all(c)
         assert info.value.status == 400
@@ -208,9 +204,7 @@ def test_connection_refused_is_retried_then_transient() -> None:
 
     async def go() -> None:
         sleep = RecordingSleep()
-        c = VtexClient(
-            f"http://127.0.0.1:{port}/store1", SecretStr("k"), SecretStr("t"), max_retries=2, sleep=sleep
-        )
+        c = VtexClient(f"http://127.0.0.1:{port}/store1", SecretStr("k"), SecretStr("t"), max_retries=2, sleep=sleep)
         async with c:
             with pytest.raises(TransientSourceError, match="gave up after 2 retries") as info:
                 await c.get_order("v1-01")

@@ -124,9 +124,7 @@ def test_listing_and_fetching_at_once_share_the_limit() -> None:
                 return len([x async for x in c.get_orders(sorted(fake.orders)[:150])])
 
             async def list_all() -> int:
-                return sum(
-                    [len(p) async for p in c.list_window("creationDate", DAY, DAY + timedelta(days=1))]
-                )
+                return sum([len(p) async for p in c.list_window("creationDate", DAY, DAY + timedelta(days=1))])
 
             fetched, listed = await asyncio.gather(fetch_all(), list_all())
             assert (fetched, listed) == (150, 2_500)

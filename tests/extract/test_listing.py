@@ -24,9 +24,7 @@ def client(fake: FakeVtex, **kwargs: object) -> VtexClient:
     return VtexClient(fake.base_url, SecretStr(APP_KEY), SecretStr(APP_TOKEN), **kwargs)  # type: ignore[arg-type]
 
 
-async def collect(
-    c: VtexClient, start: datetime, end: datetime, field: str = "creationDate"
-) -> list[ListEntry]:
+async def collect(c: VtexClient, start: datetime, end: datetime, field: str = "creationDate") -> list[ListEntry]:
     out: list[ListEntry] = []
     async for page in c.list_window(field, start, end):  # type: ignore[arg-type]
         assert page, "pages are never empty"

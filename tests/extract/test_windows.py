@@ -25,10 +25,7 @@ def test_rounds_outward_to_whole_milliseconds() -> None:
 
 def test_filter_value_is_vtex_syntax() -> None:
     w = Window.covering(T, T + timedelta(hours=1) - timedelta(microseconds=1))
-    assert (
-        w.filter_value("invoicedDate")
-        == "invoicedDate:[2024-05-01T12:00:00.000Z TO 2024-05-01T13:00:00.000Z]"
-    )
+    assert w.filter_value("invoicedDate") == "invoicedDate:[2024-05-01T12:00:00.000Z TO 2024-05-01T13:00:00.000Z]"
 
 
 def test_other_time_zones_are_converted() -> None:
@@ -49,9 +46,7 @@ def test_a_one_millisecond_window_cannot_be_split() -> None:
     span=st.integers(2, 10**10),
     parts=st.integers(1, 5_000),
 )
-def test_split_covers_the_window_with_shared_ends_and_every_slice_is_smaller(
-    start: int, span: int, parts: int
-) -> None:
+def test_split_covers_the_window_with_shared_ends_and_every_slice_is_smaller(start: int, span: int, parts: int) -> None:
     w = Window(start, start + span)
     slices = w.split(parts)
     assert 2 <= len(slices) <= max(2, parts)

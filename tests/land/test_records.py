@@ -24,8 +24,12 @@ def order(order_id: str = "v1-01", **over: object) -> bytes:
         "creationDate": "2024-05-01T02:32:10.0000000+00:00",
         "lastChange": "2024-05-01T15:05:41.7010747+00:00",
         "salesChannel": "1",
-        "clientProfileData": {"email": "maria@example.com", "firstName": "Maria", "lastName": "Silva",
-                              "userProfileId": "u-1"},
+        "clientProfileData": {
+            "email": "maria@example.com",
+            "firstName": "Maria",
+            "lastName": "Silva",
+            "userProfileId": "u-1",
+        },
         "storePreferencesData": {"currencyCode": "BRL"},
     }
     doc.update(over)
@@ -40,7 +44,11 @@ def test_parse_extracts_the_landing_fields() -> None:
     assert v.order_date.isoformat() == "2024-04-30"
     assert v.event_time == datetime(2024, 5, 1, 15, 5, 41, 701074, tzinfo=UTC)
     assert (v.customer_email, v.customer_name, v.customer_id, v.currency_code) == (
-        "maria@example.com", "Maria Silva", "u-1", "BRL")
+        "maria@example.com",
+        "Maria Silva",
+        "u-1",
+        "BRL",
+    )
 
 
 @pytest.mark.parametrize(

@@ -66,9 +66,7 @@ def test_an_account_above_3000_orders_a_day_needs_more_than_30_pages(sim: Runnin
     assert pages < 30
     assert call(list_url(sim, "store1", f_creationDate=DAY, page=30, per_page=1)).json()["list"]
     beyond = call(
-        list_url(
-            sim, "store1", f_creationDate=creation_range(START - timedelta(hours=2), START), page=pages + 1
-        )
+        list_url(sim, "store1", f_creationDate=creation_range(START - timedelta(hours=2), START), page=pages + 1)
     )
     assert beyond.status == 200 and beyond.json()["list"] == []
 
@@ -109,32 +107,26 @@ def test_malformed_filters_are_400_with_a_message(sim: RunningSimulator) -> None
 
 
 def test_range_filters_are_inclusive_and_accept_both_space_encodings(sim: RunningSimulator) -> None:
-    items = call(list_url(sim, "store1", f_creationDate=DAY, per_page=100, f_status="invoiced")).json()[
-        "list"
-    ]
+    items = call(list_url(sim, "store1", f_creationDate=DAY, per_page=100, f_status="invoiced")).json()["list"]
     assert items
     item = items[len(items) // 2]
     created, authorized = item["creationDate"], item["authorizedDate"]
     base = f"{sim.base_url('store1')}{ORDERS}?"
     for space in ("+", "%20"):
-        query = "f_creationDate=" + urllib.parse.quote(
-            f"creationDate:[{created} TO {created}]", safe=":[]"
-        ).replace("%20", space)
+        query = "f_creationDate=" + urllib.parse.quote(f"creationDate:[{created} TO {created}]", safe=":[]").replace(
+            "%20", space
+        )
         ids = [o["orderId"] for o in call(base + query).json()["list"]]
         assert item["orderId"] in ids
     after = format_vtex_datetime(parse_vtex_datetime(created) + timedelta(microseconds=1), 6)
     later = format_vtex_datetime(parse_vtex_datetime(created) + timedelta(hours=1), 3)
     ids = [
         o["orderId"]
-        for o in call(list_url(sim, "store1", f_creationDate=f"creationDate:[{after} TO {later}]")).json()[
-            "list"
-        ]
+        for o in call(list_url(sim, "store1", f_creationDate=f"creationDate:[{after} TO {later}]")).json()["list"]
     ]
     assert item["orderId"] not in ids
 
-    found = call(
-        list_url(sim, "store1", f_authorizedDate=f"authorizedDate:[{authorized} TO {authorized}]")
-    ).json()
+    found = call(list_url(sim, "store1", f_authorizedDate=f"authorizedDate:[{authorized} TO {authorized}]")).json()
     assert item["orderId"] in [o["orderId"] for o in found["list"]]
     assert all(o["authorizedDate"] is not None for o in found["list"])
     invoiced = call(list_url(sim, "store1", f_invoicedDate="invoicedDate:[* TO *]", per_page=100)).json()
@@ -143,9 +135,7 @@ def test_range_filters_are_inclusive_and_accept_both_space_encodings(sim: Runnin
 
 
 def test_status_filter_takes_a_comma_list(sim: RunningSimulator) -> None:
-    both = call(
-        list_url(sim, "store1", f_creationDate=DAY, f_status="canceled,handling", per_page=100)
-    ).json()
+    both = call(list_url(sim, "store1", f_creationDate=DAY, f_status="canceled,handling", per_page=100)).json()
     one = call(list_url(sim, "store1", f_creationDate=DAY, f_status="canceled", per_page=100)).json()
     other = call(list_url(sim, "store1", f_creationDate=DAY, f_status="handling", per_page=100)).json()
     assert {o["status"] for o in both["list"]} <= {"canceled", "handling"}
@@ -188,9 +178,7 @@ def test_index_lag_hides_new_orders_and_shows_lagged_state(sim: RunningSimulator
     window = creation_range(now - timedelta(minutes=30), now)
     listed: dict[str, dict[str, object]] = {}
     for page in (1, 2):
-        for item in call(list_url(sim, "bigstore", f_creationDate=window, per_page=100, page=page)).json()[
-            "list"
-        ]:
+        for item in call(list_url(sim, "bigstore", f_creationDate=window, per_page=100, page=page)).json()["list"]:
             listed[item["orderId"]] = item
     recent = {i for i, o in truth.items() if parse_vtex_datetime(o["creationDate"]) > now - LAG}
     indexed = {

@@ -126,22 +126,10 @@ def test_rendered_orders_are_valid_json_and_consistent() -> None:
         assert body["value"] == sum(x["value"] for x in body["totals"]) == item["totalValue"]
         assert body["value"] == body["paymentData"]["transactions"][0]["payments"][0]["value"]
         assert sum(i["quantity"] for i in body["items"]) == item["totalItems"]
-        assert (
-            body["creationDate"] == format_us(view.created_us, view.style, F_CREATION) == item["creationDate"]
-        )
-        assert (
-            body["lastChange"]
-            == format_us(view.last_change_us, view.style, F_LAST_CHANGE)
-            == item["lastChange"]
-        )
+        assert body["creationDate"] == format_us(view.created_us, view.style, F_CREATION) == item["creationDate"]
+        assert body["lastChange"] == format_us(view.last_change_us, view.style, F_LAST_CHANGE) == item["lastChange"]
         assert body["isCompleted"] == (body["status"] != "order-created")
         assert (body["invoicedDate"] is None) == (body["packageAttachment"]["packages"] == [])
-        assert (body["cancellationData"] is None) == (
-            body["status"] not in ("request-cancel", "cancel", "canceled")
-        )
+        assert (body["cancellationData"] is None) == (body["status"] not in ("request-cancel", "cancel", "canceled"))
         assert (body["changesAttachment"] is not None) == view.edited
-        assert (
-            len(body["items"])
-            == len(body["shippingData"]["logisticsInfo"])
-            == len(body["itemMetadata"]["Items"])
-        )
+        assert len(body["items"]) == len(body["shippingData"]["logisticsInfo"]) == len(body["itemMetadata"]["Items"])

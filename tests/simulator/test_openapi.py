@@ -16,12 +16,7 @@ from .sim_support import START, call, creation_range, list_url
 
 # /work/shared sits beside the repository root.
 OPENAPI = (
-    Path(__file__).resolve().parents[2]
-    / ".."
-    / "shared"
-    / "reference"
-    / "vtex-openapi"
-    / "orders-api.openapi.json"
+    Path(__file__).resolve().parents[2] / ".." / "shared" / "reference" / "vtex-openapi" / "orders-api.openapi.json"
 )
 
 pytestmark = pytest.mark.integration

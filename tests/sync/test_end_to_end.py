@@ -12,7 +12,6 @@ import pytest
 from ordersync.clock import ManualClock
 from ordersync.facade import Ordersync
 from ordersync.simulator import AccountSpec, SimulatorConfig, start_in_subprocess
-
 from simhelpers import fct_rows, register, settings_for, truth_rows
 
 pytestmark = [pytest.mark.integration, pytest.mark.dbt, pytest.mark.slow]
@@ -28,7 +27,10 @@ def test_sync_converges_to_the_source_truth(warehouse_url: str, tmp_path: Path) 
         index_lag_seconds=240,
         fault_rate=0.03,
         rate_limit_per_minute=90_000,
-        accounts=[AccountSpec(name="big", orders_per_day=3_300), AccountSpec(name="small", orders_per_day=40)],
+        accounts=[
+            AccountSpec(name="big", orders_per_day=3_300),
+            AccountSpec(name="small", orders_per_day=40),
+        ],
     )
     accounts = ["big", "small"]
     with start_in_subprocess(config) as sim:

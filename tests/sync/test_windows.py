@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from ordersync.config import SyncSettings
-from ordersync.sync.engine import Known, needs_fetch
 from ordersync.extract import ListEntry
+from ordersync.sync.engine import Known, needs_fetch
 from ordersync.sync.windows import HISTORY_UNTIL, Window, history, plan
 from ordersync.tenants import Tenant
 
@@ -15,8 +16,22 @@ S = SyncSettings(overlap_minutes=30, index_lag_minutes=10, trailing_days=3, full
 
 
 def tenant(go_live: date | None = None) -> Tenant:
-    return Tenant(1, "t", True, 6, None, go_live, False, True, "vtex", "a", "http://x", "K", "T",
-                  "America/Argentina/Buenos_Aires")
+    return Tenant(
+        1,
+        "t",
+        True,
+        6,
+        None,
+        go_live,
+        False,
+        True,
+        "vtex",
+        "a",
+        "http://x",
+        "K",
+        "T",
+        "America/Argentina/Buenos_Aires",
+    )
 
 
 def test_first_run_with_recent_go_live_reads_from_go_live_in_the_tenant_time_zone() -> None:
@@ -50,7 +65,7 @@ def test_historical_batches_cover_go_live_to_first_incremental_once(direction: s
     live = datetime(2025, 1, 1, 3, tzinfo=UTC)
     covered.sort()
     assert covered[0][0] == live and covered[-1][1] == until
-    assert all(a[1] == b[0] for a, b in zip(covered, covered[1:], strict=False))
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(covered))
     assert not history(t, ck, direction).pending and history(t, ck, direction).progress == 1.0
 
 
@@ -60,8 +75,11 @@ def test_first_run_without_go_live_reads_initial_days() -> None:
 
 
 def test_incremental_reads_trailing_window_and_change_dates_since_checkpoints() -> None:
-    ck = {"creation": NOW - timedelta(hours=6), "authorized": NOW - timedelta(hours=5),
-          "invoiced": NOW - timedelta(hours=7)}
+    ck = {
+        "creation": NOW - timedelta(hours=6),
+        "authorized": NOW - timedelta(hours=5),
+        "invoiced": NOW - timedelta(hours=7),
+    }
     windows = {w.stream: w for w in plan("incremental", tenant(), ck, NOW, S)}
     end = NOW - timedelta(minutes=10)
     assert windows["creation"] == Window("creation", "creationDate", NOW - timedelta(days=3), end)
@@ -87,7 +105,7 @@ def test_chunks_share_boundaries_and_cover_the_window() -> None:
     w = Window("creation", "creationDate", NOW - timedelta(days=2, hours=3), NOW)
     chunks = w.chunks(timedelta(days=1))
     assert chunks[0][0] == w.start and chunks[-1][1] == w.end
-    assert all(a[1] == b[0] for a, b in zip(chunks, chunks[1:], strict=False))
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(chunks))
 
 
 def test_fetch_only_new_or_changed() -> None:

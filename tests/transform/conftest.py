@@ -28,8 +28,7 @@ def pg_icu_url(pg_server_url: str) -> Iterator[str]:
     name = f"ordersync_icu_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(pg_server_url, autocommit=True) as con:
         con.execute(
-            f"CREATE DATABASE \"{name}\" TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' "
-            "LOCALE 'C.UTF-8'"
+            f"CREATE DATABASE \"{name}\" TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'"
         )
     base, _, _ = pg_server_url.rpartition("/")
     try:

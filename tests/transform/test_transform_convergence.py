@@ -64,9 +64,7 @@ def scenario(draw: st.DrawFn, steps: int) -> tuple[Version, ...]:
         hash_text = st.text(HASH_ALPHABET, min_size=1, max_size=3)
         hashes = draw(st.lists(hash_text, min_size=n, max_size=n, unique=True))
         for payload_hash in hashes:
-            deliveries = draw(
-                st.lists(st.tuples(st.integers(0, steps - 1), st.integers(0, 2)), min_size=1, max_size=3)
-            )
+            deliveries = draw(st.lists(st.tuples(st.integers(0, steps - 1), st.integers(0, 2)), min_size=1, max_size=3))
             versions.append(
                 Version(
                     order=order,

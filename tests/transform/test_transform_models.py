@@ -83,9 +83,7 @@ def test_a_stale_version_landing_late_never_wins(dbt_wh: DbtWarehouse) -> None:
     dbt_wh.build(lookback_days=1)
 
     def current(order_id: str) -> str:
-        return str(
-            dbt_wh.wh.scalar("SELECT payload_hash FROM cdp.fct_orders WHERE order_id = ?", (order_id,))
-        )
+        return str(dbt_wh.wh.scalar("SELECT payload_hash FROM cdp.fct_orders WHERE order_id = ?", (order_id,)))
 
     assert current("A-1") == "new"
     # A version that is really newer still wins, however late it lands.

@@ -143,9 +143,7 @@ class DbtWarehouse:
             key = (row["tenant_id"], row["order_id"])
             if key not in latest or version_key(row) > version_key(latest[key]):
                 latest[key] = row
-        return {
-            (*(r[c] for c in _FROM_LANDING), f"{r['tenant_id']}:{r['order_id']}") for r in latest.values()
-        }
+        return {(*(r[c] for c in _FROM_LANDING), f"{r['tenant_id']}:{r['order_id']}") for r in latest.values()}
 
     def close(self) -> None:
         self.wh.close()

@@ -3,6 +3,7 @@ with faults and rate limits on, driven hour by hour through the worker."""
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
@@ -14,11 +15,10 @@ import pytest
 
 from ordersync.clock import ManualClock
 from ordersync.facade import Ordersync
-from ordersync.sync.windows import go_live_start
 from ordersync.simulator import AccountSpec, SimulatorConfig, start_in_subprocess
+from ordersync.sync.windows import go_live_start
 from ordersync.worker.schedule import ScheduleSettings
 from ordersync.worker.worker import Worker
-
 from simhelpers import KEY_ENV, TOKEN_ENV, fct_rows, settings_for, truth_rows
 
 pytestmark = [pytest.mark.integration, pytest.mark.dbt, pytest.mark.slow]
@@ -49,8 +49,15 @@ def runs_by_tenant(app: Ordersync) -> dict[str, list[dict[str, Any]]]:
 
 def test_three_weeks_of_scheduled_syncs(warehouse_url: str, tmp_path: Path) -> None:
     config = SimulatorConfig(
-        port=0, seed=21, days=45, speed=0.0, start=START, index_lag_seconds=240, fault_rate=0.02,
-        rate_limit_per_minute=30_000, accounts=[AccountSpec(name=n, orders_per_day=d) for n, d, *_ in TENANTS],
+        port=0,
+        seed=21,
+        days=45,
+        speed=0.0,
+        start=START,
+        index_lag_seconds=240,
+        fault_rate=0.02,
+        rate_limit_per_minute=30_000,
+        accounts=[AccountSpec(name=n, orders_per_day=d) for n, d, *_ in TENANTS],
     )
     import os
 
@@ -59,9 +66,16 @@ def test_three_weeks_of_scheduled_syncs(warehouse_url: str, tmp_path: Path) -> N
         clock = ManualClock(sim.clock())
         with Ordersync(settings_for(warehouse_url, tmp_path), clock=clock) as app:
             for name, _, tz, freq, live in TENANTS:
-                app.add_tenant(name, account=name, base_url=sim.base_url(name), app_key_env=KEY_ENV,
-                               app_token_env=TOKEN_ENV, timezone=tz, frequency_hours=freq,
-                               go_live_date=(START - timedelta(days=live)).date() if live else None)
+                app.add_tenant(
+                    name,
+                    account=name,
+                    base_url=sim.base_url(name),
+                    app_key_env=KEY_ENV,
+                    app_token_env=TOKEN_ENV,
+                    timezone=tz,
+                    frequency_hours=freq,
+                    go_live_date=(START - timedelta(days=live)).date() if live else None,
+                )
             worker = Worker(app, ScheduleSettings(build_after_tick=False, concurrency=3, retry_backoff_seconds=0.2))
             began = time.perf_counter()
             for _ in range(WEEKS * 7 * 24):
@@ -71,13 +85,13 @@ def test_three_weeks_of_scheduled_syncs(warehouse_url: str, tmp_path: Path) -> N
             elapsed = time.perf_counter() - began
 
             runs = runs_by_tenant(app)
-            for name, _, tz, freq, live in TENANTS:
+            for name, _, tz, freq, _live in TENANTS:
                 zone = ZoneInfo(tz)
                 mine = runs[name]
                 ok = [r for r in mine if r["status"] == "succeeded"]
                 # incrementals on the tenant's frequency (full syncs also count as a sync)
                 syncs = [r for r in ok if r["mode"] in ("incremental", "full")]
-                for prev, cur in zip(syncs, syncs[1:], strict=False):
+                for prev, cur in itertools.pairwise(syncs):
                     if cur["mode"] == "incremental":
                         gap = cur["started_at"] - prev["started_at"]
                         assert timedelta(hours=freq) <= gap <= timedelta(hours=freq + 1), (name, prev, cur)
@@ -87,7 +101,9 @@ def test_three_weeks_of_scheduled_syncs(warehouse_url: str, tmp_path: Path) -> N
                         local = r["started_at"].astimezone(zone)
                         assert not 8 <= local.hour < 20, (name, local)
                         assert r["started_at"] >= first_incremental
-                        same_tick = [x for x in mine if x["started_at"] == r["started_at"] and x["mode"] != "historical"]
+                        same_tick = [
+                            x for x in mine if x["started_at"] == r["started_at"] and x["mode"] != "historical"
+                        ]
                         assert all(x["wall_finished_at"] <= r["wall_started_at"] for x in same_tick)
                 # exactly one full sync on each local Sunday after the first sync, and on no other day
                 fulls = [r["started_at"].astimezone(zone) for r in ok if r["mode"] == "full"]

@@ -5,7 +5,14 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from ordersync.tenants import Tenant
-from ordersync.worker.schedule import ScheduleSettings, due, full_due, incremental_due, last_full_slot, off_hours
+from ordersync.worker.schedule import (
+    ScheduleSettings,
+    due,
+    full_due,
+    incremental_due,
+    last_full_slot,
+    off_hours,
+)
 
 S = ScheduleSettings()
 

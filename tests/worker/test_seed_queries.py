@@ -10,7 +10,6 @@ import orjson
 import pytest
 
 from ordersync.facade import Ordersync
-
 from simhelpers import settings_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.dbt]
@@ -61,18 +60,29 @@ def test_seed_monitoring_queries_verbatim(pg_url: str, tmp_path: Path) -> None:
     }
     with Ordersync(settings_for(pg_url, tmp_path)) as app:
         for name, (hours, days) in plan.items():
-            app.add_tenant(name, account=name.lower().replace(" ", ""), base_url="https://example.invalid",
-                           app_key_env="K", app_token_env="T", timezone="UTC")
-            app.wh.execute("UPDATE cdp.tenants SET last_sync_at = ? WHERE tenant_name = ?",
-                           (now - timedelta(hours=hours), name))
+            app.add_tenant(
+                name,
+                account=name.lower().replace(" ", ""),
+                base_url="https://example.invalid",
+                app_key_env="K",
+                app_token_env="T",
+                timezone="UTC",
+            )
+            app.wh.execute(
+                "UPDATE cdp.tenants SET last_sync_at = ? WHERE tenant_name = ?",
+                (now - timedelta(hours=hours), name),
+            )
             records = [
-                payload(f"{name}-{ago}-{i}", datetime.combine(today - timedelta(days=ago), datetime.min.time(),
-                                                              tzinfo=UTC) + timedelta(minutes=7 * i))
-                for ago, n in days.items() for i in range(n)
+                payload(
+                    f"{name}-{ago}-{i}",
+                    datetime.combine(today - timedelta(days=ago), datetime.min.time(), tzinfo=UTC)
+                    + timedelta(minutes=7 * i),
+                )
+                for ago, n in days.items()
+                for i in range(n)
             ]
             assert app.land_records(name, records).landed == len(records)
-        app.add_tenant("Gone", account="gone", base_url="https://example.invalid", app_key_env="K",
-                       app_token_env="T")
+        app.add_tenant("Gone", account="gone", base_url="https://example.invalid", app_key_env="K", app_token_env="T")
         app.wh.execute("UPDATE cdp.tenants SET is_active = false WHERE tenant_name = 'Gone'")
         app.build()
 

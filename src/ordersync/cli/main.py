@@ -31,7 +31,9 @@ app.add_typer(simulator_app, name="simulator")
 @app.callback()
 def _global(
     warehouse: WarehouseOpt = None,
-    config: Annotated[Path | None, typer.Option("--config", help="configuration file (default ./ordersync.toml)")] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="configuration file (default ./ordersync.toml)")
+    ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="show tracebacks and debug logs")] = False,
 ) -> None:
     STATE.warehouse, STATE.config, STATE.debug = warehouse, config, debug
@@ -91,16 +93,22 @@ def tenants_add(
 
 
 @tenants_app.command("list")
-def tenants_list(
-    warehouse: WarehouseOpt = None, as_json: Annotated[bool, typer.Option("--json")] = False
-) -> None:
+def tenants_list(warehouse: WarehouseOpt = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List the tenants."""
 
     def go() -> None:
         with facade(warehouse) as os_:
             rows = [t.public() for t in os_.tenants.list()]
-        cols = ["tenant_id", "tenant_name", "platform", "account", "sync_enabled", "sync_frequency_hours",
-                "last_sync_at", "timezone"]
+        cols = [
+            "tenant_id",
+            "tenant_name",
+            "platform",
+            "account",
+            "sync_enabled",
+            "sync_frequency_hours",
+            "last_sync_at",
+            "timezone",
+        ]
         print_json(rows) if as_json else print_table("tenants", rows, cols)
 
     run_guarded(go)
@@ -197,9 +205,7 @@ def build(warehouse: WarehouseOpt = None) -> None:
 
 
 @app.command()
-def status(
-    as_json: Annotated[bool, typer.Option("--json")] = False, warehouse: WarehouseOpt = None
-) -> None:
+def status(as_json: Annotated[bool, typer.Option("--json")] = False, warehouse: WarehouseOpt = None) -> None:
     """Per tenant: Current / Behind / Stale, last run and its outcome, orders landed and built."""
 
     def go() -> None:

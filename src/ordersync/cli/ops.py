@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ordersync.cli.context import WarehouseOpt, facade, run_guarded
+from ordersync.cli.context import STATE, WarehouseOpt, facade, run_guarded
 from ordersync.cli.output import console, print_json, print_table
 
 
@@ -19,7 +19,9 @@ def worker(
     business_hours: Annotated[
         str, typer.Option("--business-hours", help="local hours when no historical sync runs, e.g. 8-20")
     ] = "8-20",
-    lease_seconds: Annotated[float, typer.Option(help="a dead worker's tenants are taken over after this")] = 60.0,
+    lease_seconds: Annotated[
+        float | None, typer.Option(help="a dead worker's tenants are taken over after this (default 60)")
+    ] = None,
     worker_id: Annotated[str | None, typer.Option("--worker-id", help="name in the run log and leases")] = None,
     no_build: Annotated[bool, typer.Option("--no-build", help="land only; skip dbt builds")] = False,
     warehouse: WarehouseOpt = None,
@@ -39,9 +41,10 @@ def worker(
             concurrency=concurrency,
             business_hours_start=start,
             business_hours_end=end,
-            lease_seconds=lease_seconds,
             build_after_tick=not no_build,
         )
+        if lease_seconds is not None:
+            STATE.overrides.setdefault("sync", {})["lease_seconds"] = lease_seconds
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())

@@ -38,9 +38,7 @@ def serve(
     port: Annotated[int, typer.Option(help="port to listen on; 0 picks a free one")] = DEFAULT_PORT,
     seed: Annotated[int, typer.Option(help="same seed, same orders")] = DEFAULT_SEED,
     accounts: Annotated[int, typer.Option(help="number of stores, named store1..storeN")] = DEFAULT_ACCOUNTS,
-    orders_per_day: Annotated[
-        float, typer.Option(help="average orders per day per store")
-    ] = DEFAULT_ORDERS_PER_DAY,
+    orders_per_day: Annotated[float, typer.Option(help="average orders per day per store")] = DEFAULT_ORDERS_PER_DAY,
     account: Annotated[
         list[str] | None,
         typer.Option(help="NAME:ORDERS_PER_DAY, repeatable; replaces store1..storeN"),
@@ -57,20 +55,14 @@ def serve(
     ] = DEFAULT_RATE_LIMIT_PER_MINUTE,
     app_key: Annotated[str, typer.Option(help="expected X-VTEX-API-AppKey")] = DEFAULT_APP_KEY,
     app_token: Annotated[str, typer.Option(help="expected X-VTEX-API-AppToken")] = DEFAULT_APP_TOKEN,
-    start: Annotated[
-        str | None, typer.Option(help="simulated now at startup, ISO-8601; default: the real now")
-    ] = None,
+    start: Annotated[str | None, typer.Option(help="simulated now at startup, ISO-8601; default: the real now")] = None,
     speed: Annotated[float, typer.Option(help="simulated seconds per real second; 0 = frozen")] = 1.0,
 ) -> None:
     """Serve every store until interrupted (Ctrl+C)."""
     from ordersync.simulator.server import serve as run
 
     try:
-        specs = (
-            [parse_account_spec(a) for a in account]
-            if account
-            else default_accounts(accounts, orders_per_day)
-        )
+        specs = [parse_account_spec(a) for a in account] if account else default_accounts(accounts, orders_per_day)
         config = SimulatorConfig(
             host=host,
             port=port,
@@ -96,9 +88,7 @@ def serve(
         )
         for spec in config.accounts:
             _console.print(f"  {spec.name:<16} {url}/{spec.name}  (~{spec.orders_per_day:g} orders/day)")
-        _console.print(
-            f"  control: {url}/_simulator/clock, /_simulator/truth?account=NAME, /_simulator/stats"
-        )
+        _console.print(f"  control: {url}/_simulator/clock, /_simulator/truth?account=NAME, /_simulator/stats")
 
     with contextlib.suppress(KeyboardInterrupt):
         run(config, on_ready=ready)

@@ -136,9 +136,7 @@ class VtexClient:
         except (NotFoundError, MalformedBodyError) as exc:
             return order_id, exc
 
-    async def list_window(
-        self, field: DateField, start: datetime, end: datetime
-    ) -> AsyncIterator[list[ListEntry]]:
+    async def list_window(self, field: DateField, start: datetime, end: datetime) -> AsyncIterator[list[ListEntry]]:
         """Pages of list entries covering every order whose `field` is in [start, end], both inclusive.
 
         Each order comes once per call, in no particular order. The ends are rounded outward to whole
@@ -202,9 +200,7 @@ class VtexClient:
         """
         self.stats.list_calls += 1
         window = Window.covering(start, end)
-        query = urlencode(
-            {f"f_{field}": window.filter_value(field), "per_page": 1, "page": 1}, quote_via=quote
-        )
+        query = urlencode({f"f_{field}": window.filter_value(field), "per_page": 1, "page": 1}, quote_via=quote)
         url = URL(f"{self._orders_url}?{query}", encoded=True)
         _, doc = await self._http.get_json(url, f"list totals {field} {window}", valid=_is_list, record=False)
         total: int = doc["paging"]["total"]

@@ -25,9 +25,7 @@ from ordersync.simulator.server import READY_EVENT, serve
 
 
 def parse_args(argv: list[str] | None = None) -> SimulatorConfig:
-    p = argparse.ArgumentParser(
-        prog="python -m ordersync.simulator", description="VTEX-compatible store simulator"
-    )
+    p = argparse.ArgumentParser(prog="python -m ordersync.simulator", description="VTEX-compatible store simulator")
     p.add_argument("--host", default=DEFAULT_HOST)
     p.add_argument("--port", type=int, default=DEFAULT_PORT)
     p.add_argument("--seed", type=int, default=DEFAULT_SEED)

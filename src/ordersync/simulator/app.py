@@ -58,11 +58,7 @@ class SimulatorApp:
         for spec in config.accounts:
             cat = Catalog(spec, config.seed, history_start)
             cat.ensure(start_us)
-            bucket = (
-                TokenBucket(config.rate_limit_per_minute, monotonic)
-                if config.rate_limit_per_minute > 0
-                else None
-            )
+            bucket = TokenBucket(config.rate_limit_per_minute, monotonic) if config.rate_limit_per_minute > 0 else None
             self.stores[spec.name] = Store(cat, OrderRenderer(cat), bucket)
         self.lag_us = int(config.index_lag_seconds * 1_000_000)
         self._app_key = config.app_key.encode()
@@ -141,13 +137,9 @@ class SimulatorApp:
             if status is not None:
                 self.stats.count(route, status)
                 if status == 502:
-                    await _respond(
-                        send, 502, b"<html><body><h1>502 Bad Gateway</h1></body></html>", content_type=_HTML
-                    )
+                    await _respond(send, 502, b"<html><body><h1>502 Bad Gateway</h1></body></html>", content_type=_HTML)
                 else:
-                    await _respond(
-                        send, status, error_body(str(status), "the service is temporarily unavailable")
-                    )
+                    await _respond(send, status, error_body(str(status), "the service is temporarily unavailable"))
                 return
             if fault == "slow":
                 await asyncio.sleep(self.faults.slow_seconds())

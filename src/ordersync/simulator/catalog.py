@@ -161,9 +161,7 @@ def generate_day(
     qty[np.arange(MAX_LINES)[None, :] >= lines[:, None]] = 0
     line_values = products.prices[prods] * qty
     items0 = line_values.sum(axis=1)
-    shipping = np.where(rng.random(n) < 0.3, 0, np.round(rng.uniform(990, 3990, n) / 10) * 10).astype(
-        np.int32
-    )
+    shipping = np.where(rng.random(n) < 0.3, 0, np.round(rng.uniform(990, 3990, n) / 10) * 10).astype(np.int32)
     discount = np.where(rng.random(n) < 0.2, items0 * rng.uniform(0.05, 0.2, n), 0).astype(np.int32)
     value0 = items0 - discount + shipping
 
@@ -326,9 +324,7 @@ class Catalog:
         codes = self.cols.codes[rows]
         return np.asarray(codes[np.arange(codes.shape[0]), steps], dtype=np.int8)
 
-    def step_times(
-        self, rows: NDArray[np.int64] | slice, column: NDArray[np.int32], t_us: int
-    ) -> NDArray[np.int64]:
+    def step_times(self, rows: NDArray[np.int64] | slice, column: NDArray[np.int32], t_us: int) -> NDArray[np.int64]:
         """Absolute µs of a per-order step offset column, or -1 where not reached by t_us."""
         created = self.cols.creation[rows]
         at = created + column[rows].astype(np.int64) * 1000

@@ -13,9 +13,7 @@ class SimClock:
     while the clock itself keeps moving, so index lag still elapses and the list catches up.
     """
 
-    def __init__(
-        self, start_us: int, speed: float = 1.0, monotonic: Callable[[], float] = time.monotonic
-    ) -> None:
+    def __init__(self, start_us: int, speed: float = 1.0, monotonic: Callable[[], float] = time.monotonic) -> None:
         if speed < 0:
             raise ValueError("speed must be >= 0")
         self._monotonic = monotonic

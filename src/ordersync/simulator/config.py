@@ -73,9 +73,7 @@ class SimulatorConfig(BaseModel):
     days: float = Field(DEFAULT_DAYS, ge=0, description="days of history before start")
     index_lag_seconds: float = Field(DEFAULT_INDEX_LAG_SECONDS, ge=0)
     fault_rate: float = Field(0.0, ge=0, le=1)
-    rate_limit_per_minute: float = Field(
-        DEFAULT_RATE_LIMIT_PER_MINUTE, ge=0, description="per account; 0 = off"
-    )
+    rate_limit_per_minute: float = Field(DEFAULT_RATE_LIMIT_PER_MINUTE, ge=0, description="per account; 0 = off")
     app_key: str = DEFAULT_APP_KEY
     app_token: str = DEFAULT_APP_TOKEN
     start: datetime | None = Field(None, description="simulated now at startup; None = the real now")

@@ -126,9 +126,7 @@ def changes(cat: Catalog, view: OrderView, order_id: str, h: int) -> str:
     )
 
 
-def packages(
-    account: str, view: OrderView, items: list[dict[str, Any]], value: int, company: str, h: int
-) -> str:
+def packages(account: str, view: OrderView, items: list[dict[str, Any]], value: int, company: str, h: int) -> str:
     if view.invoiced_us is None:
         return "[]"
     number = invoice_number(view)
@@ -183,9 +181,7 @@ def payment(cat: Catalog, view: OrderView, value: int, h: int, hx: str) -> str:
     }
     if kind == lc.PAY_CARD:
         values["installments"] = str(1 + (h >> 4) % min(10, 1 + value // 5000))
-        values["firstDigits"] = js(
-            ("4", "5", "6", "3")[int(cat.cols.payment[view.row]) % 4] + f"{h % 10**5:05d}"
-        )
+        values["firstDigits"] = js(("4", "5", "6", "3")[int(cat.cols.payment[view.row]) % 4] + f"{h % 10**5:05d}")
         values["lastDigits"] = js(f"{(h >> 17) % 10**4:04d}")
         values["expireMonth"] = js(f"{1 + (h >> 30) % 12:02d}")
         values["expireYear"] = js(str(2027 + (h >> 34) % 5))
@@ -196,9 +192,7 @@ def payment(cat: Catalog, view: OrderView, value: int, h: int, hx: str) -> str:
         )
         values["dueDate"] = js(format_us(view.created_us + 3 * DAY_US, view.style, F_OTHER)[:10])
         values["boletoNumber"] = js(digits[:47])
-        values["boletoFormatted"] = js(
-            f"{digits[:5]}.{digits[5:10]} {digits[10:15]}.{digits[15:21]} {digits[21:26]}"
-        )
+        values["boletoFormatted"] = js(f"{digits[:5]}.{digits[5:10]} {digits[10:15]}.{digits[15:21]} {digits[21:26]}")
         values["boletoBarCode"] = js(digits[:44])
         values["boletoBarCodeType"] = '"i25"'
     return PAYMENT.render(values)

@@ -88,9 +88,7 @@ class Timelines:
     invoiced: NDArray[np.int32]  # ms offset of invoiced, NEVER if never invoiced
 
 
-def build_timelines(
-    rng: np.random.Generator, pay_kind: NDArray[np.uint8], editable: NDArray[np.bool_]
-) -> Timelines:
+def build_timelines(rng: np.random.Generator, pay_kind: NDArray[np.uint8], editable: NDArray[np.bool_]) -> Timelines:
     """Draw a timeline per order.
 
     Happy path: order-created → on-order-completed → payment-pending → payment-approved →

@@ -50,8 +50,7 @@ def _range(param: str, expected: str, text: str) -> tuple[int, int]:
     m = _RANGE.match(_DECODED_PLUS.sub(r"\1+\2", text))
     if m is None:
         raise ListQueryError(
-            f"{param} must look like {expected}:[2024-01-01T00:00:00.000Z TO 2024-01-01T23:59:59.999Z]"
-            f", got {text!r}"
+            f"{param} must look like {expected}:[2024-01-01T00:00:00.000Z TO 2024-01-01T23:59:59.999Z], got {text!r}"
         )
     name, lo_text, hi_text = m.groups()
     if name != expected:

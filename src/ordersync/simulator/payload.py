@@ -71,9 +71,7 @@ class OrderRenderer:
             "hostname": js(cat.name),
             "storeName": js(self.store_name),
             "servicesEndpoint": js(f"http://oms.vtexinternal.com.br/api/oms?an={cat.name}"),
-            "fulfillmentEndpoint": js(
-                f"http://fulfillment.vtexcommerce.com.br/api/fulfillment?an={cat.name}"
-            ),
+            "fulfillmentEndpoint": js(f"http://fulfillment.vtexcommerce.com.br/api/fulfillment?an={cat.name}"),
         }
         self._product_values: list[dict[str, str]] = []
         for p in cat.products.products:
@@ -87,9 +85,7 @@ class OrderRenderer:
                     "listPrice": str(p.list_price),
                     "price": str(p.price),
                     "costPrice": str(p.price * 55 // 100),
-                    "imageUrl": js(
-                        f"https://{cat.name}.vteximg.com.br/arquivos/ids/{155000 + int(p.sku_id)}-500-500"
-                    ),
+                    "imageUrl": js(f"https://{cat.name}.vteximg.com.br/arquivos/ids/{155000 + int(p.sku_id)}-500-500"),
                     "detailUrl": js(f"/{p.slug}/p"),
                     "brandName": js(p.brand),
                     "brandId": js(p.brand_id),
@@ -120,9 +116,7 @@ class OrderRenderer:
         discount = int(cols.discount[view.row])
         if view.edited:
             products = cols.products[view.row].tolist()
-            before = sum(
-                int(prices[p]) * q for p, q in zip(products, cols.qty[view.row].tolist(), strict=True)
-            )
+            before = sum(int(prices[p]) * q for p, q in zip(products, cols.qty[view.row].tolist(), strict=True))
             discount = int(edited_discount(discount, before, items))
         shipping = int(cols.shipping[view.row])
         return items, discount, shipping, items - discount + shipping
@@ -163,9 +157,7 @@ class OrderRenderer:
         pay = PAYMENT_SYSTEMS[int(cols.payment[row])]
         items = int(cols.qty[row].sum()) - (1 if view.edited else 0)
         invoiced = view.invoiced_us is not None
-        authorized = (
-            None if view.authorized_us is None else format_us(view.authorized_us, style, F_AUTHORIZED)
-        )
+        authorized = None if view.authorized_us is None else format_us(view.authorized_us, style, F_AUTHORIZED)
         return {
             "orderId": order_id,
             "creationDate": format_us(view.created_us, style, F_CREATION),
@@ -183,9 +175,7 @@ class OrderRenderer:
             "workflowInErrorState": False,
             "workflowInRetry": False,
             "lastMessageUnread": self._message(view, order_id),
-            "ShippingEstimatedDate": format_us(
-                view.created_us + self._shipping_days(view) * DAY_US, style, F_OTHER
-            ),
+            "ShippingEstimatedDate": format_us(view.created_us + self._shipping_days(view) * DAY_US, style, F_OTHER),
             "ShippingEstimatedDateMax": None,
             "ShippingEstimatedDateMin": None,
             "orderIsComplete": view.status != lc.ORDER_CREATED,
@@ -204,9 +194,7 @@ class OrderRenderer:
             "giftCardProviders": None,
             "orderFormId": order_hex(cat.salt, view.key)[:32],
             "paymentApprovedDate": authorized,
-            "readyForHandlingDate": None
-            if view.ready_us is None
-            else format_us(view.ready_us, style, F_OTHER),
+            "readyForHandlingDate": None if view.ready_us is None else format_us(view.ready_us, style, F_OTHER),
             "deliveryDates": None,
         }
 

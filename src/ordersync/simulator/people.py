@@ -214,9 +214,7 @@ class ProductCatalog:
         for p in range(size):
             h = mix(salt, p, 0x9D)
             noun, category_id, category = _NOUNS[h % len(_NOUNS)]
-            name = (
-                f"{noun} {_ADJECTIVES[(h >> 8) % len(_ADJECTIVES)]} {_VARIANTS[(h >> 16) % len(_VARIANTS)]}"
-            )
+            name = f"{noun} {_ADJECTIVES[(h >> 8) % len(_ADJECTIVES)]} {_VARIANTS[(h >> 16) % len(_VARIANTS)]}"
             price = int(self.prices[p])
             brand_no = (h >> 24) % len(_BRANDS)
             self.products.append(

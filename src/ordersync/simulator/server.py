@@ -98,9 +98,7 @@ class RunningSimulator:
         """The account's API base URL: its list endpoint is base_url + /api/oms/pvt/orders."""
         return f"{self.url}/{account}"
 
-    def control(
-        self, method: str, route: str, body: dict[str, Any] | None = None, timeout: float = 60.0
-    ) -> Any:
+    def control(self, method: str, route: str, body: dict[str, Any] | None = None, timeout: float = 60.0) -> Any:
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(
             f"{self.url}/_simulator/{route}",
@@ -175,9 +173,7 @@ def start_in_thread(config: SimulatorConfig, timeout: float = 60.0) -> RunningSi
     app = build_app(config)
     sock = bind_socket(config.host, config.port)
     server = uvicorn.Server(uvicorn_config(app))
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name="ordersync-simulator", daemon=True
-    )
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="ordersync-simulator", daemon=True)
     thread.start()
     deadline = time.monotonic() + timeout
     while not server.started:

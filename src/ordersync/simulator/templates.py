@@ -336,9 +336,7 @@ ORDER = Template(
         "cancelReason": S("cancelReason"),
         "checkedInPickupPointId": None,
         "totals": S("totals"),
-        "sellers": [
-            {"id": "1", "name": S("storeName"), "logo": "", "fulfillmentEndpoint": S("fulfillmentEndpoint")}
-        ],
+        "sellers": [{"id": "1", "name": S("storeName"), "logo": "", "fulfillmentEndpoint": S("fulfillmentEndpoint")}],
         "clientPreferencesData": {"locale": "pt-BR", "optinNewsLetter": S("optinNewsLetter")},
         "cancellationData": S("cancellationData"),
         "taxData": None,

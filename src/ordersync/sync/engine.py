@@ -88,9 +88,7 @@ def needs_fetch(entry: ListEntry, known: Known | None) -> bool:
     if entry.last_change is not None and _ms(entry.last_change) > _ms(known.event_time):
         return True
     cents = int(known.total_value * 100)
-    return entry.status != known.status or (
-        entry.total_value_cents is not None and entry.total_value_cents != cents
-    )
+    return entry.status != known.status or (entry.total_value_cents is not None and entry.total_value_cents != cents)
 
 
 class TenantSync:
@@ -216,9 +214,7 @@ class TenantSync:
             if self.mode != "historical":
                 store.mark_synced(tid, now)
             ckpts = checkpoints.load(self.wh, tid)
-            if "creation" in ckpts and not history(
-                self.tenant, ckpts, self.settings.historical_direction
-            ).pending:
+            if "creation" in ckpts and not history(self.tenant, ckpts, self.settings.historical_direction).pending:
                 store.mark_initial_sync_completed(tid)
             runs.finish(self.wh, self.run_id, "succeeded", self.clock.now(), self.counters)
 
@@ -317,7 +313,13 @@ class TenantSync:
             if checkpoint is not None:
                 window, position = checkpoint
                 checkpoints.advance(
-                    self.wh, tid, window.stream, position, self.run_id, self.clock.now(), backward=window.backward
+                    self.wh,
+                    tid,
+                    window.stream,
+                    position,
+                    self.run_id,
+                    self.clock.now(),
+                    backward=window.backward,
                 )
         self.counters.versions_landed += landed
         self.counters.late_versions += sum(1 for _, was_known in batch if was_known)

@@ -85,7 +85,16 @@ def record(wh: Warehouse, tenant_id: int, run_id: str, checks: list[DayCheck], n
         wh.execute(
             "INSERT INTO cdp.discrepancies (tenant_id, run_id, order_date, source_orders, source_total, "
             "warehouse_orders, warehouse_total, found_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (tenant_id, run_id, c.day, c.source.orders, c.source.total, c.warehouse.orders, c.warehouse.total, now),
+            (
+                tenant_id,
+                run_id,
+                c.day,
+                c.source.orders,
+                c.source.total,
+                c.warehouse.orders,
+                c.warehouse.total,
+                now,
+            ),
         )
 
 

@@ -66,9 +66,7 @@ class Warehouse(ABC):
         return [dict(zip(cols, r, strict=True)) for r in rows]
 
     @abstractmethod
-    def _query_with_columns(
-        self, sql: str, params: Sequence[Any]
-    ) -> tuple[list[str], list[tuple[Any, ...]]]: ...
+    def _query_with_columns(self, sql: str, params: Sequence[Any]) -> tuple[list[str], list[tuple[Any, ...]]]: ...
 
     @abstractmethod
     @contextmanager

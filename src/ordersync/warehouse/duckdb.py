@@ -40,9 +40,7 @@ class DuckDBWarehouse(Warehouse):
     dialect = "duckdb"
     concurrent_writers = False
 
-    def __init__(
-        self, url: str, memory_limit: str = "512MB", con: duckdb.DuckDBPyConnection | None = None
-    ) -> None:
+    def __init__(self, url: str, memory_limit: str = "512MB", con: duckdb.DuckDBPyConnection | None = None) -> None:
         super().__init__(url)
         self.path = url.removeprefix("duckdb://")
         self.memory_limit = memory_limit
@@ -74,9 +72,7 @@ class DuckDBWarehouse(Warehouse):
         except duckdb.Error as exc:
             raise WarehouseError(f"DuckDB: {exc}") from exc
 
-    def _query_with_columns(
-        self, sql: str, params: Sequence[Any]
-    ) -> tuple[list[str], list[tuple[Any, ...]]]:
+    def _query_with_columns(self, sql: str, params: Sequence[Any]) -> tuple[list[str], list[tuple[Any, ...]]]:
         try:
             cur = self.con.execute(sql, list(params))
             cols = [d[0] for d in cur.description or []]
@@ -109,7 +105,10 @@ class DuckDBWarehouse(Warehouse):
             return 0
         columns = list(zip(*rows, strict=True))
         table = pa.Table.from_arrays(
-            [pa.array(col, type=_LANDING_SCHEMA.field(name).type) for name, col in zip(LANDING_COLUMNS, columns, strict=True)],
+            [
+                pa.array(col, type=_LANDING_SCHEMA.field(name).type)
+                for name, col in zip(LANDING_COLUMNS, columns, strict=True)
+            ],
             schema=_LANDING_SCHEMA,
         )
         self.con.register("landing_stage", table)

@@ -43,8 +43,7 @@ def latest_version() -> int:
 
 def current_version(wh: Warehouse) -> int:
     exists = wh.scalar(
-        "SELECT count(*) FROM information_schema.tables "
-        "WHERE table_schema = 'cdp' AND table_name = 'schema_migrations'"
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'cdp' AND table_name = 'schema_migrations'"
     )
     if not exists:
         return 0

@@ -43,9 +43,7 @@ class PostgresWarehouse(Warehouse):
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return self._query_with_columns(sql, params)[1]
 
-    def _query_with_columns(
-        self, sql: str, params: Sequence[Any]
-    ) -> tuple[list[str], list[tuple[Any, ...]]]:
+    def _query_with_columns(self, sql: str, params: Sequence[Any]) -> tuple[list[str], list[tuple[Any, ...]]]:
         try:
             cur = self.con.execute(_pg(sql) if params else sql, list(params) or None)
             cols = [d.name for d in cur.description or []]

@@ -28,7 +28,6 @@ class ScheduleSettings(BaseModel):
     concurrency: int = Field(4, ge=1, le=256, description="tenants synced at once")
     attempts: int = Field(3, ge=1, description="tries per job before it is left for the next tick")
     retry_backoff_seconds: float = Field(2.0, ge=0)
-    lease_seconds: float = Field(60.0, gt=0, description="a dead worker's tenants are taken over after this")
     build_after_tick: bool = True
 
 
@@ -60,9 +59,7 @@ def last_full_slot(tenant: Tenant, now: datetime, s: ScheduleSettings) -> dateti
     return slot
 
 
-def full_due(
-    tenant: Tenant, now: datetime, last_full: datetime | None, since: datetime, s: ScheduleSettings
-) -> bool:
+def full_due(tenant: Tenant, now: datetime, last_full: datetime | None, since: datetime, s: ScheduleSettings) -> bool:
     """Due once per slot, if the tenant was already being synced at the slot (`since`)."""
     slot = last_full_slot(tenant, now, s)
     if slot < since or now - slot > timedelta(hours=s.full_catch_up_hours):

@@ -9,22 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import socket
 import threading
-import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from ordersync.errors import TransientSourceError, WarehouseError
 from ordersync.facade import Ordersync, run_async
-from ordersync.sync import checkpoints
 from ordersync.sync.engine import SyncOutcome
+from ordersync.sync.leases import holder_name
 from ordersync.sync.windows import history
 from ordersync.tenants import Tenant
-from ordersync.worker.leases import LeaseKeeper
-from ordersync.worker.schedule import Due, ScheduleSettings, due
+from ordersync.worker.schedule import Due, ScheduleSettings, due, incremental_due
 
 log = logging.getLogger("ordersync.worker")
 
@@ -32,7 +29,7 @@ RETRYABLE = (TransientSourceError, WarehouseError)
 
 
 def default_worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+    return holder_name(f"worker-{uuid.uuid4().hex[:6]}")
 
 
 @dataclass
@@ -54,7 +51,6 @@ class Worker:
         self.schedule = schedule
         self.worker_id = worker_id or app.worker_id or default_worker_id()
         app.worker_id = self.worker_id
-        self._leases: LeaseKeeper | None = None
 
     # -- what is due ---------------------------------------------------------------------------
     def plan_tick(self, now: datetime) -> list[tuple[Tenant, Due]]:
@@ -96,7 +92,7 @@ class Worker:
             report = run_async(self._tick())
         finally:
             if not self.app.wh.concurrent_writers:
-                self._close_keeper()  # DuckDB: dbt must be the only one with the file open
+                self.app.close_side_connections()  # DuckDB: dbt must be alone with the file
         if self.schedule.build_after_tick and report.landed > 0:
             self.app.build()
             report.built = True
@@ -106,60 +102,52 @@ class Worker:
         now = self.app.clock.now()
         plan = await asyncio.to_thread(self.plan_tick, now)
         report = TickReport(now, {t.tenant_name: d for t, d in plan})
-        if not any(d.any for _, d in plan):
-            return report
-        keeper = self._keeper()
         sem = asyncio.Semaphore(self.schedule.concurrency)
-        heartbeat = asyncio.create_task(self._heartbeat(keeper))
-        try:
-            primary = [(t, "full" if d.full else "incremental") for t, d in plan if d.full or d.incremental]
-            for outcome in await asyncio.gather(*(self._job(keeper, sem, t, m, report) for t, m in primary)):
-                report.outcomes.extend(outcome)
-            # Lower priority: only after every incremental of this tick, and only for tenants whose
-            # incremental (if due now) succeeded.
-            failed = {o.tenant_id for o in report.outcomes if o.status != "succeeded"}
-            later = [(t, "historical") for t, d in plan if d.historical and t.tenant_id not in failed]
-            for outcome in await asyncio.gather(*(self._job(keeper, sem, t, m, report) for t, m in later)):
-                report.outcomes.extend(outcome)
-        finally:
-            heartbeat.cancel()
-            await asyncio.gather(heartbeat, return_exceptions=True)
+        primary = [(t, "full" if d.full else "incremental") for t, d in plan if d.full or d.incremental]
+        for outcomes in await asyncio.gather(*(self._job(sem, t, m, now, report) for t, m in primary)):
+            report.outcomes.extend(outcomes)
+        # Lower priority: only after every incremental of this tick, and only for tenants whose
+        # incremental (if one was due now) succeeded.
+        failed = {o.tenant_id for o in report.outcomes if o.status == "failed"}
+        later = [(t, "historical") for t, d in plan if d.historical and t.tenant_id not in failed]
+        for outcomes in await asyncio.gather(*(self._job(sem, t, m, now, report) for t, m in later)):
+            report.outcomes.extend(outcomes)
         return report
 
-    def _keeper(self) -> LeaseKeeper:
-        if self._leases is None:
-            self._leases = LeaseKeeper(self.app.wh.fork(), self.worker_id, self.schedule.lease_seconds)
-        return self._leases
+    def _still_due(self, mode: str, planned: Tenant, now: datetime) -> Callable[[Tenant], bool]:
+        """Under the lease, check again: another worker may have synced the tenant meanwhile."""
 
-    async def _heartbeat(self, keeper: LeaseKeeper) -> None:
-        while True:
-            await asyncio.sleep(self.schedule.lease_seconds / 3)
-            lost = await asyncio.to_thread(keeper.renew)
-            for tid in lost:
-                log.warning("worker %s lost the lease on tenant %s", self.worker_id, tid)
+        def check(current: Tenant) -> bool:
+            if not (current.sync_enabled and current.is_active):
+                return False
+            if mode == "incremental":
+                return incremental_due(current, now)
+            if mode == "full":
+                return current.last_sync_at == planned.last_sync_at
+            return True
+
+        return check
 
     async def _job(
-        self, keeper: LeaseKeeper, sem: asyncio.Semaphore, tenant: Tenant, mode: str, report: TickReport
+        self, sem: asyncio.Semaphore, tenant: Tenant, mode: str, now: datetime, report: TickReport
     ) -> list[SyncOutcome]:
         async with sem:
-            if not await asyncio.to_thread(keeper.acquire, tenant.tenant_id):
-                report.skipped_leased.append(tenant.tenant_name)
-                return []
             wh = await asyncio.to_thread(self.app.wh.fork)
             outcomes: list[SyncOutcome] = []
             try:
-                # Re-read the tenant under the lease: another worker may have just synced it.
-                fresh = await asyncio.to_thread(lambda: type(self.app.tenants)(wh).by_id(tenant.tenant_id))
-                if mode == "incremental" and fresh.last_sync_at != tenant.last_sync_at:
-                    return []
                 for attempt in range(1, self.schedule.attempts + 1):
                     outcome = await self.app.sync_tenant(
-                        fresh,
+                        tenant,
                         mode,
                         wh=wh,
                         historical_batches=1 if mode == "historical" else None,
                         attempt=attempt,
+                        still_due=self._still_due(mode, tenant, now),
                     )
+                    if outcome.status == "busy":
+                        report.skipped_leased.append(tenant.tenant_name)
+                    if outcome.status in ("busy", "skipped"):
+                        break
                     outcomes.append(outcome)
                     if outcome.status == "succeeded" or not isinstance(outcome.exception, RETRYABLE):
                         break
@@ -167,7 +155,6 @@ class Worker:
             except Exception:  # one tenant's failure never stops the others; the run log has it
                 log.exception("tenant %s: %s sync crashed", tenant.tenant_name, mode)
             finally:
-                await asyncio.to_thread(keeper.release, tenant.tenant_id)
                 await asyncio.to_thread(wh.close)
             return outcomes
 
@@ -184,16 +171,13 @@ class Worker:
                     report = self.tick()
                     log.info(
                         "tick at %s: %d runs, %d landed, %d tenants leased elsewhere",
-                        now.isoformat(), len(report.outcomes), report.landed, len(report.skipped_leased),
+                        now.isoformat(),
+                        len(report.outcomes),
+                        report.landed,
+                        len(report.skipped_leased),
                     )
                     if once:
                         return
                 stop.wait(min(1.0, self.schedule.tick_seconds))
         finally:
-            self._close_keeper()
-
-    def _close_keeper(self) -> None:
-        if self._leases is not None:
-            self._leases.release_all()
-            self._leases.wh.close()
-            self._leases = None
+            self.app.close_side_connections()
