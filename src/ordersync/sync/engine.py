@@ -31,7 +31,8 @@ from ordersync.tenants import Tenant, TenantStore
 from ordersync.warehouse import Warehouse
 
 T = TypeVar("T")
-CHUNK = timedelta(days=1)
+# Checkpoint granularity: a window is read in slices of this size (a 3-day trailing window is one).
+CHUNK = timedelta(days=4)
 SOURCE = "vtex-oms"
 
 
