@@ -16,12 +16,11 @@ import statistics
 import time
 from datetime import UTC, datetime
 
+from bench_sync import reset_warehouse
 from ordersync.clock import ManualClock
 from ordersync.config import load_settings
 from ordersync.facade import Ordersync
 from ordersync.simulator import AccountSpec, SimulatorConfig, start_in_subprocess
-
-from bench_sync import reset_warehouse
 
 KEY_ENV, TOKEN_ENV = "BENCH_APP_KEY", "BENCH_APP_TOKEN"
 START = datetime(2025, 6, 2, 12, tzinfo=UTC)

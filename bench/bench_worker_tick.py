@@ -13,16 +13,15 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
+from bench_sync import reset_warehouse
 from ordersync.clock import ManualClock
 from ordersync.config import load_settings
 from ordersync.facade import Ordersync
 from ordersync.simulator import AccountSpec, SimulatorConfig, start_in_subprocess
 from ordersync.worker.schedule import ScheduleSettings
 from ordersync.worker.worker import Worker
-
-from bench_sync import reset_warehouse
 
 KEY_ENV, TOKEN_ENV = "BENCH_APP_KEY", "BENCH_APP_TOKEN"
 

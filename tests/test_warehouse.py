@@ -70,3 +70,16 @@ def test_rolled_back_transaction_lands_nothing(warehouse: Warehouse) -> None:
     except RuntimeError:
         pass
     assert warehouse.scalar("SELECT count(*) FROM cdp.orders_landing") == 0
+
+
+def test_postgres_physical_choices_are_applied(warehouse: Warehouse) -> None:
+    if warehouse.dialect != "postgres":
+        assert warehouse.dialect == "duckdb"
+        return
+    compression = warehouse.scalar(
+        "SELECT attcompression FROM pg_attribute WHERE attrelid = 'cdp.orders_landing'::regclass "
+        "AND attname = 'payload'"
+    )
+    assert compression == "l"  # lz4
+    indexes = {r[0] for r in warehouse.query("SELECT indexname FROM pg_indexes WHERE schemaname = 'cdp'")}
+    assert {"orders_landing_version_uq", "orders_landing_processed_idx"} <= indexes

@@ -14,6 +14,14 @@ def parse_vtex_datetime(value: str) -> datetime:
 
     Raises ValueError naming the value when it is not a date.
     """
+    if isinstance(value, str) and len(value) >= 19 and value[10] in "T ":
+        # fast path: Python's parser takes every VTEX form (it cuts a 7th fractional digit)
+        try:
+            dt = datetime.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
     m = _ISO.match(value.strip()) if isinstance(value, str) else None
     if m is None:
         raise ValueError(f"not an ISO-8601 date: {value!r}")

@@ -19,8 +19,15 @@ def test_exported_names() -> None:
         "DateField",
         "ListEntry",
         "MalformedBodyError",
+        "OrderBody",
         "VtexClient",
     }
+
+
+def test_order_body_is_the_raw_bytes_with_the_parsed_object() -> None:
+    body = extract.OrderBody(b'{"orderId": "x"}', {"orderId": "x"})
+    assert body == b'{"orderId": "x"}' and isinstance(body, bytes)
+    assert body.doc == {"orderId": "x"}
 
 
 def test_list_entry_and_stats_fields() -> None:

@@ -3,6 +3,7 @@ ever synced by two at once (asserted from the run log), and killing one mid-run 
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import subprocess
@@ -17,7 +18,6 @@ import pytest
 from ordersync.clock import ManualClock
 from ordersync.facade import Ordersync
 from ordersync.simulator import AccountSpec, SimulatorConfig, start_in_subprocess
-
 from simhelpers import KEY_ENV, TOKEN_ENV, fct_rows, register, settings_for, truth_rows
 
 pytestmark = [pytest.mark.postgres, pytest.mark.integration, pytest.mark.slow, pytest.mark.dbt]
@@ -131,7 +131,7 @@ def test_three_workers_never_share_a_tenant_and_survive_a_kill(pg_url: str, tmp_
             assert len({r["worker_id"] for r in runs}) == 3
             for tid, rs in by_tenant.items():
                 rs.sort(key=lambda r: r["wall_started_at"])  # type: ignore[arg-type, return-value]
-                for prev, cur in zip(rs, rs[1:], strict=False):
+                for prev, cur in itertools.pairwise(rs):
                     ended = prev["wall_finished_at"] or killed_at  # a killed run ended with its worker
                     assert cur["wall_started_at"] >= ended, (tid, prev, cur)  # type: ignore[operator]
                 assert sum(1 for r in rs if r["status"] == "succeeded") >= 3, tid

@@ -3,6 +3,6 @@ concurrency) and fast (one session per account)."""
 
 from ordersync.extract.models import ClientStats, DateField, ListEntry
 from ordersync.extract.transport import MalformedBodyError
-from ordersync.extract.vtex import MAX_PAGES, VtexClient
+from ordersync.extract.vtex import MAX_PAGES, OrderBody, VtexClient
 
-__all__ = ["MAX_PAGES", "ClientStats", "DateField", "ListEntry", "MalformedBodyError", "VtexClient"]
+__all__ = ["MAX_PAGES", "ClientStats", "DateField", "ListEntry", "MalformedBodyError", "OrderBody", "VtexClient"]

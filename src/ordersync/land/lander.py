@@ -27,11 +27,20 @@ class Lander:
         self.wh = wh
         self.clock = clock
 
-    def land(self, tenant_id: int, versions: Iterable[Version], source: str, run_id: str | None) -> int:
-        """Land versions (call inside a transaction); returns how many were new."""
+    def land(
+        self,
+        tenant_id: int,
+        versions: Iterable[Version],
+        source: str,
+        run_id: str | None,
+        *,
+        known_new: bool = False,
+    ) -> int:
+        """Land versions (call inside a transaction); returns how many were new. `known_new` when the
+        caller already excluded every version landed before (see Warehouse.insert_landing)."""
         now = self.clock.now()
         rows = [_row(tenant_id, v, now, source, run_id) for v in versions]
-        return self.wh.insert_landing(rows)
+        return self.wh.insert_landing(rows, known_new=known_new)
 
     def quarantine(
         self,

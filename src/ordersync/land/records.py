@@ -60,12 +60,17 @@ def _text(value: Any) -> str | None:
 
 
 def parse_order(raw: bytes | str, tz: ZoneInfo) -> Version:
-    """Parse a get-order body. Raises BadRecordError with a reason a person can act on."""
+    """Parse a get-order body. Raises BadRecordError with a reason a person can act on.
+
+    A body that arrives already parsed (the client's OrderBody carries `.doc`) is not parsed again.
+    """
     data = raw.encode("utf-8") if isinstance(raw, str) else raw
-    try:
-        doc = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise BadRecordError(f"payload is not valid JSON ({exc})") from None
+    doc = getattr(raw, "doc", None)
+    if doc is None:
+        try:
+            doc = orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            raise BadRecordError(f"payload is not valid JSON ({exc})") from None
     if not isinstance(doc, dict):
         raise BadRecordError(f"payload is a JSON {type(doc).__name__}, not an order object")
     order_id = doc.get("orderId")

@@ -246,37 +246,51 @@ class TenantSync:
         batch: list[tuple[Version, bool]] = []
         bad: list[tuple[str | None, bytes | str, str]] = []
         transient: list[str] = []
-        async for order_id, body in client.get_orders(to_fetch):
-            self.counters.orders_fetched += 1
-            if isinstance(body, NotFoundError):
-                bad.append((order_id, order_id, f"get-order found no order {order_id} that the list showed"))
-                continue
-            if isinstance(body, TransientSourceError):
-                transient.append(f"{order_id}: {body}")
-                continue
-            if isinstance(body, Exception):
-                bad.append((order_id, order_id, f"get-order failed: {body}"))
-                continue
-            try:
-                version = parse_order(body, self.tenant.tz)
-            except BadRecordError as exc:
-                bad.append((order_id, body, str(exc)))
-                continue
-            k = known.get(version.order_id)
-            if k is not None and version.payload_hash in k.hashes:
-                continue
-            batch.append((version, k is not None))
-            if len(batch) >= self.settings.batch_size:
-                await self._db(self._land, batch, bad, None)
-                batch, bad = [], []
-        if transient:
-            # Land what came through, but keep the checkpoint where it is so the next run retries these.
-            await self._db(self._land, batch, bad, None)
-            raise TransientSourceError(
-                f"{len(transient)} orders could not be fetched after retries (first: {transient[0]}); "
-                "the rest landed and the next run retries them"
-            )
-        await self._db(self._land, batch, bad, (window, window.checkpoint_after(chunk)))
+        # One batch lands in a thread while the next is fetched; batches land in order, and the one
+        # carrying the checkpoint lands last.
+        landing: asyncio.Task[None] | None = None
+
+        async def flush(checkpoint: tuple[Window, datetime] | None) -> None:
+            nonlocal landing, batch, bad
+            if landing is not None:
+                await landing
+            landing = asyncio.create_task(self._db(self._land, batch, bad, checkpoint))
+            batch, bad = [], []
+
+        try:
+            async for order_id, body in client.get_orders(to_fetch):
+                self.counters.orders_fetched += 1
+                if isinstance(body, NotFoundError):
+                    bad.append((order_id, order_id, f"get-order found no order {order_id} that the list showed"))
+                    continue
+                if isinstance(body, TransientSourceError):
+                    transient.append(f"{order_id}: {body}")
+                    continue
+                if isinstance(body, Exception):
+                    bad.append((order_id, order_id, f"get-order failed: {body}"))
+                    continue
+                try:
+                    version = parse_order(body, self.tenant.tz)
+                except BadRecordError as exc:
+                    bad.append((order_id, body, str(exc)))
+                    continue
+                k = known.get(version.order_id)
+                if k is not None and version.payload_hash in k.hashes:
+                    continue
+                batch.append((version, k is not None))
+                if len(batch) >= self.settings.batch_size:
+                    await flush(None)
+            if transient:
+                # Land what came through, but keep the checkpoint where it is so the next run retries these.
+                await flush(None)
+                raise TransientSourceError(
+                    f"{len(transient)} orders could not be fetched after retries (first: {transient[0]}); "
+                    "the rest landed and the next run retries them"
+                )
+            await flush((window, window.checkpoint_after(chunk)))
+        finally:
+            if landing is not None:
+                await asyncio.shield(landing)  # a thread cannot be cancelled: let its commit finish
 
     def _known(self, order_ids: list[str], first_day: date, last_day: date) -> dict[str, Known]:
         # order_date bounds let both warehouses skip most of the history.
@@ -310,7 +324,9 @@ class TenantSync:
         with self.wh.transaction():
             for order_id, raw, reason in bad:
                 self.lander.quarantine(tid, raw, reason, SOURCE, self.run_id, order_id)
-            landed = self.lander.land(tid, [v for v, _ in batch], SOURCE, self.run_id)
+            # `known` excluded every version already landed, and the lease keeps anyone else from
+            # landing this tenant meanwhile: a plain append is enough.
+            landed = self.lander.land(tid, [v for v, _ in batch], SOURCE, self.run_id, known_new=True)
             if checkpoint is not None:
                 window, position = checkpoint
                 checkpoints.advance(

@@ -11,7 +11,7 @@ import duckdb
 import pyarrow as pa
 
 from ordersync.errors import WarehouseError, WarehouseLockedError
-from ordersync.warehouse.base import INSERT_NEW_VERSIONS, LANDING_COLUMNS, Warehouse
+from ordersync.warehouse.base import APPEND_VERSIONS, INSERT_NEW_VERSIONS, LANDING_COLUMNS, Warehouse
 
 _LANDING_SCHEMA = pa.schema(
     [
@@ -100,7 +100,7 @@ class DuckDBWarehouse(Warehouse):
         self._depth = 0
         self.con.execute("COMMIT")
 
-    def insert_landing(self, rows: Sequence[tuple[Any, ...]]) -> int:
+    def insert_landing(self, rows: Sequence[tuple[Any, ...]], *, known_new: bool = False) -> int:
         if not rows:
             return 0
         columns = list(zip(*rows, strict=True))
@@ -113,7 +113,7 @@ class DuckDBWarehouse(Warehouse):
         )
         self.con.register("landing_stage", table)
         try:
-            cur = self.con.execute(INSERT_NEW_VERSIONS)
+            cur = self.con.execute(APPEND_VERSIONS if known_new else INSERT_NEW_VERSIONS)
             inserted = cur.fetchone()
         except duckdb.Error as exc:
             raise WarehouseError(f"DuckDB: landing failed: {exc}") from exc

@@ -67,10 +67,19 @@ class PostgresWarehouse(Warehouse):
         finally:
             self._depth = 0
 
-    def insert_landing(self, rows: Sequence[tuple[Any, ...]]) -> int:
+    def insert_landing(self, rows: Sequence[tuple[Any, ...]], *, known_new: bool = False) -> int:
         if not rows:
             return 0
         cols = ", ".join(LANDING_COLUMNS)
+        if known_new:
+            # straight into the table; the unique index still refuses a version landed twice
+            try:
+                with self.con.cursor() as cur, cur.copy(f"COPY cdp.orders_landing ({cols}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+                return len(rows)
+            except psycopg.Error as exc:
+                raise WarehouseError(f"PostgreSQL: landing failed: {str(exc).strip()}") from exc
         try:
             if not self._stage_ready:
                 self.con.execute(
