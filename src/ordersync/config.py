@@ -28,7 +28,8 @@ CONFIG_FILE = "ordersync.toml"
 
 class WarehouseSettings(BaseModel):
     url: str = Field(DEFAULT_WAREHOUSE, description="a DuckDB file path or a postgresql:// URL")
-    duckdb_memory_limit: str = "512MB"
+    # DuckDB's buffer pool; landing streams through it, so a small one keeps a sync's memory flat
+    duckdb_memory_limit: str = "256MB"
 
     @property
     def is_postgres(self) -> bool:
@@ -43,7 +44,7 @@ class SyncSettings(BaseModel):
     initial_days: int = Field(30, ge=1, description="first sync of a tenant without go_live_date")
     concurrency: int = Field(16, ge=1, le=256, description="concurrent requests per tenant")
     per_page: int = Field(100, ge=1, le=100)
-    batch_size: int = Field(2000, ge=1, description="versions landed per transaction")
+    batch_size: int = Field(1000, ge=1, description="versions landed per transaction")
     max_retries: int = Field(8, ge=0)
     max_backoff_seconds: float = Field(60.0, gt=0)
     request_timeout_seconds: float = Field(30.0, gt=0)

@@ -108,7 +108,8 @@ def split_statements(sql: str) -> list[str]:
 
 
 #: Plain append, for rows known to be new.
-APPEND_VERSIONS = f"INSERT INTO cdp.orders_landing ({', '.join(LANDING_COLUMNS)}) SELECT {', '.join(LANDING_COLUMNS)} FROM landing_stage"
+_COLS = ", ".join(LANDING_COLUMNS)
+APPEND_VERSIONS = f"INSERT INTO cdp.orders_landing ({_COLS}) SELECT {_COLS} FROM landing_stage"
 
 #: Landing SQL shared by both backends: new versions only, each identical payload once.
 INSERT_NEW_VERSIONS = f"""

@@ -40,7 +40,7 @@ class DuckDBWarehouse(Warehouse):
     dialect = "duckdb"
     concurrent_writers = False
 
-    def __init__(self, url: str, memory_limit: str = "512MB", con: duckdb.DuckDBPyConnection | None = None) -> None:
+    def __init__(self, url: str, memory_limit: str = "256MB", con: duckdb.DuckDBPyConnection | None = None) -> None:
         super().__init__(url)
         self.path = url.removeprefix("duckdb://")
         self.memory_limit = memory_limit
