@@ -83,3 +83,30 @@ def test_postgres_physical_choices_are_applied(warehouse: Warehouse) -> None:
     assert compression == "l"  # lz4
     indexes = {r[0] for r in warehouse.query("SELECT indexname FROM pg_indexes WHERE schemaname = 'cdp'")}
     assert {"orders_landing_version_uq", "orders_landing_processed_idx"} <= indexes
+
+
+def test_an_older_schema_upgrades_in_place(warehouse_url: str) -> None:
+    from ordersync.config import WarehouseSettings
+    from ordersync.warehouse import open_warehouse
+    from ordersync.warehouse.migrate import available
+
+    wh = open_warehouse(WarehouseSettings(url=warehouse_url))
+    try:
+        first = available(wh.dialect)[0]
+        wh.execute("CREATE SCHEMA IF NOT EXISTS cdp")
+        wh.execute(
+            "CREATE TABLE cdp.schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+            "applied_at TIMESTAMPTZ NOT NULL)"
+        )
+        wh.run_script(first.sql)
+        wh.execute("INSERT INTO cdp.schema_migrations VALUES (1, ?, now())", (first.name,))
+        with wh.transaction():
+            wh.insert_landing([_row("kept", "h")])
+        assert current_version(wh) == 1
+        applied = [m.version for m in upgrade(wh)]
+        assert applied == list(range(2, latest_version() + 1))
+        assert current_version(wh) == latest_version()
+        assert wh.scalar("SELECT count(*) FROM cdp.orders_landing WHERE order_id = 'kept'") == 1
+        assert wh.scalar("SELECT count(*) FROM cdp.discrepancies") == 0
+    finally:
+        wh.close()

@@ -255,6 +255,9 @@ class Ordersync:
             )
         }
         quarantined = dict(wh.query("SELECT tenant_id, count(*) FROM cdp.quarantine GROUP BY 1"))
+        open_discrepancies = dict(
+            wh.query("SELECT tenant_id, count(*) FROM cdp.discrepancies WHERE NOT fixed GROUP BY 1")
+        )
         progress = {p["tenant"]: p["progress"] for p in self.progress()}
         out: list[dict[str, Any]] = []
         for t in self.tenants.list():
@@ -278,6 +281,7 @@ class Ordersync:
                     "orders_landed": int(landed.get(t.tenant_id, 0)),
                     "orders_in_fct": int(fct.get(t.tenant_id, 0)),
                     "quarantined": int(quarantined.get(t.tenant_id, 0)),
+                    "open_discrepancies": int(open_discrepancies.get(t.tenant_id, 0)),
                     "historical_progress": f"{progress.get(t.tenant_name, 1.0):.0%}",
                     "initial_sync_completed": t.initial_sync_completed,
                 }

@@ -76,6 +76,17 @@ def run_guarded(fn: Callable[[], Any]) -> Any:
     except KeyboardInterrupt:
         err_console.print("[red]interrupted[/red]")
         raise typer.Exit(130) from None
+    except (typer.Exit, typer.Abort):
+        raise
+    except Exception as exc:
+        if STATE.debug:
+            traceback.print_exc()
+        err_console.print(
+            f"[red]unexpected error:[/red] {type(exc).__name__}: {exc} (run again with --debug for the traceback)",
+            markup=True,
+            highlight=False,
+        )
+        raise typer.Exit(1) from None
 
 
 def configure_logging(debug: bool) -> None:

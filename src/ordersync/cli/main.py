@@ -224,6 +224,7 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False, warehouse: 
                 "landed": r["orders_landed"],
                 "in fct": r["orders_in_fct"],
                 "quarantined": r["quarantined"],
+                "discrepancies": r["open_discrepancies"],
                 "history": r["historical_progress"],
                 "error": (r["last_run_error"] or "")[:60],
             }
