@@ -24,10 +24,9 @@ def test_exported_names() -> None:
     }
 
 
-def test_order_body_is_the_raw_bytes_with_the_parsed_object() -> None:
+def test_order_body_keeps_the_raw_bytes_with_the_parsed_object() -> None:
     body = extract.OrderBody(b'{"orderId": "x"}', {"orderId": "x"})
-    assert body == b'{"orderId": "x"}' and isinstance(body, bytes)
-    assert body.doc == {"orderId": "x"}
+    assert body.raw == b'{"orderId": "x"}' and body.doc == {"orderId": "x"}
 
 
 def test_list_entry_and_stats_fields() -> None:

@@ -213,6 +213,7 @@ def test_get_order_is_404_until_the_order_is_created(sim: RunningSimulator) -> N
 
 def test_stats_count_requests_per_route(sim: RunningSimulator) -> None:
     call(list_url(sim, "store1"))
+    call(list_url(sim, "store1"), {})  # no credentials: 401
     stats = sim.stats()
     assert stats["requests"]["list"]["200"] >= 1 and stats["total"] >= 1
     assert stats["requests"]["list"]["401"] >= 1

@@ -34,16 +34,13 @@ TARGET_PAGES = 25
 _SPLIT = -1
 
 
-class OrderBody(bytes):
-    """A get-order body as received, carrying the JSON object already parsed from it (`doc`), so
+@dataclass(frozen=True, slots=True)
+class OrderBody:
+    """A get-order body as received (`raw`), with the JSON object already parsed from it (`doc`), so
     the caller need not parse 13 KB of JSON a second time."""
 
+    raw: bytes
     doc: dict[str, Any]
-
-    def __new__(cls, body: bytes, doc: dict[str, Any]) -> OrderBody:
-        self = super().__new__(cls, body)
-        self.doc = doc
-        return self
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +106,9 @@ class VtexClient:
         Raises NotFoundError (404), MalformedBodyError (bad body after every retry),
         TransientSourceError (429, 5xx, network, after every retry) or SourceError (anything else).
         """
+        return (await self._fetch_order(order_id)).raw
+
+    async def _fetch_order(self, order_id: str) -> OrderBody:
         self.stats.get_calls += 1
         url = URL(f"{self._orders_url}/{quote(order_id, safe='')}", encoded=True)
         body, doc = await self._http.get_json(url, f"get order {order_id}", valid=is_object, record=True)
@@ -117,11 +117,16 @@ class VtexClient:
     async def get_orders(self, order_ids: Iterable[str]) -> AsyncIterator[tuple[str, bytes | Exception]]:
         """(order_id, body) as each completes. A 404 or a body still malformed after every retry comes
         back as the exception, for quarantine; anything else (auth, the API down) raises."""
+        async for order_id, got in self.fetch_orders(order_ids):
+            yield order_id, got if isinstance(got, Exception) else got.raw
+
+    async def fetch_orders(self, order_ids: Iterable[str]) -> AsyncIterator[tuple[str, OrderBody | Exception]]:
+        """As get_orders, with each body's JSON object already parsed (OrderBody)."""
         ids = iter(order_ids)
         # Twice the concurrency, so requests sleeping out a backoff do not leave connections idle.
         limit = 2 * self.concurrency
-        done: asyncio.Queue[asyncio.Task[tuple[str, bytes | Exception]]] = asyncio.Queue()
-        running: set[asyncio.Task[tuple[str, bytes | Exception]]] = set()
+        done: asyncio.Queue[asyncio.Task[tuple[str, OrderBody | Exception]]] = asyncio.Queue()
+        running: set[asyncio.Task[tuple[str, OrderBody | Exception]]] = set()
         more = True
         try:
             while True:
@@ -142,9 +147,9 @@ class VtexClient:
         finally:
             await _cancel(running)
 
-    async def _get_one(self, order_id: str) -> tuple[str, bytes | Exception]:
+    async def _get_one(self, order_id: str) -> tuple[str, OrderBody | Exception]:
         try:
-            return order_id, await self.get_order(order_id)
+            return order_id, await self._fetch_order(order_id)
         except (NotFoundError, MalformedBodyError) as exc:
             return order_id, exc
 

@@ -59,13 +59,12 @@ def _text(value: Any) -> str | None:
     return str(value)
 
 
-def parse_order(raw: bytes | str, tz: ZoneInfo) -> Version:
+def parse_order(raw: bytes | str, tz: ZoneInfo, doc: Any = None) -> Version:
     """Parse a get-order body. Raises BadRecordError with a reason a person can act on.
 
-    A body that arrives already parsed (the client's OrderBody carries `.doc`) is not parsed again.
+    `doc`, when given, is the JSON object already parsed from `raw` (it is not parsed again).
     """
     data = raw.encode("utf-8") if isinstance(raw, str) else raw
-    doc = getattr(raw, "doc", None)
     if doc is None:
         try:
             doc = orjson.loads(data)

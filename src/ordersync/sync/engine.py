@@ -258,7 +258,7 @@ class TenantSync:
             batch, bad = [], []
 
         try:
-            async for order_id, body in client.get_orders(to_fetch):
+            async for order_id, body in client.fetch_orders(to_fetch):
                 self.counters.orders_fetched += 1
                 if isinstance(body, NotFoundError):
                     bad.append((order_id, order_id, f"get-order found no order {order_id} that the list showed"))
@@ -270,9 +270,9 @@ class TenantSync:
                     bad.append((order_id, order_id, f"get-order failed: {body}"))
                     continue
                 try:
-                    version = parse_order(body, self.tenant.tz)
+                    version = parse_order(body.raw, self.tenant.tz, body.doc)
                 except BadRecordError as exc:
-                    bad.append((order_id, body, str(exc)))
+                    bad.append((order_id, body.raw, str(exc)))
                     continue
                 k = known.get(version.order_id)
                 if k is not None and version.payload_hash in k.hashes:
