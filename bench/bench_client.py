@@ -1,6 +1,6 @@
 """Get-order throughput against the fake server running in its own process.
 
-.venv/bin/python -m tests.extract.bench_get_orders --orders 20000 --concurrency 64 [--uvloop]
+.venv/bin/python bench/bench_client.py --orders 20000 --concurrency 64 [--uvloop]
 """
 
 from __future__ import annotations
@@ -12,13 +12,16 @@ import sys
 import time
 from collections.abc import Coroutine
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
 
-from ordersync.extract import VtexClient
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from .fake_vtex import APP_KEY, APP_TOKEN, spread
+from tests.extract.fake_vtex import APP_KEY, APP_TOKEN, spread  # run from the repository root
+
+from ordersync.extract import VtexClient
 
 
 async def run(base_url: str, ids: list[str], concurrency: int) -> tuple[int, float]:
