@@ -31,7 +31,7 @@ INSERT INTO cdp.orders_landing (tenant_id, order_id, event_time, event_ingested_
     status, total_value, currency_code, sales_channel, customer_id, customer_email, customer_name, payload,
     payload_hash, source, run_id)
 SELECT 1000 + (i % 50), 'hist-' || i, TIMESTAMPTZ '2024-01-01 00:00:00+00' + i * INTERVAL '7 second',
-    TIMESTAMPTZ '2024-06-01 00:00:00+00', DATE '2024-01-01' + CAST(i // 20000 AS INTEGER),
+    TIMESTAMPTZ '2024-06-01 00:00:00+00', DATE '2024-01-01' + CAST(floor(i / 20000.0) AS INTEGER),
     TIMESTAMPTZ '2024-01-01 00:00:00+00', 'invoiced', 99.90, 'BRL', '1', 'c' || (i % 5000),
     'c' || (i % 5000) || '@example.com', 'Name', repeat('x', 400), md5(CAST(i AS VARCHAR)), 'bench', NULL
 FROM range(?) t(i)

@@ -55,11 +55,12 @@ def test_the_project_ships_inside_the_package() -> None:
 def test_failures_name_the_node_and_its_message(dbt_wh: DbtWarehouse) -> None:
     dbt_wh.land([landing_row(1, "A-1", T0, T0, "h1")])
     dbt_wh.build()
-    # A second row with the same order_key: the unique test must fail, by name.
+    # A second row with the same order_key, as if written by the latest build: the unique test must
+    # fail, by name.
     dbt_wh.wh.execute(
         "INSERT INTO cdp.fct_orders SELECT tenant_id, order_id || '-copy', event_time, event_ingested_at, "
         "order_date, creation_date, status, total_value, currency_code, sales_channel, customer_id, "
-        "customer_email, customer_name, payload_hash, landing_id, order_key FROM cdp.fct_orders"
+        "customer_email, customer_name, payload_hash, landing_id, order_key, built_at FROM cdp.fct_orders"
     )
     with pytest.raises(TransformError, match=r"unique_fct_orders_order_key fail"):
         dbt_wh.build("test")

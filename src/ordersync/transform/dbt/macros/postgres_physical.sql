@@ -44,3 +44,16 @@
 {% macro postgres__processed_at_index() -%}
     create index if not exists {{ this.identifier }}_processed_at_idx on {{ this }} (({{ processed_at() }}))
 {%- endmacro %}
+
+
+{#- On PostgreSQL, the data tests find the latest build's rows by built_at without a scan. -#}
+{% macro built_at_index() -%}
+    {{ return(adapter.dispatch('built_at_index', 'ordersync')()) }}
+{%- endmacro %}
+
+{% macro default__built_at_index() -%}
+{%- endmacro %}
+
+{% macro postgres__built_at_index() -%}
+    create index if not exists {{ this.identifier }}_built_at_idx on {{ this }} (built_at)
+{%- endmacro %}
