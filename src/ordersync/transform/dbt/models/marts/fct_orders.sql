@@ -16,7 +16,7 @@
         unique_key=['tenant_id', 'order_id'],
         full_refresh=false,
         on_schema_change='fail',
-        pre_hook=serialize_build('fct_orders'),
+        pre_hook=[serialize_build('fct_orders'), no_jit()],
         post_hook=[order_key_index(), processed_at_index(), built_at_index()],
     )
 }}
