@@ -33,6 +33,8 @@ from ordersync.warehouse import Warehouse
 T = TypeVar("T")
 # Checkpoint granularity: a window is read in slices of this size (a 3-day trailing window is one).
 CHUNK = timedelta(days=4)
+# Listed orders looked up (and fetched) together: bounds memory whatever a chunk holds.
+LOOKUP_BATCH = 5000
 SOURCE = "vtex-oms"
 
 
@@ -44,6 +46,16 @@ class Known:
     status: str | None
     total_value: Decimal
     hashes: set[str] = field(default_factory=set)
+
+
+@dataclass
+class _ChunkState:
+    """What one chunk has fetched but not yet landed, and the landing in flight."""
+
+    batch: list[tuple[Version, bool]] = field(default_factory=list)
+    bad: list[tuple[str | None, bytes | str, str]] = field(default_factory=list)
+    transient: list[str] = field(default_factory=list)
+    landing: asyncio.Task[None] | None = None
 
 
 @dataclass
@@ -230,67 +242,68 @@ class TenantSync:
             task.close()
 
     async def _sync_chunk(self, client: VtexClient, window: Window, chunk: tuple[datetime, datetime]) -> None:
+        """List the chunk and, every LOOKUP_BATCH listed orders, look up what is landed and fetch what
+        changed, so memory follows the batch, not the chunk; the checkpoint lands with the last batch."""
         start, end = chunk
-        entries: dict[str, ListEntry] = {}
-        async for page in client.list_window(window.field, start, end):  # type: ignore[arg-type]
-            for entry in page:
-                entries[entry.order_id] = entry
-        self.counters.orders_listed += len(entries)
-        known: dict[str, Known] = {}
-        if entries:
-            tz = self.tenant.tz
-            days = [e.creation_date.astimezone(tz).date() for e in entries.values()]
-            known = await self._db(self._known, list(entries), min(days), max(days))
-        to_fetch = [oid for oid, e in entries.items() if needs_fetch(e, known.get(oid))]
-
-        batch: list[tuple[Version, bool]] = []
-        bad: list[tuple[str | None, bytes | str, str]] = []
-        transient: list[str] = []
-        # One batch lands in a thread while the next is fetched; batches land in order, and the one
-        # carrying the checkpoint lands last.
-        landing: asyncio.Task[None] | None = None
-
-        async def flush(checkpoint: tuple[Window, datetime] | None) -> None:
-            nonlocal landing, batch, bad
-            if landing is not None:
-                await landing
-            landing = asyncio.create_task(self._db(self._land, batch, bad, checkpoint))
-            batch, bad = [], []
-
+        state = _ChunkState()
+        listed: dict[str, ListEntry] = {}
         try:
-            async for order_id, body in client.fetch_orders(to_fetch):
-                self.counters.orders_fetched += 1
-                if isinstance(body, NotFoundError):
-                    bad.append((order_id, order_id, f"get-order found no order {order_id} that the list showed"))
-                    continue
-                if isinstance(body, TransientSourceError):
-                    transient.append(f"{order_id}: {body}")
-                    continue
-                if isinstance(body, Exception):
-                    bad.append((order_id, order_id, f"get-order failed: {body}"))
-                    continue
-                try:
-                    version = parse_order(body.raw, self.tenant.tz, body.doc)
-                except BadRecordError as exc:
-                    bad.append((order_id, body.raw, str(exc)))
-                    continue
-                k = known.get(version.order_id)
-                if k is not None and version.payload_hash in k.hashes:
-                    continue
-                batch.append((version, k is not None))
-                if len(batch) >= self.settings.batch_size:
-                    await flush(None)
-            if transient:
+            async for page in client.list_window(window.field, start, end):  # type: ignore[arg-type]
+                for entry in page:
+                    listed[entry.order_id] = entry
+                if len(listed) >= LOOKUP_BATCH:
+                    await self._fetch_changed(client, listed, state)
+                    listed = {}
+            await self._fetch_changed(client, listed, state)
+            if state.transient:
                 # Land what came through, but keep the checkpoint where it is so the next run retries these.
-                await flush(None)
+                await self._flush(state, None)
                 raise TransientSourceError(
-                    f"{len(transient)} orders could not be fetched after retries (first: {transient[0]}); "
-                    "the rest landed and the next run retries them"
+                    f"{len(state.transient)} orders could not be fetched after retries (first: "
+                    f"{state.transient[0]}); the rest landed and the next run retries them"
                 )
-            await flush((window, window.checkpoint_after(chunk)))
+            await self._flush(state, (window, window.checkpoint_after(chunk)))
         finally:
-            if landing is not None:
-                await asyncio.shield(landing)  # a thread cannot be cancelled: let its commit finish
+            if state.landing is not None:
+                await asyncio.shield(state.landing)  # a thread cannot be cancelled: let its commit finish
+
+    async def _fetch_changed(self, client: VtexClient, listed: dict[str, ListEntry], state: _ChunkState) -> None:
+        if not listed:
+            return
+        self.counters.orders_listed += len(listed)
+        tz = self.tenant.tz
+        days = [e.creation_date.astimezone(tz).date() for e in listed.values()]
+        known = await self._db(self._known, list(listed), min(days), max(days))
+        to_fetch = [oid for oid, e in listed.items() if needs_fetch(e, known.get(oid))]
+        async for order_id, body in client.fetch_orders(to_fetch):
+            self.counters.orders_fetched += 1
+            if isinstance(body, NotFoundError):
+                state.bad.append((order_id, order_id, f"get-order found no order {order_id} that the list showed"))
+                continue
+            if isinstance(body, TransientSourceError):
+                state.transient.append(f"{order_id}: {body}")
+                continue
+            if isinstance(body, Exception):
+                state.bad.append((order_id, order_id, f"get-order failed: {body}"))
+                continue
+            try:
+                version = parse_order(body.raw, tz, body.doc)
+            except BadRecordError as exc:
+                state.bad.append((order_id, body.raw, str(exc)))
+                continue
+            k = known.get(version.order_id)
+            if k is not None and version.payload_hash in k.hashes:
+                continue
+            state.batch.append((version, k is not None))
+            if len(state.batch) >= self.settings.batch_size:
+                await self._flush(state, None)
+
+    async def _flush(self, state: _ChunkState, checkpoint: tuple[Window, datetime] | None) -> None:
+        """Hand the batch to the landing thread; one lands while the next is fetched, in order."""
+        if state.landing is not None:
+            await state.landing
+        state.landing = asyncio.create_task(self._db(self._land, state.batch, state.bad, checkpoint))
+        state.batch, state.bad = [], []
 
     def _known(self, order_ids: list[str], first_day: date, last_day: date) -> dict[str, Known]:
         # order_date bounds let both warehouses skip most of the history.
