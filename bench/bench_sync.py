@@ -123,6 +123,8 @@ def main() -> None:
             report = app.sync(["bench"], build=False)
             seconds = time.perf_counter() - began
             outcome = report.outcomes[0]
+            if outcome.status != "succeeded":
+                print("error:", repr(outcome.exception), outcome.error)
             landed = app.wh.scalar("SELECT count(DISTINCT order_id) FROM cdp.orders_landing")
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     e2e = landed / seconds

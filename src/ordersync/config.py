@@ -45,6 +45,7 @@ class SyncSettings(BaseModel):
     concurrency: int = Field(16, ge=1, le=256, description="concurrent requests per tenant")
     per_page: int = Field(100, ge=1, le=100)
     batch_size: int = Field(1000, ge=1, description="versions landed per transaction")
+    lookup_batch: int = Field(5000, ge=1, description="listed orders checked against the warehouse at once")
     max_retries: int = Field(8, ge=0)
     max_backoff_seconds: float = Field(60.0, gt=0)
     request_timeout_seconds: float = Field(30.0, gt=0)

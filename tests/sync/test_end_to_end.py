@@ -35,7 +35,9 @@ def test_sync_converges_to_the_source_truth(warehouse_url: str, tmp_path: Path) 
     accounts = ["big", "small"]
     with start_in_subprocess(config) as sim:
         clock = ManualClock(sim.clock())
-        with Ordersync(settings_for(warehouse_url, tmp_path), clock=clock) as app:
+        # small batches: lookups, fetches and landings overlap many times within each window
+        settings = settings_for(warehouse_url, tmp_path, batch_size=150, lookup_batch=700)
+        with Ordersync(settings, clock=clock) as app:
             register(app, sim, accounts, config.app_key, config.app_token)
             first = app.sync(build=False)
             assert first.ok, [o.error for o in first.outcomes]

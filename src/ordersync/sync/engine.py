@@ -33,8 +33,6 @@ from ordersync.warehouse import Warehouse
 T = TypeVar("T")
 # Checkpoint granularity: a window is read in slices of this size (a 3-day trailing window is one).
 CHUNK = timedelta(days=4)
-# Listed orders looked up (and fetched) together: bounds memory whatever a chunk holds.
-LOOKUP_BATCH = 5000
 SOURCE = "vtex-oms"
 
 
@@ -242,7 +240,7 @@ class TenantSync:
             task.close()
 
     async def _sync_chunk(self, client: VtexClient, window: Window, chunk: tuple[datetime, datetime]) -> None:
-        """List the chunk and, every LOOKUP_BATCH listed orders, look up what is landed and fetch what
+        """List the chunk and, every `lookup_batch` listed orders, look up what is landed and fetch what
         changed, so memory follows the batch, not the chunk; the checkpoint lands with the last batch."""
         start, end = chunk
         state = _ChunkState()
@@ -251,7 +249,7 @@ class TenantSync:
             async for page in client.list_window(window.field, start, end):  # type: ignore[arg-type]
                 for entry in page:
                     listed[entry.order_id] = entry
-                if len(listed) >= LOOKUP_BATCH:
+                if len(listed) >= self.settings.lookup_batch:
                     await self._fetch_changed(client, listed, state)
                     listed = {}
             await self._fetch_changed(client, listed, state)
@@ -273,6 +271,8 @@ class TenantSync:
         self.counters.orders_listed += len(listed)
         tz = self.tenant.tz
         days = [e.creation_date.astimezone(tz).date() for e in listed.values()]
+        if state.landing is not None:
+            await state.landing  # one call at a time on the warehouse connection
         known = await self._db(self._known, list(listed), min(days), max(days))
         to_fetch = [oid for oid, e in listed.items() if needs_fetch(e, known.get(oid))]
         async for order_id, body in client.fetch_orders(to_fetch):
