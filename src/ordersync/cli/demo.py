@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from ordersync.cli.context import WarehouseOpt, facade, run_guarded
-from ordersync.cli.output import console, print_table
+from ordersync.cli.output import console, err_console, print_table
 from ordersync.clock import ManualClock
 
 DEMO_KEY_ENV = "ORDERSYNC_DEMO_APP_KEY"
@@ -78,15 +78,9 @@ def demo(
             f"two syncs {hours_later:g} simulated hours apart and one dbt build in "
             f"{time.perf_counter() - began:.1f} s; try `ordersync status`"
         )
-        if not (first.ok and second.ok):
-            errors = [o.error for o in first.outcomes + second.outcomes if o.error]
-            raise typer.Exit(1) if not errors else _fail(errors[0])
+        errors = [o.error or o.status for o in first.outcomes + second.outcomes if o.status != "succeeded"]
+        if errors:
+            err_console.print(f"[red]error:[/red] {errors[0]}")
+            raise typer.Exit(1)
 
     run_guarded(go)
-
-
-def _fail(message: str) -> typer.Exit:
-    from ordersync.cli.output import err_console
-
-    err_console.print(f"[red]error:[/red] {message}")
-    return typer.Exit(1)

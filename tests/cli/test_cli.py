@@ -1,0 +1,93 @@
+"""The command line as a user runs it: the demo (the README's main job), errors, tenants."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ordersync", *args],
+        cwd=cwd,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@pytest.mark.integration
+@pytest.mark.dbt
+def test_demo_syncs_builds_and_prints_a_table_per_tenant(tmp_path: Path) -> None:
+    done = run(["demo", "--days", "3"], tmp_path, COLUMNS="200")
+    assert done.returncode == 0, done.stderr
+    for store in ("petbaar", "sevensport", "zapatosnet"):
+        assert store in done.stdout
+    assert (tmp_path / "ordersync.duckdb").exists()
+    status = run(["status", "--json"], tmp_path)
+    assert status.returncode == 0, status.stderr
+    import json
+
+    rows = json.loads(status.stdout)
+    assert {r["tenant"] for r in rows} == {"petbaar", "sevensport", "zapatosnet"}
+    assert all(r["orders_landed"] > 0 and r["orders_in_fct"] == r["orders_landed"] for r in rows)
+
+
+def test_errors_are_one_line_with_a_non_zero_exit(tmp_path: Path) -> None:
+    done = run(["tenants", "show", "nobody"], tmp_path)
+    assert done.returncode == 3
+    assert done.stderr.strip().startswith("error: no tenant named 'nobody'")
+    assert "Traceback" not in done.stderr
+    bad = run(
+        [
+            "tenants",
+            "add",
+            "x",
+            "--account",
+            "a",
+            "--base-url",
+            "http://x",
+            "--app-key-env",
+            "secret value!",
+            "--app-token-env",
+            "T",
+        ],
+        tmp_path,
+    )
+    assert bad.returncode == 2 and "NAME of an environment variable" in bad.stderr
+    assert "Traceback" not in bad.stderr
+
+
+def test_tenants_are_managed_and_secrets_never_printed(tmp_path: Path) -> None:
+    env = {"SHOP_KEY": "k-123-very-secret", "SHOP_TOKEN": "t-456-very-secret"}
+    added = run(
+        [
+            "tenants",
+            "add",
+            "shop",
+            "--account",
+            "shop",
+            "--base-url",
+            "https://shop.example",
+            "--app-key-env",
+            "SHOP_KEY",
+            "--app-token-env",
+            "SHOP_TOKEN",
+            "--go-live-date",
+            "2025-01-01",
+        ],
+        tmp_path,
+        **env,
+    )
+    assert added.returncode == 0, added.stderr
+    assert run(["tenants", "disable", "shop"], tmp_path).returncode == 0
+    shown = run(["tenants", "show", "shop"], tmp_path, COLUMNS="200", **env)
+    assert "SHOP_KEY (set)" in shown.stdout and "False" in shown.stdout
+    listed = run(["tenants", "list", "--json"], tmp_path, **env)
+    for out in (added.stdout, shown.stdout, listed.stdout, added.stderr, shown.stderr):
+        assert "very-secret" not in out
