@@ -49,6 +49,15 @@ async def raw_rate(base: str, key: str, token: str, ids: list[str], seconds: flo
         return done / (time.perf_counter() - began)
 
 
+def cpu_seconds(pid: int | None = None) -> float:
+    """User + system CPU of this process (pid None) or of another one, in seconds."""
+    if pid is None:
+        r = resource.getrusage(resource.RUSAGE_SELF)
+        return r.ru_utime + r.ru_stime
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def reset_warehouse(url: str) -> None:
     if url.startswith("postgresql://"):
         import psycopg
@@ -122,9 +131,10 @@ def main() -> None:
                 app_key_env=KEY_ENV,
                 app_token_env=TOKEN_ENV,
             )
-            began = time.perf_counter()
+            began, cpu0, sim0 = time.perf_counter(), cpu_seconds(), cpu_seconds(sim.pid)
             report = app.sync(["bench"], build=False)
             seconds = time.perf_counter() - began
+            cpu, sim_cpu = cpu_seconds() - cpu0, cpu_seconds(sim.pid) - sim0
             outcome = report.outcomes[0]
             if outcome.status != "succeeded":
                 print("error:", repr(outcome.exception), outcome.error)
@@ -138,6 +148,10 @@ def main() -> None:
     )
     print(f"simulator alone      {rate:,.0f} get-order/s ({args.concurrency} concurrent)")
     print(f"ordersync end to end {e2e:,.0f} orders/s in {seconds:.1f} s ({e2e / rate:.0%} of the simulator alone)")
+    print(
+        f"CPU per order        ordersync {cpu / landed * 1e6:,.0f} µs, simulator {sim_cpu / landed * 1e6:,.0f} µs "
+        f"(machine: {os.cpu_count()} cores)"
+    )
     print(f"peak RSS             {peak_mb:,.0f} MB (ordersync process)")
 
 

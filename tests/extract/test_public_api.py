@@ -7,6 +7,8 @@ import dataclasses
 import inspect
 from typing import get_args
 
+import pytest
+
 import ordersync.extract as extract
 from ordersync.errors import TransientSourceError
 from ordersync.extract import ClientStats, DateField, ListEntry, MalformedBodyError, VtexClient
@@ -20,13 +22,25 @@ def test_exported_names() -> None:
         "ListEntry",
         "MalformedBodyError",
         "OrderBody",
+        "OrderHead",
         "VtexClient",
+        "decode_order_head",
     }
 
 
-def test_order_body_keeps_the_raw_bytes_with_the_parsed_object() -> None:
-    body = extract.OrderBody(b'{"orderId": "x"}', {"orderId": "x"})
-    assert body.raw == b'{"orderId": "x"}' and body.doc == {"orderId": "x"}
+def test_order_body_keeps_the_raw_bytes_with_the_decoded_head() -> None:
+    raw = b'{"orderId": "x", "value": 1990, "items": [{"id": "1"}], "clientProfileData": {"email": "a@b.c"}}'
+    body = extract.OrderBody(raw, extract.decode_order_head(raw))
+    assert body.raw == raw
+    assert body.head.order_id == "x" and body.head.value == 1990
+    assert body.head.client_profile_data == {"email": "a@b.c"}
+    assert body.head.last_change is None  # absent fields are None, for parse_order to name
+
+
+@pytest.mark.parametrize("raw", [b"[1, 2]", b'"order"', b"null", b'{"orderId": "x"', b'{"orderId": "x"} trailing'])
+def test_decode_order_head_refuses_what_is_not_one_json_object(raw: bytes) -> None:
+    with pytest.raises(ValueError):
+        extract.decode_order_head(raw)
 
 
 def test_list_entry_and_stats_fields() -> None:

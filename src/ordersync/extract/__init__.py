@@ -2,7 +2,18 @@
 concurrency) and fast (one session per account)."""
 
 from ordersync.extract.models import ClientStats, DateField, ListEntry
+from ordersync.extract.order_head import OrderHead, decode_order_head
 from ordersync.extract.transport import MalformedBodyError
 from ordersync.extract.vtex import MAX_PAGES, OrderBody, VtexClient
 
-__all__ = ["MAX_PAGES", "ClientStats", "DateField", "ListEntry", "MalformedBodyError", "OrderBody", "VtexClient"]
+__all__ = [
+    "MAX_PAGES",
+    "ClientStats",
+    "DateField",
+    "ListEntry",
+    "MalformedBodyError",
+    "OrderBody",
+    "OrderHead",
+    "VtexClient",
+    "decode_order_head",
+]

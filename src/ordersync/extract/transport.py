@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 import orjson
@@ -23,17 +23,13 @@ from ordersync.extract.retry import RETRIABLE_STATUSES, RetryPolicy, parse_retry
 logger = logging.getLogger("ordersync.extract")
 
 Sleep = Callable[[float], Awaitable[None]]
-Validator = Callable[[Any], bool]
+T = TypeVar("T")
 
 _INVALID = object()
 
 
 class MalformedBodyError(TransientSourceError):
     """A 200 whose body was not the JSON expected, on every attempt (truncated, cut off, not an object)."""
-
-
-def is_object(doc: Any) -> bool:
-    return isinstance(doc, dict)
 
 
 class _Failure:
@@ -105,8 +101,10 @@ class Transport:
         if session is not None:
             await session.close()
 
-    async def get_json(self, url: URL, what: str, *, valid: Validator, record: bool) -> tuple[bytes, Any]:
-        """GET `url` until it answers 200 with a body `valid` accepts; the raw body and its parse.
+    async def get_json(self, url: URL, what: str, *, parse: Callable[[bytes], T], record: bool) -> tuple[bytes, T]:
+        """GET `url` until it answers 200 with a body `parse` accepts; the raw body and its parse.
+
+        `parse` raises ValueError for a body that is not what was expected (retried as malformed).
 
         `record` says the URL names one order, so a 404 is that order's NotFoundError rather than
         a wrong base URL.
@@ -122,9 +120,10 @@ class Transport:
                         status = resp.status
                         body = await resp.read()
                         if status == 200:
-                            doc = _loads(body)
-                            if doc is not _INVALID and valid(doc):
-                                return body, doc
+                            try:
+                                return body, parse(body)
+                            except ValueError:
+                                pass
                             failure = _Failure(f"malformed body ({len(body)} bytes)", 200)
                         elif status in RETRIABLE_STATUSES:
                             retry_after = None

@@ -16,13 +16,15 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import quote, urlencode
 
+import orjson
 from pydantic import SecretStr
 from yarl import URL
 
 from ordersync.errors import NotFoundError, SourceError
 from ordersync.extract.models import DATE_FIELDS, ClientStats, DateField, ListEntry, parse_list_item
+from ordersync.extract.order_head import OrderHead, decode_order_head
 from ordersync.extract.retry import RetryPolicy
-from ordersync.extract.transport import MalformedBodyError, Transport, is_object
+from ordersync.extract.transport import MalformedBodyError, Transport
 from ordersync.extract.windows import Window
 
 logger = logging.getLogger("ordersync.extract")
@@ -36,11 +38,11 @@ _SPLIT = -1
 
 @dataclass(frozen=True, slots=True)
 class OrderBody:
-    """A get-order body as received (`raw`), with the JSON object already parsed from it (`doc`), so
-    the caller need not parse 13 KB of JSON a second time."""
+    """A get-order body as received (`raw`), with the fields ordersync reads already decoded from it
+    (`head`), so the caller need not decode 13 KB of JSON a second time."""
 
     raw: bytes
-    doc: dict[str, Any]
+    head: OrderHead
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,8 +113,8 @@ class VtexClient:
     async def _fetch_order(self, order_id: str) -> OrderBody:
         self.stats.get_calls += 1
         url = URL(f"{self._orders_url}/{quote(order_id, safe='')}", encoded=True)
-        body, doc = await self._http.get_json(url, f"get order {order_id}", valid=is_object, record=True)
-        return OrderBody(body, doc)
+        body, head = await self._http.get_json(url, f"get order {order_id}", parse=decode_order_head, record=True)
+        return OrderBody(body, head)
 
     async def get_orders(self, order_ids: Iterable[str]) -> AsyncIterator[tuple[str, bytes | Exception]]:
         """(order_id, body) as each completes. A 404 or a body still malformed after every retry comes
@@ -121,7 +123,7 @@ class VtexClient:
             yield order_id, got if isinstance(got, Exception) else got.raw
 
     async def fetch_orders(self, order_ids: Iterable[str]) -> AsyncIterator[tuple[str, OrderBody | Exception]]:
-        """As get_orders, with each body's JSON object already parsed (OrderBody)."""
+        """As get_orders, with each body's head fields already decoded (OrderBody)."""
         ids = iter(order_ids)
         # Twice the concurrency, so requests sleeping out a backoff do not leave connections idle.
         limit = 2 * self.concurrency
@@ -219,7 +221,7 @@ class VtexClient:
         window = Window.covering(start, end)
         query = urlencode({f"f_{field}": window.filter_value(field), "per_page": 1, "page": 1}, quote_via=quote)
         url = URL(f"{self._orders_url}?{query}", encoded=True)
-        _, doc = await self._http.get_json(url, f"list totals {field} {window}", valid=_is_list, record=False)
+        _, doc = await self._http.get_json(url, f"list totals {field} {window}", parse=_list_doc, record=False)
         total: int = doc["paging"]["total"]
         try:
             value = doc["stats"]["stats"]["totalValue"]["Sum"]
@@ -241,7 +243,7 @@ class VtexClient:
         )
         url = URL(f"{self._orders_url}?{query}", encoded=True)
         what = f"list orders {field} {window} page {number}"
-        _, doc = await self._http.get_json(url, what, valid=_is_list, record=False)
+        _, doc = await self._http.get_json(url, what, parse=_list_doc, record=False)
         entries: list[ListEntry] = []
         for item in doc["list"]:
             entry = parse_list_item(item)
@@ -258,11 +260,15 @@ class VtexClient:
         return _Page(window, number, entries, total, pages)
 
 
-def _is_list(doc: Any) -> bool:
+def _list_doc(body: bytes) -> dict[str, Any]:
+    """A list response's JSON; ValueError unless it has a `list` and a `paging.total`."""
+    doc = orjson.loads(body)
     if not isinstance(doc, dict) or not isinstance(doc.get("list"), list):
-        return False
+        raise ValueError("not a list response")
     paging = doc.get("paging")
-    return isinstance(paging, dict) and isinstance(paging.get("total"), int)
+    if not isinstance(paging, dict) or not isinstance(paging.get("total"), int):
+        raise ValueError("not a list response")
+    return doc
 
 
 async def _cancel(tasks: set[asyncio.Task[Any]]) -> None:

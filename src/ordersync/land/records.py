@@ -10,10 +10,9 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import orjson
-
 from ordersync.dates import parse_vtex_datetime
 from ordersync.errors import BadRecordError
+from ordersync.extract.order_head import NotAnObjectError, OrderHead, decode_order_head
 
 _CENT = Decimal("0.01")
 
@@ -41,8 +40,7 @@ def payload_hash(raw: bytes) -> str:
     return hashlib.blake2b(raw, digest_size=16).hexdigest()
 
 
-def _date_field(doc: dict[str, Any], key: str) -> datetime:
-    value = doc.get(key)
+def _date_field(value: Any, key: str) -> datetime:
     if value is None:
         raise BadRecordError(f"{key} is missing")
     if not isinstance(value, str):
@@ -59,41 +57,41 @@ def _text(value: Any) -> str | None:
     return str(value)
 
 
-def parse_order(raw: bytes | str, tz: ZoneInfo, doc: Any = None) -> Version:
+def parse_order(raw: bytes | str, tz: ZoneInfo, head: OrderHead | None = None) -> Version:
     """Parse a get-order body. Raises BadRecordError with a reason a person can act on.
 
-    `doc`, when given, is the JSON object already parsed from `raw` (it is not parsed again).
+    `head`, when given, is the body's head fields already decoded from `raw` (not decoded again).
     """
     data = raw.encode("utf-8") if isinstance(raw, str) else raw
-    if doc is None:
+    if head is None:
         try:
-            doc = orjson.loads(data)
-        except orjson.JSONDecodeError as exc:
+            head = decode_order_head(data)
+        except NotAnObjectError as exc:
+            raise BadRecordError(f"payload is not an order object ({exc})") from None
+        except ValueError as exc:
             raise BadRecordError(f"payload is not valid JSON ({exc})") from None
-    if not isinstance(doc, dict):
-        raise BadRecordError(f"payload is a JSON {type(doc).__name__}, not an order object")
-    order_id = doc.get("orderId")
+    order_id = head.order_id
     if not isinstance(order_id, str) or not order_id.strip():
         raise BadRecordError("orderId is missing or empty")
-    event_time = _date_field(doc, "lastChange")
-    creation = _date_field(doc, "creationDate")
-    value = doc.get("value")
+    event_time = _date_field(head.last_change, "lastChange")
+    creation = _date_field(head.creation_date, "creationDate")
+    value = head.value
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise BadRecordError(f"value {value!r} is not a number of cents")
-    client = doc.get("clientProfileData") or {}
+    client = head.client_profile_data
     if not isinstance(client, dict):
         client = {}
     names = [n for n in (client.get("firstName"), client.get("lastName")) if isinstance(n, str) and n]
-    store = doc.get("storePreferencesData") or {}
+    store = head.store_preferences_data
     return Version(
         order_id=order_id,
         event_time=event_time,
         order_date=creation.astimezone(tz).date(),
         creation_date=creation,
-        status=_text(doc.get("status")),
+        status=_text(head.status),
         total_value=(Decimal(str(value)) / 100).quantize(_CENT),
         currency_code=_text(store.get("currencyCode")) if isinstance(store, dict) else None,
-        sales_channel=_text(doc.get("salesChannel")),
+        sales_channel=_text(head.sales_channel),
         customer_id=_text(client.get("userProfileId")),
         customer_email=_text(client.get("email")),
         customer_name=" ".join(names) or None,

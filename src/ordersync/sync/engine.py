@@ -287,7 +287,7 @@ class TenantSync:
                 state.bad.append((order_id, order_id, f"get-order failed: {body}"))
                 continue
             try:
-                version = parse_order(body.raw, tz, body.doc)
+                version = parse_order(body.raw, tz, body.head)
             except BadRecordError as exc:
                 state.bad.append((order_id, body.raw, str(exc)))
                 continue

@@ -1,0 +1,2 @@
+-- How the raw payload is stored is a physical choice per backend (the companion files); the columns
+-- do not change. PostgreSQL already stores it with lz4 (0001).
