@@ -16,6 +16,7 @@ from ordersync.config import DEFAULT_TIMEZONE, Settings
 from ordersync.console import Reporter, SilentReporter
 from ordersync.errors import ConfigError, OrdersyncError, TenantBusyError
 from ordersync.land import Lander, LandResult
+from ordersync.memory import keep_memory_flat
 from ordersync.sync.engine import SyncOutcome, TenantSync
 from ordersync.sync.leases import LeaseKeeper, holder_name
 from ordersync.sync.runs import RunCounters
@@ -48,6 +49,7 @@ class Ordersync:
         reporter: Reporter | None = None,
         worker_id: str | None = None,
     ) -> None:
+        keep_memory_flat()
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
         self.reporter: Reporter = reporter or SilentReporter()

@@ -7,6 +7,7 @@ orders is split into time slices until each fits. Get-order is fanned out with b
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
@@ -167,15 +168,25 @@ class VtexClient:
         seen: set[str] = set()
         done: asyncio.Queue[asyncio.Task[_Page]] = asyncio.Queue()
         running: set[asyncio.Task[_Page]] = set()
+        # Pages known to exist but not yet asked for. At most `limit` pages are in flight or read
+        # and waiting for the caller, so memory follows the concurrency, not the window's size.
+        pending: collections.deque[tuple[Window, int]] = collections.deque()
+        limit = 2 * self.concurrency
         # Pages asked for per window, or _SPLIT once the window is handed to its slices.
         asked: dict[Window, int] = {}
 
         def fetch(window: Window, first: int, last: int) -> None:
-            for number in range(first, last + 1):
+            pending.extend((window, number) for number in range(first, last + 1))
+            asked[window] = max(last, asked.get(window, 0))
+
+        def launch() -> None:
+            while pending and len(running) < limit:
+                window, number = pending.popleft()
+                if asked.get(window) == _SPLIT:
+                    continue
                 task = asyncio.create_task(self._list_page(field, window, number))
                 task.add_done_callback(done.put_nowait)
                 running.add(task)
-            asked[window] = max(last, asked.get(window, 0))
 
         def split(window: Window, total: int) -> None:
             if not window.splittable:
@@ -189,6 +200,7 @@ class VtexClient:
                 fetch(part, 1, 1)
 
         fetch(Window.covering(start, end), 1, 1)
+        launch()
         try:
             while running:
                 task = await done.get()
@@ -208,6 +220,7 @@ class VtexClient:
                         fresh.append(entry)
                 if fresh:
                     yield fresh
+                launch()
         finally:
             await _cancel(running)
 

@@ -36,11 +36,16 @@ _LANDING_SCHEMA = pa.schema(
 )
 
 
+# Arrow's default pool (jemalloc) keeps what it freed for reuse; a batch's copy should go back to
+# the system as soon as DuckDB has taken it (see ordersync.memory).
+_POOL = pa.system_memory_pool()
+
+
 class DuckDBWarehouse(Warehouse):
     dialect = "duckdb"
     concurrent_writers = False
 
-    def __init__(self, url: str, memory_limit: str = "256MB", con: duckdb.DuckDBPyConnection | None = None) -> None:
+    def __init__(self, url: str, memory_limit: str = "64MB", con: duckdb.DuckDBPyConnection | None = None) -> None:
         super().__init__(url)
         self.path = url.removeprefix("duckdb://")
         self.memory_limit = memory_limit
@@ -106,7 +111,7 @@ class DuckDBWarehouse(Warehouse):
         columns = list(zip(*rows, strict=True))
         table = pa.Table.from_arrays(
             [
-                pa.array(col, type=_LANDING_SCHEMA.field(name).type)
+                pa.array(col, type=_LANDING_SCHEMA.field(name).type, memory_pool=_POOL)
                 for name, col in zip(LANDING_COLUMNS, columns, strict=True)
             ],
             schema=_LANDING_SCHEMA,
