@@ -30,8 +30,10 @@ from ordersync.simulator import AccountSpec, SimulatorConfig, start_in_subproces
 KEY_ENV, TOKEN_ENV = "BENCH_APP_KEY", "BENCH_APP_TOKEN"
 
 
-async def raw_rate(base: str, key: str, token: str, ids: list[str], seconds: float, concurrency: int) -> float:
-    """The simulator alone: get-order requests per second with a bare aiohttp client."""
+async def raw_rate(
+    base: str, key: str, token: str, ids: list[str], seconds: float, concurrency: int
+) -> tuple[float, int]:
+    """The simulator alone: get-order requests per second with a bare aiohttp client, and how many."""
     headers = {"X-VTEX-API-AppKey": key, "X-VTEX-API-AppToken": token}
     done = 0
     stop = time.perf_counter() + seconds
@@ -46,7 +48,7 @@ async def raw_rate(base: str, key: str, token: str, ids: list[str], seconds: flo
 
         began = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
-        return done / (time.perf_counter() - began)
+        return done / (time.perf_counter() - began), done
 
 
 def cpu_seconds(pid: int | None = None) -> float:
@@ -101,7 +103,8 @@ def main() -> None:
         window = {"account": "bench", "created_from": (start - timedelta(days=1)).isoformat()}
         truth = sim.control("GET", f"truth?{urllib.parse.urlencode(window)}")["orders"]
         ids = [o["orderId"] for o in truth]
-        rate = asyncio.run(
+        probe_cpu0, sim_probe0 = cpu_seconds(), cpu_seconds(sim.pid)
+        rate, probed = asyncio.run(
             raw_rate(
                 sim.base_url("bench"),
                 config.app_key,
@@ -111,6 +114,8 @@ def main() -> None:
                 args.concurrency,
             )
         )
+        probe_cpu = cpu_seconds() - probe_cpu0
+        sim_probe_cpu = cpu_seconds(sim.pid) - sim_probe0
         del truth, ids
         settings = load_settings(
             overrides={
@@ -146,7 +151,10 @@ def main() -> None:
         f"orders               {landed:,} landed ({outcome.status}; {outcome.counters.get_calls:,} get-order, "
         f"{outcome.counters.list_calls:,} list calls)"
     )
-    print(f"simulator alone      {rate:,.0f} get-order/s ({args.concurrency} concurrent)")
+    print(
+        f"simulator alone      {rate:,.0f} get-order/s ({args.concurrency} concurrent; CPU per request: "
+        f"simulator {sim_probe_cpu / probed * 1e6:,.0f} µs, bare aiohttp client {probe_cpu / probed * 1e6:,.0f} µs)"
+    )
     print(f"ordersync end to end {e2e:,.0f} orders/s in {seconds:.1f} s ({e2e / rate:.0%} of the simulator alone)")
     print(
         f"CPU per order        ordersync {cpu / landed * 1e6:,.0f} µs, simulator {sim_cpu / landed * 1e6:,.0f} µs "
