@@ -95,14 +95,14 @@ async def _bench(args: argparse.Namespace, url: str, config: SimulatorConfig, pr
         assert config.start is not None
         ids = await _collect_ids(session, base, config.start, int(config.days), 5000)
         get_urls = [f"{base}/api/oms/pvt/orders/{oid}" for oid in ids]
-        cpu, own = _cpu(proc), _cpu(psutil.Process())
+        cpu, own = cpu_seconds(proc), cpu_seconds(psutil.Process())
         get_ok, get_failed, get_elapsed = await _drive(session, get_urls, args.seconds, args.concurrency)
-        get_busy = (_cpu(proc) - cpu) / get_elapsed
-        client_busy = (_cpu(psutil.Process()) - own) / get_elapsed
+        get_busy = (cpu_seconds(proc) - cpu) / get_elapsed
+        client_busy = (cpu_seconds(psutil.Process()) - own) / get_elapsed
         list_urls = _list_urls(base, config.start, int(config.days), 500)
-        cpu = _cpu(proc)
+        cpu = cpu_seconds(proc)
         list_ok, list_failed, list_elapsed = await _drive(session, list_urls, args.seconds, args.concurrency)
-        list_busy = (_cpu(proc) - cpu) / list_elapsed
+        list_busy = (cpu_seconds(proc) - cpu) / list_elapsed
     return {
         "ids": len(ids),
         "get_rps": get_ok / get_elapsed,
@@ -115,7 +115,8 @@ async def _bench(args: argparse.Namespace, url: str, config: SimulatorConfig, pr
     }
 
 
-def _cpu(proc: psutil.Process) -> float:
+def cpu_seconds(proc: psutil.Process) -> float:
+    """User + system CPU a process has used, in seconds."""
     times = proc.cpu_times()
     return float(times.user + times.system)
 

@@ -21,7 +21,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
+import psutil
 
+from bench_simulator import cpu_seconds
 from ordersync.clock import ManualClock
 from ordersync.config import load_settings
 from ordersync.facade import Ordersync
@@ -49,15 +51,6 @@ async def raw_rate(
         began = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         return done / (time.perf_counter() - began), done
-
-
-def cpu_seconds(pid: int | None = None) -> float:
-    """User + system CPU of this process (pid None) or of another one, in seconds."""
-    if pid is None:
-        r = resource.getrusage(resource.RUSAGE_SELF)
-        return r.ru_utime + r.ru_stime
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def reset_warehouse(url: str) -> None:
@@ -103,7 +96,8 @@ def main() -> None:
         window = {"account": "bench", "created_from": (start - timedelta(days=1)).isoformat()}
         truth = sim.control("GET", f"truth?{urllib.parse.urlencode(window)}")["orders"]
         ids = [o["orderId"] for o in truth]
-        probe_cpu0, sim_probe0 = cpu_seconds(), cpu_seconds(sim.pid)
+        me, simulator = psutil.Process(), psutil.Process(sim.pid)
+        probe_cpu0, sim_probe0 = cpu_seconds(me), cpu_seconds(simulator)
         rate, probed = asyncio.run(
             raw_rate(
                 sim.base_url("bench"),
@@ -114,8 +108,8 @@ def main() -> None:
                 args.concurrency,
             )
         )
-        probe_cpu = cpu_seconds() - probe_cpu0
-        sim_probe_cpu = cpu_seconds(sim.pid) - sim_probe0
+        probe_cpu = cpu_seconds(me) - probe_cpu0
+        sim_probe_cpu = cpu_seconds(simulator) - sim_probe0
         del truth, ids
         settings = load_settings(
             overrides={
@@ -136,10 +130,10 @@ def main() -> None:
                 app_key_env=KEY_ENV,
                 app_token_env=TOKEN_ENV,
             )
-            began, cpu0, sim0 = time.perf_counter(), cpu_seconds(), cpu_seconds(sim.pid)
+            began, cpu0, sim0 = time.perf_counter(), cpu_seconds(me), cpu_seconds(simulator)
             report = app.sync(["bench"], build=False)
             seconds = time.perf_counter() - began
-            cpu, sim_cpu = cpu_seconds() - cpu0, cpu_seconds(sim.pid) - sim0
+            cpu, sim_cpu = cpu_seconds(me) - cpu0, cpu_seconds(simulator) - sim0
             outcome = report.outcomes[0]
             if outcome.status != "succeeded":
                 print("error:", repr(outcome.exception), outcome.error)
