@@ -22,6 +22,8 @@ from pydantic_settings import (
 from ordersync.errors import ConfigError
 
 DEFAULT_WAREHOUSE = "ordersync.duckdb"
+# DuckDB refuses a second connection to one file with a different configuration: one default.
+DEFAULT_DUCKDB_MEMORY_LIMIT = "64MB"
 DEFAULT_TIMEZONE = "America/Argentina/Buenos_Aires"
 CONFIG_FILE = "ordersync.toml"
 
@@ -31,7 +33,7 @@ class WarehouseSettings(BaseModel):
     # DuckDB's buffer pool for ordersync's own connection (dbt's builds have their own). Landing
     # streams through it, and a larger one buys no speed: a sync lands as fast with 64 MB as with
     # 256 MB, and peaks about 200 MB lower (docs/benchmarks.md).
-    duckdb_memory_limit: str = "64MB"
+    duckdb_memory_limit: str = DEFAULT_DUCKDB_MEMORY_LIMIT
 
     @property
     def is_postgres(self) -> bool:

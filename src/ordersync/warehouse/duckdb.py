@@ -10,6 +10,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from ordersync.config import DEFAULT_DUCKDB_MEMORY_LIMIT
 from ordersync.errors import WarehouseError, WarehouseLockedError
 from ordersync.warehouse.base import APPEND_VERSIONS, INSERT_NEW_VERSIONS, LANDING_COLUMNS, Warehouse
 
@@ -45,7 +46,12 @@ class DuckDBWarehouse(Warehouse):
     dialect = "duckdb"
     concurrent_writers = False
 
-    def __init__(self, url: str, memory_limit: str = "64MB", con: duckdb.DuckDBPyConnection | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        memory_limit: str = DEFAULT_DUCKDB_MEMORY_LIMIT,
+        con: duckdb.DuckDBPyConnection | None = None,
+    ) -> None:
         super().__init__(url)
         self.path = url.removeprefix("duckdb://")
         self.memory_limit = memory_limit
