@@ -25,6 +25,7 @@ from ordersync.errors import NotFoundError, SourceError
 from ordersync.extract.models import DATE_FIELDS, ClientStats, DateField, ListEntry, parse_list_item
 from ordersync.extract.order_head import OrderHead, decode_order_head
 from ordersync.extract.retry import RetryPolicy
+from ordersync.extract.seen import SeenOrders
 from ordersync.extract.transport import MalformedBodyError, Transport
 from ordersync.extract.windows import Window
 
@@ -165,7 +166,7 @@ class VtexClient:
         """
         if field not in DATE_FIELDS:
             raise ValueError(f"field must be one of {', '.join(DATE_FIELDS)}, not {field!r}")
-        seen: set[str] = set()
+        seen = SeenOrders(field)
         done: asyncio.Queue[asyncio.Task[_Page]] = asyncio.Queue()
         running: set[asyncio.Task[_Page]] = set()
         # Pages known to exist but not yet asked for. At most `limit` pages are in flight or read
@@ -177,12 +178,14 @@ class VtexClient:
 
         def fetch(window: Window, first: int, last: int) -> None:
             pending.extend((window, number) for number in range(first, last + 1))
+            seen.asked(window, last - first + 1)
             asked[window] = max(last, asked.get(window, 0))
 
         def launch() -> None:
             while pending and len(running) < limit:
                 window, number = pending.popleft()
                 if asked.get(window) == _SPLIT:
+                    seen.done(window)
                     continue
                 task = asyncio.create_task(self._list_page(field, window, number))
                 task.add_done_callback(done.put_nowait)
@@ -196,7 +199,9 @@ class VtexClient:
                 )
             self.stats.splits += 1
             asked[window] = _SPLIT
-            for part in window.split(math.ceil(total / (TARGET_PAGES * self.per_page))):
+            parts = window.split(math.ceil(total / (TARGET_PAGES * self.per_page)))
+            seen.split(window, parts)
+            for part in parts:
                 fetch(part, 1, 1)
 
         fetch(Window.covering(start, end), 1, 1)
@@ -213,11 +218,8 @@ class VtexClient:
                         split(page.window, page.total)
                     else:
                         fetch(page.window, have + 1, page.pages)
-                fresh: list[ListEntry] = []
-                for entry in page.entries:
-                    if entry.order_id not in seen:
-                        seen.add(entry.order_id)
-                        fresh.append(entry)
+                fresh = [entry for entry in page.entries if seen.first_time(page.window, entry)]
+                seen.done(page.window)
                 if fresh:
                     yield fresh
                 launch()
