@@ -48,3 +48,44 @@ def test_a_freed_batch_goes_back_to_the_system() -> None:
     grown = {mode: grown_by(mode) for mode in ("flat", "default")}
     assert grown["flat"] < 4, grown
     assert grown["default"] > grown["flat"], grown
+
+
+def test_threads_share_at_most_two_heaps() -> None:
+    # glibc lists its heaps in malloc_info; threads allocating at once each get one of their own
+    # (up to eight per core) unless capped.
+    script = textwrap.dedent(
+        """
+        import ctypes, sys, tempfile, threading
+        from ordersync.memory import keep_memory_flat
+        if sys.argv[1] == "flat":
+            keep_memory_flat()
+        libc = ctypes.CDLL("libc.so.6")
+        libc.fopen.restype = ctypes.c_void_p
+        libc.fopen.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+        libc.malloc_info.argtypes = [ctypes.c_int, ctypes.c_void_p]
+        libc.fclose.argtypes = [ctypes.c_void_p]
+        start = threading.Barrier(6)
+        def churn():
+            start.wait()
+            for _ in range(2000):
+                blocks = [bytearray(4_000) for _ in range(20)]
+                del blocks
+        threads = [threading.Thread(target=churn) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        with tempfile.NamedTemporaryFile(suffix=".xml") as out:
+            f = libc.fopen(out.name.encode(), b"w")
+            libc.malloc_info(0, f)
+            libc.fclose(f)
+            print(open(out.name).read().count("<heap nr="))
+        """
+    )
+
+    def heaps(mode: str) -> int:
+        run = subprocess.run([sys.executable, "-c", script, mode], capture_output=True, text=True, check=True)
+        return int(run.stdout)
+
+    assert heaps("flat") <= 2
+    assert heaps("default") > 2

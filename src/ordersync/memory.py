@@ -5,6 +5,9 @@ A sync lands batches of 10-15 KB payloads: each batch passes through a few buffe
 mmap only below a threshold it raises itself each time such a block is freed; past that, freed
 batches stay in the heap and the process keeps the peak of every batch it ever landed. A fixed
 threshold sends every large buffer back to the system when it is freed.
+
+glibc also gives threads heaps (arenas) of their own, up to eight per core, each holding on to
+what it freed; the landing runs in worker threads, so the arenas are capped at two.
 """
 
 from __future__ import annotations
@@ -18,6 +21,9 @@ import sys
 _M_MMAP_THRESHOLD = -3
 #: Blocks from this size up come from mmap and go back to the system when freed.
 MMAP_THRESHOLD = 256 * 1024
+#: mallopt's M_ARENA_MAX: heaps glibc may create for threads, the main one included.
+_M_ARENA_MAX = -8
+ARENA_MAX = 2
 
 
 @functools.cache
@@ -35,4 +41,4 @@ def keep_memory_flat() -> bool:
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int
-    return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD))
+    return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(mallopt(_M_ARENA_MAX, ARENA_MAX))
