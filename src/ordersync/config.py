@@ -23,7 +23,7 @@ from ordersync.errors import ConfigError
 
 DEFAULT_WAREHOUSE = "ordersync.duckdb"
 # DuckDB refuses a second connection to one file with a different configuration: one default.
-DEFAULT_DUCKDB_MEMORY_LIMIT = "64MB"
+DEFAULT_DUCKDB_MEMORY_LIMIT = "48MB"
 DEFAULT_TIMEZONE = "America/Argentina/Buenos_Aires"
 CONFIG_FILE = "ordersync.toml"
 
@@ -31,8 +31,9 @@ CONFIG_FILE = "ordersync.toml"
 class WarehouseSettings(BaseModel):
     url: str = Field(DEFAULT_WAREHOUSE, description="a DuckDB file path or a postgresql:// URL")
     # DuckDB's buffer pool for ordersync's own connection (dbt's builds have their own). Landing
-    # streams through it, and a larger one buys no speed: a sync lands as fast with 64 MB as with
-    # 256 MB, and peaks about 200 MB lower (docs/benchmarks.md).
+    # streams through it and fills it at every checkpoint, so its size is most of a sync's peak
+    # over the baseline; a larger one buys no speed (48 MB lands as fast as 256 MB; 32 MB once ran
+    # out of memory mid-sync). See docs/benchmarks.md.
     duckdb_memory_limit: str = DEFAULT_DUCKDB_MEMORY_LIMIT
 
     @property
