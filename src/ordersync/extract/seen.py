@@ -3,11 +3,11 @@
 An order can come twice in one call: within a slice, when orders indexed meanwhile shift the pages;
 from a window's first pages and again from the slices it was split into; and from two neighbouring
 slices, which share the millisecond between them (see windows.py). So a slice's ids are kept while
-any of its pages are outstanding, lent to the slices it is split into, and dropped after that;
-ids that may sit on a slice's end go to one set kept for the whole call, where a
-neighbour finds them. Telling where an order sits needs its value of the filtered field, and the
-list shows only creationDate: for the other fields every id is kept for the whole call (those
-windows run from the last sync, so they are short).
+any of its pages are outstanding, lent to the slices it is split into, and dropped after that; ids
+that may sit on a slice's end go to one set kept for the whole call, where a neighbour finds them.
+Telling where an order sits needs its value of the filtered field, and the list shows only
+creationDate: for the other fields every id is kept for the whole call (those windows mostly run
+from the last sync, so they are short).
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ class _Slice:
 
 
 class SeenOrders:
+    """The ids one list_window call has yielded; the caller reports pages asked, split and done."""
+
     def __init__(self, date_field: DateField) -> None:
         self._keep_all = date_field != "creationDate"
         self._edges: set[str] = set()
