@@ -25,15 +25,15 @@ import aiohttp
 
 from bench_sync import reset_warehouse
 from ordersync.clock import ManualClock
-from ordersync.config import DEFAULT_DUCKDB_MEMORY_LIMIT
+from ordersync.config import DEFAULT_DUCKDB_MEMORY_LIMIT, DEFAULT_TIMEZONE, WarehouseSettings
 from ordersync.land import Lander, parse_order
 from ordersync.memory import keep_memory_flat
 from ordersync.simulator import AccountSpec, SimulatorConfig, start_in_subprocess
-from ordersync.warehouse import Warehouse
+from ordersync.warehouse import open_warehouse
 from ordersync.warehouse.migrate import upgrade
 
 SAMPLE = 2_000
-TZ = ZoneInfo("America/Argentina/Buenos_Aires")
+TZ = ZoneInfo(DEFAULT_TIMEZONE)
 
 
 async def fetch_payloads(base: str, key: str, token: str, ids: list[str]) -> list[bytes]:
@@ -68,19 +68,6 @@ def sample_payloads() -> list[bytes]:
         return asyncio.run(fetch_payloads(sim.base_url("bench"), config.app_key, config.app_token, ids))
 
 
-def open_wh(url: str, memory_limit: str, threshold: str | None) -> Warehouse:
-    if url.startswith("postgresql://"):
-        from ordersync.warehouse.postgres import PostgresWarehouse
-
-        return PostgresWarehouse(url)
-    from ordersync.warehouse.duckdb import DuckDBWarehouse
-
-    wh = DuckDBWarehouse(url, memory_limit=memory_limit)
-    if threshold:
-        wh.execute(f"SET checkpoint_threshold = '{threshold}'")
-    return wh
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--orders", type=int, default=100_000)
@@ -93,7 +80,9 @@ def main() -> None:
     keep_memory_flat()
     payloads = sample_payloads()
     reset_warehouse(args.warehouse)
-    wh = open_wh(args.warehouse, args.memory_limit, args.checkpoint_threshold)
+    wh = open_warehouse(WarehouseSettings(url=args.warehouse, duckdb_memory_limit=args.memory_limit))
+    if args.checkpoint_threshold and wh.dialect == "duckdb":
+        wh.execute(f"SET checkpoint_threshold = '{args.checkpoint_threshold}'")
     upgrade(wh)
     lander = Lander(wh, ManualClock(datetime(2025, 6, 2, tzinfo=UTC)))
     parse = insert = commit = 0.0
