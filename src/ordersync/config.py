@@ -32,8 +32,9 @@ class WarehouseSettings(BaseModel):
     url: str = Field(DEFAULT_WAREHOUSE, description="a DuckDB file path or a postgresql:// URL")
     # DuckDB's buffer pool for ordersync's own connection (dbt's builds have their own). Landing
     # streams through it and fills it at every checkpoint, so its size is most of a sync's peak
-    # over the baseline; a larger one buys no speed (48 MB lands as fast as 256 MB; 32 MB once ran
-    # out of memory mid-sync). See docs/benchmarks.md.
+    # over the baseline. A larger one bought the sync no speed (64 MB landed as fast as 256 MB, and
+    # a 1,000,000-order sync ran as fast with 48 MB as with 64 MB); 32 MB once ran out of memory
+    # mid-sync. See docs/benchmarks.md.
     duckdb_memory_limit: str = DEFAULT_DUCKDB_MEMORY_LIMIT
 
     @property
