@@ -49,6 +49,12 @@ class SyncSettings(BaseModel):
     full_days: int = Field(30, ge=1, description="how far back --mode full re-reads")
     initial_days: int = Field(30, ge=1, description="first sync of a tenant without go_live_date")
     concurrency: int = Field(16, ge=1, le=256, description="concurrent requests per tenant")
+    requests_per_minute: float = Field(
+        3000.0,
+        gt=0,
+        description="client-side budget per store account, shared by every sync and feed poll of the "
+        "account in this process (half of VTEX's documented 6,000, leaving the rest to other integrations)",
+    )
     per_page: int = Field(100, ge=1, le=100)
     batch_size: int = Field(500, ge=1, description="versions landed per transaction")
     lookup_batch: int = Field(5000, ge=1, description="listed orders checked against the warehouse at once")

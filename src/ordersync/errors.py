@@ -1,15 +1,20 @@
 """Exceptions, typed by what the caller should do.
 
-OrdersyncError                 root; every error ordersync raises on purpose
-├── ConfigError                fix the configuration or the command line, then run again
-├── WarehouseError             the warehouse refused or is unreachable
-│   └── WarehouseLockedError   another process holds the DuckDB file; wait or use PostgreSQL
-├── SourceError                the source API failed for good (auth, permissions, 4xx)
-├── TransientSourceError       retry later: 429, 5xx, timeouts, broken bodies
-├── BadRecordError             quarantine this record and carry on with the batch
-├── TransformError             dbt failed; its log says why
-├── TenantBusyError            another process is syncing the tenant; try again later
-└── NotFoundError              the named tenant, run or object does not exist
+OrdersyncError                   root; every error ordersync raises on purpose
+├── ConfigError                  fix the configuration or the command line, then run again
+│   └── SchemaError              the warehouse's schema does not match this ordersync (run init / upgrade)
+├── WarehouseError               the warehouse refused for good: syntax, constraint, missing object
+│   ├── TransientWarehouseError  retry: connection lost, serialization failure, deadlock, lock timeout, disk full
+│   │   └── ConnectionLostError  the connection is gone: reopen it, then retry
+│   └── WarehouseLockedError     another process holds the DuckDB file; wait or use PostgreSQL
+├── SourceError                  the source API failed for good (auth, permissions, 4xx)
+│   └── TransientSourceError     retry later: 429, 5xx, timeouts
+│       └── MalformedBodyError   (extract.transport) a 200 whose body stayed broken: quarantine it
+├── BadRecordError               quarantine this record and carry on with the batch
+├── TransformError               dbt failed; its log says why
+├── TenantBusyError              another process holds the tenant's lease; try again later
+├── LeaseLostError               this run lost its lease (fenced): stop writing, nothing it did after is kept
+└── NotFoundError                the named tenant, run or object does not exist
 """
 
 from __future__ import annotations
@@ -25,12 +30,32 @@ class ConfigError(OrdersyncError):
     exit_code = 2
 
 
+class SchemaError(ConfigError):
+    """The warehouse's schema version is behind (run `ordersync init`) or ahead of this ordersync."""
+
+    exit_code = 11
+
+
 class NotFoundError(OrdersyncError):
     exit_code = 3
 
 
 class WarehouseError(OrdersyncError):
+    """The warehouse refused the statement; running it again will not help."""
+
     exit_code = 4
+
+
+class TransientWarehouseError(WarehouseError):
+    """Worth retrying: connection lost, serialization failure, deadlock, lock timeout, disk full."""
+
+    exit_code = 12
+
+
+class ConnectionLostError(TransientWarehouseError):
+    """The connection is gone; open a new one before retrying."""
+
+    exit_code = 13
 
 
 class WarehouseLockedError(WarehouseError):
@@ -69,3 +94,13 @@ class TenantBusyError(OrdersyncError):
     """Another process holds the tenant's lease."""
 
     exit_code = 10
+
+
+class LeaseLostError(OrdersyncError):
+    """The run's lease was taken over (it stalled, a renew failed, or its clock lied): the fence
+    refused its write, and the transaction that tried was rolled back."""
+
+    exit_code = 14
+
+
+RETRYABLE_ERRORS: tuple[type[OrdersyncError], ...] = (TransientSourceError, TransientWarehouseError)

@@ -21,6 +21,10 @@ class RunCounters:
     retries: int = 0
     discrepancies: int | None = None
     discrepancies_fixed: int | None = None
+    #: requests answered 429, seconds slept after them, seconds waited for the account's budget
+    throttled: int = 0
+    throttle_wait_seconds: float = 0.0
+    pace_wait_seconds: float = 0.0
 
 
 def start(
