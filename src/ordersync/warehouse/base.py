@@ -5,11 +5,22 @@ Internal SQL is written once, with `?` placeholders and bound parameters, and ru
 
 from __future__ import annotations
 
-import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any, ClassVar
+
+from ordersync.warehouse.sqltext import split_statements
+
+__all__ = [
+    "APPEND_VERSIONS",
+    "INSERT_NEW_VERSIONS",
+    "LANDING_COLUMNS",
+    "Warehouse",
+    "split_statements",
+    "version_key",
+]
 
 LANDING_COLUMNS: tuple[str, ...] = (
     "tenant_id",
@@ -33,11 +44,17 @@ LANDING_COLUMNS: tuple[str, ...] = (
 
 
 class Warehouse(ABC):
-    """A connection to the warehouse, owned by one thread at a time."""
+    """A connection to the warehouse, owned by one thread at a time.
+
+    Every driver error comes out as ordersync's own type (see warehouse.translate):
+    ConnectionLostError (call reopen(), then retry), TransientWarehouseError (retry), or
+    WarehouseError (permanent)."""
 
     dialect: ClassVar[str]
     #: several processes may write at once (PostgreSQL) or only one (DuckDB's file lock)
     concurrent_writers: ClassVar[bool]
+    #: SQL for the warehouse's clock, for times compared across hosts (leases)
+    now_sql: ClassVar[str]
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -45,7 +62,30 @@ class Warehouse(ABC):
     @property
     def display_url(self) -> str:
         """The URL with any password masked, safe for logs and output."""
-        return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", self.url)
+        return self.url
+
+    @property
+    @abstractmethod
+    def broken(self) -> bool:
+        """The connection is known to be unusable (lost, invalidated or closed): reopen() it."""
+
+    @abstractmethod
+    def reopen(self) -> None:
+        """Close whatever is left of the connection and connect again with the same settings; an
+        open transaction is lost."""
+
+    def now(self) -> datetime:
+        """The warehouse's clock (timezone-aware, UTC)."""
+        value = self.scalar(f"SELECT {self.now_sql}")
+        if not isinstance(value, datetime):
+            raise TypeError(f"{self.now_sql} returned {value!r}")
+        return value.astimezone(UTC)
+
+    @abstractmethod
+    @contextmanager
+    def migration_lock(self) -> Iterator[None]:
+        """Held while migrations run, so one process (or connection) at a time changes the schema."""
+        yield
 
     @abstractmethod
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None: ...
@@ -75,14 +115,23 @@ class Warehouse(ABC):
         yield
 
     @abstractmethod
-    def insert_landing(self, rows: Sequence[tuple[Any, ...]], *, known_new: bool = False) -> int:
+    def insert_landing(
+        self, rows: Sequence[tuple[Any, ...]], *, known_new: bool = False, checked_after: int | None = None
+    ) -> int:
         """Append rows (LANDING_COLUMNS order) to cdp.orders_landing, skipping any version
-        (tenant, order, payload_hash) already there; returns how many were new.
+        (tenant, order, payload_hash) already there; returns how many were new. Exact when several
+        connections or processes land the same version at the same moment: it is stored once.
 
-        `known_new`: the caller has already excluded every version landed before (the sync engine
-        looks them up under the tenant's lease), so the rows are appended without that check, which
-        costs more than the append itself. Must run inside transaction() so the caller can commit the
-        checkpoint with it."""
+        `known_new`: the caller has already excluded every version landed up to landing id
+        `checked_after` (the sync engine reads max_landing_id(), then looks them up), so the rows are
+        checked only against versions landed after that, which costs far less than the full check.
+        Without `checked_after` they are appended unchecked (PostgreSQL's unique index still stores
+        each version once). Call inside transaction() so the caller commits the checkpoint with it."""
+
+    @abstractmethod
+    def max_landing_id(self) -> int:
+        """A landing id such that every version landed later has a greater one (0 when nothing is
+        landed): read it before looking up what is landed, pass it as `checked_after`."""
 
     @abstractmethod
     def close(self) -> None: ...
@@ -100,11 +149,13 @@ class Warehouse(ABC):
             self.execute(statement)
 
 
-def split_statements(sql: str) -> list[str]:
-    """Split a migration file on semicolons that end a line; comments dropped."""
-    lines = [ln for ln in sql.splitlines() if not ln.strip().startswith("--")]
-    parts = re.split(r";\s*$", "\n".join(lines), flags=re.MULTILINE)
-    return [p.strip() for p in parts if p.strip()]
+_KEY_AT = tuple(LANDING_COLUMNS.index(c) for c in ("tenant_id", "order_id", "payload_hash"))
+
+
+def version_key(row: Sequence[Any]) -> tuple[Any, Any, Any]:
+    """A landing row's version: (tenant_id, order_id, payload_hash)."""
+    t, o, h = _KEY_AT
+    return row[t], row[o], row[h]
 
 
 #: Plain append, for rows known to be new.

@@ -1,18 +1,21 @@
-"""DuckDB: the embedded default. One writing process per file."""
+"""DuckDB: the embedded default. One writing process per file, any number of connections in it."""
 
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from typing import Any
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 import duckdb
 import pyarrow as pa
 
 from ordersync.config import DEFAULT_DUCKDB_MEMORY_LIMIT
-from ordersync.errors import WarehouseError, WarehouseLockedError
-from ordersync.warehouse.base import APPEND_VERSIONS, INSERT_NEW_VERSIONS, LANDING_COLUMNS, Warehouse
+from ordersync.errors import ConnectionLostError, TransientWarehouseError, WarehouseError, WarehouseLockedError
+from ordersync.warehouse.base import APPEND_VERSIONS, LANDING_COLUMNS, Warehouse, version_key
+from ordersync.warehouse.translate import MISSING_SCHEMA_HINT, duckdb_error_kind, make_error
 
 _LANDING_SCHEMA = pa.schema(
     [
@@ -35,33 +38,106 @@ _LANDING_SCHEMA = pa.schema(
         ("run_id", pa.string()),
     ]
 )
+_KEY_SCHEMA = pa.schema([("tenant_id", pa.int32()), ("order_id", pa.string()), ("payload_hash", pa.string())])
 
 
 # Arrow's default pool (jemalloc) keeps what it freed for reuse; a batch's copy should go back to
 # the system as soon as DuckDB has taken it (see ordersync.memory).
 _POOL = pa.system_memory_pool()
 
+_COLS = ", ".join(LANDING_COLUMNS)
+
+#: New versions only, each identical payload once, checked against this transaction's own rows
+#: (those with a landing id above the parameter): committed ones are excluded beforehand.
+_INSERT_NEW = f"""
+INSERT INTO cdp.orders_landing ({_COLS})
+SELECT {", ".join("s." + c for c in LANDING_COLUMNS)}
+FROM (
+    SELECT *, row_number() OVER (PARTITION BY tenant_id, order_id, payload_hash ORDER BY order_id) AS rn
+    FROM landing_stage
+) s
+WHERE s.rn = 1
+  AND NOT EXISTS (
+    SELECT 1 FROM cdp.orders_landing l
+    WHERE l.landing_id > ?
+      AND l.tenant_id = s.tenant_id AND l.order_id = s.order_id AND l.payload_hash = s.payload_hash
+  )
+"""
+
+#: Which of the probed versions are committed with a landing id above the parameter. Landing ids
+#: grow with insertion order, so DuckDB's zone maps skip every older row group.
+_COMMITTED = """
+SELECT DISTINCT l.tenant_id, l.order_id, l.payload_hash
+FROM cdp.orders_landing l
+JOIN landing_probe p ON l.tenant_id = p.tenant_id AND l.order_id = p.order_id AND l.payload_hash = p.payload_hash
+WHERE l.landing_id > ?
+"""
+
+_MAX_LANDING_ID = "SELECT coalesce(max(landing_id), 0) FROM cdp.orders_landing"
+
+
+@dataclass(eq=False)
+class _Shared:
+    """Locks shared by every connection to one database file in this process."""
+
+    #: held by a connection from its first insert_landing until its transaction ends
+    landing: threading.Lock = field(default_factory=threading.Lock)
+    migration: threading.Lock = field(default_factory=threading.Lock)
+
+
+_SHARED: dict[str, _Shared] = {}
+_SHARED_GUARD = threading.Lock()
+
+
+def _shared_for(path: str) -> _Shared:
+    if not path or path.startswith(":memory:"):
+        return _Shared()  # a new database per connect(); its forks get it passed on
+    with _SHARED_GUARD:
+        return _SHARED.setdefault(os.path.realpath(path), _Shared())
+
 
 class DuckDBWarehouse(Warehouse):
+    """Several connections of one process land at once (fork() gives each its own cursor).
+
+    DuckDB's transactions read a snapshot taken at their first table access and have no unique
+    index here, so a check inside the transaction cannot see a version another connection
+    committed meanwhile. insert_landing therefore takes a lock shared by every connection to the
+    file, holds it until its transaction ends, and checks committed versions through a separate
+    cursor that always reads the latest commit; inside the transaction it checks only its own rows.
+    """
+
     dialect = "duckdb"
     concurrent_writers = False
+    now_sql = "get_current_timestamp()"  # the transaction's start inside one (DuckDB has no clock_timestamp)
+    #: seconds insert_landing waits for another connection's landing transaction to end
+    landing_lock_timeout: ClassVar[float] = 300.0
 
     def __init__(
         self,
         url: str,
         memory_limit: str = DEFAULT_DUCKDB_MEMORY_LIMIT,
         con: duckdb.DuckDBPyConnection | None = None,
+        *,
+        shared: _Shared | None = None,
     ) -> None:
         super().__init__(url)
         self.path = url.removeprefix("duckdb://")
         self.memory_limit = memory_limit
+        self._shared = shared or _shared_for(self.path)
         self._depth = 0
-        if con is not None:
-            self.con = con
-            return
+        self._holds_landing = False
+        self._own_floor = 0  # every row this transaction lands has a greater landing id
+        self._reader: duckdb.DuckDBPyConnection | None = None
+        self._lost = False
+        self._closed = False
+        self.con = con if con is not None else self._connect()
+
+    # -- connection ----------------------------------------------------------------------------
+    def _connect(self) -> duckdb.DuckDBPyConnection:
         try:
-            self.con = duckdb.connect(self.path, config={"memory_limit": memory_limit})
-            self.con.execute("SET TimeZone = 'UTC'")
+            con = duckdb.connect(self.path, config={"memory_limit": self.memory_limit})
+            con.execute("SET TimeZone = 'UTC'")
+            return con
         except duckdb.IOException as exc:
             if "lock" in str(exc).lower():
                 raise WarehouseLockedError(
@@ -69,19 +145,57 @@ class DuckDBWarehouse(Warehouse):
                     "stop that process first, or use PostgreSQL (--warehouse postgresql://...) "
                     "to run several workers at once"
                 ) from exc
-            raise WarehouseError(f"cannot open DuckDB file {self.path}: {exc}") from exc
+            raise self._translate(exc, f"cannot open {self.path}") from exc
+        except duckdb.Error as exc:
+            raise self._translate(exc, f"cannot open {self.path}") from exc
 
+    def _translate(self, exc: duckdb.Error, context: str = "") -> WarehouseError:
+        message = str(exc)
+        kind = duckdb_error_kind([c.__name__ for c in type(exc).__mro__], message)
+        if kind is ConnectionLostError:
+            self._lost = True
+        missing = isinstance(exc, duckdb.CatalogException) and "does not exist" in message
+        return make_error(kind, "DuckDB", message, context=context, hint=MISSING_SCHEMA_HINT if missing else None)
+
+    @property
+    def broken(self) -> bool:
+        return self._lost or self._closed
+
+    def reopen(self) -> None:
+        self._drop_connection()
+        self.con = self._connect()
+        self._lost = self._closed = False
+
+    def _drop_connection(self) -> None:
+        self._release_landing()
+        self._depth = 0
+        for con in (self._reader, self.con):
+            if con is not None:
+                with suppress(duckdb.Error):
+                    con.close()
+        self._reader = None
+
+    def close(self) -> None:
+        self._drop_connection()
+        self._closed = True
+
+    def fork(self) -> DuckDBWarehouse:
+        # A cursor is a new connection to the same database instance: one process, many writers.
+        try:
+            cursor = self.con.cursor()
+        except duckdb.Error as exc:
+            raise self._translate(exc) from exc
+        return DuckDBWarehouse(self.url, self.memory_limit, con=cursor, shared=self._shared)
+
+    # -- statements ----------------------------------------------------------------------------
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         try:
             self.con.execute(sql, list(params))
         except duckdb.Error as exc:
-            raise WarehouseError(f"DuckDB: {exc}") from exc
+            raise self._translate(exc) from exc
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        try:
-            return self.con.execute(sql, list(params)).fetchall()
-        except duckdb.Error as exc:
-            raise WarehouseError(f"DuckDB: {exc}") from exc
+        return self._query_with_columns(sql, params)[1]
 
     def _query_with_columns(self, sql: str, params: Sequence[Any]) -> tuple[list[str], list[tuple[Any, ...]]]:
         try:
@@ -89,7 +203,7 @@ class DuckDBWarehouse(Warehouse):
             cols = [d[0] for d in cur.description or []]
             return cols, cur.fetchall()
         except duckdb.Error as exc:
-            raise WarehouseError(f"DuckDB: {exc}") from exc
+            raise self._translate(exc) from exc
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -100,44 +214,115 @@ class DuckDBWarehouse(Warehouse):
             finally:
                 self._depth -= 1
             return
-        self.con.execute("BEGIN TRANSACTION")
+        self.execute("BEGIN TRANSACTION")
         self._depth = 1
         try:
             yield
         except BaseException:
-            self._depth = 0
-            self.con.execute("ROLLBACK")
+            self._end("ROLLBACK")
             raise
-        self._depth = 0
-        self.con.execute("COMMIT")
+        try:
+            self._end("COMMIT", check=True)
+        except WarehouseError:
+            self._end("ROLLBACK")  # a failed commit may leave the transaction open
+            raise
 
-    def insert_landing(self, rows: Sequence[tuple[Any, ...]], *, known_new: bool = False) -> int:
+    def _end(self, statement: str, check: bool = False) -> None:
+        """COMMIT or ROLLBACK, then let other connections land (they now see what this committed)."""
+        self._depth = 0
+        try:
+            self.execute(statement)
+        except WarehouseError:
+            if check:
+                raise
+            # a rollback that fails (connection gone, nothing open) must not hide the first error
+        finally:
+            self._release_landing()
+
+    @contextmanager
+    def migration_lock(self) -> Iterator[None]:
+        with self._shared.migration:
+            yield
+
+    # -- landing -------------------------------------------------------------------------------
+    def insert_landing(
+        self, rows: Sequence[tuple[Any, ...]], *, known_new: bool = False, checked_after: int | None = None
+    ) -> int:
         if not rows:
             return 0
-        columns = list(zip(*rows, strict=True))
-        table = pa.Table.from_arrays(
-            [
-                pa.array(col, type=_LANDING_SCHEMA.field(name).type, memory_pool=_POOL)
-                for name, col in zip(LANDING_COLUMNS, columns, strict=True)
-            ],
-            schema=_LANDING_SCHEMA,
-        )
-        self.con.register("landing_stage", table)
+        self._take_landing()
         try:
-            cur = self.con.execute(APPEND_VERSIONS if known_new else INSERT_NEW_VERSIONS)
-            inserted = cur.fetchone()
-        except duckdb.Error as exc:
-            raise WarehouseError(f"DuckDB: landing failed: {exc}") from exc
+            if known_new and checked_after is None:
+                return self._insert(APPEND_VERSIONS, rows, ())
+            fresh = self._not_committed(rows, checked_after if known_new else None)
+            return self._insert(_INSERT_NEW, fresh, (self._own_floor,)) if fresh else 0
         finally:
-            self.con.unregister("landing_stage")
-        return int(inserted[0]) if inserted else 0
+            if not self._depth:
+                self._release_landing()
 
-    def close(self) -> None:
-        self.con.close()
+    def max_landing_id(self) -> int:
+        # Exact for what this connection sees: landing ids are handed out under the landing lock
+        # and committed in that order, so nobody will commit a smaller one later.
+        return int(self.scalar(_MAX_LANDING_ID) or 0)
 
-    def fork(self) -> DuckDBWarehouse:
-        # A cursor is a new connection to the same database instance: one process, many writers.
-        return DuckDBWarehouse(self.url, self.memory_limit, con=self.con.cursor())
+    def _take_landing(self) -> None:
+        if self._holds_landing:
+            return
+        if not self._shared.landing.acquire(timeout=self.landing_lock_timeout):
+            raise TransientWarehouseError(
+                f"DuckDB: another connection of this process has been landing into {self.path} for over "
+                f"{self.landing_lock_timeout:g} s (transient: retry)"
+            )
+        self._holds_landing = True
+        try:
+            self._own_floor = int(self._fresh().execute(_MAX_LANDING_ID).fetchall()[0][0])
+        except duckdb.Error as exc:
+            self._release_landing()
+            raise self._translate(exc, "landing failed") from exc
+        except BaseException:
+            self._release_landing()
+            raise
+
+    def _release_landing(self) -> None:
+        if self._holds_landing:
+            self._holds_landing = False
+            self._shared.landing.release()
+
+    def _fresh(self) -> duckdb.DuckDBPyConnection:
+        """A cursor outside any transaction: each statement reads the latest commit."""
+        if self._reader is None:
+            self._reader = self.con.cursor()
+        return self._reader
+
+    def _not_committed(self, rows: Sequence[tuple[Any, ...]], after: int | None) -> list[tuple[Any, ...]]:
+        keys = [version_key(r) for r in rows]
+        probe = _arrow(list(zip(*keys, strict=True)), _KEY_SCHEMA)
+        try:
+            reader = self._fresh()
+            reader.register("landing_probe", probe)
+            try:
+                found = reader.execute(_COMMITTED, [after or 0]).fetchall()
+            finally:
+                reader.unregister("landing_probe")
+        except duckdb.Error as exc:
+            raise self._translate(exc, "landing failed") from exc
+        if not found:
+            return list(rows)
+        landed = set(found)
+        return [r for r, k in zip(rows, keys, strict=True) if k not in landed]
+
+    def _insert(self, sql: str, rows: Sequence[tuple[Any, ...]], params: Sequence[Any]) -> int:
+        table = _arrow(list(zip(*rows, strict=True)), _LANDING_SCHEMA)
+        try:
+            self.con.register("landing_stage", table)
+            try:
+                inserted = self.con.execute(sql, list(params)).fetchall()
+            finally:
+                with suppress(duckdb.Error):
+                    self.con.unregister("landing_stage")
+        except duckdb.Error as exc:
+            raise self._translate(exc, "landing failed") from exc
+        return int(inserted[0][0]) if inserted else 0
 
     def dbt_target(self) -> dict[str, Any]:
         return {
@@ -147,3 +332,13 @@ class DuckDBWarehouse(Warehouse):
             "threads": 1,
             "settings": {"TimeZone": "UTC"},
         }
+
+
+def _arrow(columns: list[tuple[Any, ...]], schema: pa.Schema) -> pa.Table:
+    try:
+        return pa.Table.from_arrays(
+            [pa.array(col, type=f.type, memory_pool=_POOL) for f, col in zip(schema, columns, strict=True)],
+            schema=schema,
+        )
+    except (pa.ArrowException, TypeError, ValueError, OverflowError) as exc:
+        raise WarehouseError(f"DuckDB: landing failed: a row does not fit cdp.orders_landing: {exc}") from exc

@@ -2,6 +2,10 @@
 
 `NNNN_name.sql` runs on every backend; `NNNN_name.<dialect>.sql`, when present, runs right after it on
 that backend only (physical choices such as compression and indexes, never different columns).
+
+upgrade() is explicit (commands that write call it) and holds the warehouse's migration lock, so
+any number of processes starting at once on a fresh or older warehouse all succeed; check() is for
+read-only commands and never changes anything.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
 
+from ordersync.errors import SchemaError
 from ordersync.warehouse.base import Warehouse
 
 _PACKAGE = "ordersync.warehouse.migrations"
@@ -50,23 +55,53 @@ def current_version(wh: Warehouse) -> int:
     return int(wh.scalar("SELECT coalesce(max(version), 0) FROM cdp.schema_migrations") or 0)
 
 
+def check(wh: Warehouse) -> int:
+    """The warehouse's schema version when it is the one this ordersync needs; SchemaError when it is
+    empty, behind or newer. Reads only."""
+    current, needed = current_version(wh), latest_version()
+    if current > needed:
+        raise _newer(wh, current, needed)
+    if current < needed:
+        state = " (empty)" if current == 0 else ""
+        raise SchemaError(
+            f"the warehouse at {wh.display_url} is at schema version {current}{state}; this ordersync "
+            f"needs {needed}: run `ordersync init`"
+        )
+    return current
+
+
 def upgrade(wh: Warehouse) -> list[Migration]:
-    """Apply every migration not yet applied, each in its own transaction; returns those applied."""
-    wh.execute("CREATE SCHEMA IF NOT EXISTS cdp")
-    wh.execute(
-        "CREATE TABLE IF NOT EXISTS cdp.schema_migrations "
-        "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL)"
+    """Apply every migration not yet applied, each in its own transaction; returns those applied.
+
+    Waits for the migration lock first (another process may be migrating), then reads what is
+    applied, so nothing runs twice. Refuses a schema newer than this ordersync's."""
+    with wh.migration_lock():
+        # IF NOT EXISTS still races (two creators both find nothing): only inside the lock.
+        wh.execute("CREATE SCHEMA IF NOT EXISTS cdp")
+        wh.execute(
+            "CREATE TABLE IF NOT EXISTS cdp.schema_migrations "
+            "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL)"
+        )
+        done = {int(r[0]) for r in wh.query("SELECT version FROM cdp.schema_migrations")}
+        needed = latest_version()
+        if done and max(done) > needed:
+            raise _newer(wh, max(done), needed)
+        applied: list[Migration] = []
+        for m in available(wh.dialect):
+            if m.version in done:
+                continue
+            with wh.transaction():
+                wh.run_script(m.sql)
+                wh.execute(
+                    "INSERT INTO cdp.schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                    (m.version, m.name, datetime.now(UTC)),
+                )
+            applied.append(m)
+        return applied
+
+
+def _newer(wh: Warehouse, current: int, needed: int) -> SchemaError:
+    return SchemaError(
+        f"the warehouse at {wh.display_url}: schema version {current} is newer than this ordersync's "
+        f"{needed}; upgrade ordersync"
     )
-    done = {int(r[0]) for r in wh.query("SELECT version FROM cdp.schema_migrations")}
-    applied: list[Migration] = []
-    for m in available(wh.dialect):
-        if m.version in done:
-            continue
-        with wh.transaction():
-            wh.run_script(m.sql)
-            wh.execute(
-                "INSERT INTO cdp.schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-                (m.version, m.name, datetime.now(UTC)),
-            )
-        applied.append(m)
-    return applied
