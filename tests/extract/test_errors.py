@@ -90,16 +90,43 @@ def test_gives_up_after_max_retries() -> None:
     with_fake(test, max_retries=3)
 
 
-def test_gives_up_on_429_with_the_servers_hint() -> None:
+def test_429s_never_count_against_max_retries() -> None:
     async def test(fake: FakeVtex, c: VtexClient, sleep: RecordingSleep) -> None:
-        fake.list_faults.extend(Fault(429, headers={"Retry-After": "7"}) for _ in range(3))
-        with pytest.raises(TransientSourceError) as info:
-            await list_all(c)
-        assert info.value.status == 429 and info.value.retry_after == 7.0
-        assert sleep.calls == [7.0, 7.0]
-        assert c.stats.throttled == 3
+        fake.list_faults.extend(Fault(429, headers={"Retry-After": "7"}) for _ in range(5))
+        fake.list_faults.extend([Fault(503), Fault(429), Fault(502)])
+        assert await list_all(c) == 120
+        assert sleep.calls[:5] == [7.0] * 5
+        assert 0.1 <= sleep.calls[5] <= 0.2  # the 503: the first retry's backoff
+        assert 0.5 <= sleep.calls[6] <= 1.0  # a 429 without Retry-After, counted afresh
+        assert 0.2 <= sleep.calls[7] <= 0.4  # the 502: the second of the two retries allowed
+        assert c.stats.throttled == 6 and c.stats.retries == 8
+        assert c.stats.throttle_wait_seconds == pytest.approx(35.0 + sleep.calls[6])
+        assert c.stats.pace_wait_seconds == 0.0
 
     with_fake(test, max_retries=2)
+
+
+def test_429s_give_up_only_after_the_total_wait_cap() -> None:
+    async def test(fake: FakeVtex, c: VtexClient, sleep: RecordingSleep) -> None:
+        fake.list_faults.extend(Fault(429, headers={"Retry-After": "7"}) for _ in range(10))
+        with pytest.raises(TransientSourceError, match="still HTTP 429 after waiting 21s") as info:
+            await list_all(c)
+        assert "requests_per_minute" in str(info.value)
+        assert info.value.status == 429 and info.value.retry_after == 7.0
+        assert sleep.calls == [7.0, 7.0, 7.0]
+        assert c.stats.throttled == 4 and c.stats.throttle_wait_seconds == 21.0
+
+    with_fake(test, max_retries=0, max_throttle_wait=20.0)
+
+
+def test_429s_that_say_retry_now_still_reach_the_cap() -> None:
+    async def test(fake: FakeVtex, c: VtexClient, sleep: RecordingSleep) -> None:
+        fake.get_faults.extend(Fault(429, headers={"Retry-After": "0"}) for _ in range(50))
+        with pytest.raises(TransientSourceError, match="still HTTP 429"):
+            await first_order(fake, c)
+        assert sleep.calls == [0.1] * 10 and fake.get_count == 11
+
+    with_fake(test, max_throttle_wait=0.95)
 
 
 def test_no_retries_at_all() -> None:

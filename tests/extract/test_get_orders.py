@@ -64,6 +64,7 @@ def test_get_orders_yields_404_and_malformed_per_order_and_the_rest_come_through
             assert isinstance(broken, MalformedBodyError)
             assert isinstance(broken, TransientSourceError) and broken.status == 200
             assert "gave up after 3 retries" in str(broken)
+            assert broken.body == MALFORMED.body  # the last answer's raw bytes, for the quarantine
             for oid in ids[:7] + ids[8:]:
                 body = results[oid]
                 assert isinstance(body, bytes), (oid, body)

@@ -59,9 +59,13 @@ def test_list_entry_and_stats_fields() -> None:
         "throttled": 0,
         "splits": 0,
         "bad_list_items": 0,
+        "throttle_wait_seconds": 0.0,
+        "pace_wait_seconds": 0.0,
     }
     assert set(get_args(DateField)) == {"creationDate", "authorizedDate", "invoicedDate"}
     assert issubclass(MalformedBodyError, TransientSourceError)
+    assert MalformedBodyError("m", 200, body=b"{").body == b"{"
+    assert MalformedBodyError("m").body is None
 
 
 def test_client_signature() -> None:
@@ -77,6 +81,9 @@ def test_client_signature() -> None:
         "max_backoff",
         "timeout",
         "sleep",
+        "requests_per_minute",
+        "pacer_key",
+        "max_throttle_wait",
     ]
     defaults = {k: p.default for k, p in params.items() if p.default is not inspect.Parameter.empty}
     assert defaults == {
@@ -86,6 +93,9 @@ def test_client_signature() -> None:
         "max_backoff": 60.0,
         "timeout": 30.0,
         "sleep": asyncio.sleep,
+        "requests_per_minute": None,
+        "pacer_key": None,
+        "max_throttle_wait": 900.0,
     }
     assert inspect.isasyncgenfunction(VtexClient.list_window)
     assert inspect.isasyncgenfunction(VtexClient.get_orders)

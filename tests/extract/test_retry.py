@@ -45,6 +45,7 @@ def test_throttle_wait_prefers_the_server_and_caps_it() -> None:
     policy = RetryPolicy(max_backoff=60.0)
     assert policy.throttle_wait(2.5, 1) == 2.5
     assert policy.throttle_wait(900.0, 1) == 60.0
+    assert policy.throttle_wait(0.0, 1) == 0.1  # "now", repeated, must still add up to the give-up cap
     assert 0.5 <= policy.throttle_wait(None, 1) <= 1.0
     assert 30.0 <= policy.throttle_wait(None, 9) <= 60.0
 

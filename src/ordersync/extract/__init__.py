@@ -1,5 +1,5 @@
-"""Extract: VTEX's Orders API, read completely (window splitting), politely (Retry-After, bounded
-concurrency) and fast (one session per account)."""
+"""Extract: VTEX's Orders API, read completely (window splitting), politely (a paced budget per account,
+Retry-After, bounded concurrency) and fast (one session per account)."""
 
 from ordersync.extract.models import ClientStats, DateField, ListEntry
 from ordersync.extract.order_head import OrderHead, decode_order_head

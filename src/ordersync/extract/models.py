@@ -26,7 +26,10 @@ class ListEntry:
 
 @dataclass
 class ClientStats:
-    """Counters for one client. Calls count logical requests; `retries` counts the extra attempts."""
+    """Counters for one client. Calls count logical requests; `retries` counts the extra attempts
+    (after 429s included); `throttled` the answers that were 429; `throttle_wait_seconds` the seconds
+    requests waited because of 429s (their own Retry-After or the account's hold);
+    `pace_wait_seconds` the seconds they waited for the account's budget."""
 
     list_calls: int = 0
     get_calls: int = 0
@@ -34,6 +37,8 @@ class ClientStats:
     throttled: int = 0
     splits: int = 0
     bad_list_items: int = 0
+    throttle_wait_seconds: float = 0.0
+    pace_wait_seconds: float = 0.0
 
 
 def parse_list_item(item: Any) -> ListEntry | None:

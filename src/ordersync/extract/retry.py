@@ -14,13 +14,19 @@ RETRIABLE_STATUSES = frozenset({408, 429, *range(500, 600)})
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    """Exponential backoff with jitter; the server's Retry-After wins when it gives one."""
+    """Exponential backoff with jitter; the server's Retry-After wins when it gives one.
+
+    `max_retries` bounds the retries of 5xx, timeouts and malformed bodies; 429s do not count against
+    it, only against `max_throttle_wait`, the seconds one request may spend waiting out 429s.
+    """
 
     max_retries: int = 8
     max_backoff: float = 60.0
     base: float = 0.2
     # A 429 without Retry-After: start slower, the account's whole budget is spent, not one request.
     throttle_base: float = 1.0
+    min_throttle_wait: float = 0.1
+    max_throttle_wait: float = 900.0
 
     def backoff(self, retry: int, base: float | None = None) -> float:
         """Seconds to wait before retry number `retry` (1-based): equal jitter over a doubling cap."""
@@ -29,10 +35,11 @@ class RetryPolicy:
         return cap / 2 + random.random() * cap / 2
 
     def throttle_wait(self, retry_after: float | None, retry: int) -> float:
-        """Seconds to wait after a 429."""
+        """Seconds to wait after a 429: the server's Retry-After (at least `min_throttle_wait`, so a
+        "retry now" repeated forever still reaches `max_throttle_wait`), else a backoff of its own."""
         if retry_after is None:
             return self.backoff(retry, self.throttle_base)
-        return min(self.max_backoff, retry_after)
+        return min(self.max_backoff, max(self.min_throttle_wait, retry_after))
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:

@@ -1,4 +1,8 @@
-"""The HTTP layer: one session per client, auth headers, bounded concurrency, retries, error mapping.
+"""The HTTP layer: one session per client, auth headers, bounded concurrency, pacing, retries, error mapping.
+
+A 429 is never a failure: the request waits as told (Retry-After, else a backoff) and goes on, without
+counting against `max_retries` (those are for 5xx, timeouts and malformed bodies); only a request
+still throttled after `max_throttle_wait` seconds of 429s in total gives up.
 
 aiohttp's own exceptions stop here. They are never chained onto ours: their reprs carry the
 request headers, and so the app token.
@@ -18,6 +22,7 @@ from yarl import URL
 
 from ordersync.errors import NotFoundError, SourceError, TransientSourceError
 from ordersync.extract.models import ClientStats
+from ordersync.extract.pacing import Pacer
 from ordersync.extract.retry import RETRIABLE_STATUSES, RetryPolicy, parse_retry_after
 
 logger = logging.getLogger("ordersync.extract")
@@ -29,24 +34,36 @@ _INVALID = object()
 
 
 class MalformedBodyError(TransientSourceError):
-    """A 200 whose body was not the JSON expected, on every attempt (truncated, cut off, not an object)."""
+    """A 200 whose body was not the JSON expected, on every attempt (truncated, cut off, not an object).
+
+    `body` holds the raw bytes of the last such answer, for the quarantine.
+    """
+
+    def __init__(
+        self, message: str, status: int | None = None, retry_after: float | None = None, *, body: bytes | None = None
+    ) -> None:
+        super().__init__(message, status, retry_after)
+        self.body = body
 
 
 class _Failure:
     """Why an attempt failed, kept until we know whether to retry or give up."""
 
-    __slots__ = ("malformed", "reason", "retry_after", "status")
+    __slots__ = ("body", "reason", "retry_after", "status")
 
-    def __init__(self, reason: str, status: int | None, retry_after: float | None = None) -> None:
+    def __init__(
+        self, reason: str, status: int | None, retry_after: float | None = None, body: bytes | None = None
+    ) -> None:
         self.reason = reason
         self.status = status
         self.retry_after = retry_after
-        self.malformed = status == 200
+        self.body = body
 
     def error(self, what: str, retries: int) -> TransientSourceError:
-        cls = MalformedBodyError if self.malformed else TransientSourceError
         message = f"{what}: {self.reason}; gave up after {retries} retries"
-        return cls(message, self.status, self.retry_after)
+        if self.status == 200:
+            return MalformedBodyError(message, 200, body=self.body)
+        return TransientSourceError(message, self.status, self.retry_after)
 
 
 class Transport:
@@ -61,6 +78,7 @@ class Transport:
         timeout: float,
         sleep: Sleep,
         stats: ClientStats,
+        pacer: Pacer | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -70,6 +88,7 @@ class Transport:
         self._concurrency = concurrency
         self._timeout = timeout
         self._sleep = sleep
+        self.pacer = pacer
         # Kept as SecretStr: the plain values exist only inside the session's default headers.
         self._credentials = (app_key, app_token)
         # With the connector's pool as big as the semaphore, no request waits for a connection,
@@ -112,19 +131,24 @@ class Transport:
         session = self._session
         if session is None:
             raise RuntimeError("use the client inside `async with`")
-        retries = 0
+        retries = 0  # failures that count against max_retries: everything but 429
+        throttled = 0  # 429s answered to this request in a row
+        throttle_waited = 0.0  # seconds this request was told to wait by its own 429s
         while True:
             async with self._sem:
+                sent_at = await self._paced()
                 try:
                     async with session.get(url, allow_redirects=False) as resp:
                         status = resp.status
                         body = await resp.read()
+                        if status != 429 and self.pacer is not None:
+                            self.pacer.succeeded()
                         if status == 200:
                             try:
                                 return body, parse(body)
                             except ValueError:
                                 pass
-                            failure = _Failure(f"malformed body ({len(body)} bytes)", 200)
+                            failure = _Failure(f"malformed body ({len(body)} bytes)", 200, body=body)
                         elif status in RETRIABLE_STATUSES:
                             retry_after = None
                             if status == 429:
@@ -137,16 +161,50 @@ class Transport:
                     raise SourceError(f"{what}: invalid URL {url}; check the tenant's base URL") from None
                 except (aiohttp.ClientError, TimeoutError) as exc:
                     failure = _Failure(self._describe(exc), None)
+            if failure.status == 429:
+                if throttle_waited >= self.policy.max_throttle_wait:
+                    raise TransientSourceError(
+                        f"{what}: still HTTP 429 after waiting {throttle_waited:.0f}s in total for the "
+                        f"account's rate limit at {self.base_url}; something else is using the account's "
+                        "budget: lower [sync] requests_per_minute or try again later",
+                        429,
+                        failure.retry_after,
+                    )
+                throttled += 1
+                self.stats.retries += 1
+                wait = self.policy.throttle_wait(failure.retry_after, throttled)
+                throttle_waited += wait
+                logger.info("%s: HTTP 429; waiting %.2fs (throttled %d times)", what, wait, throttled)
+                if self.pacer is not None:
+                    # The next slot starts after the hold: the wait is taken there, for every client.
+                    self.pacer.throttled(sent_at, wait)
+                else:
+                    self.stats.throttle_wait_seconds += wait
+                    await self._sleep(wait)
+                continue
+            throttled = 0
             if retries >= self.policy.max_retries:
                 raise failure.error(what, retries)
             retries += 1
             self.stats.retries += 1
-            if failure.status == 429:
-                wait = self.policy.throttle_wait(failure.retry_after, retries)
-            else:
-                wait = self.policy.backoff(retries)
+            wait = self.policy.backoff(retries)
             logger.info("%s: %s; retry %d in %.2fs", what, failure.reason, retries, wait)
             await self._sleep(wait)
+
+    async def _paced(self) -> float:
+        """Wait for this request's slot in the account's budget, and return the slot's start.
+        Without a pacer, at once."""
+        pacer = self.pacer
+        if pacer is None:
+            return 0.0
+        while True:
+            slot = pacer.reserve()
+            if slot.wait > 0:
+                self.stats.throttle_wait_seconds += slot.held
+                self.stats.pace_wait_seconds += slot.wait - slot.held
+                await self._sleep(slot.wait)
+            if pacer.valid(slot):
+                return slot.start
 
     def _fatal(self, status: int, body: bytes, what: str, record: bool, location: str | None) -> Exception:
         if status in (401, 403):

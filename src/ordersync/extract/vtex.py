@@ -24,6 +24,7 @@ from yarl import URL
 from ordersync.errors import NotFoundError, SourceError
 from ordersync.extract.models import DATE_FIELDS, ClientStats, DateField, ListEntry, parse_list_item
 from ordersync.extract.order_head import OrderHead, decode_order_head
+from ordersync.extract.pacing import Pacer, account_key, shared_pacer
 from ordersync.extract.retry import RetryPolicy
 from ordersync.extract.seen import SeenOrders
 from ordersync.extract.transport import MalformedBodyError, Transport
@@ -57,7 +58,8 @@ class _Page:
 
 
 class VtexClient:
-    """Async client for one VTEX account (one tenant): one HTTP session, `concurrency` requests at most."""
+    """Async client for one VTEX account (one tenant): one HTTP session, `concurrency` requests at most,
+    paced to the account's budget when `requests_per_minute` is given."""
 
     def __init__(
         self,
@@ -71,9 +73,20 @@ class VtexClient:
         max_backoff: float = 60.0,
         timeout: float = 30.0,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        requests_per_minute: float | None = None,
+        pacer_key: str | None = None,
+        max_throttle_wait: float = 900.0,
     ) -> None:
+        """`requests_per_minute` paces every request (attempts included) to the account's budget,
+        shared with every other client of the account in this process: those with the same
+        `pacer_key`, by default the base URL. None sends as fast as `concurrency` allows.
+
+        `max_throttle_wait` is how long one request may wait out 429s before it gives up.
+        """
         if not 1 <= per_page <= MAX_PER_PAGE:
             raise ValueError(f"per_page must be between 1 and {MAX_PER_PAGE}, not {per_page}")
+        if requests_per_minute is not None and not requests_per_minute > 0:
+            raise ValueError(f"requests_per_minute must be > 0 or None, not {requests_per_minute}")
         self.stats = ClientStats()
         self.per_page = per_page
         self.concurrency = concurrency
@@ -82,15 +95,23 @@ class VtexClient:
             app_key,
             app_token,
             concurrency=concurrency,
-            policy=RetryPolicy(max_retries=max_retries, max_backoff=max_backoff),
+            policy=RetryPolicy(max_retries=max_retries, max_backoff=max_backoff, max_throttle_wait=max_throttle_wait),
             timeout=timeout,
             sleep=sleep,
             stats=self.stats,
+            pacer=None
+            if requests_per_minute is None
+            else shared_pacer(pacer_key or account_key(base_url), requests_per_minute),
         )
         self._orders_url = str(URL(self._http.base_url) / "api/oms/pvt/orders")
 
     def __repr__(self) -> str:
         return f"VtexClient({self._http.base_url!r}, concurrency={self.concurrency})"
+
+    @property
+    def pacer(self) -> Pacer | None:
+        """The account's shared budget, or None when the client is not paced."""
+        return self._http.pacer
 
     async def __aenter__(self) -> VtexClient:
         await self._http.open()
@@ -107,8 +128,9 @@ class VtexClient:
     async def get_order(self, order_id: str) -> bytes:
         """The raw body of get-order: bytes that parse as a JSON object.
 
-        Raises NotFoundError (404), MalformedBodyError (bad body after every retry),
-        TransientSourceError (429, 5xx, network, after every retry) or SourceError (anything else).
+        Raises NotFoundError (404), MalformedBodyError (bad body after every retry, the last one in
+        its `body`), TransientSourceError (5xx, network, after every retry; 429s only after
+        `max_throttle_wait`) or SourceError (anything else).
         """
         return (await self._fetch_order(order_id)).raw
 
