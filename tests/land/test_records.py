@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import UTC, datetime
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ordersync.clock import ManualClock
 from ordersync.errors import BadRecordError
@@ -98,3 +103,51 @@ def test_bad_records_are_quarantined_and_the_rest_lands(warehouse: Warehouse) ->
     # landing the same batch again changes nothing but the quarantine log
     again = lander.land_raw(tid, BA, [order("good-1"), order("good-2", value=100)], "file", None)
     assert again.landed == 0
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=12), inner, max_size=3),
+    max_leaves=8,
+)
+_fields = st.sampled_from(
+    ["orderId", "value", "lastChange", "creationDate", "status", "salesChannel", "clientProfileData",
+     "storePreferencesData"]
+)  # fmt: skip
+
+
+def _doc(fields: dict[str, object]) -> bytes:
+    # the standard library's encoder: integers of any size, NaN written as NaN (not JSON)
+    doc = orjson.loads(order())
+    doc.update(fields)
+    return json.dumps(doc, ensure_ascii=False).encode("utf-8")
+
+
+@settings(max_examples=300, deadline=None)
+@given(raw=st.one_of(st.binary(max_size=200), st.builds(_doc, st.dictionaries(_fields, _json))))
+def test_parse_order_raises_nothing_but_bad_record_errors(raw: bytes) -> None:
+    """Whatever the bytes hold, a Version the warehouses accept or a BadRecordError with a short reason."""
+    try:
+        v = parse_order(raw, BA)
+    except BadRecordError as exc:
+        assert 0 < len(str(exc)) < 300
+        return
+    assert v.order_id.strip() == v.order_id and 0 < len(v.order_id) <= 200
+    assert Decimal(0) <= v.total_value < Decimal(10) ** 16 and v.total_value == v.total_value.quantize(Decimal("0.01"))
+    texts = (v.status, v.currency_code, v.sales_channel, v.customer_id, v.customer_email, v.customer_name)
+    assert all(t is None or "\x00" not in t for t in texts)
+    assert "\x00" not in v.order_id and v.payload.encode("utf-8") == raw
+    assert 1970 <= v.creation_date.year <= 2099 and 1970 <= v.event_time.year <= 2099
+
+
+def test_the_sync_path_with_a_decoded_head_parses_the_same() -> None:
+    from ordersync.extract.order_head import decode_order_head
+
+    for raw in (order(), order(value=-1), order("x" * 300), order(status="a\x00b")):
+        try:
+            alone = parse_order(raw, BA)
+        except BadRecordError as exc:
+            with pytest.raises(BadRecordError, match=re.escape(str(exc))):
+                parse_order(raw, BA, decode_order_head(raw))
+        else:
+            assert parse_order(raw, BA, decode_order_head(raw)) == alone

@@ -1,9 +1,26 @@
-"""Parse one raw order payload (VTEX get-order shape) into a landable version, or say why not."""
+"""Parse one raw order payload (VTEX get-order shape) into a landable version, or say why not.
+
+Every record either becomes a Version that both warehouses accept as is, or raises BadRecordError
+with a reason a person can act on; nothing else escapes, so one record can never sink its batch.
+The rules, where VTEX's documentation leaves a choice:
+
+- The body is JSON (RFC 8259): UTF-8, at most MAX_PAYLOAD_BYTES (a get-order body is 10-15 KB);
+  a leading byte-order mark is ignored. With a key given twice the last one counts, as in
+  JavaScript, Python and PostgreSQL's jsonb. The payload is stored exactly as received.
+- orderId: a string of 1-200 characters, no control characters, no surrounding white space.
+- lastChange, creationDate: ISO-8601 strings between MIN_YEAR and MAX_YEAR; VTEX sends a zone, and
+  a date without one is taken as UTC. A date without a time of day is refused.
+- value: a number of cents, zero or more, that fits total_value NUMERIC(18, 2).
+- status, salesChannel, currency and customer fields: strings (an integer is taken as its digits)
+  of at most MAX_TEXT characters; NUL characters are dropped (PostgreSQL text cannot hold them).
+  clientProfileData and storePreferencesData are objects or absent.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import math
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -15,6 +32,18 @@ from ordersync.errors import BadRecordError
 from ordersync.extract.order_head import NotAnObjectError, OrderHead, decode_order_head
 
 _CENT = Decimal("0.01")
+_BOM = b"\xef\xbb\xbf"
+MAX_PAYLOAD_BYTES = 4 * 1024 * 1024
+MAX_ORDER_ID = 200
+MAX_TEXT = 1000
+# total_value is NUMERIC(18, 2): 16 digits before the point, so at most 10**18 - 1 cents.
+MAX_CENTS = 10**18 - 1
+MIN_YEAR, MAX_YEAR = 1970, 2099
+# Control characters (Unicode category Cc) and line/paragraph separators: never part of an identifier.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_INT_TEXT_LIMIT = 10**MAX_TEXT
+# Python's ISO parser takes any one character before the zone ("10:00:00xZ"): only these pass to it.
+_DATE_TEXT = re.compile(r"[0-9:.,+\-TZ ]{10,40}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,61 +69,160 @@ def payload_hash(raw: bytes) -> str:
     return hashlib.blake2b(raw, digest_size=16).hexdigest()
 
 
+def show(value: Any, limit: int = 60) -> str:
+    """repr() of a value cut to `limit` characters, so a reason never carries a huge field."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."
+
+
+def as_bytes(raw: bytes | str) -> bytes:
+    """The record's bytes; a str holding lone surrogates keeps them (they then fail as invalid UTF-8)."""
+    return raw if isinstance(raw, bytes) else raw.encode("utf-8", errors="surrogatepass")
+
+
+def order_id_of(raw: bytes | str) -> str | None:
+    """The orderId of a record, best effort, for the quarantine's order_id column: None when the record
+    has none that can be shown (not JSON, not a string, too long)."""
+    try:
+        value = decode_order_head(as_bytes(raw).removeprefix(_BOM)).order_id
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(value, str) or not value or len(value) > MAX_ORDER_ID:
+        return None
+    return value.replace("\x00", "\\x00")
+
+
+def _order_id(value: Any) -> str:
+    if value is None:
+        raise BadRecordError("orderId is missing")
+    if not isinstance(value, str):
+        raise BadRecordError(f"orderId {show(value)} is not a string")
+    if not value.strip():
+        raise BadRecordError(f"orderId {show(value)} is empty or only white space")
+    if len(value) > MAX_ORDER_ID:
+        raise BadRecordError(f"orderId is {len(value):,} characters long; at most {MAX_ORDER_ID} are allowed")
+    if _CONTROL.search(value):
+        raise BadRecordError(f"orderId {show(value)} holds control characters")
+    if value != value.strip():
+        raise BadRecordError(f"orderId {show(value)} starts or ends with white space")
+    return value
+
+
 def _date_field(value: Any, key: str) -> datetime:
     if value is None:
         raise BadRecordError(f"{key} is missing")
     if not isinstance(value, str):
-        raise BadRecordError(f"{key} {value!r} is not a date string")
+        raise BadRecordError(f"{key} {show(value)} is not a date string")
     try:
-        return parse_vtex_datetime(value)
-    except ValueError:
-        raise BadRecordError(f"{key} {value!r} is not an ISO-8601 date") from None
+        if not _DATE_TEXT.fullmatch(value):
+            raise ValueError(value)
+        parsed = parse_vtex_datetime(value)
+    except (ValueError, OverflowError):
+        raise BadRecordError(f"{key} {show(value)} is not an ISO-8601 date and time") from None
+    if not MIN_YEAR <= parsed.year <= MAX_YEAR:
+        raise BadRecordError(f"{key} {show(value)} is outside the years {MIN_YEAR}-{MAX_YEAR}")
+    return parsed
 
 
-def _text(value: Any) -> str | None:
+def _total(value: Any) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise BadRecordError(f"value {show(value)} is not a number of cents")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise BadRecordError(f"value {show(value)} is not a number of cents")
+    if value < 0:
+        raise BadRecordError(f"value {show(value)} is negative; an order total is zero or more cents")
+    if value > MAX_CENTS:
+        raise BadRecordError(f"value {show(value)} is too large; at most {MAX_CENTS} cents fit the total_value column")
+    if value == 0:
+        return Decimal("0.00")  # never -0.00
+    return (Decimal(str(value)) / 100).quantize(_CENT)
+
+
+def _text(value: Any, key: str) -> str | None:
     if value is None:
         return None
-    return str(value)
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) < _INT_TEXT_LIMIT:
+        value = str(value)
+    if not isinstance(value, str):
+        raise BadRecordError(f"{key} {show(value)} is not a string")
+    if len(value) > MAX_TEXT:
+        raise BadRecordError(f"{key} is {len(value):,} characters long; at most {MAX_TEXT:,} are allowed")
+    return value.replace("\x00", "") or None
+
+
+def _object(value: Any, key: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise BadRecordError(f"{key} is {_json_kind(value)}, not an object")
+    return value
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, str):
+        return "a string"
+    return "a number"
+
+
+def _payload_text(data: bytes) -> str:
+    if len(data) > MAX_PAYLOAD_BYTES:
+        raise BadRecordError(
+            f"payload is {len(data):,} bytes; at most {MAX_PAYLOAD_BYTES:,} are landed (a get-order body is 10-15 KB)"
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        where = f"byte {data[exc.start]:#04x} at offset {exc.start}"
+        raise BadRecordError(f"payload is not valid UTF-8 ({where})") from None
+
+
+def _head(data: bytes) -> OrderHead:
+    try:
+        return decode_order_head(data)
+    except NotAnObjectError as exc:
+        message = str(exc)
+        if message.startswith("Expected `object`"):
+            raise BadRecordError(f"payload is not an order object ({message})") from None
+        raise BadRecordError(f"payload cannot be read: {message}") from None
+    except ValueError as exc:
+        raise BadRecordError(f"payload is not valid JSON ({exc})") from None
+    except RecursionError:
+        raise BadRecordError("payload is nested too deeply to read") from None
 
 
 def parse_order(raw: bytes | str, tz: ZoneInfo, head: OrderHead | None = None) -> Version:
-    """Parse a get-order body. Raises BadRecordError with a reason a person can act on.
+    """Parse a get-order body. Raises BadRecordError with a reason a person can act on, and nothing else.
 
     `head`, when given, is the body's head fields already decoded from `raw` (not decoded again).
     """
-    data = raw.encode("utf-8") if isinstance(raw, str) else raw
+    data = as_bytes(raw).removeprefix(_BOM)
+    text = _payload_text(data)
     if head is None:
-        try:
-            head = decode_order_head(data)
-        except NotAnObjectError as exc:
-            raise BadRecordError(f"payload is not an order object ({exc})") from None
-        except ValueError as exc:
-            raise BadRecordError(f"payload is not valid JSON ({exc})") from None
-    order_id = head.order_id
-    if not isinstance(order_id, str) or not order_id.strip():
-        raise BadRecordError("orderId is missing or empty")
+        head = _head(data)
+    order_id = _order_id(head.order_id)
     event_time = _date_field(head.last_change, "lastChange")
     creation = _date_field(head.creation_date, "creationDate")
-    value = head.value
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise BadRecordError(f"value {value!r} is not a number of cents")
-    client = head.client_profile_data
-    if not isinstance(client, dict):
-        client = {}
-    names = [n for n in (client.get("firstName"), client.get("lastName")) if isinstance(n, str) and n]
-    store = head.store_preferences_data
+    total = _total(head.value)
+    client = _object(head.client_profile_data, "clientProfileData")
+    store = _object(head.store_preferences_data, "storePreferencesData")
+    first = _text(client.get("firstName"), "clientProfileData.firstName")
+    last = _text(client.get("lastName"), "clientProfileData.lastName")
     return Version(
         order_id=order_id,
         event_time=event_time,
         order_date=creation.astimezone(tz).date(),
         creation_date=creation,
-        status=_text(head.status),
-        total_value=(Decimal(str(value)) / 100).quantize(_CENT),
-        currency_code=_text(store.get("currencyCode")) if isinstance(store, dict) else None,
-        sales_channel=_text(head.sales_channel),
-        customer_id=_text(client.get("userProfileId")),
-        customer_email=_text(client.get("email")),
-        customer_name=" ".join(names) or None,
-        payload=data.decode("utf-8", errors="replace"),
+        status=_text(head.status, "status"),
+        total_value=total,
+        currency_code=_text(store.get("currencyCode"), "storePreferencesData.currencyCode"),
+        sales_channel=_text(head.sales_channel, "salesChannel"),
+        customer_id=_text(client.get("userProfileId"), "clientProfileData.userProfileId"),
+        customer_email=_text(client.get("email"), "clientProfileData.email"),
+        customer_name=" ".join(n for n in (first, last) if n) or None,
+        payload=text,
         payload_hash=payload_hash(data),
     )
