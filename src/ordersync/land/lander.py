@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -10,8 +12,12 @@ from zoneinfo import ZoneInfo
 
 from ordersync.clock import Clock
 from ordersync.errors import BadRecordError
-from ordersync.land.records import Version, parse_order
+from ordersync.land.records import Version, as_bytes, order_id_of, parse_order
 from ordersync.warehouse import Warehouse
+
+#: Versions handed to the warehouse at once by land_raw (all in one transaction).
+RAW_BATCH = 500
+_MAX_REASON = 2000
 
 
 @dataclass
@@ -20,6 +26,39 @@ class LandResult:
     landed: int = 0
     quarantined: int = 0
     reasons: list[str] = field(default_factory=list)
+
+
+def encode_raw(raw: bytes | str) -> tuple[str, str]:
+    """(text, raw_encoding) for cdp.quarantine.raw, a TEXT column: the bytes as UTF-8 text when they
+    are valid UTF-8 without NUL (PostgreSQL text cannot hold NUL), base64 otherwise. Lossless."""
+    data = as_bytes(raw)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = "\x00"
+    if "\x00" in text:
+        return base64.b64encode(data).decode("ascii"), "base64"
+    return text, "utf-8"
+
+
+def decode_raw(text: str, encoding: str | None) -> bytes:
+    """The bytes a quarantine row holds; rows from before raw_encoding existed (NULL) are UTF-8."""
+    if encoding in (None, "utf-8"):
+        return text.encode("utf-8")
+    if encoding == "base64":
+        try:
+            return base64.b64decode(text, validate=True)
+        except binascii.Error as exc:
+            raise BadRecordError(f"the stored raw record is not valid base64 ({exc})") from None
+    raise BadRecordError(f"the stored raw record has an unknown encoding {encoding!r}")
+
+
+def _storable(text: str | None, limit: int | None = None) -> str | None:
+    """NUL written out as \\x00 (PostgreSQL text cannot hold it), cut to `limit` characters."""
+    if text is None:
+        return None
+    text = text.replace("\x00", "\\x00")
+    return text if limit is None or len(text) <= limit else f"{text[: limit - 3]}..."
 
 
 class Lander:
@@ -35,12 +74,14 @@ class Lander:
         run_id: str | None,
         *,
         known_new: bool = False,
+        checked_after: int | None = None,
     ) -> int:
         """Land versions (call inside a transaction); returns how many were new. `known_new` when the
-        caller already excluded every version landed before (see Warehouse.insert_landing)."""
+        caller already excluded every version landed up to landing_id `checked_after` (see
+        Warehouse.insert_landing)."""
         now = self.clock.now()
         rows = [_row(tenant_id, v, now, source, run_id) for v in versions]
-        return self.wh.insert_landing(rows, known_new=known_new)
+        return self.wh.insert_landing(rows, known_new=known_new, checked_after=checked_after)
 
     def quarantine(
         self,
@@ -51,11 +92,21 @@ class Lander:
         run_id: str | None,
         order_id: str | None = None,
     ) -> None:
-        text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
+        """Keep a record that cannot land, byte for byte (see encode_raw), with why."""
+        text, encoding = encode_raw(raw)
         self.wh.execute(
-            "INSERT INTO cdp.quarantine (tenant_id, source, run_id, order_id, reason, raw, quarantined_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (tenant_id, source, run_id, order_id, reason, text, self.clock.now()),
+            "INSERT INTO cdp.quarantine (tenant_id, source, run_id, order_id, reason, raw, raw_encoding, "
+            "quarantined_at, retries) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)",
+            (
+                tenant_id,
+                source,
+                run_id,
+                _storable(order_id),
+                _storable(reason, _MAX_REASON),
+                text,
+                encoding,
+                self.clock.now(),
+            ),
         )
 
     def land_raw(
@@ -72,8 +123,11 @@ class Lander:
                 except BadRecordError as exc:
                     result.quarantined += 1
                     result.reasons.append(str(exc))
-                    self.quarantine(tenant_id, raw, str(exc), source, run_id)
-            result.landed = self.land(tenant_id, good, source, run_id)
+                    self.quarantine(tenant_id, raw, str(exc), source, run_id, order_id_of(raw))
+                if len(good) >= RAW_BATCH:
+                    result.landed += self.land(tenant_id, good, source, run_id)
+                    good = []
+            result.landed += self.land(tenant_id, good, source, run_id)
         return result
 
 
