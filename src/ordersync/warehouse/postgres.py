@@ -47,7 +47,7 @@ _DBT_PARAMS: dict[str, Callable[[str], Any]] = {
 #: Parameters that decide where the connection goes: the target takes libpq's resolved values.
 _WHERE_PARAMS = frozenset({"host", "hostaddr", "port", "user", "password", "dbname", "passfile", "options"})
 _SEARCH_PATH_OPTION = re.compile(r"^\s*(?:-c\s*|--)search_path=((?:\\\s|\S)+)\s*$")
-_SAFE_PARSE_ERROR = re.compile(r'invalid (?:URI query parameter|connection option) "[\w-]+"')
+_SAFE_PARSE_ERROR = re.compile(r'invalid (?:URI query parameter|connection option):? "[\w-]+"')
 
 
 @dataclass(frozen=True)
