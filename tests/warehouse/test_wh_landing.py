@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ordersync.config import WarehouseSettings
 from ordersync.warehouse import Warehouse, open_warehouse
@@ -101,6 +103,39 @@ def test_postgres_appends_without_a_check_still_store_each_version_once(
         counts = _land_at_once(pg_warehouse, rows, ["append", "append", "checked", "known_new"], seed=r)
         assert sum(counts) == VERSIONS, counts
     _assert_each_version_once(pg_warehouse, 3 * VERSIONS)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    steps=st.lists(
+        st.tuples(st.sets(st.integers(0, 30), max_size=12), st.sets(st.integers(0, 30), max_size=12)),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_a_writer_landing_between_the_engines_lookup_and_insert_is_never_doubled(
+    warehouse: Warehouse, make_row: RowFactory, steps: list[tuple[set[int], set[int]]]
+) -> None:
+    warehouse.execute("DELETE FROM cdp.orders_landing")
+    files = warehouse.fork()
+    try:
+        total = 0
+        for engine_keys, file_keys in steps:
+            # the engine: read the floor, look up what is landed, keep only what is new to it ...
+            floor = warehouse.max_landing_id()
+            landed = {r[0] for r in warehouse.query("SELECT order_id FROM cdp.orders_landing")}
+            todo = [make_row(f"o{k}", "h") for k in sorted(engine_keys) if f"o{k}" not in landed]
+            # ... while a file lands some of the same versions ...
+            total += files.insert_landing([make_row(f"o{k}", "h") for k in file_keys])
+            # ... then land it, checked only against what landed after the floor
+            with warehouse.transaction():
+                warehouse.scalar("SELECT count(*) FROM cdp.tenants")
+                total += warehouse.insert_landing(todo, known_new=True, checked_after=floor)
+        expected = len(set().union(*(a | b for a, b in steps)))
+        assert total == expected
+        _assert_each_version_once(warehouse, expected)
+    finally:
+        files.close()
 
 
 def test_a_version_held_by_a_transaction_that_rolls_back_is_landed_by_the_next(
