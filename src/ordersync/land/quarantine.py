@@ -183,7 +183,7 @@ def retry_quarantine(
                 error = str(exc)[:_MAX_ERROR].replace("\x00", "\\x00")
                 wh.execute(
                     "UPDATE cdp.quarantine SET retries = coalesce(retries, 0) + 1, last_error = ? "
-                    "WHERE quarantine_id = ?",
+                    "WHERE quarantine_id = ? AND resolved_at IS NULL",
                     (error, p.quarantine_id),
                 )
                 result.still_bad += 1
@@ -193,7 +193,7 @@ def retry_quarantine(
                 continue
             wh.execute(
                 "UPDATE cdp.quarantine SET retries = coalesce(retries, 0) + 1, resolved_at = ?, resolved_run_id = ? "
-                "WHERE quarantine_id = ?",
+                "WHERE quarantine_id = ? AND resolved_at IS NULL",  # a retry running beside this one may have won
                 (now, result.run_id, p.quarantine_id),
             )
             result.resolved += 1
