@@ -3,21 +3,41 @@
 `ORDERSYNC_WAREHOUSE` is accepted too, as the short form of ORDERSYNC__WAREHOUSE__URL.
 Store credentials are never part of the configuration: a tenant names the environment variables
 that hold them, and they are read only when a request is made.
+
+An unknown key at any level, in the file or in a variable, is an error naming the nearest valid
+key; the valid keys are read from the model classes, so a new section is checked without a list
+here. Secrets (the warehouse password, credentials read through `read_secret`) are registered as
+they are seen, so `scrub` can remove them from anything printed or logged.
 """
 
 from __future__ import annotations
 
+import difflib
+import functools
+import json
 import os
+import re
+import threading
+import tomllib
+import types
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, Union, get_args, get_origin, overload
+from urllib.parse import quote, quote_plus
 
-from pydantic import BaseModel, Field, SecretStr
+from psycopg import ProgrammingError
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
+    InitSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+from pydantic_settings.exceptions import SettingsError
 
 from ordersync.errors import ConfigError
 
@@ -26,9 +46,18 @@ DEFAULT_WAREHOUSE = "ordersync.duckdb"
 DEFAULT_DUCKDB_MEMORY_LIMIT = "48MB"
 DEFAULT_TIMEZONE = "America/Argentina/Buenos_Aires"
 CONFIG_FILE = "ordersync.toml"
+ENV_PREFIX = "ORDERSYNC__"
+ENV_SHORT_WAREHOUSE = "ORDERSYNC_WAREHOUSE"
+MASK = "***"
+
+# A section refuses keys it does not know even when they arrive as a JSON value
+# (ORDERSYNC__SYNC='{...}'); the key check in load_settings covers every other way in.
+SECTION_CONFIG = ConfigDict(extra="forbid")
 
 
 class WarehouseSettings(BaseModel):
+    model_config = SECTION_CONFIG
+
     url: str = Field(DEFAULT_WAREHOUSE, description="a DuckDB file path or a postgresql:// URL")
     # DuckDB's buffer pool for ordersync's own connection (dbt's builds have their own). Landing
     # streams through it and fills it at every checkpoint, so its size is most of a sync's peak
@@ -37,12 +66,33 @@ class WarehouseSettings(BaseModel):
     # mid-sync. See docs/benchmarks.md.
     duckdb_memory_limit: str = DEFAULT_DUCKDB_MEMORY_LIMIT
 
+    @field_validator("url")
+    @classmethod
+    def _remember_password(cls, url: str) -> str:
+        register_url_secrets(url)
+        m = _URL_PASSWORD.match(url)
+        if m and any(c in m.group(2) for c in "@/#"):
+            # libpq would cut the password there and take the rest for the host, putting part of
+            # the password into its error messages
+            raise ValueError(
+                "the password in the URL holds a raw '@', '/' or '#'; percent-encode it "
+                "('@' as %40, '/' as %2F, '#' as %23)"
+            )
+        return url
+
     @property
     def is_postgres(self) -> bool:
         return self.url.startswith(("postgresql://", "postgres://"))
 
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        # repr() and str() of the settings (and of Settings around them) show the URL masked
+        for name, value in super().__repr_args__():
+            yield name, mask_url(value) if name == "url" and isinstance(value, str) else value
+
 
 class SyncSettings(BaseModel):
+    model_config = SECTION_CONFIG
+
     overlap_minutes: float = Field(30.0, ge=0, description="re-read this much before the checkpoint")
     index_lag_minutes: float = Field(10.0, ge=0, description="stop this far before now: the list index lags")
     trailing_days: float = Field(3.0, ge=0, description="re-read creation dates this far back every run")
@@ -68,15 +118,20 @@ class SyncSettings(BaseModel):
 
 
 class DbtSettings(BaseModel):
+    model_config = SECTION_CONFIG
+
     lookback_days: float = Field(3.0, ge=0, description="fct_orders re-reads landed rows this far back")
     state_dir: str = Field(".ordersync/dbt", description="dbt's target and log folders")
 
 
+# The parsed ordersync.toml of the load_settings call in progress (checked before it is used).
+_FILE_VALUES: ContextVar[dict[str, Any] | None] = ContextVar("ordersync_file_values", default=None)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="ORDERSYNC__",
+        env_prefix=ENV_PREFIX,
         env_nested_delimiter="__",
-        toml_file=CONFIG_FILE,
         extra="forbid",
     )
 
@@ -95,35 +150,240 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+        values = _FILE_VALUES.get()
+        file_source: PydanticBaseSettingsSource = (
+            TomlConfigSettingsSource(settings_cls, CONFIG_FILE)
+            if values is None
+            else InitSettingsSource(settings_cls, values)
+        )
+        return (init_settings, env_settings, file_source)
 
 
-def load_settings(config_file: Path | None = None, overrides: dict[str, Any] | None = None) -> Settings:
-    """Build the settings from every layer; flags come in as `overrides` ({"warehouse": {"url": ...}})."""
-    overrides = dict(overrides or {})
-    short = os.environ.get("ORDERSYNC_WAREHOUSE")
-    if short and "ORDERSYNC__WAREHOUSE__URL" not in os.environ:
-        overrides.setdefault("warehouse", {}).setdefault("url", short)
+SettingsT = TypeVar("SettingsT", bound=Settings)
+
+
+@overload
+def load_settings(config_file: Path | None = None, overrides: dict[str, Any] | None = None) -> Settings: ...
+
+
+@overload
+def load_settings(
+    config_file: Path | None = None, overrides: dict[str, Any] | None = None, *, settings_cls: type[SettingsT]
+) -> SettingsT: ...
+
+
+def load_settings(
+    config_file: Path | None = None,
+    overrides: dict[str, Any] | None = None,
+    *,
+    settings_cls: type[Settings] = Settings,
+) -> Settings:
+    """Build the settings from every layer; flags come in as `overrides` ({"warehouse": {"url": ...}}).
+
+    Raises ConfigError naming the key and where it came from for an unknown key (with the nearest
+    valid one) or a value of the wrong type (without echoing the value). `settings_cls` is a
+    subclass of Settings with more sections; its keys are checked the same way.
+    """
     path = config_file or Path(CONFIG_FILE)
     if config_file is not None and not config_file.exists():
         raise ConfigError(f"config file {config_file} does not exist; create it or drop --config")
+    origins: dict[tuple[str, ...], str] = {}
+    file_values = _read_toml(path) if path.is_file() else {}
+    _register_raw_url(file_values)
+    _check_keys(settings_cls, file_values, (), f" in {path}", origins, str(path))
+    _check_env(settings_cls, os.environ, origins)
+    flags = _without_none(overrides or {})
+    short = _env_get(ENV_SHORT_WAREHOUSE)
+    if short and _env_get(f"{ENV_PREFIX}WAREHOUSE__URL") is None and "url" not in flags.get("warehouse", {}):
+        flags.setdefault("warehouse", {})["url"] = short
+        origins[("warehouse", "url")] = ENV_SHORT_WAREHOUSE
+    _register_raw_url(flags)
+    _check_keys(settings_cls, flags, (), " given as a flag", origins, "flags")
+    token = _FILE_VALUES.set(file_values)
     try:
-        cls: type[Settings] = Settings
-        if path != Path(CONFIG_FILE):
-
-            class _FileSettings(Settings):
-                model_config = SettingsConfigDict(toml_file=str(path))
-
-            cls = _FileSettings
-        return cls(**_merge_nested(overrides))
-    except ConfigError:
-        raise
-    except Exception as exc:  # pydantic's ValidationError, tomllib's TOMLDecodeError
-        raise ConfigError(f"invalid configuration ({path}, ORDERSYNC__* variables or flags): {exc}") from exc
+        return settings_cls(**flags)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, origins)) from exc
+    except SettingsError as exc:  # an ORDERSYNC__SECTION variable that is not valid JSON
+        raise ConfigError(f"invalid configuration: {exc}; give a section's keys one variable each") from exc
+    finally:
+        _FILE_VALUES.reset(token)
 
 
-def _merge_nested(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in values.items() if v is not None}
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}; fix the file and run again") from exc
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
+
+
+def _without_none(values: Mapping[str, Any]) -> dict[str, Any]:
+    """A deep copy of the flag values without the flags left unset."""
+    return {k: _without_none(v) if isinstance(v, Mapping) else v for k, v in values.items() if v is not None}
+
+
+def _env_get(name: str) -> str | None:
+    """Environment variables are matched without regard to case, as pydantic-settings does."""
+    wanted = name.upper()
+    return next((v for k, v in os.environ.items() if k.upper() == wanted), None)
+
+
+def _register_raw_url(values: Mapping[str, Any]) -> None:
+    # remembered before validation, so even a refused configuration cannot print the password
+    section = values.get("warehouse")
+    if isinstance(section, Mapping) and isinstance(section.get("url"), str):
+        register_url_secrets(section["url"])
+
+
+# --- which keys exist -------------------------------------------------------------------------
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The model class of a section field (`Model`, `Model | None`), None for a plain value."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if get_origin(annotation) in (Union, types.UnionType):
+        for arg in get_args(annotation):
+            found = _model_in(arg)
+            if found is not None:
+                return found
+    return None
+
+
+def _takes_any_keys(info: FieldInfo) -> bool:
+    annotation = info.annotation
+    return annotation is Any or get_origin(annotation) in (dict, Mapping) or annotation is dict
+
+
+def _keys(model: type[BaseModel]) -> dict[str, str]:
+    """Every key the model accepts (field names and string aliases) -> its field name."""
+    out: dict[str, str] = {}
+    for name, info in model.model_fields.items():
+        out[name] = name
+        if isinstance(info.alias, str):
+            out[info.alias] = name
+    return out
+
+
+def _hint(key: str, model: type[BaseModel], show: Any) -> str:
+    """'did you mean X?' for the nearest valid key, else the valid keys; `show` spells a key."""
+    names = list(model.model_fields)
+    close = difflib.get_close_matches(key.lower(), names, n=1, cutoff=0.6)
+    if close:
+        return f"did you mean {show(close[0])}?"
+    return "valid keys here: " + ", ".join(show(n) for n in names)
+
+
+def _check_keys(
+    model: type[BaseModel],
+    data: Mapping[str, Any],
+    path: tuple[str, ...],
+    where: str,
+    origins: dict[tuple[str, ...], str],
+    origin: str,
+) -> None:
+    """Refuse a key the model does not have, at every level of `data` (a TOML file, a JSON value, flags)."""
+    keys = _keys(model)
+    for key, value in data.items():
+        name = keys.get(key)
+        if name is None:
+            hint = _hint(key, model, lambda n: ".".join((*path, n)))
+            raise ConfigError(f"unknown setting {'.'.join((*path, key))}{where}: {hint}")
+        origins[(*path, name)] = origin
+        section = _model_in(model.model_fields[name].annotation)
+        if section is not None and isinstance(value, Mapping):
+            _check_keys(section, value, (*path, name), where, origins, origin)
+
+
+def _env_name(path: Sequence[str], prefix: str = ENV_PREFIX) -> str:
+    return prefix + "__".join(p.upper() for p in path)
+
+
+def _resolve_env(root: type[BaseModel], parts: list[str]) -> tuple[tuple[str, ...], type[BaseModel] | None] | str:
+    """Follow ORDERSYNC__A__B's parts through the models: (field path, section model or None), or
+    the text of the error when a part is not a key."""
+    model = root
+    path: tuple[str, ...] = ()
+    for i, part in enumerate(parts):
+        name = _keys(model).get(part)
+        if name is None:
+            return _hint(part, model, functools.partial(_suggest_env, root, path, parts[i + 1 :]))
+        path = (*path, name)
+        info = model.model_fields[name]
+        section = _model_in(info.annotation)
+        if i == len(parts) - 1:
+            return path, section
+        if section is None:
+            if _takes_any_keys(info):
+                return path, None
+            return f"{'.'.join(path)} is a single value, not a section; did you mean {_env_name(path)}?"
+        model = section
+    return path, model
+
+
+def _suggest_env(root: type[BaseModel], path: tuple[str, ...], rest: list[str], key: str) -> str:
+    """The variable named with `key` in place of the wrong part, keeping the rest when it still resolves."""
+    fixed = [*path, key, *rest]
+    return _env_name(fixed if isinstance(_resolve_env(root, fixed), tuple) else [*path, key])
+
+
+def _check_env(root: type[BaseModel], environ: Mapping[str, str], origins: dict[tuple[str, ...], str]) -> None:
+    for var, value in environ.items():
+        upper = var.upper()
+        if upper.startswith(ENV_PREFIX):
+            resolved = _resolve_env(root, upper[len(ENV_PREFIX) :].lower().split("__"))
+            if isinstance(resolved, str):
+                raise ConfigError(f"unknown setting {var}: {resolved}")
+            path, section = resolved
+            origins[path] = var
+            if path == ("warehouse", "url"):
+                register_url_secrets(value)
+            if section is not None:
+                try:
+                    data = json.loads(value)
+                except ValueError:
+                    continue  # pydantic-settings says why
+                if isinstance(data, Mapping):
+                    _register_raw_url({path[0]: data} if path == ("warehouse",) else {})
+                    _check_keys(section, data, path, f" in {var}", origins, var)
+        elif upper.startswith("ORDERSYNC_") and upper != ENV_SHORT_WAREHOUSE:
+            # ORDERSYNC_SYNC__CONCURRENCY: one underscore short of a setting (other ORDERSYNC_*
+            # variables, such as credentials, are not settings and are left alone)
+            rest = upper[len("ORDERSYNC_") :].lower().split("__")
+            if isinstance(_resolve_env(root, rest), tuple):
+                raise ConfigError(f"unknown setting {var}: did you mean {_env_name(rest)}?")
+
+
+def _origin(origins: Mapping[tuple[str, ...], str], loc: tuple[str, ...]) -> str | None:
+    for n in range(len(loc), 0, -1):
+        if loc[:n] in origins:
+            return origins[loc[:n]]
+    return None
+
+
+def _describe(exc: ValidationError, origins: Mapping[tuple[str, ...], str]) -> str:
+    """pydantic's errors as 'invalid setting KEY (where): problem', never with the value itself."""
+    problems = []
+    for err in exc.errors(include_input=False, include_url=False):
+        loc = tuple(str(p) for p in err["loc"])
+        key = ".".join(loc)
+        origin = _origin(origins, loc)
+        if origin is None:
+            where = ""
+        elif origin.upper() == _env_name(loc) or origin == ENV_SHORT_WAREHOUSE:
+            key, where = origin, ""
+        elif origin == "flags":
+            where = " (given as a flag)"
+        else:
+            where = f" (in {origin})"
+        if err["type"] == "extra_forbidden":
+            problems.append(f"unknown setting {key}{where}")
+        else:
+            problems.append(f"invalid setting {key}{where}: {err['msg']}")
+    return "invalid configuration: " + "; ".join(problems)
 
 
 def read_secret(env_var: str | None, what: str) -> SecretStr:
@@ -133,4 +393,98 @@ def read_secret(env_var: str | None, what: str) -> SecretStr:
     value = os.environ.get(env_var)
     if value is None:
         raise ConfigError(f"{what}: environment variable {env_var} is not set; export it and run again")
+    register_secret(value)
     return SecretStr(value)
+
+
+# --- secrets: remembered when seen, masked in URLs, scrubbed from output ----------------------
+
+_SECRETS: set[str] = set()
+_SECRETS_LOCK = threading.Lock()
+# ORDERSYNC_* (and libpq's PG*) variables whose values are secrets by their name
+_SECRET_VAR = re.compile(r"TOKEN|PASSWORD|PASSWD|SECRET")
+# scheme://user:PASSWORD@ up to the last '@' before any '?', so a raw '@' or '/' in a password is
+# masked whole (over-masking an '@' in a database name is the safe mistake)
+_URL_PASSWORD = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://[^:/?#@]*):([^?]*)@")
+_QUERY_PASSWORD = re.compile(r"(?i)([?&]password=)([^&#]*)")
+
+
+def _forms(secret: str) -> set[str]:
+    """How a secret can appear in text: as is, percent-encoded, inside a JSON string."""
+    return {secret, quote(secret, safe=""), quote(secret), quote_plus(secret), json.dumps(secret)[1:-1]}
+
+
+def register_secret(value: str | None) -> None:
+    """Remember a secret so that `scrub` removes it from anything printed or logged."""
+    if value:
+        with _SECRETS_LOCK:
+            _SECRETS.update(_forms(value))
+
+
+def url_passwords(url: str) -> set[str]:
+    """Every password a connection string (URL or key=value) may carry, decoded and as written."""
+    found: set[str] = set()
+    m = _URL_PASSWORD.match(url)
+    if m:
+        found.add(m.group(2))
+    found.update(q.group(2) for q in _QUERY_PASSWORD.finditer(url))
+    if "://" in url or "=" in url:
+        try:
+            password = conninfo_to_dict(url).get("password")
+        except ProgrammingError:
+            password = None
+        if isinstance(password, str):
+            found.add(password)
+    return {p for p in found if p}
+
+
+def register_url_secrets(url: str) -> None:
+    for password in url_passwords(url):
+        register_secret(password)
+
+
+def mask_url(url: str) -> str:
+    """The connection string with its password shown as ***, safe for output and logs."""
+    if "://" in url:
+        masked = _URL_PASSWORD.sub(rf"\1:{MASK}@", url, count=1)
+        return _QUERY_PASSWORD.sub(rf"\g<1>{MASK}", masked)
+    if "=" in url:
+        try:
+            if "password" in conninfo_to_dict(url):
+                return make_conninfo(url, password=MASK)
+        except ProgrammingError:
+            return re.sub(r"(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", rf"\g<1>{MASK}", url)
+    return url
+
+
+def known_secrets() -> set[str]:
+    """What `scrub` removes: every secret registered so far, and the values of the ORDERSYNC_* and
+    PG* variables named like secrets (and the passwords inside ORDERSYNC_* URLs) set right now."""
+    with _SECRETS_LOCK:
+        found = set(_SECRETS)
+    for var, value in os.environ.items():
+        upper = var.upper()
+        if not value or not upper.startswith(("ORDERSYNC", "PG")):
+            continue
+        if _SECRET_VAR.search(upper):
+            found.update(_forms(value))
+        elif "URL" in upper or upper == ENV_SHORT_WAREHOUSE:
+            for password in url_passwords(value):
+                found.update(_forms(password))
+    found.discard(MASK)
+    return found
+
+
+def scrub(text: str, secrets: Collection[str] | None = None) -> str:
+    """`text` with every known secret (or every one of `secrets`) replaced by ***.
+
+    A secret of three characters or fewer is only replaced where it stands alone (not inside a
+    word), or a two-letter password would garble every message."""
+    for secret in sorted(known_secrets() if secrets is None else secrets, key=len, reverse=True):
+        if secret not in text:
+            continue
+        if len(secret) > 3:
+            text = text.replace(secret, MASK)
+        else:
+            text = re.sub(rf"(?<![A-Za-z0-9]){re.escape(secret)}(?![A-Za-z0-9])", MASK, text)
+    return text
