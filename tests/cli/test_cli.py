@@ -39,6 +39,7 @@ def test_demo_syncs_builds_and_prints_a_table_per_tenant(tmp_path: Path) -> None
 
 
 def test_errors_are_one_line_with_a_non_zero_exit(tmp_path: Path) -> None:
+    assert run(["init"], tmp_path).returncode == 0
     done = run(["tenants", "show", "nobody"], tmp_path)
     assert done.returncode == 3
     assert done.stderr.strip().startswith("error: no tenant named 'nobody'")
@@ -91,3 +92,22 @@ def test_tenants_are_managed_and_secrets_never_printed(tmp_path: Path) -> None:
     listed = run(["tenants", "list", "--json"], tmp_path, **env)
     for out in (added.stdout, shown.stdout, listed.stdout, added.stderr, shown.stderr):
         assert "very-secret" not in out
+
+
+def test_a_configuration_typo_stops_the_command_with_the_nearest_key(tmp_path: Path) -> None:
+    done = run(["status"], tmp_path, ORDERSYNC__SYNC__OVERLAP_MINUTE="5", COLUMNS="200")
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "error: unknown setting ORDERSYNC__SYNC__OVERLAP_MINUTE: did you mean ORDERSYNC__SYNC__OVERLAP_MINUTES?"
+    )
+    (tmp_path / "ordersync.toml").write_text("[dbt]\nlookback_day = 2\n")
+    done = run(["status"], tmp_path, COLUMNS="200")
+    assert done.returncode == 2
+    assert "unknown setting dbt.lookback_day in ordersync.toml: did you mean dbt.lookback_days?" in done.stderr
+
+
+def test_error_text_is_printed_verbatim_not_as_markup(tmp_path: Path) -> None:
+    assert run(["init"], tmp_path).returncode == 0
+    done = run(["tenants", "show", "[red]x[/red]"], tmp_path, COLUMNS="200")
+    assert done.returncode == 3
+    assert "no tenant named '[red]x[/red]'" in done.stderr

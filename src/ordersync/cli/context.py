@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from rich.markup import escape
 
 from ordersync.cli.output import RichReporter, err_console
 from ordersync.clock import clock_from_setting
-from ordersync.config import load_settings
+from ordersync.config import load_settings, scrub
 from ordersync.errors import ConfigError, OrdersyncError
 from ordersync.facade import Ordersync
 
@@ -65,13 +66,14 @@ def facade(warehouse: str | None = None, *, progress: bool = True, **kwargs: Any
 
 
 def run_guarded(fn: Callable[[], Any]) -> Any:
-    """Errors become one clear red line and a non-zero exit code; tracebacks only with --debug."""
+    """Errors become one clear red line and a non-zero exit code; tracebacks only with --debug.
+
+    Everything it prints is scrubbed of known secrets (the warehouse password, credentials read
+    from the environment, ORDERSYNC_*TOKEN* / *PASSWORD* values), the traceback included."""
     try:
         return fn()
     except OrdersyncError as exc:
-        if STATE.debug:
-            traceback.print_exc()
-        err_console.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+        _report(exc, "error:", str(exc))
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt:
         err_console.print("[red]interrupted[/red]")
@@ -79,14 +81,30 @@ def run_guarded(fn: Callable[[], Any]) -> Any:
     except (typer.Exit, typer.Abort):
         raise
     except Exception as exc:
-        if STATE.debug:
-            traceback.print_exc()
-        err_console.print(
-            f"[red]unexpected error:[/red] {type(exc).__name__}: {exc} (run again with --debug for the traceback)",
-            markup=True,
-            highlight=False,
-        )
+        _report(exc, "unexpected error:", f"{type(exc).__name__}: {exc} (run again with --debug for the traceback)")
         raise typer.Exit(1) from None
+
+
+def _report(exc: BaseException, label: str, text: str) -> None:
+    if STATE.debug:
+        sys.stderr.write(scrub("".join(traceback.format_exception(exc))))  # as is: no re-wrapping
+        sys.stderr.flush()
+    err_console.print(f"[red]{label}[/red] {escape(scrub(text))}", markup=True, highlight=False)
+
+
+class ScrubbingFilter(logging.Filter):
+    """Rewrites each record without any known secret, in its message, traceback and stack, so every
+    handler and formatter downstream sees the scrubbed text."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = scrub(record.getMessage()), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = scrub(record.exc_text)
+        if record.stack_info:
+            record.stack_info = scrub(record.stack_info)
+        return True
 
 
 def configure_logging(debug: bool) -> None:
@@ -94,3 +112,6 @@ def configure_logging(debug: bool) -> None:
         level=logging.DEBUG if debug else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, ScrubbingFilter) for f in handler.filters):
+            handler.addFilter(ScrubbingFilter())

@@ -12,7 +12,7 @@ import typer
 from ordersync.cli import demo as demo_cmd
 from ordersync.cli import ops
 from ordersync.cli.context import STATE, WarehouseOpt, configure_logging, facade, run_guarded
-from ordersync.cli.output import console, print_json, print_table
+from ordersync.cli.output import console, print_below, print_json, print_table, short_time
 from ordersync.cli.simulator import app as simulator_app
 from ordersync.config import DEFAULT_TIMEZONE
 
@@ -99,17 +99,20 @@ def tenants_list(warehouse: WarehouseOpt = None, as_json: Annotated[bool, typer.
     def go() -> None:
         with facade(warehouse) as os_:
             rows = [t.public() for t in os_.tenants.list()]
-        cols = [
-            "tenant_id",
-            "tenant_name",
-            "platform",
-            "account",
-            "sync_enabled",
-            "sync_frequency_hours",
-            "last_sync_at",
-            "timezone",
-        ]
-        print_json(rows) if as_json else print_table("tenants", rows, cols)
+        if as_json:
+            print_json(rows)
+            return
+        labels = {
+            "tenant_id": "id",
+            "tenant_name": "tenant",
+            "platform": "platform",
+            "account": "account",
+            "sync_enabled": "enabled",
+            "sync_frequency_hours": "every (h)",
+            "last_sync_at": "last sync",
+            "timezone": "time zone",
+        }
+        print_table("tenants", [{**r, "last_sync_at": short_time(r["last_sync_at"], "never")} for r in rows], labels)
 
     run_guarded(go)
 
@@ -214,23 +217,33 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False, warehouse: 
         if as_json:
             print_json(rows)
             return
-        table = [
+        # two narrow tables instead of one too wide for a terminal; the last error goes under them
+        sync_state = [
             {
                 "tenant": r["tenant"],
                 "state": r["state"] + ("" if r["enabled"] else " (disabled)"),
-                "last sync": (r["last_sync_at"] or "never")[:16].replace("T", " "),
+                "last sync": short_time(r["last_sync_at"], "never"),
                 "last run": f"{r['last_run_mode'] or ''} {r['last_run_status'] or ''}".strip(),
-                "today": r["orders_today"],
-                "landed": r["orders_landed"],
-                "in fct": r["orders_in_fct"],
-                "quarantined": r["quarantined"],
-                "discrepancies": r["open_discrepancies"],
                 "history": r["historical_progress"],
-                "error": (r["last_run_error"] or "")[:60],
             }
             for r in rows
         ]
-        print_table("status", table)
+        counts = [
+            {
+                "tenant": r["tenant"],
+                "today": r["orders_today"],
+                "landed": r["orders_landed"],
+                "in fct_orders": r["orders_in_fct"],
+                "quarantined": r["quarantined"],
+                "open discrepancies": r["open_discrepancies"],
+            }
+            for r in rows
+        ]
+        print_table("status", sync_state, below=())
+        print_table("orders", counts, below=())
+        for r in rows:
+            if r["last_run_error"]:
+                print_below(r["tenant"], f"last run failed: {r['last_run_error']}")
 
     run_guarded(go)
 

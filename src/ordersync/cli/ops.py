@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from ordersync.cli.context import STATE, WarehouseOpt, facade, run_guarded
-from ordersync.cli.output import console, print_json, print_table
+from ordersync.cli.output import console, print_below, print_json, print_table, short_time
 
 
 def worker(
@@ -69,7 +69,23 @@ def gaps(
         if as_json:
             print_json(rows)
         elif rows:
-            print_table("gaps", rows)
+            short = [
+                {
+                    "tenant": r["tenant"],
+                    "day": r["date"],
+                    "orders held/source": f"{r['warehouse_orders']}/{r['source_orders']}",
+                    "revenue held/source": f"{r['warehouse_revenue']}/{r['source_revenue']}",
+                    "days behind": r["days_behind"],
+                }
+                for r in rows
+                if r["date"] is not None
+            ]
+            if short:
+                print_table("days short of the source", short, below=())
+            for r in rows:
+                if r["date"] is None:
+                    behind = r["days_behind"]
+                    print_below(r["tenant"], "nothing landed yet" if behind is None else f"{behind} days behind")
         else:
             console.print(f"no gaps in the last {days} days")
 
@@ -82,6 +98,22 @@ def progress(as_json: Annotated[bool, typer.Option("--json")] = False, warehouse
     def go() -> None:
         with facade(warehouse, progress=False) as app:
             rows: list[dict[str, Any]] = app.progress()
-        print_json(rows) if as_json else print_table("historical sync progress", rows)
+        if as_json:
+            print_json(rows)
+            return
+        table = [
+            {
+                "tenant": r["tenant"],
+                "go live": r["go_live_date"],
+                "history until": short_time(r["history_until"]),
+                "frontier": short_time(r["frontier"]),
+                "done": f"{r['progress']:.0%}",
+                "completed": r["initial_sync_completed"],
+            }
+            for r in rows
+        ]
+        print_table("historical sync progress", table)
+        if rows:
+            console.print(f"direction: {rows[0]['direction']}", markup=False, highlight=False)
 
     run_guarded(go)
