@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from ordersync.config import DEFAULT_DUCKDB_MEMORY_LIMIT
 from ordersync.errors import ConnectionLostError, TransientWarehouseError, WarehouseError, WarehouseLockedError
-from ordersync.warehouse.base import APPEND_VERSIONS, LANDING_COLUMNS, Warehouse, version_key
+from ordersync.warehouse.base import APPEND_VERSIONS, Warehouse, version_key
 from ordersync.warehouse.translate import MISSING_SCHEMA_HINT, duckdb_error_kind, make_error
 
 _LANDING_SCHEMA = pa.schema(
@@ -38,41 +38,20 @@ _LANDING_SCHEMA = pa.schema(
         ("run_id", pa.string()),
     ]
 )
-_KEY_SCHEMA = pa.schema([("tenant_id", pa.int32()), ("order_id", pa.string()), ("payload_hash", pa.string())])
 
 
 # Arrow's default pool (jemalloc) keeps what it freed for reuse; a batch's copy should go back to
 # the system as soon as DuckDB has taken it (see ordersync.memory).
 _POOL = pa.system_memory_pool()
 
-_COLS = ", ".join(LANDING_COLUMNS)
-
-#: New versions only, each identical payload once, checked against this transaction's own rows
-#: (those with a landing id above the parameter): committed ones are excluded beforehand.
-_INSERT_NEW = f"""
-INSERT INTO cdp.orders_landing ({_COLS})
-SELECT {", ".join("s." + c for c in LANDING_COLUMNS)}
-FROM (
-    SELECT *, row_number() OVER (PARTITION BY tenant_id, order_id, payload_hash ORDER BY order_id) AS rn
-    FROM landing_stage
-) s
-WHERE s.rn = 1
-  AND NOT EXISTS (
-    SELECT 1 FROM cdp.orders_landing l
-    WHERE l.landing_id > ?
-      AND l.tenant_id = s.tenant_id AND l.order_id = s.order_id AND l.payload_hash = s.payload_hash
-  )
-"""
-
-#: Which of the probed versions are committed with a landing id above the parameter. Landing ids
-#: grow with insertion order, so DuckDB's zone maps skip every older row group.
+#: Which versions of these orders were committed with a landing id above the first parameter.
+#: Landing ids grow with insertion order, so DuckDB's zone maps skip every older row group.
 _COMMITTED = """
-SELECT DISTINCT l.tenant_id, l.order_id, l.payload_hash
-FROM cdp.orders_landing l
-JOIN landing_probe p ON l.tenant_id = p.tenant_id AND l.order_id = p.order_id AND l.payload_hash = p.payload_hash
-WHERE l.landing_id > ?
+SELECT tenant_id, order_id, payload_hash FROM cdp.orders_landing
+WHERE landing_id > ?
+  AND tenant_id IN (SELECT unnest(CAST(? AS INTEGER[])))
+  AND order_id IN (SELECT unnest(CAST(? AS TEXT[])))
 """
-
 _MAX_LANDING_ID = "SELECT coalesce(max(landing_id), 0) FROM cdp.orders_landing"
 
 
@@ -102,8 +81,9 @@ class DuckDBWarehouse(Warehouse):
     DuckDB's transactions read a snapshot taken at their first table access and have no unique
     index here, so a check inside the transaction cannot see a version another connection
     committed meanwhile. insert_landing therefore takes a lock shared by every connection to the
-    file, holds it until its transaction ends, and checks committed versions through a separate
-    cursor that always reads the latest commit; inside the transaction it checks only its own rows.
+    file and holds it until its transaction ends, checks committed versions through a separate
+    cursor that always reads the latest commit, and remembers the versions its own transaction
+    landed so far.
     """
 
     dialect = "duckdb"
@@ -126,7 +106,7 @@ class DuckDBWarehouse(Warehouse):
         self._shared = shared or _shared_for(self.path)
         self._depth = 0
         self._holds_landing = False
-        self._own_floor = 0  # every row this transaction lands has a greater landing id
+        self._own: set[tuple[Any, Any, Any]] = set()  # versions this transaction has landed so far
         self._reader: duckdb.DuckDBPyConnection | None = None
         self._lost = False
         self._closed = False
@@ -253,9 +233,13 @@ class DuckDBWarehouse(Warehouse):
         self._take_landing()
         try:
             if known_new and checked_after is None:
-                return self._insert(APPEND_VERSIONS, rows, ())
-            fresh = self._not_committed(rows, checked_after if known_new else None)
-            return self._insert(_INSERT_NEW, fresh, (self._own_floor,)) if fresh else 0
+                new, keys = list(rows), None
+            else:
+                new, keys = self._new_versions(rows, checked_after if known_new else None)
+            inserted = self._insert(new) if new else 0
+            if self._depth:
+                self._own.update(keys if keys is not None else map(version_key, new))
+            return inserted
         finally:
             if not self._depth:
                 self._release_landing()
@@ -274,16 +258,9 @@ class DuckDBWarehouse(Warehouse):
                 f"{self.landing_lock_timeout:g} s (transient: retry)"
             )
         self._holds_landing = True
-        try:
-            self._own_floor = int(self._fresh().execute(_MAX_LANDING_ID).fetchall()[0][0])
-        except duckdb.Error as exc:
-            self._release_landing()
-            raise self._translate(exc, "landing failed") from exc
-        except BaseException:
-            self._release_landing()
-            raise
 
     def _release_landing(self) -> None:
+        self._own.clear()
         if self._holds_landing:
             self._holds_landing = False
             self._shared.landing.release()
@@ -294,29 +271,39 @@ class DuckDBWarehouse(Warehouse):
             self._reader = self.con.cursor()
         return self._reader
 
-    def _not_committed(self, rows: Sequence[tuple[Any, ...]], after: int | None) -> list[tuple[Any, ...]]:
-        keys = [version_key(r) for r in rows]
-        probe = _arrow(list(zip(*keys, strict=True)), _KEY_SCHEMA)
+    def _new_versions(
+        self, rows: Sequence[tuple[Any, ...]], after: int | None
+    ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, Any, Any]]]:
+        """The rows whose version is in neither the batch before them, this transaction, nor
+        what is committed (with a landing id above `after`, when given); and their versions."""
+        seen = set(self._own)
+        new: list[tuple[Any, ...]] = []
+        keys: list[tuple[Any, Any, Any]] = []
+        for row in rows:
+            key = version_key(row)
+            if key not in seen:
+                seen.add(key)
+                new.append(row)
+                keys.append(key)
+        if not new:
+            return new, keys
+        tenants = sorted({k[0] for k in keys if isinstance(k[0], int)})
+        orders = sorted({k[1] for k in keys if isinstance(k[1], str)})
         try:
-            reader = self._fresh()
-            reader.register("landing_probe", probe)
-            try:
-                found = reader.execute(_COMMITTED, [after or 0]).fetchall()
-            finally:
-                reader.unregister("landing_probe")
+            committed = set(self._fresh().execute(_COMMITTED, [after or 0, tenants, orders]).fetchall())
         except duckdb.Error as exc:
             raise self._translate(exc, "landing failed") from exc
-        if not found:
-            return list(rows)
-        landed = set(found)
-        return [r for r, k in zip(rows, keys, strict=True) if k not in landed]
+        if not committed:
+            return new, keys
+        kept = [(r, k) for r, k in zip(new, keys, strict=True) if k not in committed]
+        return [r for r, _ in kept], [k for _, k in kept]
 
-    def _insert(self, sql: str, rows: Sequence[tuple[Any, ...]], params: Sequence[Any]) -> int:
+    def _insert(self, rows: Sequence[tuple[Any, ...]]) -> int:
         table = _arrow(list(zip(*rows, strict=True)), _LANDING_SCHEMA)
         try:
             self.con.register("landing_stage", table)
             try:
-                inserted = self.con.execute(sql, list(params)).fetchall()
+                inserted = self.con.execute(APPEND_VERSIONS).fetchall()
             finally:
                 with suppress(duckdb.Error):
                     self.con.unregister("landing_stage")
