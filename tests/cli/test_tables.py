@@ -99,6 +99,14 @@ def test_the_sync_summary_fits_with_its_error_below() -> None:
     assert value_line.index("1234567") + 7 == header.index("listed") + len("listed")
 
 
+def test_the_demo_summary_is_one_table() -> None:
+    labels = ["tenant", "orders landed", "orders in fct_orders", "versions caught late", "seconds", "runs"]
+    rows = [dict(zip(labels, [name, 9565, 9565, 163, 14.7, "ok"], strict=True)) for name in ("petbaar", "zapatosnet")]
+    text = render("ordersync demo", rows)
+    assert_fits(text, labels)
+    assert len(header_lines(text)) == 1
+
+
 def test_headers_stay_whole_when_nothing_fits_in_one_table() -> None:
     row = {f"column number {i}": i * 1000 for i in range(12)}
     text = render("wide", [{"name": LONG, **row}])

@@ -87,6 +87,9 @@ SHORT_LABELS = {
     "warehouse": "wh",
     "initial sync completed": "done",
     "sync frequency hours": "every (h)",
+    "orders landed": "landed",
+    "orders in fct_orders": "in fct_orders",
+    "versions caught late": "late",
 }
 GAP = 2  # spaces between columns; 1 when that is what it takes to keep one table
 WRAP_MIN = 10  # a long text column is not wrapped narrower than this (or its header)
