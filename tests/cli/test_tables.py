@@ -165,6 +165,7 @@ def cli(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Completed
     )
 
 
+@pytest.mark.slow  # eight CLI processes, about 10 s per warehouse
 @pytest.mark.integration
 def test_every_command_fits_80_columns(tmp_path: Path, warehouse_url: str, small_sim: RunningSimulator) -> None:
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith("ORDERSYNC")}
