@@ -67,7 +67,9 @@ def measure(url: str, history: int, cycles: int) -> tuple[float, float]:
     os.environ[KEY_ENV], os.environ[TOKEN_ENV] = config.app_key, config.app_token
     with start_in_subprocess(config) as sim:
         clock = ManualClock(sim.clock())
-        settings = load_settings(overrides={"warehouse": {"url": url}, "sync": {"initial_days": 6}})
+        settings = load_settings(
+            overrides={"warehouse": {"url": url}, "sync": {"initial_days": 6, "requests_per_minute": 10_000_000}}
+        )
         with Ordersync(settings, clock=clock) as app:
             app.add_tenant(
                 "shop", account="shop", base_url=sim.base_url("shop"), app_key_env=KEY_ENV, app_token_env=TOKEN_ENV

@@ -52,7 +52,12 @@ def main() -> None:
         sim.quiesce()  # the source stops changing; the idle tick must find nothing
         sim.advance(1200)
         clock = ManualClock(sim.clock())
-        settings = load_settings(overrides={"warehouse": {"url": args.warehouse}, "sync": {"initial_days": 5}})
+        settings = load_settings(
+            overrides={
+                "warehouse": {"url": args.warehouse},
+                "sync": {"initial_days": 5, "requests_per_minute": 10_000_000},
+            }
+        )
         with Ordersync(settings, clock=clock) as app:
             for n in names:
                 app.add_tenant(n, account=n, base_url=sim.base_url(n), app_key_env=KEY_ENV, app_token_env=TOKEN_ENV)

@@ -1,24 +1,29 @@
-"""The one object that owns ordersync's operations; the CLI, the worker and the web app call it."""
+"""The one object that owns ordersync's operations; the CLI, the worker and the web app call it.
+
+It wires a stage's objects together and delegates; the SQL lives in the stages.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ordersync.clock import Clock, SystemClock
 from ordersync.config import DEFAULT_TIMEZONE, Settings
 from ordersync.console import Reporter, SilentReporter
-from ordersync.errors import ConfigError, OrdersyncError, TenantBusyError
+from ordersync.errors import ConfigError, OrdersyncError, TenantBusyError, TransformError
 from ordersync.land import Lander, LandResult
 from ordersync.memory import keep_memory_flat
 from ordersync.sync.engine import SyncOutcome, TenantSync
-from ordersync.sync.leases import LeaseKeeper, holder_name
+from ordersync.sync.jobs import Job, JobPolicy, run_jobs
+from ordersync.sync.leases import Fence, LeaseKeeper, _dead_on_this_host, holder_name
 from ordersync.sync.runs import RunCounters
 from ordersync.sync.windows import MODES
 from ordersync.tenants import Tenant, TenantStore
@@ -28,16 +33,24 @@ if TYPE_CHECKING:
     from ordersync.transform import DbtResult
 
 T = TypeVar("T")
+log = logging.getLogger("ordersync")
 
 
 @dataclass
 class SyncReport:
     outcomes: list[SyncOutcome] = field(default_factory=list)
     build_seconds: float | None = None
+    build_error: str | None = None
+    #: attempts made in all (retries of transient failures included)
+    attempts: int = 0
 
     @property
     def ok(self) -> bool:
-        return all(o.status in ("succeeded", "skipped") for o in self.outcomes)
+        return self.build_error is None and all(o.status in ("succeeded", "skipped") for o in self.outcomes)
+
+    @property
+    def failures(self) -> list[SyncOutcome]:
+        return [o for o in self.outcomes if o.status not in ("succeeded", "skipped")]
 
 
 class Ordersync:
@@ -56,15 +69,42 @@ class Ordersync:
         self.worker_id = worker_id
         self._wh: Warehouse | None = None
         self._leases: LeaseKeeper | None = None
+        self._schema_ok = False
 
     # -- warehouse ---------------------------------------------------------------------------
     @property
     def wh(self) -> Warehouse:
-        """The open warehouse, upgraded to the latest schema on first use."""
+        """The open warehouse. Its schema is checked, never changed, on first use: reading commands
+        say to run `ordersync init` when it is behind; writing ones call upgrade() first."""
         if self._wh is None:
             self._wh = open_warehouse(self.settings.warehouse)
-            migrate.upgrade(self._wh)
+        if not self._schema_ok:
+            migrate.check(self._wh)
+            self._schema_ok = True
         return self._wh
+
+    def upgrade(self) -> list[str]:
+        """Bring the schema up to date under the migration lock (every command that writes does
+        this first, so processes starting together on a fresh warehouse all succeed)."""
+        if self._wh is None:
+            self._wh = open_warehouse(self.settings.warehouse)
+        applied = migrate.upgrade(self._wh)
+        self._schema_ok = True
+        return [m.name for m in applied]
+
+    def reconnect(self) -> None:
+        """Drop every connection; the next use opens new ones (after a lost connection)."""
+        for close in (self.close_side_connections, self._close_main):
+            try:
+                close()
+            except Exception as exc:  # a dead connection may refuse even to close
+                log.debug("closing a lost connection: %s", exc)
+        self._leases = None
+        self._wh = None
+
+    def _close_main(self) -> None:
+        if self._wh is not None:
+            self._wh.close()
 
     def close_side_connections(self) -> None:
         if self._leases is not None:
@@ -85,10 +125,8 @@ class Ordersync:
 
     def init(self) -> tuple[int, list[str]]:
         """Create or upgrade the schema; returns (schema version, migrations applied now)."""
-        if self._wh is None:
-            self._wh = open_warehouse(self.settings.warehouse)
-        applied = migrate.upgrade(self._wh)
-        return migrate.current_version(self._wh), [m.name for m in applied]
+        applied = self.upgrade()
+        return migrate.current_version(self.wh), applied
 
     # -- tenants -----------------------------------------------------------------------------
     @property
@@ -108,6 +146,7 @@ class Ordersync:
         frequency_hours: int = 6,
         go_live_date: date | None = None,
     ) -> Tenant:
+        self.upgrade()
         return self.tenants.add(
             name,
             platform=platform,
@@ -123,24 +162,43 @@ class Ordersync:
 
     # -- sync --------------------------------------------------------------------------------
     def sync(
-        self, names: Iterable[str] | None = None, mode: str = "incremental", build: bool | None = None
+        self,
+        names: Iterable[str] | None = None,
+        mode: str = "incremental",
+        build: bool | None = None,
+        *,
+        policy: JobPolicy | None = None,
     ) -> SyncReport:
-        """Sync the named tenants (default: every enabled one), then build the models."""
+        """Sync the named tenants (default: every enabled one) through the worker's bounded-parallel,
+        retrying path, then build the models. A tenant's failure never stops the others; the report
+        names each one."""
         if mode not in MODES:
             raise ConfigError(f"unknown sync mode {mode!r}; use one of: {', '.join(MODES)}")
+        self.upgrade()
         names = list(names or [])
         targets = [self.tenants.get(n) for n in names] if names else self.tenants.list(enabled_only=True)
         report = SyncReport()
-        for tenant in targets:
-            report.outcomes.append(self._sync_one(tenant, mode))
+        jobs = [Job(t, mode) for t in targets]
+        for attempts in self.run_jobs(jobs, policy or JobPolicy()):
+            report.outcomes.append(attempts[-1])
+            report.attempts += len(attempts)
         if (self.settings.sync.build_after_sync if build is None else build) and targets:
             began = time.perf_counter()
-            self.build()
+            try:
+                self.build(trigger="sync")
+            except TransformError as exc:
+                report.build_error = str(exc)
             report.build_seconds = time.perf_counter() - began
         return report
 
-    def _sync_one(self, tenant: Tenant, mode: str, historical_batches: int | None = None) -> SyncOutcome:
-        return run_async(self.sync_tenant(tenant, mode, historical_batches=historical_batches))
+    def run_jobs(self, jobs: list[Job], policy: JobPolicy) -> list[list[SyncOutcome]]:
+        """Run sync jobs in parallel on connections of their own; every attempt's outcome per job."""
+        main = self.wh
+        try:
+            return run_async(run_jobs(self.sync_tenant, jobs, main.fork, policy))
+        finally:
+            if not main.concurrent_writers:
+                self.close_side_connections()  # DuckDB: dbt must be alone with the file
 
     def leases(self) -> LeaseKeeper:
         """This process's lease keeper, on a connection of its own."""
@@ -159,10 +217,11 @@ class Ordersync:
         attempt: int = 1,
         still_due: Callable[[Tenant], bool] | None = None,
     ) -> SyncOutcome:
-        """One run for one tenant, holding its lease. Failures come back as a failed outcome (also in the
-        run log), so one tenant's failure never stops the others; `outcome.exception` keeps the error.
-        A tenant leased by another process, or no longer due once its lease is held (`still_due`, given
-        the tenant as it is now), is skipped."""
+        """One run for one tenant, holding its pull lease; every write of the run is fenced by it.
+        Failures come back as a failed outcome (also in the run log), so one tenant's failure never
+        stops the others; `outcome.exception` keeps the error. A tenant leased by another process,
+        or no longer due once its lease is held (`still_due`, given the tenant as it is now), is
+        skipped."""
         db = wh or self.wh
         run = TenantSync(
             db,
@@ -193,7 +252,8 @@ class Ordersync:
 
         keeper = await asyncio.to_thread(self.leases)
         try:
-            async with keeper.hold(tenant.tenant_id, tenant.tenant_name):
+            async with keeper.hold(tenant.tenant_id, tenant.tenant_name) as lease:
+                run.fence = Fence(lease, db)
                 if still_due is not None:
                     now = await asyncio.to_thread(TenantStore(db).by_id, tenant.tenant_id)
                     if not still_due(now):
@@ -207,19 +267,47 @@ class Ordersync:
 
     # -- landing from files ----------------------------------------------------------------
     def land_records(self, tenant_name: str, records: Iterable[bytes | str], source: str = "file") -> LandResult:
+        self.upgrade()
         tenant = self.tenants.get(tenant_name)
         return Lander(self.wh, self.clock).land_raw(tenant.tenant_id, tenant.tz, records, source, None)
 
-    # -- transform ---------------------------------------------------------------------------
-    def build(self, full_refresh: bool = False) -> DbtResult:
-        """Run `dbt build` on the shipped models (fct_orders is never rebuilt from scratch)."""
-        from ordersync.transform import run_dbt
+    # -- quarantine ---
+    if TYPE_CHECKING:
+        from ordersync.land.quarantine import RetryResult
 
+    def quarantine_list(self, tenant: str | None = None, include_resolved: bool = False) -> list[dict[str, Any]]:
+        """Records that could not land (unresolved ones unless `include_resolved`), oldest first."""
+        from ordersync.land.quarantine import list_quarantine
+
+        tenant_id = self.tenants.get(tenant).tenant_id if tenant else None
+        return list_quarantine(self.wh, tenant_id, include_resolved)
+
+    def quarantine_retry(self, tenant: str | None = None, ids: list[int] | None = None) -> RetryResult:
+        """Parse unresolved records again (fetching store records again first), land what parses now
+        and mark it resolved; the rest keep their row with one more retry and the error."""
+        from ordersync.land.quarantine import retry_quarantine
+
+        self.upgrade()
+        tenant_id = self.tenants.get(tenant).tenant_id if tenant else None
+        return retry_quarantine(self.wh, self.clock, self.settings.sync, tenant_id=tenant_id, ids=ids)
+
+    # -- transform ---------------------------------------------------------------------------
+    def build(self, full_refresh: bool = False, *, trigger: str = "cli") -> DbtResult:
+        """Run `dbt build` on the shipped models (fct_orders is never rebuilt from scratch); every
+        build, its flags and its outcome are recorded in cdp.build_runs."""
+        from ordersync.transform import builds, run_dbt
+
+        self.upgrade()
         wh = self.wh
         target = wh.dbt_target()
+        flags = {"full_refresh": full_refresh, "lookback_days": self.settings.dbt.lookback_days}
+        builds.abandon_dead(wh, _dead_on_this_host)
+        build_id = builds.start(wh, "build", flags, self.worker_id or holder_name("build"), trigger)
         if not wh.concurrent_writers:
             self.close()  # DuckDB: dbt opens the file itself
         task = self.reporter.task("dbt build", total=None)
+        began = time.perf_counter()
+        error: str | None = None
         try:
             return run_dbt(
                 target,
@@ -228,139 +316,48 @@ class Ordersync:
                 state_dir=Path(self.settings.dbt.state_dir),
                 full_refresh=full_refresh,
             )
+        except BaseException as exc:
+            error = str(exc) if isinstance(exc, OrdersyncError) else f"{type(exc).__name__}: {exc}"
+            raise
         finally:
             task.close()
+            status = "failed" if error is not None else "succeeded"
+            try:
+                builds.finish(self.wh, build_id, status, time.perf_counter() - began, error)
+            except OrdersyncError as exc:  # the build's own outcome matters more than its log line
+                log.warning("could not record build %s as %s: %s", build_id, status, exc)
+
+    def recent_builds(self, limit: int = 20) -> list[dict[str, Any]]:
+        from ordersync.transform import builds
+
+        return builds.recent(self.wh, limit)
 
     # -- observe -----------------------------------------------------------------------------
     def table_exists(self, name: str) -> bool:
-        return bool(
-            self.wh.scalar(
-                "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'cdp' AND table_name = ?",
-                (name,),
-            )
-        )
+        from ordersync.observe.status import _has_table
+
+        return _has_table(self.wh, name)
 
     def status(self) -> list[dict[str, Any]]:
-        """Per tenant: sync state (Current / Behind / Stale, the seed's thresholds), last run, counts."""
-        now = self.clock.now()
-        wh = self.wh
-        landed = dict(wh.query("SELECT tenant_id, count(DISTINCT order_id) FROM cdp.orders_landing GROUP BY 1"))
-        fct: dict[int, int] = {}
-        if self.table_exists("fct_orders"):
-            fct = dict(wh.query("SELECT tenant_id, count(*) FROM cdp.fct_orders GROUP BY 1"))
-        last_runs = {
-            r[0]: r[1:]
-            for r in wh.query(
-                "SELECT r.tenant_id, r.status, r.mode, r.started_at, r.finished_at, r.error FROM cdp.sync_runs r "
-                "JOIN (SELECT tenant_id, max(started_at) AS s FROM cdp.sync_runs GROUP BY 1) m "
-                "ON m.tenant_id = r.tenant_id AND m.s = r.started_at"
-            )
-        }
-        quarantined = dict(wh.query("SELECT tenant_id, count(*) FROM cdp.quarantine GROUP BY 1"))
-        open_discrepancies = dict(
-            wh.query("SELECT tenant_id, count(*) FROM cdp.discrepancies WHERE NOT fixed GROUP BY 1")
-        )
-        progress = {p["tenant"]: p["progress"] for p in self.progress()}
-        out: list[dict[str, Any]] = []
-        for t in self.tenants.list():
-            run = last_runs.get(t.tenant_id)
-            today = now.astimezone(t.tz).date()
-            orders_today = wh.scalar(
-                "SELECT count(DISTINCT order_id) FROM cdp.orders_landing WHERE tenant_id = ? AND order_date = ?",
-                (t.tenant_id, today),
-            )
-            out.append(
-                {
-                    "tenant": t.tenant_name,
-                    "tenant_id": t.tenant_id,
-                    "enabled": t.sync_enabled,
-                    "state": sync_state(t.last_sync_at, now),
-                    "last_sync_at": t.last_sync_at.isoformat() if t.last_sync_at else None,
-                    "last_run_status": run[0] if run else None,
-                    "last_run_mode": run[1] if run else None,
-                    "last_run_error": run[4] if run else None,
-                    "orders_today": int(orders_today or 0),
-                    "orders_landed": int(landed.get(t.tenant_id, 0)),
-                    "orders_in_fct": int(fct.get(t.tenant_id, 0)),
-                    "quarantined": int(quarantined.get(t.tenant_id, 0)),
-                    "open_discrepancies": int(open_discrepancies.get(t.tenant_id, 0)),
-                    "historical_progress": f"{progress.get(t.tenant_name, 1.0):.0%}",
-                    "initial_sync_completed": t.initial_sync_completed,
-                }
-            )
-        return out
+        """Per tenant: sync state (Current / Behind / Stale relative to the tenant's own sync
+        frequency), last run and build, counts."""
+        from ordersync.observe.status import tenant_status
+
+        return tenant_status(self.wh, self.tenants.list(), self.clock.now(), self.settings.sync.historical_direction)
 
     def progress(self) -> list[dict[str, Any]]:
         """Historical sync progress per tenant: range, frontier, share done, completion flag."""
-        from ordersync.sync import checkpoints
-        from ordersync.sync.windows import history
+        from ordersync.observe.status import tenant_progress
 
-        out: list[dict[str, Any]] = []
-        direction = self.settings.sync.historical_direction
-        for t in self.tenants.list():
-            h = history(t, checkpoints.load(self.wh, t.tenant_id), direction)
-            out.append(
-                {
-                    "tenant": t.tenant_name,
-                    "go_live_date": t.go_live_date.isoformat() if t.go_live_date else None,
-                    "history_until": h.until.isoformat() if h.until else None,
-                    "direction": direction,
-                    "frontier": h.frontier.isoformat() if h.frontier else None,
-                    "progress": round(h.progress, 4),
-                    "pending": h.pending,
-                    "initial_sync_completed": t.initial_sync_completed,
-                }
-            )
-        return out
+        return tenant_progress(self.wh, self.tenants.list(), self.settings.sync.historical_direction)
 
     def gaps(self, days: int = 30) -> list[dict[str, Any]]:
         """Days where the warehouse holds fewer orders or less revenue than the source (asked live,
         one list request per tenant-day), and each tenant's days behind (the seed's query)."""
-        return run_async(self._gaps(days))
+        from ordersync.observe.gaps import tenant_gaps
 
-    async def _gaps(self, days: int) -> list[dict[str, Any]]:
-        import asyncio
-
-        from ordersync.sync import reconcile
-        from ordersync.sync.engine import client_for
-
-        async def one(t: Tenant) -> list[dict[str, Any]]:
-            tz = t.tz
-            end = self.clock.now() - timedelta(minutes=self.settings.sync.index_lag_minutes)
-            day_list = reconcile.complete_days(end, days, tz)
-            async with client_for(t, self.settings.sync) as client:
-                source = await reconcile.source_days(client, tz, day_list)
-            wh = await asyncio.to_thread(self.wh.fork)
-            try:
-                held = await asyncio.to_thread(reconcile.warehouse_days, wh, t.tenant_id, day_list[0], day_list[-1])
-                last = await asyncio.to_thread(
-                    wh.scalar,
-                    "SELECT max(order_date) FROM cdp.orders_landing WHERE tenant_id = ?",
-                    (t.tenant_id,),
-                )
-            finally:
-                await asyncio.to_thread(wh.close)
-            today = self.clock.now().astimezone(tz).date()
-            behind = (today - last).days if last else None
-            rows: list[dict[str, Any]] = [
-                {
-                    "tenant": t.tenant_name,
-                    "date": c.day.isoformat(),
-                    "source_orders": c.source.orders,
-                    "warehouse_orders": c.warehouse.orders,
-                    "source_revenue": str(c.source.total),
-                    "warehouse_revenue": str(c.warehouse.total),
-                    "days_behind": behind,
-                }
-                for c in reconcile.compare(source, held)
-                if c.short
-            ]
-            if behind is None or behind > 1:
-                rows.append({"tenant": t.tenant_name, "date": None, "days_behind": behind})
-            return rows
-
-        results = await asyncio.gather(*(one(t) for t in self.tenants.list(enabled_only=True)))
-        return [r for rows in results for r in rows]
+        tenants = self.tenants.list(enabled_only=True)
+        return run_async(tenant_gaps(tenants, self.wh.fork, self.clock.now(), self.settings.sync, days))
 
     def run_counters(self, run_id: str) -> RunCounters:
         row = self.wh.query_one(
@@ -378,13 +375,7 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
     return uvloop.run(coro)
 
 
-def sync_state(last_sync_at: datetime | None, now: datetime) -> str:
-    """The seed's thresholds: Current within 6 hours, Behind within 12, otherwise Stale."""
-    if last_sync_at is None:
-        return "Stale"
-    age = (now - last_sync_at).total_seconds() / 3600
-    if age < 6:
-        return "Current"
-    if age < 12:
-        return "Behind"
-    return "Stale"
+def sync_state(last_sync_at: Any, now: Any, frequency_hours: float = 6) -> str:
+    from ordersync.observe.status import sync_state as state
+
+    return state(last_sync_at, now, frequency_hours)

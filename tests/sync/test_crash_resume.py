@@ -85,6 +85,7 @@ def test_killed_sync_resumes_identically(mode: str, warehouse_url: str, tmp_path
             "ORDERSYNC__CLOCK": format_vtex_datetime(now, 6),
             "ORDERSYNC__SYNC__INITIAL_DAYS": "40",
             "ORDERSYNC__DBT__STATE_DIR": str(tmp_path / "dbt"),
+            "ORDERSYNC__SYNC__REQUESTS_PER_MINUTE": "600000",
         }
         cmd = [
             sys.executable,

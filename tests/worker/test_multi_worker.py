@@ -59,6 +59,7 @@ def test_three_workers_never_share_a_tenant_and_survive_a_kill(pg_url: str, tmp_
             "ORDERSYNC__CLOCK": f"{sim.url}/_simulator/clock",
             "ORDERSYNC__SYNC__INITIAL_DAYS": "3",
             "ORDERSYNC__DBT__STATE_DIR": str(tmp_path / "dbt"),
+            "ORDERSYNC__SYNC__REQUESTS_PER_MINUTE": "600000",
         }
 
         def worker(name: str) -> subprocess.Popen[bytes]:

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from ordersync.cli.context import WarehouseOpt, facade, run_guarded
+from ordersync.cli.context import STATE, WarehouseOpt, facade, run_guarded
 from ordersync.cli.output import console, err_console, print_table
 from ordersync.clock import ManualClock
 
@@ -36,11 +36,14 @@ def demo(
             accounts=[AccountSpec(name=n, orders_per_day=d) for n, d in DEMO_STORES],
         )
         os.environ[DEMO_KEY_ENV] = config.app_key
+        # the demo's stores allow more than a real store; the client paces itself to what they allow
+        STATE.overrides.setdefault("sync", {})["requests_per_minute"] = config.rate_limit_per_minute
         os.environ[DEMO_TOKEN_ENV] = config.app_token
         with start_in_subprocess(config) as sim:
             console.print(f"simulator serving {len(DEMO_STORES)} stores at {sim.url}")
             clock = ManualClock(sim.clock())
             with facade(warehouse, clock=clock) as os_:
+                os_.upgrade()
                 console.print(f"warehouse: {os_.wh.display_url}")
                 known = {t.tenant_name for t in os_.tenants.list()}
                 for name, _ in DEMO_STORES:

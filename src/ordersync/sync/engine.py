@@ -21,9 +21,10 @@ from ordersync.clock import Clock
 from ordersync.config import SyncSettings, read_secret
 from ordersync.console import Reporter, SilentReporter
 from ordersync.errors import BadRecordError, ConfigError, NotFoundError, TransientSourceError
-from ordersync.extract import ListEntry, VtexClient
+from ordersync.extract import ListEntry, MalformedBodyError, VtexClient
 from ordersync.land import Lander, Version, parse_order
 from ordersync.sync import checkpoints, reconcile, runs
+from ordersync.sync.leases import Fence, NoFence
 from ordersync.sync.reconcile import DayCheck
 from ordersync.sync.runs import RunCounters
 from ordersync.sync.windows import HISTORY_UNTIL, Window, go_live_start, history, plan
@@ -54,6 +55,10 @@ class _ChunkState:
     bad: list[tuple[str | None, bytes | str, str]] = field(default_factory=list)
     transient: list[str] = field(default_factory=list)
     landing: asyncio.Task[None] | None = None
+    #: the batch's versions were checked against what had landed up to this landing_id; anything
+    #: landed after it (by writers without the lease: files, pushes) is checked again when landing
+    batch_after: int | None = None
+    lookup_after: int = 0
 
 
 @dataclass
@@ -80,6 +85,8 @@ def client_for(t: Tenant, s: SyncSettings) -> VtexClient:
         max_retries=s.max_retries,
         max_backoff=s.max_backoff_seconds,
         timeout=s.request_timeout_seconds,
+        # one budget per store account (its base URL), shared by every client of it in this process
+        requests_per_minute=s.requests_per_minute,
     )
 
 
@@ -115,8 +122,10 @@ class TenantSync:
         worker_id: str | None = None,
         historical_batches: int | None = None,
         attempt: int = 1,
+        fence: Fence | None = None,
     ) -> None:
         self.wh = wh
+        self.fence: Fence = fence or NoFence()
         self.tenant = tenant
         self.settings = settings
         self.clock = clock
@@ -149,7 +158,8 @@ class TenantSync:
                 "(history is filled back from where the first incremental started)"
             )
         span = (min(w.start for w in windows), max(w.end for w in windows)) if windows else None
-        await self._db(runs.start, self.wh, self.run_id, tid, self.mode, now, self.worker_id, span, self.attempt)
+        token = None if isinstance(self.fence, NoFence) else self.fence.lease.token
+        await self._db(runs.start, self.wh, self.run_id, tid, self.mode, now, self.worker_id, span, self.attempt, token)
         client = self._client()
         try:
             async with client:
@@ -187,15 +197,18 @@ class TenantSync:
             return []
         source = await reconcile.source_days(client, tz, days)
         held = await self._db(reconcile.warehouse_days, self.wh, self.tenant.tenant_id, days[0], days[-1])
-        open_days = [c for c in reconcile.compare(source, held) if not c.matches]
-        await self._db(self._record_discrepancies, open_days)
+        checks = reconcile.compare(source, held)
+        open_days = [c for c in checks if not c.matches]
+        await self._db(self._record_discrepancies, open_days, checks)
         self.counters.discrepancies = len(open_days)
         self.counters.discrepancies_fixed = 0
         return open_days
 
-    def _record_discrepancies(self, checks: list[DayCheck]) -> None:
+    def _record_discrepancies(self, open_days: list[DayCheck], checks: list[DayCheck]) -> None:
+        tid, now = self.tenant.tenant_id, self.clock.now()
         with self.wh.transaction():
-            reconcile.record(self.wh, self.tenant.tenant_id, self.run_id, checks, self.clock.now())
+            reconcile.close_matching(self.wh, tid, self.run_id, checks, now)
+            reconcile.record(self.wh, tid, self.run_id, open_days, now)
 
     def _reconcile_after(self, open_days: list[DayCheck]) -> None:
         """After landing what was missing, check the same days again and mark the fixed ones."""
@@ -207,14 +220,18 @@ class TenantSync:
         self.counters.discrepancies_fixed = sum(1 for c in after if c.matches)
 
     def _take_stats(self, client: VtexClient) -> None:
-        self.counters.list_calls = client.stats.list_calls
-        self.counters.get_calls = client.stats.get_calls
-        self.counters.retries = client.stats.retries
+        stats = client.stats
+        self.counters.list_calls = stats.list_calls
+        self.counters.get_calls = stats.get_calls
+        self.counters.retries = stats.retries
+        self.counters.throttled = stats.throttled
+        self.counters.throttle_wait_seconds = round(stats.throttle_wait_seconds, 3)
+        self.counters.pace_wait_seconds = round(stats.pace_wait_seconds, 3)
 
     def _finish_ok(self, now: datetime, windows: list[Window], first_run: bool) -> None:
         tid = self.tenant.tenant_id
         store = TenantStore(self.wh)
-        with self.wh.transaction():
+        with self.fence.transaction(self.wh):
             if first_run and self.mode == "incremental" and windows:
                 # Changes to what this run read are caught from here on by these streams.
                 for stream in ("authorized", "invoiced"):
@@ -228,6 +245,8 @@ class TenantSync:
             if "creation" in ckpts and not history(self.tenant, ckpts, self.settings.historical_direction).pending:
                 store.mark_initial_sync_completed(tid)
             runs.finish(self.wh, self.run_id, "succeeded", self.clock.now(), self.counters)
+        # Discrepancies this run (or any before it) made good are closed.
+        reconcile.close_fixed(self.wh, tid, self.run_id, self.clock.now())
 
     async def _sync_window(self, client: VtexClient, window: Window) -> None:
         chunks = window.chunks(CHUNK)
@@ -273,12 +292,19 @@ class TenantSync:
         days = [e.creation_date.astimezone(tz).date() for e in listed.values()]
         if state.landing is not None:
             await state.landing  # one call at a time on the warehouse connection
+        # Read before the lookup: whatever lands after this is checked again when the batch lands.
+        state.lookup_after = await self._db(self.wh.max_landing_id)
         known = await self._db(self._known, list(listed), min(days), max(days))
         to_fetch = [oid for oid, e in listed.items() if needs_fetch(e, known.get(oid))]
         async for order_id, body in client.fetch_orders(to_fetch):
             self.counters.orders_fetched += 1
             if isinstance(body, NotFoundError):
                 state.bad.append((order_id, order_id, f"get-order found no order {order_id} that the list showed"))
+                continue
+            if isinstance(body, MalformedBodyError):
+                # Broken on every retry: a poison record. Quarantined with its bytes, the run goes on.
+                raw = body.body if body.body is not None else order_id
+                state.bad.append((order_id, raw, f"get-order body stayed malformed: {body}"))
                 continue
             if isinstance(body, TransientSourceError):
                 state.transient.append(f"{order_id}: {body}")
@@ -294,6 +320,8 @@ class TenantSync:
             k = known.get(version.order_id)
             if k is not None and version.payload_hash in k.hashes:
                 continue
+            if not state.batch:
+                state.batch_after = state.lookup_after
             state.batch.append((version, k is not None))
             if len(state.batch) >= self.settings.batch_size:
                 await self._flush(state, None)
@@ -302,8 +330,9 @@ class TenantSync:
         """Hand the batch to the landing thread; one lands while the next is fetched, in order."""
         if state.landing is not None:
             await state.landing
-        state.landing = asyncio.create_task(self._db(self._land, state.batch, state.bad, checkpoint))
-        state.batch, state.bad = [], []
+        after = state.lookup_after if state.batch_after is None else state.batch_after
+        state.landing = asyncio.create_task(self._db(self._land, state.batch, state.bad, checkpoint, after))
+        state.batch, state.bad, state.batch_after = [], [], None
 
     def _known(self, order_ids: list[str], first_day: date, last_day: date) -> dict[str, Known]:
         # order_date bounds let both warehouses skip most of the history.
@@ -332,14 +361,17 @@ class TenantSync:
         batch: list[tuple[Version, bool]],
         bad: list[tuple[str | None, bytes | str, str]],
         checkpoint: tuple[Window, datetime] | None,
+        checked_after: int,
     ) -> None:
         tid = self.tenant.tenant_id
-        with self.wh.transaction():
+        with self.fence.transaction(self.wh):
             for order_id, raw, reason in bad:
                 self.lander.quarantine(tid, raw, reason, SOURCE, self.run_id, order_id)
-            # `known` excluded every version already landed, and the lease keeps anyone else from
-            # landing this tenant meanwhile: a plain append is enough.
-            landed = self.lander.land(tid, [v for v, _ in batch], SOURCE, self.run_id, known_new=True)
+            # `known` excluded every version landed up to `checked_after`; only what writers without
+            # the lease (files, pushes) landed since then needs checking again.
+            landed = self.lander.land(
+                tid, [v for v, _ in batch], SOURCE, self.run_id, known_new=True, checked_after=checked_after
+            )
             if checkpoint is not None:
                 window, position = checkpoint
                 checkpoints.advance(

@@ -1,23 +1,64 @@
-"""Tenant leases: one process syncs a tenant at a time (a worker, or a manual `ordersync sync`); a
-dead process's leases expire and others take its tenants over. Leases use the real clock (they are
-about processes being alive), not the injectable one that drives schedules."""
+"""Fenced leases per (tenant, stream): one process runs a stream of a tenant at a time.
+
+A lease row holds a fencing `token` that grows by one at every acquisition and is never reset. A run
+writes only inside transactions that check its token (`Fence.check`), so a run that lost its lease,
+whatever the reason (it stalled past its time, its renew failed, its host's clock lied), can neither
+land another row nor move a checkpoint: once anybody else acquired the lease the token differs, and
+once the lease ran out nobody's check passes until it is acquired again.
+
+Lease times are the warehouse's clock, never a host's. On PostgreSQL the check is an UPDATE of the
+lease row, so it holds that row's lock until the landing commits: a takeover waits for the commit and
+can never slip between the check and the commit. DuckDB allows one writing process; there the check,
+acquisitions and renewals of one database file take turns on a process-wide lock, which also keeps
+DuckDB's optimistic concurrency from failing a landing because a renew touched the row meanwhile.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import os
 import socket
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
 
-from ordersync.errors import TenantBusyError
+from ordersync.errors import (
+    ConnectionLostError,
+    LeaseLostError,
+    OrdersyncError,
+    TenantBusyError,
+    TransientWarehouseError,
+)
 from ordersync.warehouse import Warehouse
 
+log = logging.getLogger("ordersync.leases")
 
-def _now() -> datetime:
-    return datetime.now(UTC)
+PULL = "pull"  # the stream of scheduled and manual pull syncs
+LOCK_TIMEOUT_MS = 2000
+
+_LOCAL_LOCKS: dict[str, threading.RLock] = {}
+_LOCAL_LOCKS_GUARD = threading.Lock()
+
+
+def _local_lock(wh: Warehouse) -> threading.RLock | None:
+    """The process-wide lease lock of a single-writer warehouse file; None where writers are many."""
+    if wh.concurrent_writers:
+        return None
+    key = os.path.abspath(wh.url.removeprefix("duckdb://"))
+    with _LOCAL_LOCKS_GUARD:
+        return _LOCAL_LOCKS.setdefault(key, threading.RLock())
+
+
+@contextlib.contextmanager
+def _maybe(lock: threading.RLock | None) -> Iterator[None]:
+    if lock is None:
+        yield
+        return
+    with lock:
+        yield
 
 
 def holder_name(prefix: str) -> str:
@@ -39,86 +80,201 @@ def _dead_on_this_host(holder: str) -> bool:
     return False
 
 
+@dataclass
+class Lease:
+    tenant_id: int
+    stream: str
+    holder: str
+    token: int
+    lost: bool = False
+
+
+class Fence:
+    """What a run checks inside each of its writing transactions (see the module docstring)."""
+
+    def __init__(self, lease: Lease, wh: Warehouse) -> None:
+        self.lease = lease
+        self._lock = _local_lock(wh)
+
+    @contextlib.contextmanager
+    def transaction(self, wh: Warehouse) -> Iterator[None]:
+        """A writing transaction that commits only while the lease holds. The check comes last, just
+        before the commit: a run that stalls anywhere before it is refused when it resumes, and on
+        PostgreSQL the lease row stays locked only for the moment between check and commit."""
+        with self.guard(), wh.transaction():
+            yield
+            self.check(wh)
+
+    @contextlib.contextmanager
+    def guard(self) -> Iterator[None]:
+        """Wrap the whole writing transaction (DuckDB: takes the file's lease lock first)."""
+        with _maybe(self._lock):
+            yield
+
+    def check(self, wh: Warehouse) -> None:
+        """Raise LeaseLostError unless the lease is still this run's and unexpired. Call inside the
+        writing transaction, within guard(); transaction() does both."""
+        lease = self.lease
+        if not lease.lost:
+            # UPDATE, not SELECT: on PostgreSQL it keeps the row locked until this transaction ends.
+            rows = wh.query(
+                "UPDATE cdp.leases SET token = token WHERE tenant_id = ? AND stream = ? AND holder = ? "
+                f"AND token = ? AND lease_until > {wh.now_sql} RETURNING token",
+                (lease.tenant_id, lease.stream, lease.holder, lease.token),
+            )
+            if rows:
+                return
+            lease.lost = True
+        raise LeaseLostError(
+            f"this run lost its lease on tenant {lease.tenant_id} ({lease.stream}, token {lease.token}): "
+            "it stalled past its lease or its renewals failed, and the tenant may have been taken over; "
+            "nothing it wrote after that is kept, and the next run carries on"
+        )
+
+
+class NoFence(Fence):
+    """For writers that own no stream state (files, pushes): nothing to check."""
+
+    def __init__(self) -> None:
+        self._lock = None
+
+    def check(self, wh: Warehouse) -> None:
+        return None
+
+
 class LeaseKeeper:
     """Takes, renews and releases leases on its own connection (thread-safe)."""
 
     def __init__(self, wh: Warehouse, holder: str, ttl_seconds: float) -> None:
         self.wh = wh
         self.holder = holder
-        self.ttl = timedelta(seconds=ttl_seconds)
+        self.ttl = float(ttl_seconds)
         self._lock = threading.Lock()
+        self._local = _local_lock(wh)
 
-    def acquire(self, tenant_id: int) -> bool:
-        """Take the tenant's lease if it is free, expired, or already ours. A dead holder's runs
-        left 'running' are marked abandoned, since nobody can be running them any more."""
-        now = _now()
-        with self._lock:
-            self.wh.execute(
-                "INSERT INTO cdp.tenant_leases (tenant_id, worker_id, lease_until, acquired_at) "
-                "VALUES (?, ?, ?, ?) ON CONFLICT (tenant_id) DO UPDATE SET "
-                "worker_id = excluded.worker_id, lease_until = excluded.lease_until, "
+    def _call(self, sql: str, params: tuple[object, ...]) -> list[tuple[object, ...]]:
+        try:
+            return self._locked_query(sql, params)
+        except ConnectionLostError:
+            self.wh.reopen()
+            return self._locked_query(sql, params)
+
+    def _locked_query(self, sql: str, params: tuple[object, ...]) -> list[tuple[object, ...]]:
+        # A holder stopped between its fence check and its commit keeps the lease row locked; the
+        # others give up after a moment (LockNotAvailable, transient) instead of hanging with it.
+        with self.wh.transaction():
+            if self.wh.concurrent_writers:
+                self.wh.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT_MS}ms'")
+            return self.wh.query(sql, params)
+
+    def acquire(self, tenant_id: int, stream: str = PULL) -> Lease | None:
+        """Take the lease if it is free, expired, held by a process known dead on this host, or ours;
+        each acquisition gets a new token. A previous holder's runs left 'running' are marked
+        abandoned, since nobody can be running them any more."""
+        try:
+            return self._acquire(tenant_id, stream)
+        except TransientWarehouseError as exc:  # the row is locked by a holder mid-commit: it is busy
+            log.info("lease on tenant %s (%s) not taken now: %s", tenant_id, stream, exc)
+            return None
+
+    def _acquire(self, tenant_id: int, stream: str) -> Lease | None:
+        now = self.wh.now_sql
+        with self._lock, _maybe(self._local):
+            rows = self._call(
+                "INSERT INTO cdp.leases (tenant_id, stream, holder, token, lease_until, acquired_at) "
+                f"VALUES (?, ?, ?, 1, {now} + CAST(? AS DOUBLE PRECISION) * INTERVAL '1 second', {now}) "
+                "ON CONFLICT (tenant_id, stream) DO UPDATE SET holder = excluded.holder, "
+                "token = cdp.leases.token + 1, lease_until = excluded.lease_until, "
                 "acquired_at = excluded.acquired_at "
-                "WHERE cdp.tenant_leases.lease_until < excluded.acquired_at "
-                "OR cdp.tenant_leases.worker_id = excluded.worker_id",
-                (tenant_id, self.holder, now + self.ttl, now),
+                "WHERE cdp.leases.holder IS NULL OR cdp.leases.lease_until < excluded.acquired_at "
+                "OR cdp.leases.holder = excluded.holder "
+                "RETURNING holder, token",
+                (tenant_id, stream, self.holder, self.ttl),
             )
-            owner = self.owner(tenant_id)
-            if owner is not None and owner != self.holder and _dead_on_this_host(owner):
+            if not rows:
+                owner = self.owner(tenant_id, stream)
+                if owner is None or not _dead_on_this_host(owner):
+                    return None
                 # its process is gone: no need to wait for the lease to run out
-                self.wh.execute(
-                    "UPDATE cdp.tenant_leases SET worker_id = ?, lease_until = ?, acquired_at = ? "
-                    "WHERE tenant_id = ? AND worker_id = ?",
-                    (self.holder, now + self.ttl, now, tenant_id, owner),
+                rows = self._call(
+                    "UPDATE cdp.leases SET holder = ?, token = token + 1, "
+                    f"lease_until = {now} + CAST(? AS DOUBLE PRECISION) * INTERVAL '1 second', "
+                    f"acquired_at = {now} WHERE tenant_id = ? AND stream = ? AND holder = ? "
+                    "RETURNING holder, token",
+                    (self.holder, self.ttl, tenant_id, stream, owner),
                 )
-                owner = self.owner(tenant_id)
-            if owner != self.holder:
-                return False
-            self.wh.execute(
-                "UPDATE cdp.sync_runs SET status = 'abandoned', "
-                "error = 'its process stopped before finishing; the tenant was taken over' "
-                "WHERE tenant_id = ? AND status = 'running'",
-                (tenant_id,),
-            )
-            return True
+                if not rows:
+                    return None
+            token = int(rows[0][1])  # type: ignore[call-overload]
+            if stream == PULL:
+                self._call(
+                    "UPDATE cdp.sync_runs SET status = 'abandoned', "
+                    "error = 'its process stopped or lost its lease before finishing; the tenant was taken over' "
+                    "WHERE tenant_id = ? AND status = 'running' RETURNING run_id",
+                    (tenant_id,),
+                )
+            return Lease(tenant_id, stream, self.holder, token)
 
-    def owner(self, tenant_id: int) -> str | None:
-        value = self.wh.scalar("SELECT worker_id FROM cdp.tenant_leases WHERE tenant_id = ?", (tenant_id,))
+    def owner(self, tenant_id: int, stream: str = PULL) -> str | None:
+        value = self.wh.scalar(
+            f"SELECT holder FROM cdp.leases WHERE tenant_id = ? AND stream = ? AND lease_until >= {self.wh.now_sql}",
+            (tenant_id, stream),
+        )
         return None if value is None else str(value)
 
-    def renew(self, tenant_id: int) -> bool:
-        """Extend the lease if it is still ours; False when it was lost."""
-        with self._lock:
-            self.wh.execute(
-                "UPDATE cdp.tenant_leases SET lease_until = ? WHERE tenant_id = ? AND worker_id = ?",
-                (_now() + self.ttl, tenant_id, self.holder),
+    def renew(self, lease: Lease) -> bool:
+        """Extend the lease if it is still ours; False (and the lease marked lost) when it was lost."""
+        with self._lock, _maybe(self._local):
+            rows = self._call(
+                "UPDATE cdp.leases SET "
+                f"lease_until = {self.wh.now_sql} + CAST(? AS DOUBLE PRECISION) * INTERVAL '1 second' "
+                "WHERE tenant_id = ? AND stream = ? AND holder = ? AND token = ? "
+                f"AND lease_until > {self.wh.now_sql} RETURNING token",
+                (self.ttl, lease.tenant_id, lease.stream, lease.holder, lease.token),
             )
-            return self.owner(tenant_id) == self.holder
+        if not rows:
+            lease.lost = True
+        return bool(rows)
 
-    def release(self, tenant_id: int) -> None:
-        with self._lock:
-            self.wh.execute(
-                "DELETE FROM cdp.tenant_leases WHERE tenant_id = ? AND worker_id = ?",
-                (tenant_id, self.holder),
+    def release(self, lease: Lease) -> None:
+        """Free the lease (the row and its token stay, so the token keeps growing)."""
+        with self._lock, _maybe(self._local):
+            self._call(
+                f"UPDATE cdp.leases SET holder = NULL, lease_until = {self.wh.now_sql} "
+                "WHERE tenant_id = ? AND stream = ? AND holder = ? AND token = ? RETURNING token",
+                (lease.tenant_id, lease.stream, lease.holder, lease.token),
             )
+
+    async def _renew_until_lost(self, lease: Lease) -> None:
+        """Renew every third of the time to live; a failed renew is retried at the next beat, and
+        a lease found lost stays lost (the run's next write is refused by its fence)."""
+        beat = self.ttl / 3
+        while not lease.lost:
+            await asyncio.sleep(beat)
+            try:
+                if not await asyncio.to_thread(self.renew, lease):
+                    log.warning("lease on tenant %s (%s) was lost", lease.tenant_id, lease.stream)
+            except OrdersyncError as exc:
+                log.warning("renewing the lease on tenant %s failed: %s", lease.tenant_id, exc)
 
     @asynccontextmanager
-    async def hold(self, tenant_id: int, tenant_name: str) -> AsyncIterator[None]:
-        """Hold the tenant's lease for the body, renewing it every third of its time to live."""
-        if not await asyncio.to_thread(self.acquire, tenant_id):
-            owner = await asyncio.to_thread(self.owner, tenant_id)
+    async def hold(self, tenant_id: int, tenant_name: str, stream: str = PULL) -> AsyncIterator[Lease]:
+        """Hold the lease for the body, renewing it in the background."""
+        lease = await asyncio.to_thread(self.acquire, tenant_id, stream)
+        if lease is None:
+            owner = await asyncio.to_thread(self.owner, tenant_id, stream)
             raise TenantBusyError(
-                f"tenant {tenant_name} is being synced by {owner}; it is skipped now and synced when free"
+                f"tenant {tenant_name} is being synced by {owner or 'another process'}; "
+                "it is skipped now and synced when free"
             )
-
-        async def renew() -> None:
-            while True:
-                await asyncio.sleep(self.ttl.total_seconds() / 3)
-                await asyncio.to_thread(self.renew, tenant_id)
-
-        task = asyncio.create_task(renew())
+        task = asyncio.create_task(self._renew_until_lost(lease))
         try:
-            yield
+            yield lease
         finally:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
-            await asyncio.to_thread(self.release, tenant_id)
+            if not lease.lost:
+                try:
+                    await asyncio.to_thread(self.release, lease)
+                except OrdersyncError as exc:  # it runs out by itself
+                    log.warning("releasing the lease on tenant %s failed: %s", tenant_id, exc)

@@ -105,3 +105,64 @@ def record_after(wh: Warehouse, run_id: str, after: list[DayCheck], now: datetim
             "WHERE run_id = ? AND order_date = ?",
             (c.matches, now if c.matches else None, c.warehouse.orders, c.warehouse.total, run_id, c.day),
         )
+
+
+#: The newest discrepancy of each (tenant, day) that is still open; older ones are superseded by it.
+_LATEST_OPEN = (
+    "SELECT discrepancy_id, order_date, source_orders, source_total FROM ("
+    "  SELECT discrepancy_id, tenant_id, order_date, source_orders, source_total, fixed, row_number() OVER ("
+    "    PARTITION BY tenant_id, order_date ORDER BY found_at DESC, discrepancy_id DESC) AS rn"
+    "  FROM cdp.discrepancies WHERE tenant_id = ?"
+    ") d WHERE rn = 1 AND NOT fixed"
+)
+
+
+def _mark_fixed(wh: Warehouse, discrepancy_id: int, run_id: str, now: datetime, held: DayTotals) -> None:
+    wh.execute(
+        "UPDATE cdp.discrepancies SET fixed = TRUE, fixed_at = ?, fixed_run_id = ?, after_orders = ?, "
+        "after_total = ? WHERE discrepancy_id = ?",
+        (now, run_id, held.orders, held.total, discrepancy_id),
+    )
+
+
+def close_fixed(wh: Warehouse, tenant_id: int, run_id: str, now: datetime) -> int:
+    """Close the tenant's open discrepancies whose day the warehouse now holds as the source
+    reported it (a later run landed what was missing); returns how many were closed."""
+    rows = wh.query(_LATEST_OPEN, (tenant_id,))
+    if not rows:
+        return 0
+    held = warehouse_days(wh, tenant_id, min(r[1] for r in rows), max(r[1] for r in rows))
+    empty = DayTotals(0, Decimal("0.00"))
+    closed = 0
+    for discrepancy_id, day, orders, total in rows:
+        now_held = held.get(day, empty)
+        if now_held == DayTotals(int(orders), Decimal(total).quantize(_CENT)):
+            _mark_fixed(wh, int(discrepancy_id), run_id, now, now_held)
+            closed += 1
+    return closed
+
+
+def close_matching(wh: Warehouse, tenant_id: int, run_id: str, checks: list[DayCheck], now: datetime) -> None:
+    """A full sync found these days equal to the source as it is now: any discrepancy still open
+    on them (recorded against older source figures) is closed."""
+    matching = {c.day: c for c in checks if c.matches}
+    if not matching:
+        return
+    for discrepancy_id, day, _, _ in wh.query(_LATEST_OPEN, (tenant_id,)):
+        check = matching.get(day)
+        if check is not None:
+            _mark_fixed(wh, int(discrepancy_id), run_id, now, check.warehouse)
+
+
+def open_days(wh: Warehouse) -> dict[int, int]:
+    """Per tenant, the days whose newest discrepancy is still open."""
+    return {
+        int(tid): int(n)
+        for tid, n in wh.query(
+            "SELECT tenant_id, count(*) FROM ("
+            "  SELECT tenant_id, fixed, row_number() OVER ("
+            "    PARTITION BY tenant_id, order_date ORDER BY found_at DESC, discrepancy_id DESC) AS rn"
+            "  FROM cdp.discrepancies"
+            ") d WHERE rn = 1 AND NOT fixed GROUP BY tenant_id"
+        )
+    }

@@ -36,10 +36,11 @@ def start(
     worker_id: str | None,
     window: tuple[datetime, datetime] | None = None,
     attempt: int = 1,
+    lease_token: int | None = None,
 ) -> None:
     wh.execute(
         "INSERT INTO cdp.sync_runs (run_id, tenant_id, mode, status, started_at, worker_id, window_start, "
-        "window_end, wall_started_at, attempt) VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?)",
+        "window_end, wall_started_at, attempt, lease_token) VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?)",
         (
             run_id,
             tenant_id,
@@ -50,6 +51,7 @@ def start(
             window[1] if window else None,
             datetime.now(UTC),
             attempt,
+            lease_token,
         ),
     )
 

@@ -2,12 +2,13 @@
 
 Within a tick, incrementals and full syncs run first; historical batches run after all of them
 (lower priority). Each job holds the tenant's lease, retries transient failures with backoff, and
-leaves every attempt in the run log.
+leaves every attempt in the run log. Nothing ends the loop but a stop: an error outside a tenant's
+sync (a failed build, a lost connection, an unreachable clock, a migration conflict) is logged, the
+build log records builds, connections are reopened, and the next tick runs as usual.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
 import uuid
@@ -15,17 +16,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from ordersync.errors import TransientSourceError, WarehouseError
-from ordersync.facade import Ordersync, run_async
+from ordersync.errors import TransformError
+from ordersync.facade import Ordersync
 from ordersync.sync.engine import SyncOutcome
+from ordersync.sync.jobs import Job, JobPolicy
 from ordersync.sync.leases import holder_name
 from ordersync.sync.windows import history
 from ordersync.tenants import Tenant
 from ordersync.worker.schedule import Due, ScheduleSettings, due, incremental_due
 
 log = logging.getLogger("ordersync.worker")
-
-RETRYABLE = (TransientSourceError, WarehouseError)
 
 
 def default_worker_id() -> str:
@@ -39,6 +39,7 @@ class TickReport:
     outcomes: list[SyncOutcome] = field(default_factory=list)
     skipped_leased: list[str] = field(default_factory=list)
     built: bool = False
+    build_error: str | None = None
 
     @property
     def landed(self) -> int:
@@ -88,31 +89,56 @@ class Worker:
 
     # -- one tick -------------------------------------------------------------------------------
     def tick(self) -> TickReport:
-        try:
-            report = run_async(self._tick())
-        finally:
-            if not self.app.wh.concurrent_writers:
-                self.app.close_side_connections()  # DuckDB: dbt must be alone with the file
-        if self.schedule.build_after_tick and report.landed > 0:
-            self.app.build()
-            report.built = True
-        return report
-
-    async def _tick(self) -> TickReport:
+        """One tick. Raises what went wrong outside the tenants' syncs (run() survives it)."""
         now = self.app.clock.now()
-        plan = await asyncio.to_thread(self.plan_tick, now)
+        self.app.upgrade()
+        plan = self.plan_tick(now)
         report = TickReport(now, {t.tenant_name: d for t, d in plan})
-        sem = asyncio.Semaphore(self.schedule.concurrency)
-        primary = [(t, "full" if d.full else "incremental") for t, d in plan if d.full or d.incremental]
-        for outcomes in await asyncio.gather(*(self._job(sem, t, m, now, report) for t, m in primary)):
-            report.outcomes.extend(outcomes)
+        policy = JobPolicy(
+            concurrency=self.schedule.concurrency,
+            attempts=self.schedule.attempts,
+            backoff_seconds=self.schedule.retry_backoff_seconds,
+        )
+        primary = [
+            Job(t, m, None, self._still_due(m, t, now))
+            for t, d in plan
+            if d.full or d.incremental
+            for m in ["full" if d.full else "incremental"]
+        ]
+        self._collect(report, self.app.run_jobs(primary, policy))
         # Lower priority: only after every incremental of this tick, and only for tenants whose
         # incremental (if one was due now) succeeded.
         failed = {o.tenant_id for o in report.outcomes if o.status == "failed"}
-        later = [(t, "historical") for t, d in plan if d.historical and t.tenant_id not in failed]
-        for outcomes in await asyncio.gather(*(self._job(sem, t, m, now, report) for t, m in later)):
-            report.outcomes.extend(outcomes)
+        later = [
+            Job(t, "historical", 1, self._still_due("historical", t, now))
+            for t, d in plan
+            if d.historical and t.tenant_id not in failed
+        ]
+        self._collect(report, self.app.run_jobs(later, policy))
+        if self.schedule.build_after_tick and (report.landed > 0 or self._build_owed()):
+            try:
+                self.app.build(trigger="worker")
+                report.built = True
+            except TransformError as exc:  # recorded in cdp.build_runs; the next tick builds again
+                report.build_error = str(exc)
+                log.error("build after the tick failed: %s", exc)
         return report
+
+    def _build_owed(self) -> bool:
+        """The last build failed or never finished: build again even if nothing new landed."""
+        from ordersync.transform.builds import last_build
+
+        last = last_build(self.app.wh)
+        return last is not None and last["status"] != "succeeded"
+
+    @staticmethod
+    def _collect(report: TickReport, results: list[list[SyncOutcome]]) -> None:
+        for attempts in results:
+            for outcome in attempts:
+                if outcome.status == "busy":
+                    report.skipped_leased.append(outcome.tenant_name)
+                elif outcome.status != "skipped":
+                    report.outcomes.append(outcome)
 
     def _still_due(self, mode: str, planned: Tenant, now: datetime) -> Callable[[Tenant], bool]:
         """Under the lease, check again: another worker may have synced the tenant meanwhile."""
@@ -128,56 +154,41 @@ class Worker:
 
         return check
 
-    async def _job(
-        self, sem: asyncio.Semaphore, tenant: Tenant, mode: str, now: datetime, report: TickReport
-    ) -> list[SyncOutcome]:
-        async with sem:
-            wh = await asyncio.to_thread(self.app.wh.fork)
-            outcomes: list[SyncOutcome] = []
-            try:
-                for attempt in range(1, self.schedule.attempts + 1):
-                    outcome = await self.app.sync_tenant(
-                        tenant,
-                        mode,
-                        wh=wh,
-                        historical_batches=1 if mode == "historical" else None,
-                        attempt=attempt,
-                        still_due=self._still_due(mode, tenant, now),
-                    )
-                    if outcome.status == "busy":
-                        report.skipped_leased.append(tenant.tenant_name)
-                    if outcome.status in ("busy", "skipped"):
-                        break
-                    outcomes.append(outcome)
-                    if outcome.status == "succeeded" or not isinstance(outcome.exception, RETRYABLE):
-                        break
-                    await asyncio.sleep(self.schedule.retry_backoff_seconds * 2 ** (attempt - 1))
-            except Exception:  # one tenant's failure never stops the others; the run log has it
-                log.exception("tenant %s: %s sync crashed", tenant.tenant_name, mode)
-            finally:
-                await asyncio.to_thread(wh.close)
-            return outcomes
-
     # -- forever -------------------------------------------------------------------------------
     def run(self, stop: threading.Event | None = None, once: bool = False) -> None:
-        """Tick every `tick_seconds` of ordersync's clock until stopped (or once)."""
+        """Tick every `tick_seconds` of ordersync's clock until stopped (or once). A tick that fails
+        outside the tenants' syncs is logged and the loop goes on; after a warehouse error every
+        connection is reopened."""
         stop = stop or threading.Event()
         last: datetime | None = None
         try:
             while not stop.is_set():
-                now = self.app.clock.now()
-                if last is None or (now - last).total_seconds() >= self.schedule.tick_seconds:
-                    last = now
-                    report = self.tick()
-                    log.info(
-                        "tick at %s: %d runs, %d landed, %d tenants leased elsewhere",
-                        now.isoformat(),
-                        len(report.outcomes),
-                        report.landed,
-                        len(report.skipped_leased),
-                    )
+                try:
+                    now = self.app.clock.now()
+                    if last is None or (now - last).total_seconds() >= self.schedule.tick_seconds:
+                        last = now
+                        self._log(now, self.tick())
+                        if once:
+                            return
+                except Exception as exc:
+                    self._survive(exc)
                     if once:
                         return
                 stop.wait(min(1.0, self.schedule.tick_seconds))
         finally:
             self.app.close_side_connections()
+
+    def _survive(self, exc: Exception) -> None:
+        log.error("tick failed, the next tick carries on: %s: %s", type(exc).__name__, exc, exc_info=exc)
+        self.app.reconnect()  # cheap, and a connection that failed once is not trusted again
+
+    @staticmethod
+    def _log(now: datetime, report: TickReport) -> None:
+        log.info(
+            "tick at %s: %d runs, %d landed, %d tenants leased elsewhere%s",
+            now.isoformat(),
+            len(report.outcomes),
+            report.landed,
+            len(report.skipped_leased),
+            f", build failed: {report.build_error}" if report.build_error else "",
+        )

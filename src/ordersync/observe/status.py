@@ -1,0 +1,105 @@
+"""`status` and `progress`: per tenant, how current it is, its last run and build, and its counts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from ordersync.sync import checkpoints, reconcile
+from ordersync.sync.windows import history
+from ordersync.tenants import Tenant
+from ordersync.transform.builds import last_build
+from ordersync.warehouse import Warehouse
+
+
+def sync_state(last_sync_at: datetime | None, now: datetime, frequency_hours: float = 6) -> str:
+    """Current within one sync period, Behind within two, Stale after (the seed's 6 h / 12 h for a
+    tenant synced every 6 hours)."""
+    if last_sync_at is None:
+        return "Stale"
+    age = (now - last_sync_at).total_seconds() / 3600
+    if age < frequency_hours:
+        return "Current"
+    if age < 2 * frequency_hours:
+        return "Behind"
+    return "Stale"
+
+
+def _has_table(wh: Warehouse, name: str) -> bool:
+    return bool(
+        wh.scalar(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'cdp' AND table_name = ?",
+            (name,),
+        )
+    )
+
+
+def tenant_status(wh: Warehouse, tenants: list[Tenant], now: datetime, direction: str) -> list[dict[str, Any]]:
+    landed = dict(wh.query("SELECT tenant_id, count(DISTINCT order_id) FROM cdp.orders_landing GROUP BY 1"))
+    fct: dict[int, int] = {}
+    if _has_table(wh, "fct_orders"):
+        fct = dict(wh.query("SELECT tenant_id, count(*) FROM cdp.fct_orders GROUP BY 1"))
+    last_runs = {
+        r[0]: r[1:]
+        for r in wh.query(
+            "SELECT r.tenant_id, r.status, r.mode, r.started_at, r.finished_at, r.error FROM cdp.sync_runs r "
+            "JOIN (SELECT tenant_id, max(started_at) AS s FROM cdp.sync_runs GROUP BY 1) m "
+            "ON m.tenant_id = r.tenant_id AND m.s = r.started_at"
+        )
+    }
+    quarantined = dict(wh.query("SELECT tenant_id, count(*) FROM cdp.quarantine WHERE resolved_at IS NULL GROUP BY 1"))
+    open_days = reconcile.open_days(wh)
+    build = last_build(wh)
+    out: list[dict[str, Any]] = []
+    for t in tenants:
+        run = last_runs.get(t.tenant_id)
+        today = now.astimezone(t.tz).date()
+        orders_today = wh.scalar(
+            "SELECT count(DISTINCT order_id) FROM cdp.orders_landing WHERE tenant_id = ? AND order_date = ?",
+            (t.tenant_id, today),
+        )
+        progress = history(t, checkpoints.load(wh, t.tenant_id), direction).progress
+        out.append(
+            {
+                "tenant": t.tenant_name,
+                "tenant_id": t.tenant_id,
+                "enabled": t.sync_enabled,
+                "state": sync_state(t.last_sync_at, now, t.sync_frequency_hours),
+                "sync_frequency_hours": t.sync_frequency_hours,
+                "last_sync_at": t.last_sync_at.isoformat() if t.last_sync_at else None,
+                "last_run_status": run[0] if run else None,
+                "last_run_mode": run[1] if run else None,
+                "last_run_error": run[4] if run else None,
+                "orders_today": int(orders_today or 0),
+                "orders_landed": int(landed.get(t.tenant_id, 0)),
+                "orders_in_fct": int(fct.get(t.tenant_id, 0)),
+                "quarantined": int(quarantined.get(t.tenant_id, 0)),
+                "open_discrepancies": int(open_days.get(t.tenant_id, 0)),
+                "historical_progress": f"{progress:.0%}",
+                "initial_sync_completed": t.initial_sync_completed,
+                "last_build_status": build["status"] if build else None,
+                "last_build_at": build["started_at"] if build else None,
+                "last_build_error": build["error"] if build else None,
+            }
+        )
+    return out
+
+
+def tenant_progress(wh: Warehouse, tenants: list[Tenant], direction: str) -> list[dict[str, Any]]:
+    """Historical sync progress per tenant: range, frontier, share done, completion flag."""
+    out: list[dict[str, Any]] = []
+    for t in tenants:
+        h = history(t, checkpoints.load(wh, t.tenant_id), direction)
+        out.append(
+            {
+                "tenant": t.tenant_name,
+                "go_live_date": t.go_live_date.isoformat() if t.go_live_date else None,
+                "history_until": h.until.isoformat() if h.until else None,
+                "direction": direction,
+                "frontier": h.frontier.isoformat() if h.frontier else None,
+                "progress": round(h.progress, 4),
+                "pending": h.pending,
+                "initial_sync_completed": t.initial_sync_completed,
+            }
+        )
+    return out

@@ -1,0 +1,57 @@
+"""The build log, cdp.build_runs: every dbt build, who asked for it, its flags, outcome and error."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from ordersync.warehouse import Warehouse
+
+
+def start(wh: Warehouse, command: str, flags: dict[str, Any], worker_id: str | None, trigger: str) -> int:
+    rows = wh.query(
+        "INSERT INTO cdp.build_runs (command, flags, status, started_at, worker_id, trigger) "
+        "VALUES (?, ?, 'running', ?, ?, ?) RETURNING build_id",
+        (command, json.dumps(flags, sort_keys=True), datetime.now(UTC), worker_id, trigger),
+    )
+    return int(rows[0][0])
+
+
+def finish(wh: Warehouse, build_id: int, status: str, seconds: float, error: str | None) -> None:
+    wh.execute(
+        "UPDATE cdp.build_runs SET status = ?, finished_at = ?, seconds = ?, error = ? WHERE build_id = ?",
+        (status, datetime.now(UTC), round(seconds, 3), error, build_id),
+    )
+
+
+def abandon_dead(wh: Warehouse, is_dead: Any) -> None:
+    """Builds left 'running' by a process that is gone (killed mid-build) are marked abandoned."""
+    for build_id, worker_id in wh.query("SELECT build_id, worker_id FROM cdp.build_runs WHERE status = 'running'"):
+        if worker_id and is_dead(str(worker_id)):
+            wh.execute(
+                "UPDATE cdp.build_runs SET status = 'abandoned', error = ? WHERE build_id = ?",
+                ("its process stopped before the build finished", build_id),
+            )
+
+
+def last_build(wh: Warehouse) -> dict[str, Any] | None:
+    rows = wh.query_dicts(
+        "SELECT build_id, command, flags, status, started_at, finished_at, seconds, worker_id, trigger, error "
+        "FROM cdp.build_runs ORDER BY started_at DESC, build_id DESC LIMIT 1"
+    )
+    if not rows:
+        return None
+    row = rows[0]
+    for key in ("started_at", "finished_at"):
+        if row[key] is not None:
+            row[key] = row[key].isoformat()
+    return row
+
+
+def recent(wh: Warehouse, limit: int = 20) -> list[dict[str, Any]]:
+    return wh.query_dicts(
+        "SELECT build_id, command, flags, status, started_at, finished_at, seconds, worker_id, trigger, error "
+        "FROM cdp.build_runs ORDER BY started_at DESC, build_id DESC LIMIT ?",
+        (limit,),
+    )
