@@ -49,6 +49,7 @@ def worker(
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
         with facade(warehouse, progress=False, worker_id=worker_id) as app:
+            app.upgrade()  # a writing command: migrate (under the lock) before anything else
             w = Worker(app, schedule)
             console.print(f"worker {w.worker_id} on {app.wh.display_url}, tick {tick:g} s")
             w.run(stop, once=once)
