@@ -1,0 +1,123 @@
+"""docs/reliability.md: what each trial does, the results table, the findings, and how to reproduce."""
+
+from __future__ import annotations
+
+import os
+import platform
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+from chaoslib.model import TrialSpec
+from chaoslib.runner import GroupResult
+
+_HEAD = """# Reliability: the chaos suite
+
+ordersync promises that orders converge whatever goes wrong around it. `bench/chaos.py` tries to break
+that promise: it drives ordersync as a user does (its CLI in child processes, so `kill -9` really
+kills, following the simulator's clock through `ORDERSYNC__CLOCK`, credentials in environment
+variables) against the built-in VTEX simulator and real warehouses (a DuckDB file, a fresh
+PostgreSQL database per trial), injects one kind of fault per trial, lets ordersync finish, and
+compares the end state with the simulator's truth using plain SQL:
+
+- every order the source holds (in the synced range) is in `fct_orders` with the source's current
+  status, value and lastChange; an order missing or built from an older version is a **version lost**;
+- no `(tenant, order_id, payload_hash)` is stored twice in `cdp.orders_landing` and `fct_orders` has one
+  row per order; each extra copy is a **version doubled**;
+- `ordersync build` (dbt's tests included) passes;
+- no store credential and no warehouse password appears in any output, log or dbt file a trial left.
+
+The short version of every trial runs in the test suite (`pytest -m chaos`, `tests/chaos/`);
+`bench/chaos.py --short` runs the same from the command line, `--only NAME` and `--trials N` select.
+A new write path adds its trial with one `register(TrialSpec(...))` in `tests/chaos/chaoslib/trials/`.
+"""
+
+
+def _cell(text: object) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def render(groups: list[GroupResult], specs: list[TrialSpec], command: str, minutes: float) -> str:
+    lines = [_HEAD, "## Results", ""]
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    lines.append(
+        f"Produced by `{command}` on {when} ({os.cpu_count()} cores, {platform.system()} "
+        f"{platform.release()}, Python {platform.python_version()}), in {minutes:.1f} minutes."
+    )
+    lines += [
+        "",
+        "| trial | warehouse | trials run | faults injected | orders checked | versions lost | versions doubled "
+        "| outcome |",
+        "|---|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for g in groups:
+        r = g.result
+        lines.append(
+            f"| {g.spec.name} | {g.warehouse} | {r.trials} | {r.faults} | {r.orders_checked} | {r.versions_lost} "
+            f"| {r.versions_doubled} | {g.outcome} |"
+        )
+    failing = [g for g in groups if not g.result.ok]
+    lines += ["", "## Findings", ""]
+    if not failing:
+        lines.append("Every trial passed.")
+    for g in failing:
+        lines.append(f"### {g.spec.name} on {g.warehouse}")
+        lines.append("")
+        counts = Counter(g.result.failures)
+        for message, n in counts.most_common(12):
+            lines.append(f"- {_cell(message)}" + (f" ({n} trials)" if n > 1 else ""))
+        if len(counts) > 12:
+            lines.append(f"- ... and {len(counts) - 12} other distinct failures")
+        lines.append("")
+    notes = [g for g in groups if g.result.notes]
+    if notes:
+        lines += ["", "## Notes", ""]
+        for g in notes:
+            counts = Counter(_generalise(n) for n in g.result.notes)
+            shown = "; ".join(f"{m}" + (f" (x{n})" if n > 1 else "") for m, n in counts.most_common(6))
+            lines.append(f"- **{g.spec.name} / {g.warehouse}**: {_cell(shown)}")
+    for g in groups:
+        if not g.result.details:
+            continue
+        lines += ["", f"### What ordersync did with each bad input ({g.spec.name}, {g.warehouse})", ""]
+        lines += ["| input | path | outcome |", "|---|---|---|"]
+        for case, path, outcome in g.result.details:
+            lines.append(f"| {_cell(case)} | {path} | {_cell(outcome)} |")
+    lines += ["", "## The trials", ""]
+    for spec in specs:
+        where = ", ".join(spec.warehouses)
+        lines += [
+            f"### {spec.name}: {spec.title}",
+            "",
+            f"{spec.doc}",
+            "",
+            f"Warehouses: {where}. Published run: {spec.published} per warehouse; short run: {spec.short}.",
+            "",
+        ]
+    lines += [
+        "## Reproducing",
+        "",
+        "```bash",
+        ".venv/bin/python bench/chaos.py                 # the published run; writes this file",
+        ".venv/bin/python bench/chaos.py --short         # one or two trials of each",
+        ".venv/bin/python bench/chaos.py --only kill-9 --trials 5 --warehouse duckdb",
+        ".venv/bin/pytest -q -m chaos tests/chaos        # the short versions as tests",
+        "```",
+        "",
+        "The run needs root (a tmpfs mount, a private PostgreSQL cluster initialised as the `postgres` user) "
+        "and PostgreSQL on 127.0.0.1:5432 (`ORDERSYNC_TEST_PG_URL` to use another server).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _generalise(note: str) -> str:
+    """Notes differ by their numbers; count them by their words."""
+    import re
+
+    return re.sub(r"\d+(\.\d+)?", "N", note)
+
+
+def write(path: Path, groups: list[GroupResult], specs: list[TrialSpec], command: str, minutes: float) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render(groups, specs, command, minutes))

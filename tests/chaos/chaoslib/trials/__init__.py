@@ -1,0 +1,12 @@
+"""One module per trial; each registers itself when imported."""
+
+from __future__ import annotations
+
+import importlib
+
+MODULES = ("kill", "pg_restart", "freeze", "faults", "diskfull", "badinput")
+
+
+def load_all() -> None:
+    for name in MODULES:
+        importlib.import_module(f"chaoslib.trials.{name}")
