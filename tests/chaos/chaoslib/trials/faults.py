@@ -1,0 +1,100 @@
+"""Simulator faults at a given rate (5xx, slow answers, truncated bodies), 429 bursts, and a few orders
+whose body stays broken for good. ordersync must converge: every other order built as the source
+has it, the poison orders in cdp.quarantine (with their order id) and nowhere else."""
+
+from __future__ import annotations
+
+import random
+
+from chaoslib import checks, sources, steps
+from chaoslib.commands import Cli
+from chaoslib.model import TrialParams, TrialResult, TrialSpec, register
+from chaoslib.warehouses import dropping, fresh
+
+STORES = (("alpha", 90.0), ("beta", 45.0))
+POISON_PER_STORE = 3
+SYNC_ATTEMPTS = 3  # an operator runs a failed sync again; more than this is a failure to converge
+
+
+def truncate(body: bytes) -> bytes:
+    return body[: max(1, len(body) // 3)]
+
+
+def trial(p: TrialParams, rng: random.Random) -> TrialResult:
+    rate = float(p.options["rate"])
+    result = TrialResult(trials=1)
+    days = 2.0 if p.short else 3.0
+    with (
+        sources.simulator(
+            p.workdir / "source",
+            list(STORES),
+            days=days,
+            seed=rng.randrange(1 << 30),
+            fault_rate=rate,
+            rate_limit_per_minute=6000,  # VTEX's documented limit; ordersync's budget is half of it
+        ) as sim,
+        sources.ChaosProxy(sim.url) as proxy,
+        dropping(fresh(p.warehouse, p.workdir, "faults")) as wh,
+    ):
+        sources.settle(sim)
+        truths = {name: checks.truth_rows(sources.truth(sim, name)) for name, _ in STORES}
+        poison = {name: set(rng.sample(sorted(t), POISON_PER_STORE)) for name, t in truths.items()}
+        for ids in poison.values():
+            for order_id in ids:
+                proxy.bodies[order_id] = truncate
+        proxy.burst_every, proxy.burst_seconds = 4.0, 0.6
+        cli = Cli(p.workdir, wh.url, f"{sim.url}/_simulator/clock", {"ORDERSYNC__SYNC__INITIAL_DAYS": "5"})
+        if not steps.setup_tenants(cli, {name: proxy.base_url(name) for name, _ in STORES}, result):
+            return result
+        for attempt in range(1, SYNC_ATTEMPTS + 1):
+            done = cli.run(["sync", "--json"])
+            summary = steps.sync_summary(done) or {}
+            if done.ok and not summary.get("build_error"):
+                if attempt > 1:
+                    result.note(f"converged on sync {attempt}")
+                break
+            result.note(f"sync {attempt} did not finish: {done.brief()[:200]}")
+        else:
+            result.fail(f"no convergence after {SYNC_ATTEMPTS} syncs: {done.brief()}")
+        result.faults += sources.sim_faults(sim) + sum(proxy.injected.values())
+        with wh.connect() as reader:
+            for name, truth in truths.items():
+                state = checks.check_tenant(reader, name, truth, absent=poison[name])
+                result.orders_checked += state.checked
+                result.versions_lost += state.lost
+                result.versions_doubled += state.doubled
+                result.failures += state.problems
+                held = checks.quarantined(reader, name)
+                landed = checks.landed_ids(reader, name)
+                missing = sorted(poison[name] - set(held))
+                if missing:
+                    result.fail(f"{name}: poison orders not in cdp.quarantine (by order id): {missing}")
+                if poison[name] & landed:
+                    result.fail(f"{name}: poison orders were landed: {sorted(poison[name] & landed)}")
+                other = sorted(set(held) - poison[name])
+                if other:
+                    result.note(f"{name}: {len(other)} orders quarantined besides the poison ones")
+    return result
+
+
+for _rate in (0.10, 0.30):
+    register(
+        TrialSpec(
+            name=f"faults-{int(_rate * 100)}",
+            fn=trial,
+            title=f"source faults at {int(_rate * 100)}%",
+            doc=(
+                f"Two stores (about 270 and 135 orders over 3 days) behind the simulator's own faults on "
+                f"{int(_rate * 100)}% of API requests (500/502/503/504, answers stalled 0.2-1.5 s, bodies cut "
+                "short), its 6,000 requests/minute limit, and a proxy that answers 429 for 0.6 s of every 4 s "
+                f"and keeps {POISON_PER_STORE} orders per store permanently truncated. `ordersync sync` runs "
+                f"(again if it fails, at most {SYNC_ATTEMPTS} times). Every other order must be built as the "
+                "source has it; each poison order must be in cdp.quarantine under its order id, and never landed "
+                "or built."
+            ),
+            published=2,
+            short=1 if _rate > 0.2 else 0,  # the test suite runs the harder one, on PostgreSQL
+            short_on=("postgres",),
+            options={"rate": _rate},
+        )
+    )

@@ -1,0 +1,173 @@
+"""`kill -9` at a random moment of `ordersync sync` (incremental, historical, full) or `ordersync build`.
+
+Each trial clones a warehouse prepared for its mode, starts the command, SIGKILLs it at a moment drawn
+uniformly within the command's measured duration (start-up included: a user's kill can land
+anywhere), runs the command again to the end, and compares the end state with the source's truth.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from chaoslib import checks, sources, steps
+from chaoslib.commands import Cli
+from chaoslib.model import TrialParams, TrialResult, TrialSpec, register
+from chaoslib.warehouses import PgServer, WarehouseHandle, clone, dropping, fresh
+from ordersync.simulator import RunningSimulator
+
+MODES = ("incremental", "build", "historical", "full")  # short runs: DuckDB takes the first two
+ACCOUNT = "shop"
+DAYS = 10  # of history in the store
+LIVE_DAYS = 9  # the historical tenant's go-live, days back
+LEASE = 3.0
+LATENCY = 0.03  # seconds per get-order, as a store far away would answer
+
+
+@dataclass
+class Prepared:
+    template: WarehouseHandle
+    seconds: float  # the command's measured duration, uninterrupted
+    since: datetime | None  # orders created before this are never synced (go-live)
+    problem: str | None = None
+
+
+def _commands(mode: str) -> tuple[list[str], list[str]]:
+    """(the command killed, the final run)."""
+    if mode == "build":
+        return ["build"], ["build"]
+    sync = ["sync", "--tenant", ACCOUNT, "--mode", mode, "--json"]
+    return [*sync, "--no-build"], sync
+
+
+def _env() -> dict[str, str]:
+    return {
+        "ORDERSYNC__SYNC__INITIAL_DAYS": str(DAYS + 2),
+        "ORDERSYNC__SYNC__HISTORICAL_BATCH_DAYS": "2",  # several checkpoints to be killed between
+        "ORDERSYNC__SYNC__BATCH_SIZE": "100",
+        "ORDERSYNC__SYNC__LEASE_SECONDS": str(LEASE),
+    }
+
+
+@dataclass
+class Source:
+    sim: RunningSimulator
+    proxy: sources.ChaosProxy  # a little latency per get-order, so the sync is longer than start-up
+
+    @property
+    def clock(self) -> str:
+        return f"{self.sim.url}/_simulator/clock"
+
+
+def _source(p: TrialParams) -> Source:
+    def make() -> Source:
+        per_day = 40.0 if p.short else 60.0
+        sim = p.shared.stack.enter_context(
+            sources.simulator(p.group_dir / "source", [(ACCOUNT, per_day)], days=DAYS, seed=17, fault_rate=0.0)
+        )
+        sources.settle(sim)
+        proxy = p.shared.stack.enter_context(sources.ChaosProxy(sim.url))
+        proxy.delay = LATENCY
+        return Source(sim, proxy)
+
+    source: Source = p.shared.get("source", make)
+    return source
+
+
+def _prepare(p: TrialParams, mode: str) -> Prepared:
+    source = _source(p)
+    now = source.sim.clock()
+    workdir = p.group_dir / f"prepare-{mode}"
+    workdir.mkdir(parents=True, exist_ok=True)
+    server = PgServer() if p.warehouse != "duckdb" else None
+    template = fresh(p.warehouse, workdir, f"tmpl_{mode[:4]}", server)
+    p.shared.stack.callback(template.drop)
+    clock = source.clock
+    cli = Cli(workdir, template.url, clock, _env())
+    setup = TrialResult()
+    live = (now - timedelta(days=LIVE_DAYS)).date() if mode == "historical" else None
+    since = datetime(live.year, live.month, live.day, tzinfo=UTC) if live else None
+    if not steps.setup_tenants(cli, {ACCOUNT: source.proxy.base_url(ACCOUNT)}, setup, go_live=live):
+        return Prepared(template, 3.0, since, "; ".join(setup.failures))
+    if mode in ("historical", "build"):
+        done = cli.run(["sync", "--no-build", "--json"])  # the first incremental
+    elif mode == "full":
+        # an incremental two days ago: the full sync then has the last two days to find and land
+        earlier = (now - timedelta(days=2)).isoformat()
+        done = cli.run(["sync", "--no-build", "--json"], env={"ORDERSYNC__CLOCK": earlier})
+    else:
+        done = None
+    if done is not None and not done.ok:
+        return Prepared(template, 3.0, since, f"preparing {mode}: {done.brief()}")
+    # measure the command once, uninterrupted, on a copy
+    killed_cmd, _ = _commands(mode)
+    probe_dir = workdir / "measure"
+    probe_dir.mkdir(exist_ok=True)
+    with dropping(clone(template, probe_dir, f"meas_{mode[:4]}")) as probe:
+        measured = Cli(probe_dir, probe.url, clock, _env()).run(killed_cmd)
+    if not measured.ok:
+        return Prepared(template, max(measured.seconds, 1.0), since, f"uninterrupted {mode}: {measured.brief()}")
+    return Prepared(template, measured.seconds, since)
+
+
+def _landed(wh: WarehouseHandle) -> str:
+    """How far the killed command got (for the notes): versions in the landing table."""
+    try:
+        with wh.connect() as reader:
+            return str(reader.scalar("SELECT count(*) FROM cdp.orders_landing"))
+    except Exception as exc:  # a file a killed process left may not open read-only: only a note
+        return f"? ({type(exc).__name__})"
+
+
+def trial(p: TrialParams, rng: random.Random) -> TrialResult:
+    result = TrialResult(trials=1)
+    offset = 0 if p.warehouse == "duckdb" else 2  # a short run covers two modes per warehouse, all four in all
+    mode = MODES[(p.index + offset) % len(MODES)]
+    prepared: Prepared = p.shared.get(f"prepared:{mode}", lambda: _prepare(p, mode))
+    if prepared.problem is not None:
+        result.fail(f"{mode}: {prepared.problem}")
+        return result
+    source = _source(p)
+    killed_cmd, final_cmd = _commands(mode)
+    with dropping(clone(prepared.template, p.workdir, f"k{p.index}")) as wh:
+        cli = Cli(p.workdir, wh.url, source.clock, _env())
+        after = rng.uniform(0.0, prepared.seconds)
+        killed = cli.killed_at(killed_cmd, after)
+        if killed.killed:
+            result.faults += 1
+            result.note(f"{mode}: killed at {after:.2f} s of {prepared.seconds:.2f} s, {_landed(wh)} versions landed")
+        else:
+            result.note(f"{mode}: finished ({killed.code}) before the kill at {after:.2f} s")
+        steps.run_to_the_end(cli, final_cmd, result, wait=LEASE + 1)
+        truth = checks.truth_rows(sources.truth(source.sim, ACCOUNT), prepared.since)
+        with wh.connect() as reader:
+            state = checks.check_tenant(reader, ACCOUNT, truth)
+            left_running = reader.scalar("SELECT count(*) FROM cdp.sync_runs WHERE status = 'running'")
+        if left_running:
+            result.fail(f"{mode}: {left_running} runs are still marked running after the final run")
+    result.orders_checked += state.checked
+    result.versions_lost += state.lost
+    result.versions_doubled += state.doubled
+    result.failures += [f"{mode}: {m}" for m in state.problems]
+    return result
+
+
+register(
+    TrialSpec(
+        name="kill-9",
+        fn=trial,
+        title="kill -9 during sync and build",
+        doc=(
+            "A store of about 600 orders over 10 days. Each trial clones a warehouse prepared for one of four "
+            "commands, in turn: the first incremental `sync`, a `sync --mode historical` from a go-live date 9 "
+            "days back (2-day batches), a `sync --mode full` after an incremental two days old, and `build` "
+            "after a sync. It SIGKILLs the command at a moment drawn uniformly within its measured duration, "
+            "runs it again to the end (the final syncs build), and checks every source order in fct_orders "
+            "with its current status, value and lastChange, no landed version stored twice, one fct_orders "
+            "row per order, no run left `running`, and a passing dbt build (its tests)."
+        ),
+        published=50,
+        short=2,
+    )
+)
