@@ -13,6 +13,7 @@ from ordersync.cli import demo as demo_cmd
 from ordersync.cli import ops
 from ordersync.cli.context import STATE, WarehouseOpt, configure_logging, facade, run_guarded
 from ordersync.cli.output import console, print_below, print_json, print_table, short_time
+from ordersync.cli.quarantine import app as quarantine_app
 from ordersync.cli.simulator import app as simulator_app
 from ordersync.config import DEFAULT_TIMEZONE
 
@@ -26,6 +27,7 @@ app = typer.Typer(
 tenants_app = typer.Typer(help="Register and manage the stores ordersync syncs.", no_args_is_help=True)
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(simulator_app, name="simulator")
+app.add_typer(quarantine_app, name="quarantine")
 
 
 @app.callback()
@@ -184,11 +186,25 @@ def sync(
             for o in report.outcomes
         ]
         if as_json:
-            print_json({"runs": rows, "build_seconds": report.build_seconds, "ok": report.ok})
+            print_json(
+                {
+                    "runs": rows,
+                    "attempts": report.attempts,
+                    "build_seconds": report.build_seconds,
+                    "build_error": report.build_error,
+                    "failed": [o.tenant_name for o in report.failures],
+                    "ok": report.ok,
+                }
+            )
         else:
             print_table("sync", rows, [c for c in rows[0] if c != "run_id"] if rows else None)
-            if report.build_seconds is not None:
+            if report.build_error is not None:
+                print_below("dbt build failed", report.build_error)
+            elif report.build_seconds is not None:
                 console.print(f"dbt build: {report.build_seconds:.1f} s")
+            if report.failures:
+                names = ", ".join(o.tenant_name for o in report.failures)
+                console.print(f"{len(report.failures)} of {len(report.outcomes)} tenants failed: {names}")
         return report.ok
 
     if not run_guarded(go):
@@ -244,6 +260,13 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False, warehouse: 
         for r in rows:
             if r["last_run_error"]:
                 print_below(r["tenant"], f"last run failed: {r['last_run_error']}")
+        build = rows[0] if rows else None
+        if build is not None and build["last_build_status"] is not None:
+            when = short_time(build["last_build_at"])
+            if build["last_build_error"]:
+                print_below(f"last build {build['last_build_status']} at {when}", build["last_build_error"])
+            else:
+                console.print(f"last build {build['last_build_status']} at {when}")
 
     run_guarded(go)
 
