@@ -119,7 +119,7 @@ class DuckDBWarehouse(Warehouse):
             con.execute("SET TimeZone = 'UTC'")
             return con
         except duckdb.IOException as exc:
-            if "lock" in str(exc).lower():
+            if any(m in str(exc).lower() for m in ("could not set lock", "conflicting lock")):
                 raise WarehouseLockedError(
                     f"the DuckDB file {self.path} is open in another process (DuckDB allows one writer); "
                     "stop that process first, or use PostgreSQL (--warehouse postgresql://...) "
