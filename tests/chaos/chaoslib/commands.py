@@ -93,6 +93,9 @@ class Cli:
                 TOKEN_ENV: APP_TOKEN,
                 "ORDERSYNC__DBT__STATE_DIR": str(workdir / "dbt"),
                 "ORDERSYNC__SYNC__MAX_BACKOFF_SECONDS": "2",
+                # the simulator has no rate limit unless a trial sets one: pacing is the faults trial's
+                # subject, elsewhere it would only make each trial wait
+                "ORDERSYNC__SYNC__REQUESTS_PER_MINUTE": "60000",
                 "COLUMNS": "200",
             }
         )

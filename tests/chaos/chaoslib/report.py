@@ -74,7 +74,12 @@ def render(groups: list[GroupResult], specs: list[TrialSpec], command: str, minu
         lines += ["", "## Notes", ""]
         for g in notes:
             counts = Counter(_generalise(n) for n in g.result.notes)
-            shown = "; ".join(f"{m}" + (f" (x{n})" if n > 1 else "") for m, n in counts.most_common(6))
+            first: dict[str, str] = {}
+            for n in g.result.notes:
+                first.setdefault(_generalise(n), n)
+            shown = "; ".join(
+                first[m] + (f" (and {n - 1} more like it)" if n > 1 else "") for m, n in counts.most_common(8)
+            )
             lines.append(f"- **{g.spec.name} / {g.warehouse}**: {_cell(shown)}")
     for g in groups:
         if not g.result.details:

@@ -58,7 +58,7 @@ def trial(p: TrialParams, rng: random.Random) -> TrialResult:
         result.fail(f"could not mount a tmpfs: {problem}")
         return result
     try:
-        per_day = 500.0 if p.short else 700.0
+        per_day = 300.0 if p.short else 450.0
         with sources.simulator(p.workdir / "source", [(STORE, per_day)], days=4.0, seed=rng.randrange(1 << 30)) as sim:
             sources.settle(sim)
             path = disk / "warehouse.duckdb"
@@ -66,7 +66,7 @@ def trial(p: TrialParams, rng: random.Random) -> TrialResult:
             cli = Cli(p.workdir, wh.url, f"{sim.url}/_simulator/clock", {"ORDERSYNC__SYNC__INITIAL_DAYS": "6"})
             if not steps.setup_tenants(cli, {STORE: sim.base_url(STORE)}, result):
                 return result
-            leave = rng.randrange(256 * 1024, 3 * 1024 * 1024)
+            leave = rng.randrange(128 * 1024, 1536 * 1024)
             filler = _fill(disk, leave)
             starved = cli.run(["sync", "--no-build"])
             result.faults += 1
@@ -112,7 +112,7 @@ register(
         title="DuckDB on a nearly full disk",
         doc=(
             f"The DuckDB warehouse lives on a {SIZE_MB} MB tmpfs. After `init` and `tenants add`, a filler file "
-            "leaves 0.25-3 MB free and a first sync of about 2,800 orders (4 days) runs out of space. The sync "
+            "leaves 0.125-1.5 MB free and a first sync of about 1,800 orders (4 days) runs out of space. The sync "
             "must fail with one clear line saying the disk is full (no traceback); after the filler is deleted "
             "the file must open, hold no version twice, answer `ordersync status`, and the next `ordersync sync` "
             "must complete with fct_orders equal to the source."

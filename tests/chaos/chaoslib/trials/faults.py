@@ -12,6 +12,7 @@ from chaoslib.model import TrialParams, TrialResult, TrialSpec, register
 from chaoslib.warehouses import dropping, fresh
 
 STORES = (("alpha", 90.0), ("beta", 45.0))
+SHORT_STORES = (("alpha", 60.0), ("beta", 30.0))
 POISON_PER_STORE = 3
 SYNC_ATTEMPTS = 3  # an operator runs a failed sync again; more than this is a failure to converge
 
@@ -24,10 +25,11 @@ def trial(p: TrialParams, rng: random.Random) -> TrialResult:
     rate = float(p.options["rate"])
     result = TrialResult(trials=1)
     days = 2.0 if p.short else 3.0
+    stores = SHORT_STORES if p.short else STORES
     with (
         sources.simulator(
             p.workdir / "source",
-            list(STORES),
+            list(stores),
             days=days,
             seed=rng.randrange(1 << 30),
             fault_rate=rate,
@@ -37,27 +39,54 @@ def trial(p: TrialParams, rng: random.Random) -> TrialResult:
         dropping(fresh(p.warehouse, p.workdir, "faults")) as wh,
     ):
         sources.settle(sim)
-        truths = {name: checks.truth_rows(sources.truth(sim, name)) for name, _ in STORES}
+        truths = {name: checks.truth_rows(sources.truth(sim, name)) for name, _ in stores}
         poison = {name: set(rng.sample(sorted(t), POISON_PER_STORE)) for name, t in truths.items()}
         for ids in poison.values():
             for order_id in ids:
                 proxy.bodies[order_id] = truncate
         proxy.burst_every, proxy.burst_seconds = 4.0, 0.6
-        cli = Cli(p.workdir, wh.url, f"{sim.url}/_simulator/clock", {"ORDERSYNC__SYNC__INITIAL_DAYS": "5"})
-        if not steps.setup_tenants(cli, {name: proxy.base_url(name) for name, _ in STORES}, result):
+        cli = Cli(
+            p.workdir,
+            wh.url,
+            f"{sim.url}/_simulator/clock",
+            {
+                "ORDERSYNC__SYNC__INITIAL_DAYS": "5",
+                "ORDERSYNC__SYNC__REQUESTS_PER_MINUTE": "3000",  # ordersync's default, half the store's limit
+            },
+        )
+        if not steps.setup_tenants(cli, {name: proxy.base_url(name) for name, _ in stores}, result):
             return result
+        result.note(f"poison orders: {sorted(i for ids in poison.values() for i in ids)}")
+        every_poison = {i: name for name, ids in poison.items() for i in ids}
         for attempt in range(1, SYNC_ATTEMPTS + 1):
             done = cli.run(["sync", "--json"])
             summary = steps.sync_summary(done) or {}
+            for run in summary.get("runs", []):
+                error = str(run.get("error") or "")
+                hit = [i for i in every_poison if i in error]
+                if run.get("status") == "failed" and hit:
+                    result.fail(
+                        f"{run.get('tenant')}: a run failed on poison order {hit[0]} instead of quarantining it "
+                        f"({error[:160]})"
+                    )
+                elif run.get("status") == "failed":
+                    result.note(f"sync {attempt}: {run.get('tenant')} failed: {error[:160]}")
             if done.ok and not summary.get("build_error"):
                 if attempt > 1:
                     result.note(f"converged on sync {attempt}")
                 break
-            result.note(f"sync {attempt} did not finish: {done.brief()[:200]}")
         else:
             result.fail(f"no convergence after {SYNC_ATTEMPTS} syncs: {done.brief()}")
         result.faults += sources.sim_faults(sim) + sum(proxy.injected.values())
         with wh.connect() as reader:
+            paced = reader.query(
+                "SELECT count(*), sum(throttled), sum(throttle_wait_seconds), sum(pace_wait_seconds), "
+                "sum(retries) FROM cdp.sync_runs"
+            )[0]
+            result.note(
+                f"{paced[0]} runs: {paced[1]} answered 429, {float(paced[2] or 0):.0f} s waited after 429s, "
+                f"{float(paced[3] or 0):.0f} s waited for the budget, {paced[4]} retries"
+            )
             for name, truth in truths.items():
                 state = checks.check_tenant(reader, name, truth, absent=poison[name])
                 result.orders_checked += state.checked

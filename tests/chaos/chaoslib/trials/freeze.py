@@ -162,6 +162,20 @@ def trial(p: TrialParams, rng: random.Random) -> TrialResult:
             )
             for status, error in statuses:
                 result.note(f"the fenced run ended {status}: {str(error)[:120]}")
+            for run_id, tid in stale:
+                tokens = reader.query(
+                    "SELECT s.lease_token, min(t.lease_token) FROM cdp.sync_runs s, cdp.sync_runs t "
+                    "WHERE s.run_id = ? AND t.tenant_id = ? AND t.worker_id <> s.worker_id "
+                    "AND t.wall_started_at > ? GROUP BY s.lease_token",
+                    (run_id, tid, frozen_at),
+                )
+                if not tokens or tokens[0][0] is None or tokens[0][1] is None:
+                    result.note("the runs record no lease token to compare")
+                elif not tokens[0][1] > tokens[0][0]:
+                    result.fail(
+                        f"tenant {tid}: the takeover run's lease token {tokens[0][1]} is not above the "
+                        f"fenced run's {tokens[0][0]}"
+                    )
             for name, _ in STORES:
                 state = checks.check_tenant(reader, name, checks.truth_rows(sources.truth(sim, name)))
                 result.orders_checked += state.checked
