@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -75,10 +76,10 @@ def render(groups: list[GroupResult], specs: list[TrialSpec], command: str, minu
         for g in notes:
             counts = Counter(_generalise(n) for n in g.result.notes)
             first: dict[str, str] = {}
-            for n in g.result.notes:
-                first.setdefault(_generalise(n), n)
+            for note in g.result.notes:
+                first.setdefault(_generalise(note), note)
             shown = "; ".join(
-                first[m] + (f" (and {n - 1} more like it)" if n > 1 else "") for m, n in counts.most_common(8)
+                first[kind] + (f" (and {n - 1} more like it)" if n > 1 else "") for kind, n in counts.most_common(8)
             )
             lines.append(f"- **{g.spec.name} / {g.warehouse}**: {_cell(shown)}")
     for g in groups:
@@ -118,8 +119,6 @@ def render(groups: list[GroupResult], specs: list[TrialSpec], command: str, minu
 
 def _generalise(note: str) -> str:
     """Notes differ by their numbers; count them by their words."""
-    import re
-
     return re.sub(r"\d+(\.\d+)?", "N", note)
 
 

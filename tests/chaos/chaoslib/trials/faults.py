@@ -121,7 +121,7 @@ for _rate in (0.10, 0.30):
                 "source has it; each poison order must be in cdp.quarantine under its order id, and never landed "
                 "or built."
             ),
-            published=2,
+            published=1,
             short=1 if _rate > 0.2 else 0,  # the test suite runs the harder one, on PostgreSQL
             short_on=("postgres",),
             options={"rate": _rate},
