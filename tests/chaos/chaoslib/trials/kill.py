@@ -111,13 +111,26 @@ def _prepare(p: TrialParams, mode: str) -> Prepared:
     return Prepared(template, measured.seconds, since)
 
 
-def _landed(wh: WarehouseHandle) -> str:
-    """How far the killed command got (for the notes): versions in the landing table."""
+def _landed(wh: WarehouseHandle) -> int | None:
+    """Versions in the landing table (how far a killed command got), None when it cannot be read."""
     try:
         with wh.connect() as reader:
-            return str(reader.scalar("SELECT count(*) FROM cdp.orders_landing"))
-    except Exception as exc:  # a file a killed process left may not open read-only: only a note
-        return f"? ({type(exc).__name__})"
+            return int(reader.scalar("SELECT count(*) FROM cdp.orders_landing"))
+    except Exception:  # a file a killed process left may not open read-only: only a note then
+        return None
+
+
+def _phase(mode: str, before: int | None, at_kill: int | None, after: int | None) -> str:
+    """Where the kill landed, in words the report can count."""
+    if mode == "build":
+        return "during the build"
+    if at_kill is None or before is None or after is None:
+        return "(landing table unreadable right after the kill)"
+    if at_kill == before:
+        return "before it landed anything"
+    if at_kill >= after:
+        return "after it had landed everything"
+    return "part-way through landing"
 
 
 def trial(p: TrialParams, rng: random.Random) -> TrialResult:
@@ -132,14 +145,16 @@ def trial(p: TrialParams, rng: random.Random) -> TrialResult:
     killed_cmd, final_cmd = _commands(mode)
     with dropping(clone(prepared.template, p.workdir, f"k{p.index}")) as wh:
         cli = Cli(p.workdir, wh.url, source.clock, _env())
-        after = rng.uniform(0.0, prepared.seconds)
-        killed = cli.killed_at(killed_cmd, after)
+        before = _landed(wh)
+        moment = rng.uniform(0.0, prepared.seconds)
+        killed = cli.killed_at(killed_cmd, moment)
+        at_kill = _landed(wh)
+        steps.run_to_the_end(cli, final_cmd, result, wait=LEASE + 1)
         if killed.killed:
             result.faults += 1
-            result.note(f"{mode}: killed at {after:.2f} s of {prepared.seconds:.2f} s, {_landed(wh)} versions landed")
+            result.note(f"{mode}: killed {_phase(mode, before, at_kill, _landed(wh))}")
         else:
-            result.note(f"{mode}: finished ({killed.code}) before the kill at {after:.2f} s")
-        steps.run_to_the_end(cli, final_cmd, result, wait=LEASE + 1)
+            result.note(f"{mode}: finished (exit {killed.code}) before the kill")
         truth = checks.truth_rows(sources.truth(source.sim, ACCOUNT), prepared.since)
         with wh.connect() as reader:
             state = checks.check_tenant(reader, ACCOUNT, truth)
