@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestServer
 from pydantic import SecretStr
 
 from ordersync.errors import NotFoundError, SourceError, TransientSourceError
-from ordersync.extract import VtexClient
+from ordersync.extract import MalformedBodyError, VtexClient
 
 from .fake_vtex import APP_KEY, APP_TOKEN, CUT, MALFORMED, FakeVtex, Fault, RecordingSleep, spread
 
@@ -88,6 +88,33 @@ def test_gives_up_after_max_retries() -> None:
         assert fake.get_count == 4
 
     with_fake(test, max_retries=3)
+
+
+def test_a_body_broken_and_never_whole_is_malformed_even_when_5xx_came_last() -> None:
+    """An order whose body comes back broken, with 5xx in between, never once whole: a poison record
+    for the quarantine (with the broken bytes), not a transient failure that blocks every run."""
+
+    async def test(fake: FakeVtex, c: VtexClient, sleep: RecordingSleep) -> None:
+        fake.get_faults.extend([MALFORMED, Fault(502), MALFORMED, Fault(503)])
+        with pytest.raises(MalformedBodyError, match="malformed body") as info:
+            await first_order(fake, c)
+        assert info.value.body == MALFORMED.body
+        fake.get_faults.extend([Fault(502), Fault(503), Fault(502), Fault(503)])
+        with pytest.raises(TransientSourceError) as only_5xx:
+            await first_order(fake, c)
+        assert not isinstance(only_5xx.value, MalformedBodyError)
+
+    with_fake(test, max_retries=3)
+
+
+def test_json_nested_too_deeply_is_a_malformed_body() -> None:
+    async def test(fake: FakeVtex, c: VtexClient, sleep: RecordingSleep) -> None:
+        deep = Fault(200, b"[" * 100_000 + b"]" * 100_000)
+        fake.get_faults.extend([deep, deep, deep])
+        with pytest.raises(MalformedBodyError):
+            await first_order(fake, c)
+
+    with_fake(test, max_retries=2)
 
 
 def test_429s_never_count_against_max_retries() -> None:

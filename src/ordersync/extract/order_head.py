@@ -42,3 +42,5 @@ def decode_order_head(body: bytes | str) -> OrderHead:
     except msgspec.ValidationError as exc:
         # The only validation a struct of Any fields does is "is this an object".
         raise NotAnObjectError(str(exc)) from None
+    except RecursionError:
+        raise ValueError("JSON nested too deeply to decode") from None

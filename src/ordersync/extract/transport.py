@@ -134,6 +134,9 @@ class Transport:
         retries = 0  # failures that count against max_retries: everything but 429
         throttled = 0  # 429s answered to this request in a row
         throttle_waited = 0.0  # seconds this request was told to wait by its own 429s
+        # The last malformed 200: a body that came back broken and never whole is a poison record
+        # (quarantined) even when the last attempts met 5xx or timeouts in between.
+        malformed: _Failure | None = None
         while True:
             async with self._sem:
                 sent_at = await self._paced()
@@ -148,7 +151,7 @@ class Transport:
                                 return body, parse(body)
                             except ValueError:
                                 pass
-                            failure = _Failure(f"malformed body ({len(body)} bytes)", 200, body=body)
+                            failure = malformed = _Failure(f"malformed body ({len(body)} bytes)", 200, body=body)
                         elif status in RETRIABLE_STATUSES:
                             retry_after = None
                             if status == 429:
@@ -184,7 +187,7 @@ class Transport:
                 continue
             throttled = 0
             if retries >= self.policy.max_retries:
-                raise failure.error(what, retries)
+                raise (malformed or failure).error(what, retries)
             retries += 1
             self.stats.retries += 1
             wait = self.policy.backoff(retries)
