@@ -23,13 +23,14 @@ from ordersync.land import Lander, LandResult
 from ordersync.memory import keep_memory_flat
 from ordersync.sync.engine import SyncOutcome, TenantSync
 from ordersync.sync.jobs import Job, JobPolicy, run_jobs
-from ordersync.sync.leases import Fence, LeaseKeeper, _dead_on_this_host, holder_name
+from ordersync.sync.leases import Fence, LeaseKeeper, dead_on_this_host, holder_name
 from ordersync.sync.runs import RunCounters
 from ordersync.sync.windows import MODES
 from ordersync.tenants import Tenant, TenantStore
 from ordersync.warehouse import Warehouse, migrate, open_warehouse
 
 if TYPE_CHECKING:
+    from ordersync.land.quarantine import RetryResult
     from ordersync.transform import DbtResult
 
 T = TypeVar("T")
@@ -271,10 +272,7 @@ class Ordersync:
         tenant = self.tenants.get(tenant_name)
         return Lander(self.wh, self.clock).land_raw(tenant.tenant_id, tenant.tz, records, source, None)
 
-    # -- quarantine ---
-    if TYPE_CHECKING:
-        from ordersync.land.quarantine import RetryResult
-
+    # -- quarantine --------------------------------------------------------------------------
     def quarantine_list(self, tenant: str | None = None, include_resolved: bool = False) -> list[dict[str, Any]]:
         """Records that could not land (unresolved ones unless `include_resolved`), oldest first."""
         from ordersync.land.quarantine import list_quarantine
@@ -301,7 +299,7 @@ class Ordersync:
         wh = self.wh
         target = wh.dbt_target()
         flags = {"full_refresh": full_refresh, "lookback_days": self.settings.dbt.lookback_days}
-        builds.abandon_dead(wh, _dead_on_this_host)
+        builds.abandon_dead(wh, dead_on_this_host)
         build_id = builds.start(wh, "build", flags, self.worker_id or holder_name("build"), trigger)
         if not wh.concurrent_writers:
             self.close()  # DuckDB: dbt opens the file itself
@@ -360,12 +358,9 @@ class Ordersync:
         return run_async(tenant_gaps(tenants, self.wh.fork, self.clock.now(), self.settings.sync, days))
 
     def run_counters(self, run_id: str) -> RunCounters:
-        row = self.wh.query_one(
-            "SELECT orders_listed, orders_fetched, versions_landed, late_versions, quarantined, list_calls, "
-            "get_calls, retries FROM cdp.sync_runs WHERE run_id = ?",
-            (run_id,),
-        )
-        return RunCounters(*row) if row else RunCounters()
+        from ordersync.sync import runs
+
+        return runs.counters(self.wh, run_id)
 
 
 def run_async(coro: Coroutine[Any, Any, T]) -> T:

@@ -66,7 +66,7 @@ def holder_name(prefix: str) -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{prefix}"
 
 
-def _dead_on_this_host(holder: str) -> bool:
+def dead_on_this_host(holder: str) -> bool:
     host, _, rest = holder.partition(":")
     pid_text = rest.partition(":")[0]
     if host != socket.gethostname() or not pid_text.isdigit() or int(pid_text) == os.getpid():
@@ -193,7 +193,7 @@ class LeaseKeeper:
             )
             if not rows:
                 owner = self.owner(tenant_id, stream)
-                if owner is None or not _dead_on_this_host(owner):
+                if owner is None or not dead_on_this_host(owner):
                     return None
                 # its process is gone: no need to wait for the lease to run out
                 rows = self._call(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -65,4 +65,15 @@ def finish(
         + ", ".join(f"{k} = ?" for k in c)
         + " WHERE run_id = ?",
         (status, now, datetime.now(UTC), error, *c.values(), run_id),
+    )
+
+
+def counters(wh: Warehouse, run_id: str) -> RunCounters:
+    """A run's counters as recorded (zeros for a run that is not there)."""
+    names = [f.name for f in fields(RunCounters)]
+    row = wh.query_one(f"SELECT {', '.join(names)} FROM cdp.sync_runs WHERE run_id = ?", (run_id,))
+    if row is None:
+        return RunCounters()
+    return RunCounters(
+        **{n: (v if v is not None or n.startswith("discrepancies") else 0) for n, v in zip(names, row, strict=True)}
     )
