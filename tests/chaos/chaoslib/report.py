@@ -69,7 +69,12 @@ def render(groups: list[GroupResult], specs: list[TrialSpec], command: str, minu
             lines.append(f"- {_cell(message)}" + (f" ({n} trials)" if n > 1 else ""))
         if len(counts) > 12:
             lines.append(f"- ... and {len(counts) - 12} other distinct failures")
-        lines.append("")
+        lines += [
+            "",
+            f"Reproduce: `.venv/bin/python bench/chaos.py --only {g.spec.name} --warehouse {g.warehouse} "
+            f"--trials 1 --no-write --keep /tmp/chaos` (each trial's logs and warehouse stay there).",
+            "",
+        ]
     notes = [g for g in groups if g.result.notes]
     if notes:
         lines += ["", "## Notes", ""]

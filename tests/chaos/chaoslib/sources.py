@@ -9,6 +9,7 @@ id, while passing every other request through unchanged.
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
 import time
 import urllib.error
@@ -113,12 +114,10 @@ class ChaosProxy:
         app.router.add_route("*", "/{tail:.*}", self._handle)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        server = site._server
-        assert server is not None
-        port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
-        self.url = f"http://127.0.0.1:{port}"
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        await web.SockSite(runner, sock).start()
         timeout = aiohttp.ClientTimeout(total=120)
         async with aiohttp.ClientSession(timeout=timeout, auto_decompress=False) as self._session:
             self._ready.set()
@@ -195,9 +194,3 @@ def get_order(sim: RunningSimulator, account: str, order_id: str) -> bytes:
 
 def truth(sim: RunningSimulator, account: str) -> list[dict[str, Any]]:
     return sim.truth(account)
-
-
-def settle_moving(sim: RunningSimulator) -> datetime:
-    """Quiesce a simulator whose clock is running; returns the simulated moment it went quiet.
-    The list shows the truth from that moment plus the index lag on."""
-    return sim.quiesce()

@@ -82,7 +82,7 @@ def trial(p: TrialParams, rng: random.Random) -> TrialResult:
             if not worker.alive():
                 result.fail(f"the worker exited ({worker.proc.returncode}) after the restart: {_tail(worker.output())}")
                 return result
-            quiet = sources.settle_moving(sim)
+            quiet = sim.quiesce()  # the list shows the truth from then plus the index lag on
             settled = quiet + timedelta(minutes=15)
 
             def caught_up() -> bool:
