@@ -94,18 +94,27 @@ def _judge(result: TrialResult, sent: Sent, fate: tuple[str, str], reader: Reade
     label = f"{sent.path} / {case.kind}: {case.name}"
     wanted = {QUARANTINE: ("quarantined",), LAND: ("landed",), EITHER: ("landed", "quarantined")}[case.expect]
     ok = outcome in wanted
+    lost = False  # the order the record stood for never landed as itself
     if ok and outcome == "quarantined" and not what.strip():
         ok, what = False, "quarantined without a reason"
     if ok and case.expect == LAND:
         problem = _verbatim(reader, tenant, sent)
         if problem is not None:
             ok, what = False, problem
+    if ok and outcome == "landed" and sent.path == "http":
+        # a get-order body answers for the order asked for: one naming another order is not that order
+        tid = checks.tenant_id(reader, tenant)
+        ids = {r[0] for r in reader.query(
+            "SELECT order_id FROM cdp.orders_landing WHERE tenant_id = ? AND strpos(payload, ?) > 0", (tid, sent.marker)
+        )}  # fmt: skip
+        if ids != {sent.order_id}:
+            ok, lost, what = False, True, f"get order {sent.order_id} landed as order {sorted(ids)[0][:60]!r}"
     result.details.append(
         (f"{case.kind}: {case.name}", sent.path, f"{'ok' if ok else 'WRONG'}: {outcome}: {what[:160]}")
     )
     if not ok:
         result.fail(f"{label}: expected {case.expect}, got {outcome} ({what[:200]})")
-        if case.expect == LAND or outcome == "neither":
+        if lost or case.expect == LAND or outcome == "neither":
             result.versions_lost += 1
 
 
