@@ -194,3 +194,20 @@ def test_a_kill_really_kills(tmp_path: Path) -> None:
     assert sorted(p.name for p in (tmp_path / "logs").iterdir()) == [
         "001-simulator.err", "001-simulator.out", "002-cmd.err", "002-cmd.out",
     ]  # fmt: skip
+
+
+def test_the_report_has_a_row_per_group_and_says_what_failed() -> None:
+    from chaoslib import TRIALS, report
+    from chaoslib.model import TrialResult
+    from chaoslib.runner import GroupResult
+
+    spec = TRIALS["kill-9"]
+    good = TrialResult(trials=3, faults=3, orders_checked=1800, notes=["build: killed during the build"] * 3)
+    bad = TrialResult(trials=2, faults=2, orders_checked=1200, versions_lost=4, failures=["shop: 4 orders missing"] * 2)
+    text = report.render([GroupResult(spec, DUCKDB, good), GroupResult(spec, POSTGRES, bad)], [spec], "cmd", 1.5)
+    assert "| kill-9 | duckdb | 3 | 3 | 1800 | 0 | 0 | pass |" in text
+    assert "| kill-9 | postgres | 2 | 2 | 1200 | 4 | 0 | FAIL |" in text
+    assert "- shop: 4 orders missing (2 trials)" in text
+    assert "--only kill-9 --warehouse postgres" in text
+    assert "build: killed during the build (and 2 more like it)" in text
+    assert spec.doc in text
