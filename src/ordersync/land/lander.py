@@ -91,9 +91,21 @@ class Lander:
         source: str,
         run_id: str | None,
         order_id: str | None = None,
-    ) -> None:
-        """Keep a record that cannot land, byte for byte (see encode_raw), with why."""
+        *,
+        once: bool = False,
+    ) -> bool:
+        """Keep a record that cannot land, byte for byte (see encode_raw), with why; True when it was
+        stored. `once`: skip it when the same order's same bytes are already waiting unresolved (a
+        pull run meets the same poison body again at every run over the trailing window)."""
         text, encoding = encode_raw(raw)
+        if once and order_id is not None:
+            held = self.wh.scalar(
+                "SELECT count(*) FROM cdp.quarantine WHERE tenant_id = ? AND source = ? AND order_id = ? "
+                "AND resolved_at IS NULL AND raw = ?",
+                (tenant_id, source, _storable(order_id), text),
+            )
+            if held:
+                return False
         self.wh.execute(
             "INSERT INTO cdp.quarantine (tenant_id, source, run_id, order_id, reason, raw, raw_encoding, "
             "quarantined_at, retries) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)",
@@ -108,6 +120,7 @@ class Lander:
                 self.clock.now(),
             ),
         )
+        return True
 
     def land_raw(
         self, tenant_id: int, tz: ZoneInfo, records: Iterable[bytes | str], source: str, run_id: str | None

@@ -317,6 +317,11 @@ class TenantSync:
             except BadRecordError as exc:
                 state.bad.append((order_id, body.raw, str(exc)))
                 continue
+            if version.order_id != order_id:
+                # landing it would write another order's row from a body nobody asked that order for
+                reason = f"get-order for {order_id} answered with the body of order {version.order_id!r}"
+                state.bad.append((order_id, body.raw, reason))
+                continue
             k = known.get(version.order_id)
             if k is not None and version.payload_hash in k.hashes:
                 continue
@@ -365,8 +370,10 @@ class TenantSync:
     ) -> None:
         tid = self.tenant.tenant_id
         with self.fence.transaction(self.wh):
-            for order_id, raw, reason in bad:
-                self.lander.quarantine(tid, raw, reason, SOURCE, self.run_id, order_id)
+            stored = sum(
+                self.lander.quarantine(tid, raw, reason, SOURCE, self.run_id, order_id, once=True)
+                for order_id, raw, reason in bad
+            )
             # `known` excluded every version landed up to `checked_after`; only what writers without
             # the lease (files, pushes) landed since then needs checking again.
             landed = self.lander.land(
@@ -385,4 +392,4 @@ class TenantSync:
                 )
         self.counters.versions_landed += landed
         self.counters.late_versions += sum(1 for _, was_known in batch if was_known)
-        self.counters.quarantined += len(bad)
+        self.counters.quarantined += stored
