@@ -84,8 +84,8 @@ def trial(p: TrialParams, rng: random.Random) -> TrialResult:
                 "sum(retries) FROM cdp.sync_runs"
             )[0]
             result.note(
-                f"{paced[0]} runs: {paced[1]} answered 429, {float(paced[2] or 0):.0f} s waited after 429s, "
-                f"{float(paced[3] or 0):.0f} s waited for the budget, {paced[4]} retries"
+                f"{paced[0]} runs: {paced[1]} requests answered 429, {paced[4]} retries; request-seconds spent "
+                f"waiting after 429s {float(paced[2] or 0):.0f}, for the budget {float(paced[3] or 0):.0f}"
             )
             for name, truth in truths.items():
                 state = checks.check_tenant(reader, name, truth, absent=poison[name])
