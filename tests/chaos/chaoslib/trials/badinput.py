@@ -207,7 +207,17 @@ def trial(p: TrialParams, rng: random.Random) -> TrialResult:
         good_ids, http_ids = ids[:GOOD_RECORDS], ids[GOOD_RECORDS:]
         bodies = {oid: sources.get_order(sim, STORE, oid) for oid in good_ids}
         template = bodies[good_ids[0]]
-        cli = Cli(p.workdir, wh.url, f"{sim.url}/_simulator/clock", {"ORDERSYNC__SYNC__INITIAL_DAYS": "5"})
+        cli = Cli(
+            p.workdir,
+            wh.url,
+            f"{sim.url}/_simulator/clock",
+            {
+                "ORDERSYNC__SYNC__INITIAL_DAYS": "5",
+                # retries are the faults trial's subject; here they only delay each bad body's quarantine
+                "ORDERSYNC__SYNC__MAX_RETRIES": "3",
+                "ORDERSYNC__SYNC__MAX_BACKOFF_SECONDS": "0.5",
+            },
+        )
         if not steps.setup_tenants(cli, {STORE: proxy.base_url(STORE), FILES: proxy.base_url(STORE)}, result):
             return result
 
