@@ -333,3 +333,15 @@ def test_a_duckdb_conflict_between_two_cursors_is_transient(tmp_path: Path) -> N
     finally:
         other.close()
         wh.close()
+
+
+def test_a_full_disk_says_where_and_what_to_do() -> None:
+    from ordersync.errors import TransientWarehouseError
+    from ordersync.warehouse.translate import disk_full_hint, duckdb_error_kind, make_error
+
+    message = 'Failed to commit: Could not write file "/data/wh.duckdb.wal": No space left on device'
+    kind = duckdb_error_kind(["TransactionException", "Error"], message)
+    error = make_error(kind, "DuckDB", message, hint=disk_full_hint(message, "/data"))
+    assert isinstance(error, TransientWarehouseError)
+    assert "the disk holding /data is full: free space there" in str(error)
+    assert disk_full_hint("Catalog Error: Table x does not exist", "/data") is None

@@ -15,7 +15,7 @@ import pyarrow as pa
 from ordersync.config import DEFAULT_DUCKDB_MEMORY_LIMIT
 from ordersync.errors import ConnectionLostError, TransientWarehouseError, WarehouseError, WarehouseLockedError
 from ordersync.warehouse.base import APPEND_VERSIONS, Warehouse, version_key
-from ordersync.warehouse.translate import MISSING_SCHEMA_HINT, duckdb_error_kind, make_error
+from ordersync.warehouse.translate import MISSING_SCHEMA_HINT, disk_full_hint, duckdb_error_kind, make_error
 
 _LANDING_SCHEMA = pa.schema(
     [
@@ -135,7 +135,10 @@ class DuckDBWarehouse(Warehouse):
         if kind is ConnectionLostError:
             self._lost = True
         missing = isinstance(exc, duckdb.CatalogException) and "does not exist" in message
-        return make_error(kind, "DuckDB", message, context=context, hint=MISSING_SCHEMA_HINT if missing else None)
+        hint = disk_full_hint(message, os.path.dirname(os.path.abspath(self.path))) or (
+            MISSING_SCHEMA_HINT if missing else None
+        )
+        return make_error(kind, "DuckDB", message, context=context, hint=hint)
 
     @property
     def broken(self) -> bool:

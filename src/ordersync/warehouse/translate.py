@@ -165,6 +165,13 @@ DUCKDB_ERRORS: dict[str, Kind] = {
 _DUCKDB_DISK_FULL = ("no space left on device", "disk is full", "disk full", "not enough space")
 
 
+def disk_full_hint(message: str, where: str) -> str | None:
+    """Advice for a write that failed for want of space, naming the file's place; None otherwise."""
+    if not any(m in message.lower() for m in _DUCKDB_DISK_FULL):
+        return None
+    return f"the disk holding {where} is full: free space there, then run again; nothing half-written was kept"
+
+
 def duckdb_error_kind(class_names: Iterable[str], message: str) -> Kind:
     """The kind of a duckdb error (`class_names`: its class and bases, most specific first)."""
     names = list(class_names)
