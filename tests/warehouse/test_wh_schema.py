@@ -1,34 +1,11 @@
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
-from decimal import Decimal
+from collections.abc import Callable
 
 from ordersync.warehouse import LANDING_COLUMNS, Warehouse
 from ordersync.warehouse.migrate import current_version, latest_version, upgrade
 
-
-def _row(order_id: str, phash: str, tenant_id: int = 1) -> tuple[object, ...]:
-    now = datetime(2024, 1, 1, tzinfo=UTC)
-    values = {
-        "tenant_id": tenant_id,
-        "order_id": order_id,
-        "event_time": now,
-        "event_ingested_at": now,
-        "order_date": date(2024, 1, 1),
-        "creation_date": now,
-        "status": "invoiced",
-        "total_value": Decimal("10.50"),
-        "currency_code": "BRL",
-        "sales_channel": "1",
-        "customer_id": "c",
-        "customer_email": "e@x",
-        "customer_name": "n",
-        "payload": "{}",
-        "payload_hash": phash,
-        "source": "test",
-        "run_id": None,
-    }
-    return tuple(values[c] for c in LANDING_COLUMNS)
+RowFactory = Callable[..., tuple[object, ...]]
 
 
 def test_migrations_are_idempotent_and_versioned(warehouse: Warehouse) -> None:
@@ -54,18 +31,20 @@ def test_same_columns_and_types_on_both_backends(warehouse: Warehouse) -> None:
     assert types["tenant_id"] == "integer"
 
 
-def test_identical_payload_lands_once(warehouse: Warehouse) -> None:
+def test_identical_payload_lands_once(warehouse: Warehouse, make_row: RowFactory) -> None:
     with warehouse.transaction():
-        assert warehouse.insert_landing([_row("a", "h1"), _row("a", "h1"), _row("a", "h2")]) == 2
+        assert warehouse.insert_landing([make_row("a", "h1"), make_row("a", "h1"), make_row("a", "h2")]) == 2
     with warehouse.transaction():
-        assert warehouse.insert_landing([_row("a", "h1"), _row("b", "h1"), _row("a", "h1", tenant_id=2)]) == 2
+        assert (
+            warehouse.insert_landing([make_row("a", "h1"), make_row("b", "h1"), make_row("a", "h1", tenant_id=2)]) == 2
+        )
     assert warehouse.scalar("SELECT count(*) FROM cdp.orders_landing") == 4
 
 
-def test_rolled_back_transaction_lands_nothing(warehouse: Warehouse) -> None:
+def test_rolled_back_transaction_lands_nothing(warehouse: Warehouse, make_row: RowFactory) -> None:
     try:
         with warehouse.transaction():
-            warehouse.insert_landing([_row("a", "h1")])
+            warehouse.insert_landing([make_row("a", "h1")])
             raise RuntimeError("crash")
     except RuntimeError:
         pass
@@ -85,7 +64,7 @@ def test_postgres_physical_choices_are_applied(warehouse: Warehouse) -> None:
     assert {"orders_landing_version_uq", "orders_landing_processed_idx"} <= indexes
 
 
-def test_an_older_schema_upgrades_in_place(warehouse_url: str) -> None:
+def test_an_older_schema_upgrades_in_place(warehouse_url: str, make_row: RowFactory) -> None:
     from ordersync.config import WarehouseSettings
     from ordersync.warehouse import open_warehouse
     from ordersync.warehouse.migrate import available
@@ -101,7 +80,7 @@ def test_an_older_schema_upgrades_in_place(warehouse_url: str) -> None:
         wh.run_script(first.sql)
         wh.execute("INSERT INTO cdp.schema_migrations VALUES (1, ?, now())", (first.name,))
         with wh.transaction():
-            wh.insert_landing([_row("kept", "h")])
+            wh.insert_landing([make_row("kept", "h")])
         assert current_version(wh) == 1
         applied = [m.version for m in upgrade(wh)]
         assert applied == list(range(2, latest_version() + 1))
