@@ -368,9 +368,3 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
     import uvloop
 
     return uvloop.run(coro)
-
-
-def sync_state(last_sync_at: Any, now: Any, frequency_hours: float = 6) -> str:
-    from ordersync.observe.status import sync_state as state
-
-    return state(last_sync_at, now, frequency_hours)

@@ -158,8 +158,9 @@ class TenantSync:
                 "(history is filled back from where the first incremental started)"
             )
         span = (min(w.start for w in windows), max(w.end for w in windows)) if windows else None
-        token = None if isinstance(self.fence, NoFence) else self.fence.lease.token
-        await self._db(runs.start, self.wh, self.run_id, tid, self.mode, now, self.worker_id, span, self.attempt, token)
+        await self._db(
+            runs.start, self.wh, self.run_id, tid, self.mode, now, self.worker_id, span, self.attempt, self.fence.token
+        )
         client = self._client()
         try:
             async with client:

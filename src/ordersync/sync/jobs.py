@@ -60,8 +60,9 @@ def retryable(outcome: SyncOutcome) -> bool:
 
 
 def crashed(job: Job, exc: BaseException, began: float) -> SyncOutcome:
-    """A failed outcome for an error nobody expected (a bug): named, never swallowed silently."""
-    message = f"unexpected error: {type(exc).__name__}: {exc}"
+    """A failed outcome for an error raised out of a run: ordersync's own errors say what they are;
+    anything else (a bug) is named as unexpected, never swallowed silently."""
+    message = str(exc) if isinstance(exc, OrdersyncError) else f"unexpected error: {type(exc).__name__}: {exc}"
     return SyncOutcome(
         "",
         job.tenant.tenant_id,
@@ -99,10 +100,8 @@ async def run_job(
         except Exception as exc:  # one tenant's failure never stops the others
             log.exception("tenant %s: %s sync crashed", job.tenant.tenant_name, job.mode)
             outcome = crashed(job, exc, began)
-            if isinstance(exc, OrdersyncError):
-                outcome.error = str(exc)
         outcomes.append(outcome)
-        if outcome.status != "failed" or not retryable(outcome) or attempt == policy.attempts:
+        if not retryable(outcome) or attempt == policy.attempts:
             break
         if isinstance(outcome.exception, ConnectionLostError):
             await asyncio.to_thread(_reopen_quietly, wh)
@@ -132,19 +131,13 @@ async def run_jobs(
             try:
                 wh = await asyncio.to_thread(fork)
             except Exception as exc:
-                return [crashed(job, exc, began) if not isinstance(exc, OrdersyncError) else _failed(job, exc, began)]
+                return [crashed(job, exc, began)]
             try:
                 return await run_job(run_one, job, wh, policy)
             finally:
                 await asyncio.to_thread(_close_quietly, wh)
 
     return list(await asyncio.gather(*(one(j) for j in jobs)))
-
-
-def _failed(job: Job, exc: OrdersyncError, began: float) -> SyncOutcome:
-    outcome = crashed(job, exc, began)
-    outcome.error = str(exc)
-    return outcome
 
 
 def _close_quietly(wh: Warehouse) -> None:

@@ -96,6 +96,11 @@ class Fence:
         self.lease = lease
         self._lock = _local_lock(wh)
 
+    @property
+    def token(self) -> int | None:
+        """The fencing token the run writes under (recorded in its run log row)."""
+        return self.lease.token
+
     @contextlib.contextmanager
     def transaction(self, wh: Warehouse) -> Iterator[None]:
         """A writing transaction that commits only while the lease holds. The check comes last, just
@@ -137,6 +142,10 @@ class NoFence(Fence):
 
     def __init__(self) -> None:
         self._lock = None
+
+    @property
+    def token(self) -> int | None:
+        return None
 
     def check(self, wh: Warehouse) -> None:
         return None
