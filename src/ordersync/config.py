@@ -115,6 +115,9 @@ class SyncSettings(BaseModel):
     lease_seconds: float = Field(60.0, gt=0, description="a dead process's tenants are taken over after this")
     historical_batch_days: int = Field(7, ge=1, description="days of history per historical batch")
     historical_direction: str = Field("back_to_front", pattern="^(back_to_front|front_to_back)$")
+    lateness_budget_days: float = Field(
+        7.0, gt=0, description="versions arriving later than this after their event are flagged (never dropped)"
+    )
 
 
 class DbtSettings(BaseModel):
@@ -122,6 +125,23 @@ class DbtSettings(BaseModel):
 
     lookback_days: float = Field(3.0, ge=0, description="fct_orders re-reads landed rows this far back")
     state_dir: str = Field(".ordersync/dbt", description="dbt's target and log folders")
+
+
+class ServeSettings(BaseModel):
+    model_config = SECTION_CONFIG
+
+    host: str = Field("127.0.0.1", description="address `ordersync serve` listens on")
+    port: int = Field(8787, ge=0, le=65535)
+    build_every_seconds: float = Field(60.0, ge=0, description="build after landings at most this often")
+    max_body_mb: float = Field(10.0, gt=0, description="largest push body, counted after decompression too")
+
+
+class FeedSettings(BaseModel):
+    model_config = SECTION_CONFIG
+
+    poll_seconds: float = Field(60.0, gt=0, description="how often the VTEX Feed v3 is read")
+    requests_per_minute: float = Field(500.0, gt=0, le=500, description="feed requests per account, at most 500")
+    backoff_seconds: float = Field(60.0, ge=0, description="pause after a 429 from the feed")
 
 
 # The parsed ordersync.toml of the load_settings call in progress (checked before it is used).
@@ -138,6 +158,8 @@ class Settings(BaseSettings):
     warehouse: WarehouseSettings = WarehouseSettings()
     sync: SyncSettings = SyncSettings()
     dbt: DbtSettings = DbtSettings()
+    serve: ServeSettings = ServeSettings()
+    feed: FeedSettings = FeedSettings()
     #: "system", a fixed ISO-8601 instant, or an http:// URL of a clock to follow (tests, simulations)
     clock: str = "system"
 

@@ -28,9 +28,11 @@ from ordersync.sync.runs import RunCounters
 from ordersync.sync.windows import MODES
 from ordersync.tenants import Tenant, TenantStore
 from ordersync.warehouse import Warehouse, migrate, open_warehouse
+from ordersync.web.tokens import TokenInfo, TokenStore
 
 if TYPE_CHECKING:
     from ordersync.land.quarantine import RetryResult
+    from ordersync.sources.push.receiver import PushReceiver
     from ordersync.transform import DbtResult
 
 T = TypeVar("T")
@@ -138,8 +140,8 @@ class Ordersync:
         self,
         name: str,
         *,
-        account: str,
-        base_url: str,
+        account: str | None,
+        base_url: str | None,
         app_key_env: str | None,
         app_token_env: str | None,
         platform: str = "vtex",
@@ -161,6 +163,44 @@ class Ordersync:
             now=self.clock.now(),
         )
 
+    def update_tenant(
+        self,
+        name: str,
+        *,
+        change_capture: str | None = None,
+        timezone: str | None = None,
+        frequency_hours: int | None = None,
+        go_live_date: date | None = None,
+    ) -> Tenant:
+        self.upgrade()
+        return self.tenants.update(
+            name,
+            change_capture=change_capture,
+            timezone=timezone,
+            frequency_hours=frequency_hours,
+            go_live_date=go_live_date,
+        )
+
+    # -- push ----------------------------------------------------------------------------------
+    def push_receiver(self) -> PushReceiver:
+        from ordersync.sources.push.receiver import PushReceiver
+
+        return PushReceiver(self.wh, self.clock)
+
+    def create_token(self, tenant_name: str, label: str | None = None) -> tuple[str, str]:
+        """(token_id, token) for pushing to the tenant; the token is shown only now."""
+        self.upgrade()
+        tenant = self.tenants.get(tenant_name)
+        return TokenStore(self.wh).create(tenant.tenant_id, label, self.clock.now())
+
+    def list_tokens(self, tenant_name: str | None = None) -> list[TokenInfo]:
+        tenant_id = self.tenants.get(tenant_name).tenant_id if tenant_name else None
+        return TokenStore(self.wh).list(tenant_id)
+
+    def revoke_token(self, token_id: str) -> TokenInfo:
+        self.upgrade()
+        return TokenStore(self.wh).revoke(token_id, self.clock.now())
+
     # -- sync --------------------------------------------------------------------------------
     def sync(
         self,
@@ -177,7 +217,16 @@ class Ordersync:
             raise ConfigError(f"unknown sync mode {mode!r}; use one of: {', '.join(MODES)}")
         self.upgrade()
         names = list(names or [])
-        targets = [self.tenants.get(n) for n in names] if names else self.tenants.list(enabled_only=True)
+        if names:
+            targets = [self.tenants.get(n) for n in names]
+            for t in targets:
+                if not t.pulls:
+                    raise ConfigError(
+                        f"tenant {t.tenant_name!r} has no pull API to sync (platform {t.platform}); "
+                        "its orders arrive by push (ordersync serve) or by ordersync ingest"
+                    )
+        else:
+            targets = [t for t in self.tenants.list(enabled_only=True) if t.pulls]
         report = SyncReport()
         jobs = [Job(t, mode) for t in targets]
         for attempts in self.run_jobs(jobs, policy or JobPolicy()):

@@ -10,14 +10,17 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ordersync.config import DEFAULT_TIMEZONE
 from ordersync.errors import ConfigError, NotFoundError
+from ordersync.sources import CHANGE_CAPTURE, PLATFORMS
+from ordersync.sources import platform as platform_named
 from ordersync.warehouse import Warehouse
 
-PLATFORMS = ("vtex",)
+__all__ = ["PLATFORMS", "Tenant", "TenantStore"]
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 _COLUMNS = (
     "tenant_id, tenant_name, sync_enabled, sync_frequency_hours, last_sync_at, go_live_date, "
-    "initial_sync_completed, is_active, platform, account, base_url, app_key_env, app_token_env, timezone"
+    "initial_sync_completed, is_active, platform, account, base_url, app_key_env, app_token_env, timezone, "
+    "coalesce(change_capture, 'none')"
 )
 
 
@@ -32,11 +35,17 @@ class Tenant:
     initial_sync_completed: bool
     is_active: bool
     platform: str
-    account: str
-    base_url: str
+    account: str | None
+    base_url: str | None
     app_key_env: str | None
     app_token_env: str | None
     timezone: str
+    change_capture: str = "none"
+
+    @property
+    def pulls(self) -> bool:
+        """The store has a pull API ordersync can ask (push-only stores have none)."""
+        return platform_named(self.platform).pulls
 
     @property
     def tz(self) -> ZoneInfo:
@@ -56,8 +65,8 @@ class TenantStore:
         name: str,
         *,
         platform: str,
-        account: str,
-        base_url: str,
+        account: str | None,
+        base_url: str | None,
         app_key_env: str | None,
         app_token_env: str | None,
         timezone: str = DEFAULT_TIMEZONE,
@@ -65,22 +74,26 @@ class TenantStore:
         go_live_date: date | None = None,
         now: datetime,
     ) -> Tenant:
-        if platform not in PLATFORMS:
-            raise ConfigError(f"platform {platform!r} is not supported; use one of: {', '.join(PLATFORMS)}")
-        if not base_url.startswith(("http://", "https://")):
-            raise ConfigError(f"base URL {base_url!r} must start with http:// or https://")
-        for label, var in (("--app-key-env", app_key_env), ("--app-token-env", app_token_env)):
-            if var is not None and not _ENV_NAME.match(var):
+        kind = platform_named(platform)
+        if kind.pulls:
+            if not account or not base_url:
                 raise ConfigError(
-                    f"{label} takes the NAME of an environment variable (like VTEX_APP_KEY), "
-                    f"not {var!r}; credentials are never stored"
+                    f"a {platform} store needs --account and --base-url (its pull API); "
+                    "a store that only pushes its orders is added with --platform push"
                 )
-        try:
-            ZoneInfo(timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ConfigError(f"unknown time zone {timezone!r}; use an IANA name like {DEFAULT_TIMEZONE}") from None
-        if frequency_hours < 1:
-            raise ConfigError("--frequency-hours must be at least 1")
+            _check_url(base_url)
+            for label, var in (("--app-key-env", app_key_env), ("--app-token-env", app_token_env)):
+                if var is not None and not _ENV_NAME.match(var):
+                    raise ConfigError(
+                        f"{label} takes the NAME of an environment variable (like VTEX_APP_KEY), "
+                        f"not {var!r}; credentials are never stored"
+                    )
+        elif account or base_url or app_key_env or app_token_env:
+            raise ConfigError(
+                f"a {platform} store has no pull API: leave out --account, --base-url and the credentials"
+            )
+        _check_timezone(timezone)
+        _check_frequency(frequency_hours)
         if self.wh.scalar("SELECT count(*) FROM cdp.tenants WHERE tenant_name = ?", (name,)):
             raise ConfigError(f"tenant {name!r} already exists; pick another name or use tenants show {name}")
         self.wh.execute(
@@ -90,7 +103,7 @@ class TenantStore:
                 name,
                 platform,
                 account,
-                base_url.rstrip("/"),
+                base_url.rstrip("/") if base_url else None,
                 app_key_env,
                 app_token_env,
                 timezone,
@@ -130,6 +143,49 @@ class TenantStore:
     def mark_synced(self, tenant_id: int, when: datetime) -> None:
         self.wh.execute("UPDATE cdp.tenants SET last_sync_at = ? WHERE tenant_id = ?", (when, tenant_id))
 
+    def update(
+        self,
+        name: str,
+        *,
+        change_capture: str | None = None,
+        timezone: str | None = None,
+        frequency_hours: int | None = None,
+        go_live_date: date | None = None,
+    ) -> Tenant:
+        """Change a tenant's settings; what is None stays as it is."""
+        tenant = self.get(name)
+        changes: dict[str, Any] = {}
+        if change_capture is not None:
+            if change_capture not in CHANGE_CAPTURE:
+                raise ConfigError(
+                    f"--change-capture {change_capture!r} is unknown; use one of: {', '.join(CHANGE_CAPTURE)}"
+                )
+            offered = platform_named(tenant.platform).captures
+            if change_capture != "none" and change_capture not in offered:
+                raise ConfigError(
+                    f"tenant {name!r} is on platform {tenant.platform!r}, which offers no {change_capture}; "
+                    f"use one of: {', '.join(('none', *offered))}"
+                )
+            changes["change_capture"] = change_capture
+        if timezone is not None:
+            _check_timezone(timezone)
+            changes["timezone"] = timezone
+        if frequency_hours is not None:
+            _check_frequency(frequency_hours)
+            changes["sync_frequency_hours"] = frequency_hours
+        if go_live_date is not None:
+            changes["go_live_date"] = go_live_date
+        for column, value in changes.items():  # column names come from the code above, never from input
+            self.wh.execute(f"UPDATE cdp.tenants SET {column} = ? WHERE tenant_id = ?", (value, tenant.tenant_id))
+        return self.get(name)
+
+    def hook_secret_hash(self, tenant_id: int) -> str | None:
+        value = self.wh.scalar("SELECT hook_secret_hash FROM cdp.tenants WHERE tenant_id = ?", (tenant_id,))
+        return None if value is None else str(value)
+
+    def set_hook_secret_hash(self, tenant_id: int, secret_hash: str) -> None:
+        self.wh.execute("UPDATE cdp.tenants SET hook_secret_hash = ? WHERE tenant_id = ?", (secret_hash, tenant_id))
+
     def set_endpoint(self, name: str, base_url: str, account: str) -> Tenant:
         self.get(name)
         self.wh.execute(
@@ -137,3 +193,20 @@ class TenantStore:
             (base_url.rstrip("/"), account, name),
         )
         return self.get(name)
+
+
+def _check_url(base_url: str) -> None:
+    if not base_url.startswith(("http://", "https://")):
+        raise ConfigError(f"base URL {base_url!r} must start with http:// or https://")
+
+
+def _check_timezone(timezone: str) -> None:
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"unknown time zone {timezone!r}; use an IANA name like {DEFAULT_TIMEZONE}") from None
+
+
+def _check_frequency(hours: int) -> None:
+    if hours < 1:
+        raise ConfigError("--frequency-hours must be at least 1")

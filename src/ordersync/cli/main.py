@@ -14,7 +14,9 @@ from ordersync.cli import ops
 from ordersync.cli.context import STATE, WarehouseOpt, configure_logging, facade, run_guarded
 from ordersync.cli.output import console, print_below, print_json, print_table, short_time
 from ordersync.cli.quarantine import app as quarantine_app
+from ordersync.cli.serve import serve as serve_cmd
 from ordersync.cli.simulator import app as simulator_app
+from ordersync.cli.tokens import app as tokens_app
 from ordersync.config import DEFAULT_TIMEZONE
 
 app = typer.Typer(
@@ -28,6 +30,7 @@ tenants_app = typer.Typer(help="Register and manage the stores ordersync syncs."
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(simulator_app, name="simulator")
 app.add_typer(quarantine_app, name="quarantine")
+app.add_typer(tokens_app, name="tokens")
 
 
 @app.callback()
@@ -58,11 +61,19 @@ def init(warehouse: WarehouseOpt = None) -> None:
 @tenants_app.command("add")
 def tenants_add(
     name: str,
-    account: Annotated[str, typer.Option(help="the platform account name, e.g. the VTEX store account")],
-    base_url: Annotated[str, typer.Option(help="the account's API base URL")],
-    app_key_env: Annotated[str, typer.Option(help="NAME of the environment variable holding the app key")],
-    app_token_env: Annotated[str, typer.Option(help="NAME of the environment variable holding the app token")],
-    platform: Annotated[str, typer.Option(help="commerce platform")] = "vtex",
+    account: Annotated[
+        str | None, typer.Option(help="the platform account name, e.g. the VTEX store account (not for push)")
+    ] = None,
+    base_url: Annotated[str | None, typer.Option(help="the account's API base URL (not for push)")] = None,
+    app_key_env: Annotated[
+        str | None, typer.Option(help="NAME of the environment variable holding the app key")
+    ] = None,
+    app_token_env: Annotated[
+        str | None, typer.Option(help="NAME of the environment variable holding the app token")
+    ] = None,
+    platform: Annotated[
+        str, typer.Option(help="commerce platform: vtex (pulled), or push (no pull API: pushed or ingested)")
+    ] = "vtex",
     timezone: Annotated[str, typer.Option(help="IANA time zone for order dates")] = DEFAULT_TIMEZONE,
     frequency_hours: Annotated[int, typer.Option(help="hours between incremental syncs")] = 6,
     go_live_date: Annotated[str | None, typer.Option(help="first day of history to sync (YYYY-MM-DD)")] = None,
@@ -131,6 +142,42 @@ def tenants_show(name: str, warehouse: WarehouseOpt = None) -> None:
             if t.get(var):
                 t[var] += " (set)" if os.environ.get(t[var]) is not None else " (NOT set)"
         print_table(f"tenant {name}", [{"field": k, "value": v} for k, v in t.items()])
+
+    run_guarded(go)
+
+
+@tenants_app.command("set")
+def tenants_set(
+    name: str,
+    change_capture: Annotated[
+        str | None, typer.Option(help="changes besides the pull: none, feed (VTEX Feed v3) or hook (VTEX Hook)")
+    ] = None,
+    timezone: Annotated[str | None, typer.Option(help="IANA time zone for order dates")] = None,
+    frequency_hours: Annotated[int | None, typer.Option(help="hours between incremental syncs")] = None,
+    go_live_date: Annotated[str | None, typer.Option(help="first day of history to sync (YYYY-MM-DD)")] = None,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Change a tenant's settings; what is not given stays as it is."""
+
+    def go() -> None:
+        from ordersync.errors import ConfigError
+
+        try:
+            live = date.fromisoformat(go_live_date) if go_live_date else None
+        except ValueError:
+            raise ConfigError(f"--go-live-date {go_live_date!r} is not a date; use YYYY-MM-DD") from None
+        with facade(warehouse) as os_:
+            t = os_.update_tenant(
+                name,
+                change_capture=change_capture,
+                timezone=timezone,
+                frequency_hours=frequency_hours,
+                go_live_date=live,
+            )
+        console.print(
+            f"tenant {t.tenant_name}: change capture {t.change_capture}, time zone {t.timezone}, "
+            f"every {t.sync_frequency_hours} h"
+        )
 
     run_guarded(go)
 
@@ -296,6 +343,7 @@ def land(
 
 
 app.command(name="demo")(demo_cmd.demo)
+app.command(name="serve")(serve_cmd)
 app.command(name="worker")(ops.worker)
 app.command(name="gaps")(ops.gaps)
 app.command(name="progress")(ops.progress)

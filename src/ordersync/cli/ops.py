@@ -86,7 +86,10 @@ def gaps(
             for r in rows:
                 if r["date"] is None:
                     behind = r["days_behind"]
-                    print_below(r["tenant"], "nothing landed yet" if behind is None else f"{behind} days behind")
+                    if "note" in r:
+                        print_below(r["tenant"], r["note"])
+                    else:
+                        print_below(r["tenant"], "nothing landed yet" if behind is None else f"{behind} days behind")
         else:
             console.print(f"no gaps in the last {days} days")
 

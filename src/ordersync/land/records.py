@@ -92,23 +92,23 @@ def order_id_of(raw: bytes | str) -> str | None:
     return value.replace("\x00", "\\x00")
 
 
-def _order_id(value: Any) -> str:
+def order_id_field(value: Any, key: str = "orderId") -> str:
     if value is None:
-        raise BadRecordError("orderId is missing")
+        raise BadRecordError(f"{key} is missing")
     if not isinstance(value, str):
-        raise BadRecordError(f"orderId {show(value)} is not a string")
+        raise BadRecordError(f"{key} {show(value)} is not a string")
     if not value.strip():
-        raise BadRecordError(f"orderId {show(value)} is empty or only white space")
+        raise BadRecordError(f"{key} {show(value)} is empty or only white space")
     if len(value) > MAX_ORDER_ID:
-        raise BadRecordError(f"orderId is {len(value):,} characters long; at most {MAX_ORDER_ID} are allowed")
+        raise BadRecordError(f"{key} is {len(value):,} characters long; at most {MAX_ORDER_ID} are allowed")
     if _CONTROL.search(value):
-        raise BadRecordError(f"orderId {show(value)} holds control characters")
+        raise BadRecordError(f"{key} {show(value)} holds control characters")
     if value != value.strip():
-        raise BadRecordError(f"orderId {show(value)} starts or ends with white space")
+        raise BadRecordError(f"{key} {show(value)} starts or ends with white space")
     return value
 
 
-def _date_field(value: Any, key: str) -> datetime:
+def date_field(value: Any, key: str) -> datetime:
     if value is None:
         raise BadRecordError(f"{key} is missing")
     if not isinstance(value, str):
@@ -138,7 +138,7 @@ def _total(value: Any) -> Decimal:
     return (Decimal(str(value)) / 100).quantize(_CENT)
 
 
-def _text(value: Any, key: str) -> str | None:
+def text_field(value: Any, key: str) -> str | None:
     if value is None:
         return None
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) < _INT_TEXT_LIMIT:
@@ -150,7 +150,7 @@ def _text(value: Any, key: str) -> str | None:
     return value.replace("\x00", "") or None
 
 
-def _object(value: Any, key: str) -> dict[str, Any]:
+def object_field(value: Any, key: str) -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, dict):
@@ -168,7 +168,7 @@ def _json_kind(value: Any) -> str:
     return "a number"
 
 
-def _payload_text(data: bytes) -> str:
+def payload_text(data: bytes) -> str:
     if len(data) > MAX_PAYLOAD_BYTES:
         raise BadRecordError(
             f"payload is {len(data):,} bytes; at most {MAX_PAYLOAD_BYTES:,} are landed (a get-order body is 10-15 KB)"
@@ -200,28 +200,28 @@ def parse_order(raw: bytes | str, tz: ZoneInfo, head: OrderHead | None = None) -
     `head`, when given, is the body's head fields already decoded from `raw` (not decoded again).
     """
     data = as_bytes(raw).removeprefix(_BOM)
-    text = _payload_text(data)
+    text = payload_text(data)
     if head is None:
         head = _head(data)
-    order_id = _order_id(head.order_id)
-    event_time = _date_field(head.last_change, "lastChange")
-    creation = _date_field(head.creation_date, "creationDate")
+    order_id = order_id_field(head.order_id)
+    event_time = date_field(head.last_change, "lastChange")
+    creation = date_field(head.creation_date, "creationDate")
     total = _total(head.value)
-    client = _object(head.client_profile_data, "clientProfileData")
-    store = _object(head.store_preferences_data, "storePreferencesData")
-    first = _text(client.get("firstName"), "clientProfileData.firstName")
-    last = _text(client.get("lastName"), "clientProfileData.lastName")
+    client = object_field(head.client_profile_data, "clientProfileData")
+    store = object_field(head.store_preferences_data, "storePreferencesData")
+    first = text_field(client.get("firstName"), "clientProfileData.firstName")
+    last = text_field(client.get("lastName"), "clientProfileData.lastName")
     return Version(
         order_id=order_id,
         event_time=event_time,
         order_date=creation.astimezone(tz).date(),
         creation_date=creation,
-        status=_text(head.status, "status"),
+        status=text_field(head.status, "status"),
         total_value=total,
-        currency_code=_text(store.get("currencyCode"), "storePreferencesData.currencyCode"),
-        sales_channel=_text(head.sales_channel, "salesChannel"),
-        customer_id=_text(client.get("userProfileId"), "clientProfileData.userProfileId"),
-        customer_email=_text(client.get("email"), "clientProfileData.email"),
+        currency_code=text_field(store.get("currencyCode"), "storePreferencesData.currencyCode"),
+        sales_channel=text_field(head.sales_channel, "salesChannel"),
+        customer_id=text_field(client.get("userProfileId"), "clientProfileData.userProfileId"),
+        customer_email=text_field(client.get("email"), "clientProfileData.email"),
         customer_name=" ".join(n for n in (first, last) if n) or None,
         payload=text,
         payload_hash=payload_hash(data),

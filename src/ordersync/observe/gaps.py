@@ -14,11 +14,15 @@ from ordersync.sync.engine import client_for
 from ordersync.tenants import Tenant
 from ordersync.warehouse import Warehouse
 
+NO_SOURCE = "no source to ask: this store has no pull API (its orders are pushed or ingested)"
+
 
 async def tenant_gaps(
     tenants: list[Tenant], fork: Callable[[], Warehouse], now: datetime, settings: SyncSettings, days: int
 ) -> list[dict[str, Any]]:
     async def one(t: Tenant) -> list[dict[str, Any]]:
+        if not t.pulls:
+            return [{"tenant": t.tenant_name, "date": None, "days_behind": None, "note": NO_SOURCE}]
         tz = t.tz
         end = now - timedelta(minutes=settings.index_lag_minutes)
         day_list = reconcile.complete_days(end, days, tz)

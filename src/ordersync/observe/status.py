@@ -25,6 +25,10 @@ def sync_state(last_sync_at: datetime | None, now: datetime, frequency_hours: fl
     return "Stale"
 
 
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
 def _has_table(wh: Warehouse, name: str) -> bool:
     return bool(
         wh.scalar(
@@ -47,6 +51,7 @@ def tenant_status(wh: Warehouse, tenants: list[Tenant], now: datetime, direction
             "ON m.tenant_id = r.tenant_id AND m.s = r.started_at"
         )
     }
+    last_landed = dict(wh.query("SELECT tenant_id, max(event_ingested_at) FROM cdp.orders_landing GROUP BY 1"))
     quarantined = dict(wh.query("SELECT tenant_id, count(*) FROM cdp.quarantine WHERE resolved_at IS NULL GROUP BY 1"))
     open_days = reconcile.open_days(wh)
     build = last_build(wh)
@@ -64,7 +69,13 @@ def tenant_status(wh: Warehouse, tenants: list[Tenant], now: datetime, direction
                 "tenant": t.tenant_name,
                 "tenant_id": t.tenant_id,
                 "enabled": t.sync_enabled,
-                "state": sync_state(t.last_sync_at, now, t.sync_frequency_hours),
+                # a store without a pull API is as current as the last batch it sent
+                "state": sync_state(
+                    t.last_sync_at if t.pulls else last_landed.get(t.tenant_id), now, t.sync_frequency_hours
+                ),
+                "platform": t.platform,
+                "change_capture": t.change_capture,
+                "last_landed_at": _iso(last_landed.get(t.tenant_id)),
                 "sync_frequency_hours": t.sync_frequency_hours,
                 "last_sync_at": t.last_sync_at.isoformat() if t.last_sync_at else None,
                 "last_run_status": run[0] if run else None,

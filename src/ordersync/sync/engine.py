@@ -76,6 +76,8 @@ class SyncOutcome:
 
 def client_for(t: Tenant, s: SyncSettings) -> VtexClient:
     """The tenant's API client; credentials are read from its environment variables only here."""
+    if t.base_url is None:
+        raise ConfigError(f"tenant {t.tenant_name!r} has no pull API (platform {t.platform}); nothing to ask")
     return VtexClient(
         t.base_url,
         read_secret(t.app_key_env, f"tenant {t.tenant_name} app key"),

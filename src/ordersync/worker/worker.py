@@ -56,7 +56,8 @@ class Worker:
     # -- what is due ---------------------------------------------------------------------------
     def plan_tick(self, now: datetime) -> list[tuple[Tenant, Due]]:
         wh = self.app.wh
-        tenants = self.app.tenants.list(enabled_only=True)
+        # push-only stores have no pull API: nothing to schedule for them here
+        tenants = [t for t in self.app.tenants.list(enabled_only=True) if t.pulls]
         last_full = dict(
             wh.query(
                 "SELECT tenant_id, max(started_at) FROM cdp.sync_runs "

@@ -1,0 +1,194 @@
+"""Pushed items: an order event, or a VTEX get-order body as is, each turned into a Version.
+
+An order event is a full snapshot of the order as of its event_time, not a delta:
+
+    {"order_id": "A-1001", "event_time": "2026-12-01T10:15:00Z", "status": "payment-approved",
+     "total_value": "129.90", "currency_code": "BRL", "creation_date": "2026-12-01T10:02:00Z",
+     "sales_channel": "app", "customer": {"id": "c-1", "email": "...", "name": "...",
+     "document": "...", "phone": "..."}, ...any other fields, kept}
+
+total_value is in currency units (a JSON number or a decimal string, at most two decimal places),
+never cents. The landed payload is the item in one canonical spelling (sorted keys, no nulls, the
+total and dates written one way), so the same event pushed as a JSON array, as NDJSON, or read
+from a CSV or Parquet file is the same version and lands once.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import orjson
+
+from ordersync.errors import BadRecordError
+from ordersync.land.intake import Item
+from ordersync.land.records import (
+    MAX_CENTS,
+    MAX_ORDER_ID,
+    Version,
+    as_bytes,
+    date_field,
+    object_field,
+    order_id_field,
+    parse_order,
+    payload_hash,
+    payload_text,
+    show,
+    text_field,
+)
+
+_BOM = b"\xef\xbb\xbf"
+_CENT = Decimal("0.01")
+_MAX_UNITS = Decimal(MAX_CENTS) / 100
+_DECIMAL_TEXT = re.compile(r"-?[0-9]{1,30}(\.[0-9]{1,30})?")
+#: The event's fields ordersync reads; every other field is kept in the payload as sent.
+EVENT_FIELDS = ("order_id", "event_time", "status", "total_value", "currency_code", "creation_date")
+CUSTOMER_FIELDS = ("id", "email", "name", "document", "phone")
+
+
+def parse_pushed(item: Item, tz: ZoneInfo) -> Version:
+    """The Intake parser for pushed and ingested items."""
+    return parse_item(item.raw, tz) if item.value is None else parse_value(item.value, tz)
+
+
+def parse_item(raw: bytes | str, tz: ZoneInfo) -> Version:
+    """An order event or a VTEX get-order body. Raises BadRecordError (only) with a reason to act on."""
+    data = as_bytes(raw).removeprefix(_BOM)
+    payload_text(data)  # size and UTF-8, with their own reasons
+    try:
+        item = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise BadRecordError(f"item is not valid JSON ({exc})") from None
+    return parse_value(item, tz)
+
+
+def parse_value(item: Any, tz: ZoneInfo) -> Version:
+    """An item already decoded from JSON (an element of a pushed array, a row of a file)."""
+    if not isinstance(item, dict):
+        raise BadRecordError(f"item is {_kind(item)}, not an order object")
+    if "orderId" in item:
+        # one spelling of the body, whichever way it came (array element, NDJSON line, file row)
+        return parse_order(orjson.dumps(item), tz)
+    if any(k in item for k in EVENT_FIELDS):  # an event, maybe without its order_id: say so
+        return parse_event(item, tz)
+    raise BadRecordError(
+        "item is neither an order event (it has no order_id) nor a VTEX order body (it has no orderId)"
+    )
+
+
+def parse_event(event: dict[str, Any], tz: ZoneInfo) -> Version:
+    order_id = order_id_field(event.get("order_id"), "order_id")
+    event_time = date_field(event.get("event_time"), "event_time")
+    creation = date_field(event.get("creation_date"), "creation_date")
+    status = _required_text(event.get("status"), "status")
+    total = units(event.get("total_value"))
+    currency = _required_text(event.get("currency_code"), "currency_code")
+    customer = object_field(event.get("customer"), "customer")
+    canonical = _dropping_nulls(event)
+    canonical["total_value"] = str(total)
+    canonical["event_time"] = event_time.isoformat()
+    canonical["creation_date"] = creation.isoformat()
+    if customer:
+        canonical["customer"] = _dropping_nulls(customer)
+    try:
+        payload = orjson.dumps(canonical, option=orjson.OPT_SORT_KEYS)
+    except TypeError as exc:  # a key that is not text (only possible from a typed file row)
+        raise BadRecordError(f"item cannot be written as JSON ({exc})") from None
+    return Version(
+        order_id=order_id,
+        event_time=event_time,
+        order_date=creation.astimezone(tz).date(),
+        creation_date=creation,
+        status=status,
+        total_value=total,
+        currency_code=currency,
+        sales_channel=text_field(event.get("sales_channel"), "sales_channel"),
+        customer_id=text_field(customer.get("id"), "customer.id"),
+        customer_email=text_field(customer.get("email"), "customer.email"),
+        customer_name=text_field(customer.get("name"), "customer.name"),
+        payload=payload.decode("utf-8"),
+        payload_hash=payload_hash(payload),
+    )
+
+
+def units(value: Any) -> Decimal:
+    """total_value: currency units, zero or more, to the cent."""
+    if value is None:
+        raise BadRecordError("total_value is missing")
+    if isinstance(value, bool):
+        raise BadRecordError(f"total_value {show(value)} is not a number of currency units")
+    if isinstance(value, str):
+        if not _DECIMAL_TEXT.fullmatch(value):
+            raise BadRecordError(
+                f'total_value {show(value)} is not a decimal number of currency units (write it like "129.90")'
+            )
+        amount = Decimal(value)
+    elif isinstance(value, int):
+        amount = Decimal(value)
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise BadRecordError(f"total_value {show(value)} is not a number of currency units")
+        amount = Decimal(repr(value))
+    elif isinstance(value, Decimal):
+        amount = value
+    else:
+        raise BadRecordError(f"total_value {show(value)} is not a number of currency units")
+    try:
+        if not amount.is_finite():
+            raise BadRecordError(f"total_value {show(value)} is not a number of currency units")
+        if amount < 0:
+            raise BadRecordError(f"total_value {show(value)} is negative; an order total is zero or more")
+        if amount > _MAX_UNITS:
+            raise BadRecordError(f"total_value {show(value)} is too large; at most {_MAX_UNITS} fits the column")
+        cents = amount.quantize(_CENT)
+    except InvalidOperation:
+        raise BadRecordError(f"total_value {show(value)} is not a number of currency units") from None
+    if cents != amount:
+        raise BadRecordError(
+            f"total_value {show(value)} has more than two decimal places; it is in currency units, to the cent"
+        )
+    return cents if cents else Decimal("0.00")  # never -0.00
+
+
+def item_order_id(raw: bytes | str) -> str | None:
+    """The order id of an item, best effort, for the quarantine's order_id column."""
+    try:
+        item = orjson.loads(as_bytes(raw).removeprefix(_BOM))
+    except orjson.JSONDecodeError:
+        return None
+    return value_order_id(item)
+
+
+def value_order_id(item: Any) -> str | None:
+    if not isinstance(item, dict):
+        return None
+    value = item.get("order_id", item.get("orderId"))
+    if not isinstance(value, str) or not value or len(value) > MAX_ORDER_ID:
+        return None
+    return value.replace("\x00", "\\x00")
+
+
+def _required_text(value: Any, key: str) -> str:
+    text = text_field(value, key)
+    if text is None:
+        raise BadRecordError(f"{key} is missing or empty")
+    return text
+
+
+def _dropping_nulls(obj: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in obj.items() if v is not None}
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, str):
+        return "a string"
+    if value is None:
+        return "null"
+    return "a number"

@@ -1,0 +1,1 @@
+"""The HTTP side of `ordersync serve`: push API, VTEX Hook receiver, health."""

@@ -1,0 +1,183 @@
+"""The FastAPI app of `ordersync serve`: the push API and health.
+
+Every call into the warehouse goes through one lock on one connection, in a worker thread: the
+facade's connection is not shared between threads, and on DuckDB the same lock keeps requests
+out while the process builds (dbt then has the file to itself).
+"""
+
+from __future__ import annotations
+
+import hmac
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import anyio
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from ordersync.errors import OrdersyncError
+from ordersync.facade import Ordersync
+from ordersync.sources.push.bodies import UnreadableBodyError, json_items, ndjson_items
+from ordersync.sources.push.receiver import MAX_IDEMPOTENCY_KEY
+from ordersync.web.bodies import BadEncodingError, BodyTooLargeError, gunzip_capped, read_capped
+from ordersync.web.models import Health, OrderEvent, Problem, PushResult
+
+T = TypeVar("T")
+_MIB = 1024 * 1024
+_JSON_TYPES = {"application/json"}
+_NDJSON_TYPES = {"application/x-ndjson", "application/ndjson", "application/jsonl"}
+
+
+class Gate:
+    """One connection's facade, used by one thread at a time."""
+
+    def __init__(self, app: Ordersync, lock: threading.Lock | None = None) -> None:
+        self.app = app
+        self.lock = lock or threading.Lock()
+
+    async def run(self, fn: Callable[[Ordersync], T]) -> T:
+        def locked() -> T:
+            with self.lock:
+                return fn(self.app)
+
+        return await anyio.to_thread.run_sync(locked)
+
+
+def problem(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+
+
+_UNAUTHORIZED = {"WWW-Authenticate": "Bearer"}
+
+
+def create_app(
+    gate: Gate,
+    *,
+    max_body_mb: float = 10.0,
+    worker_alive: Callable[[], bool | None] = lambda: None,
+    on_landed: Callable[[int], None] = lambda n: None,
+) -> FastAPI:
+    """The app; `on_landed` hears how many new versions each push landed (serve builds after them)."""
+    api = FastAPI(
+        title="ordersync",
+        summary="Push order events into ordersync's warehouse; receive VTEX Hook notifications.",
+        version="1",
+    )
+    limit = int(max_body_mb * _MIB)
+
+    @api.get("/v1/health", response_model=Health, tags=["health"])
+    async def health() -> dict[str, Any]:
+        """Warehouse reachable, schema version, worker alive. Needs no token (probes carry none) and
+        shows no tenant's data."""
+        from ordersync.warehouse import migrate
+
+        try:
+            version = await gate.run(lambda app: migrate.current_version(app.wh))
+        except OrdersyncError:
+            return {
+                "status": "degraded",
+                "warehouse": "unreachable",
+                "schema_version": None,
+                "worker_alive": worker_alive(),
+            }
+        return {"status": "ok", "warehouse": "reachable", "schema_version": version, "worker_alive": worker_alive()}
+
+    @api.post(
+        "/v1/tenants/{tenant}/orders",
+        response_model=PushResult,
+        tags=["push"],
+        responses={
+            400: {"model": Problem, "description": "the body cannot be read at all; nothing landed"},
+            401: {"model": Problem, "description": "no valid token (missing, unknown or revoked)"},
+            403: {"model": Problem, "description": "the token belongs to another tenant"},
+            409: {"model": Problem, "description": "Idempotency-Key already used with another body"},
+            413: {"model": Problem, "description": "body over [serve] max_body_mb, before or after gzip"},
+            415: {"model": Problem, "description": "not application/json or application/x-ndjson, or not gzip"},
+        },
+        openapi_extra={
+            "parameters": [
+                {
+                    "name": "Authorization",
+                    "in": "header",
+                    "required": True,
+                    "schema": {"type": "string"},
+                    "description": "Bearer <token> from `ordersync tokens create --tenant NAME`",
+                },
+                {
+                    "name": "Idempotency-Key",
+                    "in": "header",
+                    "required": False,
+                    "schema": {"type": "string"},
+                    "description": "a retry with the same key gets the first answer and lands nothing",
+                },
+                {
+                    "name": "Content-Encoding",
+                    "in": "header",
+                    "required": False,
+                    "schema": {"type": "string", "enum": ["gzip", "identity"]},
+                },
+            ],
+            "requestBody": {
+                "required": True,
+                "description": "order events (full snapshots) or VTEX get-order bodies as they are",
+                "content": {
+                    "application/json": {"schema": {"type": "array", "items": OrderEvent.model_json_schema()}},
+                    "application/x-ndjson": {"schema": {"type": "string", "description": "one item per line"}},
+                },
+            },
+        },
+    )
+    async def push_orders(tenant: str, request: Request) -> Any:
+        """Land a batch of order versions for `tenant` (its name). Bad items are quarantined with their
+        reason while the rest land; `duplicates` counts items whose identical version had landed."""
+        token = _bearer(request.headers.get("authorization"))
+        if token is None:
+            return problem(401, "send Authorization: Bearer <token> (ordersync tokens create)", _UNAUTHORIZED)
+        owner = await gate.run(lambda app: app.push_receiver().tenant_for_token(token))
+        if owner is None:
+            return problem(401, "the token is unknown or revoked", _UNAUTHORIZED)
+        if not hmac.compare_digest(owner.tenant_name.encode(), tenant.encode()):
+            return problem(403, "this token may not push to that tenant")
+        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media in _JSON_TYPES:
+            reader = json_items
+        elif media in _NDJSON_TYPES:
+            reader = ndjson_items
+        else:
+            return problem(415, "send Content-Type: application/json (an array) or application/x-ndjson")
+        encoding = request.headers.get("content-encoding", "identity").strip().lower()
+        if encoding not in ("identity", "gzip", ""):
+            return problem(415, f"Content-Encoding {encoding[:40]!r} is not supported; send gzip or none")
+        key = request.headers.get("idempotency-key")
+        if key is not None and not 0 < len(key) <= MAX_IDEMPOTENCY_KEY:
+            return problem(400, f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} characters")
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            return problem(413, f"the body is over {max_body_mb:g} MB; send smaller batches")
+        try:
+            body = await read_capped(request.stream(), limit)
+            if encoding == "gzip":
+                body = gunzip_capped(body, limit)
+            items = reader(body)
+        except BodyTooLargeError:
+            return problem(413, f"the body is over {max_body_mb:g} MB (after decompression); send smaller batches")
+        except (BadEncodingError, UnreadableBodyError) as exc:
+            return problem(400, str(exc))
+        answer = await gate.run(
+            lambda app: app.push_receiver().receive(owner, items, idempotency_key=key, request=body)
+        )
+        if answer.body.get("landed"):
+            on_landed(int(answer.body["landed"]))
+        headers = {"Idempotent-Replayed": "true"} if answer.replayed else None
+        return JSONResponse(answer.body, status_code=answer.status, headers=headers)
+
+    return api
+
+
+def _bearer(header: str | None) -> str | None:
+    if not header:
+        return None
+    scheme, _, value = header.partition(" ")
+    value = value.strip()
+    return value if scheme.lower() == "bearer" and value else None

@@ -1,0 +1,153 @@
+"""`ordersync serve`: the web app under uvicorn, a builder that keeps fct_orders about a minute
+behind the pushes, and (on DuckDB, whose file takes one writing process) the worker's schedule.
+
+Everything that touches the warehouse shares the gate's lock: on DuckDB a build closes every
+connection of the process while dbt has the file, and requests wait for it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import uvicorn
+
+from ordersync.config import ServeSettings
+from ordersync.errors import OrdersyncError
+from ordersync.facade import Ordersync
+from ordersync.simulator.server import bind_socket, socket_url
+from ordersync.web.app import Gate, create_app
+
+log = logging.getLogger("ordersync.serve")
+
+
+@dataclass
+class ServeOptions:
+    settings: ServeSettings
+    #: run the worker's schedule in this process (default: on DuckDB only)
+    worker: bool | None = None
+    tick_seconds: float = 3600.0
+
+
+class Serve:
+    def __init__(self, app: Ordersync, options: ServeOptions) -> None:
+        self.app = app
+        self.options = options
+        self.gate = Gate(app)
+        self.stop = threading.Event()
+        self._dirty = threading.Event()
+        self._last_build = 0.0
+        self._threads: list[threading.Thread] = []
+        app.upgrade()
+        run_worker = options.worker if options.worker is not None else not app.wh.concurrent_writers
+        self._worker_thread: threading.Thread | None = None
+        if run_worker:
+            self._worker_thread = threading.Thread(target=self._worker_loop, name="serve-worker", daemon=True)
+            self._threads.append(self._worker_thread)
+        self._threads.append(threading.Thread(target=self._build_loop, name="serve-builder", daemon=True))
+        self.api = create_app(
+            self.gate,
+            max_body_mb=options.settings.max_body_mb,
+            worker_alive=self._worker_alive,
+            on_landed=lambda n: self._dirty.set(),
+        )
+
+    def _worker_alive(self) -> bool | None:
+        return None if self._worker_thread is None else self._worker_thread.is_alive()
+
+    # -- background ----------------------------------------------------------------------------
+    def _build_loop(self) -> None:
+        every = self.options.settings.build_every_seconds
+        while not self.stop.wait(0.2):
+            if not self._dirty.is_set() or time.monotonic() - self._last_build < every:
+                continue
+            with self.gate.lock:
+                self._dirty.clear()  # pushes wait for the lock, so none lands unseen
+                self._last_build = time.monotonic()
+                try:
+                    self.app.build(trigger="serve")
+                except OrdersyncError as exc:
+                    log.error("build after pushes failed (the next landing builds again): %s", exc)
+                    self._dirty.set()
+                except Exception as exc:
+                    log.exception("build after pushes failed: %s", exc)
+                    self.app.reconnect()
+                    self._dirty.set()
+
+    def _worker_loop(self) -> None:
+        from ordersync.worker.schedule import ScheduleSettings
+        from ordersync.worker.worker import Worker
+
+        worker = Worker(self.app, ScheduleSettings(tick_seconds=self.options.tick_seconds))
+        last: float | None = None
+        while not self.stop.is_set():
+            if last is None or time.monotonic() - last >= self.options.tick_seconds:
+                last = time.monotonic()
+                with self.gate.lock:
+                    try:
+                        worker.tick()
+                    except Exception as exc:  # the schedule goes on, as the worker's own loop does
+                        log.error("worker tick failed, the next one carries on: %s", exc)
+                        self.app.reconnect()
+            self.stop.wait(1.0)
+
+    # -- serving -------------------------------------------------------------------------------
+    def config(self) -> uvicorn.Config:
+        return uvicorn.Config(
+            self.api,
+            loop="uvloop",
+            http="httptools",
+            ws="none",
+            lifespan="on",
+            log_config=None,
+            log_level="warning",
+            access_log=False,
+            server_header=False,
+        )
+
+    def start_background(self) -> None:
+        for t in self._threads:
+            t.start()
+
+    def shutdown(self) -> None:
+        self.stop.set()
+        for t in self._threads:
+            t.join(timeout=60)
+        with self.gate.lock:
+            self.app.close()
+
+    def run(self, on_ready: Callable[[str], None] | None = None) -> None:
+        """Serve until interrupted."""
+        sock = bind_socket(self.options.settings.host, self.options.settings.port)
+        self.start_background()
+        if on_ready is not None:
+            on_ready(socket_url(sock))
+        try:
+            uvicorn.Server(self.config()).run(sockets=[sock])
+        finally:
+            sock.close()
+            self.shutdown()
+
+
+@contextlib.contextmanager
+def serving_in_thread(app: Ordersync, options: ServeOptions) -> Iterator[tuple[str, Serve]]:
+    """Serve in a background thread (tests, the demo); yields (base URL, the Serve)."""
+    serve = Serve(app, options)
+    sock = bind_socket(options.settings.host, options.settings.port)
+    server = uvicorn.Server(serve.config())  # off the main thread it installs no signal handlers
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="serve-http", daemon=True)
+    serve.start_background()
+    thread.start()
+    while not server.started and thread.is_alive():
+        time.sleep(0.01)
+    try:
+        yield socket_url(sock), serve
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        sock.close()
+        serve.shutdown()
