@@ -38,6 +38,25 @@ def call(url: str, headers: dict[str, str] | None = None, timeout: float = 30.0)
         return Reply(err.code, {k.lower(): v for k, v in err.headers.items()}, err.read())
 
 
+def send(url: str, method: str = "GET", body: Any = None, headers: dict[str, str] | None = None) -> Reply:
+    """Any method, with a JSON body when one is given."""
+    data = None if body is None else json.dumps(body).encode()
+    sent = dict(AUTH if headers is None else headers)
+    if data is not None:
+        sent["Content-Type"] = "application/json"
+    request = urllib.request.Request(url, data=data, method=method, headers=sent)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as resp:
+            return Reply(resp.status, {k.lower(): v for k, v in resp.headers.items()}, resp.read())
+    except urllib.error.HTTPError as err:
+        return Reply(err.code, {k.lower(): v for k, v in err.headers.items()}, err.read())
+
+
+def orders_api(sim: RunningSimulator, account: str, tail: str) -> str:
+    """URL of /api/orders/{tail} (feed, feed/config, hook/config) at an account."""
+    return f"{sim.base_url(account)}/api/orders/{tail}"
+
+
 def list_url(sim: RunningSimulator, account: str, **params: Any) -> str:
     query = urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})
     return f"{sim.base_url(account)}{ORDERS}?{query}" if query else f"{sim.base_url(account)}{ORDERS}"

@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 from openapi_schema_validator import OAS30Validator
 
-from ordersync.simulator import STATUS_NAMES, RunningSimulator
+from ordersync.simulator import STATUS_NAMES, AccountSpec, RunningSimulator, start_in_thread
 
-from .sim_support import START, call, creation_range, list_url
+from .receiver import Receiver
+from .sim_support import START, call, creation_range, list_url, make_config, orders_api, send
 
 # VTEX's own files, kept in the repository (tests/data/vtex-openapi/README.md names their source)
 DATA = Path(__file__).resolve().parents[1] / "data" / "vtex-openapi"
@@ -116,3 +117,36 @@ def test_simulated_orders_carry_every_field_of_vtex_example(
             for key in ("clientProfileData", "shippingData", "paymentData", "storePreferencesData"):
                 assert sorted(set(example[key]) - set(body[key])) == [], (order["orderId"], key)
             assert _errors(get_validator, {**body, "orderId": 42}) != []  # the validator does refuse
+
+
+def _request_example(spec: dict[str, Any], path: str, method: str) -> Any:
+    return next(iter(spec["paths"][path][method]["requestBody"]["content"].values()))["example"]
+
+
+def test_feed_and_hook_follow_the_openapi_file() -> None:
+    """VTEX's own example configurations are accepted; feed items, the feed configuration and hook
+    notifications validate against the file's schemas."""
+    spec = _load_spec()
+    items_validator = OAS30Validator(_response_schema(spec, "/api/orders/feed", "Getfeedorderstatus1"))
+    config_validator = OAS30Validator(_response_schema(spec, "/api/orders/feed/config", "GetFeedConfiguration"))
+    notification_schema = _resolve({"$ref": "#/components/schemas/HookConfiguration"}, spec)
+    notification_validator = OAS30Validator(notification_schema)
+    with Receiver() as receiver, start_in_thread(make_config(accounts=[AccountSpec("shop", 600)], days=1)) as sim:
+        feed_example = _request_example(spec, "/api/orders/feed/config", "post")
+        assert feed_example["filter"] == {"type": "FromOrders", "expression": "value > 100", "disableSingleFire": False}
+        assert send(orders_api(sim, "shop", "feed/config"), "POST", feed_example).status == 200
+        hook_example = _request_example(spec, "/api/orders/hook/config", "post")
+        hook_example["hook"]["url"] = receiver.url
+        assert send(orders_api(sim, "shop", "hook/config"), "POST", hook_example).status == 200
+        workflow = {"filter": {"type": "FromWorkflow", "status": list(STATUS_NAMES)}}
+        assert send(orders_api(sim, "shop", "feed/config"), "POST", workflow).status == 200
+        sim.advance(2 * 3600)
+        items = call(orders_api(sim, "shop", "feed?maxlot=10")).json()
+        config = call(orders_api(sim, "shop", "feed/config")).json()
+        sim.wait_for_hooks()
+        bodies = [r.json() for r in receiver.recorded() if r.body != b'{"hookConfig":"ping"}']
+    assert len(items) == 10 and bodies
+    assert _errors(items_validator, items) == [] and _errors(items_validator, [{"eventId": 1}]) != []
+    assert _errors(config_validator, config) == [] and config["quantity"] > 0
+    for body in bodies:
+        assert _errors(notification_validator, body) == []

@@ -13,6 +13,8 @@ from ordersync.simulator.config import (
     DEFAULT_APP_KEY,
     DEFAULT_APP_TOKEN,
     DEFAULT_DAYS,
+    DEFAULT_EVENT_DUPLICATE_RATE,
+    DEFAULT_HOOK_RETRY_BASE_SECONDS,
     DEFAULT_HOST,
     DEFAULT_INDEX_LAG_SECONDS,
     DEFAULT_ORDERS_PER_DAY,
@@ -26,7 +28,7 @@ from ordersync.simulator.config import (
 )
 
 app = typer.Typer(
-    help="A VTEX-compatible store server (OMS list and get-order) for tests, benchmarks and demos.",
+    help="A VTEX-compatible store server (OMS list and get-order, Feed v3, Hook) and a mobile SDK event generator.",
     no_args_is_help=True,
 )
 _console = Console(stderr=True, soft_wrap=True)
@@ -57,6 +59,12 @@ def serve(
     app_token: Annotated[str, typer.Option(help="expected X-VTEX-API-AppToken")] = DEFAULT_APP_TOKEN,
     start: Annotated[str | None, typer.Option(help="simulated now at startup, ISO-8601; default: the real now")] = None,
     speed: Annotated[float, typer.Option(help="simulated seconds per real second; 0 = frozen")] = 1.0,
+    event_duplicate_rate: Annotated[
+        float, typer.Option(help="share of feed items and hook notifications delivered twice")
+    ] = DEFAULT_EVENT_DUPLICATE_RATE,
+    hook_retry_base_seconds: Annotated[
+        float, typer.Option(help="real seconds before a failed hook delivery is first retried; doubles each time")
+    ] = DEFAULT_HOOK_RETRY_BASE_SECONDS,
 ) -> None:
     """Serve every store until interrupted (Ctrl+C)."""
     from ordersync.simulator.server import serve as run
@@ -76,6 +84,8 @@ def serve(
             app_token=app_token,
             start=parse_start(start) if start else None,
             speed=speed,
+            event_duplicate_rate=event_duplicate_rate,
+            hook_retry_base_seconds=hook_retry_base_seconds,
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
@@ -88,7 +98,10 @@ def serve(
         )
         for spec in config.accounts:
             _console.print(f"  {spec.name:<16} {url}/{spec.name}  (~{spec.orders_per_day:g} orders/day)")
-        _console.print(f"  control: {url}/_simulator/clock, /_simulator/truth?account=NAME, /_simulator/stats")
+        _console.print(f"  feed and hook: {url}/NAME/api/orders/feed, /api/orders/feed/config, /api/orders/hook/config")
+        _console.print(
+            f"  control: {url}/_simulator/clock, /_simulator/truth?account=NAME, /_simulator/stats, /_simulator/events"
+        )
 
     with contextlib.suppress(KeyboardInterrupt):
         run(config, on_ready=ready)

@@ -1,7 +1,8 @@
 """A VTEX-compatible store server for tests, benchmarks and demos.
 
-It serves the OMS list and get-order endpoints for many accounts, with index lag, the 30-page cap,
-rate limits and faults, over orders generated deterministically from a seed and kept in numpy columns.
+It serves the OMS list and get-order endpoints, Feed v3 and Hook for many accounts, with index lag, the
+30-page cap, rate limits and faults, over orders generated deterministically from a seed and kept in
+numpy columns.
 """
 
 from ordersync.simulator.app import SimulatorApp, build_app

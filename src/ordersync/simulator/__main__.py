@@ -10,6 +10,9 @@ from ordersync.simulator.config import (
     DEFAULT_APP_KEY,
     DEFAULT_APP_TOKEN,
     DEFAULT_DAYS,
+    DEFAULT_EVENT_DUPLICATE_RATE,
+    DEFAULT_FEED_VISIBILITY_TIMEOUT_SECONDS,
+    DEFAULT_HOOK_RETRY_BASE_SECONDS,
     DEFAULT_HOST,
     DEFAULT_INDEX_LAG_SECONDS,
     DEFAULT_ORDERS_PER_DAY,
@@ -40,6 +43,13 @@ def parse_args(argv: list[str] | None = None) -> SimulatorConfig:
     p.add_argument("--app-token", default=DEFAULT_APP_TOKEN)
     p.add_argument("--start", default=None, help="simulated now at startup (ISO-8601); default: the real now")
     p.add_argument("--speed", type=float, default=1.0)
+    p.add_argument("--event-duplicate-rate", type=float, default=DEFAULT_EVENT_DUPLICATE_RATE)
+    p.add_argument("--feed-visibility-timeout-seconds", type=int, default=DEFAULT_FEED_VISIBILITY_TIMEOUT_SECONDS)
+    p.add_argument("--hook-timeout-seconds", type=float, default=5.0)
+    p.add_argument("--hook-retry-base-seconds", type=float, default=DEFAULT_HOOK_RETRY_BASE_SECONDS)
+    p.add_argument("--hook-retry-factor", type=float, default=2.0)
+    p.add_argument("--hook-retry-max-seconds", type=float, default=3600.0)
+    p.add_argument("--hook-max-attempts", type=int, default=100)
     ns = p.parse_args(argv)
     try:
         accounts = (
@@ -60,6 +70,13 @@ def parse_args(argv: list[str] | None = None) -> SimulatorConfig:
             app_token=ns.app_token,
             start=parse_start(ns.start) if ns.start else None,
             speed=ns.speed,
+            event_duplicate_rate=ns.event_duplicate_rate,
+            feed_visibility_timeout_seconds=ns.feed_visibility_timeout_seconds,
+            hook_timeout_seconds=ns.hook_timeout_seconds,
+            hook_retry_base_seconds=ns.hook_retry_base_seconds,
+            hook_retry_factor=ns.hook_retry_factor,
+            hook_retry_max_seconds=ns.hook_retry_max_seconds,
+            hook_max_attempts=ns.hook_max_attempts,
         )
     except ValueError as exc:
         p.error(str(exc))

@@ -1,4 +1,4 @@
-"""The simulator as a raw ASGI app: VTEX's OMS routes per account, plus /_simulator/ control routes.
+"""The simulator as a raw ASGI app: VTEX's OMS, Feed v3 and Hook routes per account, plus /_simulator/ control routes.
 
 No framework: the get-order hot path is a path split, a header scan and one template render.
 """
@@ -17,6 +17,7 @@ import orjson
 from ordersync.simulator.catalog import Catalog
 from ordersync.simulator.clock import SimClock
 from ordersync.simulator.config import SimulatorConfig
+from ordersync.simulator.events import EventHub, EventSettings
 from ordersync.simulator.limits import FaultInjector, RequestStats, TokenBucket
 from ordersync.simulator.listing import ListQueryError, parse_list_query, run_list_query
 from ordersync.simulator.payload import OrderRenderer
@@ -31,6 +32,13 @@ Send = Callable[[Message], Awaitable[None]]
 _JSON = b"application/json; charset=utf-8"
 _HTML = b"text/html; charset=utf-8"
 _API_PATH = ["api", "oms", "pvt", "orders"]
+# /{account}/api/orders/... routes of Feed v3 and Hook: path tail -> (route name, allowed methods)
+_EVENT_ROUTES: dict[tuple[str, ...], tuple[str, frozenset[str]]] = {
+    ("feed",): ("feed", frozenset({"GET", "POST"})),
+    ("feed", "config"): ("feed_config", frozenset({"GET", "POST", "DELETE"})),
+    ("hook", "config"): ("hook_config", frozenset({"GET", "POST", "DELETE"})),
+}
+_GET = frozenset({"GET"})
 _FAULT_STATUS = {"500": 500, "502": 502, "503": 503, "504": 504}
 
 
@@ -65,6 +73,8 @@ class SimulatorApp:
         self._app_token = config.app_token.encode()
         self.faults = FaultInjector(config.fault_rate, config.seed)
         self.stats = RequestStats()
+        catalogs = {name: store.catalog for name, store in self.stores.items()}
+        self.events = EventHub(catalogs, self.clock, event_settings(config), config.seed)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -80,6 +90,7 @@ class SimulatorApp:
                 if message["type"] == "lifespan.startup":
                     await send({"type": "lifespan.startup.complete"})
                 elif message["type"] == "lifespan.shutdown":
+                    await self.events.close()
                     await send({"type": "lifespan.shutdown.complete"})
                     return
 
@@ -91,18 +102,20 @@ class SimulatorApp:
             await self._control(scope, receive, send, path[len("/_simulator/") :])
             return
         parts = path.split("/")
-        if len(parts) < 6 or len(parts) > 7 or parts[2:6] != _API_PATH:
+        method: str = scope["method"]
+        route = _route(parts)
+        if route is None:
             self.stats.count("other", 404)
             await _respond(send, 404, error_body("404", f"no route for {path}"))
             return
-        route = "get_order" if len(parts) == 7 and parts[6] else "list"
+        route_name, methods = route
         store = self.stores.get(parts[1])
         if store is None:
-            self.stats.count(route, 404)
+            self.stats.count(route_name, 404)
             await _respond(send, 404, error_body("AccountNotFound", f"account {parts[1]!r} not found"))
             return
-        if scope["method"] != "GET":
-            self.stats.count(route, 405)
+        if method not in methods:
+            self.stats.count(route_name, 405)
             await _respond(send, 405, error_body("405", "method not allowed"))
             return
         key = token = None
@@ -113,7 +126,7 @@ class SimulatorApp:
             elif lname == b"x-vtex-api-apptoken":
                 token = value
         if key != self._app_key or token != self._app_token:
-            self.stats.count(route, 401)
+            self.stats.count(route_name, 401)
             await _respond(
                 send, 401, error_body("401", "unauthorized: invalid X-VTEX-API-AppKey or X-VTEX-API-AppToken")
             )
@@ -121,7 +134,7 @@ class SimulatorApp:
         if store.bucket is not None:
             wait = store.bucket.take()
             if wait:
-                self.stats.count(route, 429)
+                self.stats.count(route_name, 429)
                 await _respond(
                     send,
                     429,
@@ -135,7 +148,7 @@ class SimulatorApp:
             self.stats.faults[fault] += 1
             status = _FAULT_STATUS.get(fault)
             if status is not None:
-                self.stats.count(route, status)
+                self.stats.count(route_name, status)
                 if status == 502:
                     await _respond(send, 502, b"<html><body><h1>502 Bad Gateway</h1></body></html>", content_type=_HTML)
                 else:
@@ -144,14 +157,34 @@ class SimulatorApp:
             if fault == "slow":
                 await asyncio.sleep(self.faults.slow_seconds())
 
-        if route == "get_order":
+        if route_name == "get_order":
             status, body = self._get_order(store, parts[6])
-        else:
+        elif route_name == "list":
             status, body = self._list(store, scope)
-        if fault == "malformed" and status == 200:
+        else:
+            status, body = await self._event_route(route_name, method, parts[1], self.config.app_key, scope, receive)
+        if fault == "malformed" and status == 200 and body:
             body = body[: self.faults.cut_at(len(body))]
-        self.stats.count(route, status)
+        self.stats.count(route_name if method == "GET" else f"{route_name}_{method.lower()}", status)
         await _respond(send, status, body)
+
+    async def _event_route(
+        self, route: str, method: str, account: str, app_key: str, scope: Scope, receive: Receive
+    ) -> tuple[int, bytes]:
+        hub = self.events
+        body = await _read_json(receive) if method == "POST" else None
+        if method == "POST" and body is None:
+            return 400, error_body("400", "the body is not valid JSON")
+        if route == "feed":
+            if method == "GET":
+                status, payload = hub.get_feed(account, app_key, _query(scope))
+            else:
+                status, payload = hub.commit_feed(account, app_key, body)
+        elif route == "feed_config":
+            status, payload = hub.feed_config(method, account, app_key, body)
+        else:
+            status, payload = await hub.hook_config(method, account, app_key, body)
+        return status, b"" if payload is None else orjson.dumps(payload)
 
     def _get_order(self, store: Store, order_id: str) -> tuple[int, bytes]:
         t = self.clock.effective_us()
@@ -190,6 +223,16 @@ class SimulatorApp:
             status, payload = 200, orjson.dumps(self.stats.snapshot())
         elif name == "info" and method == "GET":
             status, payload = 200, orjson.dumps(self.info())
+        elif name == "events" and method == "GET":
+            status, payload = 200, orjson.dumps(self.events.snapshot())
+        elif name == "events/settings" and method == "GET":
+            status, payload = 200, orjson.dumps(self.events.settings.to_json())
+        elif name == "events/settings" and method == "POST":
+            try:
+                self.events.apply_settings(await _read_json(receive))
+                status, payload = 200, orjson.dumps(self.events.settings.to_json())
+            except ValueError as exc:
+                status, payload = 400, error_body("400", str(exc))
         self.stats.count("control", status)
         await _respond(send, status, payload)
 
@@ -233,6 +276,7 @@ class SimulatorApp:
         t = self.clock.effective_us()
         for store in self.stores.values():
             store.catalog.ensure(t)
+        self.events.pump()  # the store changed orders: feeds and hooks hear of it now
         return 200, orjson.dumps(self.clock_json())
 
     def _truth(self, params: dict[str, list[str]]) -> tuple[int, bytes]:
@@ -252,6 +296,29 @@ class SimulatorApp:
         renderer = store.renderer
         orders = [renderer.truth_item(order_view(cat, row, t)) for row in range(a, b)]
         return 200, orjson.dumps({"account": account, "now": iso_now(t), "orders": orders})
+
+
+def _route(parts: list[str]) -> tuple[str, frozenset[str]] | None:
+    """(route name, allowed methods) of a split API path /{account}/api/..., None when there is no such route."""
+    if len(parts) in (6, 7) and parts[2:6] == _API_PATH:
+        return ("get_order" if len(parts) == 7 and parts[6] else "list"), _GET
+    if len(parts) >= 5 and parts[2:4] == ["api", "orders"]:
+        return _EVENT_ROUTES.get(tuple(parts[4:]))
+    return None
+
+
+def event_settings(config: SimulatorConfig) -> EventSettings:
+    settings = EventSettings(
+        duplicate_rate=config.event_duplicate_rate,
+        visibility_timeout_seconds=config.feed_visibility_timeout_seconds,
+        hook_timeout_seconds=config.hook_timeout_seconds,
+        hook_retry_base_seconds=config.hook_retry_base_seconds,
+        hook_retry_factor=config.hook_retry_factor,
+        hook_retry_max_seconds=config.hook_retry_max_seconds,
+        hook_max_attempts=config.hook_max_attempts,
+    )
+    settings.validate()
+    return settings
 
 
 def _query(scope: Scope) -> dict[str, list[str]]:

@@ -20,6 +20,9 @@ DEFAULT_INDEX_LAG_SECONDS = 240.0
 DEFAULT_RATE_LIMIT_PER_MINUTE = 6000.0
 DEFAULT_APP_KEY = "vtexappkey-simulator"
 DEFAULT_APP_TOKEN = "simulator-token"
+DEFAULT_EVENT_DUPLICATE_RATE = 0.01
+DEFAULT_FEED_VISIBILITY_TIMEOUT_SECONDS = 240
+DEFAULT_HOOK_RETRY_BASE_SECONDS = 1.0
 
 # An account name becomes the first path segment of its base URL.
 _ACCOUNT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
@@ -78,6 +81,20 @@ class SimulatorConfig(BaseModel):
     app_token: str = DEFAULT_APP_TOKEN
     start: datetime | None = Field(None, description="simulated now at startup; None = the real now")
     speed: float = Field(1.0, ge=0, description="simulated seconds per real second; 0 = frozen")
+    # Feed v3 and Hook
+    event_duplicate_rate: float = Field(
+        DEFAULT_EVENT_DUPLICATE_RATE, ge=0, le=1, description="share of feed items and hook notifications sent twice"
+    )
+    feed_visibility_timeout_seconds: int = Field(
+        DEFAULT_FEED_VISIBILITY_TIMEOUT_SECONDS, ge=0, le=43_200, description="when a feed config does not say"
+    )
+    hook_timeout_seconds: float = Field(5.0, gt=0, description="a delivery not answered 200 within this fails")
+    hook_retry_base_seconds: float = Field(
+        DEFAULT_HOOK_RETRY_BASE_SECONDS, ge=0, description="real seconds before the first retry of a delivery"
+    )
+    hook_retry_factor: float = Field(2.0, ge=1, description="each retry waits this many times longer")
+    hook_retry_max_seconds: float = Field(3600.0, ge=0, description="longest wait between two attempts")
+    hook_max_attempts: int = Field(100, ge=1, description="a delivery is dropped after this many failures")
 
     @field_validator("start")
     @classmethod

@@ -52,7 +52,7 @@ def uvicorn_config(app: SimulatorApp) -> uvicorn.Config:
         loop="uvloop",
         http="httptools",
         ws="none",
-        lifespan="off",
+        lifespan="on",  # shutdown stops the hook worker and closes its HTTP session
         interface="asgi3",
         log_config=None,
         log_level="warning",
@@ -142,6 +142,27 @@ class RunningSimulator:
         result: dict[str, Any] = self.control("GET", "info")
         return result
 
+    def events(self) -> dict[str, Any]:
+        """Feeds (queue sizes, counters) and hooks (deliveries attempted, succeeded, failed, dropped, pending)."""
+        result: dict[str, Any] = self.control("GET", "events")
+        return result
+
+    def set_event_settings(self, **settings: float) -> dict[str, Any]:
+        """Change feed and hook knobs: duplicate_rate, visibility_timeout_seconds, hook_retry_base_seconds, ..."""
+        result: dict[str, Any] = self.control("POST", "events/settings", dict(settings))
+        return result
+
+    def wait_for_hooks(self, timeout: float = 10.0, pending: int = 0) -> dict[str, Any]:
+        """Wait until at most `pending` hook deliveries are left; returns the hooks' counters."""
+        deadline = time.monotonic() + timeout
+        while True:
+            hooks: dict[str, Any] = self.events()["hooks"]
+            if hooks["pending"] <= pending:
+                return hooks
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{hooks['pending']} hook deliveries still pending after {timeout} s: {hooks}")
+            time.sleep(0.02)
+
     def stop(self) -> None:
         if not self._stopped:
             self._stopped = True
@@ -209,6 +230,13 @@ def config_to_args(config: SimulatorConfig) -> list[str]:
         "--app-key", config.app_key,
         "--app-token", config.app_token,
         "--speed", repr(config.speed),
+        "--event-duplicate-rate", repr(config.event_duplicate_rate),
+        "--feed-visibility-timeout-seconds", str(config.feed_visibility_timeout_seconds),
+        "--hook-timeout-seconds", repr(config.hook_timeout_seconds),
+        "--hook-retry-base-seconds", repr(config.hook_retry_base_seconds),
+        "--hook-retry-factor", repr(config.hook_retry_factor),
+        "--hook-retry-max-seconds", repr(config.hook_retry_max_seconds),
+        "--hook-max-attempts", str(config.hook_max_attempts),
     ]  # fmt: skip
     if config.start is not None:
         args += ["--start", config.start.isoformat()]
