@@ -33,6 +33,7 @@ from ordersync.web.tokens import TokenInfo, TokenStore
 if TYPE_CHECKING:
     from ordersync.land.quarantine import RetryResult
     from ordersync.sources.push.receiver import PushReceiver
+    from ordersync.sources.vtex.hook import HookRound, Spool
     from ordersync.transform import DbtResult
 
 T = TypeVar("T")
@@ -200,6 +201,27 @@ class Ordersync:
     def revoke_token(self, token_id: str) -> TokenInfo:
         self.upgrade()
         return TokenStore(self.wh).revoke(token_id, self.clock.now())
+
+    # -- hook --------------------------------------------------------------------------------
+    def new_hook_secret(self, tenant_name: str) -> str:
+        """A new secret for the tenant's Hook header; only its hash is kept (the old one stops working)."""
+        import secrets
+
+        from ordersync.sources.vtex.hook import secret_hash
+
+        self.upgrade()
+        tenant = self.tenants.get(tenant_name)
+        secret = secrets.token_urlsafe(32)
+        self.tenants.set_hook_secret_hash(tenant.tenant_id, secret_hash(secret))
+        return secret
+
+    def hook_round(self, spool: Spool | None = None) -> HookRound:
+        """Move spooled Hook notifications into the inbox, then fetch and land their orders."""
+        from ordersync.sources.vtex import hook
+
+        if spool is not None:
+            spool.drain(lambda notes: hook.Inbox(self.wh).record(notes, self.clock.now()))
+        return hook.process(self.wh, self.clock, self.settings.sync)
 
     # -- sync --------------------------------------------------------------------------------
     def sync(

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import hmac
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import anyio
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
@@ -20,6 +22,7 @@ from ordersync.errors import OrdersyncError
 from ordersync.facade import Ordersync
 from ordersync.sources.push.bodies import UnreadableBodyError, json_items, ndjson_items
 from ordersync.sources.push.receiver import MAX_IDEMPOTENCY_KEY
+from ordersync.sources.vtex.hook import SECRET_HEADER, Spool, is_ping, notification, secret_matches
 from ordersync.web.bodies import BadEncodingError, BodyTooLargeError, gunzip_capped, read_capped
 from ordersync.web.models import Health, OrderEvent, Problem, PushResult
 
@@ -57,6 +60,8 @@ def create_app(
     max_body_mb: float = 10.0,
     worker_alive: Callable[[], bool | None] = lambda: None,
     on_landed: Callable[[int], None] = lambda n: None,
+    hook_spool: Spool | None = None,
+    on_hook: Callable[[], None] = lambda: None,
 ) -> FastAPI:
     """The app; `on_landed` hears how many new versions each push landed (serve builds after them)."""
     api = FastAPI(
@@ -172,7 +177,55 @@ def create_app(
         headers = {"Idempotent-Replayed": "true"} if answer.replayed else None
         return JSONResponse(answer.body, status_code=answer.status, headers=headers)
 
+    secrets_seen: dict[str, tuple[float, int, str | None]] = {}
+
+    async def hook_secret(tenant: str) -> tuple[int, str | None] | None:
+        """(tenant_id, secret hash), remembered for a minute: a notification is answered without
+        waiting for the warehouse, which a DuckDB build holds for seconds."""
+        seen = secrets_seen.get(tenant)
+        if seen is not None and time.monotonic() - seen[0] < 60:
+            return seen[1], seen[2]
+
+        def look(app: Ordersync) -> tuple[int, str | None] | None:
+            found = [t for t in app.tenants.list() if t.tenant_name == tenant]
+            return None if not found else (found[0].tenant_id, app.tenants.hook_secret_hash(found[0].tenant_id))
+
+        value = await gate.run(look)
+        if value is not None:
+            secrets_seen[tenant] = (time.monotonic(), *value)
+        return value
+
+    @api.post(
+        "/v1/hooks/vtex/{tenant}",
+        tags=["hook"],
+        responses={401: {"model": Problem, "description": "wrong or missing secret header"}},
+    )
+    async def vtex_hook(tenant: str, request: Request) -> Any:
+        """VTEX Hook notifications for `tenant`: answered 200 once recorded durably, then the order is
+        fetched and landed. The configuration ping is answered 200 without the secret."""
+        try:
+            raw = await read_capped(request.stream(), _HOOK_LIMIT)
+        except BodyTooLargeError:
+            return problem(413, "a hook notification is a few hundred bytes; this body is over 1 MB")
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            body = None
+        if is_ping(body):
+            return {"ok": True}
+        known = await hook_secret(tenant)
+        if known is None or not secret_matches(request.headers.get(SECRET_HEADER), known[1]):
+            return problem(401, f"wrong or missing {SECRET_HEADER}; run ordersync hook setup for this tenant")
+        if hook_spool is None:
+            return problem(503, "this server keeps no hook spool")
+        await anyio.to_thread.run_sync(hook_spool.append, notification(known[0], raw))
+        on_hook()
+        return {"ok": True}
+
     return api
+
+
+_HOOK_LIMIT = 1024 * 1024
 
 
 def _bearer(header: str | None) -> str | None:

@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import uvicorn
 
@@ -20,6 +21,7 @@ from ordersync.config import ServeSettings
 from ordersync.errors import OrdersyncError
 from ordersync.facade import Ordersync
 from ordersync.simulator.server import bind_socket, socket_url
+from ordersync.sources.vtex.hook import Spool
 from ordersync.web.app import Gate, create_app
 
 log = logging.getLogger("ordersync.serve")
@@ -31,6 +33,8 @@ class ServeOptions:
     #: run the worker's schedule in this process (default: on DuckDB only)
     worker: bool | None = None
     tick_seconds: float = 3600.0
+    #: where Hook notifications wait between their 200 and the inbox (default: beside dbt's state)
+    spool_path: Path | None = None
 
 
 class Serve:
@@ -49,11 +53,17 @@ class Serve:
             self._worker_thread = threading.Thread(target=self._worker_loop, name="serve-worker", daemon=True)
             self._threads.append(self._worker_thread)
         self._threads.append(threading.Thread(target=self._build_loop, name="serve-builder", daemon=True))
+        self._threads.append(threading.Thread(target=self._hook_loop, name="serve-hooks", daemon=True))
+        self.spool = Spool(options.spool_path or Path(app.settings.dbt.state_dir).parent / "hook-spool.ndjson")
+        self._hooked = threading.Event()
+        self._hooked.set()  # drain what a previous process spooled and did not move
         self.api = create_app(
             self.gate,
             max_body_mb=options.settings.max_body_mb,
             worker_alive=self._worker_alive,
             on_landed=lambda n: self._dirty.set(),
+            hook_spool=self.spool,
+            on_hook=self._hooked.set,
         )
 
     def _worker_alive(self) -> bool | None:
@@ -77,6 +87,24 @@ class Serve:
                     log.exception("build after pushes failed: %s", exc)
                     self.app.reconnect()
                     self._dirty.set()
+
+    def _hook_loop(self) -> None:
+        last_try = 0.0
+        while not self.stop.is_set():
+            # woken by each notification; every 30 s anyway, for fetches that failed before
+            if not self._hooked.wait(1.0) and time.monotonic() - last_try < 30:
+                continue
+            self._hooked.clear()
+            last_try = time.monotonic()
+            with self.gate.lock:
+                try:
+                    done = self.app.hook_round(self.spool)
+                except Exception as exc:  # the notifications wait in the spool or the inbox
+                    log.error("processing hook notifications failed, they are retried: %s", exc)
+                    self.app.reconnect()
+                    continue
+            if done.landed:
+                self._dirty.set()
 
     def _worker_loop(self) -> None:
         from ordersync.worker.schedule import ScheduleSettings

@@ -1,0 +1,220 @@
+"""VTEX Hook: notifications recorded durably before they are answered, then fetched and landed.
+
+VTEX wants a 200 within 5 s and retries otherwise; the notification carries no order body. So the
+receiver appends each notification to a spool file and fsyncs it before answering (a process
+killed right after its 200 loses nothing, and a DuckDB build holding the warehouse does not delay
+the answer); a loop moves the spool into cdp.hook_inbox, fetches each order once with get-order
+and lands it through the one landing path. Notifications for statuses nobody asked for are normal
+and harmless: the order is fetched and its version lands once.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import hmac
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ordersync.warehouse import Warehouse
+
+SECRET_HEADER = "X-Ordersync-Hook-Secret"
+SOURCE = "hook"
+_LOCK = threading.Lock()
+
+
+def is_ping(body: Any) -> bool:
+    return isinstance(body, dict) and body.get("hookConfig") == "ping"
+
+
+def secret_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8", errors="surrogatepass")).hexdigest()
+
+
+def secret_matches(given: str | None, stored_hash: str | None) -> bool:
+    if not given or not stored_hash:
+        return False
+    return hmac.compare_digest(secret_hash(given), stored_hash)
+
+
+@dataclass(frozen=True)
+class Notification:
+    tenant_id: int
+    order_id: str | None
+    state: str | None
+    body: str
+
+
+def notification(tenant_id: int, raw: bytes) -> Notification:
+    """What the inbox keeps of a notification; one it cannot read is kept too (order_id None) and
+    quarantined when processed, never refused (VTEX would only send it again)."""
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        body = None
+    order_id = body.get("OrderId") if isinstance(body, dict) else None
+    state = body.get("State") if isinstance(body, dict) else None
+    return Notification(
+        tenant_id,
+        order_id if isinstance(order_id, str) and 0 < len(order_id) <= 200 else None,
+        state if isinstance(state, str) and len(state) <= 200 else None,
+        raw.decode("utf-8", errors="replace").replace("\x00", "\\x00"),
+    )
+
+
+class Spool:
+    """An append-only file of notifications, fsynced per append; drained into the inbox."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+    def append(self, note: Notification) -> None:
+        line = orjson.dumps(note.__dict__) + b"\n"
+        with _LOCK, self.path.open("ab") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            fh.write(line)
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    def drain(self, into: Callable[[list[Notification]], None]) -> int:
+        """Hand every spooled notification to `into` (which commits them), then empty the file. A
+        crash between the two hands them over again: the inbox may hold one twice, which costs one
+        more get-order and lands nothing new."""
+        if not self.path.exists():
+            return 0
+        with _LOCK, self.path.open("r+b") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            notes = []
+            for line in fh.read().splitlines():
+                try:
+                    notes.append(Notification(**orjson.loads(line)))
+                except (orjson.JSONDecodeError, TypeError):
+                    continue  # a line cut short by a crash mid-append was never answered 200
+            if notes:
+                into(notes)
+            fh.seek(0)
+            fh.truncate()
+            os.fsync(fh.fileno())
+        return len(notes)
+
+
+class Inbox:
+    def __init__(self, wh: Warehouse) -> None:
+        self.wh = wh
+
+    def record(self, notes: list[Notification], now: datetime) -> None:
+        with self.wh.transaction():
+            for n in notes:
+                self.wh.execute(
+                    "INSERT INTO cdp.hook_inbox (tenant_id, order_id, state, body, received_at, attempts) "
+                    "VALUES (?, ?, ?, ?, ?, 0)",
+                    (n.tenant_id, n.order_id, n.state, n.body, now),
+                )
+
+    def pending(self, limit: int = 1000, max_attempts: int = 20) -> list[tuple[int, int, str | None, str]]:
+        """(notification_id, tenant_id, order_id, body) not yet processed, oldest first."""
+        rows = self.wh.query(
+            "SELECT notification_id, tenant_id, order_id, body FROM cdp.hook_inbox "
+            "WHERE processed_at IS NULL AND attempts < ? ORDER BY notification_id LIMIT ?",
+            (max_attempts, limit),
+        )
+        return [(int(r[0]), int(r[1]), r[2], str(r[3])) for r in rows]
+
+    def done(self, ids: list[int], now: datetime) -> None:
+        for i in ids:
+            self.wh.execute(
+                "UPDATE cdp.hook_inbox SET processed_at = ?, attempts = attempts + 1 WHERE notification_id = ?",
+                (now, i),
+            )
+
+    def failed(self, ids: list[int], error: str) -> None:
+        for i in ids:
+            self.wh.execute(
+                "UPDATE cdp.hook_inbox SET attempts = attempts + 1, last_error = ? WHERE notification_id = ?",
+                (error[:2000], i),
+            )
+
+    def backlog(self) -> int:
+        return int(self.wh.scalar("SELECT count(*) FROM cdp.hook_inbox WHERE processed_at IS NULL") or 0)
+
+
+@dataclass
+class HookRound:
+    notifications: int = 0
+    fetched: int = 0
+    landed: int = 0
+    quarantined: int = 0
+    failed: int = 0
+
+
+async def _fetch(client: Any, order_ids: list[str]) -> dict[str, bytes | Exception]:
+    out: dict[str, bytes | Exception] = {}
+    async with client:
+        async for order_id, body in client.get_orders(order_ids):
+            out[order_id] = body
+    return out
+
+
+def process(wh: Warehouse, clock: Any, settings: Any, limit: int = 1000) -> HookRound:
+    """Fetch and land the orders of pending notifications, each order once per round."""
+    from ordersync.facade import run_async
+    from ordersync.land.intake import Intake, Item
+    from ordersync.land.records import order_id_of, parse_order
+    from ordersync.sync.engine import client_for
+    from ordersync.tenants import TenantStore
+
+    inbox = Inbox(wh)
+    pending = inbox.pending(limit)
+    result = HookRound(notifications=len(pending))
+    by_tenant: dict[int, list[tuple[int, str | None, str]]] = {}
+    for nid, tid, oid, body in pending:
+        by_tenant.setdefault(tid, []).append((nid, oid, body))
+    intake = Intake(wh, clock)
+    for tid, notes in by_tenant.items():
+        tenant = TenantStore(wh).by_id(tid)
+        unreadable = [(nid, body) for nid, oid, body in notes if oid is None]
+        wanted: dict[str, list[int]] = {}
+        for nid, oid, _ in notes:
+            if oid is not None:
+                wanted.setdefault(oid, []).append(nid)
+        with wh.transaction():
+            for _nid, body in unreadable:
+                intake.lander.quarantine(tid, body, "the hook notification has no readable OrderId", SOURCE, None)
+            inbox.done([nid for nid, _ in unreadable], clock.now())
+        result.quarantined += len(unreadable)
+        if not wanted:
+            continue
+        try:
+            bodies = run_async(_fetch(client_for(tenant, settings), list(wanted)))
+        except Exception as exc:  # the store or the credentials: every notification waits for the next round
+            inbox.failed([n for ids in wanted.values() for n in ids], f"{type(exc).__name__}: {exc}")
+            result.failed += sum(len(ids) for ids in wanted.values())
+            continue
+        items = [Item(b) for b in bodies.values() if isinstance(b, bytes)]
+        batch = intake.land_items(
+            tid,
+            tenant.tz,
+            items,
+            SOURCE,
+            None,
+            parse=lambda item, tz: parse_order(item.raw, tz),
+            order_id_of=order_id_of,
+        )
+        ok = [n for oid, ids in wanted.items() if isinstance(bodies.get(oid), bytes) for n in ids]
+        bad = {oid: b for oid, b in bodies.items() if not isinstance(b, bytes)}
+        inbox.done(ok, clock.now())
+        for oid, error in bad.items():
+            inbox.failed(wanted[oid], f"{type(error).__name__}: {error}")
+        result.fetched += len(items)
+        result.landed += batch.landed
+        result.quarantined += batch.quarantined
+        result.failed += sum(len(wanted[oid]) for oid in bad)
+    return result
