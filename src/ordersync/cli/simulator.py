@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from typing import Annotated
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -105,3 +109,118 @@ def serve(
 
     with contextlib.suppress(KeyboardInterrupt):
         run(config, on_ready=ready)
+
+
+class PushFormat(StrEnum):
+    ndjson = "ndjson"
+    json = "json"
+
+
+def _parse_sdk_start(text: str) -> datetime:
+    """A date (midnight UTC) or an ISO-8601 instant (UTC when it names no zone)."""
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            return datetime(day.year, day.month, day.day, tzinfo=UTC)
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"--start {text!r} is not a date (2026-12-01) or an ISO-8601 instant") from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+@app.command()
+def sdk(
+    url: Annotated[
+        str | None, typer.Option(help="push API base URL; batches go to URL/v1/tenants/TENANT/orders")
+    ] = None,
+    tenant: Annotated[str | None, typer.Option(help="tenant name in the push URL")] = None,
+    token: Annotated[
+        str | None, typer.Option(help="bearer token of the push API", envvar="ORDERSYNC_PUSH_TOKEN")
+    ] = None,
+    orders_per_day: Annotated[float, typer.Option(help="average orders per day")] = 200.0,
+    days: Annotated[int, typer.Option(help="days of events, ending at the current hour (or from --start)")] = 7,
+    late_share: Annotated[float, typer.Option(help="share of events the phone holds back (offline)")] = 0.1,
+    max_delay_hours: Annotated[float, typer.Option(help="a held-back event arrives up to this late")] = 48.0,
+    duplicate_rate: Annotated[float, typer.Option(help="share of events sent twice, byte for byte")] = 0.02,
+    cancel_share: Annotated[float, typer.Option(help="share of orders canceled instead of invoiced")] = 0.1,
+    seed: Annotated[int, typer.Option(help="same seed, same bytes")] = 42,
+    start: Annotated[str | None, typer.Option(help="first day (2026-12-01) or instant of the window")] = None,
+    out: Annotated[Path | None, typer.Option(help="write hourly NDJSON files here instead of pushing")] = None,
+    truth: Annotated[Path | None, typer.Option(help="write each order's final state here as JSON")] = None,
+    batch_size: Annotated[int, typer.Option(min=1, help="events per request (and per shuffle)")] = 500,
+    format: Annotated[PushFormat, typer.Option("--format", help="request body: NDJSON lines or a JSON array")] = (
+        PushFormat.ndjson
+    ),
+    json_output: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
+) -> None:
+    """Generate a mobile app's order events (late, duplicated, out of order) and push them or write files."""
+    from ordersync.cli.output import console, err_console, print_json
+    from ordersync.simulator.sdk import PushError, SdkConfig, generate, push, write_files
+
+    if out is not None and url is not None:
+        raise typer.BadParameter("give --out DIR to write files or --url to push, not both")
+    if out is None and not (url and tenant and token):
+        raise typer.BadParameter(
+            "pushing needs --url, --tenant and --token (or ORDERSYNC_PUSH_TOKEN); or give --out DIR"
+        )
+    try:
+        config = SdkConfig(
+            orders_per_day=orders_per_day,
+            days=days,
+            seed=seed,
+            late_share=late_share,
+            max_delay_hours=max_delay_hours,
+            duplicate_rate=duplicate_rate,
+            cancel_share=cancel_share,
+            start=_parse_sdk_start(start) if start else None,
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    stream = generate(config)
+    summary: dict[str, Any] = stream.summary()
+    if truth is not None:
+        truth.parent.mkdir(parents=True, exist_ok=True)
+        truth.write_bytes(stream.truth_json())
+        summary["truth_file"] = str(truth)
+    failure: str | None = None
+    if out is not None:
+        paths = write_files(stream, out, batch_size)
+        summary["files"] = {"directory": str(out), "count": len(paths), "first": paths[0].name if paths else None}
+    else:
+        assert url is not None and tenant is not None and token is not None
+        try:
+            totals = asyncio.run(push(stream, url, tenant, token, batch_size=batch_size, fmt=format.value))
+        except PushError as exc:
+            failure, totals = str(exc), exc.totals
+        summary["push"] = {"url": url, "tenant": tenant, **totals.to_json()}
+    if json_output:
+        print_json(summary)
+    else:
+        _print_sdk_summary(console, summary)
+    if failure is not None:
+        err_console.print(f"[red]error:[/red] {failure}", highlight=False)
+        raise typer.Exit(1)
+
+
+def _print_sdk_summary(out: Console, summary: dict[str, Any]) -> None:
+    out.print(
+        f"{summary['orders']} orders, {summary['events']} events ({summary['late_events']} late, "
+        f"{summary['duplicates']} sent twice) from {summary['window_start']} to {summary['window_end']}"
+    )
+    statuses = ", ".join(f"{n} {status}" for status, n in summary["final_status"].items())
+    out.print(
+        f"final states: {statuses}; value of the orders not canceled: {summary['total_value']} "
+        f"{summary['currency_code']}"
+    )
+    if "files" in summary:
+        files = summary["files"]
+        out.print(f"wrote {files['count']} hourly files to {files['directory']}")
+    if "push" in summary:
+        p = summary["push"]
+        out.print(
+            f"pushed {p['batches']} batches in {p['requests']} requests ({p['retries']} retries): received "
+            f"{p['received']}, landed {p['landed']}, duplicates {p['duplicates']}, quarantined {p['quarantined']}, "
+            f"{len(p['errors'])} item errors, {len(p['rejected'])} batches rejected"
+        )
+    if "truth_file" in summary:
+        out.print(f"truth: {summary['truth_file']}")
