@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import urllib.request
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -50,3 +52,20 @@ def truth_rows(sim: Any, account: str, since: datetime | None = None) -> set[tup
 
 def follow(clock: ManualClock, sim: Any) -> None:
     clock.set(sim.clock())
+
+
+def configure_events(
+    sim: Any, account: str, kind: str, key: str, token: str, body: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """POST a Feed v3 (`kind` "feed") or Hook ("hook") configuration to the simulator; returns its answer.
+
+    A hook body needs {"hook": {"url": ..., "headers": {...}}}; the simulator pings the URL first."""
+    request = urllib.request.Request(
+        f"{sim.base_url(account)}/api/orders/{kind}/config",
+        data=json.dumps(body or {}).encode(),
+        method="POST",
+        headers={"X-VTEX-API-AppKey": key, "X-VTEX-API-AppToken": token, "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        result: dict[str, Any] = json.loads(response.read())
+    return result
