@@ -239,3 +239,39 @@ def test_feed_requests_count_against_the_rate_limit() -> None:
         limited = [r for r in replies if r.status == 429]
         assert limited and int(limited[0].headers["retry-after"]) >= 1
         assert sim.stats()["requests"]["feed"]["429"] == len(limited)
+
+
+def test_configurations_without_events_expire(sim: RunningSimulator) -> None:
+    """A feed with no new event for its retention period is removed, as VTEX documents."""
+    configure(sim, {})
+    sim.quiesce()  # the store stops changing: no more events
+    sim.advance(RETENTION - 60)
+    assert call(orders_api(sim, "shop", "feed/config")).status == 200
+    sim.advance(120)
+    assert call(orders_api(sim, "shop", "feed/config")).status == 404
+    assert call(orders_api(sim, "shop", "feed?maxlot=1")).status == 404
+
+
+def test_each_event_continues_where_the_order_s_previous_event_left_off(sim: RunningSimulator) -> None:
+    configure(sim, {})  # every status
+    sim.advance(12 * 3600)
+    sim.quiesce()
+    by_order: dict[str, list[dict[str, Any]]] = {}
+    for item in drain(sim):
+        by_order.setdefault(item["orderId"], []).append(item)
+    truth = {o["orderId"]: o for o in sim.truth("shop")}
+    chained = 0
+    for order_id, events in by_order.items():
+        # Some orders write whole seconds only: two steps in one second tie, so match by value, not position.
+        events.sort(key=lambda i: parse_vtex_datetime(i["currentChange"]))
+        entered = {(e["state"], e["currentChange"]) for e in events}
+        for after in events[1:]:
+            assert (after["lastState"], after["lastChange"]) in entered, order_id
+            chained += 1
+        for event in events:
+            if event["state"] == "order-created":
+                assert event["lastState"] == "" and event["lastChange"] == event["currentChange"]
+        assert truth[order_id]["status"] in {
+            e["state"] for e in events if e["currentChange"] == events[-1]["currentChange"]
+        }
+    assert chained > 500

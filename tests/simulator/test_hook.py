@@ -196,3 +196,14 @@ def test_deliveries_flow_while_simulated_time_runs_without_control_calls(sim: Ru
         sim.set_speed(0.0)
         hooks = sim.wait_for_hooks()
     assert hooks["succeeded"] == hooks["notifications"] >= 5
+
+
+def test_a_hook_without_notifications_for_three_days_is_removed(sim: RunningSimulator) -> None:
+    with Receiver() as receiver:
+        configure(sim, hook_body(receiver.url))
+        sim.quiesce()
+        sim.advance(3 * 86_400 - 60)
+        assert call(orders_api(sim, "shop", "hook/config")).status == 200
+        sim.advance(120)
+        assert call(orders_api(sim, "shop", "hook/config")).status == 404
+        assert sim.events()["hooks"]["configs"] == []
