@@ -32,6 +32,7 @@ from ordersync.web.tokens import TokenInfo, TokenStore
 
 if TYPE_CHECKING:
     from ordersync.land.quarantine import RetryResult
+    from ordersync.sources.push.ingest import FileResult
     from ordersync.sources.push.receiver import PushReceiver
     from ordersync.sources.vtex.hook import HookRound, Spool
     from ordersync.transform import DbtResult
@@ -342,6 +343,18 @@ class Ordersync:
         self.upgrade()
         tenant = self.tenants.get(tenant_name)
         return Lander(self.wh, self.clock).land_raw(tenant.tenant_id, tenant.tz, records, source, None)
+
+    def ingest_files(
+        self, tenant_name: str, paths: Iterable[str | Path], *, fmt: str | None = None
+    ) -> list[FileResult]:
+        """Land batch files (NDJSON, a JSON array, CSV, Parquet; each optionally gzipped), one
+        result per file: a file ingested before lands nothing, and one that cannot be read is
+        reported in its result while the others still land."""
+        from ordersync.sources.push.ingest import FileIngest
+
+        self.upgrade()
+        tenant = self.tenants.get(tenant_name)
+        return FileIngest(self.wh, self.clock).ingest_all(tenant, [Path(p) for p in paths], self.reporter, fmt)
 
     # -- quarantine --------------------------------------------------------------------------
     def quarantine_list(self, tenant: str | None = None, include_resolved: bool = False) -> list[dict[str, Any]]:
