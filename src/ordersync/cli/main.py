@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from ordersync.cli import demo as demo_cmd
+from ordersync.cli import ingest as ingest_cmd
 from ordersync.cli import ops
 from ordersync.cli.context import STATE, WarehouseOpt, configure_logging, facade, run_guarded
 from ordersync.cli.output import console, print_below, print_json, print_table, short_time
@@ -318,30 +319,8 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False, warehouse: 
     run_guarded(go)
 
 
-@app.command()
-def land(
-    tenant: Annotated[str, typer.Option("--tenant", "-t", help="tenant name")],
-    path: Annotated[Path, typer.Argument(help="a file of order payloads, one JSON object per line")],
-    warehouse: WarehouseOpt = None,
-) -> None:
-    """Land order payloads from a JSON-lines file; bad lines are quarantined with their reason."""
-
-    def go() -> None:
-        from ordersync.errors import ConfigError
-
-        if not path.exists():
-            raise ConfigError(f"{path} does not exist")
-        with facade(warehouse) as os_, path.open("rb") as fh:
-            result = os_.land_records(tenant, (line.rstrip(b"\r\n") for line in fh if line.strip()))
-        console.print(
-            f"{result.received} records: {result.landed} new versions landed, {result.quarantined} quarantined"
-        )
-        for reason in result.reasons[:10]:
-            console.print(f"  quarantined: {reason}")
-
-    run_guarded(go)
-
-
+app.command(name="ingest")(ingest_cmd.ingest)
+app.command(name="land", help="The older name of `ingest`, with the same options.")(ingest_cmd.ingest)
 app.command(name="demo")(demo_cmd.demo)
 app.command(name="serve")(serve_cmd)
 app.command(name="worker")(ops.worker)
