@@ -15,6 +15,7 @@ from ordersync.warehouse.sqltext import split_statements
 
 __all__ = [
     "APPEND_VERSIONS",
+    "APPEND_VERSIONS_IN_BATCH",
     "INSERT_NEW_VERSIONS",
     "LANDING_COLUMNS",
     "Warehouse",
@@ -116,11 +117,19 @@ class Warehouse(ABC):
 
     @abstractmethod
     def insert_landing(
-        self, rows: Sequence[tuple[Any, ...]], *, known_new: bool = False, checked_after: int | None = None
+        self,
+        rows: Sequence[tuple[Any, ...]],
+        *,
+        known_new: bool = False,
+        checked_after: int | None = None,
+        batch_id: int | None = None,
     ) -> int:
         """Append rows (LANDING_COLUMNS order) to cdp.orders_landing, skipping any version
         (tenant, order, payload_hash) already there; returns how many were new. Exact when several
         connections or processes land the same version at the same moment: it is stored once.
+
+        `batch_id`: stamped on every row landed (the landing ledger's batch, see land/ledger.py);
+        without it the column is not mentioned, so this also lands into a schema older than it.
 
         `known_new`: the caller has already excluded every version landed up to landing id
         `checked_after` (the sync engine reads max_landing_id(), then looks them up), so the rows are
@@ -161,6 +170,10 @@ def version_key(row: Sequence[Any]) -> tuple[Any, Any, Any]:
 #: Plain append, for rows known to be new.
 _COLS = ", ".join(LANDING_COLUMNS)
 APPEND_VERSIONS = f"INSERT INTO cdp.orders_landing ({_COLS}) SELECT {_COLS} FROM landing_stage"
+#: The same, every row stamped with the batch id bound to its one parameter.
+APPEND_VERSIONS_IN_BATCH = (
+    f"INSERT INTO cdp.orders_landing ({_COLS}, batch_id) SELECT {_COLS}, CAST(? AS BIGINT) FROM landing_stage"
+)
 
 #: Landing SQL shared by both backends: new versions only, each identical payload once.
 INSERT_NEW_VERSIONS = f"""

@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from ordersync.config import DEFAULT_DUCKDB_MEMORY_LIMIT
 from ordersync.errors import ConnectionLostError, TransientWarehouseError, WarehouseError, WarehouseLockedError
-from ordersync.warehouse.base import APPEND_VERSIONS, Warehouse, version_key
+from ordersync.warehouse.base import APPEND_VERSIONS, APPEND_VERSIONS_IN_BATCH, Warehouse, version_key
 from ordersync.warehouse.translate import MISSING_SCHEMA_HINT, disk_full_hint, duckdb_error_kind, make_error
 
 _LANDING_SCHEMA = pa.schema(
@@ -229,7 +229,12 @@ class DuckDBWarehouse(Warehouse):
 
     # -- landing -------------------------------------------------------------------------------
     def insert_landing(
-        self, rows: Sequence[tuple[Any, ...]], *, known_new: bool = False, checked_after: int | None = None
+        self,
+        rows: Sequence[tuple[Any, ...]],
+        *,
+        known_new: bool = False,
+        checked_after: int | None = None,
+        batch_id: int | None = None,
     ) -> int:
         if not rows:
             return 0
@@ -239,7 +244,7 @@ class DuckDBWarehouse(Warehouse):
                 new, keys = list(rows), None
             else:
                 new, keys = self._new_versions(rows, checked_after if known_new else None)
-            inserted = self._insert(new) if new else 0
+            inserted = self._insert(new, batch_id) if new else 0
             if self._depth:
                 self._own.update(keys if keys is not None else map(version_key, new))
             return inserted
@@ -301,12 +306,15 @@ class DuckDBWarehouse(Warehouse):
         kept = [(r, k) for r, k in zip(new, keys, strict=True) if k not in committed]
         return [r for r, _ in kept], [k for _, k in kept]
 
-    def _insert(self, rows: Sequence[tuple[Any, ...]]) -> int:
+    def _insert(self, rows: Sequence[tuple[Any, ...]], batch_id: int | None) -> int:
         table = _arrow(list(zip(*rows, strict=True)), _LANDING_SCHEMA)
         try:
             self.con.register("landing_stage", table)
             try:
-                inserted = self.con.execute(APPEND_VERSIONS).fetchall()
+                if batch_id is None:
+                    inserted = self.con.execute(APPEND_VERSIONS).fetchall()
+                else:
+                    inserted = self.con.execute(APPEND_VERSIONS_IN_BATCH, [batch_id]).fetchall()
             finally:
                 with suppress(duckdb.Error):
                     self.con.unregister("landing_stage")

@@ -28,6 +28,11 @@ _INSERT_NEW = (
     f"INSERT INTO cdp.orders_landing ({_COLS}) SELECT {_COLS} FROM landing_stage "
     "ON CONFLICT (tenant_id, order_id, payload_hash) DO NOTHING"
 )
+#: The same, every row stamped with the batch id in its one parameter.
+_INSERT_NEW_IN_BATCH = (
+    f"INSERT INTO cdp.orders_landing ({_COLS}, batch_id) SELECT {_COLS}, %s::bigint FROM landing_stage "
+    "ON CONFLICT (tenant_id, order_id, payload_hash) DO NOTHING"
+)
 _STAGE = (
     f"CREATE TEMP TABLE IF NOT EXISTS landing_stage ON COMMIT DELETE ROWS AS "
     f"SELECT {_COLS} FROM cdp.orders_landing WITH NO DATA"
@@ -206,7 +211,12 @@ class PostgresWarehouse(Warehouse):
 
     # -- landing -------------------------------------------------------------------------------
     def insert_landing(
-        self, rows: Sequence[tuple[Any, ...]], *, known_new: bool = False, checked_after: int | None = None
+        self,
+        rows: Sequence[tuple[Any, ...]],
+        *,
+        known_new: bool = False,
+        checked_after: int | None = None,
+        batch_id: int | None = None,
     ) -> int:
         # `checked_after` needs no work here: the unique index on the version is the check.
         if not rows:
@@ -218,7 +228,7 @@ class PostgresWarehouse(Warehouse):
             if known_new:
                 try:
                     with self.con.transaction():  # a savepoint: a clash undoes only this COPY
-                        self._copy("cdp.orders_landing", ordered)
+                        self._copy("cdp.orders_landing", ordered, batch_id)
                     return len(ordered)
                 except psycopg.errors.UniqueViolation as exc:
                     if exc.diag.constraint_name != _VERSION_INDEX:
@@ -230,16 +240,25 @@ class PostgresWarehouse(Warehouse):
                 self.con.execute("TRUNCATE landing_stage")
                 self._copy("landing_stage", ordered)
                 # the stage is read back in the order it was written: the same lock order as COPY
-                inserted = self.con.execute(_INSERT_NEW).rowcount
+                if batch_id is None:
+                    inserted = self.con.execute(_INSERT_NEW).rowcount
+                else:
+                    inserted = self.con.execute(_INSERT_NEW_IN_BATCH, [batch_id]).rowcount
             self._stage_ready = True
             return inserted
         except psycopg.Error as exc:
             raise self._translate(exc, "landing failed") from exc
 
-    def _copy(self, table: str, rows: Sequence[tuple[Any, ...]]) -> None:
-        with self.con.cursor() as cur, cur.copy(f"COPY {table} ({_COLS}) FROM STDIN") as copy:
+    def _copy(self, table: str, rows: Sequence[tuple[Any, ...]], batch_id: int | None = None) -> None:
+        if batch_id is None:
+            with self.con.cursor() as cur, cur.copy(f"COPY {table} ({_COLS}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        # COPY takes no constants: the batch id goes on the end of every row.
+        with self.con.cursor() as cur, cur.copy(f"COPY {table} ({_COLS}, batch_id) FROM STDIN") as copy:
             for row in rows:
-                copy.write_row(row)
+                copy.write_row((*row, batch_id))
 
     def max_landing_id(self) -> int:
         # The sequence's high-water mark: never below a committed landing id and read without a scan
