@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from ordersync.clock import Clock
 from ordersync.errors import BadRecordError
+from ordersync.land import ledger
 from ordersync.land.records import Version, as_bytes, order_id_of, parse_order
 from ordersync.warehouse import Warehouse
 
@@ -78,10 +79,22 @@ class Lander:
     ) -> int:
         """Land versions (call inside a transaction); returns how many were new. `known_new` when the
         caller already excluded every version landed up to landing_id `checked_after` (see
-        Warehouse.insert_landing)."""
+        Warehouse.insert_landing).
+
+        A call that lands anything records one batch in the landing ledger (land/ledger.py), in the
+        same transaction as its rows, and stamps the batch's id on them."""
         now = self.clock.now()
         rows = [_row(tenant_id, v, now, source, run_id) for v in versions]
-        return self.wh.insert_landing(rows, known_new=known_new, checked_after=checked_after)
+        if not rows:
+            return 0
+        # Its own (nested) transaction too, so that a caller in autocommit never leaves rows
+        # committed without their batch.
+        with self.wh.transaction():
+            batch_id = ledger.new_batch_id(self.wh)
+            landed = self.wh.insert_landing(rows, known_new=known_new, checked_after=checked_after, batch_id=batch_id)
+            if landed:
+                ledger.record_batch(self.wh, batch_id, tenant_id, source, run_id, landed, now)
+        return landed
 
     def quarantine(
         self,
