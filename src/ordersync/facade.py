@@ -376,13 +376,26 @@ class Ordersync:
     # -- transform ---------------------------------------------------------------------------
     def build(self, full_refresh: bool = False, *, trigger: str = "cli") -> DbtResult:
         """Run `dbt build` on the shipped models (fct_orders is never rebuilt from scratch); every
-        build, its flags and its outcome are recorded in cdp.build_runs."""
+        build, its flags and its outcome are recorded in cdp.build_runs.
+
+        Seals the landing ledger first and gives fct_orders the batches committed since the last
+        successful build (seq in (ledger_from, ledger_to]) besides its lookback window; the cursor
+        moves to ledger_to only once the build succeeded, so a failed build's batches are read
+        again by the next one."""
+        from ordersync.land import ledger
         from ordersync.transform import builds, run_dbt
 
         self.upgrade()
         wh = self.wh
         target = wh.dbt_target()
-        flags = {"full_refresh": full_refresh, "lookback_days": self.settings.dbt.lookback_days}
+        ledger_to = ledger.seal(wh, self.clock) or 0
+        ledger_from = min(ledger.cursor(wh, ledger.FCT_ORDERS), ledger_to)
+        flags = {
+            "full_refresh": full_refresh,
+            "lookback_days": self.settings.dbt.lookback_days,
+            "ledger_from": ledger_from,
+            "ledger_to": ledger_to,
+        }
         builds.abandon_dead(wh, dead_on_this_host)
         build_id = builds.start(wh, "build", flags, self.worker_id or holder_name("build"), trigger)
         if not wh.concurrent_writers:
@@ -391,13 +404,16 @@ class Ordersync:
         began = time.perf_counter()
         error: str | None = None
         try:
-            return run_dbt(
+            result = run_dbt(
                 target,
                 "build",
                 lookback_days=self.settings.dbt.lookback_days,
                 state_dir=Path(self.settings.dbt.state_dir),
                 full_refresh=full_refresh,
+                extra_vars={"ledger_from": ledger_from, "ledger_to": ledger_to},
             )
+            ledger.advance(self.wh, ledger.FCT_ORDERS, ledger_to, self.clock.now())
+            return result
         except BaseException as exc:
             error = str(exc) if isinstance(exc, OrdersyncError) else f"{type(exc).__name__}: {exc}"
             raise

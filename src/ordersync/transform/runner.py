@@ -94,15 +94,26 @@ def run_dbt(
     full_refresh: bool = False,
     select: str | None = None,
     verbose: bool = False,
+    extra_vars: Mapping[str, Any] | None = None,
 ) -> DbtResult:
     """Run `dbt <command>` on the packaged project against `target` (a dbt profile output,
     e.g. `Warehouse.dbt_target()`); raise TransformError naming every node that failed.
 
     `full_refresh` rebuilds the views; fct_orders is configured `full_refresh: false` and keeps
-    its rows whatever this flag says. `verbose` lets dbt log to the console.
+    its rows whatever this flag says. `verbose` lets dbt log to the console. `extra_vars` are
+    passed to dbt beside `lookback_days` (e.g. the ledger range `ledger_from`, `ledger_to` that
+    Ordersync.build gives fct_orders); they must be JSON values.
     """
     if not (math.isfinite(lookback_days) and lookback_days >= 0):
         raise TransformError(f"lookback_days must be a finite number >= 0, got {lookback_days}")
+    dbt_vars: dict[str, Any] = dict(extra_vars or {})
+    if "lookback_days" in dbt_vars:
+        raise TransformError("pass lookback_days as run_dbt's own argument, not in extra_vars")
+    dbt_vars["lookback_days"] = float(lookback_days)
+    try:
+        vars_json = json.dumps(dbt_vars, sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise TransformError(f"dbt vars must be JSON values: {exc}") from exc
     state_dir = Path(state_dir).resolve()
     state_dir.mkdir(parents=True, exist_ok=True)
     args = [
@@ -120,7 +131,7 @@ def run_dbt(
         "--log-path",
         str(state_dir / "logs"),
         "--vars",
-        json.dumps({"lookback_days": float(lookback_days)}),
+        vars_json,
         "--no-send-anonymous-usage-stats",
         "--no-version-check",
         "--no-use-colors",

@@ -2,10 +2,18 @@
   Current orders: one row per (tenant_id, order_id), the newest version among everything landed
   (see macros/order_versions.sql for what "newest" means).
 
-  Incremental on processing time: each build reads only the landed versions whose processing time
-  is within `lookback_days` of the newest one already here, picks the newest per order, and keeps
-  it only if it is strictly newer than the row already here (the version guard). Without the guard
-  a stale version landing late would overwrite a newer one that landed before the window.
+  Incremental. Each build reads two sets of landed versions, picks the newest per order, and keeps
+  it only if it is strictly newer than the row already here (the version guard; without it a stale
+  version landing late would overwrite a newer one that landed before the window):
+
+    - the lookback window: versions whose processing time is within `lookback_days` of the newest
+      one already here;
+    - the ledger range: every version of the landing batches numbered (ledger_from, ledger_to] by
+      the landing ledger (cdp.landing_batches), whatever its processing time. Batches are numbered
+      only once committed, and `ordersync build` passes the range from the last one a successful
+      build consumed to the last one sealed, so no committed version is ever skipped: not one
+      committed after a newer-stamped one, not one stamped by a clock running ahead, not with a
+      lookback of 0.
 
   Never rebuilt from scratch (full_refresh: false): `--full-refresh` leaves this table as it is.
 #}
@@ -36,6 +44,25 @@
     {%- set since = 0 if newest is none else (newest | int) - lookback_seconds -%}
 {%- endif %}
 
+{#- The batch ids of the ledger range, also fetched as constants: on DuckDB they let the scan skip
+    every row group outside them, on PostgreSQL they make the range an index scan. None when the
+    range holds no batch. -#}
+{%- set ledger_from = var('ledger_from', 0) | int -%}
+{%- set ledger_to = var('ledger_to', 0) | int -%}
+{%- set batch_low = none -%}
+{%- set batch_high = none -%}
+{%- if is_incremental() and execute and ledger_to > ledger_from -%}
+    {%- set batches_query -%}
+        select min(batch_id), max(batch_id) from {{ source('cdp', 'landing_batches') }}
+        where seq > {{ ledger_from }} and seq <= {{ ledger_to }}
+    {%- endset -%}
+    {%- set bounds = run_query(batches_query).rows[0] -%}
+    {%- if bounds[0] is not none -%}
+        {%- set batch_low = bounds[0] | int -%}
+        {%- set batch_high = bounds[1] | int -%}
+    {%- endif -%}
+{%- endif %}
+
 with landed as (
 
     select *
@@ -43,6 +70,21 @@ with landed as (
     {% if is_incremental() %}
     -- the lookback window (everything while the table is still empty)
     where {{ processed_at() }} >= to_timestamp({{ since }})
+    {% if batch_low is not none %}
+
+    union all
+
+    -- the ledger range: what committed since the last build, however old its processing time (the
+    -- rows the window above already read are left out, so each landed row appears once)
+    select *
+    from {{ ref('stg_orders') }}
+    where {{ processed_at() }} < to_timestamp({{ since }})
+        and batch_id between {{ batch_low }} and {{ batch_high }}
+        and batch_id in (
+            select batch_id from {{ source('cdp', 'landing_batches') }}
+            where seq > {{ ledger_from }} and seq <= {{ ledger_to }}
+        )
+    {% endif %}
     {% endif %}
 
 ),

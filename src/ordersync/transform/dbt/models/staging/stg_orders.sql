@@ -17,5 +17,6 @@ select
     cast(customer_name as text)               as customer_name,
     cast(payload_hash as text)                as payload_hash,
     cast(source as text)                      as source,
-    cast(run_id as text)                      as run_id
+    cast(run_id as text)                      as run_id,
+    cast(batch_id as bigint)                  as batch_id
 from {{ source('cdp', 'orders_landing') }}
