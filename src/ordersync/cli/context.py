@@ -19,6 +19,7 @@ from ordersync.clock import clock_from_setting
 from ordersync.config import load_settings, scrub
 from ordersync.errors import ConfigError, OrdersyncError
 from ordersync.facade import Ordersync
+from ordersync.web import channel
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -45,13 +46,21 @@ STATE = State()
 
 
 @contextmanager
-def facade(warehouse: str | None = None, *, progress: bool = True, **kwargs: Any) -> Iterator[Ordersync]:
-    """Build the facade from every configuration layer; flags win."""
+def facade(
+    warehouse: str | None = None, *, progress: bool = True, forward: bool = True, **kwargs: Any
+) -> Iterator[Ordersync]:
+    """Build the facade from every configuration layer; flags win. On a DuckDB file that a running
+    `ordersync serve` holds, the command is handed to that process instead (web.channel), unless
+    `forward` is off (serve itself)."""
     overrides: dict[str, Any] = {k: dict(v) for k, v in STATE.overrides.items()}
     url = warehouse or STATE.warehouse
     if url:
         overrides.setdefault("warehouse", {})["url"] = url
     settings = load_settings(STATE.config, overrides)
+    if forward and not settings.warehouse.is_postgres and not channel.SERVING.is_set():
+        path = channel.socket_path(settings.warehouse.url.removeprefix("duckdb://"))
+        if channel.answering(path):
+            raise channel.ForwardToServe(path)
     if "clock" not in kwargs:
         try:
             kwargs["clock"] = clock_from_setting(settings.clock)

@@ -30,7 +30,7 @@ def serve(
             serve_overrides["host"] = host
         if port is not None:
             serve_overrides["port"] = port
-        with facade(warehouse, progress=False) as app:
+        with facade(warehouse, progress=False, forward=False) as app:
             options = ServeOptions(app.settings.serve, worker=worker, tick_seconds=tick)
             server = Serve(app, options)
             server.run(

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -23,6 +25,7 @@ from ordersync.facade import Ordersync
 from ordersync.simulator.server import bind_socket, socket_url
 from ordersync.sources.vtex.hook import Spool
 from ordersync.web.app import Gate, create_app
+from ordersync.web.channel import ChannelServer, socket_path
 
 log = logging.getLogger("ordersync.serve")
 
@@ -54,7 +57,14 @@ class Serve:
             self._threads.append(self._worker_thread)
         self._threads.append(threading.Thread(target=self._build_loop, name="serve-builder", daemon=True))
         self._threads.append(threading.Thread(target=self._hook_loop, name="serve-hooks", daemon=True))
-        self.spool = Spool(options.spool_path or Path(app.settings.dbt.state_dir).parent / "hook-spool.ndjson")
+        # absolute: forwarded commands run in their own working folder (web.channel)
+        self.spool = Spool(
+            (options.spool_path or Path(app.settings.dbt.state_dir).parent / "hook-spool.ndjson").resolve()
+        )
+        self.channel: ChannelServer | None = None
+        if not app.wh.concurrent_writers:
+            where = socket_path(app.settings.warehouse.url.removeprefix("duckdb://"))
+            self.channel = ChannelServer(where, self._run_forwarded, self.gate.lock)
         self._hooked = threading.Event()
         self._hooked.set()  # drain what a previous process spooled and did not move
         self.api = create_app(
@@ -137,11 +147,25 @@ class Serve:
             server_header=False,
         )
 
+    def _run_forwarded(self, argv: list[str]) -> int:
+        """A command sent over the local channel (the lock is held): it opens the file itself."""
+        from ordersync.cli.main import run_in_process
+
+        if "serve" in argv:
+            print("error: ordersync serve is already running for this warehouse", file=sys.stderr)
+            return 2
+        self.app.close()
+        return run_in_process(argv)
+
     def start_background(self) -> None:
+        if self.channel is not None:
+            self.channel.start()
         for t in self._threads:
             t.start()
 
     def shutdown(self) -> None:
+        if self.channel is not None:
+            self.channel.stop()
         self.stop.set()
         for t in self._threads:
             t.join(timeout=60)
@@ -151,6 +175,10 @@ class Serve:
     def run(self, on_ready: Callable[[str], None] | None = None) -> None:
         """Serve until interrupted."""
         sock = bind_socket(self.options.settings.host, self.options.settings.port)
+        # uvicorn raises the signal again once it has stopped; with a handler of ours that ends in
+        # SystemExit, the cleanup below (the channel's socket, the connection) still runs
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         self.start_background()
         if on_ready is not None:
             on_ready(socket_url(sock))
