@@ -128,6 +128,13 @@ class Transport:
         `record` says the URL names one order, so a 404 is that order's NotFoundError rather than
         a wrong base URL.
         """
+        return await self.send_json("GET", url, what, parse=parse, record=record)
+
+    async def send_json(
+        self, method: str, url: URL, what: str, *, data: bytes | None = None, parse: Callable[[bytes], T], record: bool
+    ) -> tuple[bytes, T]:
+        """As get_json, with any method and a JSON request body; only for requests that are safe
+        to repeat (a retry sends the body again)."""
         session = self._session
         if session is None:
             raise RuntimeError("use the client inside `async with`")
@@ -141,7 +148,7 @@ class Transport:
             async with self._sem:
                 sent_at = await self._paced()
                 try:
-                    async with session.get(url, allow_redirects=False) as resp:
+                    async with session.request(method, url, data=data, allow_redirects=False) as resp:
                         status = resp.status
                         body = await resp.read()
                         if status != 429 and self.pacer is not None:
