@@ -457,6 +457,24 @@ class Ordersync:
         tenants = self.tenants.list(enabled_only=True)
         return run_async(tenant_gaps(tenants, self.wh.fork, self.clock.now(), self.settings.sync, days))
 
+    def lateness(self, tenant: str | None = None, days: int = 30) -> list[dict[str, Any]]:
+        """Per tenant and order date over the last `days` order dates: versions by lateness, the
+        share that landed after the build's lookback, and those over the lateness budget (flagged,
+        never dropped), with a breakdown per source."""
+        from ordersync.observe.lateness import tenant_lateness
+
+        if days < 1:
+            raise ConfigError(f"days must be at least 1 (got {days})")
+        tenants = [self.tenants.get(tenant)] if tenant else self.tenants.list()
+        return tenant_lateness(
+            self.wh,
+            tenants,
+            self.clock.now(),
+            days=days,
+            lookback_days=self.settings.dbt.lookback_days,
+            budget_days=self.settings.sync.lateness_budget_days,
+        )
+
     def run_counters(self, run_id: str) -> RunCounters:
         from ordersync.sync import runs
 

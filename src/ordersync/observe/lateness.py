@@ -1,0 +1,92 @@
+"""`lateness`: per tenant and order date, how late its versions landed (event_ingested_at -
+event_time), how many arrived after the build's lookback and how many over the lateness budget.
+
+Versions over the budget are only flagged, here, when asked: landing keeps every one of them.
+The report's SQL is lateness.sql beside this module (what each column means is written there).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime, timedelta
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from ordersync.tenants import Tenant
+from ordersync.warehouse import Warehouse
+
+#: Lateness buckets, each (lower, upper] (the first from minus infinity, the last to infinity).
+BUCKETS: tuple[str, ...] = ("upto_1h", "1h_6h", "6h_24h", "1d_3d", "3d_7d", "over_7d")
+#: The counts the report adds up per day and per source.
+COUNTS: tuple[str, ...] = ("versions", *BUCKETS, "after_lookback", "over_budget", "clock_skew", "unstamped")
+#: Order dates `status` looks back over for `late_versions_over_budget`.
+STATUS_DAYS = 30
+DAY_SECONDS = 86400
+
+_OVER_BUDGET = (
+    "SELECT count(*) FROM cdp.orders_landing WHERE tenant_id = ? AND order_date >= CAST(? AS DATE) "
+    "AND extract(epoch FROM event_ingested_at) - extract(epoch FROM event_time) > CAST(? AS DOUBLE PRECISION)"
+)
+
+
+@cache
+def report_sql() -> str:
+    return (resources.files("ordersync.observe") / "lateness.sql").read_text(encoding="utf-8")
+
+
+def first_date(tenant: Tenant, now: datetime, days: int) -> date:
+    """The first of the last `days` order dates, today being `now`'s date in the tenant's time zone."""
+    return now.astimezone(tenant.tz).date() - timedelta(days=days - 1)
+
+
+def tenant_lateness(
+    wh: Warehouse,
+    tenants: Iterable[Tenant],
+    now: datetime,
+    *,
+    days: int,
+    lookback_days: float,
+    budget_days: float,
+) -> list[dict[str, Any]]:
+    """One row per (tenant, order date) from the last `days` order dates on (a date ahead of the
+    clock, from a source clock running ahead, is kept so it shows), tenants in the order given."""
+    out: list[dict[str, Any]] = []
+    for t in tenants:
+        params = (lookback_days * DAY_SECONDS, budget_days * DAY_SECONDS, t.tenant_id, first_date(t, now, days))
+        per_day: dict[date, list[dict[str, Any]]] = {}
+        for r in wh.query_dicts(report_sql(), params):
+            per_day.setdefault(r["order_date"], []).append(r)
+        for day, parts in sorted(per_day.items()):
+            out.append(
+                {
+                    "tenant": t.tenant_name,
+                    "tenant_id": t.tenant_id,
+                    "date": day.isoformat(),
+                    **_summary(parts),
+                    "lookback_days": lookback_days,
+                    "lateness_budget_days": budget_days,
+                    "by_source": {p["source"]: _summary([p]) for p in parts},
+                }
+            )
+    return out
+
+
+def _summary(parts: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    total = {k: sum(int(p[k]) for p in parts) for k in COUNTS}
+    return {
+        "versions": total["versions"],
+        "buckets": {k: total[k] for k in BUCKETS},
+        "after_lookback": total["after_lookback"],
+        "after_lookback_share": round(total["after_lookback"] / total["versions"], 4) if total["versions"] else 0.0,
+        "over_budget": total["over_budget"],
+        "clock_skew": total["clock_skew"],
+        "unstamped": total["unstamped"],
+        "max_lateness_seconds": max(float(p["max_lateness_seconds"]) for p in parts),
+    }
+
+
+def over_budget(wh: Warehouse, tenant: Tenant, now: datetime, budget_days: float, days: int = STATUS_DAYS) -> int:
+    """Versions of the tenant's last `days` order dates that landed later than the budget."""
+    params = (tenant.tenant_id, first_date(tenant, now, days), budget_days * DAY_SECONDS)
+    return int(wh.scalar(_OVER_BUDGET, params) or 0)
