@@ -441,7 +441,13 @@ class Ordersync:
         frequency), last run and build, counts."""
         from ordersync.observe.status import tenant_status
 
-        return tenant_status(self.wh, self.tenants.list(), self.clock.now(), self.settings.sync.historical_direction)
+        return tenant_status(
+            self.wh,
+            self.tenants.list(),
+            self.clock.now(),
+            self.settings.sync.historical_direction,
+            lateness_budget_days=self.settings.sync.lateness_budget_days,
+        )
 
     def progress(self) -> list[dict[str, Any]]:
         """Historical sync progress per tenant: range, frontier, share done, completion flag."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from ordersync.observe import lateness
 from ordersync.sync import checkpoints, reconcile
 from ordersync.sync.windows import history
 from ordersync.tenants import Tenant
@@ -38,7 +39,9 @@ def _has_table(wh: Warehouse, name: str) -> bool:
     )
 
 
-def tenant_status(wh: Warehouse, tenants: list[Tenant], now: datetime, direction: str) -> list[dict[str, Any]]:
+def tenant_status(
+    wh: Warehouse, tenants: list[Tenant], now: datetime, direction: str, *, lateness_budget_days: float
+) -> list[dict[str, Any]]:
     landed = dict(wh.query("SELECT tenant_id, count(DISTINCT order_id) FROM cdp.orders_landing GROUP BY 1"))
     fct: dict[int, int] = {}
     if _has_table(wh, "fct_orders"):
@@ -86,6 +89,8 @@ def tenant_status(wh: Warehouse, tenants: list[Tenant], now: datetime, direction
                 "orders_in_fct": int(fct.get(t.tenant_id, 0)),
                 "quarantined": int(quarantined.get(t.tenant_id, 0)),
                 "open_discrepancies": int(open_days.get(t.tenant_id, 0)),
+                # landed, never dropped: flagged here over the last lateness.STATUS_DAYS order dates
+                "late_versions_over_budget": lateness.over_budget(wh, t, now, lateness_budget_days),
                 "historical_progress": f"{progress:.0%}",
                 "initial_sync_completed": t.initial_sync_completed,
                 "last_build_status": build["status"] if build else None,
