@@ -11,6 +11,7 @@ import typer
 
 from ordersync.cli import demo as demo_cmd
 from ordersync.cli import ingest as ingest_cmd
+from ordersync.cli import lateness as lateness_cmd
 from ordersync.cli import ops
 from ordersync.cli.context import STATE, WarehouseOpt, configure_logging, facade, run_guarded
 from ordersync.cli.output import console, print_below, print_json, print_table, short_time
@@ -326,6 +327,7 @@ app.command(name="serve")(serve_cmd)
 app.command(name="worker")(ops.worker)
 app.command(name="gaps")(ops.gaps)
 app.command(name="progress")(ops.progress)
+app.command(name="lateness")(lateness_cmd.lateness)
 
 
 def main() -> None:
