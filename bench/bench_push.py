@@ -1,0 +1,524 @@
+"""Pushed events per second through `ordersync serve`, next to landing the same rows in-process.
+
+For each warehouse (DuckDB, PostgreSQL) and each payload (small SDK order events, ~10 KB VTEX
+get-order bodies): starts `python -m ordersync serve --no-worker` in its own process on a fresh
+warehouse (builds held off), pushes batches of --batch events (NDJSON, with an Idempotency-Key as
+the SDK sends, every order distinct so everything lands as new) from --concurrency aiohttp
+clients for --seconds (or --events), and reads events/s from the answers, each request's latency
+(p50, p99) and the server's peak RSS (sampled). Then it lands the same items through
+`Intake.land_items` in this process, without HTTP, on another fresh warehouse of the same kind:
+the baseline. Targets: HTTP at least 70% of the in-process rate, p99 under 500 ms a batch.
+
+Last, the feed's lag (a status change at the simulated store to the changed row in fct_orders),
+when this checkout has a feed consumer.
+
+    .venv/bin/python bench/bench_push.py                       # both warehouses, ~20 s a run
+    .venv/bin/python bench/bench_push.py --warehouse duckdb --seconds 30 --concurrency 8
+    .venv/bin/python bench/bench_push.py --quick --warehouse duckdb --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import gzip
+import importlib.util
+import json
+import math
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+import psutil
+
+from bench_landing import fetch_payloads
+from bench_sync import reset_warehouse
+from ordersync.config import load_settings
+from ordersync.facade import Ordersync
+from ordersync.land.intake import Intake
+from ordersync.simulator import AccountSpec, SimulatorConfig, start_in_subprocess
+from ordersync.simulator.sdk import SdkConfig, generate
+from ordersync.sources.push.bodies import json_items, ndjson_items
+from ordersync.sources.push.events import item_order_id, parse_pushed
+
+TENANT = "bench"
+MARK = b"~B~"  # replaced by the batch number in every order id of a batch template
+WARMUP_BATCHES = 2  # landed before timing, in both runs (first-request costs)
+RATIO_TARGET = 0.70
+P99_TARGET_MS = 500.0
+DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/bench_push"
+
+
+# -- payloads -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Payload:
+    """Batch templates: batch n is templates[n % len] with MARK replaced by n, so no order repeats."""
+
+    kind: str
+    templates: list[bytes]
+    item_bytes: int  # average size of one item
+
+    def body(self, n: int, fmt: str) -> bytes:
+        lines = self.templates[n % len(self.templates)].replace(MARK, str(n).encode())
+        return lines if fmt == "ndjson" else b"[" + lines.rstrip(b"\n").replace(b"\n", b",") + b"]"
+
+
+def small_payload(batch: int) -> Payload:
+    """SDK-shaped order events (order-created, payment-approved, ... snapshots of distinct orders)."""
+    stream = generate(
+        SdkConfig(orders_per_day=batch, days=2, seed=7, duplicate_rate=0.0, start=datetime(2025, 6, 1, tzinfo=UTC))
+    )
+    lines = [e.line for e in stream.events if not e.resend][:batch]
+    if len(lines) < batch:
+        raise SystemExit(f"the SDK simulator gave {len(lines)} events, wanted {batch}")
+    out = [
+        line.replace(b'"order_id":"', b'"order_id":"' + MARK + b"-%d-" % i, 1) + b"\n" for i, line in enumerate(lines)
+    ]
+    return Payload("small", [b"".join(out)], sum(map(len, lines)) // batch)
+
+
+def vtex_payload(batch: int, templates: int) -> Payload:
+    """get-order bodies from the VTEX simulator, fetched once (as bench_landing.py does)."""
+    count = batch * templates
+    config = SimulatorConfig(
+        port=0,
+        seed=11,
+        days=2,
+        speed=0.0,
+        start=datetime(2025, 6, 1, 12, tzinfo=UTC),
+        index_lag_seconds=0,
+        rate_limit_per_minute=0,
+        fault_rate=0.0,
+        accounts=[AccountSpec(name="bench", orders_per_day=count)],
+    )
+    with start_in_subprocess(config) as sim:
+        sim.quiesce()
+        truth = sim.control("GET", "truth?" + urllib.parse.urlencode({"account": "bench"}))["orders"]
+        ids = [o["orderId"] for o in truth][:count]
+        bodies = asyncio.run(fetch_payloads(sim.base_url("bench"), config.app_key, config.app_token, ids))
+    if len(bodies) < count:
+        raise SystemExit(f"the simulator gave {len(bodies)} orders, wanted {count}")
+    out = []
+    for t in range(templates):
+        chunk = bodies[t * batch : (t + 1) * batch]
+        # one line each (the simulator's bodies hold no raw newline), the first orderId made unique
+        out.append(
+            b"".join(
+                orjson.dumps(orjson.loads(b)).replace(b'"orderId":"', b'"orderId":"' + MARK + b"-%d-" % i, 1) + b"\n"
+                for i, b in enumerate(chunk)
+            )
+        )
+    return Payload("vtex", out, sum(map(len, bodies)) // count)
+
+
+# -- the server -----------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class RssSampler:
+    """The peak RSS of a process, sampled every `every` seconds on a thread."""
+
+    def __init__(self, pid: int, every: float = 0.05) -> None:
+        self.proc = psutil.Process(pid)
+        self.every = every
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            with contextlib.suppress(psutil.Error):
+                self.peak = max(self.peak, self.proc.memory_info().rss)
+            self._stop.wait(self.every)
+
+    def now(self) -> int:
+        return int(self.proc.memory_info().rss)
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def cpu_seconds(proc: psutil.Process) -> float:
+    try:
+        t = proc.cpu_times()
+    except psutil.Error:  # a backend that has gone; its time is lost
+        return 0.0
+    return float(t.user + t.system)
+
+
+def prepare(url: str) -> str:
+    """A fresh warehouse with the push tenant; its token."""
+    reset_warehouse(url)
+    with Ordersync(load_settings(overrides={"warehouse": {"url": url}})) as app:
+        app.add_tenant(TENANT, platform="push", account=None, base_url=None, app_key_env=None, app_token_env=None)
+        return app.create_token(TENANT, "bench")[1]
+
+
+@contextlib.contextmanager
+def server(url: str, workdir: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`ordersync serve` in its own process, builds held off; yields (base URL, process)."""
+    port = free_port()
+    env = {**os.environ, "ORDERSYNC_WAREHOUSE": url, "ORDERSYNC__SERVE__BUILD_EVERY_SECONDS": "1e9"}
+    log = (workdir / "serve.log").open("wb")
+    cmd = [sys.executable, "-m", "ordersync", "serve", "--port", str(port), "--no-worker", "--warehouse", url]
+    base = f"http://127.0.0.1:{port}"
+    proc = subprocess.Popen(cmd, cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                output = (workdir / "serve.log").read_text()
+                raise SystemExit(f"ordersync serve exited with {proc.returncode}:\n{output}")
+            with contextlib.suppress(OSError), urllib.request.urlopen(f"{base}/v1/health", timeout=1) as r:
+                if r.status == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise SystemExit("ordersync serve did not start within 60 s")
+            time.sleep(0.05)
+        yield base, proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        log.close()
+
+
+# -- pushing --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Pushed:
+    requests: int = 0
+    landed: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    failed: int = 0  # requests not answered 200
+    seconds: float = 0.0
+    latencies: list[float] = field(default_factory=list)  # seconds, one per request
+    batches: list[int] = field(default_factory=list)  # the batch numbers sent, timed ones only
+
+
+async def push(
+    base: str, token: str, payload: Payload, args: argparse.Namespace, on_timed: Callable[[], None]
+) -> Pushed:
+    """Warm-up batches first, then `on_timed()` and the timed run."""
+    endpoint = f"{base}/v1/tenants/{TENANT}/orders"
+    content_type = "application/x-ndjson" if args.format == "ndjson" else "application/json"
+    out = Pushed()
+    next_batch = 0
+    limit = math.ceil(args.events / args.batch) + WARMUP_BATCHES if args.events else None
+    stop_at = 0.0
+
+    async def send(session: aiohttp.ClientSession, n: int) -> tuple[float, dict[str, Any] | None]:
+        body = payload.body(n, args.format)
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": content_type}
+        if args.gzip:
+            body = gzip.compress(body, compresslevel=1)
+            headers["Content-Encoding"] = "gzip"
+        if args.idempotency_key:
+            headers["Idempotency-Key"] = f"bench-{payload.kind}-{n}"
+        began = time.perf_counter()
+        async with session.post(endpoint, data=body, headers=headers) as r:
+            answer = await r.read()
+            status = r.status
+        took = time.perf_counter() - began
+        return took, (orjson.loads(answer) if status == 200 else None)
+
+    async def worker(session: aiohttp.ClientSession) -> None:
+        nonlocal next_batch
+        while time.perf_counter() < stop_at and (limit is None or next_batch < limit):
+            n, next_batch = next_batch, next_batch + 1
+            took, answer = await send(session, n)
+            out.requests += 1
+            out.latencies.append(took)
+            out.batches.append(n)
+            if answer is None:
+                out.failed += 1
+                continue
+            out.landed += int(answer["landed"])
+            out.duplicates += int(answer["duplicates"])
+            out.quarantined += int(answer["quarantined"])
+
+    timeout = aiohttp.ClientTimeout(total=300)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=args.concurrency), timeout=timeout) as s:
+        for n in range(WARMUP_BATCHES):
+            _, answer = await send(s, n)
+            if answer is None or answer["landed"] != args.batch:
+                raise SystemExit(f"warm-up batch {n} did not land whole: {answer}")
+        next_batch = WARMUP_BATCHES
+        on_timed()
+        began = time.perf_counter()
+        stop_at = began + (1e9 if args.events else args.seconds)
+        await asyncio.gather(*(worker(s) for _ in range(args.concurrency)))
+        out.seconds = time.perf_counter() - began
+    out.batches.sort()
+    return out
+
+
+def drop_database(url: str) -> None:
+    import psycopg
+
+    admin, _, name = url.rpartition("/")
+    with psycopg.connect(f"{admin}/postgres", autocommit=True) as con:
+        con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def backends(url: str) -> list[psutil.Process]:
+    """The PostgreSQL server processes serving `url`'s database (the server's share of the work)."""
+    import psycopg
+
+    admin, _, name = url.rpartition("/")
+    with psycopg.connect(f"{admin}/postgres", autocommit=True) as con:
+        pids = [r[0] for r in con.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", (name,))]
+    out = []
+    for pid in pids:
+        with contextlib.suppress(psutil.Error):
+            out.append(psutil.Process(pid))
+    return out
+
+
+def run_http(kind: str, url: str, payload: Payload, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    token = prepare(url)
+    with server(url, workdir) as (base, proc):
+        ps, me = psutil.Process(proc.pid), psutil.Process()
+        pg: list[psutil.Process] = []
+        start: dict[str, float] = {}
+
+        def timed() -> None:
+            pg.extend(backends(url) if url.startswith("postgresql://") else [])
+            start.update(server=cpu_seconds(ps), client=cpu_seconds(me), pg=sum(map(cpu_seconds, pg)))
+
+        with RssSampler(proc.pid) as rss:
+            idle_rss = rss.now()
+            pushed = asyncio.run(push(base, token, payload, args, timed))
+            server_cpu = cpu_seconds(ps) - start["server"]
+            client_cpu = cpu_seconds(me) - start["client"]
+            pg_cpu = sum(map(cpu_seconds, pg)) - start["pg"]
+    with Ordersync(load_settings(overrides={"warehouse": {"url": url}})) as app:
+        stored = int(app.wh.scalar("SELECT count(*) FROM cdp.orders_landing"))
+    expected = pushed.landed + WARMUP_BATCHES * args.batch
+    if stored != expected:
+        raise SystemExit(f"{kind}: the answers say {expected:,} landed, the warehouse holds {stored:,}")
+    lat = sorted(pushed.latencies)
+    return {
+        "requests": pushed.requests,
+        "failed": pushed.failed,
+        "landed": pushed.landed,
+        "duplicates": pushed.duplicates,
+        "quarantined": pushed.quarantined,
+        "seconds": pushed.seconds,
+        "events_per_s": pushed.landed / pushed.seconds,
+        "p50_ms": quantile(lat, 0.50) * 1e3,
+        "p99_ms": quantile(lat, 0.99) * 1e3,
+        "max_ms": lat[-1] * 1e3 if lat else 0.0,
+        "server_idle_rss_mb": idle_rss / 1e6,
+        "server_peak_rss_mb": rss.peak / 1e6,
+        "server_cpu_us_per_event": server_cpu / max(1, pushed.landed) * 1e6,
+        "client_cpu_us_per_event": client_cpu / max(1, pushed.landed) * 1e6,
+        "postgres_cpu_us_per_event": pg_cpu / max(1, pushed.landed) * 1e6,
+        "batches": pushed.batches,
+    }
+
+
+def quantile(sorted_values: list[float], q: float) -> float:
+    if not sorted_values:
+        return 0.0
+    return sorted_values[min(len(sorted_values) - 1, max(0, math.ceil(q * len(sorted_values)) - 1))]
+
+
+# -- in-process baseline --------------------------------------------------------------------------
+
+
+def run_in_process(url: str, payload: Payload, batches: list[int], args: argparse.Namespace) -> dict[str, Any]:
+    """The same batches through Intake.land_items in this process, on a fresh warehouse."""
+    prepare(url)
+    reader = ndjson_items if args.format == "ndjson" else json_items
+    pg: list[psutil.Process] = []
+    landed = 0
+    spent = 0.0
+    with Ordersync(load_settings(overrides={"warehouse": {"url": url}})) as app:
+        tenant = app.tenants.get(TENANT)
+        intake = Intake(app.wh, app.clock)
+
+        def land(body: bytes) -> int:
+            result = intake.land_items(
+                tenant.tenant_id,
+                tenant.tz,
+                reader(body),
+                "push",
+                uuid.uuid4().hex,
+                parse=parse_pushed,
+                order_id_of=item_order_id,
+            )
+            return result.landed
+
+        for n in range(WARMUP_BATCHES):
+            land(payload.body(n, args.format))
+        pg.extend(backends(url) if url.startswith("postgresql://") else [])
+        pg0 = sum(map(cpu_seconds, pg))
+        cpu0 = time.process_time()
+        for n in batches:
+            body = payload.body(n, args.format)  # built outside the timing, as the client builds it
+            began = time.perf_counter()
+            landed += land(body)
+            spent += time.perf_counter() - began
+        cpu = time.process_time() - cpu0
+        pg_cpu = sum(map(cpu_seconds, pg)) - pg0
+    return {
+        "landed": landed,
+        "seconds": spent,
+        "events_per_s": landed / spent if spent else 0.0,
+        "cpu_us_per_event": cpu / max(1, landed) * 1e6,
+        "postgres_cpu_us_per_event": pg_cpu / max(1, landed) * 1e6,
+    }
+
+
+# -- feed lag -------------------------------------------------------------------------------------
+
+
+def feed_lag(args: argparse.Namespace) -> dict[str, Any]:
+    """Seconds from a status change at the simulated store to the changed row in fct_orders."""
+    if importlib.util.find_spec("ordersync.sources.vtex.feed") is None:
+        return {"available": False, "reason": "feed consumer not available (no ordersync.sources.vtex.feed)"}
+    return {
+        "available": False,
+        "reason": "feed consumer found, but this script does not measure it yet",
+    }
+
+
+# -- main -----------------------------------------------------------------------------------------
+
+
+def warehouses(args: argparse.Namespace, workdir: Path) -> list[tuple[str, str, str]]:
+    """(name, HTTP run's URL, in-process run's URL)."""
+    out = []
+    if args.warehouse in ("duckdb", "both"):
+        out.append(("duckdb", str(workdir / "push.duckdb"), str(workdir / "inprocess.duckdb")))
+    if args.warehouse in ("postgres", "both"):
+        out.append(("postgres", args.pg_url, args.pg_url + "_inprocess"))
+    return out
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    head = (
+        "| warehouse | payload | events pushed | HTTP events/s | in-process events/s | HTTP / in-process "
+        "| p50 | p99 | server peak RSS | server CPU / event | targets (70%, p99 < 500 ms) |"
+    )
+    lines = [head, "|" + "---|" * head.count(" | ") + "---|"]
+    for r in rows:
+        h, i = r["http"], r["in_process"]
+        lines.append(
+            f"| {r['warehouse']} | {r['payload']} ({r['item_bytes']:,} B) | {h['landed']:,} in {h['seconds']:.1f} s "
+            f"| {h['events_per_s']:,.0f} | {i['events_per_s']:,.0f} | {r['ratio']:.0%} "
+            f"| {h['p50_ms']:.0f} ms | {h['p99_ms']:.0f} ms | {h['server_peak_rss_mb']:.0f} MB "
+            f"(idle {h['server_idle_rss_mb']:.0f}) | {h['server_cpu_us_per_event']:.0f} µs "
+            f"(in-process {i['cpu_us_per_event']:.0f}) "
+            f"| {'met' if r['ratio_met'] else 'missed'}, {'met' if r['p99_met'] else 'missed'} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--warehouse", choices=("duckdb", "postgres", "both"), default="both")
+    ap.add_argument("--pg-url", default=DEFAULT_PG, help="a database this script may drop and create")
+    ap.add_argument("--payload", choices=("small", "vtex", "both"), default="both")
+    ap.add_argument("--seconds", type=float, default=20.0, help="how long each push run lasts")
+    ap.add_argument("--events", type=int, default=0, help="push this many events instead of --seconds")
+    ap.add_argument("--batch", type=int, default=500)
+    ap.add_argument("--concurrency", type=int, default=4, help="requests in flight")
+    ap.add_argument("--format", choices=("ndjson", "json"), default="ndjson")
+    ap.add_argument("--gzip", action="store_true", help="gzip each body (level 1)")
+    ap.add_argument("--no-idempotency-key", dest="idempotency_key", action="store_false")
+    ap.add_argument("--vtex-templates", type=int, default=4, help="distinct VTEX batches fetched (x --batch)")
+    ap.add_argument("--no-feed", dest="feed", action="store_false", help="skip the feed-lag measurement")
+    ap.add_argument("--quick", action="store_true", help="a smoke run: 2 s a run, one VTEX template")
+    ap.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = ap.parse_args()
+    if args.quick:
+        args.seconds, args.vtex_templates = min(args.seconds, 2.0), 1
+
+    payloads = []
+    if args.payload in ("small", "both"):
+        payloads.append(small_payload(args.batch))
+    if args.payload in ("vtex", "both"):
+        payloads.append(vtex_payload(args.batch, args.vtex_templates))
+
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-push-") as tmp:
+        workdir = Path(tmp)
+        for name, http_url, local_url in warehouses(args, workdir):
+            for payload in payloads:
+                if not args.json:
+                    print(f"{name}, {payload.kind}: pushing ...", file=sys.stderr, flush=True)
+                http = run_http(payload.kind, http_url, payload, args, workdir)
+                local = run_in_process(local_url, payload, http.pop("batches"), args)
+                ratio = http["events_per_s"] / local["events_per_s"] if local["events_per_s"] else 0.0
+                rows.append(
+                    {
+                        "warehouse": name,
+                        "payload": payload.kind,
+                        "item_bytes": payload.item_bytes,
+                        "http": http,
+                        "in_process": local,
+                        "ratio": ratio,
+                        "ratio_met": ratio >= RATIO_TARGET,
+                        "p99_met": http["p99_ms"] < P99_TARGET_MS and http["failed"] == 0,
+                    }
+                )
+            if name == "postgres":
+                drop_database(http_url)  # leave no large databases behind
+                drop_database(local_url)
+    lag = feed_lag(args) if args.feed else {"available": False, "reason": "skipped (--no-feed)"}
+
+    options = {k: v for k, v in vars(args).items() if k not in ("json",)}
+    if args.json:
+        print(json.dumps({"options": options, "runs": rows, "feed_lag": lag, "cpus": os.cpu_count()}, indent=2))
+        return
+    print(
+        f"options          batch {args.batch}, concurrency {args.concurrency}, {args.format}"
+        f"{', gzip' if args.gzip else ''}, Idempotency-Key {'on' if args.idempotency_key else 'off'}, "
+        + (f"{args.events:,} events a run" if args.events else f"{args.seconds:g} s a run")
+        + f", {os.cpu_count()} cores"
+    )
+    print(table(rows))
+    if lag["available"]:
+        print(f"feed lag         p50 {lag['p50_s']:.1f} s, max {lag['max_s']:.1f} s over {lag['changes']} changes")
+    else:
+        print(f"feed lag         {lag['reason']}")
+
+
+if __name__ == "__main__":
+    main()
