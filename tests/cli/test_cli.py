@@ -26,15 +26,16 @@ def run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[s
 def test_demo_syncs_builds_and_prints_a_table_per_tenant(tmp_path: Path) -> None:
     done = run(["demo", "--days", "3"], tmp_path, COLUMNS="200")
     assert done.returncode == 0, done.stderr
-    for store in ("petbaar", "sevensport", "zapatosnet"):
+    for store in ("petbaar", "sevensport", "zapatosnet", "mobileapp (push)"):
         assert store in done.stdout
+    assert "fct_orders equals the app's own truth for" in done.stdout
     assert (tmp_path / "ordersync.duckdb").exists()
     status = run(["status", "--json"], tmp_path)
     assert status.returncode == 0, status.stderr
     import json
 
     rows = json.loads(status.stdout)
-    assert {r["tenant"] for r in rows} == {"petbaar", "sevensport", "zapatosnet"}
+    assert {r["tenant"] for r in rows} == {"petbaar", "sevensport", "zapatosnet", "mobileapp"}
     assert all(r["orders_landed"] > 0 and r["orders_in_fct"] == r["orders_landed"] for r in rows)
 
 
