@@ -29,6 +29,10 @@ if TYPE_CHECKING:
 
 #: quarantine.source of records from the pull (ordersync.sync.engine.SOURCE): fetched again on retry.
 STORE_SOURCE = "vtex-oms"
+#: Sources whose records are fetched from the store again on retry (the pull, the Hook, the feed).
+STORE_SOURCES = frozenset({STORE_SOURCE, "hook", "feed"})
+#: Sources whose records are order events or VTEX bodies as sent (parsed like a push on retry).
+PUSHED_SOURCES = frozenset({"push", "file"})
 _MAX_ERROR = 2000
 
 _LIST_COLUMNS = (
@@ -134,7 +138,7 @@ class _Pending:
 
     @property
     def from_store(self) -> bool:
-        return self.source == STORE_SOURCE and bool(self.order_id)
+        return self.source in STORE_SOURCES and bool(self.order_id)
 
 
 def retry_quarantine(
@@ -162,6 +166,8 @@ def retry_quarantine(
             params,
         )
     ]
+    from ordersync.sources.push.events import parse_item
+
     store = TenantStore(wh)
     tenants = {tid: store.by_id(tid) for tid in sorted({p.tenant_id for p in pending})}
     to_fetch = [p for p in pending if p.from_store]
@@ -178,7 +184,8 @@ def retry_quarantine(
             tenant = tenants[p.tenant_id]
             result.retried += 1
             try:
-                good[(p.tenant_id, p.source)].append(parse_order(_raw_of(p), tenant.tz))
+                parse = parse_item if p.source in PUSHED_SOURCES else parse_order
+                good[(p.tenant_id, p.source)].append(parse(_raw_of(p), tenant.tz))
             except BadRecordError as exc:
                 error = str(exc)[:_MAX_ERROR].replace("\x00", "\\x00")
                 wh.execute(
