@@ -4,26 +4,12 @@ hash, `tenants set`, `ordersync serve` answering a push from another process."""
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-
-def run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ordersync", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "COLUMNS": "200"},
-    )
+from cli.serving import EVENT, run, serving
 
 
 def test_push_store_tokens_and_settings(tmp_path: Path) -> None:
@@ -47,36 +33,6 @@ def test_push_store_tokens_and_settings(tmp_path: Path) -> None:
 def test_serve_takes_a_push_from_another_process(tmp_path: Path) -> None:
     assert run(["tenants", "add", "app", "--platform", "push"], tmp_path).returncode == 0
     token = json.loads(run(["tokens", "create", "--tenant", "app", "--json"], tmp_path).stdout)["token"]
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "ordersync", "serve", "--port", str(port), "--no-worker"],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/v1/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        event = {
-            "order_id": "A-1",
-            "event_time": "2026-12-01T10:15:00Z",
-            "status": "invoiced",
-            "total_value": "10.00",
-            "currency_code": "BRL",
-            "creation_date": "2026-12-01T10:00:00Z",
-        }
-        r = httpx.post(f"{url}/v1/tenants/app/orders", json=[event], headers={"Authorization": f"Bearer {token}"})
+    with serving(tmp_path) as url:
+        r = httpx.post(f"{url}/v1/tenants/app/orders", json=[EVENT], headers={"Authorization": f"Bearer {token}"})
         assert r.status_code == 200 and r.json()["landed"] == 1
-    finally:
-        server.terminate()
-        server.wait(timeout=60)
-    assert server.returncode is not None

@@ -60,6 +60,15 @@ def init(warehouse: WarehouseOpt = None) -> None:
     run_guarded(go)
 
 
+def _go_live(text: str | None) -> date | None:
+    from ordersync.errors import ConfigError
+
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError:
+        raise ConfigError(f"--go-live-date {text!r} is not a date; use YYYY-MM-DD") from None
+
+
 @tenants_app.command("add")
 def tenants_add(
     name: str,
@@ -84,12 +93,7 @@ def tenants_add(
     """Register a tenant. Credentials stay in the environment; only the variable names are stored."""
 
     def go() -> None:
-        from ordersync.errors import ConfigError
-
-        try:
-            live = date.fromisoformat(go_live_date) if go_live_date else None
-        except ValueError:
-            raise ConfigError(f"--go-live-date {go_live_date!r} is not a date; use YYYY-MM-DD") from None
+        live = _go_live(go_live_date)
         with facade(warehouse) as os_:
             t = os_.add_tenant(
                 name,
@@ -162,12 +166,7 @@ def tenants_set(
     """Change a tenant's settings; what is not given stays as it is."""
 
     def go() -> None:
-        from ordersync.errors import ConfigError
-
-        try:
-            live = date.fromisoformat(go_live_date) if go_live_date else None
-        except ValueError:
-            raise ConfigError(f"--go-live-date {go_live_date!r} is not a date; use YYYY-MM-DD") from None
+        live = _go_live(go_live_date)
         with facade(warehouse) as os_:
             t = os_.update_tenant(
                 name,
