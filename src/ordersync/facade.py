@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from ordersync.sources.push.ingest import FileResult
     from ordersync.sources.push.receiver import PushReceiver
     from ordersync.sources.vtex.hook import HookRound, Spool
+    from ordersync.sources.vtex.setup import SetupResult
     from ordersync.transform import DbtResult
 
 T = TypeVar("T")
@@ -223,6 +224,25 @@ class Ordersync:
         if spool is not None:
             spool.drain(lambda notes: hook.Inbox(self.wh).record(notes, self.clock.now()))
         return hook.process(self.wh, self.clock, self.settings.sync)
+
+    def hook_setup(self, tenant_name: str, url: str, force: bool = False) -> SetupResult:
+        """Configure the store's Hook to send every status change to `url` (ordersync serve's
+        endpoint) with a new secret header; the secret's hash is kept once the store accepted."""
+        from ordersync.sources.vtex import setup
+
+        self.upgrade()
+        tenant = self.tenants.get(tenant_name)
+        s = self.settings
+        return run_async(setup.hook_setup(self.tenants, tenant, url, s.sync, s.feed, force))
+
+    # -- feed --------------------------------------------------------------------------------
+    def feed_setup(self, tenant_name: str, force: bool = False) -> SetupResult:
+        """Configure the store's Feed v3 for ordersync and poll it from now on (change capture 'feed')."""
+        from ordersync.sources.vtex import setup
+
+        self.upgrade()
+        tenant = self.tenants.get(tenant_name)
+        return run_async(setup.feed_setup(self.tenants, tenant, self.settings.sync, self.settings.feed, force))
 
     # -- sync --------------------------------------------------------------------------------
     def sync(
