@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from ordersync.land.quarantine import RetryResult
     from ordersync.sources.push.ingest import FileResult
     from ordersync.sources.push.receiver import PushReceiver
+    from ordersync.sources.vtex.feed import FeedRound
     from ordersync.sources.vtex.hook import HookRound, Spool
     from ordersync.sources.vtex.setup import SetupResult
     from ordersync.transform import DbtResult
@@ -243,6 +244,23 @@ class Ordersync:
         self.upgrade()
         tenant = self.tenants.get(tenant_name)
         return run_async(setup.feed_setup(self.tenants, tenant, self.settings.sync, self.settings.feed, force))
+
+    def feed_poll(self, tenant_name: str | None = None) -> list[FeedRound]:
+        """One feed round for the tenant named, or for every enabled tenant whose change capture is
+        the feed: read, fetch, land, then commit."""
+        from ordersync.sources.vtex.feed import FeedConsumer, feed_tenants
+
+        self.upgrade()
+        targets = feed_tenants(self.tenants, tenant_name)
+        if not targets:
+            return []
+        s = self.settings
+        consumer = FeedConsumer(self.wh, self.clock, s.sync, s.feed, self.leases())
+        try:
+            return run_async(consumer.poll_all(targets))
+        finally:
+            if not self.wh.concurrent_writers:
+                self.close_side_connections()  # DuckDB: dbt must be alone with the file
 
     # -- sync --------------------------------------------------------------------------------
     def sync(

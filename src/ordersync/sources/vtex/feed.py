@@ -1,0 +1,279 @@
+"""VTEX Feed v3: read the tenant's queue of order changes, fetch each changed order once, land it,
+and only then commit the events.
+
+The feed delivers every status change at least once, in no order, and some twice. A read hides its
+events for the queue's visibility timeout (240 s); an event not committed by then comes back. So a
+round reads lots of 10 while they come back full (at most `max_lots`), asks get-order once per
+distinct order, lands the bodies in one transaction fenced by the tenant's "feed" lease, and
+commits the handles after that transaction has committed. A consumer killed in between gets the
+same events again later: their bodies land as duplicates, nothing twice. An order whose get-order
+failed keeps its events uncommitted, so they come back and it is asked again; a body that does not
+parse is quarantined, and its events are committed (asking again would give the same body).
+Duplicates and disorder need nothing here: fct_orders keeps the newest version per order.
+
+After a 429 from the feed the tenant's feed is left alone for `[feed] backoff_seconds` (VTEX
+recommends a minute), in this process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from ordersync.clock import Clock
+from ordersync.config import FeedSettings, SyncSettings
+from ordersync.errors import BadRecordError, ConfigError, NotFoundError, OrdersyncError, TenantBusyError
+from ordersync.extract.transport import MalformedBodyError
+from ordersync.land.intake import Intake, Item
+from ordersync.land.records import Version, order_id_of, parse_order
+from ordersync.sources import platform
+from ordersync.sources.vtex.api import MAX_COMMIT, MAX_LOT, EventsApi, FeedEvent, FeedThrottledError, feed_pacer_key
+from ordersync.sync.engine import client_for
+from ordersync.sync.leases import Fence, LeaseKeeper
+from ordersync.tenants import Tenant, TenantStore
+from ordersync.warehouse import Warehouse
+
+log = logging.getLogger("ordersync.feed")
+
+FEED = "feed"  # the lease stream, and the landing source
+MAX_LOTS = 100  # lots read per round: 1,000 events, a few seconds at the feed's pace
+_UNREADABLE = "feed event without orderId"
+
+
+@dataclass
+class FeedRound:
+    """What one round did for one tenant."""
+
+    tenant: str
+    #: polled; partial (some orders could not be fetched); busy (another process holds the
+    #: feed's lease); backing-off (after a 429); throttled (a 429 now); failed
+    status: str = "polled"
+    lots: int = 0
+    events: int = 0
+    #: distinct orders the events named, each asked for once
+    orders: int = 0
+    landed: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    #: orders whose get-order failed: their events come back after the visibility timeout
+    unfetched: int = 0
+    committed: int = 0
+    #: feed calls made (reads and commits), and how many were answered 429
+    requests: int = 0
+    throttled: int = 0
+    #: seconds until the feed is read again (backing off)
+    retry_in: float | None = None
+    seconds: float = 0.0
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status not in ("failed", "partial")
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class _Backoff:
+    """Until when each tenant's feed is left alone, on this process's monotonic clock."""
+
+    def __init__(self) -> None:
+        self._until: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def remaining(self, key: str) -> float:
+        with self._lock:
+            return max(0.0, self._until.get(key, 0.0) - time.monotonic())
+
+    def hold(self, key: str, seconds: float) -> None:
+        with self._lock:
+            self._until[key] = max(self._until.get(key, 0.0), time.monotonic() + seconds)
+
+    def clear(self, key: str) -> None:
+        with self._lock:
+            self._until.pop(key, None)
+
+
+BACKOFF = _Backoff()
+
+
+def backoff_key(tenant: Tenant) -> str:
+    return f"{feed_pacer_key(tenant.base_url or '')} {tenant.tenant_name}"
+
+
+def feed_tenants(store: TenantStore, name: str | None = None) -> list[Tenant]:
+    """The tenant named (ConfigError saying why it has no feed to poll), or every enabled tenant
+    whose change capture is the feed."""
+    if name is None:
+        return [
+            t
+            for t in store.list(enabled_only=True)
+            if t.change_capture == FEED and FEED in platform(t.platform).captures
+        ]
+    tenant = store.get(name)
+    if FEED not in platform(tenant.platform).captures:
+        raise ConfigError(f"tenant {name!r} is on platform {tenant.platform!r}, which has no feed to poll")
+    if tenant.change_capture != FEED:
+        raise ConfigError(
+            f"tenant {name!r} captures changes by {tenant.change_capture}, not the feed; "
+            f"run `ordersync feed setup --tenant {name}` first"
+        )
+    return [tenant]
+
+
+def _parse(item: Item, tz: ZoneInfo) -> Version:
+    if item.value == _UNREADABLE:
+        raise BadRecordError("the feed event names no orderId")
+    return parse_order(item.raw, tz)
+
+
+class FeedConsumer:
+    def __init__(
+        self,
+        wh: Warehouse,
+        clock: Clock,
+        sync: SyncSettings,
+        feed: FeedSettings,
+        keeper: LeaseKeeper,
+        *,
+        max_lots: int = MAX_LOTS,
+        after_landing: Callable[[Tenant], None] | None = None,
+    ) -> None:
+        """`after_landing` runs after a round's landing transaction committed and before its
+        events are committed (where a crash costs a redelivery)."""
+        self.wh = wh
+        self.sync = sync
+        self.feed = feed
+        self.keeper = keeper
+        self.max_lots = max_lots
+        self.after_landing = after_landing
+        self.intake = Intake(wh, clock)
+
+    async def poll_all(self, tenants: Iterable[Tenant]) -> list[FeedRound]:
+        """One round per tenant, one after another; a tenant's failure is in its round only."""
+        return [await self.poll(t) for t in tenants]
+
+    async def poll(self, tenant: Tenant) -> FeedRound:
+        result = FeedRound(tenant.tenant_name)
+        began = time.perf_counter()
+        key = backoff_key(tenant)
+        try:
+            wait = BACKOFF.remaining(key)
+            if wait > 0:
+                result.status, result.retry_in = "backing-off", round(wait, 3)
+                return result
+            async with self.keeper.hold(tenant.tenant_id, tenant.tenant_name, FEED) as lease:
+                await self._round(tenant, Fence(lease, self.wh), result)
+        except TenantBusyError as exc:
+            result.status, result.error = "busy", str(exc)
+        except FeedThrottledError as exc:
+            seconds = exc.retry_after or self.feed.backoff_seconds
+            BACKOFF.hold(key, seconds)
+            result.status, result.retry_in, result.error = "throttled", seconds, str(exc)
+        except OrdersyncError as exc:
+            result.status, result.error = "failed", str(exc)
+        finally:
+            result.seconds = round(time.perf_counter() - began, 3)
+        if result.error:
+            log.warning("feed of %s: %s: %s", tenant.tenant_name, result.status, result.error)
+        return result
+
+    async def _round(self, tenant: Tenant, fence: Fence, result: FeedRound) -> None:
+        api = EventsApi(tenant, self.sync, self.feed)
+        try:
+            async with api:
+                await self._consume(api, tenant, fence, result)
+        finally:
+            result.requests, result.throttled = api.stats.requests, api.stats.throttled
+
+    async def _consume(self, api: EventsApi, tenant: Tenant, fence: Fence, result: FeedRound) -> None:
+        events = await self._read(api, result)
+        handles: dict[str, list[str]] = {}  # order id -> the handles of its events
+        unreadable: list[FeedEvent] = []
+        for event in events:
+            if event.handle is None:  # nothing can commit it; VTEX drops it after the retention period
+                log.warning("feed of %s: an event without a handle: %r", tenant.tenant_name, event.raw[:200])
+            elif event.order_id is None:
+                unreadable.append(event)
+            else:
+                handles.setdefault(event.order_id, []).append(event.handle)
+        result.orders = len(handles)
+        if not handles and not unreadable:
+            return
+        bodies, error = await self._fetch(tenant, list(handles))
+        items = [Item(e.raw, value=_UNREADABLE) for e in unreadable]
+        settled: list[str] = []  # orders landed, found already landed, or quarantined
+        for order_id, got in bodies.items():
+            if isinstance(got, bytes):
+                items.append(Item(got))
+            elif isinstance(got, MalformedBodyError) and got.body is not None:
+                items.append(Item(got.body, where=f"get order {order_id}"))
+            else:
+                continue
+            settled.append(order_id)
+        result.unfetched = len(handles) - len(settled)
+        if error is not None:
+            result.status = "partial" if settled else "failed"
+            result.error = (
+                f"get order failed for {result.unfetched} of {len(handles)} orders ({error}); "
+                "their events come back after the visibility timeout"
+            )
+        if items:
+            batch = await asyncio.to_thread(
+                self.intake.land_items,
+                tenant.tenant_id,
+                tenant.tz,
+                items,
+                FEED,
+                f"feed-{uuid.uuid4().hex[:12]}",
+                parse=_parse,
+                order_id_of=order_id_of,
+                fence=fence,
+            )
+            result.landed, result.duplicates, result.quarantined = batch.landed, batch.duplicates, batch.quarantined
+        if self.after_landing is not None:
+            self.after_landing(tenant)
+        done = [h for order_id in settled for h in handles[order_id]] + [e.handle for e in unreadable if e.handle]
+        for start in range(0, len(done), MAX_COMMIT):
+            chunk = done[start : start + MAX_COMMIT]
+            await api.commit(chunk)
+            result.committed += len(chunk)
+
+    async def _read(self, api: EventsApi, result: FeedRound) -> list[FeedEvent]:
+        """Lots while they come back full, at most max_lots of them."""
+        events: list[FeedEvent] = []
+        while result.lots < self.max_lots:
+            lot = await api.read_feed(MAX_LOT)
+            result.lots += 1
+            events.extend(lot)
+            if len(lot) < MAX_LOT:
+                break
+        result.events = len(events)
+        return events
+
+    async def _fetch(
+        self, tenant: Tenant, order_ids: list[str]
+    ) -> tuple[dict[str, bytes | Exception], OrdersyncError | None]:
+        """Each order's body (or its NotFoundError / MalformedBodyError). An error that stops the
+        fetch (the store down, the credentials refused) leaves the orders not yet fetched out, and
+        comes back second."""
+        bodies: dict[str, bytes | Exception] = {}
+        if not order_ids:
+            return bodies, None
+        try:
+            async with client_for(tenant, self.sync) as client:
+                async for order_id, got in client.get_orders(order_ids):
+                    bodies[order_id] = got
+        except OrdersyncError as exc:
+            return bodies, exc
+        for order_id, got in bodies.items():
+            if isinstance(got, NotFoundError):
+                log.info("feed of %s: order %s: %s", tenant.tenant_name, order_id, got)
+        return bodies, None
