@@ -224,7 +224,7 @@ class Ordersync:
 
         if spool is not None:
             spool.drain(lambda notes: hook.Inbox(self.wh).record(notes, self.clock.now()))
-        return hook.process(self.wh, self.clock, self.settings.sync)
+        return hook.process(self.wh, self.clock, self.settings.sync, self.leases())
 
     def hook_setup(self, tenant_name: str, url: str, force: bool = False) -> SetupResult:
         """Configure the store's Hook to send every status change to `url` (ordersync serve's

@@ -23,10 +23,14 @@ from typing import Any
 
 import orjson
 
+from ordersync.sync.leases import Fence, LeaseKeeper
+from ordersync.tenants import Tenant
 from ordersync.warehouse import Warehouse
 
 SECRET_HEADER = "X-Ordersync-Hook-Secret"
 SOURCE = "hook"
+#: The lease stream a tenant's inbox is worked under.
+STREAM = "hook"
 _LOCK = threading.Lock()
 
 
@@ -163,58 +167,84 @@ async def _fetch(client: Any, order_ids: list[str]) -> dict[str, bytes | Excepti
     return out
 
 
-def process(wh: Warehouse, clock: Any, settings: Any, limit: int = 1000) -> HookRound:
-    """Fetch and land the orders of pending notifications, each order once per round."""
-    from ordersync.facade import run_async
-    from ordersync.land.intake import Intake, Item
-    from ordersync.land.records import order_id_of, parse_order
-    from ordersync.sync.engine import client_for
+def process(wh: Warehouse, clock: Any, settings: Any, keeper: LeaseKeeper, limit: int = 1000) -> HookRound:
+    """Fetch and land the orders of pending notifications, each order once per round. Each tenant's
+    inbox is worked under its "hook" lease, so several serve processes on one PostgreSQL share the
+    inboxes without fetching the same notifications twice; its landings are fenced by that lease."""
     from ordersync.tenants import TenantStore
 
-    inbox = Inbox(wh)
-    pending = inbox.pending(limit)
+    pending = Inbox(wh).pending(limit)
     result = HookRound(notifications=len(pending))
     by_tenant: dict[int, list[tuple[int, str | None, str]]] = {}
     for nid, tid, oid, body in pending:
         by_tenant.setdefault(tid, []).append((nid, oid, body))
-    intake = Intake(wh, clock)
     for tid, notes in by_tenant.items():
-        tenant = TenantStore(wh).by_id(tid)
-        unreadable = [(nid, body) for nid, oid, body in notes if oid is None]
-        wanted: dict[str, list[int]] = {}
-        for nid, oid, _ in notes:
-            if oid is not None:
-                wanted.setdefault(oid, []).append(nid)
-        with wh.transaction():
-            for _nid, body in unreadable:
-                intake.lander.quarantine(tid, body, "the hook notification has no readable OrderId", SOURCE, None)
-            inbox.done([nid for nid, _ in unreadable], clock.now())
-        result.quarantined += len(unreadable)
-        if not wanted:
-            continue
+        lease = keeper.acquire(tid, STREAM)
+        if lease is None:
+            continue  # another process is on this tenant's inbox
         try:
-            bodies = run_async(_fetch(client_for(tenant, settings), list(wanted)))
-        except Exception as exc:  # the store or the credentials: every notification waits for the next round
-            inbox.failed([n for ids in wanted.values() for n in ids], f"{type(exc).__name__}: {exc}")
-            result.failed += sum(len(ids) for ids in wanted.values())
-            continue
-        items = [Item(b) for b in bodies.values() if isinstance(b, bytes)]
-        batch = intake.land_items(
-            tid,
-            tenant.tz,
-            items,
-            SOURCE,
-            None,
-            parse=lambda item, tz: parse_order(item.raw, tz),
-            order_id_of=order_id_of,
-        )
-        ok = [n for oid, ids in wanted.items() if isinstance(bodies.get(oid), bytes) for n in ids]
-        bad = {oid: b for oid, b in bodies.items() if not isinstance(b, bytes)}
-        inbox.done(ok, clock.now())
-        for oid, error in bad.items():
-            inbox.failed(wanted[oid], f"{type(error).__name__}: {error}")
-        result.fetched += len(items)
-        result.landed += batch.landed
-        result.quarantined += batch.quarantined
-        result.failed += sum(len(wanted[oid]) for oid in bad)
+            _tenant_round(wh, clock, settings, TenantStore(wh).by_id(tid), notes, Fence(lease, wh), result)
+        finally:
+            keeper.release(lease)
     return result
+
+
+def _tenant_round(
+    wh: Warehouse,
+    clock: Any,
+    settings: Any,
+    tenant: Tenant,
+    notes: list[tuple[int, str | None, str]],
+    fence: Fence,
+    result: HookRound,
+) -> None:
+    from ordersync.facade import run_async
+    from ordersync.land.intake import Intake, Item
+    from ordersync.land.records import order_id_of, parse_order
+    from ordersync.sync.engine import client_for
+
+    inbox = Inbox(wh)
+    intake = Intake(wh, clock)
+    tid = tenant.tenant_id
+    unreadable = [(nid, body) for nid, oid, body in notes if oid is None]
+    wanted: dict[str, list[int]] = {}
+    for nid, oid, _ in notes:
+        if oid is not None:
+            wanted.setdefault(oid, []).append(nid)
+    with fence.transaction(wh):
+        for _nid, body in unreadable:
+            intake.lander.quarantine(tid, body, "the hook notification has no readable OrderId", SOURCE, None)
+        inbox.done([nid for nid, _ in unreadable], clock.now())
+    result.quarantined += len(unreadable)
+    if not wanted:
+        return
+    try:
+        bodies = run_async(_fetch(client_for(tenant, settings), list(wanted)))
+    except Exception as exc:  # the store or the credentials: every notification waits for the next round
+        inbox.failed([n for ids in wanted.values() for n in ids], f"{type(exc).__name__}: {exc}")
+        result.failed += sum(len(ids) for ids in wanted.values())
+        return
+    items = [Item(b) for b in bodies.values() if isinstance(b, bytes)]
+    ok = [n for oid, ids in wanted.items() if isinstance(bodies.get(oid), bytes) for n in ids]
+
+    def mark_done(_: object) -> None:  # in the landing's transaction: landed and done commit together
+        inbox.done(ok, clock.now())
+
+    batch = intake.land_items(
+        tid,
+        tenant.tz,
+        items,
+        SOURCE,
+        None,
+        parse=lambda item, tz: parse_order(item.raw, tz),
+        order_id_of=order_id_of,
+        fence=fence,
+        within=mark_done,
+    )
+    bad = {oid: b for oid, b in bodies.items() if not isinstance(b, bytes)}
+    for oid, error in bad.items():
+        inbox.failed(wanted[oid], f"{type(error).__name__}: {error}")
+    result.fetched += len(items)
+    result.landed += batch.landed
+    result.quarantined += batch.quarantined
+    result.failed += sum(len(wanted[oid]) for oid in bad)
