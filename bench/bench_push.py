@@ -23,7 +23,6 @@ import argparse
 import asyncio
 import contextlib
 import gzip
-import importlib.util
 import json
 import math
 import os
@@ -408,13 +407,111 @@ def run_in_process(url: str, payload: Payload, batches: list[int], args: argpars
 # -- feed lag -------------------------------------------------------------------------------------
 
 
-def feed_lag(args: argparse.Namespace) -> dict[str, Any]:
-    """Seconds from a status change at the simulated store to the changed row in fct_orders."""
-    if importlib.util.find_spec("ordersync.sources.vtex.feed") is None:
-        return {"available": False, "reason": "feed consumer not available (no ordersync.sources.vtex.feed)"}
+FEED_ACCOUNT = "store"
+KEY_ENV, TOKEN_ENV = "BENCH_PUSH_APP_KEY", "BENCH_PUSH_APP_TOKEN"
+
+
+def serve_polls_feeds() -> bool:
+    """Whether this checkout's `ordersync serve` reads VTEX feeds (the consumer and serve's loop)."""
+    import inspect
+
+    from ordersync.web import server as web_server
+
+    return hasattr(Ordersync, "feed_poll") and "feed" in inspect.getsource(web_server).lower()
+
+
+def feed_lag(args: argparse.Namespace, url: str, workdir: Path) -> dict[str, Any]:
+    """Seconds from a change at the simulated store to the changed row in fct_orders, through
+    `ordersync serve` (in a thread here, so fct_orders can be read under its lock) with the
+    default [feed] poll_seconds and [serve] build_every_seconds (1 s each with --quick).
+
+    The store runs in real time (speed 1) with --feed-orders-per-day; every change (a new order, a
+    status change) to an order created during the run is followed until fct_orders holds its
+    version (event_time at least the change's lastChange)."""
+    from ordersync.dates import parse_vtex_datetime
+    from ordersync.web.server import ServeOptions, serving_in_thread
+
+    if not serve_polls_feeds():
+        return {"available": False, "reason": "feed consumer not available (ordersync serve polls no feed here)"}
+    reset_warehouse(url)
+    overrides: dict[str, Any] = {
+        "warehouse": {"url": url},
+        "serve": {"port": 0},
+        "dbt": {"state_dir": str(workdir / "feed-dbt")},
+    }
+    if args.quick:
+        overrides["serve"]["build_every_seconds"] = 1.0
+        overrides["feed"] = {"poll_seconds": 1.0}
+    settings = load_settings(overrides=overrides)
+    config = SimulatorConfig(
+        port=0,
+        seed=5,
+        days=0.1,
+        speed=1.0,
+        start=datetime.now(UTC),
+        index_lag_seconds=0,
+        rate_limit_per_minute=0,
+        fault_rate=0.0,
+        accounts=[AccountSpec(name=FEED_ACCOUNT, orders_per_day=args.feed_orders_per_day * (10 if args.quick else 1))],
+    )
+    os.environ[KEY_ENV], os.environ[TOKEN_ENV] = config.app_key, config.app_token
+    watch = 5.0 if args.quick else args.feed_seconds
+    changed: dict[tuple[str, str], tuple[datetime, float]] = {}  # (order, lastChange) -> (when, wall)
+    reached: dict[tuple[str, str], float] = {}
+    with start_in_subprocess(config) as sim:
+        with Ordersync(settings) as app:
+            app.add_tenant(
+                FEED_ACCOUNT,
+                account=FEED_ACCOUNT,
+                base_url=sim.base_url(FEED_ACCOUNT),
+                app_key_env=KEY_ENV,
+                app_token_env=TOKEN_ENV,
+            )
+            app.feed_setup(FEED_ACCOUNT)
+            tenant_id = app.tenants.get(FEED_ACCOUNT).tenant_id
+        began = time.time()
+        since = sim.clock()
+        offset = (began + time.time()) / 2 - since.timestamp()  # wall clock minus the store's clock
+        query = urllib.parse.urlencode({"account": FEED_ACCOUNT, "created_from": since.isoformat()})
+        options = ServeOptions(settings.serve, worker=False, spool_path=workdir / "feed-spool.ndjson")
+        with Ordersync(settings) as app, serving_in_thread(app, options) as (_, serve):
+            stop_watching = time.time() + watch
+            # a change may wait a poll, the build interval and a build behind the last one watched
+            deadline = stop_watching + settings.feed.poll_seconds + settings.serve.build_every_seconds + 120
+            while time.time() < deadline:
+                if time.time() < stop_watching:
+                    for o in sim.control("GET", f"truth?{query}")["orders"]:
+                        key = (o["orderId"], o["lastChange"])
+                        if key not in changed:
+                            at = parse_vtex_datetime(o["lastChange"])
+                            changed[key] = (at, at.timestamp() + offset)
+                with serve.gate.lock:
+                    try:
+                        rows = serve.app.wh.query(
+                            "SELECT order_id, event_time FROM cdp.fct_orders WHERE tenant_id = ?", (tenant_id,)
+                        )
+                    except Exception:  # before the first build there is no fct_orders
+                        rows = []
+                now = time.time()
+                built = {r[0]: r[1] for r in rows}
+                for key, (at, _) in changed.items():
+                    if key not in reached and key[0] in built and built[key[0]] >= at:
+                        reached[key] = now
+                if now >= stop_watching and len(reached) == len(changed) and (changed or now > deadline - 60):
+                    break
+                time.sleep(0.5)
+    lags = sorted(reached[k] - changed[k][1] for k in reached)
+    if not lags:
+        return {"available": True, "reason": f"no change reached fct_orders ({len(changed)} changes watched)"}
     return {
-        "available": False,
-        "reason": "feed consumer found, but this script does not measure it yet",
+        "available": True,
+        "changes": len(changed),
+        "reached": len(reached),
+        "p50_s": quantile(lags, 0.50),
+        "max_s": lags[-1],
+        "poll_seconds": settings.feed.poll_seconds,
+        "build_every_seconds": settings.serve.build_every_seconds,
+        "watched_seconds": watch,
     }
 
 
@@ -454,7 +551,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--warehouse", choices=("duckdb", "postgres", "both"), default="both")
     ap.add_argument("--pg-url", default=DEFAULT_PG, help="a database this script may drop and create")
-    ap.add_argument("--payload", choices=("small", "vtex", "both"), default="both")
+    ap.add_argument("--payload", choices=("small", "vtex", "both", "none"), default="both")
     ap.add_argument("--seconds", type=float, default=20.0, help="how long each push run lasts")
     ap.add_argument("--events", type=int, default=0, help="push this many events instead of --seconds")
     ap.add_argument("--batch", type=int, default=500)
@@ -464,6 +561,8 @@ def main() -> None:
     ap.add_argument("--no-idempotency-key", dest="idempotency_key", action="store_false")
     ap.add_argument("--vtex-templates", type=int, default=4, help="distinct VTEX batches fetched (x --batch)")
     ap.add_argument("--no-feed", dest="feed", action="store_false", help="skip the feed-lag measurement")
+    ap.add_argument("--feed-seconds", type=float, default=240.0, help="how long changes are followed")
+    ap.add_argument("--feed-orders-per-day", type=float, default=100_000.0, help="the store's rate (x10 with --quick)")
     ap.add_argument("--quick", action="store_true", help="a smoke run: 2 s a run, one VTEX template")
     ap.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = ap.parse_args()
@@ -498,10 +597,16 @@ def main() -> None:
                         "p99_met": http["p99_ms"] < P99_TARGET_MS and http["failed"] == 0,
                     }
                 )
-            if name == "postgres":
+            if name == "postgres" and payloads:
                 drop_database(http_url)  # leave no large databases behind
                 drop_database(local_url)
-    lag = feed_lag(args) if args.feed else {"available": False, "reason": "skipped (--no-feed)"}
+        lag: dict[str, Any] = {"available": False, "reason": "skipped (--no-feed)"}
+        if args.feed:
+            name = warehouses(args, workdir)[0][0]
+            feed_url = str(workdir / "feed.duckdb") if name == "duckdb" else args.pg_url + "_feed"
+            lag = {"warehouse": name, **feed_lag(args, feed_url, workdir)}
+            if name == "postgres":
+                drop_database(feed_url)
 
     options = {k: v for k, v in vars(args).items() if k not in ("json",)}
     if args.json:
@@ -513,9 +618,14 @@ def main() -> None:
         + (f"{args.events:,} events a run" if args.events else f"{args.seconds:g} s a run")
         + f", {os.cpu_count()} cores"
     )
-    print(table(rows))
-    if lag["available"]:
-        print(f"feed lag         p50 {lag['p50_s']:.1f} s, max {lag['max_s']:.1f} s over {lag['changes']} changes")
+    if rows:
+        print(table(rows))
+    if "p50_s" in lag:
+        print(
+            f"feed lag         p50 {lag['p50_s']:.1f} s, max {lag['max_s']:.1f} s: {lag['reached']} of "
+            f"{lag['changes']} changes reached fct_orders ({lag['warehouse']}, poll every {lag['poll_seconds']:g} s, "
+            f"build at most every {lag['build_every_seconds']:g} s, changes followed for {lag['watched_seconds']:g} s)"
+        )
     else:
         print(f"feed lag         {lag['reason']}")
 

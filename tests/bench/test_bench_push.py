@@ -1,5 +1,6 @@
 """bench/bench_push.py --quick on DuckDB: it pushes through a real `ordersync serve`, lands the same
-rows in-process, and prints its figures (as JSON, and as the table made from them)."""
+rows in-process, and prints its figures (as JSON, and as the table made from them); and the feed's
+lag, or why it could not be measured."""
 
 from __future__ import annotations
 
@@ -7,24 +8,29 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
+pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
 
-@pytest.mark.slow
-@pytest.mark.integration
-def test_quick_run_prints_its_figures(monkeypatch: pytest.MonkeyPatch) -> None:
+def run_bench(*options: str) -> dict[str, Any]:
     done = subprocess.run(
-        [sys.executable, str(BENCH / "bench_push.py"), "--quick", "--warehouse", "duckdb", "--json"],
+        [sys.executable, str(BENCH / "bench_push.py"), "--quick", "--warehouse", "duckdb", "--json", *options],
         capture_output=True,
         text=True,
         timeout=120,
         cwd=BENCH.parent,
     )
     assert done.returncode == 0, done.stderr
-    report = json.loads(done.stdout)
+    report: dict[str, Any] = json.loads(done.stdout)
+    return report
+
+
+def test_quick_push_run_prints_its_figures(monkeypatch: pytest.MonkeyPatch) -> None:
+    report = run_bench("--no-feed")
     runs = {r["payload"]: r for r in report["runs"]}
     assert set(runs) == {"small", "vtex"}
     for run in runs.values():
@@ -37,10 +43,21 @@ def test_quick_run_prints_its_figures(monkeypatch: pytest.MonkeyPatch) -> None:
         assert http["server_peak_rss_mb"] >= http["server_idle_rss_mb"] > 0
         assert run["ratio"] == pytest.approx(http["events_per_s"] / local["events_per_s"])
     assert runs["vtex"]["item_bytes"] > 5_000
-    assert "available" in report["feed_lag"]
+    assert report["feed_lag"] == {"available": False, "reason": "skipped (--no-feed)"}
 
     monkeypatch.syspath_prepend(str(BENCH))
     import bench_push
 
     table = bench_push.table(report["runs"])
     assert "| duckdb | small" in table and "| duckdb | vtex" in table
+
+
+def test_quick_feed_lag_is_measured_or_said_to_be_unavailable() -> None:
+    report = run_bench("--payload", "none")
+    assert report["runs"] == []
+    lag = report["feed_lag"]
+    if not lag["available"]:
+        assert lag["reason"].startswith("feed consumer not available")
+        return
+    assert lag["reached"] == lag["changes"] > 0
+    assert 0 < lag["p50_s"] <= lag["max_s"] < 60
