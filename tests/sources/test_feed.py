@@ -5,6 +5,7 @@ back-off after a 429 and the feed's request cap."""
 from __future__ import annotations
 
 import math
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,13 +13,16 @@ from typing import Any
 
 import pytest
 
-from ordersync.config import FeedSettings, Settings
+from ordersync.config import FeedSettings, ServeSettings, Settings
 from ordersync.errors import ConfigError
 from ordersync.facade import Ordersync, run_async
 from ordersync.simulator import AccountSpec, SimulatorConfig, start_in_thread
 from ordersync.sources.vtex.feed import FeedConsumer
 from ordersync.sources.vtex.setup import ALL_STATUSES, RETENTION_SECONDS, VISIBILITY_TIMEOUT_SECONDS
 from ordersync.tenants import Tenant
+from ordersync.web.server import ServeOptions, serving_in_thread
+from ordersync.worker.schedule import ScheduleSettings
+from ordersync.worker.worker import Worker
 from simhelpers import configure_events, fct_rows, register, settings_for
 
 pytestmark = pytest.mark.integration
@@ -199,3 +203,60 @@ def test_feed_calls_keep_to_the_cap_and_commit_ten_handles_a_call(tmp_path: Path
         assert r.requests == reads + commits
         # paced: no two feed calls closer than 60/cap seconds (one call may go at once)
         assert r.seconds >= (r.requests - 1) * 60 / cap - 0.1
+
+
+def wait_for(check: Any, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still not true after {timeout} s")
+        time.sleep(0.1)
+
+
+def test_serve_polls_the_feed_and_builds_what_landed(tmp_path: Path) -> None:
+    config = sim_config(seed=16)
+    url = str(tmp_path / "wh.duckdb")
+    with start_in_thread(config) as sim:
+        with Ordersync(settings(url, tmp_path)) as setup:
+            register(setup, sim, [ACCOUNT], config.app_key, config.app_token)
+            setup.feed_setup(ACCOUNT)
+        s = settings(url, tmp_path, poll_seconds=0.2)
+        s = s.model_copy(update={"serve": ServeSettings(port=0, build_every_seconds=0.5)})
+        app = Ordersync(s)
+        with serving_in_thread(app, ServeOptions(s.serve, worker=False)) as (_, serve):
+            sim.advance(3 * 3600)
+            sim.quiesce()
+            truth = {(o["orderId"], o["status"], int(o["value"])) for o in sim.truth(ACCOUNT)}
+
+            def built() -> bool:
+                # serve's own connection, under its lock: dbt wants the DuckDB file alone
+                with serve.gate.lock:
+                    ids = {oid for oid, _ in feed_landings(app)}
+                    if not ids or queue(sim)["quantity"] or not app.table_exists("fct_orders"):
+                        return False
+                    return fct_rows(app, ACCOUNT) == {row for row in truth if row[0] in ids}
+
+            wait_for(built, timeout=40)
+
+
+@pytest.mark.postgres
+def test_the_worker_polls_the_feed_beside_its_ticks(pg_url: str, tmp_path: Path) -> None:
+    config = sim_config(seed=17)
+    s = settings(pg_url, tmp_path, poll_seconds=0.2)
+    with start_in_thread(config) as sim, Ordersync(s) as app:
+        register(app, sim, [ACCOUNT], config.app_key, config.app_token)
+        app.feed_setup(ACCOUNT)
+        app.tenants.mark_synced(app.tenants.get(ACCOUNT).tenant_id, datetime.now(UTC))  # no pull due
+        worker = Worker(app, ScheduleSettings(tick_seconds=3600, build_after_tick=False))
+        stop = threading.Event()
+        thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
+        thread.start()
+        try:
+            sim.advance(3 * 3600)
+            wait_for(lambda: queue(sim)["enqueued"] > 0 and queue(sim)["quantity"] == 0)
+        finally:
+            stop.set()
+            thread.join(timeout=30)
+        with Ordersync(s) as probe:
+            assert feed_landings(probe)
+        assert not thread.is_alive()

@@ -26,6 +26,7 @@ from ordersync.simulator.server import bind_socket, socket_url
 from ordersync.sources.vtex.hook import Spool
 from ordersync.web.app import Gate, create_app
 from ordersync.web.channel import ChannelServer, socket_path
+from ordersync.worker.feed_loop import FeedLoop
 
 log = logging.getLogger("ordersync.serve")
 
@@ -57,6 +58,8 @@ class Serve:
             self._threads.append(self._worker_thread)
         self._threads.append(threading.Thread(target=self._build_loop, name="serve-builder", daemon=True))
         self._threads.append(threading.Thread(target=self._hook_loop, name="serve-hooks", daemon=True))
+        # VTEX Feed v3 every [feed] poll_seconds; what lands is built like a push
+        self._threads.append(FeedLoop(app, self.stop, lock=self.gate.lock, on_landed=self._dirty.set).thread())
         # absolute: forwarded commands run in their own working folder (web.channel)
         self.spool = Spool(
             (options.spool_path or Path(app.settings.dbt.state_dir).parent / "hook-spool.ndjson").resolve()

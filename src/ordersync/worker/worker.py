@@ -52,6 +52,10 @@ class Worker:
         self.schedule = schedule
         self.worker_id = worker_id or app.worker_id or default_worker_id()
         app.worker_id = self.worker_id
+        # run() polls the VTEX feeds in a thread of their own; on DuckDB that thread and the tick
+        # share the facade, taking turns on this lock
+        self._lock = threading.Lock()
+        self._feed_landed = threading.Event()
 
     # -- what is due ---------------------------------------------------------------------------
     def plan_tick(self, now: datetime) -> list[tuple[Tenant, Due]]:
@@ -116,13 +120,17 @@ class Worker:
             if d.historical and t.tenant_id not in failed
         ]
         self._collect(report, self.app.run_jobs(later, policy))
-        if self.schedule.build_after_tick and (report.landed > 0 or self._build_owed()):
+        fed = self._feed_landed.is_set()
+        if self.schedule.build_after_tick and (report.landed > 0 or fed or self._build_owed()):
+            self._feed_landed.clear()
             try:
                 self.app.build(trigger="worker")
                 report.built = True
             except TransformError as exc:  # recorded in cdp.build_runs; the next tick builds again
                 report.build_error = str(exc)
                 log.error("build after the tick failed: %s", exc)
+                if fed:
+                    self._feed_landed.set()
         return report
 
     def _build_owed(self) -> bool:
@@ -162,22 +170,44 @@ class Worker:
         connection is reopened."""
         stop = stop or threading.Event()
         last: datetime | None = None
+        feed = None if once else self._feed_thread(stop)
         try:
             while not stop.is_set():
                 try:
                     now = self.app.clock.now()
                     if last is None or (now - last).total_seconds() >= self.schedule.tick_seconds:
                         last = now
-                        self._log(now, self.tick())
+                        with self._lock:
+                            report = self.tick()
+                        self._log(now, report)
                         if once:
                             return
                 except Exception as exc:
-                    self._survive(exc)
+                    with self._lock:
+                        self._survive(exc)
                     if once:
                         return
                 stop.wait(min(1.0, self.schedule.tick_seconds))
         finally:
+            if feed is not None:
+                stop.set()  # an interrupt that ends the ticks ends the feed thread too
+                feed.join(timeout=60)
             self.app.close_side_connections()
+
+    def _feed_thread(self, stop: threading.Event) -> threading.Thread:
+        """The feed poller (the next tick builds what it landed): on PostgreSQL on a facade of its
+        own, beside the tick; on DuckDB on this one, taking turns with the tick."""
+        from ordersync.worker.feed_loop import FeedLoop
+
+        app = self.app
+        if app.settings.warehouse.is_postgres:
+            own = Ordersync(app.settings, clock=app.clock, worker_id=self.worker_id)
+            loop = FeedLoop(own, stop, on_landed=self._feed_landed.set, owns_app=True)
+        else:
+            loop = FeedLoop(app, stop, lock=self._lock, on_landed=self._feed_landed.set)
+        thread = loop.thread()
+        thread.start()
+        return thread
 
     def _survive(self, exc: Exception) -> None:
         log.error("tick failed, the next tick carries on: %s: %s", type(exc).__name__, exc, exc_info=exc)

@@ -68,6 +68,8 @@ class FeedRound:
     #: feed calls made (reads and commits), and how many were answered 429
     requests: int = 0
     throttled: int = 0
+    #: the round stopped at max_lots with the last lot full: more is waiting, poll again soon
+    backlog: bool = False
     #: seconds until the feed is read again (backing off)
     retry_in: float | None = None
     seconds: float = 0.0
@@ -255,6 +257,8 @@ class FeedConsumer:
             events.extend(lot)
             if len(lot) < MAX_LOT:
                 break
+        else:
+            result.backlog = True
         result.events = len(events)
         return events
 
