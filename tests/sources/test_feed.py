@@ -4,6 +4,7 @@ back-off after a 429 and the feed's request cap."""
 
 from __future__ import annotations
 
+import json
 import math
 import threading
 import time
@@ -13,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from cli.serving import run
 from ordersync.config import FeedSettings, ServeSettings, Settings
 from ordersync.errors import ConfigError
 from ordersync.facade import Ordersync, run_async
@@ -23,7 +25,7 @@ from ordersync.tenants import Tenant
 from ordersync.web.server import ServeOptions, serving_in_thread
 from ordersync.worker.schedule import ScheduleSettings
 from ordersync.worker.worker import Worker
-from simhelpers import configure_events, fct_rows, register, settings_for
+from simhelpers import KEY_ENV, TOKEN_ENV, configure_events, fct_rows, register, settings_for
 
 pytestmark = pytest.mark.integration
 START = datetime(2026, 11, 20, tzinfo=UTC)
@@ -260,3 +262,29 @@ def test_the_worker_polls_the_feed_beside_its_ticks(pg_url: str, tmp_path: Path)
         with Ordersync(s) as probe:
             assert feed_landings(probe)
         assert not thread.is_alive()
+
+
+def test_the_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = sim_config(seed=18)
+    monkeypatch.setenv(KEY_ENV, config.app_key)
+    monkeypatch.setenv(TOKEN_ENV, config.app_token)
+    with start_in_thread(config) as sim:
+        added = run(
+            ["tenants", "add", ACCOUNT, "--account", ACCOUNT, "--base-url", sim.base_url(ACCOUNT),
+             "--app-key-env", KEY_ENV, "--app-token-env", TOKEN_ENV],
+            tmp_path,
+        )  # fmt: skip
+        assert added.returncode == 0, added.stderr
+        early = run(["feed", "poll", "--tenant", ACCOUNT], tmp_path)
+        assert early.returncode == 2 and "ordersync feed setup --tenant store1" in early.stderr
+        setup = run(["feed", "setup", "--tenant", ACCOUNT], tmp_path)
+        assert setup.returncode == 0 and "feed configured" in setup.stdout, setup.stderr
+        twice = run(["feed", "setup", "--tenant", ACCOUNT], tmp_path)
+        assert twice.returncode == 2 and "--force" in twice.stderr
+        sim.advance(3 * 3600)
+        polled = run(["feed", "poll", "--json"], tmp_path)
+        assert polled.returncode == 0, polled.stderr
+        (round_,) = json.loads(polled.stdout)
+        assert round_["status"] == "polled" and round_["landed"] > 0
+        hook = run(["hook", "setup", "--tenant", ACCOUNT, "--url", "http://127.0.0.1:9"], tmp_path)
+        assert hook.returncode == 2 and "start ordersync serve first" in hook.stderr

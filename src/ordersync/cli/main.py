@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
+from ordersync.cli import capture as capture_cmd
 from ordersync.cli import demo as demo_cmd
 from ordersync.cli import ingest as ingest_cmd
 from ordersync.cli import lateness as lateness_cmd
@@ -33,6 +34,8 @@ app.add_typer(tenants_app, name="tenants")
 app.add_typer(simulator_app, name="simulator")
 app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(tokens_app, name="tokens")
+app.add_typer(capture_cmd.feed_app, name="feed")
+app.add_typer(capture_cmd.hook_app, name="hook")
 
 
 @app.callback()

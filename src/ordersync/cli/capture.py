@@ -1,0 +1,106 @@
+"""`ordersync feed` and `ordersync hook`: VTEX change capture besides the pull."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from ordersync.cli.context import WarehouseOpt, facade, run_guarded
+from ordersync.cli.output import console, print_below, print_json, print_table
+
+feed_app = typer.Typer(help="VTEX Feed v3: set up a store's feed, poll it.", no_args_is_help=True)
+hook_app = typer.Typer(help="VTEX Hook: have a store send its changes to ordersync serve.", no_args_is_help=True)
+
+TenantOpt = Annotated[str, typer.Option("--tenant", "-t", help="the tenant (a VTEX store)")]
+ForceOpt = Annotated[
+    bool, typer.Option("--force", help="replace a configuration the app key already has (another reader may use it)")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="print the outcome as JSON")]
+
+
+@feed_app.command("setup")
+def feed_setup(
+    tenant: TenantOpt, force: ForceOpt = False, as_json: JsonOpt = False, warehouse: WarehouseOpt = None
+) -> None:
+    """Configure the store's feed for ordersync and poll it from now on.
+
+    Every status, 240 s visibility, 4 days' retention; the feed holds only what changes after this."""
+    from ordersync.sources.vtex.setup import describe
+
+    def go() -> None:
+        with facade(warehouse) as app:
+            done = app.feed_setup(tenant, force)
+        if as_json:
+            print_json(done.public())
+            return
+        console.print(f"tenant {tenant}: feed configured ({describe('feed', done.config)}); change capture feed")
+        if done.replaced is not None:
+            print_below("replaced", describe("feed", done.replaced))
+
+    run_guarded(go)
+
+
+@feed_app.command("poll")
+def feed_poll(
+    tenant: Annotated[
+        str | None, typer.Option("--tenant", "-t", help="one tenant (default: every feed tenant)")
+    ] = None,
+    as_json: JsonOpt = False,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Read each feed tenant's feed once: fetch the changed orders, land them, commit the events.
+
+    serve and the worker do this every feed.poll_seconds; run `ordersync build` after."""
+
+    def go() -> bool:
+        with facade(warehouse, progress=False) as app:
+            rounds = app.feed_poll(tenant)
+        if as_json:
+            print_json([r.as_dict() for r in rounds])
+            return all(r.ok for r in rounds)
+        if not rounds:
+            console.print("no tenant captures changes by the feed (ordersync feed setup --tenant NAME)")
+            return True
+        columns = ["tenant", "status", "events", "orders", "landed", "duplicates", "quarantined", "committed"]
+        print_table("feed", [r.as_dict() for r in rounds], columns)
+        for r in rounds:
+            if r.error:
+                print_below(r.tenant, r.error)
+        return all(r.ok for r in rounds)
+
+    if not run_guarded(go):
+        raise typer.Exit(1)
+
+
+@hook_app.command("setup")
+def hook_setup(
+    tenant: TenantOpt,
+    url: Annotated[
+        str,
+        typer.Option(
+            "--url",
+            help="where the store reaches ordersync serve: https://host (the tenant's hook path is added) "
+            "or the full https://host/v1/hooks/vtex/NAME",
+        ),
+    ],
+    force: ForceOpt = False,
+    as_json: JsonOpt = False,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Have the store send every status change to ordersync serve, with a new secret header.
+
+    Only the secret's hash is kept. serve must be running: the store pings the URL first."""
+    from ordersync.sources.vtex.setup import describe
+
+    def go() -> None:
+        with facade(warehouse) as app:
+            done = app.hook_setup(tenant, url, force)
+        if as_json:
+            print_json(done.public())
+            return
+        console.print(f"tenant {tenant}: hook configured, sending to {done.url}; change capture hook")
+        if done.replaced is not None:
+            print_below("replaced", describe("hook", done.replaced))
+
+    run_guarded(go)
