@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import re
+from collections import Counter
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
@@ -187,3 +188,25 @@ def quarantine_rows(reader: Reader, name: str) -> list[tuple[str | None, str, by
 def landed_ids(reader: Reader, name: str) -> set[str]:
     tid = tenant_id(reader, name)
     return {r[0] for r in reader.query("SELECT DISTINCT order_id FROM cdp.orders_landing WHERE tenant_id = ?", (tid,))}
+
+
+EventKey = tuple[str, datetime, str | None]  # order id, event time (UTC, to the millisecond), status
+
+
+def event_key(order_id: str, event_time: datetime, status: str | None) -> EventKey:
+    return (order_id, _ms(event_time), status)
+
+
+def landed_events(reader: Reader, name: str) -> Counter[EventKey]:
+    """How many rows cdp.orders_landing holds per (order id, event time, status) of the tenant."""
+    tid = tenant_id(reader, name)
+    rows = reader.query("SELECT order_id, event_time, status FROM cdp.orders_landing WHERE tenant_id = ?", (tid,))
+    return Counter(event_key(r[0], r[1], r[2]) for r in rows)
+
+
+def event_truth_rows(truth: dict[str, dict[str, Any]]) -> dict[str, Row]:
+    """Pushed order events' final snapshots (total_value in currency units), as check_tenant reads them."""
+    return {
+        order_id: (o["status"], int(Decimal(str(o["total_value"])) * 100), parse_time(o["event_time"]))
+        for order_id, o in truth.items()
+    }

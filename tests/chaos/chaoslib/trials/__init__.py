@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-MODULES = ("kill", "pg_restart", "freeze", "faults", "diskfull", "badinput")
+MODULES = ("kill", "pg_restart", "freeze", "faults", "diskfull", "badinput", "push")
 
 
 def load_all() -> None:
