@@ -4,7 +4,9 @@ in front of it that can kill it the moment it has answered a request.
 The relay plays the load balancer a real deployment has before its server: it passes every request
 through; while serve is down it answers 502 (the clients retry). Armed, it SIGKILLs serve as soon
 as serve has answered 200, then passes that answer on (the client saw it: a Hook delivery counts as
-delivered) or answers 502 instead (the answer was lost: the client sends the request again).
+delivered) or answers 502 instead (the answer was lost: the client sends the request again). In
+front of a store instead, it can kill the client that sends a request before passing it on (a feed
+consumer killed before its commit reaches the store).
 """
 
 from __future__ import annotations
@@ -93,16 +95,20 @@ class ServeProcess:
         return "" if self.running is None else self.running.output()
 
 
+Match = Callable[[str, str], bool]  # (method, path) of a request
+
+
 @dataclass
 class _Arming:
-    matches: Callable[[str], bool]  # the request path
+    matches: Match
     pass_answer: bool
+    before: bool
     fired: threading.Event
 
 
 class KillRelay:
     """An HTTP relay in a thread of the harness, in front of `upstream`; `kill` is called from its
-    thread when an armed relay sees a 200. Counts what it saw in `counts`."""
+    thread when an armed relay sees its request. Counts what it saw in `counts`."""
 
     def __init__(self, upstream: str, kill: Callable[[], bool]) -> None:
         self.upstream = upstream.rstrip("/")
@@ -119,10 +125,11 @@ class KillRelay:
         if not self._ready.wait(30):
             raise RuntimeError("the relay did not start")
 
-    def arm(self, matches: Callable[[str], bool], *, pass_answer: bool) -> threading.Event:
-        """Kill the server after its next 200 to a request whose path `matches`; the event is set
-        once it did (the answer then goes on to the client, or is replaced by a 502)."""
-        arming = _Arming(matches, pass_answer, threading.Event())
+    def arm(self, matches: Match, *, pass_answer: bool = False, before: bool = False) -> threading.Event:
+        """Kill after the next 200 to a request that `matches` (the answer then goes on to the
+        client, or is replaced by a 502), or with `before` as that request arrives, before passing
+        it on (it is answered 502). The event is set once the kill was made."""
+        arming = _Arming(matches, pass_answer, before, threading.Event())
         self._armed = arming
         return arming.fired
 
@@ -155,6 +162,13 @@ class KillRelay:
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         assert self._session is not None
         data = await request.read()
+        armed = self._armed
+        if armed is not None and armed.before and armed.matches(request.method, request.path):
+            self._armed = None
+            await asyncio.get_running_loop().run_in_executor(None, self.kill)
+            armed.fired.set()
+            self.counts["killed before passing on"] += 1
+            return _bad_gateway("the sender was killed")
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_HEADERS}
         try:
             async with self._session.request(
@@ -171,7 +185,7 @@ class KillRelay:
         if replayed:
             self.counts["replayed"] += 1
         armed = self._armed
-        if armed is not None and status == 200 and armed.matches(request.path):
+        if armed is not None and not armed.before and status == 200 and armed.matches(request.method, request.path):
             self._armed = None
             killed = await asyncio.get_running_loop().run_in_executor(None, self.kill)
             armed.fired.set()

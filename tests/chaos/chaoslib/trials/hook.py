@@ -156,7 +156,7 @@ def trial(p: TrialParams, rng: random.Random) -> TrialResult:
                         time.sleep(rng.uniform(0.0, 1.5))
                         killed = serve.kill()
                     else:
-                        fired = relay.arm(lambda path: path.startswith("/v1/hooks/"), pass_answer=True)
+                        fired = relay.arm(lambda _, path: path.startswith("/v1/hooks/"), pass_answer=True)
                         fired.wait(15)
                         relay.disarm()
                         killed = fired.is_set() and not serve.alive()

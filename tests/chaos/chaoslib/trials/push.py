@@ -121,7 +121,7 @@ def trial(p: TrialParams, rng: random.Random) -> TrialResult:
                         time.sleep(rng.uniform(0.05, 1.5))
                         killed = thread.is_alive() and serve.kill()
                     else:
-                        fired = relay.arm(lambda path: path.startswith("/v1/tenants/"), pass_answer=False)
+                        fired = relay.arm(lambda _, path: path.startswith("/v1/tenants/"), pass_answer=False)
                         while thread.is_alive() and not fired.wait(0.1):
                             pass
                         relay.disarm()

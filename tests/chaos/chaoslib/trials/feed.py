@@ -1,0 +1,223 @@
+"""`kill -9` of `ordersync feed poll` at random moments and between its landing and its commit.
+
+The simulator's Feed v3 (every change, item edits included; 5% of events enqueued twice; 240 s of
+simulated visibility) is read through a relay in front of the store. The store's clock moves in
+steps and a feed round runs after each; some rounds are SIGKILLed, at a random moment or as their
+commit reaches the relay (the landing transaction has committed, the events are not): their events
+reappear after the visibility timeout and are read again. At the end every order that changed after
+the feed was configured is in fct_orders as the store has it, each version stored once.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import threading
+import time
+import urllib.request
+from datetime import datetime, timedelta
+from typing import Any
+
+from chaoslib import checks, sources, steps
+from chaoslib.commands import Cli, Running
+from chaoslib.model import DUCKDB, TrialParams, TrialResult, TrialSpec, register
+from chaoslib.secrets import APP_KEY, APP_TOKEN
+from chaoslib.serving import KillRelay
+from chaoslib.warehouses import PgServer, WarehouseHandle, dropping, fresh
+from ordersync.simulator import RunningSimulator
+
+ACCOUNT = "shop"
+LEASE = 3.0
+VISIBILITY = 240  # simulated seconds a read hides its events
+STEP_SECONDS = 30 * 60
+ENV = {"ORDERSYNC__SYNC__LEASE_SECONDS": str(LEASE)}
+#: Every change of an order, item edits included (a FromWorkflow filter hears status changes only).
+FILTER = {"type": "FromOrders", "expression": "value >= 0", "disableSingleFire": True}
+POLL = ["feed", "poll", "--tenant", ACCOUNT, "--json"]
+RANDOM, BEFORE_COMMIT = "at a random moment", "after landing, as its commit reached the store"
+
+
+def _source(p: TrialParams) -> RunningSimulator:
+    def make() -> RunningSimulator:
+        per_day = 100.0 if p.short else 160.0
+        sim = p.shared.stack.enter_context(
+            sources.simulator(p.group_dir / "source", [(ACCOUNT, per_day)], days=3, seed=31, index_lag_seconds=0)
+        )
+        sim.set_event_settings(duplicate_rate=0.05)
+        return sim
+
+    sim: RunningSimulator = p.shared.get("source", make)
+    return sim
+
+
+def _configure_feed(sim: RunningSimulator) -> dict[str, Any]:
+    body = {
+        "filter": FILTER,
+        "queue": {"visibilityTimeoutInSeconds": VISIBILITY, "MessageRetentionPeriodInSeconds": 345_600},
+    }
+    request = urllib.request.Request(
+        f"{sim.base_url(ACCOUNT)}/api/orders/feed/config",
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"X-VTEX-API-AppKey": APP_KEY, "X-VTEX-API-AppToken": APP_TOKEN, "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        answer: dict[str, Any] = json.loads(response.read())
+    return answer
+
+
+def _feed(sim: RunningSimulator) -> dict[str, Any]:
+    feeds: list[dict[str, Any]] = sim.events()["feeds"]
+    return next((f for f in feeds if f.get("account") == ACCOUNT), {})
+
+
+def _rounds(done: Any) -> list[dict[str, Any]]:
+    try:
+        value = done.json()
+    except ValueError:
+        return []
+    return value if isinstance(value, list) else []
+
+
+class _Poller:
+    """The feed round in flight, for the relay to kill from its thread."""
+
+    def __init__(self, cli: Cli) -> None:
+        self.cli = cli
+        self.running: Running | None = None
+        self._lock = threading.Lock()
+
+    def spawn(self) -> Running:
+        with self._lock:
+            self.running = self.cli.spawn(POLL, name="feed-poll")
+            return self.running
+
+    def kill(self) -> bool:
+        with self._lock:
+            running = self.running
+        if running is None or not running.alive():
+            return False
+        running.proc.kill()
+        running.proc.wait(timeout=60)
+        return True
+
+
+def trial(p: TrialParams, rng: random.Random) -> TrialResult:
+    result = TrialResult(trials=1)
+    step_count, kill_count = (6, 3) if p.short else (12, 6)
+    sim = _source(p)
+    server = PgServer() if p.warehouse != DUCKDB else None
+    with dropping(fresh(p.warehouse, p.workdir, "feed", server)) as wh:
+        cli = Cli(p.workdir, wh.url, f"{sim.url}/_simulator/clock", ENV)
+        poller = _Poller(cli)
+        with KillRelay(sim.url, poller.kill) as relay:
+            if not steps.setup_tenants(cli, {ACCOUNT: f"{relay.url}/{ACCOUNT}"}, result):
+                return result
+            done = cli.run(["tenants", "set", ACCOUNT, "--change-capture", "feed"])
+            if not done.ok:
+                result.fail(f"setup: {done.brief()}")
+                return result
+            since = sim.clock()  # frozen: the feed holds the changes after this instant
+            _configure_feed(sim)
+            before = _feed(sim)
+            kill_steps = set(rng.sample(range(step_count), kill_count))
+            first = rng.randrange(2)
+            kills, measured = 0, 2.0
+            for step in range(step_count):
+                sim.advance(STEP_SECONDS)
+                if step not in kill_steps:
+                    ran = cli.run(POLL)
+                    if ran.ok:
+                        measured = ran.seconds
+                    else:
+                        result.note(f"a feed round failed: {ran.brief()[:200]}")
+                    continue
+                mode = (RANDOM, BEFORE_COMMIT)[(kills + first) % 2]
+                kills += 1
+                if mode == RANDOM:
+                    running = poller.spawn()
+                    try:
+                        running.proc.wait(timeout=rng.uniform(0.0, measured))
+                        killed = False
+                    except subprocess.TimeoutExpired:
+                        killed = poller.kill()
+                else:
+                    fired = relay.arm(
+                        lambda method, path: method == "POST" and path.endswith("/orders/feed"), before=True
+                    )
+                    running = poller.spawn()
+                    running.proc.wait(timeout=120)
+                    relay.disarm()
+                    killed = fired.is_set()
+                if killed:
+                    result.faults += 1
+                    result.note(f"feed poll killed {mode}")
+                else:
+                    result.note(f"feed poll finished before the kill {mode} (exit {running.proc.returncode})")
+            _drain(cli, sim, result)
+            after = _feed(sim)
+        redelivered = int(after.get("redelivered", 0)) - int(before.get("redelivered", 0))
+        result.note(f"{redelivered} events read again after a round did not commit them")
+        built = cli.run(["build"])
+        if not built.ok:
+            result.fail(f"`ordersync build` after the feed rounds: {built.brief()}")
+        _check(result, wh, sim, since)
+    return result
+
+
+def _drain(cli: Cli, sim: RunningSimulator, result: TrialResult) -> None:
+    """Feed rounds, the clock moved past the visibility timeout before each, until the feed is empty."""
+    for _ in range(12):
+        if _feed(sim).get("quantity") == 0:
+            return
+        sim.advance(VISIBILITY + 1)
+        ran = cli.run(POLL)
+        if any(r.get("status") == "busy" for r in _rounds(ran)):
+            time.sleep(LEASE + 0.5)  # the killed round's lease runs out
+    result.fail(f"the feed still holds {_feed(sim).get('quantity')} events after 12 more rounds")
+
+
+def _check(result: TrialResult, wh: WarehouseHandle, sim: RunningSimulator, since: datetime) -> None:
+    margin = timedelta(milliseconds=1)
+    truth = checks.truth_rows(sources.truth(sim, ACCOUNT))
+    changed = {oid: row for oid, row in truth.items() if row[2] > since - margin}
+    boundary = {oid for oid, row in changed.items() if row[2] <= since + margin}
+    with wh.connect() as reader:
+        state = checks.check_tenant(reader, ACCOUNT, changed, either=boundary)
+        tid = checks.tenant_id(reader, ACCOUNT)
+        held = reader.query("SELECT reason FROM cdp.quarantine WHERE tenant_id = ?", (tid,))
+        landed_from = {r[0] for r in reader.query("SELECT DISTINCT source FROM cdp.orders_landing")}
+    result.orders_checked += state.checked
+    result.versions_lost += state.lost
+    result.versions_doubled += state.doubled
+    result.failures += state.problems
+    if not changed:
+        result.fail("no order changed after the feed was configured: the trial checked nothing")
+    if held:
+        result.fail(f"{len(held)} records quarantined, e.g. {held[0][0][:200]}")
+    if landed_from - {"feed"}:
+        result.fail(f"versions landed from {sorted(landed_from - {'feed'})}: only the feed may land here")
+
+
+register(
+    TrialSpec(
+        name="feed-kill-9",
+        fn=trial,
+        title="kill -9 of the feed consumer",
+        doc=(
+            "The simulator's store (160 orders a day) with a Feed v3 for ordersync's app key (every change, "
+            "item edits included, 5% enqueued twice, 240 simulated seconds of visibility), read through a "
+            "relay. The store's clock moves 30 simulated minutes at a time (12 steps) and `ordersync feed "
+            "poll` runs after each; at 6 of them it is SIGKILLed, at a random moment within a round's "
+            "measured duration or (every other kill) as its commit reaches the relay, after its landing "
+            "transaction committed. Then rounds run, the clock moved past the visibility timeout before "
+            "each, until the feed is empty. Checked after `ordersync build`: every order whose lastChange "
+            "is after the feed was configured is in fct_orders with the store's status, value and "
+            "lastChange, once; no other order is built, nothing but the feed landed, nothing quarantined, "
+            "no version stored twice."
+        ),
+        published=8,
+        short=1,
+    )
+)
