@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import re
+
 import orjson
 
 from ordersync.errors import BadRecordError
 from ordersync.land.intake import Item
 
 _BOM = b"\xef\xbb\xbf"
+# A whole string (escapes included), or one structural character.
+_TOKEN = re.compile(rb'"[^"\\]*+(?:\\.[^"\\]*+)*+"|[\[\]{},"]', re.S)
+_SPACE = b" \t\r\n"
 
 
 class UnreadableBodyError(BadRecordError):
@@ -15,16 +20,55 @@ class UnreadableBodyError(BadRecordError):
 
 
 def json_items(body: bytes) -> list[Item]:
+    data = body.removeprefix(_BOM)
     try:
-        value = orjson.loads(body.removeprefix(_BOM))
+        value = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
-        raise UnreadableBodyError(f"the body is not valid JSON ({exc}); send a JSON array of order events") from None
+        # One element the decoder refuses (nested too deeply, a number out of range, bytes that are
+        # not UTF-8) is that element's problem: split the array and let each element be parsed alone.
+        elements = _elements(data)
+        if elements is None:
+            raise UnreadableBodyError(
+                f"the body is not valid JSON ({exc}); send a JSON array of order events"
+            ) from None
+        return [Item(e) for e in elements]
     if not isinstance(value, list):
         raise UnreadableBodyError(
             "the body is not a JSON array; send [event, ...], or NDJSON with Content-Type: application/x-ndjson"
         )
     # each element's bytes are its canonical JSON: a bad one is quarantined as it was sent, re-spelled
-    return [Item(orjson.dumps(v), value=v) for v in value]
+    try:
+        return [Item(orjson.dumps(v), value=v) for v in value]
+    except orjson.JSONEncodeError:  # an element nested deeper than it can be written: each element as sent
+        return [Item(e) for e in _elements(data) or []]
+
+
+def _elements(data: bytes) -> list[bytes] | None:
+    """The bytes of each element of a top-level JSON array, as sent; None when `data` is not one
+    array whose brackets and strings all close, with nothing after it."""
+    start = len(data) - len(data.lstrip(_SPACE))
+    if data[start : start + 1] != b"[":
+        return None
+    out: list[bytes] = []
+    depth, begin = 1, start + 1
+    for token in _TOKEN.finditer(data, start + 1):
+        t = token.group()
+        if t == b'"':  # a string that never closes
+            return None
+        if t in (b"[", b"{"):
+            depth += 1
+        elif t in (b"]", b"}"):
+            depth -= 1
+            if depth == 0:
+                element = data[begin : token.start()].strip(_SPACE)
+                if element or out:
+                    out.append(element)
+                rest = data[token.end() :].strip(_SPACE)
+                return out if not rest and all(out) else None
+        elif t == b"," and depth == 1:
+            out.append(data[begin : token.start()].strip(_SPACE))
+            begin = token.end()
+    return None
 
 
 def ndjson_items(body: bytes) -> list[Item]:

@@ -109,7 +109,7 @@ def parse_event(event: dict[str, Any], tz: ZoneInfo) -> Version:
         customer_id=text_field(customer.get("id"), "customer.id"),
         customer_email=text_field(customer.get("email"), "customer.email"),
         customer_name=text_field(customer.get("name"), "customer.name"),
-        payload=payload.decode("utf-8"),
+        payload=payload_text(payload),  # within the size any payload may have, however it came
         payload_hash=payload_hash(payload),
     )
 
