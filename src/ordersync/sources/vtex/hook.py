@@ -29,6 +29,9 @@ from ordersync.warehouse import Warehouse
 
 SECRET_HEADER = "X-Ordersync-Hook-Secret"
 SOURCE = "hook"
+#: Rounds a notification is tried in; then it is quarantined with its last error (and `ordersync
+#: quarantine retry` fetches its order again), never left waiting unseen.
+MAX_ATTEMPTS = 20
 #: The lease stream a tenant's inbox is worked under.
 STREAM = "hook"
 _LOCK = threading.Lock()
@@ -67,10 +70,23 @@ def notification(tenant_id: int, raw: bytes) -> Notification:
     state = body.get("State") if isinstance(body, dict) else None
     return Notification(
         tenant_id,
-        order_id if isinstance(order_id, str) and 0 < len(order_id) <= 200 else None,
-        state if isinstance(state, str) and len(state) <= 200 else None,
+        _order_id(order_id),
+        # NUL written out: PostgreSQL text cannot hold it, and one such row would hold up the spool
+        state.replace("\x00", "\\x00") if isinstance(state, str) and len(state) <= 200 else None,
         raw.decode("utf-8", errors="replace").replace("\x00", "\\x00"),
     )
+
+
+def _order_id(value: Any) -> str | None:
+    """The OrderId as landing takes order ids (a string of 1-200 characters, no control character,
+    no surrounding white space), or None: the notification is then quarantined as unreadable."""
+    from ordersync.errors import BadRecordError
+    from ordersync.land.records import order_id_field
+
+    try:
+        return order_id_field(value, "OrderId")
+    except BadRecordError:
+        return None
 
 
 class Spool:
@@ -123,7 +139,7 @@ class Inbox:
                     (n.tenant_id, n.order_id, n.state, n.body, now),
                 )
 
-    def pending(self, limit: int = 1000, max_attempts: int = 20) -> list[tuple[int, int, str | None, str]]:
+    def pending(self, limit: int = 1000, max_attempts: int = MAX_ATTEMPTS) -> list[tuple[int, int, str | None, str]]:
         """(notification_id, tenant_id, order_id, body) not yet processed, oldest first."""
         rows = self.wh.query(
             "SELECT notification_id, tenant_id, order_id, body FROM cdp.hook_inbox "
@@ -145,6 +161,21 @@ class Inbox:
                 "UPDATE cdp.hook_inbox SET attempts = attempts + 1, last_error = ? WHERE notification_id = ?",
                 (error[:2000], i),
             )
+
+    def given_up(self, ids: list[int], now: datetime) -> list[tuple[str | None, str, str | None]]:
+        """(order_id, body, last_error) of those notifications that have had their last attempt,
+        now marked processed (call inside the transaction that quarantines them)."""
+        out: list[tuple[str | None, str, str | None]] = []
+        for i in ids:
+            row = self.wh.query_one(
+                "SELECT order_id, body, last_error FROM cdp.hook_inbox "
+                "WHERE notification_id = ? AND processed_at IS NULL AND attempts >= ?",
+                (i, MAX_ATTEMPTS),
+            )
+            if row is not None:
+                self.wh.execute("UPDATE cdp.hook_inbox SET processed_at = ? WHERE notification_id = ?", (now, i))
+                out.append((row[0], str(row[1]), row[2]))
+        return out
 
     def backlog(self) -> int:
         return int(self.wh.scalar("SELECT count(*) FROM cdp.hook_inbox WHERE processed_at IS NULL") or 0)
@@ -223,6 +254,7 @@ def _tenant_round(
     except Exception as exc:  # the store or the credentials: every notification waits for the next round
         inbox.failed([n for ids in wanted.values() for n in ids], f"{type(exc).__name__}: {exc}")
         result.failed += sum(len(ids) for ids in wanted.values())
+        _give_up(wh, clock, intake, inbox, tid, [n for ids in wanted.values() for n in ids], fence, result)
         return
     items = [Item(b) for b in bodies.values() if isinstance(b, bytes)]
     ok = [n for oid, ids in wanted.items() if isinstance(bodies.get(oid), bytes) for n in ids]
@@ -248,3 +280,17 @@ def _tenant_round(
     result.landed += batch.landed
     result.quarantined += batch.quarantined
     result.failed += sum(len(wanted[oid]) for oid in bad)
+    _give_up(wh, clock, intake, inbox, tid, [n for oid in bad for n in wanted[oid]], fence, result)
+
+
+def _give_up(
+    wh: Warehouse, clock: Any, intake: Any, inbox: Inbox, tid: int, ids: list[int], fence: Fence, result: HookRound
+) -> None:
+    """Quarantine the notifications among `ids` that have had their last attempt."""
+    if not ids:
+        return
+    with fence.transaction(wh):
+        for order_id, body, error in inbox.given_up(ids, clock.now()):
+            reason = f"gave up after {MAX_ATTEMPTS} attempts to fetch the order; the last: {error}"
+            intake.lander.quarantine(tid, body, reason, SOURCE, None, order_id)
+            result.quarantined += 1
