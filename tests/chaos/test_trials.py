@@ -3,12 +3,24 @@ nothing lost, nothing doubled, no secret in any output, and every check of the t
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
+import duckdb
 import pytest
-from chaoslib import TRIALS
-from chaoslib.model import POSTGRES
+from chaoslib import TRIALS, checks
+from chaoslib.model import DUCKDB, POSTGRES, TrialResult
 from chaoslib.runner import run_group
+from chaoslib.serving import KillRelay
+from chaoslib.trials import push as push_trial
+from chaoslib.warehouses import WarehouseHandle, free_port
+
+from ordersync.simulator.sdk import SdkConfig, generate
 
 pytestmark = [pytest.mark.chaos, pytest.mark.integration, pytest.mark.slow]
 
@@ -31,3 +43,97 @@ def test_short_trial(name: str, warehouse: str, tmp_path: Path) -> None:
     assert result.orders_checked > 0, "the trial checked no order"
     assert result.failures == [], "\n".join(result.failures)
     assert (result.versions_lost, result.versions_doubled) == (0, 0)
+
+
+# -- the parts the push, hook and feed trials stand on -------------------------------------------
+
+
+class _Upstream:
+    """A child process answering every request 200 (a server the relay may kill)."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.log = tmp / "upstream.log"
+        self.port = free_port()
+        code = (
+            "import http.server, sys\n"
+            "class H(http.server.BaseHTTPRequestHandler):\n"
+            "    def do_POST(self):\n"
+            "        self.rfile.read(int(self.headers['Content-Length'] or 0))\n"
+            "        open(sys.argv[2], 'a').write(self.path + '\\n')\n"
+            "        self.send_response(200); self.send_header('Content-Length', '2'); self.end_headers()\n"
+            "        self.wfile.write(b'ok')\n"
+            "    def log_message(self, *a): pass\n"
+            "http.server.HTTPServer(('127.0.0.1', int(sys.argv[1])), H).serve_forever()\n"
+        )
+        self.proc = subprocess.Popen([sys.executable, "-c", code, str(self.port), str(self.log)])
+        self.url = f"http://127.0.0.1:{self.port}"
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.05)
+
+    def kill(self) -> bool:
+        if self.proc.poll() is not None:
+            return False
+        self.proc.kill()
+        self.proc.wait()
+        return True
+
+    def seen(self) -> list[str]:
+        return self.log.read_text().split() if self.log.exists() else []
+
+
+def _post(url: str) -> int:
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, data=b"{}", method="POST"), timeout=10) as r:
+            return int(r.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+
+
+@pytest.mark.parametrize(("pass_answer", "before"), [(False, False), (True, False), (False, True)])
+def test_the_relay_kills_its_upstream_at_the_moment_asked(tmp_path: Path, pass_answer: bool, before: bool) -> None:
+    upstream = _Upstream(tmp_path)
+    try:
+        with KillRelay(upstream.url, upstream.kill) as relay:
+            assert _post(f"{relay.url}/other") == 200  # passed through while disarmed
+            fired = relay.arm(lambda method, path: path == "/armed", pass_answer=pass_answer, before=before)
+            status = _post(f"{relay.url}/armed")
+            assert fired.wait(5) and upstream.proc.poll() is not None  # killed
+            assert status == (200 if pass_answer else 502)
+            assert ("/armed" in upstream.seen()) == (not before)  # before: the request never reached it
+            assert _post(f"{relay.url}/after") == 502  # the upstream is down: the relay says so
+    finally:
+        upstream.kill()
+
+
+def test_the_push_check_counts_events_lost_and_doubled(tmp_path: Path) -> None:
+    stream = generate(SdkConfig(orders_per_day=5, days=1, seed=3, start=push_trial.START))
+    distinct = {(e.order_id, e.event_time, e.status) for e in stream.events}
+    events = sorted(distinct)
+    path = tmp_path / "wh.duckdb"
+    duck = duckdb.connect(str(path))
+    duck.execute("CREATE SCHEMA cdp")
+    duck.execute("CREATE TABLE cdp.tenants (tenant_id INTEGER, tenant_name TEXT)")
+    duck.execute("CREATE TABLE cdp.orders_landing (tenant_id INTEGER, order_id TEXT, event_time TIMESTAMPTZ, "
+                 "status TEXT, payload_hash TEXT)")  # fmt: skip
+    duck.execute("CREATE TABLE cdp.fct_orders (tenant_id INTEGER, order_id TEXT, status TEXT, "
+                 "total_value NUMERIC(18, 2), event_time TIMESTAMPTZ)")  # fmt: skip
+    duck.execute("CREATE TABLE cdp.quarantine (tenant_id INTEGER, order_id TEXT, reason TEXT, raw TEXT)")
+    duck.execute("INSERT INTO cdp.tenants VALUES (1, ?)", [push_trial.TENANT])
+    kept = events[1:] + events[-1:]  # the first event lost, the last landed twice
+    for i, (oid, at, status) in enumerate(kept):
+        duck.execute("INSERT INTO cdp.orders_landing VALUES (1, ?, ?, ?, ?)", [oid, at, status, f"h{i}"])
+    for oid, o in stream.truth.items():
+        duck.execute(
+            "INSERT INTO cdp.fct_orders VALUES (1, ?, ?, ?, ?)",
+            [oid, o["status"], o["total_value"], checks.parse_time(o["event_time"])],
+        )
+    duck.close()
+    result = TrialResult()
+    push_trial._check(result, WarehouseHandle(DUCKDB, str(path), "t", path=path).connect, stream, None)
+    assert (result.versions_lost, result.versions_doubled) == (1, 1), result.failures
+    assert any("never landed" in f for f in result.failures) and any("more than once" in f for f in result.failures)
