@@ -8,6 +8,7 @@ import json
 import math
 import threading
 import time
+import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -131,6 +132,14 @@ def test_setup_refuses_a_feed_already_there_unless_forced(tmp_path: Path) -> Non
         assert done.replaced is not None and done.replaced["filter"]["type"] == "FromOrders"
         assert queue(sim)["filter"]["type"] == "FromWorkflow"
         assert app.tenants.get(ACCOUNT).change_capture == "feed"
+        gone = urllib.request.Request(
+            f"{sim.base_url(ACCOUNT)}/api/orders/feed/config",
+            method="DELETE",
+            headers={"X-VTEX-API-AppKey": config.app_key, "X-VTEX-API-AppToken": config.app_token},
+        )
+        urllib.request.urlopen(gone, timeout=10).close()  # as VTEX does after 4 days without events
+        (lost,) = app.feed_poll()
+        assert lost.status == "failed" and "feed setup --tenant store1" in (lost.error or "")
 
 
 class Killed(Exception):

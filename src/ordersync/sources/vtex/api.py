@@ -114,7 +114,18 @@ class EventsApi:
         """One lot of at most `maxlot` events; they stay hidden from other reads for the queue's
         visibility timeout. SourceError 404 when the app key has no feed configuration."""
         url = (self._root / "feed").with_query(maxlot=maxlot)
-        _, events = await self._call("GET", url, f"read feed of {self.tenant.tenant_name}", None, _feed_events)
+        name = self.tenant.tenant_name
+        try:
+            _, events = await self._call("GET", url, f"read feed of {name}", None, _feed_events)
+        except SourceError as exc:
+            if exc.status != 404:
+                raise
+            raise SourceError(
+                f"read feed of {name}: the store has no feed for this app key (HTTP 404); VTEX removes one "
+                "that received no event for its retention period (4 days). Run "
+                f"`ordersync feed setup --tenant {name}` again",
+                404,
+            ) from None
         return events
 
     async def commit(self, handles: list[str]) -> None:
