@@ -50,6 +50,19 @@ _FOUND = """## Found by the suite so far
   id (`<id>-dup`), an order the source does not hold, while the order asked for was never landed.
   Fixed in 18a7741 (a body answering for another order is quarantined); the trial now fails on any
   get-order body landing under another order id.
+- **bad bodies through the push API** (`tests/web/test_bad_bodies.py`, both warehouses): one JSON
+  array element the decoder refuses (nested past 1,024 levels, `1e400`, bytes that are not UTF-8, a
+  raw NUL) made the whole batch a 400; the SDK drops a batch answered 4xx, so its good events were
+  lost. An element nested 256-1,024 levels deep answered 500 (retried for ever). Fixed in 7cf33f6
+  (the array is split, that element quarantined alone, as sent). In the same commit: an order event
+  in an array (or a CSV or Parquet row) was not held to the 4 MB payload limit an NDJSON line is.
+- **bad bodies through ingest:** an order event line with a number out of range was quarantined as
+  "orderId is missing" (the VTEX parser's words). Fixed in f1a60c5.
+- **bad bodies through the Hook receiver, PostgreSQL:** one notification whose OrderId or State held
+  an escaped NUL (`\\u0000`) made every drain of serve's spool fail: every later notification, of
+  every tenant, was answered 200 and then never landed. And a notification whose order the store
+  answered 404 for waited unseen in cdp.hook_inbox after its 20 attempts. Fixed in 0ea9b5c (such an
+  OrderId is unreadable and quarantined at once; a notification is quarantined after its last try).
 """
 
 
