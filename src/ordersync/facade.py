@@ -28,7 +28,7 @@ from ordersync.sync.runs import RunCounters
 from ordersync.sync.windows import MODES
 from ordersync.tenants import Tenant, TenantStore
 from ordersync.warehouse import Warehouse, migrate, open_warehouse
-from ordersync.web.tokens import TokenInfo, TokenStore
+from ordersync.web.tokens import TokenInfo, TokenStore, digest
 
 if TYPE_CHECKING:
     from ordersync.land.quarantine import RetryResult
@@ -210,12 +210,10 @@ class Ordersync:
         """A new secret for the tenant's Hook header; only its hash is kept (the old one stops working)."""
         import secrets
 
-        from ordersync.sources.vtex.hook import secret_hash
-
         self.upgrade()
         tenant = self.tenants.get(tenant_name)
         secret = secrets.token_urlsafe(32)
-        self.tenants.set_hook_secret_hash(tenant.tenant_id, secret_hash(secret))
+        self.tenants.set_hook_secret_hash(tenant.tenant_id, digest(secret))
         return secret
 
     def hook_round(self, spool: Spool | None = None) -> HookRound:

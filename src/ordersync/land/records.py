@@ -154,11 +154,14 @@ def object_field(value: Any, key: str) -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise BadRecordError(f"{key} is {_json_kind(value)}, not an object")
+        raise BadRecordError(f"{key} is {json_kind(value)}, not an object")
     return value
 
 
-def _json_kind(value: Any) -> str:
+def json_kind(value: Any) -> str:
+    """What a JSON value is, in words, for a reason."""
+    if value is None:
+        return "null"
     if isinstance(value, list):
         return "a list"
     if isinstance(value, bool):

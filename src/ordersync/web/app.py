@@ -18,7 +18,7 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from ordersync.errors import OrdersyncError
+from ordersync.errors import NotFoundError, OrdersyncError
 from ordersync.facade import Ordersync
 from ordersync.sources.push.bodies import UnreadableBodyError, json_items, ndjson_items
 from ordersync.sources.push.receiver import MAX_IDEMPOTENCY_KEY
@@ -187,8 +187,11 @@ def create_app(
             return seen[1], seen[2]
 
         def look(app: Ordersync) -> tuple[int, str | None] | None:
-            found = [t for t in app.tenants.list() if t.tenant_name == tenant]
-            return None if not found else (found[0].tenant_id, app.tenants.hook_secret_hash(found[0].tenant_id))
+            try:
+                tid = app.tenants.get(tenant).tenant_id
+            except NotFoundError:
+                return None
+            return tid, app.tenants.hook_secret_hash(tid)
 
         value = await gate.run(look)
         if value is not None:

@@ -31,6 +31,7 @@ from ordersync.land.records import (
     Version,
     as_bytes,
     date_field,
+    json_kind,
     object_field,
     order_id_field,
     parse_order,
@@ -68,7 +69,7 @@ def parse_item(raw: bytes | str, tz: ZoneInfo) -> Version:
 def parse_value(item: Any, tz: ZoneInfo) -> Version:
     """An item already decoded from JSON (an element of a pushed array, a row of a file)."""
     if not isinstance(item, dict):
-        raise BadRecordError(f"item is {_kind(item)}, not an order object")
+        raise BadRecordError(f"item is {json_kind(item)}, not an order object")
     if "orderId" in item:
         # one spelling of the body, whichever way it came (array element, NDJSON line, file row)
         return parse_order(orjson.dumps(item), tz)
@@ -180,15 +181,3 @@ def _required_text(value: Any, key: str) -> str:
 
 def _dropping_nulls(obj: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in obj.items() if v is not None}
-
-
-def _kind(value: Any) -> str:
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, str):
-        return "a string"
-    if value is None:
-        return "null"
-    return "a number"

@@ -11,7 +11,6 @@ and harmless: the order is fetched and its version lands once.
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import hmac
 import os
 import threading
@@ -26,6 +25,7 @@ import orjson
 from ordersync.sync.leases import Fence, LeaseKeeper
 from ordersync.tenants import Tenant
 from ordersync.warehouse import Warehouse
+from ordersync.web.tokens import digest
 
 SECRET_HEADER = "X-Ordersync-Hook-Secret"
 SOURCE = "hook"
@@ -41,14 +41,10 @@ def is_ping(body: Any) -> bool:
     return isinstance(body, dict) and body.get("hookConfig") == "ping"
 
 
-def secret_hash(secret: str) -> str:
-    return hashlib.sha256(secret.encode("utf-8", errors="surrogatepass")).hexdigest()
-
-
 def secret_matches(given: str | None, stored_hash: str | None) -> bool:
     if not given or not stored_hash:
         return False
-    return hmac.compare_digest(secret_hash(given), stored_hash)
+    return hmac.compare_digest(digest(given), stored_hash)
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,9 @@ from ordersync.config import FeedSettings, SyncSettings, register_secret
 from ordersync.errors import ConfigError, SourceError
 from ordersync.sources import platform
 from ordersync.sources.vtex.api import EventsApi
-from ordersync.sources.vtex.hook import SECRET_HEADER, secret_hash
+from ordersync.sources.vtex.hook import SECRET_HEADER
 from ordersync.tenants import Tenant, TenantStore
+from ordersync.web.tokens import digest
 
 #: Every status VTEX names (the workflow's and the extra ones its filters accept): status strings
 #: are not validated by VTEX, and a change to a status left out would never be reported.
@@ -198,6 +199,6 @@ async def hook_setup(
                 "configuration and secret keep working"
             ) from None
     # A notification the store sends before this commits gets a 401 and is retried by the store.
-    store.set_hook_secret_hash(tenant.tenant_id, secret_hash(secret))
+    store.set_hook_secret_hash(tenant.tenant_id, digest(secret))
     store.update(tenant.tenant_name, change_capture="hook")
     return SetupResult(tenant.tenant_name, "hook", existing, answer or config, endpoint)

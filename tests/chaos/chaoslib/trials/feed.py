@@ -16,15 +16,15 @@ import subprocess
 import threading
 import time
 import urllib.request
-from datetime import datetime, timedelta
 from typing import Any
 
-from chaoslib import checks, sources, steps
+from chaoslib import sources, steps
 from chaoslib.commands import Cli, Running
 from chaoslib.model import DUCKDB, TrialParams, TrialResult, TrialSpec, register
 from chaoslib.secrets import APP_KEY, APP_TOKEN
 from chaoslib.serving import KillRelay
-from chaoslib.warehouses import PgServer, WarehouseHandle, dropping, fresh
+from chaoslib.trials.capture import check_changed_since
+from chaoslib.warehouses import PgServer, dropping, fresh
 from ordersync.simulator import RunningSimulator
 
 ACCOUNT = "shop"
@@ -162,7 +162,7 @@ def trial(p: TrialParams, rng: random.Random) -> TrialResult:
         built = cli.run(["build"])
         if not built.ok:
             result.fail(f"`ordersync build` after the feed rounds: {built.brief()}")
-        _check(result, wh, sim, since)
+        check_changed_since(result, wh, sim, ACCOUNT, since, "feed")
     return result
 
 
@@ -176,28 +176,6 @@ def _drain(cli: Cli, sim: RunningSimulator, result: TrialResult) -> None:
         if any(r.get("status") == "busy" for r in _rounds(ran)):
             time.sleep(LEASE + 0.5)  # the killed round's lease runs out
     result.fail(f"the feed still holds {_feed(sim).get('quantity')} events after 12 more rounds")
-
-
-def _check(result: TrialResult, wh: WarehouseHandle, sim: RunningSimulator, since: datetime) -> None:
-    margin = timedelta(milliseconds=1)
-    truth = checks.truth_rows(sources.truth(sim, ACCOUNT))
-    changed = {oid: row for oid, row in truth.items() if row[2] > since - margin}
-    boundary = {oid for oid, row in changed.items() if row[2] <= since + margin}
-    with wh.connect() as reader:
-        state = checks.check_tenant(reader, ACCOUNT, changed, either=boundary)
-        tid = checks.tenant_id(reader, ACCOUNT)
-        held = reader.query("SELECT reason FROM cdp.quarantine WHERE tenant_id = ?", (tid,))
-        landed_from = {r[0] for r in reader.query("SELECT DISTINCT source FROM cdp.orders_landing")}
-    result.orders_checked += state.checked
-    result.versions_lost += state.lost
-    result.versions_doubled += state.doubled
-    result.failures += state.problems
-    if not changed:
-        result.fail("no order changed after the feed was configured: the trial checked nothing")
-    if held:
-        result.fail(f"{len(held)} records quarantined, e.g. {held[0][0][:200]}")
-    if landed_from - {"feed"}:
-        result.fail(f"versions landed from {sorted(landed_from - {'feed'})}: only the feed may land here")
 
 
 register(

@@ -16,15 +16,15 @@ import random
 import time
 import urllib.request
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from chaoslib import checks, sources, steps
+from chaoslib import sources, steps
 from chaoslib.commands import Cli
 from chaoslib.model import DUCKDB, TrialParams, TrialResult, TrialSpec, register
 from chaoslib.secrets import APP_KEY, APP_TOKEN
 from chaoslib.serving import KillRelay, ServeProcess
+from chaoslib.trials.capture import check_changed_since
 from chaoslib.warehouses import PgServer, WarehouseHandle, dropping, free_port, fresh, wait_until
 from ordersync.config import load_settings
 from ordersync.facade import Ordersync
@@ -181,32 +181,8 @@ def trial(p: TrialParams, rng: random.Random) -> TrialResult:
         built = cli.run(["build"])
         if not built.ok:
             result.fail(f"`ordersync build` after the hooks: {built.brief()}")
-        _check(result, wh, sim, since)
+        check_changed_since(result, wh, sim, ACCOUNT, since, "hook")
     return result
-
-
-def _check(result: TrialResult, wh: WarehouseHandle, sim: RunningSimulator, since: datetime) -> None:
-    """Every order whose lastChange is after the hook's start is built as the store has it; those
-    within a millisecond of it (the format's precision) may be built or not; nothing else is."""
-    margin = timedelta(milliseconds=1)
-    truth = checks.truth_rows(sources.truth(sim, ACCOUNT))
-    changed = {oid: row for oid, row in truth.items() if row[2] > since - margin}
-    boundary = {oid for oid, row in changed.items() if row[2] <= since + margin}
-    with wh.connect() as reader:
-        state = checks.check_tenant(reader, ACCOUNT, changed, either=boundary)
-        tid = checks.tenant_id(reader, ACCOUNT)
-        held = reader.query("SELECT reason FROM cdp.quarantine WHERE tenant_id = ?", (tid,))
-        sources_landed = {r[0] for r in reader.query("SELECT DISTINCT source FROM cdp.orders_landing")}
-    result.orders_checked += state.checked
-    result.versions_lost += state.lost
-    result.versions_doubled += state.doubled
-    result.failures += state.problems
-    if not changed:
-        result.fail("no order changed after the hook was configured: the trial checked nothing")
-    if held:
-        result.fail(f"{len(held)} records quarantined, e.g. {held[0][0][:200]}")
-    if sources_landed - {"hook"}:
-        result.fail(f"versions landed from {sorted(sources_landed - {'hook'})}: only the hook may land here")
 
 
 register(
