@@ -125,6 +125,9 @@ class DbtSettings(BaseModel):
 
     lookback_days: float = Field(3.0, ge=0, description="fct_orders re-reads landed rows this far back")
     state_dir: str = Field(".ordersync/dbt", description="dbt's target and log folders")
+    project_dir: str | None = Field(
+        None, description="a dbt project of one's own (`ordersync dbt init`) to build instead of the shipped one"
+    )
 
 
 class ServeSettings(BaseModel):
@@ -144,6 +147,80 @@ class FeedSettings(BaseModel):
     backoff_seconds: float = Field(60.0, ge=0, description="pause after a 429 from the feed")
 
 
+#: VTEX's statuses before `payment-approved` (an order booked, not yet paid).
+DEFAULT_PENDING_STATUSES = (
+    "order-created",
+    "on-order-completed",
+    "on-order-completed-ffm",
+    "order-accepted",
+    "waiting-for-authorization",
+    "payment-pending",
+)
+DEFAULT_INVALID_STATUSES = ("canceled", "cancel", "request-cancel", "cancellation-requested")
+
+
+class OrdersSettings(BaseModel):
+    """What counts as revenue: revenue_daily, `ordersync revenue` and the customer analytics read these."""
+
+    model_config = SECTION_CONFIG
+
+    invalid_statuses: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_INVALID_STATUSES),
+        description="an order whose current status is one of these is not valid (never revenue)",
+    )
+    pending_statuses: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_PENDING_STATUSES),
+        description="a valid order in one of these statuses is booked, not yet paid",
+    )
+    pending_when_no_status: bool = Field(True, description="an order without a status counts as pending")
+
+
+class RevisionsSettings(BaseModel):
+    model_config = SECTION_CONFIG
+
+    closed_after_hours: float = Field(48.0, ge=0, description="a day is closed this long after it ends")
+    min_delta_abs: float = Field(0.01, ge=0, description="notify when a closed day's revenue moves at least this much")
+    min_delta_pct: float = Field(0.0, ge=0, description="... and at least this many percent")
+    webhook_url_envs: list[str] = Field(
+        default_factory=list, description="environment variables holding the webhook URLs notices go to"
+    )
+    webhook_formats: dict[str, str] = Field(
+        default_factory=dict,
+        description="per environment variable, 'slack' (text plus blocks, the default) or 'json'",
+    )
+    max_attempts: int = Field(20, ge=1, description="deliveries of one notice to one webhook before it is given up")
+    backoff_seconds: float = Field(30.0, ge=0, description="first retry delay; doubles per failed attempt")
+
+    @field_validator("webhook_url_envs")
+    @classmethod
+    def _env_names(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+                raise ValueError(f"{name!r} is not an environment variable name (name the variable, not the URL)")
+        return value
+
+    @field_validator("webhook_formats")
+    @classmethod
+    def _formats(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, fmt in value.items():
+            if fmt not in ("slack", "json"):
+                raise ValueError(f"webhook format of {name} must be 'slack' or 'json', got {fmt!r}")
+        return value
+
+
+class EnvironmentSettings(BaseModel):
+    model_config = SECTION_CONFIG
+
+    name: str = Field(
+        "development",
+        description="'production' refuses every full refresh and applies only plans approved by someone else",
+    )
+
+    @property
+    def is_production(self) -> bool:
+        return self.name.strip().lower() == "production"
+
+
 # The parsed ordersync.toml of the load_settings call in progress (checked before it is used).
 _FILE_VALUES: ContextVar[dict[str, Any] | None] = ContextVar("ordersync_file_values", default=None)
 
@@ -160,6 +237,9 @@ class Settings(BaseSettings):
     dbt: DbtSettings = DbtSettings()
     serve: ServeSettings = ServeSettings()
     feed: FeedSettings = FeedSettings()
+    orders: OrdersSettings = OrdersSettings()
+    revisions: RevisionsSettings = RevisionsSettings()
+    environment: EnvironmentSettings = EnvironmentSettings()
     #: "system", a fixed ISO-8601 instant, or an http:// URL of a clock to follow (tests, simulations)
     clock: str = "system"
 

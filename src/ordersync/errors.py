@@ -104,3 +104,16 @@ class LeaseLostError(OrdersyncError):
 
 
 RETRYABLE_ERRORS: tuple[type[OrdersyncError], ...] = (TransientSourceError, TransientWarehouseError)
+
+
+class RefusedError(OrdersyncError):
+    """The operation is not allowed as asked (a full refresh in production, applying a plan that
+    is not approved or was approved by its author): nothing was changed; do what the message says."""
+
+    exit_code = 15
+
+
+class StalePlanError(RefusedError):
+    """What the plan is about changed since it was drafted: draft it again and review the new one."""
+
+    exit_code = 16

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from ordersync.clock import Clock, SystemClock
 from ordersync.config import DEFAULT_TIMEZONE, Settings
 from ordersync.console import Reporter, SilentReporter
-from ordersync.errors import ConfigError, OrdersyncError, TenantBusyError, TransformError
+from ordersync.errors import ConfigError, OrdersyncError, RefusedError, TenantBusyError, TransformError
 from ordersync.land import Lander, LandResult
 from ordersync.memory import keep_memory_flat
 from ordersync.sync.engine import SyncOutcome, TenantSync
@@ -411,55 +411,79 @@ class Ordersync:
 
     # -- transform ---------------------------------------------------------------------------
     def build(self, full_refresh: bool = False, *, trigger: str = "cli") -> DbtResult:
-        """Run `dbt build` on the shipped models (fct_orders is never rebuilt from scratch); every
-        build, its flags and its outcome are recorded in cdp.build_runs.
+        """Run `dbt build` on the models (fct_orders, revenue_daily and their history are never
+        rebuilt from scratch); every build, its flags and its outcome are recorded in cdp.build_runs.
 
         Seals the landing ledger first and gives fct_orders the batches committed since the last
         successful build (seq in (ledger_from, ledger_to]) besides its lookback window; the cursor
         moves to ledger_to only once the build succeeded, so a failed build's batches are read
-        again by the next one."""
+        again by the next one. The days applied plans left (cdp.pending_restatements) are re-merged
+        and recomputed, and cleared only once the build succeeded. In production a full refresh is
+        refused before anything runs."""
         from ordersync.land import ledger
+        from ordersync.revisions import restatements
         from ordersync.transform import builds, run_dbt
+        from ordersync.transform.buildvars import build_vars, serialized_builds
 
+        if full_refresh and self.settings.environment.is_production:
+            raise RefusedError(
+                'a full refresh is refused in production ([environment] name = "production"): '
+                "fct_orders, revenue_daily and their history are never rebuilt from scratch; to redo "
+                "days, draft a plan with `ordersync backfill plan --restate` and apply it once approved"
+            )
         self.upgrade()
         wh = self.wh
         target = wh.dbt_target()
-        ledger_to = ledger.seal(wh, self.clock) or 0
-        ledger_from = min(ledger.cursor(wh, ledger.FCT_ORDERS), ledger_to)
-        flags = {
-            "full_refresh": full_refresh,
-            "lookback_days": self.settings.dbt.lookback_days,
-            "ledger_from": ledger_from,
-            "ledger_to": ledger_to,
-        }
-        builds.abandon_dead(wh, dead_on_this_host)
-        build_id = builds.start(wh, "build", flags, self.worker_id or holder_name("build"), trigger)
-        if not wh.concurrent_writers:
-            self.close()  # DuckDB: dbt opens the file itself
-        task = self.reporter.task("dbt build", total=None)
-        began = time.perf_counter()
-        error: str | None = None
-        try:
-            result = run_dbt(
-                target,
-                "build",
-                lookback_days=self.settings.dbt.lookback_days,
-                state_dir=Path(self.settings.dbt.state_dir),
-                full_refresh=full_refresh,
-                extra_vars={"ledger_from": ledger_from, "ledger_to": ledger_to},
-            )
-            ledger.advance(self.wh, ledger.FCT_ORDERS, ledger_to, self.clock.now())
-            return result
-        except BaseException as exc:
-            error = str(exc) if isinstance(exc, OrdersyncError) else f"{type(exc).__name__}: {exc}"
-            raise
-        finally:
-            task.close()
-            status = "failed" if error is not None else "succeeded"
+        with serialized_builds(wh):
+            ledger_to = ledger.seal(wh, self.clock) or 0
+            ledger_from = min(ledger.cursor(wh, ledger.FCT_ORDERS), ledger_to)
+            todo = restatements.pending(wh)
+            dbt_vars = build_vars(wh, self.settings, self.clock.now(), ledger_from, ledger_to, todo)
+            flags = {
+                "full_refresh": full_refresh,
+                "lookback_days": self.settings.dbt.lookback_days,
+                "ledger_from": ledger_from,
+                "ledger_to": ledger_to,
+                "restate": dbt_vars["restate"],
+                "environment": self.settings.environment.name,
+            }
+            builds.abandon_dead(wh, dead_on_this_host)
+            build_id = builds.start(wh, "build", flags, self.worker_id or holder_name("build"), trigger)
+            if not wh.concurrent_writers:
+                self.close()  # DuckDB: dbt opens the file itself
+            task = self.reporter.task("dbt build", total=None)
+            began = time.perf_counter()
+            error: str | None = None
             try:
-                builds.finish(self.wh, build_id, status, time.perf_counter() - began, error)
-            except OrdersyncError as exc:  # the build's own outcome matters more than its log line
-                log.warning("could not record build %s as %s: %s", build_id, status, exc)
+                result = run_dbt(
+                    target,
+                    "build",
+                    lookback_days=self.settings.dbt.lookback_days,
+                    state_dir=Path(self.settings.dbt.state_dir),
+                    full_refresh=full_refresh,
+                    extra_vars=dbt_vars,
+                    project_dir=self.dbt_project_dir,
+                )
+                with self.wh.transaction():
+                    ledger.advance(self.wh, ledger.FCT_ORDERS, ledger_to, self.clock.now())
+                    restatements.done(self.wh, todo)
+                return result
+            except BaseException as exc:
+                error = str(exc) if isinstance(exc, OrdersyncError) else f"{type(exc).__name__}: {exc}"
+                raise
+            finally:
+                task.close()
+                status = "failed" if error is not None else "succeeded"
+                try:
+                    builds.finish(self.wh, build_id, status, time.perf_counter() - began, error)
+                except OrdersyncError as exc:  # the build's own outcome matters more than its log line
+                    log.warning("could not record build %s as %s: %s", build_id, status, exc)
+
+    @property
+    def dbt_project_dir(self) -> Path | None:
+        """The dbt project of one's own (`[dbt] project_dir`) builds run instead of the shipped one."""
+        value = self.settings.dbt.project_dir
+        return Path(value).expanduser() if value else None
 
     def recent_builds(self, limit: int = 20) -> list[dict[str, Any]]:
         from ordersync.transform import builds

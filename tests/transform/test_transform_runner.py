@@ -60,7 +60,8 @@ def test_failures_name_the_node_and_its_message(dbt_wh: DbtWarehouse) -> None:
     dbt_wh.wh.execute(
         "INSERT INTO cdp.fct_orders SELECT tenant_id, order_id || '-copy', event_time, event_ingested_at, "
         "order_date, creation_date, status, total_value, currency_code, sales_channel, customer_id, "
-        "customer_email, customer_name, payload_hash, landing_id, order_key, built_at FROM cdp.fct_orders"
+        "customer_email, customer_name, payload_hash, landing_id, order_key, built_at, replaced_order_date "
+        "FROM cdp.fct_orders"
     )
     with pytest.raises(TransformError, match=r"unique_fct_orders_order_key fail"):
         dbt_wh.build("test")
@@ -69,7 +70,7 @@ def test_failures_name_the_node_and_its_message(dbt_wh: DbtWarehouse) -> None:
     dbt_wh.wh.execute("ALTER TABLE cdp.orders_landing RENAME COLUMN payload_hash TO content_hash")
     with pytest.raises(TransformError, match=r"stg_orders error: .*payload_hash") as failure:
         dbt_wh.build("run")
-    assert "2 downstream nodes skipped" in str(failure.value)
+    assert "3 downstream nodes skipped" in str(failure.value)
     assert "log:" in str(failure.value)
 
 

@@ -95,6 +95,7 @@ def run_dbt(
     select: str | None = None,
     verbose: bool = False,
     extra_vars: Mapping[str, Any] | None = None,
+    project_dir: Path | None = None,
 ) -> DbtResult:
     """Run `dbt <command>` on the packaged project against `target` (a dbt profile output,
     e.g. `Warehouse.dbt_target()`); raise TransformError naming every node that failed.
@@ -102,7 +103,8 @@ def run_dbt(
     `full_refresh` rebuilds the views; fct_orders is configured `full_refresh: false` and keeps
     its rows whatever this flag says. `verbose` lets dbt log to the console. `extra_vars` are
     passed to dbt beside `lookback_days` (e.g. the ledger range `ledger_from`, `ledger_to` that
-    Ordersync.build gives fct_orders); they must be JSON values.
+    Ordersync.build gives fct_orders); they must be JSON values. `project_dir` builds a dbt project
+    of one's own (`ordersync dbt init`) that depends on the shipped one, instead of the shipped one.
     """
     if not (math.isfinite(lookback_days) and lookback_days >= 0):
         raise TransformError(f"lookback_days must be a finite number >= 0, got {lookback_days}")
@@ -119,7 +121,7 @@ def run_dbt(
     args = [
         command,
         "--project-dir",
-        str(PROJECT_DIR),
+        str(Path(project_dir).resolve() if project_dir else PROJECT_DIR),
         "--profiles-dir",
         str(state_dir),
         "--profile",

@@ -59,6 +59,32 @@
 {%- endmacro %}
 
 
+{#- On PostgreSQL, revenue_daily reads the orders of the days a build changed without a scan. -#}
+{% macro order_day_index() -%}
+    {{ return(adapter.dispatch('order_day_index', 'ordersync')()) }}
+{%- endmacro %}
+
+{% macro default__order_day_index() -%}
+{%- endmacro %}
+
+{% macro postgres__order_day_index() -%}
+    create index if not exists {{ this.identifier }}_day_idx on {{ this }} (tenant_id, order_date)
+{%- endmacro %}
+
+
+{#- One row per (tenant, day, currency), enforced; also serves delete+insert's delete. -#}
+{% macro revenue_key_index() -%}
+    {{ return(adapter.dispatch('revenue_key_index', 'ordersync')()) }}
+{%- endmacro %}
+
+{% macro default__revenue_key_index() -%}
+{%- endmacro %}
+
+{% macro postgres__revenue_key_index() -%}
+    create unique index if not exists {{ this.identifier }}_key_uq on {{ this }} (tenant_id, order_date, currency_code)
+{%- endmacro %}
+
+
 {#- On PostgreSQL the lookback's bound is only known when the query runs, so the planner guesses a
     large share of the landing table and compiles the query with JIT: tens of milliseconds that grow
     with the table and buy nothing for the few rows an incremental build reads. -#}

@@ -14,6 +14,12 @@
       build consumed to the last one sealed, so no committed version is ever skipped: not one
       committed after a newer-stamped one, not one stamped by a clock running ahead, not with a
       lookback of 0.
+    - the re-merge days: every version of the (tenant, order date) ranges in var `remerge` (a list
+      of [tenant_id, first day, last day]), which an applied backfill or restatement plan asks for
+      (cdp.pending_restatements), through the same version guard.
+
+  `replaced_order_date` is the day a row's order was on before this build moved it to another one
+  (its creation date changed, or the tenant's time zone did), so revenue_daily recomputes both.
 
   Never rebuilt from scratch (full_refresh: false): `--full-refresh` leaves this table as it is.
 #}
@@ -25,7 +31,7 @@
         full_refresh=false,
         on_schema_change='fail',
         pre_hook=[serialize_build('fct_orders'), no_jit()],
-        post_hook=[order_key_index(), processed_at_index(), built_at_index()],
+        post_hook=[order_key_index(), processed_at_index(), built_at_index(), order_day_index()],
     )
 }}
 
@@ -85,6 +91,16 @@ with landed as (
             where seq > {{ ledger_from }} and seq <= {{ ledger_to }}
         )
     {% endif %}
+    {% for tenant_id, day_from, day_to in remerge_ranges() %}
+
+    union all
+
+    -- re-merge days of an applied plan
+    select *
+    from {{ ref('stg_orders') }}
+    where tenant_id = {{ tenant_id }}
+        and order_date between cast('{{ day_from }}' as date) and cast('{{ day_to }}' as date)
+    {% endfor %}
     {% endif %}
 
 ),
@@ -123,13 +139,19 @@ latest as (
         {{ dbt.concat(["cast(tenant_id as text)", "':'", "order_id"]) }} as order_key,
         -- which build wrote the row: the data tests check the rows of the latest build, so their
         -- cost follows what changed, not the size of the table
-        cast('{{ run_started_at }}' as timestamptz) as built_at
+        cast('{{ var("built_at", run_started_at) }}' as timestamptz) as built_at
     from ranked
     where version_rank = 1
 
 )
 
-select latest.*
+select
+    latest.*,
+    {% if is_incremental() -%}
+    case when current_version.order_date <> latest.order_date then current_version.order_date end
+    {%- else -%}
+    cast(null as date)
+    {%- endif %} as replaced_order_date
 from latest
 {% if is_incremental() %}
 -- the version guard: a candidate replaces the row already built only if it is strictly newer;
