@@ -11,14 +11,14 @@ import time
 import uuid
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ordersync.clock import Clock, SystemClock
 from ordersync.config import DEFAULT_TIMEZONE, Settings
 from ordersync.console import Reporter, SilentReporter
-from ordersync.errors import ConfigError, OrdersyncError, RefusedError, TenantBusyError, TransformError
+from ordersync.errors import ConfigError, NotFoundError, OrdersyncError, RefusedError, TenantBusyError, TransformError
 from ordersync.land import Lander, LandResult
 from ordersync.memory import keep_memory_flat
 from ordersync.sync.engine import SyncOutcome, TenantSync
@@ -32,6 +32,7 @@ from ordersync.web.tokens import TokenInfo, TokenStore, digest
 
 if TYPE_CHECKING:
     from ordersync.land.quarantine import RetryResult
+    from ordersync.revisions.asof import DayDiff, Revenue
     from ordersync.sources.push.ingest import FileResult
     from ordersync.sources.push.receiver import PushReceiver
     from ordersync.sources.vtex.feed import FeedRound
@@ -484,6 +485,62 @@ class Ordersync:
         """The dbt project of one's own (`[dbt] project_dir`) builds run instead of the shipped one."""
         value = self.settings.dbt.project_dir
         return Path(value).expanduser() if value else None
+
+    # -- revisions ---------------------------------------------------------------------------
+    def revenue(
+        self,
+        tenant: str | None = None,
+        day_from: date | None = None,
+        day_to: date | None = None,
+        as_of: datetime | None = None,
+    ) -> Revenue:
+        """Daily revenue: as the last build left it (revenue_daily, stamped with the ledger instant
+        it is as of), or as known at `as_of`, exactly (the same answer whenever it is asked again)."""
+        from ordersync.revisions import asof
+
+        tenant_id = self.tenants.get(tenant).tenant_id if tenant else None
+        if as_of is None:
+            if not self.table_exists("revenue_daily"):
+                raise NotFoundError("no revenue yet: revenue_daily is built by `ordersync build`")
+            return asof.current(self.wh, tenant_id=tenant_id, day_from=day_from, day_to=day_to)
+        at = self._known_instant(as_of)
+        return asof.as_of(self.wh, self.settings.orders, at, tenant_id=tenant_id, day_from=day_from, day_to=day_to)
+
+    def revenue_diff(
+        self,
+        as_of: datetime,
+        against: datetime | None = None,
+        tenant: str | None = None,
+        day_from: date | None = None,
+        day_to: date | None = None,
+    ) -> list[DayDiff]:
+        """Every day whose revenue differs between as of `as_of` (before) and as of `against`
+        (after; default now), with the orders that caused it."""
+        from ordersync.revisions import asof
+
+        tenant_id = self.tenants.get(tenant).tenant_id if tenant else None
+        before = self._known_instant(as_of)
+        after = self._known_instant(against or self.clock.now())
+        return asof.diff(
+            self.wh, self.settings.orders, before, after, tenant_id=tenant_id, day_from=day_from, day_to=day_to
+        )
+
+    def _known_instant(self, at: datetime) -> datetime:
+        """`at` checked for an as-of question: the ledger is sealed first (so every batch
+        committed until now is numbered by now), and a moment after that is refused: what will be
+        known then is not known yet."""
+        from ordersync.land import ledger
+
+        if at.tzinfo is None:
+            raise ConfigError(f"--as-of {at.isoformat()} has no time zone: give one (e.g. 2026-06-05T00:00:00Z)")
+        ledger.seal(self.wh, self.clock)
+        now = self.clock.now()
+        if at > now:
+            raise ConfigError(
+                f"--as-of {at.isoformat()} is in the future (now is {now.isoformat()}): what will be known then "
+                "is not known yet; ask without --as-of for the latest build, or give a past moment"
+            )
+        return at
 
     def recent_builds(self, limit: int = 20) -> list[dict[str, Any]]:
         from ordersync.transform import builds

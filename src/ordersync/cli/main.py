@@ -14,6 +14,7 @@ from ordersync.cli import demo as demo_cmd
 from ordersync.cli import ingest as ingest_cmd
 from ordersync.cli import lateness as lateness_cmd
 from ordersync.cli import ops
+from ordersync.cli import revenue as revenue_cmd
 from ordersync.cli.context import STATE, WarehouseOpt, configure_logging, facade, run_guarded
 from ordersync.cli.output import console, print_below, print_json, print_table, short_time
 from ordersync.cli.quarantine import app as quarantine_app
@@ -34,6 +35,7 @@ app.add_typer(tenants_app, name="tenants")
 app.add_typer(simulator_app, name="simulator")
 app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(tokens_app, name="tokens")
+app.add_typer(revenue_cmd.app, name="revenue")
 app.add_typer(capture_cmd.feed_app, name="feed")
 app.add_typer(capture_cmd.hook_app, name="hook")
 

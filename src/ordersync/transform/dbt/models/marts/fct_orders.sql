@@ -18,6 +18,9 @@
       of [tenant_id, first day, last day]), which an applied backfill or restatement plan asks for
       (cdp.pending_restatements), through the same version guard.
 
+  With a ledger range, only versions of batches sealed up to `ledger_to` (and rows landed without
+  a batch) are read: the table is then exactly what was known as of that point of the ledger.
+
   `replaced_order_date` is the day a row's order was on before this build moved it to another one
   (its creation date changed, or the tenant's time zone did), so revenue_daily recomputes both.
 
@@ -105,6 +108,20 @@ with landed as (
 
 ),
 
+known as (
+
+    -- Only what the ledger had sealed when this build began (its seq up to ledger_to), and rows
+    -- landed without a batch: a batch committing while the build runs is left to the next build's
+    -- ledger range, so the table is exactly the versions known as of the ledger's ledger_to, the
+    -- instant `ordersync revenue` reports and `--as-of` reproduces.
+    select * from landed
+    {% if ledger_to > 0 %}
+    where batch_id is null
+        or batch_id in (select batch_id from {{ source('cdp', 'landing_batches') }} where seq <= {{ ledger_to }})
+    {% endif %}
+
+),
+
 ranked as (
 
     select
@@ -114,7 +131,7 @@ ranked as (
             -- landing_id only separates copies of one version (same payload_hash)
             order by {{ latest_version_first() }}, landing_id desc
         ) as version_rank
-    from landed
+    from known
 
 ),
 

@@ -1,0 +1,188 @@
+"""`ordersync revenue`: daily revenue as built or as known at a moment, and `revenue diff`."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+import typer
+
+from ordersync.cli.context import WarehouseOpt, facade, run_guarded
+from ordersync.cli.output import console, print_json, print_table
+from ordersync.errors import ConfigError
+from ordersync.facade import Ordersync
+from ordersync.revisions.asof import DayDiff, DayRevenue
+
+app = typer.Typer(
+    help="Daily revenue per tenant, day and currency: as built, or as known at a moment (exactly).",
+    invoke_without_command=True,
+    no_args_is_help=False,
+)
+
+TenantOpt = Annotated[str | None, typer.Option("--tenant", "-t", help="one tenant (default: all)")]
+FromOpt = Annotated[str | None, typer.Option("--from", help="first order date, YYYY-MM-DD")]
+ToOpt = Annotated[str | None, typer.Option("--to", help="last order date, YYYY-MM-DD")]
+
+
+def parse_day(text: str | None, flag: str) -> date | None:
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"{flag} {text!r} is not a date: use YYYY-MM-DD") from None
+
+
+def parse_moment(text: str, flag: str) -> datetime:
+    """An ISO-8601 instant with its zone (a trailing Z is UTC)."""
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise ConfigError(f"{flag} {text!r} is not a moment: use ISO 8601, e.g. 2026-06-05T18:00:00Z") from None
+    if moment.tzinfo is None:
+        raise ConfigError(f"{flag} {text!r} has no time zone: add one, e.g. {text}Z or {text}-03:00")
+    return moment
+
+
+def _names(app_: Ordersync) -> dict[int, str]:
+    return {t.tenant_id: t.tenant_name for t in app_.tenants.list()}
+
+
+def _money(value: Decimal | None) -> str:
+    return "" if value is None else f"{value:.2f}"
+
+
+def _row(day: DayRevenue, names: dict[int, str]) -> dict[str, Any]:
+    return {
+        "tenant": names.get(day.tenant_id, str(day.tenant_id)),
+        "date": day.order_date.isoformat(),
+        "currency": day.currency_code,
+        "orders": day.orders,
+        "valid_orders": day.valid_orders,
+        "revenue": _money(day.revenue),
+        "pending_orders": day.pending_orders,
+        "pending_value": _money(day.pending_value),
+        "canceled_orders": day.canceled_orders,
+        "canceled_value": _money(day.canceled_value),
+        "average_order_value": _money(day.average_order_value),
+    }
+
+
+@app.callback()
+def revenue(
+    ctx: typer.Context,
+    tenant: TenantOpt = None,
+    day_from: FromOpt = None,
+    day_to: ToOpt = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="as known at this moment (ISO 8601 with zone); default: as last built"),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="print CSV")] = False,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Daily revenue per tenant, order date and currency. Without --as-of: revenue_daily as the last
+    build left it, with the instant it is as of; with --as-of T: from exactly the versions known at
+    T, the same answer whenever it is asked."""
+    if ctx.invoked_subcommand is not None:
+        return
+
+    def go() -> None:
+        if as_json and as_csv:
+            raise ConfigError("--json and --csv: choose one")
+        first, last = parse_day(day_from, "--from"), parse_day(day_to, "--to")
+        moment = parse_moment(as_of, "--as-of") if as_of else None
+        with facade(warehouse, progress=False) as app_:
+            result = app_.revenue(tenant, first, last, moment)
+            names = _names(app_)
+        rows = [_row(d, names) for d in result.days]
+        stamp = result.as_of.isoformat() if result.as_of else None
+        if as_json:
+            print_json({"as_of": stamp, "days": rows})
+        elif as_csv:
+            out = csv.DictWriter(sys.stdout, fieldnames=list(_row(DayRevenue(0, date.min, ""), {}).keys()))
+            out.writeheader()
+            out.writerows(rows)
+        else:
+            print_table(f"revenue as of {stamp or 'nothing known yet'}", rows)
+            if stamp:
+                console.print(f"reproduce exactly: ordersync revenue --as-of {stamp}", markup=False, highlight=False)
+
+    run_guarded(go)
+
+
+@app.command()
+def diff(
+    as_of: Annotated[str, typer.Option("--as-of", help="before: as known at this moment")],
+    against: Annotated[
+        str | None, typer.Option("--against", help="after: as known at this moment (default now)")
+    ] = None,
+    tenant: TenantOpt = None,
+    day_from: FromOpt = None,
+    day_to: ToOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Every day revised between two moments: before, after, delta, and the orders that caused it."""
+
+    def go() -> None:
+        before = parse_moment(as_of, "--as-of")
+        after = parse_moment(against, "--against") if against else None
+        first, last = parse_day(day_from, "--from"), parse_day(day_to, "--to")
+        with facade(warehouse, progress=False) as app_:
+            days = app_.revenue_diff(before, after, tenant, first, last)
+            names = _names(app_)
+        if as_json:
+            print_json([_diff_json(d, names) for d in days])
+            return
+        if not days:
+            console.print("no day's revenue differs between the two moments", markup=False, highlight=False)
+            return
+        print_table(
+            "revised days",
+            [
+                {
+                    "tenant": names.get(d.tenant_id, str(d.tenant_id)),
+                    "date": d.order_date.isoformat(),
+                    "currency": d.currency_code,
+                    "before": _money(d.before.revenue),
+                    "after": _money(d.after.revenue),
+                    "delta": _money(d.delta),
+                    "orders before": d.before.orders,
+                    "orders after": d.after.orders,
+                    "orders changed": len(d.orders),
+                    "changed": ", ".join(c.order_id for c in d.orders[:5]) + (" ..." if len(d.orders) > 5 else ""),
+                }
+                for d in days
+            ],
+            below=("changed",),
+        )
+
+    run_guarded(go)
+
+
+def _diff_json(d: DayDiff, names: dict[int, str]) -> dict[str, Any]:
+    def version(v: dict[str, Any] | None) -> dict[str, Any] | None:
+        if v is None:
+            return None
+        return {
+            "order_date": v["order_date"].isoformat(),
+            "status": v["status"],
+            "total_value": _money(Decimal(v["total_value"])) if v["total_value"] is not None else None,
+            "currency_code": v["currency_code"],
+            "payload_hash": v["payload_hash"],
+        }
+
+    return {
+        "tenant": names.get(d.tenant_id, str(d.tenant_id)),
+        "date": d.order_date.isoformat(),
+        "currency": d.currency_code,
+        "before": _row(d.before, names),
+        "after": _row(d.after, names),
+        "delta": _money(d.delta),
+        "orders": [{"order_id": c.order_id, "before": version(c.before), "after": version(c.after)} for c in d.orders],
+    }

@@ -1,0 +1,54 @@
+"""Helpers for the revision tests: a facade on a module-shared warehouse, push tenants, order events."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+import orjson
+
+from ordersync.facade import Ordersync
+from ordersync.sources.push.bodies import json_items
+from ordersync.tenants import Tenant
+
+_names = itertools.count(1)
+
+
+def new_push_tenant(app: Ordersync, prefix: str = "shop") -> Tenant:
+    name = f"{prefix}-{next(_names)}-{uuid.uuid4().hex[:6]}"
+    return app.add_tenant(
+        name, account=None, base_url=None, app_key_env=None, app_token_env=None, platform="push", timezone="UTC"
+    )
+
+
+def event(
+    order_id: str,
+    event_time: datetime,
+    *,
+    status: str = "invoiced",
+    total: str | Decimal = "100.00",
+    day: date | None = None,
+    currency: str = "BRL",
+) -> dict[str, Any]:
+    """An order event (a full snapshot as of `event_time`) created on `day` (default: the event's day)."""
+    created = day or event_time.date()
+    return {
+        "order_id": order_id,
+        "event_time": event_time.astimezone(UTC).isoformat(),
+        "status": status,
+        "total_value": str(total),
+        "currency_code": currency,
+        "creation_date": datetime(created.year, created.month, created.day, 12, tzinfo=UTC).isoformat(),
+    }
+
+
+def push(app: Ordersync, tenant: Tenant, events: list[dict[str, Any]]) -> dict[str, Any]:
+    """Land `events` in one batch through the push receiver (one landing transaction); its answer."""
+    body = orjson.dumps(events)
+    answer = app.push_receiver().receive(tenant, json_items(body), idempotency_key=None, request=body)
+    assert answer.status == 200, answer.body
+    assert answer.body["quarantined"] == 0, answer.body
+    return answer.body
