@@ -10,6 +10,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Coroutine, Iterable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -33,6 +34,7 @@ from ordersync.web.tokens import TokenInfo, TokenStore, digest
 if TYPE_CHECKING:
     from ordersync.land.quarantine import RetryResult
     from ordersync.revisions.asof import DayDiff, Revenue
+    from ordersync.revisions.notices import DeliverySummary
     from ordersync.sources.push.ingest import FileResult
     from ordersync.sources.push.receiver import PushReceiver
     from ordersync.sources.vtex.feed import FeedRound
@@ -479,6 +481,25 @@ class Ordersync:
                     builds.finish(self.wh, build_id, status, time.perf_counter() - began, error)
                 except OrdersyncError as exc:  # the build's own outcome matters more than its log line
                     log.warning("could not record build %s as %s: %s", build_id, status, exc)
+
+    # -- revision notices --------------------------------------------------------------------
+    def deliver_notices(self, lock: AbstractContextManager[Any] | None = None) -> DeliverySummary:
+        """POST every revision notice due to each webhook of `[revisions] webhook_url_envs` and record
+        the outcome (delivered, retried with back-off, given up). `lock` is held whenever the
+        warehouse is used, never during the requests (ordersync serve's gate)."""
+        from ordersync.revisions.notices import NoticeSender
+
+        with lock if lock is not None else nullcontext():
+            self.upgrade()
+        return NoticeSender(lambda: self.wh, self.settings.revisions, self.clock, lock=lock).deliver()
+
+    def list_notices(self, tenant: str | None = None, undelivered_only: bool = False) -> list[dict[str, Any]]:
+        """Revision notices, newest first, each with its delivery state per webhook."""
+        from ordersync.revisions.notices import list_notices
+
+        tenant_id = self.tenants.get(tenant).tenant_id if tenant else None
+        names = list(dict.fromkeys(self.settings.revisions.webhook_url_envs))
+        return list_notices(self.wh, names, tenant_id, undelivered_only)
 
     @property
     def dbt_project_dir(self) -> Path | None:

@@ -16,6 +16,7 @@ from ordersync.cli import lateness as lateness_cmd
 from ordersync.cli import ops
 from ordersync.cli import revenue as revenue_cmd
 from ordersync.cli.context import STATE, WarehouseOpt, configure_logging, facade, run_guarded
+from ordersync.cli.notices import app as notices_app
 from ordersync.cli.output import console, print_below, print_json, print_table, short_time
 from ordersync.cli.quarantine import app as quarantine_app
 from ordersync.cli.serve import serve as serve_cmd
@@ -38,6 +39,7 @@ app.add_typer(tokens_app, name="tokens")
 app.add_typer(revenue_cmd.app, name="revenue")
 app.add_typer(capture_cmd.feed_app, name="feed")
 app.add_typer(capture_cmd.hook_app, name="hook")
+app.add_typer(notices_app, name="notices")
 
 
 @app.callback()

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import uvicorn
 
-from ordersync.config import ServeSettings
+from ordersync.config import ServeSettings, scrub
 from ordersync.errors import OrdersyncError
 from ordersync.facade import Ordersync
 from ordersync.simulator.server import bind_socket, socket_url
@@ -29,6 +29,9 @@ from ordersync.web.channel import ChannelServer, socket_path
 from ordersync.worker.feed_loop import FeedLoop
 
 log = logging.getLogger("ordersync.serve")
+
+#: Revision notices due for a retry go out at least this often (and after every build).
+NOTICES_EVERY_SECONDS = 60.0
 
 
 @dataclass
@@ -48,6 +51,7 @@ class Serve:
         self.gate = Gate(app)
         self.stop = threading.Event()
         self._dirty = threading.Event()
+        self._notices_due = threading.Event()
         self._last_build = 0.0
         self._threads: list[threading.Thread] = []
         app.upgrade()
@@ -85,7 +89,12 @@ class Serve:
     # -- background ----------------------------------------------------------------------------
     def _build_loop(self) -> None:
         every = self.options.settings.build_every_seconds
+        next_notices = 0.0  # at once: notices a previous process left undelivered
         while not self.stop.wait(0.2):
+            if self._notices_due.is_set() or time.monotonic() >= next_notices:
+                self._notices_due.clear()
+                next_notices = time.monotonic() + NOTICES_EVERY_SECONDS
+                self._deliver_notices()
             if not self._dirty.is_set() or time.monotonic() - self._last_build < every:
                 continue
             with self.gate.lock:
@@ -93,6 +102,7 @@ class Serve:
                 self._last_build = time.monotonic()
                 try:
                     self.app.build(trigger="serve")
+                    self._notices_due.set()  # what the build wrote goes out on the next turn
                 except OrdersyncError as exc:
                     log.error("build after pushes failed (the next landing builds again): %s", exc)
                     self._dirty.set()
@@ -100,6 +110,19 @@ class Serve:
                     log.exception("build after pushes failed: %s", exc)
                     self.app.reconnect()
                     self._dirty.set()
+
+    def _deliver_notices(self) -> None:
+        """Revision notices, after each build and every NOTICES_EVERY_SECONDS for retries: the
+        requests run outside the gate's lock; a failure is logged, never the build's."""
+        try:
+            summary = self.app.deliver_notices(lock=self.gate.lock)
+        except Exception as exc:
+            log.error("delivering revision notices failed, they are retried: %s", scrub(f"{type(exc).__name__}: {exc}"))
+            with self.gate.lock:
+                self.app.reconnect()
+            return
+        if summary.delivered or not summary.ok:
+            log.info("%s", summary.line())
 
     def _hook_loop(self) -> None:
         last_try = 0.0
@@ -123,14 +146,16 @@ class Serve:
         from ordersync.worker.schedule import ScheduleSettings
         from ordersync.worker.worker import Worker
 
-        worker = Worker(self.app, ScheduleSettings(tick_seconds=self.options.tick_seconds))
+        # the builder thread delivers the notices, outside the gate's lock
+        worker = Worker(self.app, ScheduleSettings(tick_seconds=self.options.tick_seconds), notices=False)
         last: float | None = None
         while not self.stop.is_set():
             if last is None or time.monotonic() - last >= self.options.tick_seconds:
                 last = time.monotonic()
                 with self.gate.lock:
                     try:
-                        worker.tick()
+                        if worker.tick().built:
+                            self._notices_due.set()
                     except Exception as exc:  # the schedule goes on, as the worker's own loop does
                         log.error("worker tick failed, the next one carries on: %s", exc)
                         self.app.reconnect()

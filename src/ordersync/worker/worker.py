@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from ordersync.config import scrub
 from ordersync.errors import TransformError
 from ordersync.facade import Ordersync
 from ordersync.sync.engine import SyncOutcome
@@ -40,6 +41,8 @@ class TickReport:
     skipped_leased: list[str] = field(default_factory=list)
     built: bool = False
     build_error: str | None = None
+    #: revision notices delivered at the end of the tick
+    notices_delivered: int = 0
 
     @property
     def landed(self) -> int:
@@ -47,9 +50,13 @@ class TickReport:
 
 
 class Worker:
-    def __init__(self, app: Ordersync, schedule: ScheduleSettings, worker_id: str | None = None) -> None:
+    def __init__(
+        self, app: Ordersync, schedule: ScheduleSettings, worker_id: str | None = None, *, notices: bool = True
+    ) -> None:
         self.app = app
         self.schedule = schedule
+        #: deliver revision notices at the end of each tick (ordersync serve delivers them itself)
+        self.notices = notices
         self.worker_id = worker_id or app.worker_id or default_worker_id()
         app.worker_id = self.worker_id
         # run() polls the VTEX feeds in a thread of their own; on DuckDB that thread and the tick
@@ -131,7 +138,20 @@ class Worker:
                 log.error("build after the tick failed: %s", exc)
                 if fed:
                     self._feed_landed.set()
+        if self.notices:
+            report.notices_delivered = self._deliver_notices()
         return report
+
+    def _deliver_notices(self) -> int:
+        """Every tick, after its build: what the build wrote, and retries that came due. A failure
+        here is logged and never fails the tick (the notices wait in the outbox)."""
+        try:
+            return self.app.deliver_notices().delivered
+        except Exception as exc:
+            log.error(
+                "delivering revision notices failed, the next tick retries: %s", scrub(f"{type(exc).__name__}: {exc}")
+            )
+            return 0
 
     def _build_owed(self) -> bool:
         """The last build failed or never finished: build again even if nothing new landed."""
@@ -223,3 +243,5 @@ class Worker:
             len(report.skipped_leased),
             f", build failed: {report.build_error}" if report.build_error else "",
         )
+        if report.notices_delivered:
+            log.info("tick at %s: %d revision notices delivered", now.isoformat(), report.notices_delivered)

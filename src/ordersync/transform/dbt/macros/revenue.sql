@@ -79,8 +79,16 @@
   build moved by at least `min_delta_abs` and `min_delta_pct`. A day is closed when it is on or
   before var `closed_through`. The id is a hash of the key and the build, so it is the same
   whenever it is read again.
+
+  The model's config() calls this, and dbt renders config() once, at parse time, where
+  is_incremental() is false: so it returns a hook that dbt renders when the model runs.
 -#}
 {% macro revision_notices() -%}
+    {{ return("{{ ordersync.revision_notices_sql() }}") }}
+{%- endmacro %}
+
+
+{% macro revision_notices_sql() -%}
     {%- set closed_through = var('closed_through', none) -%}
     {%- if closed_through is none or not is_incremental() -%}
         {{ return('') }}
