@@ -1,0 +1,280 @@
+"""`kill -9` of `ordersync notices send` while two webhooks (Slack and JSON) receive revision notices.
+
+Closed days of a push tenant are revised (landed, built, landed again, built: one notice per day in
+the outbox), then `ordersync notices send` is SIGKILLed over and over: at random moments, and, every
+other kill, right after a receiver got a notice and before its answer went back (the notice was
+sent, its delivery not recorded). The receivers answer 500 now and then (retried: the back-off is
+set to zero so the next run retries). At the end: every notice reached both receivers with a 2xx at
+least once, every notice a receiver got is one of the outbox (none invented, the header and the
+body agree), every notice held at a kill was sent again with the same id, the warehouse records
+every delivery and gives none up, and the webhook URLs appear in no output, log or record.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import signal
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from chaoslib.commands import Cli
+from chaoslib.model import DUCKDB, TrialParams, TrialResult, TrialSpec, register
+from chaoslib.warehouses import PgServer, Reader, dropping, fresh, wait_until
+from ordersync.config import load_settings
+from ordersync.facade import Ordersync
+from ordersync.revisions.notice_bodies import NOTICE_ID_HEADER
+
+TENANT = "revised"
+#: In the webhook URLs' path: found anywhere in the trial's files or records, the URL leaked.
+URL_SECRET = "T0CHAOS-hook-S3cr3t-q8Zr"
+HOOKS = {"CHAOS_SLACK_HOOK": "slack", "CHAOS_JSON_HOOK": "json"}
+RANDOM, AFTER_SEND = "at a random moment", "after a notice was sent, before its answer (not recorded)"
+
+
+@dataclass
+class Got:
+    hook: str
+    notice_id: str | None
+    body_id: str | None
+    status: int  # what the receiver answered (0: no answer, the sender was killed first)
+
+
+@dataclass
+class Receivers:
+    """Both webhooks on one local server, told apart by path; keeps every request."""
+
+    fail_rate: float
+    rng: random.Random
+    delay: float = 0.02
+    got: list[Got] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    #: set: the next request is held without an answer until `release` is set
+    armed: threading.Event = field(default_factory=threading.Event)
+    held: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
+    held_ids: list[tuple[str, str]] = field(default_factory=list)
+    port: int = 0
+
+    def url(self, hook: str) -> str:
+        return f"http://127.0.0.1:{self.port}/{URL_SECRET}/{hook}"
+
+
+def _serve(rec: Receivers) -> ThreadingHTTPServer:
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            data = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            hook = self.path.rsplit("/", 1)[-1]
+            nid = self.headers.get(NOTICE_ID_HEADER)
+            try:
+                body_id = json.loads(data).get("notice_id") or _slack_id(json.loads(data))
+            except (ValueError, AttributeError):
+                body_id = None
+            time.sleep(rec.delay)
+            with rec.lock:
+                hold = rec.armed.is_set()
+                rec.armed.clear()
+                status = 500 if not hold and rec.rng.random() < rec.fail_rate else 200
+                rec.got.append(Got(hook, nid, body_id, 0 if hold else status))
+                if hold and nid is not None:
+                    rec.held_ids.append((hook, nid))
+            if hold:
+                rec.held.set()
+                rec.release.wait(30)
+                return  # the sender is dead: nobody reads an answer
+            try:
+                answer = b"ok" if status == 200 else b"failing on purpose"
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+            except OSError:
+                pass
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    rec.port = server.server_address[1]
+    threading.Thread(target=server.serve_forever, name="chaos-receivers", daemon=True).start()
+    return server
+
+
+def _slack_id(body: dict[str, Any]) -> str | None:
+    text = body["blocks"][-1]["elements"][0]["text"]
+    return text.removeprefix("notice ") if isinstance(text, str) else None
+
+
+def _events(days: list[date], totals: list[int], step: int) -> bytes:
+    lines = [
+        json.dumps(
+            {
+                "order_id": f"R-{d.isoformat()}",
+                "event_time": f"{d.isoformat()}T{10 + step:02d}:00:00Z",
+                "status": "invoiced",
+                "total_value": total,
+                "currency_code": "BRL",
+                "creation_date": f"{d.isoformat()}T15:00:00Z",
+            }
+        )
+        for d, total in zip(days, totals, strict=True)
+    ]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def _outbox(p: TrialParams, url: str, rng: random.Random, count: int) -> str | None:
+    """Revise `count` closed days (two builds): one notice each. The problem, if any."""
+    settings = load_settings(overrides={"warehouse": {"url": url}, "dbt": {"state_dir": str(p.workdir / "dbt")}})
+    today = datetime.now(UTC).date()
+    days = [today - timedelta(days=5 + i) for i in range(count)]
+    with Ordersync(settings) as app:
+        app.add_tenant(TENANT, platform="push", account=None, base_url=None, app_key_env=None, app_token_env=None)
+        for step in (0, 1):
+            path = p.workdir / f"orders-{step}.ndjson"
+            path.write_bytes(_events(days, [rng.randrange(10, 500) * (step + 1) + step for _ in days], step))
+            (res,) = app.ingest_files(TENANT, [path])
+            if res.landed != count:
+                return f"ingest {step} landed {res.landed} of {count}"
+            app.build()
+        made = len(app.list_notices())
+    return None if made == count else f"the builds wrote {made} notices for {count} revised days"
+
+
+def trial(p: TrialParams, rng: random.Random) -> TrialResult:
+    result = TrialResult(trials=1)
+    count = 8 if p.short else 25
+    kills = int(p.options.get("kills_short" if p.short else "kills", 4))
+    server = PgServer() if p.warehouse != DUCKDB else None
+    with dropping(fresh(p.warehouse, p.workdir, "notices", server)) as wh:
+        problem = _outbox(p, wh.url, rng, count)
+        if problem is not None:
+            result.fail(f"setup: {problem}")
+            return result
+        rec = Receivers(fail_rate=0.15, rng=random.Random(rng.random()))
+        http = _serve(rec)
+        env = {
+            "ORDERSYNC__REVISIONS__WEBHOOK_URL_ENVS": json.dumps(list(HOOKS)),
+            "ORDERSYNC__REVISIONS__WEBHOOK_FORMATS": json.dumps({k: v for k, v in HOOKS.items() if v == "json"}),
+            "ORDERSYNC__REVISIONS__BACKOFF_SECONDS": "0",
+            **{name: rec.url(name) for name in HOOKS},
+        }
+        cli = Cli(p.workdir, wh.url, None, env)
+        try:
+            _kill_sends(cli, rec, rng, kills, result)
+            rec.release.set()
+            _finish(cli, result)
+        finally:
+            rec.release.set()
+            http.shutdown()
+            http.server_close()
+        with wh.connect() as reader:
+            _check(result, reader, rec, p.workdir)
+    return result
+
+
+def _kill_sends(cli: Cli, rec: Receivers, rng: random.Random, kills: int, result: TrialResult) -> None:
+    first = rng.randrange(2)
+    for k in range(kills):
+        mode = (RANDOM, AFTER_SEND)[(k + first) % 2]
+        rec.release.clear()
+        rec.held.clear()
+        if mode == AFTER_SEND:
+            rec.armed.set()
+        running = cli.spawn(["notices", "send", "--json"], name="send-killed")
+        began = time.monotonic()
+        if mode == RANDOM:
+            killed = not wait_until(lambda r=running: not r.alive(), rng.uniform(0.2, 2.5), every=0.02)
+        else:
+            wait_until(lambda r=running: rec.held.is_set() or not r.alive(), 60, every=0.005)
+            killed = rec.held.is_set() and running.alive()
+        rec.armed.clear()
+        if killed:
+            running.signal(signal.SIGKILL)
+            result.faults += 1
+            result.note(f"notices send killed {mode}, {time.monotonic() - began:.2f} s in")
+        rec.release.set()
+        running.proc.wait(timeout=60)
+
+
+def _finish(cli: Cli, result: TrialResult) -> None:
+    """`notices send` until a round delivers everything (the receivers' 500s are retried)."""
+    for _ in range(30):
+        done = cli.run(["notices", "send", "--json"])
+        if done.code not in (0, 1):
+            result.fail(f"`notices send` after the kills: {done.brief()}")
+            return
+        summary = done.json()
+        if done.ok and all(w["waiting"] == 0 for w in summary["webhooks"]):
+            return
+    result.fail("30 rounds of `notices send` after the kills still left notices undelivered")
+
+
+def _check(result: TrialResult, reader: Reader, rec: Receivers, workdir: Path) -> None:
+    outbox = {r[0] for r in reader.query("SELECT notice_id FROM cdp.revision_notices")}
+    records = reader.query(
+        "SELECT notice_id, webhook, delivered_at, given_up_at, last_error FROM cdp.notice_deliveries"
+    )
+    with rec.lock:
+        got = list(rec.got)
+        held = list(rec.held_ids)
+    result.orders_checked += len(outbox) * len(HOOKS)
+    counts = Counter((g.hook, g.notice_id) for g in got)
+    for hook in HOOKS:
+        answered = {g.notice_id for g in got if g.hook == hook and 200 <= g.status < 300}
+        lost = outbox - answered
+        result.versions_lost += len(lost)
+        if lost:
+            result.fail(f"{len(lost)} of {len(outbox)} notices never reached {hook} with a 2xx answer")
+    invented = [g for g in got if g.notice_id not in outbox]
+    result.versions_doubled += len(invented)
+    if invented:
+        result.fail(f"{len(invented)} requests carried a notice id the outbox does not hold")
+    disagree = [g for g in got if g.body_id != g.notice_id]
+    if disagree:
+        result.fail(f"{len(disagree)} requests whose body names another notice than the header")
+    for hook, nid in held:
+        if counts[(hook, nid)] < 2:
+            result.fail(f"notice {nid} was sent to {hook} when its sender was killed, and never sent again")
+    delivered = {(r[0], r[1]) for r in records if r[2] is not None}
+    missing = {(n, h) for n in outbox for h in HOOKS} - delivered
+    if missing:
+        result.fail(f"{len(missing)} deliveries not recorded as delivered, e.g. {sorted(missing)[:2]}")
+    if any(r[3] is not None for r in records):
+        result.fail("a notice was given up (max_attempts is 20; no receiver failed that often)")
+    if any(URL_SECRET in " ".join(str(v) for v in r) for r in records):
+        result.fail("a webhook URL is stored in cdp.notice_deliveries")
+    for path in sorted(q for q in workdir.rglob("*") if q.is_file() and not q.name.endswith((".duckdb", ".wal"))):
+        if URL_SECRET.encode() in path.read_bytes():
+            result.fail(f"{path.relative_to(workdir)}: holds a webhook URL")
+    resent = sum(n - 1 for n in counts.values() if n > 1)
+    result.note(f"{len(outbox)} notices, {len(got)} requests, {resent} resends, {len(held)} held at a kill")
+
+
+register(
+    TrialSpec(
+        name="notices-kill-9",
+        fn=trial,
+        title="kill -9 of ordersync notices send",
+        doc=(
+            "A push tenant's closed days are revised (two builds: one notice per day in the outbox; 8 days "
+            "in the short run, 25 in the published one), then `ordersync notices send` (a child process) "
+            "delivers them to two local webhooks, one Slack and one JSON, that answer 500 to 15% of "
+            "requests. It is SIGKILLed at random moments and, every other kill, right after a receiver got a "
+            "notice and before the answer went back (sent, not recorded); then run until a round delivers "
+            "everything. Checked: every notice reached both webhooks with a 2xx at least once; every "
+            "request carried a notice id of the outbox, the same in header and body; every notice held at a "
+            "kill was sent again with its id; cdp.notice_deliveries records every delivery and gives none up; "
+            "the webhook URLs appear in no output, log or record."
+        ),
+        published=10,
+        short=1,
+        options={"kills": 6, "kills_short": 4},
+    )
+)
