@@ -507,6 +507,13 @@ class Ordersync:
         value = self.settings.dbt.project_dir
         return Path(value).expanduser() if value else None
 
+    def write_dbt_profiles(self, folder: Path, *, force: bool = False) -> Path:
+        """profiles.yml (mode 0600) with profile `ordersync` for this warehouse, for plain dbt runs of a
+        project of one's own (`ordersync dbt profiles`)."""
+        from ordersync.transform.project import write_user_profiles
+
+        return write_user_profiles(folder, self.wh.dbt_target(), force=force)
+
     # -- revisions ---------------------------------------------------------------------------
     def revenue(
         self,

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from ordersync.cli import capture as capture_cmd
+from ordersync.cli import dbt as dbt_cmd
 from ordersync.cli import demo as demo_cmd
 from ordersync.cli import ingest as ingest_cmd
 from ordersync.cli import lateness as lateness_cmd
@@ -39,6 +40,7 @@ app.add_typer(tokens_app, name="tokens")
 app.add_typer(revenue_cmd.app, name="revenue")
 app.add_typer(capture_cmd.feed_app, name="feed")
 app.add_typer(capture_cmd.hook_app, name="hook")
+app.add_typer(dbt_cmd.app, name="dbt")
 app.add_typer(notices_app, name="notices")
 
 
