@@ -33,6 +33,7 @@ from ordersync.web.tokens import TokenInfo, TokenStore, digest
 
 if TYPE_CHECKING:
     from ordersync.land.quarantine import RetryResult
+    from ordersync.observe.verify import VerifyReport
     from ordersync.revisions.asof import DayDiff, Revenue
     from ordersync.revisions.notices import DeliverySummary
     from ordersync.sources.push.ingest import FileResult
@@ -625,6 +626,24 @@ class Ordersync:
             lookback_days=self.settings.dbt.lookback_days,
             budget_days=self.settings.sync.lateness_budget_days,
         )
+
+    def verify(self, tenant: str | None = None, days: int = 14, checks: Iterable[str] | None = None) -> VerifyReport:
+        """The seed's verification, one result per check with its figures: dbt tests, each of the
+        last `days` days against the source, fct_orders against the latest landed versions,
+        revenue_daily against fct_orders, no full refresh in the build log, lateness. Reads only;
+        `checks` names a subset (observe.verify.CHECKS)."""
+        from ordersync.observe import verify
+
+        wanted = verify.parse_checks(checks)
+        tenants = [self.tenants.get(tenant)] if tenant else self.tenants.list()
+        ctx = verify.Context(
+            warehouse=lambda: self.wh,
+            release=self.close,
+            settings=self.settings,
+            now=self.clock.now(),
+            project_dir=self.dbt_project_dir,
+        )
+        return verify.run(ctx, tenants, days=days, tenant_name=tenant, checks=wanted)
 
     def run_counters(self, run_id: str) -> RunCounters:
         from ordersync.sync import runs

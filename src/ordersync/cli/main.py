@@ -23,6 +23,7 @@ from ordersync.cli.quarantine import app as quarantine_app
 from ordersync.cli.serve import serve as serve_cmd
 from ordersync.cli.simulator import app as simulator_app
 from ordersync.cli.tokens import app as tokens_app
+from ordersync.cli.verify import verify as verify_cmd
 from ordersync.config import DEFAULT_TIMEZONE
 
 app = typer.Typer(
@@ -336,6 +337,7 @@ app.command(name="worker")(ops.worker)
 app.command(name="gaps")(ops.gaps)
 app.command(name="progress")(ops.progress)
 app.command(name="lateness")(lateness_cmd.lateness)
+app.command(name="verify")(verify_cmd)
 
 
 def main() -> None:
