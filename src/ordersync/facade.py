@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from ordersync.land.quarantine import RetryResult
     from ordersync.observe.verify import VerifyReport
     from ordersync.revisions.asof import DayDiff, Revenue
+    from ordersync.revisions.desk import PlanDesk
     from ordersync.revisions.notices import DeliverySummary
     from ordersync.sources.push.ingest import FileResult
     from ordersync.sources.push.receiver import PushReceiver
@@ -553,6 +554,17 @@ class Ordersync:
         return asof.diff(
             self.wh, self.settings.orders, before, after, tenant_id=tenant_id, day_from=day_from, day_to=day_to
         )
+
+    @property
+    def plans(self) -> PlanDesk:
+        """Backfill and restatement plans: draft, approve or reject, apply (revisions/desk.py)."""
+        from ordersync.revisions.desk import PlanDesk
+
+        self.upgrade()
+        return PlanDesk(lambda: self.wh, self.settings, self.clock, self.leases, self._plan_build, run_async)
+
+    def _plan_build(self) -> object:
+        return self.build(trigger="plan")
 
     def _known_instant(self, at: datetime) -> datetime:
         """`at` checked for an as-of question: the ledger is sealed first (so every batch

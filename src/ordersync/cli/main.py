@@ -15,6 +15,7 @@ from ordersync.cli import demo as demo_cmd
 from ordersync.cli import ingest as ingest_cmd
 from ordersync.cli import lateness as lateness_cmd
 from ordersync.cli import ops
+from ordersync.cli import plans as plans_cmd
 from ordersync.cli import revenue as revenue_cmd
 from ordersync.cli.context import STATE, WarehouseOpt, configure_logging, facade, run_guarded
 from ordersync.cli.notices import app as notices_app
@@ -39,6 +40,8 @@ app.add_typer(simulator_app, name="simulator")
 app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(revenue_cmd.app, name="revenue")
+app.add_typer(plans_cmd.backfill_app, name="backfill")
+app.add_typer(plans_cmd.plan_app, name="plan")
 app.add_typer(capture_cmd.feed_app, name="feed")
 app.add_typer(capture_cmd.hook_app, name="hook")
 app.add_typer(dbt_cmd.app, name="dbt")

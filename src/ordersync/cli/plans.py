@@ -1,0 +1,174 @@
+"""`ordersync backfill plan` and `ordersync plan list | show | approve | reject | apply`."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+import typer
+
+from ordersync.cli.context import WarehouseOpt, facade, run_guarded
+from ordersync.cli.output import console, print_json, print_table
+from ordersync.cli.revenue import parse_day
+from ordersync.errors import ConfigError
+from ordersync.revisions.render import markdown
+
+backfill_app = typer.Typer(help="Backfills and restatements, drafted as plans to review before they apply.")
+plan_app = typer.Typer(help="Plans: list, show, approve, reject, apply.")
+
+ByOpt = Annotated[str | None, typer.Option("--by", help="who drafts it (required in production)")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
+
+
+def _say(text: str) -> None:
+    console.print(text, markup=False, highlight=False)
+
+
+@backfill_app.command("plan")
+def backfill_plan(
+    tenant: Annotated[
+        list[str] | None, typer.Option("--tenant", "-t", help="a tenant (repeatable; default all)")
+    ] = None,
+    days: Annotated[int | None, typer.Option(min=1, help="the last N complete days (default 14)")] = None,
+    day_from: Annotated[str | None, typer.Option("--from", help="first order date, YYYY-MM-DD")] = None,
+    day_to: Annotated[str | None, typer.Option("--to", help="last order date, YYYY-MM-DD")] = None,
+    by: ByOpt = None,
+    restate: Annotated[
+        bool, typer.Option("--restate", help="recompute the days' derived tables only (no source is read)")
+    ] = False,
+    refetch: Annotated[
+        bool, typer.Option("--refetch", help="fetch every order of those days, not only those the list shows changed")
+    ] = False,
+    as_json: JsonOpt = False,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Draft a plan: read the source for those days and say, per tenant and day, what applying it
+    would do (versions to land, fct_orders rows inserted and updated, revenue before and after).
+    Nothing changes until `ordersync plan apply ID`."""
+
+    def go() -> None:
+        if days is not None and (day_from or day_to):
+            raise ConfigError("--days or --from/--to: choose one")
+        with facade(warehouse) as app:
+            if day_from or day_to:
+                first, last = parse_day(day_from, "--from"), parse_day(day_to, "--to")
+                if first is None or last is None:
+                    raise ConfigError("--from and --to go together")
+            else:
+                last = app.clock.now().date() - timedelta(days=1)
+                first = last - timedelta(days=(days or 14) - 1)
+            tenants = [app.tenants.get(n) for n in tenant] if tenant else app.tenants.list()
+            plan = app.plans.draft(tenants, first, last, author=by, restate=restate, refetch=refetch)
+        if as_json:
+            print_json(plan.document())
+            return
+        _say(markdown(plan))
+        _say(
+            f"drafted plan {plan.plan_id}: review it, then `ordersync plan approve {plan.plan_id} --by NAME` "
+            f"and `ordersync plan apply {plan.plan_id}`"
+        )
+
+    run_guarded(go)
+
+
+@plan_app.command("list")
+def plan_list(as_json: JsonOpt = False, warehouse: WarehouseOpt = None) -> None:
+    """The plans, newest first."""
+
+    def go() -> None:
+        with facade(warehouse, progress=False) as app:
+            plans = app.plans.store.recent()
+        rows = [p.summary() for p in plans]
+        if as_json:
+            print_json(rows)
+            return
+        print_table("plans", rows)
+
+    run_guarded(go)
+
+
+@plan_app.command("show")
+def plan_show(
+    plan_id: Annotated[str, typer.Argument(help="the plan's id")],
+    fmt: Annotated[str, typer.Option("--format", help="md or json")] = "md",
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """A plan as Markdown (for review) or JSON."""
+
+    def go() -> None:
+        if fmt not in ("md", "json"):
+            raise ConfigError(f"--format {fmt!r}: use md or json")
+        with facade(warehouse, progress=False) as app:
+            plan = app.plans.store.get(plan_id)
+        if fmt == "json":
+            print_json(plan.document())
+        else:
+            _say(markdown(plan))
+
+    run_guarded(go)
+
+
+def _review(plan_id: str, by: str, approve: bool, as_json: bool, warehouse: str | None) -> None:
+    def go() -> None:
+        with facade(warehouse, progress=False) as app:
+            plan = app.plans.approve(plan_id, by) if approve else app.plans.reject(plan_id, by)
+        if as_json:
+            print_json(plan.summary())
+        else:
+            _say(f"plan {plan.plan_id} {plan.status} by {plan.reviewed_by}")
+
+    run_guarded(go)
+
+
+@plan_app.command("approve")
+def plan_approve(
+    plan_id: Annotated[str, typer.Argument(help="the plan's id")],
+    by: Annotated[str, typer.Option("--by", help="the reviewer")],
+    as_json: JsonOpt = False,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Approve a drafted plan (in production, by someone other than its author)."""
+    _review(plan_id, by, True, as_json, warehouse)
+
+
+@plan_app.command("reject")
+def plan_reject(
+    plan_id: Annotated[str, typer.Argument(help="the plan's id")],
+    by: Annotated[str, typer.Option("--by", help="the reviewer")],
+    as_json: JsonOpt = False,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Reject a drafted plan: it can never apply."""
+    _review(plan_id, by, False, as_json, warehouse)
+
+
+@plan_app.command("apply")
+def plan_apply(
+    plan_id: Annotated[str, typer.Argument(help="the plan's id")],
+    by: Annotated[str | None, typer.Option("--by", help="who applies it (recorded)")] = None,
+    as_json: JsonOpt = False,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Apply a plan once: re-check it still holds (a stale plan is refused), land its versions,
+    re-merge and recompute its days, and compare the result with what the plan said."""
+
+    def go() -> None:
+        with facade(warehouse) as app:
+            outcome = app.plans.apply(plan_id, by)
+        if as_json:
+            print_json(outcome.as_dict())
+        elif not outcome.applied:
+            _say(f"plan {plan_id} was applied before: nothing changed")
+        else:
+            _say(f"plan {plan_id} applied: {outcome.versions_landed} versions landed")
+            if outcome.build_error:
+                _say(f"the build after it failed: {outcome.build_error}")
+            elif outcome.matches_plan:
+                _say("the warehouse now holds what the plan said")
+            else:
+                for line in outcome.mismatches:  # e.g. a newer version landed while it applied
+                    _say(f"differs from the plan: {line}")
+        if outcome.build_error:
+            raise typer.Exit(1)
+
+    run_guarded(go)

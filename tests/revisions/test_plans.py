@@ -1,0 +1,239 @@
+"""Backfill and restatement plans on both warehouses, against the simulator: a 14-day backfill is
+drafted without changing anything, says per day what it will do, applies once with the result it
+said, and applying it again changes nothing; a plan whose orders changed since it was drafted is
+refused as stale (a change to another order is not); production's review rules; a restatement
+after an [orders] settings change; a push tenant has no source to ask."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+
+from ordersync.clock import ManualClock
+from ordersync.config import Settings, load_settings
+from ordersync.dates import parse_vtex_datetime
+from ordersync.errors import RefusedError, StalePlanError
+from ordersync.facade import Ordersync
+from ordersync.simulator import AccountSpec, SimulatorConfig, start_in_thread
+from simhelpers import register, settings_for
+
+pytestmark = [pytest.mark.integration, pytest.mark.dbt]
+START = datetime(2025, 3, 20, 15, tzinfo=UTC)
+
+
+@dataclass
+class World:
+    sim: Any
+    app: Ordersync
+    clock: ManualClock
+    settings: Settings
+    url: str
+    tmp: Path
+    key: str
+    token: str
+
+
+@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
+    dbname = None
+    if request.param == "duckdb":
+        url = str(tmp_path / "wh.duckdb")
+    else:
+        server = str(request.getfixturevalue("pg_server_url"))
+        dbname = f"ordersync_plans_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(server, autocommit=True) as con:
+            con.execute(f'CREATE DATABASE "{dbname}"')
+        url = f"{server.rpartition('/')[0]}/{dbname}"
+    config = SimulatorConfig(
+        port=0,
+        seed=11,
+        days=18,
+        speed=0.0,
+        start=START,
+        index_lag_seconds=0,
+        accounts=[AccountSpec("shop", 12)],
+    )
+    try:
+        with start_in_thread(config) as sim:
+            clock = ManualClock(sim.clock())
+            settings = settings_for(url, tmp_path)
+            with Ordersync(settings, clock=clock) as app:
+                register(app, sim, ["shop"], config.app_key, config.app_token)
+                assert app.sync(build=True).ok
+                yield World(sim, app, clock, settings, url, tmp_path, config.app_key, config.app_token)
+    finally:
+        if dbname is not None:
+            with psycopg.connect(server, autocommit=True) as con:
+                con.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+
+
+def later(world: World, hours: float) -> None:
+    """Time passes at the store without a sync: payments, invoices and cancellations happen."""
+    world.sim.advance(hours * 3600)
+    world.clock.set(world.sim.clock())
+
+
+def fct(app: Ordersync) -> dict[str, tuple[str, Decimal, str]]:
+    rows = app.wh.query("SELECT order_id, status, total_value, payload_hash FROM cdp.fct_orders")
+    return {r[0]: (r[1], Decimal(r[2]), r[3]) for r in rows}
+
+
+def revenue_rows(app: Ordersync) -> set[tuple[Any, ...]]:
+    return set(app.wh.query("SELECT tenant_id, order_date, currency_code, orders, revenue FROM cdp.revenue_daily"))
+
+
+def truth(world: World, first: date, last: date) -> dict[str, tuple[str, Decimal]]:
+    out = {}
+    tz = world.app.tenants.get("shop").tz
+    for o in world.sim.truth("shop"):
+        created = parse_vtex_datetime(o["creationDate"])
+        if first <= created.astimezone(tz).date() <= last:
+            out[o["orderId"]] = (o["status"], Decimal(o["value"]) / 100)
+    return out
+
+
+def test_a_backfill_is_drafted_reviewed_applied_once_and_converges(world: World) -> None:
+    app = world.app
+    later(world, 30)
+    last = world.clock.now().astimezone(app.tenants.get("shop").tz).date() - timedelta(days=1)
+    first = last - timedelta(days=13)
+    held, revenue = fct(app), revenue_rows(app)
+    landed = app.wh.scalar("SELECT count(*) FROM cdp.orders_landing")
+
+    plan = app.plans.draft([app.tenants.get("shop")], first, last, author="ana")
+    # drafting changed nothing
+    assert (fct(app), revenue_rows(app), app.wh.scalar("SELECT count(*) FROM cdp.orders_landing")) == (
+        held,
+        revenue,
+        landed,
+    )
+    body = plan.body
+    assert plan.status == "drafted" and plan.author == "ana" and len(body["days"]) == 14
+    totals = body["totals"]
+    assert totals["versions_to_land"] > 0 and totals["rows_updated"] > 0
+    day = body["days"][0]
+    assert {"source_orders", "source_total", "warehouse_orders", "warehouse_total", "revenue_before"} <= day.keys()
+    assert sum(d["source_orders"] for d in body["days"]) == len(truth(world, first, last))
+    # it reads as Markdown and JSON, and a second draft is another plan
+    assert plan.plan_id in app.plans.store.get(plan.plan_id).document()["plan_id"]
+    again = app.plans.draft([app.tenants.get("shop")], first, last, author="ana")
+    assert again.plan_id != plan.plan_id and again.body["totals"] == totals
+
+    outcome = app.plans.apply(plan.plan_id, by="ana")  # development: no review needed
+    assert outcome.applied and outcome.build_error is None, outcome
+    assert outcome.matches_plan, outcome.mismatches
+    assert outcome.versions_landed == totals["versions_to_land"]
+    want = truth(world, first, last)
+    now = fct(app)
+    assert {k: (s, v) for k, (s, v, _) in now.items() if k in want} == want
+    after = revenue_rows(app)
+
+    # applying it again changes nothing; the second draft is now stale (its orders changed)
+    assert not app.plans.apply(plan.plan_id).applied
+    assert (fct(app), revenue_rows(app)) == (now, after)
+    with pytest.raises(StalePlanError, match="draft it again"):
+        app.plans.apply(again.plan_id)
+    # a fresh draft finds nothing left to do
+    third = app.plans.draft([app.tenants.get("shop")], first, last, author="ana")
+    assert third.body["totals"]["versions_to_land"] == 0 and third.body["totals"]["rows_updated"] == 0
+    # the build log holds no full refresh, and apply built through the plan trigger
+    flags = [json.loads(f) for (f,) in app.wh.query("SELECT flags FROM cdp.build_runs")]
+    assert not any(f["full_refresh"] for f in flags)
+
+
+def test_a_change_to_another_order_does_not_make_a_plan_stale(world: World) -> None:
+    app = world.app
+    later(world, 30)
+    last = world.clock.now().astimezone(app.tenants.get("shop").tz).date() - timedelta(days=1)
+    first = last - timedelta(days=3)
+    plan = app.plans.draft([app.tenants.get("shop")], first, last, author="ana")
+    touched = {c["order_id"] for c in plan.body["orders"]}
+    assert touched
+    outside = next(o for o in app.wh.query("SELECT order_id FROM cdp.fct_orders") if o[0] not in touched)[0]
+    headers = {"X-VTEX-API-AppKey": world.key, "X-VTEX-API-AppToken": world.token}
+    body = httpx.get(f"{world.sim.base_url('shop')}/api/oms/pvt/orders/{outside}", headers=headers).json()
+    body["lastChange"] = "2099-01-01T00:00:00.0000000+00:00"
+    body["status"] = "invoiced"
+    assert app.land_records("shop", [json.dumps(body)], source="file").landed == 1
+    outcome = app.plans.apply(plan.plan_id)
+    assert outcome.applied and outcome.matches_plan, outcome.mismatches
+    # the other order's newer version is built too (the build read the ledger), never reverted
+    assert fct(app)[outside][0] == "invoiced"
+
+
+def test_production_applies_only_plans_approved_by_someone_else(world: World, tmp_path: Path) -> None:
+    prod_settings = load_settings(
+        overrides={
+            **world.settings.model_dump(mode="json", exclude={"warehouse"}),
+            "warehouse": {"url": world.url},
+            "environment": {"name": "production"},
+        }
+    )
+    world.app.close()
+    with Ordersync(prod_settings, clock=world.clock) as prod:
+        shop = prod.tenants.get("shop")
+        last = world.clock.now().date() - timedelta(days=1)
+        with pytest.raises(RefusedError, match="--by"):
+            prod.plans.draft([shop], last, last, author=None)
+        plan = prod.plans.draft([shop], last, last, author="ana")
+        with pytest.raises(RefusedError, match="not approved"):
+            prod.plans.apply(plan.plan_id)
+        with pytest.raises(RefusedError, match="someone else"):
+            prod.plans.approve(plan.plan_id, "Ana ")
+        approved = prod.plans.approve(plan.plan_id, "bruno")
+        assert approved.status == "approved" and approved.reviewed_by == "bruno"
+        assert prod.plans.apply(plan.plan_id, by="bruno").applied
+        rejected = prod.plans.draft([shop], last, last, author="ana")
+        prod.plans.reject(rejected.plan_id, "bruno")
+        with pytest.raises(RefusedError, match="rejected"):
+            prod.plans.apply(rejected.plan_id)
+        with pytest.raises(RefusedError, match="refused in production"):
+            prod.build(full_refresh=True)
+
+
+def test_a_restatement_recomputes_the_days_after_a_settings_change(world: World) -> None:
+    app = world.app
+    tz = app.tenants.get("shop").tz
+    last = world.clock.now().astimezone(tz).date() - timedelta(days=1)
+    first = last - timedelta(days=13)
+    before = app.revenue("shop", first, last)
+    # from now on invoiced orders do not count (a settings change): a restatement applies it to the past
+    strict = load_settings(
+        overrides={
+            **world.settings.model_dump(mode="json", exclude={"warehouse"}),
+            "warehouse": {"url": world.url},
+            "orders": {"invalid_statuses": ["canceled", "invoiced"]},
+        }
+    )
+    world.app.close()
+    with Ordersync(strict, clock=world.clock) as restating:
+        plan = restating.plans.draft([restating.tenants.get("shop")], first, last, author="ana", restate=True)
+        assert plan.kind == "restate" and plan.body["totals"]["versions_to_land"] == 0
+        revised = [d for d in plan.body["days"] if d["revenue_before"] != d["revenue_after"]]
+        assert revised, "the fixture has invoiced orders"
+        outcome = restating.plans.apply(plan.plan_id)
+        assert outcome.applied and outcome.matches_plan, outcome.mismatches
+        after = restating.revenue("shop", first, last)
+        assert after.days != before.days
+        assert after.days == restating.revenue("shop", first, last, as_of=world.clock.now()).days
+        # nothing waits for the next build any more
+        assert restating.wh.scalar("SELECT count(*) FROM cdp.pending_restatements") == 0
+
+
+def test_a_push_tenant_has_no_source_to_ask(world: World) -> None:
+    app = world.app
+    app.add_tenant("pushed", account=None, base_url=None, app_key_env=None, app_token_env=None, platform="push")
+    day = world.clock.now().date() - timedelta(days=1)
+    plan = app.plans.draft([app.tenants.get("pushed")], day, day, author="ana")
+    assert any("no source to ask" in n for n in plan.body["notes"])
+    assert plan.body["days"] == []
