@@ -7,6 +7,9 @@ after an [orders] settings change; a push tenant has no source to ask."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -237,3 +240,74 @@ def test_a_push_tenant_has_no_source_to_ask(world: World) -> None:
     plan = app.plans.draft([app.tenants.get("pushed")], day, day, author="ana")
     assert any("no source to ask" in n for n in plan.body["notes"])
     assert plan.body["days"] == []
+
+
+def test_a_newer_version_landing_during_apply_is_never_reverted(world: World) -> None:
+    app = world.app
+    later(world, 30)
+    last = world.clock.now().astimezone(app.tenants.get("shop").tz).date() - timedelta(days=1)
+    plan = app.plans.draft([app.tenants.get("shop")], last - timedelta(days=3), last, author="ana")
+    target = plan.body["orders"][0]["order_id"]
+    headers = {"X-VTEX-API-AppKey": world.key, "X-VTEX-API-AppToken": world.token}
+    body = httpx.get(f"{world.sim.base_url('shop')}/api/oms/pvt/orders/{target}", headers=headers).json()
+    body.update(lastChange="2099-01-01T00:00:00.0000000+00:00", status="canceled")
+    desk = app.plans
+    build = desk._build
+
+    def land_then_build() -> object:  # the newer version commits after apply's transaction, before its build
+        assert app.land_records("shop", [json.dumps(body)], source="file").landed == 1
+        return build()
+
+    desk._build = land_then_build
+    outcome = desk.apply(plan.plan_id)
+    assert outcome.applied and outcome.build_error is None
+    assert fct(app)[target][0] == "canceled"  # the newer version, not the plan's
+    assert any(target in m for m in outcome.mismatches)  # and apply says where the result differs from the plan
+
+
+def _cli(world: World, *args: str) -> subprocess.CompletedProcess[str]:
+    world.app.close()  # DuckDB: the command opens the file itself
+    env = {
+        **os.environ,
+        "ORDERSYNC_WAREHOUSE": world.url,
+        "ORDERSYNC__DBT__STATE_DIR": str(world.tmp / "dbt"),
+        "ORDERSYNC__CLOCK": world.clock.now().isoformat(),
+        "COLUMNS": "200",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "ordersync", *args], cwd=world.tmp, env=env, capture_output=True, text=True, timeout=300
+    )
+
+
+@pytest.mark.parametrize("world", ["duckdb"], indirect=True)
+def test_the_commands_draft_show_review_apply_and_answer_revenue(world: World) -> None:
+    later(world, 30)
+    drafted = _cli(world, "backfill", "plan", "--tenant", "shop", "--days", "5", "--by", "ana", "--json")
+    assert drafted.returncode == 0, drafted.stderr
+    plan_id = json.loads(drafted.stdout)["plan_id"]
+    shown = _cli(world, "plan", "show", plan_id)
+    assert shown.returncode == 0 and f"# Plan {plan_id}" in shown.stdout and "| tenant | day |" in shown.stdout
+    listed = json.loads(_cli(world, "plan", "list", "--json").stdout)
+    assert [p["plan_id"] for p in listed] == [plan_id] and listed[0]["status"] == "drafted"
+    assert _cli(world, "plan", "approve", plan_id, "--by", "bruno").returncode == 0
+    applied = _cli(world, "plan", "apply", plan_id, "--json")
+    assert applied.returncode == 0, applied.stderr
+    assert json.loads(applied.stdout)["matches_plan"] is True
+    again = _cli(world, "plan", "apply", plan_id)
+    assert again.returncode == 0 and "nothing changed" in again.stdout
+    missing = _cli(world, "plan", "show", "p-000000000000")
+    assert missing.returncode == 3 and "plan list" in missing.stderr + missing.stdout
+
+    answer = json.loads(_cli(world, "revenue", "--tenant", "shop", "--json").stdout)
+    assert answer["as_of"] and answer["days"]
+    exact = json.loads(_cli(world, "revenue", "--tenant", "shop", "--as-of", answer["as_of"], "--json").stdout)
+    assert exact == answer
+    csv_out = _cli(world, "revenue", "--tenant", "shop", "--csv").stdout.splitlines()
+    assert (
+        csv_out[0].startswith("tenant,date,currency,orders,valid_orders,revenue")
+        and len(csv_out) == len(answer["days"]) + 1
+    )
+    diff = _cli(world, "revenue", "diff", "--tenant", "shop", "--as-of", answer["as_of"], "--json")
+    assert diff.returncode == 0 and json.loads(diff.stdout) == []
+    bad = _cli(world, "revenue", "--as-of", "yesterday")
+    assert bad.returncode == 2 and "ISO 8601" in bad.stderr + bad.stdout
