@@ -6,7 +6,8 @@ version they had when drafted; a restatement's days still hold the same orders' 
 [orders] settings are the same), land the versions the plan read from the source, record the days
 to re-merge and recompute (cdp.pending_restatements) and mark the plan applied. Then a build does
 the re-merge and the recomputation; a build stopped half-way leaves them to the next build, so a
-plan applies whole or not at all. Applying an applied plan changes nothing.
+plan applies whole or not at all. Applying an applied plan whose days still wait for a build runs
+that build; applying it once they were built changes nothing.
 """
 
 from __future__ import annotations
@@ -153,7 +154,10 @@ class PlanDesk:
     def apply(self, plan_id: str, by: str | None = None) -> ApplyOutcome:
         plan = self.store.get(plan_id)
         if plan.status == APPLIED:
-            return ApplyOutcome(plan_id, applied=False)
+            if not any(r.plan_id == plan_id for r in restatements.pending(self.wh)):
+                return ApplyOutcome(plan_id, applied=False)
+            # applied, but the build after it stopped (killed, failed): finish it now, as the next build would
+            return self._build_and_check(plan, ApplyOutcome(plan_id, applied=True))
         if plan.status == REJECTED:
             raise RefusedError(f"plan {plan_id} was rejected by {plan.reviewed_by}: draft a new one")
         if self.settings.environment.is_production:
@@ -184,18 +188,20 @@ class PlanDesk:
         finally:
             for lease in held:
                 keeper.release(lease)
-        outcome = ApplyOutcome(plan_id, applied=True, versions_landed=landed)
+        return self._build_and_check(plan, ApplyOutcome(plan_id, applied=True, versions_landed=landed))
+
+    def _build_and_check(self, plan: Plan, outcome: ApplyOutcome) -> ApplyOutcome:
         try:
             self._build()
-        except Exception as exc:  # the plan is applied; the next build finishes its re-merge
+        except Exception as exc:  # the plan is applied; the next build (or apply) finishes its re-merge
             outcome.build_error = (
                 f"{exc} (the plan is applied and its days wait in cdp.pending_restatements: "
-                "the next `ordersync build` re-merges and recomputes them)"
+                f"the next `ordersync build` or `ordersync plan apply {plan.plan_id}` re-merges and recomputes them)"
             )
             return outcome
         outcome.mismatches = self._check_result(plan)
         outcome.matches_plan = not outcome.mismatches
-        self.store.record_result(plan_id, outcome.as_dict())
+        self.store.record_result(plan.plan_id, outcome.as_dict())
         return outcome
 
     def _apply_transaction(self, plan: Plan, tenants: list[Tenant], leases: dict[int, Lease], by: str | None) -> int:
