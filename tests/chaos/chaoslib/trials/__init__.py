@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-MODULES = ("kill", "pg_restart", "freeze", "faults", "diskfull", "badinput", "push", "hook", "feed", "notices")
+MODULES = ("kill", "pg_restart", "freeze", "faults", "diskfull", "badinput", "push", "hook", "feed", "notices", "plans")
 
 
 def load_all() -> None:
