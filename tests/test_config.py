@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -106,7 +107,15 @@ def test_every_key_of_every_section_is_accepted_from_the_environment(monkeypatch
         value: Any = defaults
         for part in path:
             value = getattr(value, part)
-        monkeypatch.setenv(env_name(path), str(value).lower() if isinstance(value, bool) else str(value))
+        if value is None:
+            continue  # an optional setting left unset (no variable spells None)
+        if isinstance(value, bool):
+            text = str(value).lower()
+        elif isinstance(value, (list, dict)):
+            text = json.dumps(value)  # a list or table setting is JSON in a variable
+        else:
+            text = str(value)
+        monkeypatch.setenv(env_name(path), text)
     assert load_settings() == defaults
 
 
