@@ -14,6 +14,9 @@ point's committed_at, so `revenue --as-of <that instant>` reproduces it.
 from __future__ import annotations
 
 import functools
+import itertools
+import re
+import threading
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
@@ -123,9 +126,33 @@ def _byte_order(wh: Warehouse) -> str:
     return 'collate "C"' if wh.dialect == "postgres" else ""
 
 
-def versions_sql(wh: Warehouse) -> str:
-    """order_versions_as_of.sql for `wh` (parameters: the moment, the tenant id twice)."""
-    return _sql("order_versions_as_of.sql").replace("{byte_order}", _byte_order(wh))
+def versions_sql(wh: Warehouse, orders: str = "") -> str:
+    """order_versions_as_of.sql for `wh` (parameters: the moment, the tenant id twice, those of
+    `orders`, the tenant id twice). `orders`: a condition on the landed row `k` that restricts the
+    orders ranked to those the answer needs (an order is kept or left out with all its versions)."""
+    name = "order_versions_as_of.postgres.sql" if wh.dialect == "postgres" else "order_versions_as_of.sql"
+    sql = _sql(name).replace("{byte_order}", _byte_order(wh))
+    return sql.replace("{orders}", f"and {orders}" if orders else "")
+
+
+def _orders_on_days(day_from: date | None, day_to: date | None) -> tuple[str, list[Any]]:
+    """A condition on `k`: its order has a landed version dated within the bounds (none: every order).
+    An order's known version is one of its versions, so ranking only these orders leaves the
+    figures of those days exact, while the ranking reads only what they need."""
+    bounds: list[str] = []
+    params: list[Any] = []
+    if day_from is not None:
+        bounds.append("d.order_date >= ?")
+        params.append(day_from)
+    if day_to is not None:
+        bounds.append("d.order_date <= ?")
+        params.append(day_to)
+    if not bounds:
+        return "", []
+    return (
+        "exists (select 1 from cdp.orders_landing as d where d.tenant_id = k.tenant_id "
+        f"and d.order_id = k.order_id and {' and '.join(bounds)})"
+    ), params
 
 
 def as_of(
@@ -138,18 +165,45 @@ def as_of(
     day_to: date | None = None,
 ) -> Revenue:
     """Daily revenue from the versions known at `at`, exactly."""
+    scope, scope_params = _orders_on_days(day_from, day_to)
+    return _as_of(wh, orders, at, tenant_id, day_from, day_to, scope, scope_params)
+
+
+def _as_of(
+    wh: Warehouse,
+    orders: OrdersSettings,
+    at: datetime,
+    tenant_id: int | None,
+    day_from: date | None,
+    day_to: date | None,
+    scope: str,
+    scope_params: Sequence[Any],
+) -> Revenue:
+    """as_of, ranking only the orders `scope` (a condition on `k`, see versions_sql) keeps."""
     invalid_sql, invalid = _status_in(orders.invalid_statuses)
     pending_sql, pending = _status_in(orders.pending_statuses, or_null=orders.pending_when_no_status)
     sql = (
         _sql("revenue_as_of.sql")
-        .replace("{versions}", versions_sql(wh))
+        .replace("{versions}", versions_sql(wh, scope))
         .replace("{is_invalid}", invalid_sql)
         .replace("{is_pending}", pending_sql)
     )
     at = at.astimezone(UTC)
-    params: list[Any] = [*invalid, *pending, at, tenant_id, tenant_id, day_from, day_from, day_to, day_to]
-    rows = wh.query(sql, params)
+    params: list[Any] = [
+        *invalid,
+        *pending,
+        *_versions_params(at, tenant_id, scope_params),
+        day_from,
+        day_from,
+        day_to,
+        day_to,
+    ]
+    rows = _read(wh, sql, params)
     return Revenue(as_of=at, days=[_day(r) for r in rows])
+
+
+def _versions_params(at: datetime, tenant_id: int | None, scope_params: Sequence[Any]) -> list[Any]:
+    return [at, tenant_id, tenant_id, *scope_params, tenant_id, tenant_id]
 
 
 def current(
@@ -187,28 +241,100 @@ def diff(
 ) -> list[DayDiff]:
     """Every (tenant, day, currency) whose figures differ between `before_at` and `after_at`, with
     the orders whose known version differs between the two (on either day, when one moved)."""
-    scope: dict[str, Any] = {"tenant_id": tenant_id, "day_from": day_from, "day_to": day_to}
-    before = {d.key: d for d in as_of(wh, orders, before_at, **scope).days}
-    after = {d.key: d for d in as_of(wh, orders, after_at, **scope).days}
+    low, high = sorted((before_at.astimezone(UTC), after_at.astimezone(UTC)))
+    touched = _touched_days(wh, low, high, tenant_id)
+    if not touched:
+        return []  # nothing became known between the two moments
+    # Only a day on which an order known differently at the two moments has a version can differ:
+    # both answers rank just the orders with a version on such a day, whose figures stay exact.
+    scope, params = _orders_on_days_of(wh, touched, tenant_id)
+    before = {d.key: d for d in _as_of(wh, orders, before_at, tenant_id, day_from, day_to, scope, params).days}
+    after = {d.key: d for d in _as_of(wh, orders, after_at, tenant_id, day_from, day_to, scope, params).days}
     changed = sorted(k for k in before.keys() | after.keys() if _figures(before, k) != _figures(after, k))
     if not changed:
         return []
-    moved = _changed_orders(wh, before_at, after_at, tenant_id)
+    causes: dict[tuple[int, date, str], list[OrderChange]] = {}
+    for c in _changed_orders(wh, before_at, after_at, tenant_id, scope, params):
+        keys = {(c.tenant_id, v["order_date"], v["currency_code"] or "XXX") for v in (c.before, c.after) if v}
+        for k in keys:
+            causes.setdefault(k, []).append(c)
     out: list[DayDiff] = []
     for key in changed:
         tid, day, currency = key
-        causes = [
-            c
-            for c in moved
-            if c.tenant_id == tid
-            and any(
-                v is not None and v["order_date"] == day and (v["currency_code"] or "XXX") == currency
-                for v in (c.before, c.after)
-            )
-        ]
         empty = DayRevenue(tid, day, currency)
-        out.append(DayDiff(tid, day, currency, before.get(key, empty), after.get(key, empty), causes))
+        out.append(DayDiff(tid, day, currency, before.get(key, empty), after.get(key, empty), causes.get(key, [])))
     return out
+
+
+#: The orders with a version known after one moment and by another: the only orders whose known
+#: version can differ between the two. Rows of a batch are found through the batches sealed in
+#: between (the ledger's index), rows landed without one by their processing time (its index).
+#: Parameters: the two moments and the tenant id twice, for each half.
+_TOUCHED = (
+    "select t.tenant_id, t.order_id from cdp.landing_batches as tb"
+    " inner join cdp.orders_landing as t on t.batch_id = tb.batch_id"
+    " where tb.committed_at > ? and tb.committed_at <= ? and (cast(? as integer) is null or t.tenant_id = ?)"
+    " union all"
+    " select t.tenant_id, t.order_id from cdp.orders_landing as t"
+    " where t.batch_id is null and coalesce(t.event_ingested_at, t.event_time) > ?"
+    " and coalesce(t.event_ingested_at, t.event_time) <= ? and (cast(? as integer) is null or t.tenant_id = ?)"
+)
+#: At most this many day ranges bound the orders a diff ranks; closer ones are merged beyond it.
+_MAX_RANGES = 16
+
+
+def _touched_params(low: datetime, high: datetime, tenant_id: int | None) -> list[Any]:
+    return [low, high, tenant_id, tenant_id] * 2
+
+
+def _touched_days(wh: Warehouse, low: datetime, high: datetime, tenant_id: int | None) -> list[tuple[int, date]]:
+    """The (tenant, day) of every version of the orders touched between `low` and `high`."""
+    rows = _read(
+        wh,
+        "SELECT DISTINCT d.tenant_id, d.order_date FROM cdp.orders_landing AS d"
+        f" WHERE EXISTS (SELECT 1 FROM ({_TOUCHED}) AS c WHERE c.tenant_id = d.tenant_id AND c.order_id = d.order_id)"
+        " ORDER BY 1, 2",
+        _touched_params(low, high, tenant_id),
+    )
+    return [(int(r[0]), r[1].date() if isinstance(r[1], datetime) else r[1]) for r in rows]
+
+
+#: A diff ranks every order when the days it would keep hold more than this share of the landed
+#: versions: the restriction then saves little and its semi-join costs memory (on DuckDB's default
+#: 48 MB pool a year-long diff over two million versions ran out with it, and not without).
+_MAX_SCOPE_SHARE = 0.5
+
+
+def _orders_on_days_of(wh: Warehouse, days: list[tuple[int, date]], tenant_id: int | None) -> tuple[str, list[Any]]:
+    """A condition on `k`: its order has a landed version on one of `days` (sorted), bounded by at
+    most _MAX_RANGES day ranges (a range may take in a few more days: a superset is still exact);
+    none ("": every order) when those days hold most of the versions."""
+    ranges: list[list[Any]] = []
+    for tenant, day in days:
+        if ranges and ranges[-1][0] == tenant and (day - ranges[-1][2]).days <= 1:
+            ranges[-1][2] = day
+        else:
+            ranges.append([tenant, day, day])
+    while len(ranges) > _MAX_RANGES:  # merge the two closest neighbours of one tenant
+        gaps = [((b[1] - a[2]).days, i) for i, (a, b) in enumerate(itertools.pairwise(ranges)) if a[0] == b[0]]
+        if not gaps:
+            break
+        i = min(gaps)[1]
+        ranges[i : i + 2] = [[ranges[i][0], ranges[i][1], ranges[i + 1][2]]]
+    terms = " or ".join("(d.tenant_id = ? and d.order_date >= ? and d.order_date <= ?)" for _ in ranges)
+    params = [v for r in ranges for v in r]
+    (total, kept), *_ = _read(
+        wh,
+        f"SELECT count(*), sum(CASE WHEN {terms} THEN 1 ELSE 0 END) FROM cdp.orders_landing AS d"
+        " WHERE (CAST(? AS INTEGER) IS NULL OR d.tenant_id = ?)",
+        [*params, tenant_id, tenant_id],
+    )
+    if not total or int(kept or 0) > _MAX_SCOPE_SHARE * int(total):
+        return "", []
+    return (
+        "exists (select 1 from cdp.orders_landing as d where d.tenant_id = k.tenant_id"
+        f" and d.order_id = k.order_id and ({terms}))"
+    ), params
 
 
 def _figures(days: dict[tuple[int, date, str], DayRevenue], key: tuple[int, date, str]) -> tuple[Any, ...]:
@@ -216,38 +342,81 @@ def _figures(days: dict[tuple[int, date, str], DayRevenue], key: tuple[int, date
     return DayRevenue(*key).figures() if day is None else day.figures()
 
 
-def _changed_orders(wh: Warehouse, before_at: datetime, after_at: datetime, tenant_id: int | None) -> list[OrderChange]:
-    """Orders whose known version differs between the two moments: only orders with a version
-    known between them can differ, so the comparison reads those."""
-    versions = versions_sql(wh)
+#: When a landed row `k` (its batch `b`) became known, as in order_versions_as_of.sql.
+_KNOWN_K = "(case when k.batch_id is null then coalesce(k.event_ingested_at, k.event_time) else b.committed_at end)"
+
+
+def _changed_orders(
+    wh: Warehouse,
+    before_at: datetime,
+    after_at: datetime,
+    tenant_id: int | None,
+    scope: str = "",
+    scope_params: Sequence[Any] = (),
+) -> list[OrderChange]:
+    """Orders whose known version differs between the two moments (changed_orders.sql), among
+    those `scope` keeps (a condition on `k`, as in versions_sql), in (tenant, order id) order."""
     low, high = sorted((before_at.astimezone(UTC), after_at.astimezone(UTC)))
     sql = (
-        "WITH touched AS ("
-        " SELECT DISTINCT l.tenant_id, l.order_id FROM cdp.orders_landing l"
-        " LEFT JOIN cdp.landing_batches b ON b.batch_id = l.batch_id"
-        " WHERE CASE WHEN l.batch_id IS NULL THEN coalesce(l.event_ingested_at, l.event_time)"
-        " ELSE b.committed_at END > ?"
-        " AND CASE WHEN l.batch_id IS NULL THEN coalesce(l.event_ingested_at, l.event_time)"
-        " ELSE b.committed_at END <= ?"
-        " AND (CAST(? AS INTEGER) IS NULL OR l.tenant_id = ?)),"
-        f" v1 AS ({versions}), v2 AS ({versions})"
-        " SELECT t.tenant_id, t.order_id,"
-        " v1.order_date, v1.status, v1.total_value, v1.currency_code, v1.payload_hash,"
-        " v2.order_date, v2.status, v2.total_value, v2.currency_code, v2.payload_hash"
-        " FROM touched t"
-        " LEFT JOIN v1 ON v1.tenant_id = t.tenant_id AND v1.order_id = t.order_id"
-        " LEFT JOIN v2 ON v2.tenant_id = t.tenant_id AND v2.order_id = t.order_id"
-        " ORDER BY t.tenant_id, t.order_id"
+        _sql("changed_orders.sql")
+        .replace("{known}", _KNOWN_K)
+        .replace("{byte_order}", _byte_order(wh))
+        .replace("{orders}", f"and {scope}" if scope else "")
     )
-    params = [low, high, tenant_id, tenant_id, before_at, tenant_id, tenant_id, after_at, tenant_id, tenant_id]
+    params = [low, high, tenant_id, tenant_id, *scope_params, low, tenant_id, tenant_id]
+    at: dict[tuple[int, str], dict[str, dict[str, Any] | None]] = {}
+    for row in _read(wh, sql, params):
+        pair = at.setdefault((int(row[0]), str(row[1])), {"low": None, "high": None})
+        version = _version(row[4:9])
+        if row[2]:
+            pair["high"] = version
+        if row[3]:
+            pair["low"] = version
     out: list[OrderChange] = []
-    for row in wh.query(sql, params):
-        one, two = _version(row[2:7]), _version(row[7:12])
+    for (tid, order_id), pair in sorted(at.items()):
+        one, two = (pair["low"], pair["high"]) if before_at <= after_at else (pair["high"], pair["low"])
         if (one or {}).get("payload_hash") == (two or {}).get("payload_hash"):
             continue
         day = (two or one or {})["order_date"]
-        out.append(OrderChange(int(row[0]), str(row[1]), day, one, two))
+        out.append(OrderChange(tid, order_id, day, one, two))
     return out
+
+
+#: DuckDB's memory limit while an as-of query runs, when the configured one is lower: ranking two
+#: million versions needs more than the 48 MB default (with it some runs ran out of memory, and with
+#: 36 MB every run did). The limit is the process's, so it is raised for the query only.
+_DUCKDB_READ_MEMORY = "256MB"
+_DUCKDB_READ_BYTES = 256 * 2**20
+_memory_lock = threading.Lock()
+_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12, "kib": 2**10, "mib": 2**20, "gib": 2**30}
+
+
+def _read(wh: Warehouse, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """Run an as-of query. On PostgreSQL without JIT: these scan the landing table several times, so
+    their estimated cost passes the JIT thresholds, and compiling them took up to 5 of their 7 s.
+    On DuckDB with at least _DUCKDB_READ_MEMORY."""
+    if wh.dialect == "postgres":
+        with wh.transaction():
+            wh.execute("SET LOCAL jit = off")
+            return wh.query(sql, params)
+    configured = getattr(wh, "memory_limit", None)
+    size = _bytes(configured) if isinstance(configured, str) else None
+    if size is None or size >= _DUCKDB_READ_BYTES:
+        return wh.query(sql, params)
+    with _memory_lock:
+        wh.execute(f"SET memory_limit = '{_DUCKDB_READ_MEMORY}'")
+        try:
+            return wh.query(sql, params)
+        finally:
+            wh.execute(f"SET memory_limit = '{configured}'")
+
+
+def _bytes(size: str) -> int | None:
+    """'48MB' -> bytes (None for what is not a plain size, e.g. a percentage)."""
+    match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*", size)
+    if match is None or match.group(2).lower() not in _UNITS:
+        return None
+    return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
 
 
 def _version(values: Sequence[Any]) -> dict[str, Any] | None:

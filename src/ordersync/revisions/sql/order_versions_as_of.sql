@@ -4,33 +4,39 @@
 -- processing time, then payload_hash in byte order). The same answer at any later time, whatever
 -- landed since and whatever the writers' clocks said.
 --
--- Parameters: the moment, then the tenant id (NULL for every tenant) twice.
--- The marker in braces is the dialect's byte-order collation of text (empty on DuckDB).
-select tenant_id, order_id, order_date, status, total_value, currency_code, payload_hash
-from (
-    select
-        l.tenant_id,
-        l.order_id,
-        l.order_date,
-        l.status,
-        l.total_value,
-        l.currency_code,
-        l.payload_hash,
-        row_number() over (
-            partition by l.tenant_id, l.order_id
-            order by
-                l.event_time desc,
-                coalesce(l.event_ingested_at, l.event_time) desc,
-                l.payload_hash {byte_order} desc,
-                l.landing_id desc
-        ) as version_rank
-    from cdp.orders_landing as l
-    left join cdp.landing_batches as b on b.batch_id = l.batch_id
-    where
-        case
-            when l.batch_id is null then coalesce(l.event_ingested_at, l.event_time)
-            else b.committed_at
-        end <= ?
-        and (cast(? as integer) is null or l.tenant_id = ?)
-) as ranked
-where version_rank = 1
+-- The versions are ranked on the ordering columns alone and the winners' other columns read back
+-- by landing id: a window carrying whole rows needs several times the memory (over two million
+-- versions DuckDB's default 48 MB pool ran out). PostgreSQL reads order_versions_as_of.postgres.sql.
+--
+-- Parameters: the moment, the tenant id (NULL for every tenant) twice, those of {orders}, then the
+-- tenant id twice again.
+-- Markers in braces: {byte_order}, the dialect's byte-order collation of text (empty on DuckDB);
+-- {orders}, empty or `and <condition on k>` restricting the orders ranked (ordersync.revisions.asof).
+select l.tenant_id, l.order_id, l.order_date, l.status, l.total_value, l.currency_code, l.payload_hash
+from cdp.orders_landing as l
+inner join (
+    select ranked.landing_id
+    from (
+        select
+            k.landing_id,
+            row_number() over (
+                partition by k.tenant_id, k.order_id
+                order by
+                    k.event_time desc,
+                    coalesce(k.event_ingested_at, k.event_time) desc,
+                    k.payload_hash {byte_order} desc,
+                    k.landing_id desc
+            ) as version_rank
+        from cdp.orders_landing as k
+        left join cdp.landing_batches as b on b.batch_id = k.batch_id
+        where
+            case
+                when k.batch_id is null then coalesce(k.event_ingested_at, k.event_time)
+                else b.committed_at
+            end <= ?
+            and (cast(? as integer) is null or k.tenant_id = ?)
+            {orders}
+    ) as ranked
+    where ranked.version_rank = 1
+) as latest on latest.landing_id = l.landing_id
+where (cast(? as integer) is null or l.tenant_id = ?)
