@@ -6,18 +6,15 @@ between: each build's answer (revenue_daily, stamped with its instant) equals --
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import psycopg
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ordersync.clock import ManualClock
-from ordersync.config import load_settings
 from ordersync.facade import Ordersync
 from ordersync.land import Lander, ledger
 from ordersync.revisions.asof import Revenue
@@ -43,30 +40,9 @@ class AheadClock:
         return self.base.now() + self.ahead
 
 
-@pytest.fixture(scope="module", params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
-def shared_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
-    if request.param == "duckdb":
-        return str(tmp_path_factory.mktemp("asof") / "wh.duckdb")
-    url = str(request.getfixturevalue("pg_server_url"))
-    dbname = f"asof_prop_{id(request)}"
-    with psycopg.connect(url, autocommit=True) as con:
-        con.execute(f'DROP DATABASE IF EXISTS "{dbname}"')
-        con.execute(f'CREATE DATABASE "{dbname}"')
-    return url.rsplit("/", 1)[0] + f"/{dbname}"
-
-
 @pytest.fixture(scope="module")
 def clock() -> ManualClock:
     return ManualClock(NOW)
-
-
-@pytest.fixture(scope="module")
-def app(shared_url: str, clock: ManualClock, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ordersync]:
-    state = tmp_path_factory.mktemp("dbt")
-    cfg = load_settings(overrides={"warehouse": {"url": shared_url}, "dbt": {"state_dir": str(state)}})
-    with Ordersync(cfg, clock=clock) as facade:
-        facade.init()
-        yield facade
 
 
 version = st.tuples(

@@ -10,7 +10,6 @@ import json
 import os
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -19,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 
 from ordersync.clock import ManualClock
@@ -46,17 +44,9 @@ class World:
     token: str
 
 
-@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
-def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
-    dbname = None
-    if request.param == "duckdb":
-        url = str(tmp_path / "wh.duckdb")
-    else:
-        server = str(request.getfixturevalue("pg_server_url"))
-        dbname = f"ordersync_plans_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(server, autocommit=True) as con:
-            con.execute(f'CREATE DATABASE "{dbname}"')
-        url = f"{server.rpartition('/')[0]}/{dbname}"
+@pytest.fixture
+def world(warehouse_url: str, tmp_path: Path) -> Iterator[World]:
+    url = warehouse_url
     config = SimulatorConfig(
         port=0,
         seed=11,
@@ -66,18 +56,13 @@ def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
         index_lag_seconds=0,
         accounts=[AccountSpec("shop", 12)],
     )
-    try:
-        with start_in_thread(config) as sim:
-            clock = ManualClock(sim.clock())
-            settings = settings_for(url, tmp_path)
-            with Ordersync(settings, clock=clock) as app:
-                register(app, sim, ["shop"], config.app_key, config.app_token)
-                assert app.sync(build=True).ok
-                yield World(sim, app, clock, settings, url, tmp_path, config.app_key, config.app_token)
-    finally:
-        if dbname is not None:
-            with psycopg.connect(server, autocommit=True) as con:
-                con.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+    with start_in_thread(config) as sim:
+        clock = ManualClock(sim.clock())
+        settings = settings_for(url, tmp_path)
+        with Ordersync(settings, clock=clock) as app:
+            register(app, sim, ["shop"], config.app_key, config.app_token)
+            assert app.sync(build=True).ok
+            yield World(sim, app, clock, settings, url, tmp_path, config.app_key, config.app_token)
 
 
 def later(world: World, hours: float) -> None:
@@ -279,7 +264,7 @@ def _cli(world: World, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.mark.parametrize("world", ["duckdb"], indirect=True)
+@pytest.mark.parametrize("warehouse_url", ["duckdb"], indirect=True)
 def test_the_commands_draft_show_review_apply_and_answer_revenue(world: World) -> None:
     later(world, 30)
     drafted = _cli(world, "backfill", "plan", "--tenant", "shop", "--days", "5", "--by", "ana", "--json")

@@ -5,12 +5,10 @@ diff between two moments with the orders that caused it, and the refusals."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from ordersync.clock import ManualClock
@@ -28,30 +26,9 @@ D1, D2, D3 = date(2026, 6, 1), date(2026, 6, 2), date(2026, 6, 3)
 H = timedelta(hours=1)
 
 
-@pytest.fixture(scope="module", params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
-def shared_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
-    if request.param == "duckdb":
-        return str(tmp_path_factory.mktemp("revenue") / "wh.duckdb")
-    url = str(request.getfixturevalue("pg_server_url"))
-    dbname = f"revenue_{request.node.name.split('[')[-1].rstrip(']')}_{id(request)}"
-    with psycopg.connect(url, autocommit=True) as con:
-        con.execute(f'DROP DATABASE IF EXISTS "{dbname}"')
-        con.execute(f'CREATE DATABASE "{dbname}"')
-    return url.rsplit("/", 1)[0] + f"/{dbname}"
-
-
 @pytest.fixture(scope="module")
 def clock() -> ManualClock:
     return ManualClock(NOW)
-
-
-@pytest.fixture(scope="module")
-def app(shared_url: str, clock: ManualClock, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ordersync]:
-    state = tmp_path_factory.mktemp("dbt")
-    settings = load_settings(overrides={"warehouse": {"url": shared_url}, "dbt": {"state_dir": str(state)}})
-    with Ordersync(settings, clock=clock) as facade:
-        facade.init()
-        yield facade
 
 
 def days(app: Ordersync, tenant: str, **kw: object) -> dict[tuple[date, str], DayRevenue]:

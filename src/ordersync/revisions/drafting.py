@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -243,7 +243,3 @@ def totals(days: list[dict[str, Any]], changes: list[dict[str, Any]], versions: 
         "rows_updated": sum(1 for c in changes if c["change"] == "update"),
         "days_revised": sum(1 for d in days if d["revenue_before"] != d["revenue_after"]),
     }
-
-
-def drafted_at(now: datetime) -> str:
-    return now.isoformat()
