@@ -448,7 +448,7 @@ def feed_lag(args: argparse.Namespace, url: str, workdir: Path) -> dict[str, Any
         seed=5,
         days=0.1,
         speed=1.0,
-        start=datetime.now(UTC),
+        start=datetime(2026, 6, 1, 12, tzinfo=UTC) if args.quick else datetime.now(UTC),
         index_lag_seconds=0,
         rate_limit_per_minute=0,
         fault_rate=0.0,

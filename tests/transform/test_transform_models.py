@@ -35,8 +35,6 @@ def test_build_runs_the_data_tests_and_a_second_build_changes_nothing(dbt_wh: Db
         "order_events": "success",
         "revenue_daily": "success",
         "unique_together_revenue_daily_tenant_id__order_date__currency_code": "pass",
-        "not_null_revenue_daily_tenant_id": "pass",
-        "not_null_revenue_daily_order_date": "pass",
         "unique_fct_orders_order_key": "pass",
         "not_null_fct_orders_order_key": "pass",
         "not_null_fct_orders_tenant_id": "pass",
