@@ -41,6 +41,10 @@ DbtCommand = Literal["build", "run", "test"]
 _OK_STATUSES = frozenset({"success", "pass", "no-op"})
 #: dbt's in-process runner keeps global state: one invocation at a time per process.
 _INVOKE_LOCK = threading.Lock()
+#: The environment variable a build's values reach the models in (macros/build_var.sql): passed as
+#: --vars, a value that changes every build (built_at, the ledger range) would make dbt parse the
+#: whole project again on every build instead of only the files that read it.
+BUILD_VARS_ENV = "ORDERSYNC_DBT_BUILD"
 #: Strings dbt would treat as Jinja in a profile value.
 _JINJA_CHARS = re.compile(r"({[{%#]|[#}%]})")
 
@@ -139,8 +143,6 @@ def run_dbt(
         str(state_dir / "target"),
         "--log-path",
         str(state_dir / "logs"),
-        "--vars",
-        vars_json,
         "--no-send-anonymous-usage-stats",
         "--no-version-check",
         "--no-use-colors",
@@ -160,7 +162,7 @@ def run_dbt(
         # could not reopen it with its own configuration.
         profile_target["keep_open"] = False
 
-    with _INVOKE_LOCK, _state_dir_lock(state_dir), own.package_env():
+    with _INVOKE_LOCK, _state_dir_lock(state_dir), own.package_env(), _env(BUILD_VARS_ENV, vars_json):
         started = time.monotonic()
         root = own.prepare(project_dir, state_dir) if project_dir else PROJECT_DIR
         write_profiles(state_dir, profile_target)
@@ -269,6 +271,20 @@ def _invoke(args: list[str]) -> Any:
         raise TransformError(f"dbt could not start: {_one_line(str(exc))}") from exc
     finally:
         os.chdir(cwd)
+
+
+@contextlib.contextmanager
+def _env(name: str, value: str) -> Iterator[None]:
+    """Set environment variable `name` while dbt runs (under _INVOKE_LOCK: one invocation at a time)."""
+    saved = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = saved
 
 
 @contextlib.contextmanager

@@ -26,7 +26,7 @@
 
 
 {% macro is_canceled(alias) -%}
-    {{ in_texts(alias ~ '.status', var('invalid_statuses', ['canceled', 'cancel', 'request-cancel', 'cancellation-requested'])) }}
+    {{ in_texts(alias ~ '.status', build_var('invalid_statuses', ['canceled', 'cancel', 'request-cancel', 'cancellation-requested'])) }}
 {%- endmacro %}
 
 
@@ -36,8 +36,8 @@
 
 
 {% macro is_pending(alias) -%}
-    {%- set pending = var('pending_statuses', ['order-created', 'on-order-completed', 'on-order-completed-ffm', 'order-accepted', 'waiting-for-authorization', 'payment-pending']) -%}
-    {%- set no_status = var('pending_when_no_status', true) -%}
+    {%- set pending = build_var('pending_statuses', ['order-created', 'on-order-completed', 'on-order-completed-ffm', 'order-accepted', 'waiting-for-authorization', 'payment-pending']) -%}
+    {%- set no_status = build_var('pending_when_no_status', true) -%}
     ({{ is_valid(alias) }} and ({{ in_texts(alias ~ '.status', pending) }}{% if no_status %} or {{ alias }}.status is null{% endif %}))
 {%- endmacro %}
 
@@ -51,7 +51,7 @@
 {#- [tenant_id, first day, last day] ranges of var `name`, checked: ids are integers, days ISO dates. -#}
 {% macro day_ranges(name) -%}
     {%- set out = [] -%}
-    {%- for r in var(name, []) -%}
+    {%- for r in build_var(name, []) -%}
         {%- set tenant_id = r[0] | int -%}
         {%- set day_from = modules.datetime.date.fromisoformat(r[1] | string).isoformat() -%}
         {%- set day_to = modules.datetime.date.fromisoformat(r[2] | string).isoformat() -%}
@@ -89,15 +89,15 @@
 
 
 {% macro revision_notices_sql() -%}
-    {%- set closed_through = var('closed_through', none) -%}
+    {%- set closed_through = build_var('closed_through', none) -%}
     {%- if closed_through is none or not is_incremental() -%}
         {{ return('') }}
     {%- endif -%}
     {%- set closed_through = modules.datetime.date.fromisoformat(closed_through | string).isoformat() -%}
-    {%- set min_abs = var('min_delta_abs', 0.01) | float -%}
-    {%- set min_pct = var('min_delta_pct', 0) | float -%}
-    {%- set known_before = var('known_before', none) -%}
-    {%- set known_after = var('known_after', none) -%}
+    {%- set min_abs = build_var('min_delta_abs', 0.01) | float -%}
+    {%- set min_pct = build_var('min_delta_pct', 0) | float -%}
+    {%- set known_before = build_var('known_before', none) -%}
+    {%- set known_after = build_var('known_after', none) -%}
     insert into {{ source('cdp', 'revision_notices') }} (
         notice_id, tenant_id, order_date, currency_code, revenue_before, revenue_after, delta,
         orders_changed, known_before, known_after, revised_at
@@ -118,7 +118,7 @@
         {% if known_after %}cast({{ sql_text(known_after) }} as timestamptz){% else %}null{% endif %},
         r.built_at
     from {{ this }} as r
-    where r.built_at = cast('{{ var("built_at", run_started_at) }}' as timestamptz)
+    where r.built_at = cast('{{ build_var("built_at", run_started_at) }}' as timestamptz)
         and r.previous_revenue is not null
         and r.order_date <= cast('{{ closed_through }}' as date)
         and abs(r.revenue - r.previous_revenue) >= {{ min_abs }}

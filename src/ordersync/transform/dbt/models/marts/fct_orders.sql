@@ -38,7 +38,7 @@
     )
 }}
 
-{%- set lookback_seconds = (var('lookback_days') | float * 86400) | round(0, 'ceil') | int %}
+{%- set lookback_seconds = (build_var('lookback_days', var('lookback_days')) | float * 86400) | round(0, 'ceil') | int %}
 
 {#- The lookback's lower bound, measured back from the newest processing time already built, fetched
     before the model runs and written into it as a constant: PostgreSQL then estimates the few rows
@@ -56,8 +56,8 @@
 {#- The batch ids of the ledger range, also fetched as constants: on DuckDB they let the scan skip
     every row group outside them, on PostgreSQL they make the range an index scan. None when the
     range holds no batch. -#}
-{%- set ledger_from = var('ledger_from', 0) | int -%}
-{%- set ledger_to = var('ledger_to', 0) | int -%}
+{%- set ledger_from = build_var('ledger_from', 0) | int -%}
+{%- set ledger_to = build_var('ledger_to', 0) | int -%}
 {%- set batch_low = none -%}
 {%- set batch_high = none -%}
 {%- if is_incremental() and execute and ledger_to > ledger_from -%}
@@ -156,7 +156,7 @@ latest as (
         {{ dbt.concat(["cast(tenant_id as text)", "':'", "order_id"]) }} as order_key,
         -- which build wrote the row: the data tests check the rows of the latest build, so their
         -- cost follows what changed, not the size of the table
-        cast('{{ var("built_at", run_started_at) }}' as timestamptz) as built_at
+        cast('{{ build_var("built_at", run_started_at) }}' as timestamptz) as built_at
     from ranked
     where version_rank = 1
 

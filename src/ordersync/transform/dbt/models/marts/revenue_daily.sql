@@ -152,7 +152,7 @@ select
     cast(null as numeric(18, 2)) as previous_revenue,
     cast(coalesce(x.orders, 0) as bigint) as orders_changed,
     {%- endif %}
-    cast('{{ var("built_at", run_started_at) }}' as timestamptz) as built_at,
+    cast('{{ build_var("built_at", run_started_at) }}' as timestamptz) as built_at,
     cast({% if fct_built_at is none %}null{% else %}'{{ fct_built_at }}'{% endif %} as timestamptz) as fct_built_at
 from keys as k
 left join rollup as x
