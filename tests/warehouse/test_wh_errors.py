@@ -195,8 +195,8 @@ def test_a_closed_connection_is_lost_and_reopen_brings_it_back(warehouse: Wareho
 
 # --- PostgreSQL: two sessions -------------------------------------------------------------------
 @pytest.fixture
-def pg_pair(pg_url: str) -> Iterator[tuple[Warehouse, Warehouse]]:
-    a = open_warehouse(WarehouseSettings(url=pg_url))
+def pg_pair(pg_empty_url: str) -> Iterator[tuple[Warehouse, Warehouse]]:
+    a = open_warehouse(WarehouseSettings(url=pg_empty_url))
     b = a.fork()
     a.execute("CREATE SCHEMA cdp")
     a.execute("CREATE TABLE cdp.acct (id INTEGER PRIMARY KEY, balance INTEGER NOT NULL)")

@@ -65,10 +65,10 @@ def _applied_once(wh: Warehouse) -> None:
 
 
 @pytest.mark.postgres
-def test_processes_upgrading_a_fresh_postgres_at_once_all_succeed(pg_url: str) -> None:
-    applied = _upgrade_in_processes(pg_url)
+def test_processes_upgrading_a_fresh_postgres_at_once_all_succeed(pg_empty_url: str) -> None:
+    applied = _upgrade_in_processes(pg_empty_url)
     assert applied == list(range(1, latest_version() + 1))  # every migration by exactly one process
-    wh = open_warehouse(WarehouseSettings(url=pg_url))
+    wh = open_warehouse(WarehouseSettings(url=pg_empty_url))
     try:
         _applied_once(wh)
         assert check(wh) == latest_version()
@@ -77,12 +77,12 @@ def test_processes_upgrading_a_fresh_postgres_at_once_all_succeed(pg_url: str) -
 
 
 @pytest.mark.postgres
-def test_processes_upgrading_an_older_postgres_at_once_all_succeed(pg_url: str) -> None:
-    wh = open_warehouse(WarehouseSettings(url=pg_url))
+def test_processes_upgrading_an_older_postgres_at_once_all_succeed(pg_empty_url: str) -> None:
+    wh = open_warehouse(WarehouseSettings(url=pg_empty_url))
     try:
         _leave_at(wh, 3)
         assert current_version(wh) == 3
-        applied = _upgrade_in_processes(pg_url)
+        applied = _upgrade_in_processes(pg_empty_url)
         assert applied == list(range(4, latest_version() + 1))
         _applied_once(wh)
     finally:
@@ -122,8 +122,8 @@ def _schemas(wh: Warehouse) -> set[str]:
     return {r[0] for r in wh.query("SELECT schema_name FROM information_schema.schemata")}
 
 
-def test_check_on_an_empty_warehouse_says_run_init_and_creates_nothing(warehouse_url: str) -> None:
-    wh = open_warehouse(WarehouseSettings(url=warehouse_url))
+def test_check_on_an_empty_warehouse_says_run_init_and_creates_nothing(empty_warehouse_url: str) -> None:
+    wh = open_warehouse(WarehouseSettings(url=empty_warehouse_url))
     try:
         with pytest.raises(SchemaError) as caught:
             check(wh)
@@ -135,8 +135,8 @@ def test_check_on_an_empty_warehouse_says_run_init_and_creates_nothing(warehouse
         wh.close()
 
 
-def test_check_on_an_older_warehouse_says_run_init_and_changes_nothing(warehouse_url: str) -> None:
-    wh = open_warehouse(WarehouseSettings(url=warehouse_url))
+def test_check_on_an_older_warehouse_says_run_init_and_changes_nothing(empty_warehouse_url: str) -> None:
+    wh = open_warehouse(WarehouseSettings(url=empty_warehouse_url))
     try:
         _leave_at(wh, 2)
         with pytest.raises(

@@ -65,12 +65,12 @@ def test_postgres_physical_choices_are_applied(warehouse: Warehouse) -> None:
     assert {"orders_landing_version_uq", "orders_landing_processed_idx"} <= indexes
 
 
-def test_an_older_schema_upgrades_in_place(warehouse_url: str, make_row: RowFactory) -> None:
+def test_an_older_schema_upgrades_in_place(empty_warehouse_url: str, make_row: RowFactory) -> None:
     from ordersync.config import WarehouseSettings
     from ordersync.warehouse import open_warehouse
     from ordersync.warehouse.migrate import available
 
-    wh = open_warehouse(WarehouseSettings(url=warehouse_url))
+    wh = open_warehouse(WarehouseSettings(url=empty_warehouse_url))
     try:
         first = available(wh.dialect)[0]
         wh.execute("CREATE SCHEMA IF NOT EXISTS cdp")

@@ -78,11 +78,11 @@ INSERT INTO cdp.notes VALUES ('three', $$dollar; quoted$$);
 
 
 @pytest.mark.postgres
-def test_a_plpgsql_body_runs_as_one_statement(pg_url: str) -> None:
+def test_a_plpgsql_body_runs_as_one_statement(pg_empty_url: str) -> None:
     from ordersync.config import WarehouseSettings
     from ordersync.warehouse import open_warehouse
 
-    wh = open_warehouse(WarehouseSettings(url=pg_url))
+    wh = open_warehouse(WarehouseSettings(url=pg_empty_url))
     try:
         wh.run_script(
             """
