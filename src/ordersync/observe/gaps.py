@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from ordersync.config import SyncSettings
@@ -25,12 +25,17 @@ async def tenant_gaps(
             return [{"tenant": t.tenant_name, "date": None, "days_behind": None, "note": NO_SOURCE}]
         tz = t.tz
         end = now - timedelta(minutes=settings.index_lag_minutes)
-        day_list = reconcile.complete_days(end, days, tz)
-        async with client_for(t, settings) as client:
-            source = await reconcile.source_days(client, tz, day_list)
+        # days before the go-live date are the store's, never meant to be held
+        day_list = [d for d in reconcile.complete_days(end, days, tz) if not t.go_live_date or d >= t.go_live_date]
+        source: dict[date, reconcile.DayTotals] = {}
+        held: dict[date, reconcile.DayTotals] = {}
+        if day_list:
+            async with client_for(t, settings) as client:
+                source = await reconcile.source_days(client, tz, day_list)
         wh = await asyncio.to_thread(fork)
         try:
-            held = await asyncio.to_thread(reconcile.warehouse_days, wh, t.tenant_id, day_list[0], day_list[-1])
+            if day_list:
+                held = await asyncio.to_thread(reconcile.warehouse_days, wh, t.tenant_id, day_list[0], day_list[-1])
             last = await asyncio.to_thread(
                 wh.scalar, "SELECT max(order_date) FROM cdp.orders_landing WHERE tenant_id = ?", (t.tenant_id,)
             )
