@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -31,5 +30,4 @@ def test_second_process_on_a_duckdb_file_gets_a_clear_error(tmp_path: Path) -> N
     finally:
         holder.kill()
         holder.wait()
-    time.sleep(0.1)
-    open_warehouse(WarehouseSettings(url=str(path))).close()  # free again once the holder is gone
+    open_warehouse(WarehouseSettings(url=str(path))).close()  # free again once the holder is gone (waited on)

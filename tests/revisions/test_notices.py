@@ -8,7 +8,6 @@ import logging
 import os
 import subprocess
 import sys
-import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from ordersync.facade import Ordersync
 from ordersync.revisions.notices import NoticeSender, backoff
 from ordersync.worker.schedule import ScheduleSettings
 from ordersync.worker.worker import Worker
+from support.processes import wait_for
 
 from .notice_support import (
     TENANT,
@@ -288,9 +288,7 @@ def test_serve_delivers_what_waits_in_the_outbox(
         app = Ordersync(settings(warehouse_url, tmp_path, webhook_url_envs=[var]))
         options = ServeOptions(ServeSettings(port=0, build_every_seconds=3600), worker=False)
         with serving_in_thread(app, options):
-            deadline = datetime.now(UTC) + timedelta(seconds=20)
-            while not rec.got and datetime.now(UTC) < deadline:
-                time.sleep(0.05)
+            wait_for(lambda: rec.got, "serve to deliver the notice")
         assert rec.ids == [nid]
 
 

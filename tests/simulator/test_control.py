@@ -11,6 +11,7 @@ import pytest
 
 from ordersync.dates import parse_vtex_datetime
 from ordersync.simulator import MAX_CHANGE_HOURS, AccountSpec, start_in_subprocess, start_in_thread
+from support.processes import wait_for
 
 from .sim_support import START, call, creation_range, list_url, make_config
 
@@ -77,11 +78,18 @@ def test_clock_speed_and_bad_control_requests() -> None:
     with start_in_thread(make_config(accounts=SMALL, days=0.5)) as sim:
         assert sim.clock_info() == {"now": sim.clock_info()["now"], "speed": 0.0, "quiesced_at": None}
         before = sim.clock()
+        outer = time.monotonic()
         sim.set_speed(3600.0)
-        time.sleep(0.3)
+        inner = time.monotonic()
+        wait_for(lambda: sim.clock() - before > timedelta(minutes=10), "the clock to run at speed 3600")
+        inner_end = time.monotonic()
         sim.set_speed(0.0)
-        moved = (sim.clock() - before).total_seconds()
-        assert 500 < moved < 3600
+        outer_end = time.monotonic()
+        stopped = sim.clock()
+        moved = (stopped - before).total_seconds()
+        # an hour a second while it ran: between the calls' inner and outer times, whatever their speed
+        assert 3600 * (inner_end - inner) - 1 <= moved <= 3600 * (outer_end - outer) + 1
+        assert sim.clock() == stopped, "speed 0 stops it"
         with pytest.raises(Exception, match="400"):
             sim.control("POST", "clock", {"advance_seconds": -5})
         with pytest.raises(Exception, match="400"):

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import math
 import threading
-import time
 import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +26,7 @@ from ordersync.web.server import ServeOptions, serving_in_thread
 from ordersync.worker.schedule import ScheduleSettings
 from ordersync.worker.worker import Worker
 from simhelpers import KEY_ENV, TOKEN_ENV, configure_events, fct_rows, register, settings_for
+from support.processes import wait_for
 
 pytestmark = pytest.mark.integration
 START = datetime(2026, 11, 20, tzinfo=UTC)
@@ -192,8 +192,12 @@ def test_a_429_from_the_feed_backs_the_tenant_off(tmp_path: Path) -> None:
         (resting,) = app.feed_poll()
         assert resting.status == "backing-off" and 0 < (resting.retry_in or 0) <= 1.5
         assert resting.requests == 0 and feed_calls(sim) == calls  # not one request meanwhile
-        time.sleep(1.6)
-        (later,) = app.feed_poll()
+
+        def past_backoff() -> Any:
+            (r,) = app.feed_poll()  # one that still backs off asks nothing
+            return r if r.status != "backing-off" else None
+
+        later = wait_for(past_backoff, "the back-off to end")
         assert later.status in ("polled", "throttled") and later.requests > 0 and feed_calls(sim) > calls
 
 
@@ -214,14 +218,6 @@ def test_feed_calls_keep_to_the_cap_and_commit_ten_handles_a_call(tmp_path: Path
         assert r.requests == reads + commits
         # paced: no two feed calls closer than 60/cap seconds (one call may go at once)
         assert r.seconds >= (r.requests - 1) * 60 / cap - 0.1
-
-
-def wait_for(check: Any, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"still not true after {timeout} s")
-        time.sleep(0.1)
 
 
 def test_serve_polls_the_feed_and_builds_what_landed(tmp_path: Path) -> None:
@@ -247,7 +243,7 @@ def test_serve_polls_the_feed_and_builds_what_landed(tmp_path: Path) -> None:
                         return False
                     return fct_rows(app, ACCOUNT) == {row for row in truth if row[0] in ids}
 
-            wait_for(built, timeout=40)
+            wait_for(built, "serve to land and build the feed's changes")
 
 
 @pytest.mark.postgres
@@ -264,7 +260,7 @@ def test_the_worker_polls_the_feed_beside_its_ticks(pg_url: str, tmp_path: Path)
         thread.start()
         try:
             sim.advance(3 * 3600)
-            wait_for(lambda: queue(sim)["enqueued"] > 0 and queue(sim)["quantity"] == 0)
+            wait_for(lambda: queue(sim)["enqueued"] > 0 and queue(sim)["quantity"] == 0, "the feed's queue read empty")
         finally:
             stop.set()
             thread.join(timeout=30)

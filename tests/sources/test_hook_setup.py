@@ -4,7 +4,6 @@ to start serve and leaves the old hook and secret working."""
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -19,6 +18,7 @@ from ordersync.simulator import AccountSpec, SimulatorConfig, start_in_thread
 from ordersync.sources.vtex.hook import SECRET_HEADER
 from ordersync.web.server import ServeOptions, serving_in_thread
 from simhelpers import register, settings_for
+from support.processes import wait_for
 
 pytestmark = pytest.mark.integration
 START = datetime(2026, 11, 20, tzinfo=UTC)
@@ -53,14 +53,6 @@ def latest_hook_versions(app: Ordersync) -> dict[str, tuple[str, int]]:
     return {oid: (status, cents) for oid, (_, status, cents) in newest.items()}
 
 
-def wait_for(check: Any, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"still not true after {timeout} s")
-        time.sleep(0.1)
-
-
 def test_changes_are_delivered_to_serve_and_land(warehouse_url: str, tmp_path: Path) -> None:
     config = sim_config(seed=21)
     with start_in_thread(config) as sim, Ordersync(settings_for(warehouse_url, tmp_path)) as setup:
@@ -84,7 +76,7 @@ def test_changes_are_delivered_to_serve_and_land(warehouse_url: str, tmp_path: P
             changed = {oid for oid, (status, _) in truth.items() if before.get(oid) != status}
             assert changed
             with Ordersync(settings_for(warehouse_url, tmp_path)) as probe:
-                wait_for(lambda: changed <= set(latest_hook_versions(probe)))
+                wait_for(lambda: changed <= set(latest_hook_versions(probe)), "every change to land")
                 landed = latest_hook_versions(probe)
             assert landed == {oid: truth[oid] for oid in landed}
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 import os
 import random
 import signal
-import subprocess
 import sys
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,10 +17,14 @@ from ordersync.facade import Ordersync
 from ordersync.simulator import AccountSpec, SimulatorConfig, start_in_subprocess
 from ordersync.sync.windows import go_live_start
 from simhelpers import KEY_ENV, TOKEN_ENV, fct_rows, register, settings_for, truth_rows
+from support.processes import run, spawned, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 TRIALS = 4
+#: each trial is killed once the store has answered this share of the requests an uninterrupted
+#: run needs (drawn per trial): together less than one run, so every trial is cut short
+KILL_AFTER = (0.05, 0.2)
 
 
 def landed(app: Ordersync) -> tuple[set[tuple[str, str]], int]:
@@ -30,8 +32,9 @@ def landed(app: Ordersync) -> tuple[set[tuple[str, str]], int]:
     return {(r[0], r[1]) for r in rows}, len(rows)
 
 
-# mode -> (days of history, orders a day, go-live days back or None)
-CASES = {"incremental": (4, 2_000, None), "historical": (30, 300, 28)}
+# mode -> (days of history, orders a day, go-live days back or None): the historical case fills four
+# 7-day batches, so a kill lands between checkpoints as well as inside one
+CASES = {"incremental": (2, 600, None), "historical": (30, 60, 28)}
 
 
 @pytest.mark.parametrize("mode", list(CASES))
@@ -68,9 +71,9 @@ def test_killed_sync_resumes_identically(mode: str, warehouse_url: str, tmp_path
 
         with Ordersync(settings_for(ref_url, tmp_path), clock=ManualClock(now)) as ref:
             prepare(ref)
-            began = time.perf_counter()
+            served = sim.stats()["total"]
             assert ref.sync(mode=mode, build=False).ok
-            duration = time.perf_counter() - began
+            needed = sim.stats()["total"] - served  # requests an uninterrupted run makes
             assert ref.tenants.get("shop").initial_sync_completed
             reference, _ = landed(ref)
             ref_checkpoints = set(ref.wh.query("SELECT stream, position FROM cdp.sync_checkpoints"))
@@ -102,17 +105,21 @@ def test_killed_sync_resumes_identically(mode: str, warehouse_url: str, tmp_path
             "--json",
         ]
         killed = 0
-        for _ in range(TRIALS):
-            proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            # the CLI needs about a second to start; kill somewhere in the first part of what is left, so
-            # that every trial is cut short and each resumes a little further on
-            time.sleep(rng.uniform(0.8, 1.0 + duration / TRIALS))
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGKILL)
-                killed += 1
-            proc.wait()
-        assert killed >= 2, "the sync finished before it could be killed; give it more work"
-        final = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+        for trial in range(TRIALS):
+            # killed after a drawn number of the store's answers, wherever in its work that falls
+            target = sim.stats()["total"] + max(1, int(needed * rng.uniform(*KILL_AFTER)))
+            with spawned(cmd, tmp_path / f"trial-{trial}.log", env=env) as proc:
+                wait_for(
+                    lambda proc=proc, target=target: proc.poll() is not None or sim.stats()["total"] >= target,
+                    f"trial {trial}'s sync to make its requests",
+                    timeout=300,
+                )
+                if proc.poll() is None:
+                    proc.send_signal(signal.SIGKILL)
+                    killed += 1
+                proc.wait()
+        assert killed == TRIALS, "a sync finished before its kill: it made fewer requests than the reference run"
+        final = run(cmd, "the final sync", env=env)
         assert final.returncode == 0, final.stderr
 
         with Ordersync(settings_for(warehouse_url, tmp_path), clock=ManualClock(now)) as app:

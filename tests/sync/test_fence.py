@@ -15,6 +15,7 @@ from ordersync.land.records import Version, payload_hash
 from ordersync.sync import checkpoints
 from ordersync.sync.leases import PULL, Fence, LeaseKeeper, holder_name
 from ordersync.warehouse import Warehouse
+from support.processes import PG_LOCK_WAITERS, wait_for
 
 NOW = datetime(2025, 6, 1, 12, tzinfo=UTC)
 
@@ -36,6 +37,15 @@ def _version(order_id: str) -> tuple[object, ...]:
     return (1, v.order_id, v.event_time, NOW, v.order_date, v.creation_date, v.status, v.total_value,
             v.currency_code, v.sales_channel, v.customer_id, v.customer_email, v.customer_name, v.payload,
             v.payload_hash, "test", "run-a")  # fmt: skip
+
+
+_SECOND = timedelta(seconds=1)
+
+
+def _wait_past_lease(wh: Warehouse, tid: int) -> None:
+    """Until the warehouse's clock is past the end of the tenant's lease."""
+    until = wh.scalar("SELECT lease_until FROM cdp.leases WHERE tenant_id = ?", (tid,))
+    wait_for(lambda: wh.now() > until, "the warehouse's clock to pass the lease's end")
 
 
 def _land_fenced(wh: Warehouse, fence: Fence, tid: int, order_id: str) -> None:
@@ -62,14 +72,16 @@ def test_tokens_grow_and_a_held_lease_is_refused(warehouse: Warehouse) -> None:
 
 def test_a_run_that_lost_its_lease_lands_nothing(warehouse: Warehouse) -> None:
     tid = _tenant(warehouse)
-    stalled = LeaseKeeper(warehouse.fork(), holder_name("stalled"), ttl_seconds=0.5)
+    stalled = LeaseKeeper(warehouse.fork(), holder_name("stalled"), ttl_seconds=30)
     successor = LeaseKeeper(warehouse.fork(), holder_name("successor"), ttl_seconds=30)
     lease = stalled.acquire(tid)
     assert lease is not None
     fence = Fence(lease, warehouse)
     _land_fenced(warehouse, fence, tid, "o-1")  # while the lease holds, writes go through
 
-    time.sleep(0.8)  # the stalled run's lease runs out (on the warehouse's clock)
+    # The run stalls past its lease: its end is now behind the warehouse's clock (running out by
+    # the clock itself is test_an_expired_lease_fences_even_before_a_takeover).
+    warehouse.execute("UPDATE cdp.leases SET lease_until = ? WHERE tenant_id = ?", (warehouse.now() - _SECOND, tid))
     taken = successor.acquire(tid)
     assert taken is not None and taken.token == lease.token + 1
 
@@ -86,7 +98,7 @@ def test_an_expired_lease_fences_even_before_a_takeover(warehouse: Warehouse) ->
     keeper = LeaseKeeper(warehouse.fork(), holder_name("slow"), ttl_seconds=0.3)
     lease = keeper.acquire(tid)
     assert lease is not None
-    time.sleep(0.6)
+    _wait_past_lease(warehouse, tid)
     with pytest.raises(LeaseLostError):
         _land_fenced(warehouse, Fence(lease, warehouse), tid, "late")
     assert warehouse.scalar("SELECT count(*) FROM cdp.orders_landing") == 0
@@ -104,7 +116,7 @@ def test_a_takeover_waits_for_a_fenced_landing_in_flight(pg_url: str) -> None:
     wh = open_warehouse(WarehouseSettings(url=pg_url))
     upgrade(wh)
     tid = _tenant(wh)
-    holder = LeaseKeeper(wh.fork(), holder_name("holder"), ttl_seconds=0.5)
+    holder = LeaseKeeper(wh.fork(), holder_name("holder"), ttl_seconds=2)
     successor = LeaseKeeper(wh.fork(), holder_name("successor"), ttl_seconds=30)
     lease = holder.acquire(tid)
     assert lease is not None
@@ -122,7 +134,13 @@ def test_a_takeover_waits_for_a_fenced_landing_in_flight(pg_url: str) -> None:
         wh.insert_landing([_version("in-flight")])
         thread = threading.Thread(target=take_over)
         thread.start()
-        time.sleep(1.0)  # the lease has run out meanwhile, but its row is locked by this transaction
+        # the lease runs out while the successor waits on its row, locked by this transaction
+        watcher = wh.fork()
+        try:
+            _wait_past_lease(watcher, tid)
+            wait_for(lambda: watcher.scalar(PG_LOCK_WAITERS), "the successor to wait on the lease's row")
+        finally:
+            watcher.close()
         assert not took, "the takeover went through while a fenced landing was in flight"
         committed.append(time.monotonic())
     thread.join(10)

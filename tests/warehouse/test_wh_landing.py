@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import random
 import threading
-import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -20,6 +19,7 @@ from hypothesis import strategies as st
 from ordersync.config import WarehouseSettings
 from ordersync.warehouse import Warehouse, open_warehouse
 from ordersync.warehouse.migrate import upgrade
+from support.processes import PG_LOCK_WAITERS, wait_for
 
 RowFactory = Callable[..., tuple[object, ...]]
 WRITERS = 4
@@ -143,13 +143,14 @@ def test_a_version_held_by_a_transaction_that_rolls_back_is_landed_by_the_next(
 ) -> None:
     rows = [make_row(f"o{n}", "h") for n in range(50)]
     first, second = warehouse.fork(), warehouse.fork()
-    landed = threading.Event()
+    landed, landing = threading.Event(), threading.Event()
     counts: list[int] = []
     try:
 
         def waits() -> None:
-            landed.wait(10)
+            landed.wait()
             with second.transaction():
+                landing.set()
                 counts.append(second.insert_landing(rows))  # waits for `first` to end
 
         t = threading.Thread(target=waits)
@@ -157,9 +158,11 @@ def test_a_version_held_by_a_transaction_that_rolls_back_is_landed_by_the_next(
         with pytest.raises(RuntimeError), first.transaction():
             first.insert_landing(rows)
             landed.set()
-            time.sleep(0.3)
+            landing.wait()
+            if warehouse.dialect == "postgres":  # the second waits on the first's rows (DuckDB: on its lock)
+                wait_for(lambda: warehouse.scalar(PG_LOCK_WAITERS), "the second landing to wait on the first")
             raise RuntimeError("crash before commit")
-        t.join(30)
+        t.join()
     finally:
         first.close()
         second.close()
@@ -207,8 +210,7 @@ def test_the_warehouse_clock(warehouse: Warehouse) -> None:
     if warehouse.dialect == "postgres":
         with warehouse.transaction():  # the wall clock, not the transaction's start
             first = warehouse.now()
-            time.sleep(0.02)
-            assert warehouse.now() > first
+            wait_for(lambda: warehouse.now() > first, "the warehouse's clock to move within a transaction")
 
 
 @pytest.fixture

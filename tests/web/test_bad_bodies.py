@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import io
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,6 +31,7 @@ from ordersync.sources.push.files import KEPT_BYTES
 from ordersync.sources.vtex.hook import SECRET_HEADER
 from ordersync.web.server import ServeOptions, serving_in_thread
 from simhelpers import register, settings_for
+from support.processes import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -654,13 +654,6 @@ HOOK_UNREADABLE: list[tuple[str, bytes]] = [
 ]
 
 
-def _wait(check: Any, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert check()
-
-
 def test_hook_bodies_that_cannot_be_read_are_answered_200_and_quarantined(hooked: Hooked) -> None:
     for name, body in HOOK_UNREADABLE:
         r = hooked.post(body)
@@ -674,7 +667,7 @@ def test_hook_bodies_that_cannot_be_read_are_answered_200_and_quarantined(hooked
             landed_ids = {r[0] for r in probe.wh.query("SELECT order_id FROM cdp.orders_landing")}
             return len(probe.quarantine_list("store1")) == len(HOOK_UNREADABLE) and hooked.orders[0] in landed_ids
 
-        _wait(settled)
+        wait_for(settled, "every unreadable body quarantined and the good one landed")
         rows = probe.wh.query(
             "SELECT q.reason, q.source, q.quarantine_id FROM cdp.quarantine q ORDER BY q.quarantine_id"
         )
@@ -701,9 +694,12 @@ def test_hook_secrets_wrong_missing_or_another_tenants_are_401_and_keep_nothing(
     assert hooked.post(body, tenant="nobody").status_code == 401
     assert hooked.post(b"{not json", secret="wrong").status_code == 401
     assert hooked.post(notification(None, pad="p" * (1024 * 1024 + 1))).status_code == 413
-    time.sleep(1.5)
+    # A good notification after them: once it is in, whatever the refused ones left would be too.
+    assert hooked.post(notification(hooked.orders[0])).status_code == 200
     with hooked.app() as probe:
-        assert probe.wh.scalar("SELECT count(*) FROM cdp.hook_inbox") == 0
+        inbox = "SELECT order_id FROM cdp.hook_inbox"
+        wait_for(lambda: probe.wh.query(inbox), "the good notification to reach the inbox")
+        assert [r[0] for r in probe.wh.query(inbox)] == [hooked.orders[0]]
         assert probe.quarantine_list() == []
 
 
@@ -714,7 +710,10 @@ def test_a_hook_naming_an_order_the_store_does_not_hold_is_quarantined_once_give
     for order_id in names:
         assert hooked.post(notification(order_id)).status_code == 200
     with hooked.app() as probe:
-        _wait(lambda: probe.wh.scalar("SELECT count(*) FROM cdp.hook_inbox WHERE attempts > 0") == len(names))
+        wait_for(
+            lambda: probe.wh.scalar("SELECT count(*) FROM cdp.hook_inbox WHERE attempts > 0") == len(names),
+            "every notification to be tried",
+        )
     # serve retries every 30 s; the rounds here make the remaining attempts at once
     with hooked.app() as app:
         for _ in range(3 * MAX_ATTEMPTS):  # a round serve is making at the same moment skips the tenant

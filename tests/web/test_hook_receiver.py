@@ -4,7 +4,6 @@ nothing."""
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from ordersync.simulator import AccountSpec, SimulatorConfig, start_in_thread
 from ordersync.sources.vtex.hook import SECRET_HEADER, Spool
 from ordersync.web.server import ServeOptions, serving_in_thread
 from simhelpers import register, settings_for
+from support.processes import wait_for
 
 pytestmark = pytest.mark.integration
 START = datetime(2026, 11, 20, tzinfo=UTC)
@@ -59,16 +59,15 @@ def test_notifications_are_answered_then_fetched_and_landed(warehouse_url: str, 
                 assert r.status_code == 200
             r = httpx.post(hook, content=b"{not json", headers={SECRET_HEADER: secret})
             assert r.status_code == 200  # kept and quarantined, never refused
-            deadline = time.monotonic() + 30
             with Ordersync(settings_for(warehouse_url, tmp_path)) as probe:
 
                 def unreadable() -> bool:
                     return any("no readable OrderId" in q["reason"] for q in probe.quarantine_list("store1"))
 
-                while not (landed_ids(probe) == set(orders) and unreadable()) and time.monotonic() < deadline:
-                    time.sleep(0.2)
-                assert landed_ids(probe) == set(orders)
-                assert unreadable()
+                wait_for(
+                    lambda: landed_ids(probe) == set(orders) and unreadable(),
+                    "every notification to land and the unreadable one to be quarantined",
+                )
 
 
 def test_spooled_notifications_survive_a_receiver_that_dies_after_answering(warehouse_url: str, tmp_path: Path) -> None:
