@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from cli.serving import EVENT, free_port, run, serving
+from support.serving import EVENT, free_port, run, serving
 
 pytestmark = pytest.mark.integration
 

@@ -14,7 +14,7 @@ import orjson
 import pytest
 
 from ordersync.facade import Ordersync
-from simhelpers import settings_for
+from support.sim import settings_for
 
 
 def run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:

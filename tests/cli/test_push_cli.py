@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from cli.serving import EVENT, run, serving
+from support.serving import EVENT, run, serving
 
 
 def test_push_store_tokens_and_settings(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from ordersync.facade import Ordersync
 from ordersync.land import Lander
 from ordersync.land.quarantine import quarantined_raw
 from ordersync.simulator import AccountSpec, SimulatorConfig, start_in_thread
-from simhelpers import KEY_ENV, TOKEN_ENV, register, settings_for
+from support.sim import KEY_ENV, TOKEN_ENV, register, settings_for
 
 from .bad_inputs import order
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ordersync.facade import Ordersync
 from ordersync.land import Lander
-from simhelpers import settings_for
+from support.sim import settings_for
 
 from .bad_inputs import order
 

@@ -21,8 +21,7 @@ from ordersync.revisions.asof import Revenue
 from ordersync.sources.push.events import parse_event
 from ordersync.tenants import Tenant
 from ordersync.warehouse import Warehouse
-
-from .revsupport import new_push_tenant
+from support.revisions import new_push_tenant
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 UTC_ZONE = ZoneInfo("UTC")

@@ -15,8 +15,7 @@ from ordersync.clock import ManualClock
 from ordersync.config import load_settings
 from ordersync.facade import Ordersync
 from ordersync.revisions import asof
-
-from .revsupport import event, new_push_tenant, push
+from support.revisions import event, new_push_tenant, push
 
 NOW = datetime(2026, 6, 20, 12, 0, tzinfo=UTC)
 H = timedelta(hours=1)

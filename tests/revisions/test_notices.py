@@ -20,8 +20,7 @@ from ordersync.facade import Ordersync
 from ordersync.revisions.notices import NoticeSender, backoff
 from ordersync.worker.schedule import ScheduleSettings
 from ordersync.worker.worker import Worker
-
-from .notice_support import (
+from support.notices import (
     TENANT,
     add_notice,
     deliveries,

@@ -16,8 +16,7 @@ from ordersync.config import load_settings
 from ordersync.errors import ConfigError, RefusedError
 from ordersync.facade import Ordersync
 from ordersync.revisions.asof import DayRevenue
-
-from .revsupport import event, new_push_tenant, push
+from support.revisions import event, new_push_tenant, push
 
 pytestmark = pytest.mark.dbt
 

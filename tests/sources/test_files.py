@@ -22,7 +22,7 @@ from ordersync.facade import Ordersync
 from ordersync.land.quarantine import quarantined_raw
 from ordersync.sources.push import files
 from ordersync.sources.push.files import FileSource, Unreadable, batched
-from simhelpers import settings_for
+from support.sim import settings_for
 
 T0 = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
 N = 1_100  # three batches of up to 500

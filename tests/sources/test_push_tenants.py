@@ -11,7 +11,7 @@ from ordersync.errors import ConfigError
 from ordersync.facade import Ordersync
 from ordersync.land.intake import Intake, Item
 from ordersync.sources.push.events import item_order_id, parse_pushed
-from simhelpers import settings_for
+from support.sim import settings_for
 
 EVENT = (
     b'{"order_id": "P-1", "event_time": "2026-12-01T10:00:00Z", "status": "invoiced", "total_value": 10,'

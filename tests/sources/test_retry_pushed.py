@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ordersync.facade import Ordersync
 from ordersync.land import Lander
-from simhelpers import settings_for
+from support.sim import settings_for
 
 EVENT = (
     b'{"order_id": "R-1", "event_time": "2026-12-01T10:00:00Z", "status": "invoiced", "total_value": "5.50",'

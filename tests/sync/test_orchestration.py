@@ -17,7 +17,7 @@ from ordersync.observe.status import sync_state
 from ordersync.simulator import AccountSpec, SimulatorConfig, start_in_subprocess
 from ordersync.sync import engine
 from ordersync.sync.reconcile import close_fixed, open_days, warehouse_days
-from simhelpers import KEY_ENV, TOKEN_ENV, register, settings_for
+from support.sim import KEY_ENV, TOKEN_ENV, register, settings_for
 
 pytestmark = [pytest.mark.integration]
 

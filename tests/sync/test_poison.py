@@ -15,12 +15,12 @@ from pathlib import Path
 
 import orjson
 
-from extract.fake_vtex import APP_KEY, APP_TOKEN, MALFORMED, FakeOrder, FakeVtex, Fault, spread
 from ordersync.clock import ManualClock
 from ordersync.facade import Ordersync
 from ordersync.land.lander import decode_raw
 from ordersync.sync import checkpoints
-from simhelpers import KEY_ENV, TOKEN_ENV, settings_for
+from support.fake_vtex import APP_KEY, APP_TOKEN, MALFORMED, FakeOrder, FakeVtex, Fault, spread
+from support.sim import KEY_ENV, TOKEN_ENV, settings_for
 
 DAY = datetime(2024, 5, 1, 3, tzinfo=UTC)
 

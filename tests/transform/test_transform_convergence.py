@@ -18,8 +18,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from ordersync.warehouse import LANDING_COLUMNS
-
-from .transform_support import DbtWarehouse, landing_row
+from support.transform import DbtWarehouse, landing_row
 
 pytestmark = pytest.mark.dbt
 

@@ -31,7 +31,7 @@ from ordersync.simulator import AccountSpec, SimulatorConfig, start_in_thread
 from ordersync.sources.push.files import KEPT_BYTES
 from ordersync.sources.vtex.hook import SECRET_HEADER
 from ordersync.web.server import ServeOptions, serving_in_thread
-from simhelpers import register, settings_for
+from support.sim import register, settings_for
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from ordersync.facade import Ordersync
-from simhelpers import settings_for
+from support.sim import settings_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.dbt]
 

@@ -1,0 +1,2 @@
+"""Helpers the tests share, one module per topic, imported as `from support.sim import ...`
+(tests/ is on the import path: pyproject's pythonpath)."""
