@@ -13,8 +13,7 @@ import pytest
 
 from ordersync.simulator import AccountSpec, RunningSimulator, start_in_thread
 from support.receiver import Receiver, Recorded
-
-from .sim_support import KEY, call, make_config, orders_api, send
+from support.sim import KEY, call, make_config, orders_api, send
 
 pytestmark = pytest.mark.integration
 
