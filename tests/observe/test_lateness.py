@@ -30,6 +30,7 @@ from ordersync.tenants import Tenant
 from ordersync.warehouse import LANDING_COLUMNS
 
 NOW = datetime(2024, 5, 20, 12, 0, tzinfo=UTC)
+CLOCK_START = NOW  # the `clock` fixture's start (tests/conftest.py)
 DAY = date(2024, 5, 18)
 HOUR = 3600
 D = 86400
@@ -46,11 +47,6 @@ def shared_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
     with psycopg.connect(url, autocommit=True) as con:
         con.execute("DROP SCHEMA IF EXISTS cdp CASCADE")
     return url
-
-
-@pytest.fixture(scope="module")
-def clock() -> ManualClock:
-    return ManualClock(NOW)
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,7 @@ from ordersync.tenants import Tenant
 from ordersync.warehouse import Warehouse
 from support.revisions import new_push_tenant
 
-NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+CLOCK_START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)  # the `clock` fixture's start (tests/conftest.py)
 UTC_ZONE = ZoneInfo("UTC")
 DAYS = [date(2026, 2, 1) + timedelta(days=i) for i in range(3)]
 STATUSES = ["payment-pending", "invoiced", "canceled", "handling"]
@@ -38,11 +38,6 @@ class AheadClock:
 
     def now(self) -> datetime:
         return self.base.now() + self.ahead
-
-
-@pytest.fixture(scope="module")
-def clock() -> ManualClock:
-    return ManualClock(NOW)
 
 
 version = st.tuples(
