@@ -19,7 +19,7 @@ from pydantic import SecretStr
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.extract.fake_vtex import APP_KEY, APP_TOKEN, spread  # run from the repository root
+from tests.support.fake_vtex import APP_KEY, APP_TOKEN, spread  # run from the repository root
 
 from ordersync.extract import VtexClient
 
@@ -46,7 +46,7 @@ def main() -> None:
     args = parser.parse_args()
     padding = ("--padding", str(args.padding))
     server = subprocess.Popen(
-        [sys.executable, "-m", "tests.extract.fake_vtex", "--orders", str(args.orders), *padding],
+        [sys.executable, "-m", "tests.support.fake_vtex", "--orders", str(args.orders), *padding],
         stdout=subprocess.PIPE,
         text=True,
     )

@@ -1,4 +1,5 @@
-"""Shared fixtures: a real DuckDB file and a real PostgreSQL database for every warehouse test.
+"""Shared fixtures: a real DuckDB file and a real PostgreSQL database for every warehouse test, and
+a manual clock per test module.
 
 Each test session (each xdist worker) creates its own PostgreSQL database and drops it at the end;
 set ORDERSYNC_TEST_PG_URL to point at another server. Migrating costs about half a second a
@@ -13,17 +14,21 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
 import pytest
 
+from ordersync.clock import ManualClock
 from ordersync.config import WarehouseSettings
 from ordersync.warehouse import Warehouse, open_warehouse
 from ordersync.warehouse.migrate import upgrade
 
 PG_ADMIN_URL = os.environ.get("ORDERSYNC_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 BACKENDS = ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)]
+#: Where `clock` starts in a test module that sets no CLOCK_START of its own.
+DEFAULT_CLOCK_START = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
 
 def _with_db(url: str, dbname: str) -> str:
@@ -125,3 +130,12 @@ def warehouse(warehouse_url: str) -> Iterator[Warehouse]:
         yield wh
     finally:
         wh.close()
+
+
+@pytest.fixture(scope="module")
+def clock(request: pytest.FixtureRequest) -> ManualClock:
+    """One ManualClock for the tests of a module, starting at the module's CLOCK_START (a timezone-aware
+    datetime; DEFAULT_CLOCK_START without one). Module-scoped, so module-scoped fixtures (the revision
+    tests' `app`) can run on it; it moves only when a test moves it, so a test that needs its own start
+    sets it (`clock.set(CLOCK_START)`)."""
+    return ManualClock(getattr(request.module, "CLOCK_START", DEFAULT_CLOCK_START))

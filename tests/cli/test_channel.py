@@ -10,7 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from cli.serving import EVENT, free_port, run, serving
+from factories import push_event
+from support.serving import free_port, run, serving
 
 pytestmark = pytest.mark.integration
 
@@ -23,10 +24,12 @@ def test_commands_reach_the_warehouse_through_a_running_serve(tmp_path: Path) ->
         made = run(["tokens", "create", "--tenant", "app", "--json"], tmp_path)
         assert made.returncode == 0, made.stderr
         token = json.loads(made.stdout)["token"]
-        pushed = httpx.post(f"{url}/v1/tenants/app/orders", json=[EVENT], headers={"Authorization": f"Bearer {token}"})
+        pushed = httpx.post(
+            f"{url}/v1/tenants/app/orders", json=[push_event("A-1")], headers={"Authorization": f"Bearer {token}"}
+        )
         assert pushed.json()["landed"] == 1  # serve took its warehouse back after the command
         events = tmp_path / "later.ndjson"
-        events.write_text(json.dumps({**EVENT, "status": "canceled", "event_time": "2026-12-01T11:00:00Z"}) + "\n")
+        events.write_text(json.dumps(push_event("A-1", status="canceled", event_time="2026-12-01T11:00:00Z")) + "\n")
         ingested = run(["ingest", "--tenant", "app", str(events.name)], tmp_path)  # a relative path
         assert ingested.returncode == 0, ingested.stderr
         assert run(["build"], tmp_path).returncode == 0

@@ -13,8 +13,9 @@ from pathlib import Path
 import orjson
 import pytest
 
+from factories import push_event, vtex_order
 from ordersync.facade import Ordersync
-from simhelpers import settings_for
+from support.sim import settings_for
 
 
 def run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -28,26 +29,28 @@ def run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def event(i: int, **changes: object) -> dict[str, object]:
-    return {
-        "order_id": f"E-{i}",
-        "event_time": "2026-12-01T10:15:00Z",
-        "status": "invoiced",
-        "total_value": "19.90",
-        "currency_code": "BRL",
-        "creation_date": "2026-12-01T10:00:00Z",
-        "customer": {"id": f"c-{i}", "email": f"c{i}@example.com"},
-        **changes,
-    }
+def event(i: int) -> dict[str, object]:
+    # every field spelled out: the CSV file below repeats E-0's
+    return push_event(
+        f"E-{i}",
+        event_time="2026-12-01T10:15:00Z",
+        status="invoiced",
+        total_value="19.90",
+        currency_code="BRL",
+        creation_date="2026-12-01T10:00:00Z",
+        customer={"id": f"c-{i}", "email": f"c{i}@example.com"},
+    )
 
 
 def body(i: int) -> bytes:
     """A VTEX get-order body, spelled as VTEX spells it (not as orjson would)."""
-    return (
-        b'{"orderId": "v-%d", "status": "invoiced", "value": 1990, '
-        b'"creationDate": "2026-12-01T10:00:00.0000000+00:00", "lastChange": "2026-12-01T11:00:00.0000000+00:00", '
-        b'"clientProfileData": {"email": "ana@example.com", "firstName": "Ana"}}' % i
-    )
+    return json.dumps(
+        vtex_order(
+            f"v-{i}",
+            creationDate="2026-12-01T10:00:00.0000000+00:00",
+            lastChange="2026-12-01T11:00:00.0000000+00:00",
+        )
+    ).encode()
 
 
 @pytest.fixture

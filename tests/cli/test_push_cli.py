@@ -9,7 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from cli.serving import EVENT, run, serving
+from factories import push_event
+from support.serving import run, serving
 
 
 def test_push_store_tokens_and_settings(tmp_path: Path) -> None:
@@ -34,5 +35,7 @@ def test_serve_takes_a_push_from_another_process(tmp_path: Path) -> None:
     assert run(["tenants", "add", "app", "--platform", "push"], tmp_path).returncode == 0
     token = json.loads(run(["tokens", "create", "--tenant", "app", "--json"], tmp_path).stdout)["token"]
     with serving(tmp_path) as url:
-        r = httpx.post(f"{url}/v1/tenants/app/orders", json=[EVENT], headers={"Authorization": f"Bearer {token}"})
+        r = httpx.post(
+            f"{url}/v1/tenants/app/orders", json=[push_event()], headers={"Authorization": f"Bearer {token}"}
+        )
         assert r.status_code == 200 and r.json()["landed"] == 1

@@ -18,7 +18,7 @@ from rich.console import Console
 
 from ordersync.cli.output import SHORT_LABELS, print_table
 from ordersync.simulator import AccountSpec, RunningSimulator, start_in_thread
-from simulator.sim_support import KEY, TOKEN, make_config
+from support.sim import KEY, TOKEN, make_config
 
 WIDTH = 80
 LONG = "an-online-store-with-a-really-long-tenant-name-for-narrow-terminals"

@@ -15,8 +15,7 @@ from pydantic import SecretStr
 
 from ordersync.errors import NotFoundError, SourceError, TransientSourceError
 from ordersync.extract import MalformedBodyError, VtexClient
-
-from .fake_vtex import APP_KEY, APP_TOKEN, CUT, MALFORMED, FakeVtex, Fault, RecordingSleep, spread
+from support.fake_vtex import APP_KEY, APP_TOKEN, CUT, MALFORMED, FakeVtex, Fault, RecordingSleep, spread
 
 DAY = datetime(2024, 5, 1, 3, tzinfo=UTC)
 DAY_END = DAY + timedelta(days=1)

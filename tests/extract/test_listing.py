@@ -12,8 +12,7 @@ from pydantic import SecretStr
 from ordersync.errors import SourceError
 from ordersync.extract import ListEntry, VtexClient
 from ordersync.extract.windows import Window, from_ms
-
-from .fake_vtex import APP_KEY, APP_TOKEN, FakeOrder, FakeVtex, RecordingSleep, spread
+from support.fake_vtex import APP_KEY, APP_TOKEN, FakeOrder, FakeVtex, RecordingSleep, spread
 
 DAY = datetime(2024, 5, 1, 3, tzinfo=UTC)
 DAY_END = DAY + timedelta(days=1) - timedelta(milliseconds=1)

@@ -18,8 +18,7 @@ from pydantic import SecretStr
 from ordersync.extract import VtexClient
 from ordersync.extract.pacing import Pacer, account_key, forget, install, shared_pacer
 from ordersync.simulator import AccountSpec, SimulatorConfig, start_in_thread
-
-from .fake_vtex import APP_KEY, APP_TOKEN, FakeVtex, Fault, RecordingSleep, spread
+from support.fake_vtex import APP_KEY, APP_TOKEN, FakeVtex, Fault, RecordingSleep, spread
 
 DAY = datetime(2024, 5, 1, 3, tzinfo=UTC)
 DAY_END = DAY + timedelta(days=1)

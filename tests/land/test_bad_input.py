@@ -19,12 +19,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from factories import vtex_order_json
 from ordersync.config import load_settings
 from ordersync.facade import Ordersync
 from ordersync.land.quarantine import quarantined_raw
 from ordersync.tenants import Tenant
 
-from .bad_inputs import AWKWARD, BAD, SQL, Awkward, Bad, order, order_doc
+from .bad_inputs import AWKWARD, BAD, SQL, Awkward, Bad
 
 
 def landed(app: Ordersync, tenant: Tenant) -> list[dict[str, Any]]:
@@ -44,7 +45,9 @@ def test_a_bad_record_is_quarantined_and_its_batch_lands(
     shared_app: Ordersync, new_tenant: Callable[[], Tenant], bad: Bad
 ) -> None:
     tenant = new_tenant()
-    result = shared_app.land_records(tenant.tenant_name, [order("good-1"), bad.raw, order("good-2")])
+    result = shared_app.land_records(
+        tenant.tenant_name, [vtex_order_json("good-1"), bad.raw, vtex_order_json("good-2")]
+    )
     assert (result.received, result.landed, result.quarantined) == (3, 2, 1)
     assert [r["order_id"] for r in landed(shared_app, tenant)] == ["good-1", "good-2"]
     [row] = quarantined(shared_app, tenant)
@@ -69,7 +72,7 @@ def test_an_awkward_but_valid_record_lands_as_plain_text(
     shared_app: Ordersync, new_tenant: Callable[[], Tenant], awkward: Awkward
 ) -> None:
     tenant = new_tenant()
-    result = shared_app.land_records(tenant.tenant_name, [awkward.raw, order("good-1")])
+    result = shared_app.land_records(tenant.tenant_name, [awkward.raw, vtex_order_json("good-1")])
     assert (result.landed, result.quarantined) == (2, 0), result.reasons
     rows = {r["order_id"]: r for r in landed(shared_app, tenant)}
     assert set(rows) == {awkward.order_id, "good-1"}
@@ -82,7 +85,7 @@ def test_an_awkward_but_valid_record_lands_as_plain_text(
 def test_sql_fragments_are_bound_never_run(shared_app: Ordersync, new_tenant: Callable[[], Tenant]) -> None:
     tenant = new_tenant()
     tricky = [
-        order(f"{SQL}-{i}", status=s, clientProfileData={"email": s, "firstName": s})
+        vtex_order_json(f"{SQL}-{i}", status=s, clientProfileData={"email": s, "firstName": s})
         for i, s in enumerate(["'; DELETE FROM cdp.tenants; --", "\\'; SELECT 1; --", "?", "$1", "%s", "E'\\x00'"])
     ]
     result = shared_app.land_records(tenant.tenant_name, tricky)
@@ -106,7 +109,7 @@ def _cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
 def test_ordersync_land_quarantines_every_bad_class_and_exits_0(warehouse_url: str, tmp_path: Path) -> None:
     # one JSON object per line: records holding a line break or blank are not single lines
     bad = [b for b in BAD if b"\n" not in b.raw and b"\r" not in b.raw and b.raw.strip()]
-    good = [order(f"good-{i}", value=i * 100) for i in range(len(bad))]
+    good = [vtex_order_json(f"good-{i}", value=i * 100) for i in range(len(bad))]
     lines = [r for pair in zip(good, (b.raw for b in bad), strict=True) for r in pair]
     lines += [a.raw for a in AWKWARD]
     path = tmp_path / "orders.jsonl"
@@ -153,7 +156,7 @@ _json = st.recursive(
 
 
 def _good(index: int, doc: dict[str, Any]) -> bytes:
-    return orjson.dumps(order_doc(f"g{index}", **{**doc, "lastChange": doc["creationDate"]}))
+    return vtex_order_json(f"g{index}", **{**doc, "lastChange": doc["creationDate"]})
 
 
 # Mutations that each make a good record bad, whatever else it holds.

@@ -12,15 +12,14 @@ from typing import Any
 
 import pytest
 
+from factories import vtex_order_json
 from ordersync.clock import ManualClock
 from ordersync.errors import ConfigError, NotFoundError
 from ordersync.facade import Ordersync
 from ordersync.land import Lander
 from ordersync.land.quarantine import quarantined_raw
 from ordersync.simulator import AccountSpec, SimulatorConfig, start_in_thread
-from simhelpers import KEY_ENV, TOKEN_ENV, register, settings_for
-
-from .bad_inputs import order
+from support.sim import KEY_ENV, TOKEN_ENV, register, settings_for
 
 NOW = datetime(2025, 3, 10, 15, tzinfo=UTC)
 
@@ -46,12 +45,12 @@ def test_retry_lands_what_parses_now_and_keeps_every_row(app: Ordersync) -> None
     tid = _tenant(app, "shop")
     lander = Lander(app.wh, app.clock)
     # quarantined under an older, stricter rule: the record itself is fine
-    lander.quarantine(tid, order("fixed-1"), "value 15990 looked wrong", "file", None, "fixed-1")
+    lander.quarantine(tid, vtex_order_json("fixed-1"), "value 15990 looked wrong", "file", None, "fixed-1")
     # fine too, and its version has landed since: resolved without a second copy
-    app.land_records("shop", [order("landed-since")])
-    lander.quarantine(tid, order("landed-since"), "an old reason", "file", None, "landed-since")
+    app.land_records("shop", [vtex_order_json("landed-since")])
+    lander.quarantine(tid, vtex_order_json("landed-since"), "an old reason", "file", None, "landed-since")
     # still bad: through the normal path, and raw bytes that are not text at all
-    app.land_records("shop", [order("neg", value=-5), order("ok-1")])
+    app.land_records("shop", [vtex_order_json("neg", value=-5), vtex_order_json("ok-1")])
     lander.quarantine(tid, b"\xff\x00\xfe{", "not valid UTF-8", "file", None)
     landing_before = app.wh.scalar("SELECT count(*) FROM cdp.orders_landing")
     ids = [int(r["quarantine_id"]) for r in app.quarantine_list("shop")]
@@ -90,9 +89,9 @@ def test_retry_lands_what_parses_now_and_keeps_every_row(app: Ordersync) -> None
 def test_retry_by_id_and_tenant_touches_nothing_else(app: Ordersync) -> None:
     a, b = _tenant(app, "alpha"), _tenant(app, "beta")
     lander = Lander(app.wh, app.clock)
-    lander.quarantine(a, order("a-1"), "old", "file", None)
-    lander.quarantine(a, order("a-2"), "old", "file", None)
-    lander.quarantine(b, order("b-1"), "old", "file", None)
+    lander.quarantine(a, vtex_order_json("a-1"), "old", "file", None)
+    lander.quarantine(a, vtex_order_json("a-2"), "old", "file", None)
+    lander.quarantine(b, vtex_order_json("b-1"), "old", "file", None)
     a1, a2, b1 = (int(r["quarantine_id"]) for r in app.quarantine_list())
     assert {r["tenant"] for r in app.quarantine_list()} == {"alpha", "beta"}
     assert [r["quarantine_id"] for r in app.quarantine_list("beta")] == [b1]

@@ -9,11 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from factories import vtex_order_json
 from ordersync.facade import Ordersync
 from ordersync.land import Lander
-from simhelpers import settings_for
-
-from .bad_inputs import order
+from support.sim import settings_for
 
 
 def run(args: list[str], cwd: Path, url: str) -> subprocess.CompletedProcess[str]:
@@ -34,13 +33,15 @@ def test_list_and_retry_from_the_command_line(warehouse_url: str, tmp_path: Path
         app.land_records(
             "shop",
             [
-                order("[/bold] not markup", value=-1),
-                order("ab\x1b[2Jcd"),
-                order("long-reason", creationDate="x" * 30 + " and a long tail"),
-                order("good"),
+                vtex_order_json("[/bold] not markup", value=-1),
+                vtex_order_json("ab\x1b[2Jcd"),
+                vtex_order_json("long-reason", creationDate="x" * 30 + " and a long tail"),
+                vtex_order_json("good"),
             ],
         )
-        Lander(app.wh, app.clock).quarantine(t.tenant_id, order("fine-now"), "an old reason", "file", None, "fine-now")
+        Lander(app.wh, app.clock).quarantine(
+            t.tenant_id, vtex_order_json("fine-now"), "an old reason", "file", None, "fine-now"
+        )
 
     listed = run(["quarantine", "list"], tmp_path, warehouse_url)
     assert listed.returncode == 0, listed.stderr

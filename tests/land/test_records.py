@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from factories import vtex_order, vtex_order_json
 from ordersync.clock import ManualClock
 from ordersync.errors import BadRecordError
 from ordersync.land import Lander, parse_order
@@ -21,28 +21,21 @@ from ordersync.warehouse import Warehouse
 BA = ZoneInfo("America/Argentina/Buenos_Aires")
 
 
-def order(order_id: str = "v1-01", **over: object) -> bytes:
-    doc: dict[str, object] = {
-        "orderId": order_id,
-        "status": "invoiced",
-        "value": 15990,
-        "creationDate": "2024-05-01T02:32:10.0000000+00:00",
-        "lastChange": "2024-05-01T15:05:41.7010747+00:00",
-        "salesChannel": "1",
-        "clientProfileData": {
+def test_parse_extracts_the_landing_fields() -> None:
+    raw = vtex_order_json(
+        "v1-01",
+        value=15990,
+        creationDate="2024-05-01T02:32:10.0000000+00:00",
+        lastChange="2024-05-01T15:05:41.7010747+00:00",
+        clientProfileData={
             "email": "maria@example.com",
             "firstName": "Maria",
             "lastName": "Silva",
             "userProfileId": "u-1",
         },
-        "storePreferencesData": {"currencyCode": "BRL"},
-    }
-    doc.update(over)
-    return orjson.dumps(doc)
-
-
-def test_parse_extracts_the_landing_fields() -> None:
-    v = parse_order(order(), BA)
+        storePreferencesData={"currencyCode": "BRL"},
+    )
+    v = parse_order(raw, BA)
     assert v.order_id == "v1-01"
     assert str(v.total_value) == "159.90"
     # created 02:32 UTC on May 1st is still April 30th in Buenos Aires
@@ -61,11 +54,11 @@ def test_parse_extracts_the_landing_fields() -> None:
     [
         (b'{"orderId": "x", "value": 1', "not valid JSON"),
         (b"[1, 2]", "not an order object"),
-        (order(orderId=None), "orderId is missing"),
-        (order(lastChange="last tuesday"), "lastChange 'last tuesday' is not an ISO-8601 date"),
-        (order(creationDate=None), "creationDate is missing"),
-        (order(value="12,50"), "value '12,50' is not a number of cents"),
-        (order(value=True), "is not a number of cents"),
+        (vtex_order_json(orderId=None), "orderId is missing"),
+        (vtex_order_json(lastChange="last tuesday"), "lastChange 'last tuesday' is not an ISO-8601 date"),
+        (vtex_order_json(creationDate=None), "creationDate is missing"),
+        (vtex_order_json(value="12,50"), "value '12,50' is not a number of cents"),
+        (vtex_order_json(value=True), "is not a number of cents"),
     ],
 )
 def test_bad_records_say_what_is_wrong(raw: bytes, reason: str) -> None:
@@ -79,14 +72,15 @@ def test_bad_records_are_quarantined_and_the_rest_lands(warehouse: Warehouse) ->
         (datetime.now(UTC),),
     )
     tid = warehouse.scalar("SELECT tenant_id FROM cdp.tenants WHERE tenant_name = 't'")
+    good_1 = vtex_order_json("good-1", value=15990)
     records = [
-        order("good-1"),
+        good_1,
         b'{"orderId": "broken"',
-        order(orderId=None),
-        order("bad-date", lastChange="2024-02-31T00:00:00Z"),
-        order("bad-value", value="abc"),
-        order("good-2", value=100),
-        order("good-1"),  # the same payload again: stored once
+        vtex_order_json(orderId=None),
+        vtex_order_json("bad-date", lastChange="2024-02-31T00:00:00Z"),
+        vtex_order_json("bad-value", value="abc"),
+        vtex_order_json("good-2", value=100),
+        good_1,  # the same payload again: stored once
     ]
     lander = Lander(warehouse, ManualClock(datetime(2024, 6, 1, tzinfo=UTC)))
     result = lander.land_raw(tid, BA, records, "file", None)
@@ -101,7 +95,7 @@ def test_bad_records_are_quarantined_and_the_rest_lands(warehouse: Warehouse) ->
     assert "lastChange" in quarantined[2][0]
     assert "not a number of cents" in quarantined[3][0]
     # landing the same batch again changes nothing but the quarantine log
-    again = lander.land_raw(tid, BA, [order("good-1"), order("good-2", value=100)], "file", None)
+    again = lander.land_raw(tid, BA, [good_1, vtex_order_json("good-2", value=100)], "file", None)
     assert again.landed == 0
 
 
@@ -118,7 +112,7 @@ _fields = st.sampled_from(
 
 def _doc(fields: dict[str, object]) -> bytes:
     # the standard library's encoder: integers of any size, NaN written as NaN (not JSON)
-    doc = orjson.loads(order())
+    doc = vtex_order()
     doc.update(fields)
     return json.dumps(doc, ensure_ascii=False).encode("utf-8")
 
@@ -143,7 +137,12 @@ def test_parse_order_raises_nothing_but_bad_record_errors(raw: bytes) -> None:
 def test_the_sync_path_with_a_decoded_head_parses_the_same() -> None:
     from ordersync.extract.order_head import decode_order_head
 
-    for raw in (order(), order(value=-1), order("x" * 300), order(status="a\x00b")):
+    for raw in (
+        vtex_order_json(),
+        vtex_order_json(value=-1),
+        vtex_order_json("x" * 300),
+        vtex_order_json(status="a\x00b"),
+    ):
         try:
             alone = parse_order(raw, BA)
         except BadRecordError as exc:

@@ -16,10 +16,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import orjson
 import psycopg
 import pytest
 
+from factories import vtex_order_json
 from ordersync.clock import ManualClock
 from ordersync.config import load_settings
 from ordersync.errors import ConfigError, NotFoundError
@@ -30,6 +30,7 @@ from ordersync.tenants import Tenant
 from ordersync.warehouse import LANDING_COLUMNS
 
 NOW = datetime(2024, 5, 20, 12, 0, tzinfo=UTC)
+CLOCK_START = NOW  # the `clock` fixture's start (tests/conftest.py)
 DAY = date(2024, 5, 18)
 HOUR = 3600
 D = 86400
@@ -46,11 +47,6 @@ def shared_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
     with psycopg.connect(url, autocommit=True) as con:
         con.execute("DROP SCHEMA IF EXISTS cdp CASCADE")
     return url
-
-
-@pytest.fixture(scope="module")
-def clock() -> ManualClock:
-    return ManualClock(NOW)
 
 
 @pytest.fixture(scope="module")
@@ -158,17 +154,10 @@ def test_a_version_over_the_budget_lands_and_is_flagged(
     """Through the real landing path: nothing is dropped for being late, the report flags it."""
     t = new_tenant()
     changed = NOW - timedelta(days=10)
-    doc = {
-        "orderId": "late-1",
-        "status": "invoiced",
-        "value": 15990,
-        "creationDate": (changed - timedelta(hours=2)).isoformat(),
-        "lastChange": changed.isoformat(),
-        "storePreferencesData": {"currencyCode": "BRL"},
-    }
-    fresh = {**doc, "orderId": "fresh-1", "lastChange": (NOW - timedelta(minutes=5)).isoformat()}
-    fresh["creationDate"] = doc["creationDate"]
-    result = Lander(app.wh, clock).land_raw(t.tenant_id, t.tz, [orjson.dumps(doc), orjson.dumps(fresh)], "push", None)
+    created = (changed - timedelta(hours=2)).isoformat()
+    late = vtex_order_json("late-1", creationDate=created, lastChange=changed.isoformat())
+    fresh = vtex_order_json("fresh-1", creationDate=created, lastChange=(NOW - timedelta(minutes=5)).isoformat())
+    result = Lander(app.wh, clock).land_raw(t.tenant_id, t.tz, [late, fresh], "push", None)
     assert result.landed == 2
     r = one_day(app, t)
     assert r["date"] == changed.date().isoformat()

@@ -29,7 +29,7 @@ from ordersync.facade import Ordersync
 from ordersync.observe.verify import CHECKS, FAIL, PASS, SKIP, WARN, CheckResult, VerifyReport
 from ordersync.simulator import AccountSpec, RunningSimulator, SimulatorConfig, start_in_thread
 from ordersync.sync import reconcile
-from simhelpers import register, settings_for
+from support.sim import register, settings_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.dbt]
 

@@ -1,5 +1,6 @@
 """Fixtures of the revision tests: one warehouse per module and backend (each test works in tenants
-of its own), and a facade on it driven by the module's `clock` fixture."""
+of its own), and a facade on it driven by the module-scoped `clock` fixture (tests/conftest.py),
+which starts at the module's CLOCK_START."""
 
 from __future__ import annotations
 

@@ -14,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from factories import push_event
 from ordersync.clock import ManualClock
 from ordersync.facade import Ordersync
 from ordersync.land import Lander, ledger
@@ -21,10 +22,9 @@ from ordersync.revisions.asof import Revenue
 from ordersync.sources.push.events import parse_event
 from ordersync.tenants import Tenant
 from ordersync.warehouse import Warehouse
+from support.revisions import new_push_tenant
 
-from .revsupport import new_push_tenant
-
-NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+CLOCK_START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)  # the `clock` fixture's start (tests/conftest.py)
 UTC_ZONE = ZoneInfo("UTC")
 DAYS = [date(2026, 2, 1) + timedelta(days=i) for i in range(3)]
 STATUSES = ["payment-pending", "invoiced", "canceled", "handling"]
@@ -38,11 +38,6 @@ class AheadClock:
 
     def now(self) -> datetime:
         return self.base.now() + self.ahead
-
-
-@pytest.fixture(scope="module")
-def clock() -> ManualClock:
-    return ManualClock(NOW)
 
 
 version = st.tuples(
@@ -65,15 +60,14 @@ step = st.one_of(
 def versions(items: list[tuple[str, int, str, int, date]], writer: str) -> list[Any]:
     out = []
     for order_id, hour, status, total, day in items:
-        event = {
-            "order_id": order_id,
-            "event_time": (datetime(2026, 2, 1, tzinfo=UTC) + timedelta(hours=hour)).isoformat(),
-            "status": status,
-            "total_value": str(total),
-            "currency_code": "BRL",
-            "creation_date": datetime(day.year, day.month, day.day, 9, tzinfo=UTC).isoformat(),
-            "writer": writer,  # the two writers never send the same bytes (so neither waits on the other)
-        }
+        event = push_event(
+            order_id,
+            event_time=(datetime(2026, 2, 1, tzinfo=UTC) + timedelta(hours=hour)).isoformat(),
+            status=status,
+            total_value=str(total),
+            creation_date=datetime(day.year, day.month, day.day, 9, tzinfo=UTC).isoformat(),
+            writer=writer,  # the two writers never send the same bytes (so neither waits on the other)
+        )
         out.append(parse_event(event, UTC_ZONE))
     return out
 

@@ -15,21 +15,17 @@ from ordersync.clock import ManualClock
 from ordersync.config import load_settings
 from ordersync.facade import Ordersync
 from ordersync.revisions import asof
-
-from .revsupport import event, new_push_tenant, push
+from support.revisions import event, new_push_tenant, push
 
 NOW = datetime(2026, 6, 20, 12, 0, tzinfo=UTC)
+CLOCK_START = NOW  # the `clock` fixture's start (tests/conftest.py)
 H = timedelta(hours=1)
 DAYS = [date(2026, 6, 1) + timedelta(days=i) for i in range(10)]
 
 
 @pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(NOW)
-
-
-@pytest.fixture
 def app(warehouse_url: str, clock: ManualClock, tmp_path: Any) -> Iterator[Ordersync]:
+    clock.set(CLOCK_START)  # a fresh warehouse per test, and the clock back at the start
     settings = load_settings(overrides={"warehouse": {"url": warehouse_url}, "dbt": {"state_dir": str(tmp_path)}})
     with Ordersync(settings, clock=clock) as facade:
         facade.init()

@@ -19,9 +19,7 @@ from ordersync.facade import Ordersync
 from ordersync.revisions.notices import NoticeSender, backoff
 from ordersync.worker.schedule import ScheduleSettings
 from ordersync.worker.worker import Worker
-from support.processes import wait_for
-
-from .notice_support import (
+from support.notices import (
     TENANT,
     add_notice,
     deliveries,
@@ -31,6 +29,7 @@ from .notice_support import (
     receiving,
     settings,
 )
+from support.processes import wait_for
 
 NOW = datetime(2026, 12, 20, 12, tzinfo=UTC)  # closed with the default 48 h: days up to 12-17
 DAY = date(2026, 12, 1)

@@ -26,7 +26,7 @@ from ordersync.dates import parse_vtex_datetime
 from ordersync.errors import RefusedError, StalePlanError
 from ordersync.facade import Ordersync
 from ordersync.simulator import AccountSpec, SimulatorConfig, start_in_thread
-from simhelpers import register, settings_for
+from support.sim import register, settings_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.dbt]
 START = datetime(2025, 3, 20, 15, tzinfo=UTC)

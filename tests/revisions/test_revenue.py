@@ -16,19 +16,14 @@ from ordersync.config import load_settings
 from ordersync.errors import ConfigError, RefusedError
 from ordersync.facade import Ordersync
 from ordersync.revisions.asof import DayRevenue
-
-from .revsupport import event, new_push_tenant, push
+from support.revisions import event, new_push_tenant, push
 
 pytestmark = pytest.mark.dbt
 
 NOW = datetime(2026, 6, 10, 12, 0, tzinfo=UTC)
+CLOCK_START = NOW  # the `clock` fixture's start (tests/conftest.py)
 D1, D2, D3 = date(2026, 6, 1), date(2026, 6, 2), date(2026, 6, 3)
 H = timedelta(hours=1)
-
-
-@pytest.fixture(scope="module")
-def clock() -> ManualClock:
-    return ManualClock(NOW)
 
 
 def days(app: Ordersync, tenant: str, **kw: object) -> dict[tuple[date, str], DayRevenue]:

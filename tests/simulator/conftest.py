@@ -7,8 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from ordersync.simulator import RunningSimulator, start_in_thread
-
-from .sim_support import make_config
+from support.sim import make_config
 
 
 @pytest.fixture(scope="module")

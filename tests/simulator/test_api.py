@@ -10,8 +10,7 @@ import pytest
 
 from ordersync.dates import format_vtex_datetime, parse_vtex_datetime
 from ordersync.simulator import RunningSimulator
-
-from .sim_support import KEY, ORDERS, START, TOKEN, call, creation_range, list_url
+from support.sim import KEY, ORDERS, START, TOKEN, call, creation_range, list_url
 
 pytestmark = pytest.mark.integration
 

@@ -12,8 +12,7 @@ import pytest
 from ordersync.dates import parse_vtex_datetime
 from ordersync.simulator import MAX_CHANGE_HOURS, AccountSpec, start_in_subprocess, start_in_thread
 from support.processes import wait_for
-
-from .sim_support import START, call, creation_range, list_url, make_config
+from support.sim import START, call, creation_range, list_url, make_config
 
 pytestmark = pytest.mark.integration
 

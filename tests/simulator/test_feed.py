@@ -10,8 +10,7 @@ import pytest
 
 from ordersync.dates import parse_vtex_datetime
 from ordersync.simulator import AccountSpec, RunningSimulator, start_in_thread
-
-from .sim_support import call, make_config, orders_api, send
+from support.sim import call, make_config, orders_api, send
 
 pytestmark = pytest.mark.integration
 

@@ -13,9 +13,8 @@ import pytest
 
 from ordersync.simulator import AccountSpec, RunningSimulator, start_in_thread
 from support.processes import wait_for
-
-from .receiver import Receiver, Recorded
-from .sim_support import KEY, call, make_config, orders_api, send
+from support.receiver import Receiver, Recorded
+from support.sim import KEY, call, make_config, orders_api, send
 
 pytestmark = pytest.mark.integration
 

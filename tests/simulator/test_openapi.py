@@ -11,9 +11,8 @@ import pytest
 from openapi_schema_validator import OAS30Validator
 
 from ordersync.simulator import STATUS_NAMES, AccountSpec, RunningSimulator, start_in_thread
-
-from .receiver import Receiver
-from .sim_support import START, call, creation_range, list_url, make_config, orders_api, send
+from support.receiver import Receiver
+from support.sim import START, call, creation_range, list_url, make_config, orders_api, send
 
 # VTEX's own files, kept in the repository (tests/data/vtex-openapi/README.md names their source)
 DATA = Path(__file__).resolve().parents[1] / "data" / "vtex-openapi"

@@ -31,8 +31,7 @@ from ordersync.simulator.sdk import (
     push,
     write_files,
 )
-
-from .receiver import Receiver, Recorded
+from support.receiver import Receiver, Recorded
 
 START = datetime(2026, 12, 1, tzinfo=UTC)
 CONFIG = SdkConfig(orders_per_day=400, days=3, seed=11, start=START)

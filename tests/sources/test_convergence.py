@@ -21,7 +21,7 @@ from ordersync.facade import Ordersync, run_async
 from ordersync.simulator import AccountSpec, SimulatorConfig, start_in_thread
 from ordersync.simulator.sdk import SdkConfig, Stream, generate, push, write_files
 from ordersync.web.server import ServeOptions, serving_in_thread
-from simhelpers import register, settings_for
+from support.sim import register, settings_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.dbt]
 SEEDED = SdkConfig(

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from factories import push_event, vtex_order
 from ordersync.errors import BadRecordError
 from ordersync.sources.push.events import parse_item, parse_value, units
 
@@ -18,7 +19,8 @@ SP = ZoneInfo("America/Sao_Paulo")
 
 
 def event(**changes: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {
+    """The event the assertions below read (`...` leaves a field out)."""
+    fields: dict[str, Any] = {
         "order_id": "A-1",
         "event_time": "2026-12-01T02:30:00Z",
         "status": "invoiced",
@@ -28,8 +30,7 @@ def event(**changes: Any) -> dict[str, Any]:
         "customer": {"id": "c-1", "email": "ana@example.com", "name": "Ana Lima", "document": "123"},
         "coupon": "BLACK10",
     }
-    base.update(changes)
-    return {k: v for k, v in base.items() if v is not ...}
+    return push_event(**(fields | changes))
 
 
 def test_an_event_becomes_a_version_in_the_tenants_time_zone() -> None:
@@ -72,14 +73,7 @@ def test_items_that_are_neither_events_nor_vtex_orders() -> None:
 
 
 def test_a_vtex_body_pushed_is_read_as_the_pull_reads_it() -> None:
-    body = {
-        "orderId": "V-1",
-        "lastChange": "2026-12-01T10:00:00Z",
-        "creationDate": "2026-12-01T09:00:00Z",
-        "value": 12990,
-        "status": "invoiced",
-        "storePreferencesData": {"currencyCode": "BRL"},
-    }
+    body = vtex_order("V-1", value=12990, storePreferencesData={"currencyCode": "BRL"})
     v = parse_value(body, SP)
     assert (v.order_id, v.total_value, v.currency_code) == ("V-1", Decimal("129.90"), "BRL")
 

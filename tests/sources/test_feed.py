@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-from cli.serving import run
 from ordersync.config import FeedSettings, ServeSettings, Settings
 from ordersync.errors import ConfigError
 from ordersync.facade import Ordersync, run_async
@@ -25,8 +24,9 @@ from ordersync.tenants import Tenant
 from ordersync.web.server import ServeOptions, serving_in_thread
 from ordersync.worker.schedule import ScheduleSettings
 from ordersync.worker.worker import Worker
-from simhelpers import KEY_ENV, TOKEN_ENV, configure_events, fct_rows, register, settings_for
 from support.processes import wait_for
+from support.serving import run
+from support.sim import KEY_ENV, TOKEN_ENV, configure_events, fct_rows, register, settings_for
 
 pytestmark = pytest.mark.integration
 START = datetime(2026, 11, 20, tzinfo=UTC)

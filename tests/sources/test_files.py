@@ -18,11 +18,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from factories import push_event
 from ordersync.facade import Ordersync
 from ordersync.land.quarantine import quarantined_raw
 from ordersync.sources.push import files
 from ordersync.sources.push.files import FileSource, Unreadable, batched
-from simhelpers import settings_for
+from support.sim import settings_for
 
 T0 = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
 N = 1_100  # three batches of up to 500
@@ -30,16 +31,16 @@ N = 1_100  # three batches of up to 500
 
 def event(i: int) -> dict[str, Any]:
     """An order event whose other fields are text, as a CSV row keeps them."""
-    e: dict[str, Any] = {
-        "order_id": f"A-{i:05d}",
-        "event_time": T0 + timedelta(minutes=i, seconds=30),
-        "status": "invoiced" if i % 3 else "payment-approved",
-        "total_value": Decimal(i * 7 % 10_000) / 100 + Decimal("0.10"),
-        "currency_code": "BRL",
-        "creation_date": T0 + timedelta(minutes=i),
-        "sales_channel": "app",
-        "customer": {"id": f"c-{i % 97}", "email": f"c{i % 97}@example.com", "name": "Ana Lima"},
-    }
+    e = push_event(
+        f"A-{i:05d}",
+        event_time=T0 + timedelta(minutes=i, seconds=30),
+        status="invoiced" if i % 3 else "payment-approved",
+        total_value=Decimal(i * 7 % 10_000) / 100 + Decimal("0.10"),
+        currency_code="BRL",
+        creation_date=T0 + timedelta(minutes=i),
+        sales_channel="app",
+        customer={"id": f"c-{i % 97}", "email": f"c{i % 97}@example.com", "name": "Ana Lima"},
+    )
     if i % 4 == 0:
         e["coupon"] = "BLACK10"
     if i % 5 == 0:

@@ -7,16 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from factories import push_event_json
 from ordersync.errors import ConfigError
 from ordersync.facade import Ordersync
 from ordersync.land.intake import Intake, Item
 from ordersync.sources.push.events import item_order_id, parse_pushed
-from simhelpers import settings_for
-
-EVENT = (
-    b'{"order_id": "P-1", "event_time": "2026-12-01T10:00:00Z", "status": "invoiced", "total_value": 10,'
-    b' "currency_code": "BRL", "creation_date": "2026-12-01T10:00:00Z"}'
-)
+from support.sim import settings_for
 
 
 def push_tenant(app: Ordersync, name: str = "app") -> None:
@@ -37,7 +33,7 @@ def test_a_push_store_has_no_pull_to_run(warehouse_url: str, tmp_path: Path) -> 
         assert status["state"] == "Stale" and status["last_landed_at"] is None
         t = app.tenants.get("app")
         Intake(app.wh, app.clock).land_items(
-            t.tenant_id, t.tz, [Item(EVENT)], "push", parse=parse_pushed, order_id_of=item_order_id
+            t.tenant_id, t.tz, [Item(push_event_json("P-1"))], "push", parse=parse_pushed, order_id_of=item_order_id
         )
         (status,) = app.status()
         assert status["state"] == "Current" and status["last_landed_at"] is not None

@@ -5,14 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from factories import push_event_json
 from ordersync.facade import Ordersync
 from ordersync.land import Lander
-from simhelpers import settings_for
-
-EVENT = (
-    b'{"order_id": "R-1", "event_time": "2026-12-01T10:00:00Z", "status": "invoiced", "total_value": "5.50",'
-    b' "currency_code": "BRL", "creation_date": "2026-12-01T10:00:00Z"}'
-)
+from support.sim import settings_for
 
 
 def test_a_quarantined_event_that_parses_now_lands_on_retry(warehouse_url: str, tmp_path: Path) -> None:
@@ -21,8 +17,9 @@ def test_a_quarantined_event_that_parses_now_lands_on_retry(warehouse_url: str, 
         tid = app.tenants.get("app").tenant_id
         lander = Lander(app.wh, app.clock)
         # held back by an earlier rule, say; both sources of pushed records
-        lander.quarantine(tid, EVENT, "an earlier parser refused it", "push", None, "R-1")
-        lander.quarantine(tid, EVENT.replace(b"R-1", b"R-2"), "an earlier parser refused it", "file", None, "R-2")
+        pushed, ingested = push_event_json("R-1", total_value="5.50"), push_event_json("R-2", total_value="5.50")
+        lander.quarantine(tid, pushed, "an earlier parser refused it", "push", None, "R-1")
+        lander.quarantine(tid, ingested, "an earlier parser refused it", "file", None, "R-2")
         lander.quarantine(tid, b'{"order_id": "R-3"}', "event_time is missing", "push", None, "R-3")
         result = app.quarantine_retry("app")
         assert (result.resolved, result.still_bad, result.landed) == (2, 1, 2)

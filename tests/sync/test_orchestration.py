@@ -11,13 +11,14 @@ from typing import Any
 
 import pytest
 
+from factories import vtex_order_json
 from ordersync.clock import ManualClock
 from ordersync.facade import Ordersync
 from ordersync.observe.status import sync_state
 from ordersync.simulator import AccountSpec, SimulatorConfig, start_in_subprocess
 from ordersync.sync import engine
 from ordersync.sync.reconcile import close_fixed, open_days, warehouse_days
-from simhelpers import KEY_ENV, TOKEN_ENV, register, settings_for
+from support.sim import KEY_ENV, TOKEN_ENV, register, settings_for
 
 pytestmark = [pytest.mark.integration]
 
@@ -26,7 +27,7 @@ START = datetime(2025, 4, 2, 15, tzinfo=UTC)
 
 def _order(order_id: str, hour: int, cents: int) -> bytes:
     at = f"2025-04-01T{hour:02d}:00:00Z"
-    return f'{{"orderId": "{order_id}", "lastChange": "{at}", "creationDate": "{at}", "value": {cents}}}'.encode()
+    return vtex_order_json(order_id, lastChange=at, creationDate=at, value=cents)
 
 
 def test_one_tenant_failing_never_stops_the_others(

@@ -13,14 +13,13 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import orjson
-
-from extract.fake_vtex import APP_KEY, APP_TOKEN, MALFORMED, FakeOrder, FakeVtex, Fault, spread
+from factories import vtex_order_json
 from ordersync.clock import ManualClock
 from ordersync.facade import Ordersync
 from ordersync.land.lander import decode_raw
 from ordersync.sync import checkpoints
-from simhelpers import KEY_ENV, TOKEN_ENV, settings_for
+from support.fake_vtex import APP_KEY, APP_TOKEN, MALFORMED, FakeOrder, FakeVtex, Fault, spread
+from support.sim import KEY_ENV, TOKEN_ENV, settings_for
 
 DAY = datetime(2024, 5, 1, 3, tzinfo=UTC)
 
@@ -54,10 +53,9 @@ def test_poison_bodies_are_quarantined_and_never_block(warehouse_url: str, tmp_p
     fake = FakeVtex(orders)
     fake.broken.add(broken)
     other = FakeOrder("someone-else", DAY)
-    stolen = orjson.dumps(
-        {"orderId": other.order_id, "status": "invoiced", "value": 100, "creationDate": "2024-05-01T03:00:00Z",
-         "lastChange": "2024-05-01T03:00:00Z"}
-    )  # fmt: skip
+    stolen = vtex_order_json(
+        other.order_id, value=100, creationDate="2024-05-01T03:00:00Z", lastChange="2024-05-01T03:00:00Z"
+    )
     fake.order_faults[impostor] = deque(Fault(200, stolen) for _ in range(50))
     os.environ[KEY_ENV], os.environ[TOKEN_ENV] = APP_KEY, APP_TOKEN
     clock = ManualClock(DAY + timedelta(days=1, hours=3))

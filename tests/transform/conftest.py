@@ -1,4 +1,4 @@
-"""Fixtures for the dbt model tests (helpers live in transform_support.py)."""
+"""Fixtures for the dbt model tests (helpers live in tests/support/transform.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from .transform_support import DbtWarehouse, open_dbt_warehouse
+from support.transform import DbtWarehouse, open_dbt_warehouse
 
 
 @pytest.fixture

@@ -35,8 +35,7 @@ from ordersync.land import Lander, ledger
 from ordersync.land.records import Version
 from ordersync.transform import run_dbt
 from ordersync.warehouse import Warehouse
-
-from .transform_support import DbtWarehouse
+from support.transform import DbtWarehouse
 
 pytestmark = [pytest.mark.dbt, pytest.mark.slow]
 

@@ -26,8 +26,7 @@ from ordersync.facade import Ordersync
 from ordersync.land import Lander, ledger
 from ordersync.land.records import Version
 from ordersync.transform import PROJECT_DIR, project
-
-from .transform_support import FCT_COLUMNS
+from support.transform import FCT_COLUMNS
 
 pytestmark = pytest.mark.dbt
 

@@ -18,8 +18,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from ordersync.warehouse import LANDING_COLUMNS
-
-from .transform_support import DbtWarehouse, landing_row
+from support.transform import DbtWarehouse, landing_row
 
 pytestmark = pytest.mark.dbt
 
@@ -90,7 +89,7 @@ def runs(draw: st.DrawFn) -> Run:
     )
 
 
-class Clock:
+class LandingClock:
     """Landing time only moves forward, across hypothesis examples too: they share one
     warehouse, and fct_orders' watermark is global."""
 
@@ -122,8 +121,8 @@ def batch(run: Run, step: int, start: datetime, tenants: list[int]) -> list[tupl
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def landing_clock() -> LandingClock:
+    return LandingClock()
 
 
 @settings(
@@ -140,8 +139,8 @@ def clock() -> Clock:
     ],
 )
 @given(run=runs())
-def test_fct_orders_converges_after_every_build(dbt_wh: DbtWarehouse, clock: Clock, run: Run) -> None:
-    start = clock.start_example(run)
+def test_fct_orders_converges_after_every_build(dbt_wh: DbtWarehouse, landing_clock: LandingClock, run: Run) -> None:
+    start = landing_clock.start_example(run)
     tenants = [next(TENANT_IDS) for _ in run.scenarios]
     landed: set[tuple[int, str, str]] = set()
     for step in range(run.steps):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from .transform_support import DbtWarehouse, landing_row, open_dbt_warehouse
+from support.transform import DbtWarehouse, landing_row, open_dbt_warehouse
 
 pytestmark = pytest.mark.dbt
 

@@ -15,8 +15,7 @@ from dbt.config.renderer import ProfileRenderer
 import ordersync.transform
 from ordersync.errors import TransformError
 from ordersync.transform import PROJECT_DIR, run_dbt, write_profiles
-
-from .transform_support import DbtWarehouse, landing_row, open_dbt_warehouse
+from support.transform import DbtWarehouse, landing_row, open_dbt_warehouse
 
 T0 = datetime(2024, 3, 1, tzinfo=UTC)
 

@@ -11,7 +11,7 @@ import pytest
 from ordersync.config import ServeSettings
 from ordersync.facade import Ordersync
 from ordersync.web.server import ServeOptions, serving_in_thread
-from simhelpers import settings_for
+from support.sim import settings_for
 
 
 @dataclass

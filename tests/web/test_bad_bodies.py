@@ -20,6 +20,7 @@ import httpx
 import orjson
 import pytest
 
+from factories import push_event, push_event_json
 from land.bad_inputs import BAD as VTEX_BAD
 from land.bad_inputs import Bad
 from ordersync.config import ServeSettings
@@ -30,8 +31,8 @@ from ordersync.simulator import AccountSpec, SimulatorConfig, start_in_thread
 from ordersync.sources.push.files import KEPT_BYTES
 from ordersync.sources.vtex.hook import SECRET_HEADER
 from ordersync.web.server import ServeOptions, serving_in_thread
-from simhelpers import register, settings_for
 from support.processes import wait_for
+from support.sim import register, settings_for
 
 pytestmark = pytest.mark.integration
 
@@ -40,24 +41,20 @@ HTML = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 MB = "m" * (1024 * 1024)
 
 
-def event_doc(order_id: str = "E-1", **over: object) -> dict[str, object]:
-    doc: dict[str, object] = {
-        "order_id": order_id,
-        "event_time": "2026-11-02T10:15:00.000-03:00",
-        "status": "payment-approved",
-        "total_value": "129.90",
-        "currency_code": "BRL",
-        "creation_date": "2026-11-02T10:02:00.000-03:00",
-        "sales_channel": "app",
-        "customer": {"id": "c-1", "email": "ana@example.com", "name": "Ana Lima"},
-        "app_version": "5.0.0",
-    }
-    doc.update(over)
-    return doc
+#: What this module's events hold besides order_id (the rest is factories.push_event's): cases below
+#: replace bytes of it ("Ana Lima", "payment") and expect its status back.
+APP_FIELDS: dict[str, Any] = {
+    "event_time": "2026-11-02T10:15:00.000-03:00",
+    "status": "payment-approved",
+    "creation_date": "2026-11-02T10:02:00.000-03:00",
+    "sales_channel": "app",
+    "customer": {"id": "c-1", "email": "ana@example.com", "name": "Ana Lima"},
+    "app_version": "5.0.0",
+}
 
 
-def event(order_id: str = "E-1", **over: object) -> bytes:
-    return orjson.dumps(event_doc(order_id, **over))
+def event(order_id: Any = "E-1", **over: Any) -> bytes:
+    return push_event_json(order_id, **(APP_FIELDS | over))
 
 
 def raw_total(text: str, order_id: str = "raw-total") -> bytes:
@@ -76,8 +73,8 @@ EVENT_BAD: list[Bad] = [
     Bad("json_null", b"null", "is null, not an order object"),
     Bad("neither_event_nor_vtex", b'{"foo": 1}', "neither an order event"),
     Bad("order_id_missing", event(order_id=None), "order_id is missing"),
-    Bad("order_id_number", orjson.dumps(event_doc(order_id=12345)), "order_id 12345 is not a string"),
-    Bad("order_id_object", orjson.dumps(event_doc(order_id={"id": "x"})), "is not a string"),
+    Bad("order_id_number", event(order_id=12345), "order_id 12345 is not a string"),
+    Bad("order_id_object", event(order_id={"id": "x"}), "is not a string"),
     Bad("order_id_whitespace", event(" \t "), "empty or only white space"),
     Bad("order_id_nul", event("ab\x00cd"), "holds control characters"),
     Bad("order_id_escape", event("ab\x1b[2Jcd"), "holds control characters"),
@@ -182,7 +179,7 @@ HOSTILE_BAD: list[Bad] = [
     Bad("raw_nul_free_field", event("h2", note="x").replace(b'"x"', b'"a\x00b"'), "not valid JSON"),
     Bad(
         "huge_integer_total",
-        orjson.dumps(event_doc("h3", total_value=0)).replace(b":0,", b":" + b"9" * 40 + b",", 1),
+        event("h3", total_value=0).replace(b":0,", b":" + b"9" * 40 + b",", 1),
         "is too large",
     ),
     Bad("number_1e400_free_field", event("h4", note=0).replace(b'"note":0', b'"note":1e400'), "infinity"),
@@ -497,7 +494,7 @@ CSV_COLUMNS = ["order_id", "event_time", "status", "total_value", "currency_code
 
 
 def csv_row(order_id: str, **over: str) -> list[str]:
-    doc = event_doc(order_id)
+    doc = push_event(order_id, **APP_FIELDS)
     row = {
         **{k: str(doc[k]) for k in CSV_COLUMNS[:6]},
         "customer.email": "ana@example.com",

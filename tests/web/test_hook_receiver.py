@@ -16,8 +16,8 @@ from ordersync.facade import Ordersync
 from ordersync.simulator import AccountSpec, SimulatorConfig, start_in_thread
 from ordersync.sources.vtex.hook import SECRET_HEADER, Spool
 from ordersync.web.server import ServeOptions, serving_in_thread
-from simhelpers import register, settings_for
 from support.processes import wait_for
+from support.sim import register, settings_for
 
 pytestmark = pytest.mark.integration
 START = datetime(2026, 11, 20, tzinfo=UTC)

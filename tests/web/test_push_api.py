@@ -9,23 +9,10 @@ from typing import Any
 import httpx
 import pytest
 
+from factories import push_event
 from web.conftest import Served
 
 pytestmark = pytest.mark.integration
-
-
-def event(order_id: str, status: str = "order-created", minute: int = 0, total: Any = "129.90") -> dict[str, Any]:
-    return {
-        "order_id": order_id,
-        "event_time": f"2026-12-01T10:{minute:02d}:00Z",
-        "status": status,
-        "total_value": total,
-        "currency_code": "BRL",
-        "creation_date": "2026-12-01T10:00:00Z",
-        "sales_channel": "app",
-        "customer": {"id": "c-1", "email": "ana@example.com", "name": "Ana", "phone": "+55 11 5555"},
-        "app_version": "3.2.1",
-    }
 
 
 def push(
@@ -47,8 +34,14 @@ def landed(s: Served) -> list[tuple[Any, ...]]:
 
 
 def test_a_batch_lands_its_good_items_and_quarantines_the_bad_with_their_index(served: Served) -> None:
-    bad_total = event("A-3", total=12990)  # fine: a number of units
-    items: list[Any] = [event("A-1"), {"order_id": "A-2"}, bad_total, "not an object", event("A-4", total="1.234")]
+    bad_total = push_event("A-3", total_value=12990)  # fine: a number of units
+    items: list[Any] = [
+        push_event("A-1", total_value="129.90"),
+        {"order_id": "A-2"},
+        bad_total,
+        "not an object",
+        push_event("A-4", total_value="1.234"),
+    ]
     r = push(served, items)
     assert r.status_code == 200, r.text
     answer = r.json()
@@ -64,27 +57,28 @@ def test_a_batch_lands_its_good_items_and_quarantines_the_bad_with_their_index(s
 
 
 def test_the_same_events_as_ndjson_gzip_or_vtex_numbers_are_duplicates(served: Served) -> None:
-    assert push(served, [event("B-1"), event("B-1", "payment-approved", 5)]).json()["landed"] == 2
-    lines = b"\n".join(json.dumps(e, indent=None).encode() for e in [event("B-1", "payment-approved", 5)]) + b"\n"
+    paid = push_event("B-1", status="payment-approved", event_time="2026-12-01T10:05:00Z")
+    assert push(served, [push_event("B-1", total_value="129.90"), paid]).json()["landed"] == 2
+    lines = b"\n".join(json.dumps(e, indent=None).encode() for e in [paid]) + b"\n"
     again = push(served, gzip.compress(lines), Content_Type="application/x-ndjson", Content_Encoding="gzip")
     assert again.status_code == 200, again.text
     assert again.json() == {"received": 1, "landed": 0, "duplicates": 1, "quarantined": 0, "errors": []}
-    as_number = push(served, [event("B-1", total=129.9), event("B-1", total=129.9)])
+    as_number = push(served, [push_event("B-1", total_value=129.9), push_event("B-1", total_value=129.9)])
     assert as_number.json()["duplicates"] == 2  # 129.9 is "129.90": the same version
     assert len(landed(served)) == 2
 
 
 def test_auth_no_token_wrong_token_other_tenant_and_revoked(served: Served) -> None:
-    assert push(served, [event("C-1")], token=None).status_code == 401
-    assert push(served, [event("C-1")], token="ost_nonsense").status_code == 401
-    other = push(served, [event("C-1")], token=served.other_token)
-    missing = push(served, [event("C-1")], tenant="nobody")
+    assert push(served, [push_event("C-1")], token=None).status_code == 401
+    assert push(served, [push_event("C-1")], token="ost_nonsense").status_code == 401
+    other = push(served, [push_event("C-1")], token=served.other_token)
+    missing = push(served, [push_event("C-1")], tenant="nobody")
     assert other.status_code == missing.status_code == 403
     assert other.json() == missing.json()  # the same answer whether the tenant exists or not
     with served.app() as app:
         token_id = next(t.token_id for t in app.list_tokens("app"))
         app.revoke_token(token_id)
-    assert push(served, [event("C-1")]).status_code == 401
+    assert push(served, [push_event("C-1")]).status_code == 401
     assert landed(served) == []
 
 
@@ -110,20 +104,20 @@ def test_unreadable_bodies_are_refused_whole(
 
 
 def test_ndjson_line_that_is_not_json_is_quarantined_not_the_body(served: Served) -> None:
-    body = json.dumps(event("D-1")).encode() + b"\n{oops\n\n" + json.dumps(event("D-2")).encode()
+    body = json.dumps(push_event("D-1")).encode() + b"\n{oops\n\n" + json.dumps(push_event("D-2")).encode()
     r = push(served, body, Content_Type="application/x-ndjson; charset=utf-8")
     answer = r.json()
     assert (answer["landed"], answer["quarantined"], answer["errors"][0]["index"]) == (2, 1, 1)
 
 
 def test_a_retry_with_the_same_idempotency_key_gets_the_first_answer(served: Served) -> None:
-    first = push(served, [event("E-1"), {"bad": 1}], Idempotency_Key="batch-1")
-    again = push(served, [event("E-1"), {"bad": 1}], Idempotency_Key="batch-1")
+    first = push(served, [push_event("E-1"), {"bad": 1}], Idempotency_Key="batch-1")
+    again = push(served, [push_event("E-1"), {"bad": 1}], Idempotency_Key="batch-1")
     assert again.json() == first.json() and first.json()["landed"] == 1
     assert again.headers.get("Idempotent-Replayed") == "true"
     with served.app() as app:
         assert len(app.quarantine_list("app")) == 1  # nothing landed or quarantined a second time
-    assert push(served, [event("E-2")], Idempotency_Key="batch-1").status_code == 409
+    assert push(served, [push_event("E-2")], Idempotency_Key="batch-1").status_code == 409
 
 
 def test_health_and_openapi(served: Served) -> None:

@@ -19,8 +19,8 @@ import pytest
 from ordersync.clock import ManualClock
 from ordersync.facade import Ordersync
 from ordersync.simulator import AccountSpec, SimulatorConfig, start_in_subprocess
-from simhelpers import KEY_ENV, TOKEN_ENV, fct_rows, register, settings_for, truth_rows
 from support.processes import deadline, spawned, wait_for
+from support.sim import KEY_ENV, TOKEN_ENV, fct_rows, register, settings_for, truth_rows
 
 pytestmark = [pytest.mark.postgres, pytest.mark.integration, pytest.mark.slow, pytest.mark.dbt]
 

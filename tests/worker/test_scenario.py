@@ -25,7 +25,7 @@ from ordersync.simulator import AccountSpec, SimulatorConfig, start_in_subproces
 from ordersync.sync.windows import go_live_start
 from ordersync.worker.schedule import ScheduleSettings
 from ordersync.worker.worker import Worker
-from simhelpers import KEY_ENV, TOKEN_ENV, fct_rows, settings_for, truth_rows
+from support.sim import KEY_ENV, TOKEN_ENV, fct_rows, settings_for, truth_rows
 
 pytestmark = [pytest.mark.integration, pytest.mark.dbt, pytest.mark.slow]
 

@@ -6,11 +6,11 @@ from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-import orjson
 import pytest
 
+from factories import vtex_order_json
 from ordersync.facade import Ordersync
-from simhelpers import settings_for
+from support.sim import settings_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.dbt]
 
@@ -45,9 +45,7 @@ HAVING CURRENT_DATE - DATE(MAX(order_date)) > 1;"""
 
 def payload(order_id: str, created: datetime) -> bytes:
     stamp = created.isoformat()
-    return orjson.dumps(
-        {"orderId": order_id, "status": "invoiced", "value": 1000, "creationDate": stamp, "lastChange": stamp}
-    )
+    return vtex_order_json(order_id, value=1000, creationDate=stamp, lastChange=stamp)
 
 
 def test_seed_monitoring_queries_verbatim(pg_url: str, tmp_path: Path) -> None:

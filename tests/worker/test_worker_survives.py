@@ -17,7 +17,7 @@ from ordersync.facade import Ordersync
 from ordersync.simulator import AccountSpec, SimulatorConfig, start_in_subprocess
 from ordersync.worker.schedule import ScheduleSettings
 from ordersync.worker.worker import Worker
-from simhelpers import fct_rows, register, settings_for, truth_rows
+from support.sim import fct_rows, register, settings_for, truth_rows
 
 pytestmark = [pytest.mark.integration, pytest.mark.dbt]
 

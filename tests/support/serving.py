@@ -58,13 +58,3 @@ def serving(cwd: Path, *extra: str) -> Iterator[str]:
     finally:
         server.terminate()
         server.wait(timeout=60)
-
-
-EVENT = {
-    "order_id": "A-1",
-    "event_time": "2026-12-01T10:15:00Z",
-    "status": "invoiced",
-    "total_value": "10.00",
-    "currency_code": "BRL",
-    "creation_date": "2026-12-01T10:00:00Z",
-}

@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 
+from factories import push_event
 from ordersync.facade import Ordersync
 from ordersync.sources.push.bodies import json_items
 from ordersync.tenants import Tenant
@@ -35,14 +36,14 @@ def event(
 ) -> dict[str, Any]:
     """An order event (a full snapshot as of `event_time`) created on `day` (default: the event's day)."""
     created = day or event_time.date()
-    return {
-        "order_id": order_id,
-        "event_time": event_time.astimezone(UTC).isoformat(),
-        "status": status,
-        "total_value": str(total),
-        "currency_code": currency,
-        "creation_date": datetime(created.year, created.month, created.day, 12, tzinfo=UTC).isoformat(),
-    }
+    return push_event(
+        order_id,
+        event_time=event_time.astimezone(UTC).isoformat(),
+        status=status,
+        total_value=str(total),
+        currency_code=currency,
+        creation_date=datetime(created.year, created.month, created.day, 12, tzinfo=UTC).isoformat(),
+    )
 
 
 def push(app: Ordersync, tenant: Tenant, events: list[dict[str, Any]]) -> dict[str, Any]:

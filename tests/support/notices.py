@@ -14,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from factories import push_event_json
 from ordersync.config import Settings, load_settings
 from ordersync.facade import Ordersync
 from ordersync.land.intake import Intake, Item
@@ -104,16 +105,9 @@ def land(app: Ordersync, events: Sequence[tuple[str, str, str, float]], tenant: 
     t = app.tenants.get(tenant)
     items = [
         Item(
-            json.dumps(
-                {
-                    "order_id": oid,
-                    "event_time": at,
-                    "status": "invoiced",
-                    "total_value": total,
-                    "currency_code": "BRL",
-                    "creation_date": created,
-                }
-            ).encode()
+            push_event_json(
+                oid, event_time=at, status="invoiced", total_value=total, currency_code="BRL", creation_date=created
+            )
         )
         for oid, created, at, total in events
     ]

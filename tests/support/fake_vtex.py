@@ -1,6 +1,6 @@
 """A small fake of VTEX's list-orders and get-order endpoints on a real socket, with faults on demand.
 
-Run it alone (for benchmarks) with: python -m tests.extract.fake_vtex --orders 20000
+Run it alone (for benchmarks) with: python -m tests.support.fake_vtex --orders 20000
 """
 
 from __future__ import annotations
