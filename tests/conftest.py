@@ -24,6 +24,7 @@ from ordersync.clock import ManualClock
 from ordersync.config import WarehouseSettings
 from ordersync.warehouse import Warehouse, open_warehouse
 from ordersync.warehouse.migrate import upgrade
+from support import properties  # noqa: F401  (registers and loads the hypothesis profile)
 
 PG_ADMIN_URL = os.environ.get("ORDERSYNC_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 BACKENDS = ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)]

@@ -25,6 +25,7 @@ from ordersync.config import (
     scrub,
 )
 from ordersync.errors import ConfigError
+from support.properties import examples
 
 
 @pytest.fixture(autouse=True)
@@ -140,7 +141,7 @@ def _typos(word: str) -> st.SearchStrategy[str]:
     )
 
 
-@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(60), suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.sampled_from(valid_paths()).flatmap(lambda p: st.tuples(st.just(p), _typos(p[-1]))))
 def test_a_typo_of_any_key_is_refused_and_the_hint_is_a_real_key(
     monkeypatch: pytest.MonkeyPatch, case: tuple[tuple[str, ...], str]
@@ -273,7 +274,7 @@ def test_repr_and_str_of_the_settings_mask_the_password(password: str) -> None:
         assert "postgresql://cdp:***@db.example:5432/cdp?sslmode=require" in text
 
 
-@settings(max_examples=200)
+@settings(max_examples=examples(200))
 @given(st.text(min_size=1, max_size=30).filter(lambda p: "\x00" not in p))
 def test_mask_url_hides_any_encoded_password(password: str) -> None:
     url = f"postgresql://cdp:{quote(password, safe='')}@db.example:5432/cdp?sslmode=require"

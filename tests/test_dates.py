@@ -1,10 +1,11 @@
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ordersync.dates import format_vtex_datetime, parse_vtex_datetime
+from support.properties import examples
 
 
 @pytest.mark.parametrize(
@@ -60,6 +61,7 @@ def test_rejects_what_is_not_text() -> None:
         parse_vtex_datetime(1714574000)  # type: ignore[arg-type]
 
 
+@settings(max_examples=examples(100))
 @given(
     st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)),
     st.integers(min_value=0, max_value=7),
@@ -71,6 +73,7 @@ def test_round_trip_keeps_the_precision_it_prints(value: datetime, digits: int) 
     assert parsed == value.replace(microsecond=micro)
 
 
+@settings(max_examples=examples(100))
 @given(
     st.datetimes(min_value=datetime(2000, 1, 2), max_value=datetime(2099, 12, 30)),
     st.integers(min_value=-12 * 60, max_value=14 * 60),

@@ -18,6 +18,7 @@ from rich.console import Console
 
 from ordersync.cli.output import SHORT_LABELS, print_table
 from ordersync.simulator import AccountSpec, RunningSimulator, start_in_thread
+from support.properties import examples
 from support.sim import KEY, TOKEN, make_config
 
 WIDTH = 80
@@ -126,7 +127,7 @@ cells_st = st.one_of(
 )
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(
     st.lists(labels_st, min_size=1, max_size=9, unique=True).flatmap(
         lambda labels: st.tuples(

@@ -19,6 +19,7 @@ from ordersync.extract import VtexClient
 from ordersync.extract.pacing import Pacer, account_key, forget, install, shared_pacer
 from ordersync.simulator import AccountSpec, SimulatorConfig, start_in_thread
 from support.fake_vtex import APP_KEY, APP_TOKEN, FakeVtex, Fault, RecordingSleep, spread
+from support.properties import examples
 
 DAY = datetime(2024, 5, 1, 3, tzinfo=UTC)
 DAY_END = DAY + timedelta(days=1)
@@ -63,7 +64,7 @@ def test_slots_follow_the_rate_after_a_small_burst() -> None:
     assert sum(s.wait == 0 for s in slots) == 6
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(
     rpm=st.floats(60, 60_000),
     burst=st.floats(0, 1),
@@ -103,7 +104,7 @@ def closed_loop(pacer: Pacer, clock: FakeClock, workers: int, latency: tuple[flo
     return sent
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=examples(25), deadline=None)
 @given(
     rpm=st.sampled_from([600.0, 3000.0, 6000.0, 12_000.0]),
     workers=st.integers(16, 48),

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from ordersync.extract.models import ListEntry
 from ordersync.extract.seen import SeenOrders
 from ordersync.extract.windows import Window, from_ms
+from support.properties import examples
 
 DAY = datetime(2024, 5, 1, tzinfo=UTC)
 ROOT = Window.covering(DAY, DAY + timedelta(days=1) - timedelta(microseconds=1))
@@ -73,7 +74,7 @@ def test_other_fields_keep_every_id_for_the_whole_call() -> None:
     assert seen.held() == 1
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(
     offsets=st.lists(st.integers(min_value=0, max_value=ROOT.end - ROOT.start - 1_234), min_size=1, max_size=60),
     parts=st.integers(min_value=2, max_value=6),

@@ -7,10 +7,11 @@ from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ordersync.extract.windows import Window, ceil_ms, floor_ms, from_ms
+from support.properties import examples
 
 T = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 
@@ -41,6 +42,7 @@ def test_a_one_millisecond_window_cannot_be_split() -> None:
     assert Window(10, 12).split(5) == [Window(10, 11), Window(11, 12)]
 
 
+@settings(max_examples=examples(100))
 @given(
     start=st.integers(0, 2_000_000_000_000),
     span=st.integers(2, 10**10),

@@ -24,6 +24,7 @@ from ordersync.config import load_settings
 from ordersync.facade import Ordersync
 from ordersync.land.quarantine import quarantined_raw
 from ordersync.tenants import Tenant
+from support.properties import examples
 
 from .bad_inputs import AWKWARD, BAD, SQL, Awkward, Bad
 
@@ -210,7 +211,7 @@ def _batch(draw: st.DrawFn) -> tuple[list[bytes], list[bool]]:
     return [tagged[i][0] for i in order_], [tagged[i][1] for i in order_]
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(batch=_batch())
 def test_one_bad_record_never_fails_a_batch(
     shared_app: Ordersync, new_tenant: Callable[[], Tenant], batch: tuple[list[bytes], list[bool]]

@@ -17,6 +17,7 @@ from ordersync.clock import ManualClock
 from ordersync.errors import BadRecordError
 from ordersync.land import Lander, parse_order
 from ordersync.warehouse import Warehouse
+from support.properties import examples
 
 BA = ZoneInfo("America/Argentina/Buenos_Aires")
 
@@ -117,7 +118,7 @@ def _doc(fields: dict[str, object]) -> bytes:
     return json.dumps(doc, ensure_ascii=False).encode("utf-8")
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(raw=st.one_of(st.binary(max_size=200), st.builds(_doc, st.dictionaries(_fields, _json))))
 def test_parse_order_raises_nothing_but_bad_record_errors(raw: bytes) -> None:
     """Whatever the bytes hold, a Version the warehouses accept or a BadRecordError with a short reason."""

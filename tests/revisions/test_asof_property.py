@@ -22,6 +22,7 @@ from ordersync.revisions.asof import Revenue
 from ordersync.sources.push.events import parse_event
 from ordersync.tenants import Tenant
 from ordersync.warehouse import Warehouse
+from support.properties import examples
 from support.revisions import new_push_tenant
 
 CLOCK_START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)  # the `clock` fixture's start (tests/conftest.py)
@@ -142,7 +143,7 @@ def run_steps(
     return recorded
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(30), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps=st.lists(step, min_size=4, max_size=14), ahead_hours=st.integers(0, 30))
 def test_every_recorded_answer_equals_as_of_its_moment_asked_later(
     app: Ordersync, clock: ManualClock, steps: list[tuple[str, Any]], ahead_hours: int

@@ -8,12 +8,13 @@ from zoneinfo import ZoneInfo
 
 import orjson
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from factories import push_event, vtex_order
 from ordersync.errors import BadRecordError
 from ordersync.sources.push.events import parse_item, parse_value, units
+from support.properties import examples
 
 SP = ZoneInfo("America/Sao_Paulo")
 
@@ -78,6 +79,7 @@ def test_a_vtex_body_pushed_is_read_as_the_pull_reads_it() -> None:
     assert (v.order_id, v.total_value, v.currency_code) == ("V-1", Decimal("129.90"), "BRL")
 
 
+@settings(max_examples=examples(100))
 @given(
     cents=st.integers(min_value=0, max_value=10**12),
     as_text=st.booleans(),

@@ -35,6 +35,7 @@ from ordersync.land import Lander, ledger
 from ordersync.land.records import Version
 from ordersync.transform import run_dbt
 from ordersync.warehouse import Warehouse
+from support.properties import examples
 from support.transform import DbtWarehouse
 
 pytestmark = [pytest.mark.dbt, pytest.mark.slow]
@@ -289,7 +290,7 @@ def timeline() -> Timeline:
 
 
 @settings(
-    max_examples=4,
+    max_examples=examples(4),
     deadline=None,
     database=None,
     # no shrinking: every step costs dbt builds; the failure message names the plan

@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from ordersync.warehouse import LANDING_COLUMNS
+from support.properties import examples
 from support.transform import DbtWarehouse, landing_row
 
 pytestmark = pytest.mark.dbt
@@ -126,7 +127,7 @@ def landing_clock() -> LandingClock:
 
 
 @settings(
-    max_examples=8,
+    max_examples=examples(8),
     deadline=None,
     database=None,
     # no shrinking: every shrink step costs dbt builds; the failure message isolates the scenario

@@ -20,6 +20,7 @@ from ordersync.config import WarehouseSettings
 from ordersync.warehouse import Warehouse, open_warehouse
 from ordersync.warehouse.migrate import upgrade
 from support.processes import PG_LOCK_WAITERS, wait_for
+from support.properties import examples
 
 RowFactory = Callable[..., tuple[object, ...]]
 WRITERS = 4
@@ -105,7 +106,7 @@ def test_postgres_appends_without_a_check_still_store_each_version_once(
     _assert_each_version_once(pg_warehouse, 3 * VERSIONS)
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(15), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     steps=st.lists(
         st.tuples(st.sets(st.integers(0, 30), max_size=12), st.sets(st.integers(0, 30), max_size=12)),

@@ -6,11 +6,12 @@ from __future__ import annotations
 import string
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ordersync.warehouse import Warehouse
 from ordersync.warehouse.sqltext import split_statements, to_pyformat
+from support.properties import examples
 
 
 def test_placeholders_become_pyformat_and_percent_signs_are_doubled() -> None:
@@ -27,6 +28,7 @@ def test_placeholders_become_pyformat_and_percent_signs_are_doubled() -> None:
 _literal_text = st.text(alphabet=string.ascii_letters + "?%;$ ", max_size=12)
 
 
+@settings(max_examples=examples(100))
 @given(st.lists(_literal_text, min_size=1, max_size=4))
 def test_literals_come_back_unchanged_but_for_doubled_percent_signs(literals: list[str]) -> None:
     quoted = [("'" + s.replace("'", "''") + "'") for s in literals]
