@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import orjson
@@ -15,18 +13,12 @@ import pytest
 
 from factories import push_event, vtex_order
 from ordersync.facade import Ordersync
+from support.cli import ordersync
 from support.sim import settings_for
 
 
 def run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ordersync", "--warehouse", str(cwd / "wh.duckdb"), *args],
-        cwd=cwd,
-        env={**os.environ, "COLUMNS": "80"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return ordersync(["--warehouse", str(cwd / "wh.duckdb"), *args], cwd, columns=80)
 
 
 def event(i: int) -> dict[str, object]:

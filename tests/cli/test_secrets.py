@@ -18,6 +18,8 @@ from ordersync.cli import context
 from ordersync.cli.context import ScrubbingFilter, run_guarded
 from ordersync.config import load_settings
 from ordersync.errors import WarehouseError
+from support import processes
+from support.cli import ordersync
 
 PASSWORD = "Zq7-s3cr3t@pw:%x"  # '@', ':' and '%' need encoding in a URL
 # the password, its encoded form and its pieces: none of them may appear anywhere
@@ -25,15 +27,7 @@ LEAKS = (PASSWORD, quote(PASSWORD, safe=""), "Zq7-s3cr3t", "s3cr3t")
 
 
 def run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if not k.upper().startswith("ORDERSYNC")}
-    return subprocess.run(
-        [sys.executable, "-m", "ordersync", *args],
-        cwd=cwd,
-        env={**base, "COLUMNS": "400", **env},  # one line per message: nothing wrapped apart
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return ordersync(args, cwd, env=env, columns=400, clean_env=True)  # one line per message: nothing wrapped apart
 
 
 def assert_no_leak(done: subprocess.CompletedProcess[str]) -> None:
@@ -151,13 +145,12 @@ def test_the_cli_logs_through_the_scrubber(tmp_path: Path) -> None:
         "configure_logging(False)\n"
         "logging.getLogger('ordersync.test').warning('token is %s', 'tok-Zq7-s3cr3t-2')\n"
     )
-    done = subprocess.run(
+    done = processes.run(
         [sys.executable, "-c", code],
+        "a script logging the store token",
+        timeout=120,
         cwd=tmp_path,
         env={**os.environ, "ORDERSYNC_STORE_TOKEN": "tok-Zq7-s3cr3t-2"},
-        capture_output=True,
-        text=True,
-        timeout=60,
     )
     assert done.returncode == 0, done.stderr
     assert "token is ***" in done.stderr and "s3cr3t" not in done.stderr

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import io
-import os
 import re
 import subprocess
-import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -18,6 +16,7 @@ from rich.console import Console
 
 from ordersync.cli.output import SHORT_LABELS, print_table
 from ordersync.simulator import AccountSpec, RunningSimulator, start_in_thread
+from support.cli import ordersync
 from support.properties import examples
 from support.sim import KEY, TOKEN, make_config
 
@@ -156,29 +155,21 @@ def small_sim() -> Iterator[RunningSimulator]:
 
 
 def cli(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ordersync", *args],
-        cwd=cwd,
-        env={**env, "COLUMNS": str(WIDTH)},
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    return ordersync(args, cwd, env=env, columns=WIDTH, clean_env=True)
 
 
 @pytest.mark.slow  # eight CLI processes, about 10 s per warehouse
 @pytest.mark.integration
 def test_every_command_fits_80_columns(tmp_path: Path, warehouse_url: str, small_sim: RunningSimulator) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("ORDERSYNC")}
-    env.update(
-        ORDERSYNC_WAREHOUSE=warehouse_url,
-        ORDERSYNC__CLOCK=f"{small_sim.url}/_simulator/clock",
-        ORDERSYNC__SYNC__MAX_RETRIES="0",
-        ORDERSYNC__SYNC__INITIAL_DAYS="3",
-        TBL_KEY=KEY,
-        TBL_TOKEN=TOKEN,
-        TBL_BAD_TOKEN="not-the-token",
-    )
+    env = {  # on top of this process's environment without its ORDERSYNC* variables
+        "ORDERSYNC_WAREHOUSE": warehouse_url,
+        "ORDERSYNC__CLOCK": f"{small_sim.url}/_simulator/clock",
+        "ORDERSYNC__SYNC__MAX_RETRIES": "0",
+        "ORDERSYNC__SYNC__INITIAL_DAYS": "3",
+        "TBL_KEY": KEY,
+        "TBL_TOKEN": TOKEN,
+        "TBL_BAD_TOKEN": "not-the-token",
+    }
     base = small_sim.base_url("tinystore")
 
     def add(name: str, token_env: str) -> None:

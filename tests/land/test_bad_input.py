@@ -6,9 +6,7 @@ good ones: exactly the good ones land, exactly the bad ones are quarantined, wha
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -24,6 +22,7 @@ from ordersync.config import load_settings
 from ordersync.facade import Ordersync
 from ordersync.land.quarantine import quarantined_raw
 from ordersync.tenants import Tenant
+from support.cli import ordersync
 from support.properties import examples
 
 from .bad_inputs import AWKWARD, BAD, SQL, Awkward, Bad
@@ -97,14 +96,7 @@ def test_sql_fragments_are_bound_never_run(shared_app: Ordersync, new_tenant: Ca
 
 
 def _cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ordersync", *args],
-        cwd=cwd,
-        env={**os.environ, "COLUMNS": "80"},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return ordersync(args, cwd, columns=80)
 
 
 def test_ordersync_land_quarantines_every_bad_class_and_exits_0(warehouse_url: str, tmp_path: Path) -> None:

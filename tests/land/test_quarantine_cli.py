@@ -4,26 +4,18 @@ table (reasons cut there, in full with --json), records shown as plain text, ret
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 from factories import vtex_order_json
 from ordersync.facade import Ordersync
 from ordersync.land import Lander
+from support.cli import ordersync
 from support.sim import settings_for
 
 
 def run(args: list[str], cwd: Path, url: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ordersync", "--warehouse", url, *args],
-        cwd=cwd,
-        env={**os.environ, "COLUMNS": "80"},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return ordersync(["--warehouse", url, *args], cwd, columns=80)
 
 
 def test_list_and_retry_from_the_command_line(warehouse_url: str, tmp_path: Path) -> None:

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import subprocess
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -28,6 +26,7 @@ from ordersync.land import Lander
 from ordersync.observe.lateness import BUCKETS, tenant_lateness
 from ordersync.tenants import Tenant
 from ordersync.warehouse import LANDING_COLUMNS
+from support.cli import ordersync
 
 NOW = datetime(2024, 5, 20, 12, 0, tzinfo=UTC)
 CLOCK_START = NOW  # the `clock` fixture's start (tests/conftest.py)
@@ -239,10 +238,7 @@ def test_status_counts_only_the_last_30_order_dates_over_budget(
 
 
 def run_cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "ORDERSYNC__CLOCK": NOW.isoformat(), "COLUMNS": "200"}
-    return subprocess.run(
-        [sys.executable, "-m", "ordersync", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
-    )
+    return ordersync(args, cwd, env={"ORDERSYNC__CLOCK": NOW.isoformat()}, columns=200)
 
 
 def test_the_command_prints_json_and_a_table(tmp_path: Path) -> None:

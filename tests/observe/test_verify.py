@@ -8,9 +8,7 @@ One synced warehouse per backend for the module; each test breaks it and puts it
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,6 +27,7 @@ from ordersync.facade import Ordersync
 from ordersync.observe.verify import CHECKS, FAIL, PASS, SKIP, WARN, CheckResult, VerifyReport
 from ordersync.simulator import AccountSpec, RunningSimulator, SimulatorConfig, start_in_thread
 from ordersync.sync import reconcile
+from support.cli import ordersync
 from support.sim import register, settings_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.dbt]
@@ -417,20 +416,11 @@ def test_a_full_refresh_in_the_build_log_fails_the_check(world: World) -> None:
 def _cli(world: World, *args: str) -> subprocess.CompletedProcess[str]:
     world.app.close()  # DuckDB: the command opens the file itself
     env = {
-        **os.environ,
         "ORDERSYNC_WAREHOUSE": world.url,
         "ORDERSYNC__DBT__STATE_DIR": str(world.tmp / "dbt"),
         "ORDERSYNC__CLOCK": world.app.clock.now().isoformat(),
-        "COLUMNS": "200",
     }
-    return subprocess.run(
-        [sys.executable, "-m", "ordersync", "verify", *args],
-        cwd=world.tmp,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return ordersync(["verify", *args], world.tmp, env=env, columns=200)
 
 
 def test_the_command_exits_zero_when_every_check_passes_and_non_zero_on_a_failure(world: World) -> None:

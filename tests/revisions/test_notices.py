@@ -5,9 +5,7 @@ after a crash between sending and recording; the webhook URL never shown, logged
 from __future__ import annotations
 
 import logging
-import os
 import subprocess
-import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,6 +17,7 @@ from ordersync.facade import Ordersync
 from ordersync.revisions.notices import NoticeSender, backoff
 from ordersync.worker.schedule import ScheduleSettings
 from ordersync.worker.worker import Worker
+from support.cli import ordersync
 from support.notices import (
     TENANT,
     add_notice,
@@ -297,15 +296,7 @@ SECRET_PATH = "/services/T0SECRET/B0SECRET/xoxb-notice-secret-7Hq"
 
 
 def _cli(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if not k.upper().startswith("ORDERSYNC")}
-    return subprocess.run(
-        [sys.executable, "-m", "ordersync", *args],
-        cwd=cwd,
-        env={**base, "COLUMNS": "400", **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return ordersync(args, cwd, env=env, columns=400, clean_env=True)
 
 
 def test_the_webhook_url_never_appears_in_output_logs_or_the_warehouse(tmp_path: Path) -> None:

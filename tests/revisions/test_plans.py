@@ -7,9 +7,7 @@ after an [orders] settings change; a push tenant has no source to ask."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -26,6 +24,7 @@ from ordersync.dates import parse_vtex_datetime
 from ordersync.errors import RefusedError, StalePlanError
 from ordersync.facade import Ordersync
 from ordersync.simulator import AccountSpec, SimulatorConfig, start_in_thread
+from support.cli import ordersync
 from support.sim import register, settings_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.dbt]
@@ -253,15 +252,11 @@ def test_a_newer_version_landing_during_apply_is_never_reverted(world: World) ->
 def _cli(world: World, *args: str) -> subprocess.CompletedProcess[str]:
     world.app.close()  # DuckDB: the command opens the file itself
     env = {
-        **os.environ,
         "ORDERSYNC_WAREHOUSE": world.url,
         "ORDERSYNC__DBT__STATE_DIR": str(world.tmp / "dbt"),
         "ORDERSYNC__CLOCK": world.clock.now().isoformat(),
-        "COLUMNS": "200",
     }
-    return subprocess.run(
-        [sys.executable, "-m", "ordersync", *args], cwd=world.tmp, env=env, capture_output=True, text=True, timeout=300
-    )
+    return ordersync(args, world.tmp, env=env, columns=200)
 
 
 @pytest.mark.parametrize("warehouse_url", ["duckdb"], indirect=True)
