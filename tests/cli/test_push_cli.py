@@ -10,30 +10,31 @@ import httpx
 import pytest
 
 from factories import push_event
-from support.serving import run, serving
+from support.cli import ordersync
+from support.serving import serving
 
 
 def test_push_store_tokens_and_settings(tmp_path: Path) -> None:
-    assert run(["tenants", "add", "app", "--platform", "push"], tmp_path).returncode == 0
-    refused = run(["tenants", "add", "shop"], tmp_path)
+    assert ordersync(["tenants", "add", "app", "--platform", "push"], tmp_path).returncode == 0
+    refused = ordersync(["tenants", "add", "shop"], tmp_path)
     assert refused.returncode != 0 and "needs --account and --base-url" in refused.stderr + refused.stdout
-    made = run(["tokens", "create", "--tenant", "app", "--label", "sdk", "--json"], tmp_path)
+    made = ordersync(["tokens", "create", "--tenant", "app", "--label", "sdk", "--json"], tmp_path)
     assert made.returncode == 0, made.stderr
     token = json.loads(made.stdout)["token"]
-    listed = run(["tokens", "list", "--json"], tmp_path)
+    listed = ordersync(["tokens", "list", "--json"], tmp_path)
     assert token not in listed.stdout and json.loads(listed.stdout)[0]["label"] == "sdk"
     raw = (tmp_path / "ordersync.duckdb").read_bytes()
     assert token.encode() not in raw  # only the hash is stored
-    changed = run(["tenants", "set", "app", "--timezone", "Europe/Lisbon", "--frequency-hours", "2"], tmp_path)
+    changed = ordersync(["tenants", "set", "app", "--timezone", "Europe/Lisbon", "--frequency-hours", "2"], tmp_path)
     assert changed.returncode == 0 and "Europe/Lisbon" in changed.stdout
-    bad = run(["tenants", "set", "app", "--change-capture", "feed"], tmp_path)
+    bad = ordersync(["tenants", "set", "app", "--change-capture", "feed"], tmp_path)
     assert bad.returncode != 0 and "offers no feed" in bad.stderr + bad.stdout
 
 
 @pytest.mark.integration
 def test_serve_takes_a_push_from_another_process(tmp_path: Path) -> None:
-    assert run(["tenants", "add", "app", "--platform", "push"], tmp_path).returncode == 0
-    token = json.loads(run(["tokens", "create", "--tenant", "app", "--json"], tmp_path).stdout)["token"]
+    assert ordersync(["tenants", "add", "app", "--platform", "push"], tmp_path).returncode == 0
+    token = json.loads(ordersync(["tokens", "create", "--tenant", "app", "--json"], tmp_path).stdout)["token"]
     with serving(tmp_path) as url:
         r = httpx.post(
             f"{url}/v1/tenants/app/orders", json=[push_event()], headers={"Authorization": f"Bearer {token}"}

@@ -24,8 +24,8 @@ from ordersync.tenants import Tenant
 from ordersync.web.server import ServeOptions, serving_in_thread
 from ordersync.worker.schedule import ScheduleSettings
 from ordersync.worker.worker import Worker
+from support.cli import ordersync
 from support.processes import wait_for
-from support.serving import run
 from support.sim import KEY_ENV, TOKEN_ENV, configure_events, fct_rows, register, settings_for
 
 pytestmark = pytest.mark.integration
@@ -274,22 +274,22 @@ def test_the_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(KEY_ENV, config.app_key)
     monkeypatch.setenv(TOKEN_ENV, config.app_token)
     with start_in_thread(config) as sim:
-        added = run(
+        added = ordersync(
             ["tenants", "add", ACCOUNT, "--account", ACCOUNT, "--base-url", sim.base_url(ACCOUNT),
              "--app-key-env", KEY_ENV, "--app-token-env", TOKEN_ENV],
             tmp_path,
         )  # fmt: skip
         assert added.returncode == 0, added.stderr
-        early = run(["feed", "poll", "--tenant", ACCOUNT], tmp_path)
+        early = ordersync(["feed", "poll", "--tenant", ACCOUNT], tmp_path)
         assert early.returncode == 2 and "ordersync feed setup --tenant store1" in early.stderr
-        setup = run(["feed", "setup", "--tenant", ACCOUNT], tmp_path)
+        setup = ordersync(["feed", "setup", "--tenant", ACCOUNT], tmp_path)
         assert setup.returncode == 0 and "feed configured" in setup.stdout, setup.stderr
-        twice = run(["feed", "setup", "--tenant", ACCOUNT], tmp_path)
+        twice = ordersync(["feed", "setup", "--tenant", ACCOUNT], tmp_path)
         assert twice.returncode == 2 and "--force" in twice.stderr
         sim.advance(3 * 3600)
-        polled = run(["feed", "poll", "--json"], tmp_path)
+        polled = ordersync(["feed", "poll", "--json"], tmp_path)
         assert polled.returncode == 0, polled.stderr
         (round_,) = json.loads(polled.stdout)
         assert round_["status"] == "polled" and round_["landed"] > 0
-        hook = run(["hook", "setup", "--tenant", ACCOUNT, "--url", "http://127.0.0.1:9"], tmp_path)
+        hook = ordersync(["hook", "setup", "--tenant", ACCOUNT, "--url", "http://127.0.0.1:9"], tmp_path)
         assert hook.returncode == 2 and "start ordersync serve first" in hook.stderr
