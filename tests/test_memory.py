@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import subprocess
 import sys
 import textwrap
 
 from ordersync.memory import keep_memory_flat
+from support import processes
 
 
 def test_keep_memory_flat_applies_once_and_says_so() -> None:
@@ -42,7 +42,8 @@ def test_a_freed_batch_goes_back_to_the_system() -> None:
     )
 
     def grown_by(mode: str) -> int:
-        run = subprocess.run([sys.executable, "-c", script, mode], capture_output=True, text=True, check=True)
+        run = processes.run([sys.executable, "-c", script, mode], f"the freed-batch script ({mode})", timeout=120)
+        assert run.returncode == 0, run.stderr
         return int(run.stdout)
 
     grown = {mode: grown_by(mode) for mode in ("flat", "default")}
@@ -84,7 +85,8 @@ def test_threads_share_at_most_two_heaps() -> None:
     )
 
     def heaps(mode: str) -> int:
-        run = subprocess.run([sys.executable, "-c", script, mode], capture_output=True, text=True, check=True)
+        run = processes.run([sys.executable, "-c", script, mode], f"the six-thread heap script ({mode})", timeout=120)
+        assert run.returncode == 0, run.stderr
         return int(run.stdout)
 
     assert heaps("flat") <= 2

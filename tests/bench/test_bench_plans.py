@@ -3,18 +3,19 @@ plan twice and prints the figures; the plan finds the versions the store changed
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from support import processes
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
 
 def test_quick_plan_drafting_prints_its_figures(tmp_path: Path) -> None:
-    done = subprocess.run(
+    done = processes.run(
         [
             sys.executable,
             str(BENCH / "bench_plans.py"),
@@ -26,9 +27,8 @@ def test_quick_plan_drafting_prints_its_figures(tmp_path: Path) -> None:
             "--state",
             str(tmp_path / "state"),
         ],
-        capture_output=True,
-        text=True,
-        timeout=180,
+        "bench_plans.py --quick --shape large",
+        timeout=600,
         cwd=BENCH,
     )
     assert done.returncode == 0, done.stderr
