@@ -52,7 +52,8 @@ class Serve:
         self.stop = threading.Event()
         self._dirty = threading.Event()
         self._notices_due = threading.Event()
-        self._last_build = 0.0
+        # the first build comes build_every_seconds after start at the earliest, whatever the host's uptime
+        self._last_build = time.monotonic()
         self._threads: list[threading.Thread] = []
         app.upgrade()
         run_worker = options.worker if options.worker is not None else not app.wh.concurrent_writers
