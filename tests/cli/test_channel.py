@@ -14,7 +14,7 @@ from factories import push_event
 from support.cli import ordersync
 from support.serving import free_port, serving
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # serve and a dozen CLI processes
 
 
 def test_commands_reach_the_warehouse_through_a_running_serve(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ def run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[s
 
 @pytest.mark.integration
 @pytest.mark.dbt
+@pytest.mark.slow  # the whole demo
 def test_demo_syncs_builds_and_prints_a_table_per_tenant(tmp_path: Path) -> None:
     done = run(["demo", "--days", "3"], tmp_path, COLUMNS="200")
     assert done.returncode == 0, done.stderr

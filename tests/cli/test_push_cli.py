@@ -32,6 +32,7 @@ def test_push_store_tokens_and_settings(tmp_path: Path) -> None:
 
 
 @pytest.mark.integration
+@pytest.mark.slow  # serve and CLI processes
 def test_serve_takes_a_push_from_another_process(tmp_path: Path) -> None:
     assert ordersync(["tenants", "add", "app", "--platform", "push"], tmp_path).returncode == 0
     token = json.loads(ordersync(["tokens", "create", "--tenant", "app", "--json"], tmp_path).stdout)["token"]

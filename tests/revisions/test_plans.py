@@ -259,6 +259,7 @@ def _cli(world: World, *args: str) -> subprocess.CompletedProcess[str]:
     return ordersync(args, world.tmp, env=env, columns=200)
 
 
+@pytest.mark.slow  # fourteen CLI processes
 @pytest.mark.parametrize("warehouse_url", ["duckdb"], indirect=True)
 def test_the_commands_draft_show_review_apply_and_answer_revenue(world: World) -> None:
     later(world, 30)

@@ -21,7 +21,7 @@ from ordersync.warehouse import LANDING_COLUMNS
 from support.properties import examples
 from support.transform import DbtWarehouse, landing_row
 
-pytestmark = pytest.mark.dbt
+pytestmark = [pytest.mark.dbt, pytest.mark.slow]  # eight examples of up to five dbt runs
 
 #: event_time = the example's start + slot * 12 h; few slots, so event_times collide often
 EVENT_SLOTS = 9

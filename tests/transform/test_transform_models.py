@@ -121,6 +121,7 @@ def test_full_refresh_leaves_fct_orders_as_it_is(dbt_wh: DbtWarehouse) -> None:
 
 
 @pytest.mark.postgres
+@pytest.mark.slow  # six builds on two warehouses
 def test_duckdb_and_postgres_build_the_same_fct_orders(tmp_path: Path, pg_icu_url: str) -> None:
     """Same landings, same builds: same rows on both backends, ties included. The PostgreSQL
     database collates 'a' before 'B', so payload_hash ties must still break in byte order."""
