@@ -18,15 +18,10 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "chaos"))  # the trials live beside their tests
+from chaoslib import TRIALS, report, runner  # bench/chaoslib/, beside this script
+from chaoslib.model import WAREHOUSES
 
-from chaoslib import (  # noqa: E402
-    TRIALS,
-    report,
-    runner,
-)
-from chaoslib.model import WAREHOUSES  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> int:

@@ -13,13 +13,13 @@ from pathlib import Path
 
 import duckdb
 import pytest
+
 from chaoslib import TRIALS, checks
 from chaoslib.model import DUCKDB, POSTGRES, TrialResult
 from chaoslib.runner import run_group
 from chaoslib.serving import KillRelay
 from chaoslib.trials import push as push_trial
 from chaoslib.warehouses import WarehouseHandle, free_port
-
 from ordersync.simulator.sdk import SdkConfig, generate
 
 pytestmark = [pytest.mark.chaos, pytest.mark.integration, pytest.mark.slow]

@@ -30,7 +30,7 @@ compares the end state with the simulator's truth using plain SQL:
 
 The short version of every trial runs in the test suite (`pytest -m chaos`, `tests/chaos/`);
 `bench/chaos.py --short` runs the same from the command line, `--only NAME` and `--trials N` select.
-A new write path adds its trial with one `register(TrialSpec(...))` in `tests/chaos/chaoslib/trials/`.
+A new write path adds its trial with one `register(TrialSpec(...))` in `bench/chaoslib/trials/`.
 """
 
 # What the trials found while ordersync was being hardened, kept after the fixes so the record stays.
