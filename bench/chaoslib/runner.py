@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from chaoslib import secrets
+from chaoslib import commands, secrets
 from chaoslib.model import TRIALS, Shared, TrialParams, TrialResult, TrialSpec
 
 Progress = Callable[[str], None]
@@ -54,6 +54,10 @@ def run_group(
                 result = TrialResult(trials=1)
                 result.fail(secrets.mask(f"harness error in trial {index}: {type(exc).__name__}: {exc}"))
                 (workdir / "harness-error.txt").write_text(secrets.mask(traceback.format_exc()))
+            finally:
+                left = commands.reap()
+            if left:
+                result.note(f"the harness SIGKILLed what the trial left running: {', '.join(left)}")
             result.seconds = time.perf_counter() - began
             total = total + result
             if progress is not None:

@@ -25,6 +25,7 @@ import aiohttp
 import orjson
 from aiohttp import web
 
+from chaoslib.deadlines import scaled
 from chaoslib.secrets import APP_KEY, APP_TOKEN
 from ordersync.simulator import AccountSpec, RunningSimulator, SimulatorConfig, start_in_subprocess
 
@@ -62,7 +63,7 @@ def simulator(
     workdir.mkdir(parents=True, exist_ok=True)
     log = (workdir / "simulator.log").open("ab")
     try:
-        return start_in_subprocess(config, stderr=log)
+        return start_in_subprocess(config, timeout=scaled(120), stderr=log)
     finally:
         log.close()  # the child holds its own descriptor
 
@@ -98,8 +99,8 @@ class ChaosProxy:
         self.url = ""
         self._thread = threading.Thread(target=self._serve, name="chaos-proxy", daemon=True)
         self._thread.start()
-        if not self._ready.wait(30):
-            raise RuntimeError("the chaos proxy did not start")
+        if not self._ready.wait(scaled(30)):
+            raise RuntimeError(f"the chaos proxy did not start within {scaled(30):g} s")
 
     def base_url(self, account: str) -> str:
         return f"{self.url}/{account}"
@@ -164,7 +165,7 @@ class ChaosProxy:
     def close(self) -> None:
         if self._stop is not None:
             self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(timeout=30)
+        self._thread.join(timeout=scaled(30))
         with suppress(Exception):
             self._loop.close()
 

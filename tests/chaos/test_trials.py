@@ -15,6 +15,7 @@ import duckdb
 import pytest
 
 from chaoslib import TRIALS, checks
+from chaoslib.deadlines import scaled
 from chaoslib.model import DUCKDB, POSTGRES, TrialResult
 from chaoslib.runner import run_group
 from chaoslib.serving import KillRelay
@@ -67,19 +68,26 @@ class _Upstream:
         )
         self.proc = subprocess.Popen([sys.executable, "-c", code, str(self.port), str(self.log)])
         self.url = f"http://127.0.0.1:{self.port}"
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                    return
-            except OSError:
-                time.sleep(0.05)
+        deadline = time.monotonic() + scaled(30)
+        try:
+            while self.proc.poll() is None:
+                try:
+                    with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                        return
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(f"the upstream did not accept connections within {scaled(30):g} s") from None
+                    time.sleep(0.05)
+            raise RuntimeError(f"the upstream exited {self.proc.returncode} before accepting connections")
+        except BaseException:
+            self.kill()
+            raise
 
     def kill(self) -> bool:
         if self.proc.poll() is not None:
             return False
         self.proc.kill()
-        self.proc.wait()
+        self.proc.wait()  # a SIGKILLed process always ends
         return True
 
     def seen(self) -> list[str]:
@@ -88,7 +96,7 @@ class _Upstream:
 
 def _post(url: str) -> int:
     try:
-        with urllib.request.urlopen(urllib.request.Request(url, data=b"{}", method="POST"), timeout=10) as r:
+        with urllib.request.urlopen(urllib.request.Request(url, data=b"{}", method="POST"), timeout=scaled(30)) as r:
             return int(r.status)
     except urllib.error.HTTPError as exc:
         return int(exc.code)
@@ -102,7 +110,7 @@ def test_the_relay_kills_its_upstream_at_the_moment_asked(tmp_path: Path, pass_a
             assert _post(f"{relay.url}/other") == 200  # passed through while disarmed
             fired = relay.arm(lambda method, path: path == "/armed", pass_answer=pass_answer, before=before)
             status = _post(f"{relay.url}/armed")
-            assert fired.wait(5) and upstream.proc.poll() is not None  # killed
+            assert fired.wait(scaled(30)) and upstream.proc.poll() is not None  # killed
             assert status == (200 if pass_answer else 502)
             assert ("/armed" in upstream.seen()) == (not before)  # before: the request never reached it
             assert _post(f"{relay.url}/after") == 502  # the upstream is down: the relay says so

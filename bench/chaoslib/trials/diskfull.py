@@ -5,6 +5,7 @@ nothing twice, answer `ordersync status`, and the next sync must complete to the
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import shutil
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from chaoslib import checks, sources, steps
 from chaoslib.commands import Cli, clean_error
+from chaoslib.deadlines import scaled
 from chaoslib.model import DUCKDB, TrialParams, TrialResult, TrialSpec, register
 from chaoslib.warehouses import WarehouseHandle
 
@@ -23,14 +25,21 @@ DISK_WORDS = ("space", "disk", "full")
 
 def _mount(path: Path) -> str | None:
     path.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={SIZE_MB}m", "tmpfs", str(path)], capture_output=True, text=True
-    )
+    try:  # subprocess.run SIGKILLs it when it runs out of time
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={SIZE_MB}m", "tmpfs", str(path)],
+            capture_output=True,
+            text=True,
+            timeout=scaled(60),
+        )
+    except subprocess.TimeoutExpired:
+        return f"mount did not finish within {scaled(60):g} s"
     return None if done.returncode == 0 else (done.stderr.strip() or f"mount exited {done.returncode}")
 
 
 def _unmount(path: Path) -> None:
-    subprocess.run(["umount", "-l", str(path)], capture_output=True)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        subprocess.run(["umount", "-l", str(path)], capture_output=True, timeout=scaled(60))
 
 
 def _fill(disk: Path, leave: int) -> Path:

@@ -96,11 +96,7 @@ class _Poller:
     def kill(self) -> bool:
         with self._lock:
             running = self.running
-        if running is None or not running.alive():
-            return False
-        running.proc.kill()
-        running.proc.wait(timeout=60)
-        return True
+        return running is not None and running.kill()
 
 
 def trial(p: TrialParams, rng: random.Random) -> TrialResult:
@@ -147,8 +143,10 @@ def trial(p: TrialParams, rng: random.Random) -> TrialResult:
                         lambda method, path: method == "POST" and path.endswith("/orders/feed"), before=True
                     )
                     running = poller.spawn()
-                    running.proc.wait(timeout=120)
-                    relay.disarm()
+                    try:
+                        running.wait(120, "`ordersync feed poll` to end (to be killed as its commit arrives)")
+                    finally:
+                        relay.disarm()
                     killed = fired.is_set()
                 if killed:
                     result.faults += 1

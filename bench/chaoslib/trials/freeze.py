@@ -16,6 +16,7 @@ from typing import Any
 
 from chaoslib import checks, sources, steps
 from chaoslib.commands import Cli, Running
+from chaoslib.deadlines import scaled
 from chaoslib.model import POSTGRES, TrialParams, TrialResult, TrialSpec, register
 from chaoslib.warehouses import dropping, fresh, poll, wait_until
 
@@ -80,8 +81,8 @@ def trial(p: TrialParams, rng: random.Random) -> TrialResult:
                 found[:] = rows or []
                 return bool(found)
 
-            if not wait_until(mid_run, timeout=60):
-                result.fail("no worker ever landed rows in a run: " + _tail(workers["w1"].output()))
+            if not wait_until(mid_run, timeout=scaled(60)):
+                result.fail(f"no worker landed rows in a run within {scaled(60):g} s: " + _tail(workers["w1"].output()))
                 return result
             time.sleep(rng.uniform(0.0, 0.5))
             victim = str(found[0][0])
@@ -108,14 +109,33 @@ def trial(p: TrialParams, rng: random.Random) -> TrialResult:
                         return False
                 return True
 
-            if not wait_until(taken_over, timeout=60, every=0.2):
-                result.fail(f"nobody took the frozen worker's tenants over within 60 s (lease {LEASE:g} s)")
+            if not wait_until(taken_over, timeout=scaled(60), every=0.2):
+                result.fail(f"nobody took the frozen worker's tenants over within {scaled(60):g} s (lease {LEASE:g} s)")
             time.sleep(LEASE)  # well past the lease
             before = _rows_per_run(wh.url, [r for r, _ in stale]) or {}
             workers[victim].signal(signal.SIGCONT)
             resumed_at = datetime.now().astimezone()
             result.note(f"frozen for {(resumed_at - frozen_at).total_seconds():.1f} s")
-            time.sleep(3 * LEASE)  # let the resumed worker try to write with its stale lease
+
+            def fenced_runs_ended() -> bool:
+                # the resumed worker goes on with its stale runs; their next write is refused, and it
+                # records them finished: by then it has tried to write with its stale lease
+                ids = [r for r, _ in stale]
+                if not ids:
+                    return True
+                marks = ", ".join("?" for _ in ids)
+                got = poll(
+                    wh.url,
+                    f"SELECT count(*) FROM cdp.sync_runs WHERE run_id IN ({marks}) AND wall_finished_at IS NULL",
+                    tuple(ids),
+                )
+                return bool(got) and got[0][0] == 0
+
+            if not wait_until(fenced_runs_ended, timeout=scaled(60), every=0.2):
+                result.fail(
+                    f"the resumed worker did not end its fenced runs within {scaled(60):g} s: "
+                    + _tail(workers[victim].output())
+                )
             quiet = sim.quiesce() + timedelta(minutes=15)
 
             def caught_up() -> bool:
@@ -127,7 +147,7 @@ def trial(p: TrialParams, rng: random.Random) -> TrialResult:
                 )
                 return bool(got and got[0][0] == len(STORES))
 
-            if not wait_until(caught_up, timeout=90, every=0.3):
+            if not wait_until(caught_up, timeout=scaled(90), every=0.3):
                 result.fail("the workers did not catch every tenant up after the source went quiet")
         finally:
             codes = {w: r.stop() for w, r in workers.items()}

@@ -21,6 +21,7 @@ from typing import Any
 
 from chaoslib import sources, steps
 from chaoslib.commands import Cli
+from chaoslib.deadlines import scaled
 from chaoslib.model import DUCKDB, TrialParams, TrialResult, TrialSpec, register
 from chaoslib.secrets import APP_KEY, APP_TOKEN
 from chaoslib.serving import KillRelay, ServeProcess
@@ -102,8 +103,8 @@ def _finish(serve: ServeProcess, wh: WarehouseHandle, workdir: Path, result: Tri
     """Let serve work through what it was sent, stop it (SIGTERM), and start it again while its
     spool or inbox still holds notifications (a few times at most)."""
     for round_ in range(5):
-        wait_until(lambda: _spooled(workdir) == 0, timeout=30, every=0.2)
-        time.sleep(2.0)  # the round that drained the spool fetches and lands
+        # the round that drained the spool fetches and lands; a stop lets it finish
+        wait_until(lambda: _spooled(workdir) == 0, timeout=scaled(30), every=0.2)
         code = serve.stop()
         if code not in (0, None):
             result.fail(f"serve exited {code} when stopped: {serve.output()[-400:]}")
@@ -166,7 +167,7 @@ def trial(p: TrialParams, rng: random.Random) -> TrialResult:
                     time.sleep(rng.uniform(0.0, 1.5))  # down a while: deliveries fail and are retried
                     if not serve.alive():
                         serve.start()
-                hooks = sim.wait_for_hooks(timeout=180)
+                hooks = sim.wait_for_hooks(timeout=scaled(180))
             except (RuntimeError, TimeoutError) as exc:
                 result.fail(f"{type(exc).__name__}: {exc}")
                 hooks = sim.events()["hooks"]

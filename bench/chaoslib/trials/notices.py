@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from chaoslib.commands import Cli
+from chaoslib.deadlines import scaled
 from chaoslib.model import DUCKDB, TrialParams, TrialResult, TrialSpec, register
 from chaoslib.warehouses import PgServer, Reader, dropping, fresh, wait_until
 from ordersync.config import load_settings
@@ -192,7 +193,7 @@ def _kill_sends(cli: Cli, rec: Receivers, rng: random.Random, kills: int, result
         if mode == RANDOM:
             killed = not wait_until(lambda r=running: not r.alive(), rng.uniform(0.2, 2.5), every=0.02)
         else:
-            wait_until(lambda r=running: rec.held.is_set() or not r.alive(), 60, every=0.005)
+            wait_until(lambda r=running: rec.held.is_set() or not r.alive(), scaled(60), every=0.005)
             killed = rec.held.is_set() and running.alive()
         rec.armed.clear()
         if killed:
@@ -200,7 +201,7 @@ def _kill_sends(cli: Cli, rec: Receivers, rng: random.Random, kills: int, result
             result.faults += 1
             result.note(f"notices send killed {mode}, {time.monotonic() - began:.2f} s in")
         rec.release.set()
-        running.proc.wait(timeout=60)
+        running.wait(60, "`ordersync notices send` to end")
 
 
 def _finish(cli: Cli, result: TrialResult) -> None:

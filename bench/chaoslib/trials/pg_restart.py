@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 from chaoslib import checks, sources, steps
 from chaoslib.commands import Cli
+from chaoslib.deadlines import scaled
 from chaoslib.model import POSTGRES, TrialParams, TrialResult, TrialSpec, register
 from chaoslib.warehouses import PrivateCluster, dropping, fresh, poll, wait_until
 
@@ -59,8 +60,8 @@ def trial(p: TrialParams, rng: random.Random) -> TrialResult:
                 rows = poll(wh.url, "SELECT count(*) FROM cdp.sync_runs WHERE status = 'running'")
                 return bool(rows and rows[0][0] > 0)
 
-            if not wait_until(running, timeout=60):
-                result.fail(f"the worker never started a run: {_tail(worker.output())}")
+            if not wait_until(running, timeout=scaled(60)):
+                result.fail(f"the worker started no run within {scaled(60):g} s: {_tail(worker.output())}")
                 return result
             time.sleep(rng.uniform(0.0, 1.0))
             away = cluster.restart()
@@ -77,8 +78,8 @@ def trial(p: TrialParams, rng: random.Random) -> TrialResult:
                 )
                 return bool(rows and rows[0][0] > 0)
 
-            if not wait_until(lambda: carried_on() or not worker.alive(), timeout=60, every=0.3):
-                result.fail(f"no run succeeded within 60 s of the restart: {_tail(worker.output())}")
+            if not wait_until(lambda: carried_on() or not worker.alive(), timeout=scaled(60), every=0.3):
+                result.fail(f"no run succeeded within {scaled(60):g} s of the restart: {_tail(worker.output())}")
             if not worker.alive():
                 result.fail(f"the worker exited ({worker.proc.returncode}) after the restart: {_tail(worker.output())}")
                 return result
@@ -94,7 +95,7 @@ def trial(p: TrialParams, rng: random.Random) -> TrialResult:
                 )
                 return bool(rows and rows[0][0] == len(STORES))
 
-            if not wait_until(caught_up, timeout=90, every=0.3):
+            if not wait_until(caught_up, timeout=scaled(90), every=0.3):
                 result.fail(f"the worker did not catch every tenant up after the restart: {_tail(worker.output())}")
         finally:
             code = worker.stop()

@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import random
 import shutil
-import signal
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -27,6 +26,7 @@ from typing import Any
 
 from chaoslib import checks, sources, steps
 from chaoslib.commands import Cli, Running
+from chaoslib.deadlines import scaled
 from chaoslib.model import DUCKDB, TrialParams, TrialResult, TrialSpec, register
 from chaoslib.secrets import KEY_ENV, TOKEN_ENV
 from chaoslib.warehouses import PgServer, WarehouseHandle, clone, dropping, fresh, wait_until
@@ -285,7 +285,9 @@ def _truth(sim: RunningSimulator, first: date, last: date) -> dict[str, checks.R
 class LeaseWatch:
     """Tells when a process takes the plan lease, outside ordersync: on PostgreSQL the lease row's
     token grows; on DuckDB (one process at a time: no reading while it runs) the write-ahead log is
-    written, and taking the lease is the first write an apply makes."""
+    written, and taking the lease is the first write an apply makes. A watcher slowed down by a busy
+    machine may look only after the apply committed and checkpointed its log into the file: a file
+    changed since the start counts too (unless a log was there to be replayed at the start)."""
 
     def __init__(self, wh: WarehouseHandle) -> None:
         self.wh = wh
@@ -296,19 +298,30 @@ class LeaseWatch:
     def _now(self) -> object:
         if self.reader is not None:
             return self.reader.scalar("SELECT coalesce(max(token), 0) FROM cdp.leases WHERE stream = 'plan'")
-        try:
-            st = self.wal.stat()
-        except FileNotFoundError:
-            return None
-        return (st.st_size, st.st_mtime_ns)
+        assert self.wh.path is not None
+        return (_stat(self.wal), _stat(self.wh.path))
 
     def taken(self) -> bool:
         now = self._now()
-        return now is not None and now != self.base  # a WAL removed by a checkpoint is no write
+        if self.reader is not None:
+            return now != self.base
+        assert isinstance(now, tuple) and isinstance(self.base, tuple)
+        (wal, main), (base_wal, base_main) = now, self.base
+        if wal is not None and wal != base_wal:
+            return True
+        return base_wal is None and main != base_main  # a WAL removed by a checkpoint at open is no write
 
     def close(self) -> None:
         if self.reader is not None:
             self.reader.close()
+
+
+def _stat(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return (st.st_size, st.st_mtime_ns)
 
 
 def _kill_apply(
@@ -319,22 +332,20 @@ def _kill_apply(
     (its transaction runs then; a kill late in the window lands just after the commit). During the
     build: within a build's duration after that window."""
     watch = LeaseWatch(wh)
+    running = cli.spawn(["plan", "apply", prepared.plan_id, "--json"], name="apply-killed")
     try:
-        running = cli.spawn(["plan", "apply", prepared.plan_id, "--json"], name="apply-killed")
         if target == BEFORE:
-            time.sleep(rng.uniform(0.0, prepared.phases.startup))
+            time.sleep(rng.uniform(0.0, prepared.phases.startup))  # the kill's moment
         else:
-            wait_until(lambda: not running.alive() or watch.taken(), 120, every=0.002)
+            wait_until(lambda: not running.alive() or watch.taken(), scaled(120), every=0.002)
             if target == INSIDE:
-                time.sleep(rng.uniform(0.0, INSIDE_WINDOW))
+                time.sleep(rng.uniform(0.0, INSIDE_WINDOW))  # the kill's moment
             else:
                 time.sleep(rng.uniform(INSIDE_WINDOW, INSIDE_WINDOW + prepared.phases.build))
-        killed = running.alive()
-        if killed:
-            running.signal(signal.SIGKILL)
-        running.proc.wait(timeout=120)
+        killed = running.kill()
     finally:
         watch.close()
+        running.kill()  # only if something above raised while it ran
     return running, killed
 
 

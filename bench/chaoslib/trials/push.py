@@ -19,6 +19,7 @@ from typing import Any
 
 from chaoslib import checks
 from chaoslib.commands import Cli
+from chaoslib.deadlines import scaled
 from chaoslib.model import DUCKDB, TrialParams, TrialResult, TrialSpec, register
 from chaoslib.serving import KillRelay, ServeProcess
 from chaoslib.warehouses import PgServer, dropping, free_port, fresh
@@ -134,13 +135,13 @@ def trial(p: TrialParams, rng: random.Random) -> TrialResult:
                         serve.start()
             except RuntimeError as exc:
                 result.fail(f"serve did not come back after a kill: {exc}")
-            thread.join(timeout=900)
+            thread.join(timeout=scaled(900))
             replayed, lost_answers = relay.counts["replayed"], relay.counts["answer lost"]
         code = serve.stop()
         if code not in (0, None):
             result.fail(f"serve exited {code} when stopped: {serve.output()[-400:]}")
         if thread.is_alive():
-            result.fail("the SDK was still pushing 15 minutes after it started")
+            result.fail(f"the SDK was still pushing {scaled(900):g} s after it started")
         if "error" in outcome:
             result.fail(f"the SDK's push failed: {outcome['error'][:400]}")
         result.note(f"{lost_answers} answers lost after a commit, {replayed} retries answered by their first answer")
