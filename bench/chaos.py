@@ -3,6 +3,7 @@ that no order version was lost or doubled. Writes the results table to docs/reli
 
     .venv/bin/python bench/chaos.py                       # the published run (about 20-30 minutes)
     .venv/bin/python bench/chaos.py --short               # the short version of every trial
+    .venv/bin/python bench/chaos.py --smoke               # one quick trial of each, as in the tests
     .venv/bin/python bench/chaos.py --only kill-9 --trials 4 --warehouse postgres --no-write
 
 Needs root (a tmpfs mount; a private PostgreSQL cluster initialised as the postgres user) and
@@ -19,14 +20,18 @@ import time
 from pathlib import Path
 
 from chaoslib import TRIALS, report, runner  # bench/chaoslib/, beside this script
-from chaoslib.model import WAREHOUSES
+from chaoslib.model import PUBLISHED, SHORT, SMOKE, WAREHOUSES
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--short", action="store_true", help="the short version of each trial (as in the tests)")
+    sizes = ap.add_mutually_exclusive_group()
+    sizes.add_argument("--short", action="store_true", help="the short version of each trial")
+    sizes.add_argument(
+        "--smoke", action="store_true", help="the smoke version of each trial (one trial, one fault: the tests')"
+    )
     ap.add_argument("--only", action="append", metavar="NAME", help=f"run only this trial: {', '.join(TRIALS)}")
     ap.add_argument("--trials", type=int, help="trials per warehouse instead of the published count")
     ap.add_argument("--warehouse", action="append", choices=WAREHOUSES, help="only this warehouse (repeatable)")
@@ -43,7 +48,7 @@ def main() -> int:
         groups = runner.run(
             args.only,
             root,
-            short=args.short,
+            size=SHORT if args.short else SMOKE if args.smoke else PUBLISHED,
             trials=args.trials,
             warehouses=tuple(args.warehouse) if args.warehouse else None,
             seed=args.seed,

@@ -124,6 +124,13 @@ class Cli:
         stem = f"{self._n:03d}-{word}"
         return self.logs / f"{stem}.out", self.logs / f"{stem}.err"
 
+    def log(self, name: str, stdout: str = "", stderr: str = "") -> None:
+        """Output of something run in the harness's own process, kept beside the commands' (the
+        secret scan reads it too)."""
+        out, err = self._files([name])
+        out.write_text(stdout)
+        err.write_text(stderr)
+
     def command(self, args: list[str], warehouse: bool = True) -> list[str]:
         return [ORDERSYNC, *(["--warehouse", self.warehouse_url] if warehouse else []), *args]
 
