@@ -3,6 +3,7 @@ that no order version was lost or doubled. Writes the results table to docs/reli
 
     .venv/bin/python bench/chaos.py                       # the published run (about 20-30 minutes)
     .venv/bin/python bench/chaos.py --short               # the short version of every trial
+    .venv/bin/python bench/chaos.py --smoke               # one quick trial of each, as in the tests
     .venv/bin/python bench/chaos.py --only kill-9 --trials 4 --warehouse postgres --no-write
 
 Needs root (a tmpfs mount; a private PostgreSQL cluster initialised as the postgres user) and
@@ -18,20 +19,19 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "chaos"))  # the trials live beside their tests
+from chaoslib import TRIALS, report, runner  # bench/chaoslib/, beside this script
+from chaoslib.model import PUBLISHED, SHORT, SMOKE, WAREHOUSES
 
-from chaoslib import (  # noqa: E402
-    TRIALS,
-    report,
-    runner,
-)
-from chaoslib.model import WAREHOUSES  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--short", action="store_true", help="the short version of each trial (as in the tests)")
+    sizes = ap.add_mutually_exclusive_group()
+    sizes.add_argument("--short", action="store_true", help="the short version of each trial")
+    sizes.add_argument(
+        "--smoke", action="store_true", help="the smoke version of each trial (one trial, one fault: the tests')"
+    )
     ap.add_argument("--only", action="append", metavar="NAME", help=f"run only this trial: {', '.join(TRIALS)}")
     ap.add_argument("--trials", type=int, help="trials per warehouse instead of the published count")
     ap.add_argument("--warehouse", action="append", choices=WAREHOUSES, help="only this warehouse (repeatable)")
@@ -48,7 +48,7 @@ def main() -> int:
         groups = runner.run(
             args.only,
             root,
-            short=args.short,
+            size=SHORT if args.short else SMOKE if args.smoke else PUBLISHED,
             trials=args.trials,
             warehouses=tuple(args.warehouse) if args.warehouse else None,
             seed=args.seed,

@@ -1,10 +1,11 @@
-"""The chaos trials' library lives beside these tests (bench/chaos.py imports it too)."""
+"""The chaos trials' library is `bench/chaoslib/` (bench/chaos.py runs the published trials); the
+tests import it from there."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-HERE = str(Path(__file__).resolve().parent)
-if HERE not in sys.path:
-    sys.path.insert(0, HERE)
+BENCH = str(Path(__file__).resolve().parents[2] / "bench")
+if BENCH not in sys.path:
+    sys.path.insert(0, BENCH)

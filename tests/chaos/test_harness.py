@@ -16,13 +16,13 @@ from typing import Any
 import duckdb
 import psycopg
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from chaoslib import checks, secrets, sources
 from chaoslib.commands import Cli
 from chaoslib.model import DUCKDB, POSTGRES
 from chaoslib.warehouses import WarehouseHandle
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
 from ordersync.simulator import AccountSpec, SimulatorConfig, start_in_thread
 
 pytestmark = pytest.mark.chaos

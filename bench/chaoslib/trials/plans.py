@@ -10,6 +10,9 @@ still drafted with none of its versions landed, nothing recorded for a build and
 applied with exactly its versions landed once each and its days left for a build (or built
 already). The apply, or the build, then runs to the end, and the days hold the store's truth and
 the revenue the plan said.
+
+The smoke trial (the test suite's) drafts a 2-day plan for a store of 10 orders a day and kills the
+apply once, inside its transaction (or just after its commit, in the build that follows).
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ from __future__ import annotations
 import json
 import random
 import shutil
-import signal
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -27,6 +29,7 @@ from typing import Any
 
 from chaoslib import checks, sources, steps
 from chaoslib.commands import Cli, Running
+from chaoslib.deadlines import scaled
 from chaoslib.model import DUCKDB, TrialParams, TrialResult, TrialSpec, register
 from chaoslib.secrets import KEY_ENV, TOKEN_ENV
 from chaoslib.warehouses import PgServer, WarehouseHandle, clone, dropping, fresh, wait_until
@@ -76,7 +79,7 @@ class Snapshot:
 
 def _history(p: TrialParams) -> int:
     """Days of orders in the store: the plan's days and two more."""
-    return int(p.options["days_short" if p.short else "days"]) + 2
+    return int(p.option("days")) + 2
 
 
 def _env(p: TrialParams) -> dict[str, str]:
@@ -85,7 +88,7 @@ def _env(p: TrialParams) -> dict[str, str]:
 
 def _source(p: TrialParams) -> RunningSimulator:
     def make() -> RunningSimulator:
-        per_day = 20.0 if p.short else 35.0
+        per_day = p.pick(35.0, 20.0, 10.0)
         return p.shared.stack.enter_context(
             sources.simulator(p.group_dir / "source", [(ACCOUNT, per_day)], days=_history(p), seed=29)
         )
@@ -117,13 +120,19 @@ def _prepare(p: TrialParams) -> Prepared:
                      "--app-key-env", KEY_ENV, "--app-token-env", TOKEN_ENV, "--timezone", "UTC"])  # fmt: skip
     if not added.ok:
         return failed(f"adding the tenant: {added.brief()}")
-    synced = cli.run(["sync", "--json"])
+    setup = TrialResult()
+    if p.smoke:  # the first sync lands; its build runs in the harness
+        synced = cli.run(["sync", "--json", "--no-build"])
+        if synced.ok and not steps.build(cli, setup, "the first build", in_process=True):
+            return failed("; ".join(setup.failures))
+    else:
+        synced = cli.run(["sync", "--json"])
     if not synced.ok or (steps.sync_summary(synced) or {}).get("build_error"):
         return failed(f"the first sync: {synced.brief()}")
     sim.advance(GAP_HOURS * 3600)  # orders change at the store; nobody syncs
     now = sources.settle(sim)
     last = now.date() - timedelta(days=1)
-    first = last - timedelta(days=int(p.options["days_short" if p.short else "days"]) - 1)
+    first = last - timedelta(days=int(p.option("days")) - 1)
     drafted = cli.run(
         ["backfill", "plan", "--tenant", ACCOUNT, "--from", str(first), "--to", str(last), "--by", "chaos", "--json"]
     )
@@ -285,7 +294,9 @@ def _truth(sim: RunningSimulator, first: date, last: date) -> dict[str, checks.R
 class LeaseWatch:
     """Tells when a process takes the plan lease, outside ordersync: on PostgreSQL the lease row's
     token grows; on DuckDB (one process at a time: no reading while it runs) the write-ahead log is
-    written, and taking the lease is the first write an apply makes."""
+    written, and taking the lease is the first write an apply makes. A watcher slowed down by a busy
+    machine may look only after the apply committed and checkpointed its log into the file: a file
+    changed since the start counts too (unless a log was there to be replayed at the start)."""
 
     def __init__(self, wh: WarehouseHandle) -> None:
         self.wh = wh
@@ -296,19 +307,30 @@ class LeaseWatch:
     def _now(self) -> object:
         if self.reader is not None:
             return self.reader.scalar("SELECT coalesce(max(token), 0) FROM cdp.leases WHERE stream = 'plan'")
-        try:
-            st = self.wal.stat()
-        except FileNotFoundError:
-            return None
-        return (st.st_size, st.st_mtime_ns)
+        assert self.wh.path is not None
+        return (_stat(self.wal), _stat(self.wh.path))
 
     def taken(self) -> bool:
         now = self._now()
-        return now is not None and now != self.base  # a WAL removed by a checkpoint is no write
+        if self.reader is not None:
+            return now != self.base
+        assert isinstance(now, tuple) and isinstance(self.base, tuple)
+        (wal, main), (base_wal, base_main) = now, self.base
+        if wal is not None and wal != base_wal:
+            return True
+        return base_wal is None and main != base_main  # a WAL removed by a checkpoint at open is no write
 
     def close(self) -> None:
         if self.reader is not None:
             self.reader.close()
+
+
+def _stat(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return (st.st_size, st.st_mtime_ns)
 
 
 def _kill_apply(
@@ -319,22 +341,20 @@ def _kill_apply(
     (its transaction runs then; a kill late in the window lands just after the commit). During the
     build: within a build's duration after that window."""
     watch = LeaseWatch(wh)
+    running = cli.spawn(["plan", "apply", prepared.plan_id, "--json"], name="apply-killed")
     try:
-        running = cli.spawn(["plan", "apply", prepared.plan_id, "--json"], name="apply-killed")
         if target == BEFORE:
-            time.sleep(rng.uniform(0.0, prepared.phases.startup))
+            time.sleep(rng.uniform(0.0, prepared.phases.startup))  # the kill's moment
         else:
-            wait_until(lambda: not running.alive() or watch.taken(), 120, every=0.002)
+            wait_until(lambda: not running.alive() or watch.taken(), scaled(120), every=0.002)
             if target == INSIDE:
-                time.sleep(rng.uniform(0.0, INSIDE_WINDOW))
+                time.sleep(rng.uniform(0.0, INSIDE_WINDOW))  # the kill's moment
             else:
                 time.sleep(rng.uniform(INSIDE_WINDOW, INSIDE_WINDOW + prepared.phases.build))
-        killed = running.alive()
-        if killed:
-            running.signal(signal.SIGKILL)
-        running.proc.wait(timeout=120)
+        killed = running.kill()
     finally:
         watch.close()
+        running.kill()  # only if something above raised while it ran
     return running, killed
 
 
@@ -346,8 +366,9 @@ def trial(p: TrialParams, rng: random.Random) -> TrialResult:
         return result
     sim = _source(p)
     truth = _truth(sim, *prepared.days)
-    kills = int(p.options.get("kills_short" if p.short else "kills", 3))
-    targets = TARGETS[-kills:]  # the short run: inside the transaction, then during the build
+    kills = int(p.option("kills"))
+    # the short run: inside the transaction, then during the build; the smoke: inside the transaction
+    targets = (INSIDE,) if p.smoke else TARGETS[-kills:]
     with dropping(clone(prepared.template, p.workdir, f"p{p.index}")) as wh:
         cli = Cli(p.workdir, wh.url, _clock(sim), _env(p))
         base = _snapshot(wh, prepared.plan_id, p.workdir)
@@ -457,6 +478,10 @@ register(
         published=5,
         short=1,
         short_on=(DUCKDB,),  # about 30 s a warehouse (two dbt builds): PostgreSQL in the published run
-        options={"kills": 3, "kills_short": 2, "days": 14, "days_short": 5},
+        smoke_doc=(
+            "A 2-day plan of a store of 10 orders a day. One kill, within 60 ms of the apply taking the plan "
+            "lease (inside its transaction, or just after its commit); then `plan apply` runs to the end."
+        ),
+        options={"kills": 3, "kills_short": 2, "kills_smoke": 1, "days": 14, "days_short": 5, "days_smoke": 2},
     )
 )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -21,6 +22,7 @@ import duckdb
 import psycopg
 from psycopg import sql
 
+from chaoslib.deadlines import scaled
 from chaoslib.model import DUCKDB
 from chaoslib.secrets import PG_PASSWORD
 
@@ -58,13 +60,17 @@ class PgServer:
         else:
             _check_name(template)
             clone = sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template))
-            for attempt in range(50):  # a template must have no sessions; a just-exited CLI may linger
+            # a template must have no sessions; a just-exited CLI's may linger a moment on the server
+            deadline = time.monotonic() + scaled(30)
+            while True:
                 try:
                     self._admin(clone)
                     break
-                except psycopg.errors.ObjectInUse:
-                    if attempt == 49:
-                        raise
+                except psycopg.errors.ObjectInUse as exc:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(
+                            f"waited {scaled(30):g} s for the sessions on {template} to end, to copy it: {exc}"
+                        ) from None
                     time.sleep(0.1)
         return with_database(self.admin_url, name)
 
@@ -95,19 +101,36 @@ class PrivateCluster:
         self.data = self.root / "data"
         self.log = self.root / "server.log"
         self.port = free_port()
-        self._pg("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync")
-        self.start()
+        try:
+            self._pg("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync")
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
         self.server = PgServer(f"postgresql://postgres@127.0.0.1:{self.port}/postgres")
 
     def _pg(self, tool: str, *args: str, timeout: float = 120) -> None:
         command = ["runuser", "-u", "postgres", "--", str(PG_BIN / tool), *args]
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
-        if done.returncode != 0:
-            raise RuntimeError(f"{tool} failed ({done.returncode}): {done.stderr.strip() or done.stdout.strip()}")
+        # a session of its own: out of time, the tool and whatever it started are SIGKILLed together
+        proc = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+        )
+        try:
+            stdout, stderr = proc.communicate(timeout=scaled(timeout))
+        except subprocess.TimeoutExpired:
+            raise RuntimeError(f"waited {scaled(timeout):g} s for {tool} {' '.join(args[-1:])} to finish") from None
+        finally:
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        if proc.returncode != 0:
+            raise RuntimeError(f"{tool} failed ({proc.returncode}): {stderr.strip() or stdout.strip()}")
 
     def _ctl(self, action: str, *extra: str) -> None:
         options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
-        self._pg("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.log), "-w", *extra, action)
+        wait = ["-w", "-t", str(round(scaled(60)))]  # pg_ctl's own wait for the server, then ours
+        self._pg("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.log), *wait, *extra, action)
 
     def start(self) -> None:
         self._ctl("start")

@@ -13,6 +13,7 @@ from chaoslib.warehouses import dropping, fresh
 
 STORES = (("alpha", 90.0), ("beta", 45.0))
 SHORT_STORES = (("alpha", 60.0), ("beta", 30.0))
+SMOKE_STORES = (("alpha", 20.0),)
 POISON_PER_STORE = 3
 SYNC_ATTEMPTS = 3  # an operator runs a failed sync again; more than this is a failure to converge
 
@@ -24,8 +25,9 @@ def truncate(body: bytes) -> bytes:
 def trial(p: TrialParams, rng: random.Random) -> TrialResult:
     rate = float(p.options["rate"])
     result = TrialResult(trials=1)
-    days = 2.0 if p.short else 3.0
-    stores = SHORT_STORES if p.short else STORES
+    days = p.pick(3.0, 2.0, 1.0)
+    stores = p.pick(STORES, SHORT_STORES, SMOKE_STORES)
+    poison_count = p.pick(POISON_PER_STORE, POISON_PER_STORE, 1)
     with (
         sources.simulator(
             p.workdir / "source",
@@ -40,26 +42,24 @@ def trial(p: TrialParams, rng: random.Random) -> TrialResult:
     ):
         sources.settle(sim)
         truths = {name: checks.truth_rows(sources.truth(sim, name)) for name, _ in stores}
-        poison = {name: set(rng.sample(sorted(t), POISON_PER_STORE)) for name, t in truths.items()}
+        poison = {name: set(rng.sample(sorted(t), poison_count)) for name, t in truths.items()}
         for ids in poison.values():
             for order_id in ids:
                 proxy.bodies[order_id] = truncate
         proxy.burst_every, proxy.burst_seconds = 4.0, 0.6
-        cli = Cli(
-            p.workdir,
-            wh.url,
-            f"{sim.url}/_simulator/clock",
-            {
-                "ORDERSYNC__SYNC__INITIAL_DAYS": "5",
-                "ORDERSYNC__SYNC__REQUESTS_PER_MINUTE": "3000",  # ordersync's default, half the store's limit
-            },
-        )
-        if not steps.setup_tenants(cli, {name: proxy.base_url(name) for name, _ in stores}, result):
+        env = {
+            "ORDERSYNC__SYNC__INITIAL_DAYS": "5",
+            "ORDERSYNC__SYNC__REQUESTS_PER_MINUTE": "3000",  # ordersync's default, half the store's limit
+        }
+        if p.smoke:  # as many retries, shorter waits between them: a poison order's 8 retries take 3 s, not 8
+            env["ORDERSYNC__SYNC__MAX_BACKOFF_SECONDS"] = "0.5"
+        cli = Cli(p.workdir, wh.url, f"{sim.url}/_simulator/clock", env)
+        if not steps.setup_tenants(cli, {name: proxy.base_url(name) for name, _ in stores}, result, init=not p.smoke):
             return result
         result.note(f"poison orders: {sorted(i for ids in poison.values() for i in ids)}")
         every_poison = {i: name for name, ids in poison.items() for i in ids}
         for attempt in range(1, SYNC_ATTEMPTS + 1):
-            done = cli.run(["sync", "--json"])
+            done = cli.run(["sync", "--json", *(["--no-build"] if p.smoke else [])])
             summary = steps.sync_summary(done) or {}
             for run in summary.get("runs", []):
                 error = str(run.get("error") or "")
@@ -77,6 +77,8 @@ def trial(p: TrialParams, rng: random.Random) -> TrialResult:
                 break
         else:
             result.fail(f"no convergence after {SYNC_ATTEMPTS} syncs: {done.brief()}")
+        if p.smoke:  # its syncs land; the build runs in the harness
+            steps.build(cli, result, "the build after the syncs", in_process=True)
         result.faults += sources.sim_faults(sim) + sum(proxy.injected.values())
         with wh.connect() as reader:
             paced = reader.query(
@@ -122,8 +124,14 @@ for _rate in (0.10, 0.30):
                 "or built."
             ),
             published=1,
-            short=1,  # the test suite runs each rate once: the lower on DuckDB, the higher on PostgreSQL
+            short=1,  # each rate once: the lower on DuckDB, the higher on PostgreSQL
             short_on=("postgres",) if _rate > 0.2 else ("duckdb",),
+            smoke_doc=(
+                "One store of about 20 orders over a day, one poison order, the same fault rate, limit and 429 "
+                "bursts; ordersync's backoff is capped at 0.5 s (as many retries, shorter waits between them). "
+                "The lower rate runs on DuckDB, the higher on PostgreSQL."
+            ),
+            smoke_on=("postgres",) if _rate > 0.2 else ("duckdb",),  # the same kind of trial: once a warehouse
             options={"rate": _rate},
         )
     )

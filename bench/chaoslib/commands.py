@@ -2,6 +2,8 @@
 
 Every command's stdout and stderr go to numbered files in the trial's `logs/` folder (the secret scan
 reads them all). Credentials reach ordersync only through the environment variables a tenant names.
+Every child process is waited for with a deadline (scaled by ORDERSYNC_TEST_TIMEOUT_SCALE) and is
+SIGKILLed when it runs out; the runner stops whatever a trial left running (`reap`).
 """
 
 from __future__ import annotations
@@ -11,14 +13,24 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from chaoslib.deadlines import scaled
 from chaoslib.secrets import APP_KEY, APP_TOKEN, KEY_ENV, TOKEN_ENV
 
 ORDERSYNC = str(Path(sys.executable).with_name("ordersync"))
+
+#: every child this process spawned and has not seen end (reap() stops those a trial left behind)
+_LIVE: list[Running] = []
+_LIVE_LOCK = threading.Lock()
+
+
+class CommandTimeout(RuntimeError):
+    """A command did not end within its deadline (it was SIGKILLed)."""
 
 
 @dataclass
@@ -112,35 +124,37 @@ class Cli:
         stem = f"{self._n:03d}-{word}"
         return self.logs / f"{stem}.out", self.logs / f"{stem}.err"
 
+    def log(self, name: str, stdout: str = "", stderr: str = "") -> None:
+        """Output of something run in the harness's own process, kept beside the commands' (the
+        secret scan reads it too)."""
+        out, err = self._files([name])
+        out.write_text(stdout)
+        err.write_text(stderr)
+
     def command(self, args: list[str], warehouse: bool = True) -> list[str]:
         return [ORDERSYNC, *(["--warehouse", self.warehouse_url] if warehouse else []), *args]
 
     def run(
         self, args: list[str], timeout: float = 600, warehouse: bool = True, env: dict[str, str] | None = None
     ) -> Done:
-        out, err = self._files(args)
+        """Run a command to its end; CommandTimeout (after a SIGKILL) past `timeout` seconds, scaled."""
         began = time.perf_counter()
-        with out.open("wb") as fo, err.open("wb") as fe:
-            proc = subprocess.run(
-                self.command(args, warehouse),
-                env={**self.env, **(env or {})},
-                cwd=self.workdir,
-                stdout=fo,
-                stderr=fe,
-                timeout=timeout,
-                check=False,
-            )
-        return Done(args, proc.returncode, _read(out), _read(err), time.perf_counter() - began)
+        running = self.spawn(args, env=env, warehouse=warehouse)
+        running.wait(timeout, f"`ordersync {' '.join(_public(args))}` to finish")
+        return running.done(time.perf_counter() - began)
 
-    def spawn(self, args: list[str], name: str | None = None, env: dict[str, str] | None = None) -> Running:
+    def spawn(
+        self, args: list[str], name: str | None = None, env: dict[str, str] | None = None, warehouse: bool = True
+    ) -> Running:
         out, err = self._files(args if name is None else [name])
-        fo, fe = out.open("wb"), err.open("wb")
-        proc = subprocess.Popen(
-            self.command(args), env={**self.env, **(env or {})}, cwd=self.workdir, stdout=fo, stderr=fe
-        )
-        fo.close()
-        fe.close()
-        return Running(args, proc, out, err)
+        with out.open("wb") as fo, err.open("wb") as fe:
+            proc = subprocess.Popen(
+                self.command(args, warehouse), env={**self.env, **(env or {})}, cwd=self.workdir, stdout=fo, stderr=fe
+            )
+        running = Running(args, proc, out, err)
+        with _LIVE_LOCK:
+            _LIVE.append(running)
+        return running
 
     def killed_at(self, args: list[str], after: float, timeout: float = 600) -> Done:
         """Run a command and SIGKILL it `after` seconds in (if it is still running then)."""
@@ -151,8 +165,10 @@ class Cli:
             killed = False
         except subprocess.TimeoutExpired:
             running.proc.send_signal(signal.SIGKILL)
-            running.proc.wait(timeout=timeout)
+            running.wait(timeout, f"`ordersync {' '.join(_public(args))}` to end after its SIGKILL")
             killed = True
+        finally:
+            running.kill()  # only if something above raised while it ran
         done = running.done(time.perf_counter() - began)
         done.killed = killed
         return done
@@ -177,22 +193,66 @@ class Running:
             self.proc.send_signal(sig)
 
     def stop(self, timeout: float = 60) -> int:
-        """SIGTERM, then SIGKILL if it does not end in `timeout` seconds; returns the exit code."""
+        """SIGTERM, then SIGKILL if it does not end in `timeout` seconds (scaled); returns the exit code."""
         if self.alive():
             self.proc.send_signal(signal.SIGCONT)  # a frozen process cannot act on SIGTERM
             self.proc.send_signal(signal.SIGTERM)
         try:
-            return self.proc.wait(timeout=timeout)
+            code = self.proc.wait(timeout=scaled(timeout))
         except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return self.proc.wait(timeout=timeout)
+            self.kill()
+            code = self.proc.returncode
+        self._ended()
+        return code
+
+    def wait(self, timeout: float, what: str) -> int:
+        """Wait for the process to end; past `timeout` seconds (scaled) SIGKILL it and raise
+        CommandTimeout saying `what` was awaited."""
+        limit = scaled(timeout)
+        try:
+            code = self.proc.wait(timeout=limit)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise CommandTimeout(
+                f"waited {limit:g} s for {what}; SIGKILLed it. Its output so far: {_tail(self.output())}"
+            ) from None
+        self._ended()
+        return code
+
+    def kill(self) -> bool:
+        """SIGKILL (a frozen process too) and reap it; False when it had ended already."""
+        killed = self.proc.poll() is None
+        if killed:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()  # a SIGKILLed process always ends
+        self._ended()
+        return killed
+
+    def _ended(self) -> None:
+        with _LIVE_LOCK:
+            if self in _LIVE and self.proc.poll() is not None:
+                _LIVE.remove(self)
 
     def done(self, seconds: float) -> Done:
-        code = self.proc.wait()
+        code = self.wait(60, f"`ordersync {' '.join(_public(self.args))}` to end")
         return Done(self.args, code, _read(self.out), _read(self.err), seconds)
 
     def output(self) -> str:
         return _read(self.out) + _read(self.err)
+
+
+def reap() -> list[str]:
+    """SIGKILL every child still running that a trial left behind; what they were (no URL)."""
+    with _LIVE_LOCK:
+        left = [r for r in _LIVE if r.alive()]
+        _LIVE.clear()
+    for running in left:
+        running.kill()
+    return [f"`ordersync {' '.join(_public(r.args))}` (pid {r.pid})" for r in left]
+
+
+def _tail(text: str, n: int = 400) -> str:
+    return " ".join(text.split())[-n:]
 
 
 def _read(path: Path) -> str:

@@ -5,6 +5,7 @@ nothing twice, answer `ordersync status`, and the next sync must complete to the
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import shutil
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from chaoslib import checks, sources, steps
 from chaoslib.commands import Cli, clean_error
+from chaoslib.deadlines import scaled
 from chaoslib.model import DUCKDB, TrialParams, TrialResult, TrialSpec, register
 from chaoslib.warehouses import WarehouseHandle
 
@@ -23,14 +25,21 @@ DISK_WORDS = ("space", "disk", "full")
 
 def _mount(path: Path) -> str | None:
     path.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={SIZE_MB}m", "tmpfs", str(path)], capture_output=True, text=True
-    )
+    try:  # subprocess.run SIGKILLs it when it runs out of time
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={SIZE_MB}m", "tmpfs", str(path)],
+            capture_output=True,
+            text=True,
+            timeout=scaled(60),
+        )
+    except subprocess.TimeoutExpired:
+        return f"mount did not finish within {scaled(60):g} s"
     return None if done.returncode == 0 else (done.stderr.strip() or f"mount exited {done.returncode}")
 
 
 def _unmount(path: Path) -> None:
-    subprocess.run(["umount", "-l", str(path)], capture_output=True)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        subprocess.run(["umount", "-l", str(path)], capture_output=True, timeout=scaled(60))
 
 
 def _fill(disk: Path, leave: int) -> Path:
@@ -58,15 +67,16 @@ def trial(p: TrialParams, rng: random.Random) -> TrialResult:
         result.fail(f"could not mount a tmpfs: {problem}")
         return result
     try:
-        per_day = 300.0 if p.short else 450.0
-        with sources.simulator(p.workdir / "source", [(STORE, per_day)], days=4.0, seed=rng.randrange(1 << 30)) as sim:
+        # orders of about 10 KB: the smoke's 90 or so are some 900 KB to land, in 128-384 KB left free
+        per_day, days = p.pick((450.0, 4.0), (300.0, 4.0), (45.0, 2.0))
+        with sources.simulator(p.workdir / "source", [(STORE, per_day)], days=days, seed=rng.randrange(1 << 30)) as sim:
             sources.settle(sim)
             path = disk / "warehouse.duckdb"
             wh = WarehouseHandle(DUCKDB, str(path), path.name, path=path)
             cli = Cli(p.workdir, wh.url, f"{sim.url}/_simulator/clock", {"ORDERSYNC__SYNC__INITIAL_DAYS": "6"})
-            if not steps.setup_tenants(cli, {STORE: sim.base_url(STORE)}, result):
+            if not steps.setup_tenants(cli, {STORE: sim.base_url(STORE)}, result, init=not p.smoke):
                 return result
-            leave = rng.randrange(128 * 1024, 1536 * 1024)
+            leave = rng.randrange(128 * 1024, p.pick(1536, 1536, 384) * 1024)
             filler = _fill(disk, leave)
             starved = cli.run(["sync", "--no-build"])
             result.faults += 1
@@ -92,7 +102,11 @@ def trial(p: TrialParams, rng: random.Random) -> TrialResult:
             status = cli.run(["status"])
             if not status.ok:
                 result.fail(f"`ordersync status` after freeing space: {status.brief()}")
-            steps.run_to_the_end(cli, ["sync", "--json"], result, wait=2)
+            if p.smoke:  # the next sync lands; its build runs in the harness
+                steps.run_to_the_end(cli, ["sync", "--json", "--no-build"], result, wait=2)
+                steps.build(cli, result, "the build after the next sync", in_process=True)
+            else:
+                steps.run_to_the_end(cli, ["sync", "--json"], result, wait=2)
             truth = checks.truth_rows(sources.truth(sim, STORE))
             with wh.connect() as reader:
                 state = checks.check_tenant(reader, STORE, truth)
@@ -120,5 +134,6 @@ register(
         warehouses=(DUCKDB,),
         published=3,
         short=1,
+        smoke_doc=("About 90 orders over 2 days (some 900 KB of order bodies to land) with 128-384 KB left free."),
     )
 )

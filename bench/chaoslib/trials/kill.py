@@ -3,16 +3,23 @@
 Each trial clones a warehouse prepared for its mode, starts the command, SIGKILLs it at a moment drawn
 uniformly within the command's measured duration (start-up included: a user's kill can land
 anywhere), runs the command again to the end, and compares the end state with the source's truth.
+
+The smoke trial (the test suite's) kills the first incremental sync of a small store part-way
+through landing, whatever the machine's speed: the proxy in front of the store kills it as one of
+its get-orders arrives, late enough that a landing batch has committed (the sync asks for the next
+order only after it handed on the one before, and hands on a batch only once the one before it
+committed), early enough that the last batch has not.
 """
 
 from __future__ import annotations
 
 import random
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from chaoslib import checks, sources, steps
-from chaoslib.commands import Cli
+from chaoslib.commands import Cli, Done
 from chaoslib.model import TrialParams, TrialResult, TrialSpec, register
 from chaoslib.warehouses import PgServer, WarehouseHandle, clone, dropping, fresh
 from ordersync.simulator import RunningSimulator
@@ -23,6 +30,8 @@ DAYS = 10  # of history in the store
 LIVE_DAYS = 9  # the historical tenant's go-live, days back
 LEASE = 3.0
 LATENCY = 0.03  # seconds per get-order, as a store far away would answer
+SMOKE_BATCH = 5  # the smoke's landing batch: several land in a store of about 40 orders
+SMOKE_CONCURRENCY = 2  # the sync has at most twice this many get-orders in flight
 
 
 @dataclass
@@ -41,12 +50,17 @@ def _commands(mode: str) -> tuple[list[str], list[str]]:
     return [*sync, "--no-build"], sync
 
 
-def _env() -> dict[str, str]:
+def _days(p: TrialParams) -> int:
+    return p.pick(DAYS, DAYS, 2)
+
+
+def _env(p: TrialParams) -> dict[str, str]:
     return {
-        "ORDERSYNC__SYNC__INITIAL_DAYS": str(DAYS + 2),
+        "ORDERSYNC__SYNC__INITIAL_DAYS": str(_days(p) + 2),
         "ORDERSYNC__SYNC__HISTORICAL_BATCH_DAYS": "2",  # several checkpoints to be killed between
-        "ORDERSYNC__SYNC__BATCH_SIZE": "100",
+        "ORDERSYNC__SYNC__BATCH_SIZE": str(p.pick(100, 100, SMOKE_BATCH)),
         "ORDERSYNC__SYNC__LEASE_SECONDS": str(LEASE),
+        **({"ORDERSYNC__SYNC__CONCURRENCY": str(SMOKE_CONCURRENCY)} if p.smoke else {}),
     }
 
 
@@ -62,13 +76,13 @@ class Source:
 
 def _source(p: TrialParams) -> Source:
     def make() -> Source:
-        per_day = 40.0 if p.short else 60.0
+        per_day = p.pick(60.0, 40.0, 20.0)
         sim = p.shared.stack.enter_context(
-            sources.simulator(p.group_dir / "source", [(ACCOUNT, per_day)], days=DAYS, seed=17, fault_rate=0.0)
+            sources.simulator(p.group_dir / "source", [(ACCOUNT, per_day)], days=_days(p), seed=17, fault_rate=0.0)
         )
         sources.settle(sim)
         proxy = p.shared.stack.enter_context(sources.ChaosProxy(sim.url))
-        proxy.delay = LATENCY
+        proxy.delay = 0.0 if p.smoke else LATENCY  # the smoke's kill is timed by the requests, not the clock
         return Source(sim, proxy)
 
     source: Source = p.shared.get("source", make)
@@ -84,11 +98,11 @@ def _prepare(p: TrialParams, mode: str) -> Prepared:
     template = fresh(p.warehouse, workdir, f"tmpl_{mode[:4]}", server)
     p.shared.stack.callback(template.drop)
     clock = source.clock
-    cli = Cli(workdir, template.url, clock, _env())
+    cli = Cli(workdir, template.url, clock, _env(p))
     setup = TrialResult()
     live = (now - timedelta(days=LIVE_DAYS)).date() if mode == "historical" else None
     since = datetime(live.year, live.month, live.day, tzinfo=UTC) if live else None
-    if not steps.setup_tenants(cli, {ACCOUNT: source.proxy.base_url(ACCOUNT)}, setup, go_live=live):
+    if not steps.setup_tenants(cli, {ACCOUNT: source.proxy.base_url(ACCOUNT)}, setup, go_live=live, init=not p.smoke):
         return Prepared(template, 3.0, since, "; ".join(setup.failures))
     if mode in ("historical", "build"):
         done = cli.run(["sync", "--no-build", "--json"])  # the first incremental
@@ -100,12 +114,14 @@ def _prepare(p: TrialParams, mode: str) -> Prepared:
         done = None
     if done is not None and not done.ok:
         return Prepared(template, 3.0, since, f"preparing {mode}: {done.brief()}")
+    if p.smoke:  # its kill is timed by the requests the sync makes: nothing to measure
+        return Prepared(template, 0.0, since)
     # measure the command once, uninterrupted, on a copy
     killed_cmd, _ = _commands(mode)
     probe_dir = workdir / "measure"
     probe_dir.mkdir(exist_ok=True)
     with dropping(clone(template, probe_dir, f"meas_{mode[:4]}")) as probe:
-        measured = Cli(probe_dir, probe.url, clock, _env()).run(killed_cmd)
+        measured = Cli(probe_dir, probe.url, clock, _env(p)).run(killed_cmd)
     if not measured.ok:
         return Prepared(template, max(measured.seconds, 1.0), since, f"uninterrupted {mode}: {measured.brief()}")
     return Prepared(template, measured.seconds, since)
@@ -133,10 +149,36 @@ def _phase(mode: str, before: int | None, at_kill: int | None, after: int | None
     return "part-way through landing"
 
 
+def _killed_in_landing(cli: Cli, source: Source, args: list[str], rng: random.Random) -> Done:
+    """The smoke's kill: run `args` (a first incremental sync: every order is fetched) and SIGKILL it
+    as its get-order number `at` reaches the store's proxy. The sync asks for order n + 2 x
+    concurrency only once it has handed on order n, and hands on batch k + 1 only after batch k
+    committed: from n = 2 batches on, the first batch has committed. A batch more is still to come."""
+    orders = len(sources.truth(source.sim, ACCOUNT))
+    first = 2 * SMOKE_BATCH + 2 * SMOKE_CONCURRENCY + 1
+    at = rng.randint(first, max(first, orders - SMOKE_BATCH))
+    began = time.perf_counter()
+    running = cli.spawn(args)
+    killed: list[bool] = []
+
+    def kill() -> bool:
+        killed.append(running.kill())
+        return killed[-1]
+
+    source.proxy.kill_at_get(at, kill)
+    try:
+        running.wait(600, f"`ordersync {args[0]}` to end (to be killed at its get-order {at} of {orders})")
+    finally:
+        source.proxy.disarm()
+    done = running.done(time.perf_counter() - began)
+    done.killed = killed == [True]
+    return done
+
+
 def trial(p: TrialParams, rng: random.Random) -> TrialResult:
     result = TrialResult(trials=1)
     offset = 0 if p.warehouse == "duckdb" else 2  # a short run covers two modes per warehouse, all four in all
-    mode = MODES[(p.index + offset) % len(MODES)]
+    mode = "incremental" if p.smoke else MODES[(p.index + offset) % len(MODES)]
     prepared: Prepared = p.shared.get(f"prepared:{mode}", lambda: _prepare(p, mode))
     if prepared.problem is not None:
         result.fail(f"{mode}: {prepared.problem}")
@@ -144,12 +186,18 @@ def trial(p: TrialParams, rng: random.Random) -> TrialResult:
     source = _source(p)
     killed_cmd, final_cmd = _commands(mode)
     with dropping(clone(prepared.template, p.workdir, f"k{p.index}")) as wh:
-        cli = Cli(p.workdir, wh.url, source.clock, _env())
+        cli = Cli(p.workdir, wh.url, source.clock, _env(p))
         before = _landed(wh)
-        moment = rng.uniform(0.0, prepared.seconds)
-        killed = cli.killed_at(killed_cmd, moment)
+        if p.smoke:
+            killed = _killed_in_landing(cli, source, killed_cmd, rng)
+        else:
+            killed = cli.killed_at(killed_cmd, rng.uniform(0.0, prepared.seconds))
         at_kill = _landed(wh)
-        steps.run_to_the_end(cli, final_cmd, result, wait=LEASE + 1)
+        if p.smoke:  # the final sync lands; its build runs in the harness (steps.build)
+            steps.run_to_the_end(cli, killed_cmd, result, wait=LEASE + 1)
+            steps.build(cli, result, f"{mode}: the build after the final run", in_process=True)
+        else:
+            steps.run_to_the_end(cli, final_cmd, result, wait=LEASE + 1)
         if killed.killed:
             result.faults += 1
             result.note(f"{mode}: killed {_phase(mode, before, at_kill, _landed(wh))}")
@@ -184,5 +232,12 @@ register(
         ),
         published=50,
         short=2,
+        smoke_doc=(
+            "A store of about 40 orders over 2 days, landed 5 versions a transaction. The first incremental "
+            "`sync` is SIGKILLed as its get-order number 15 or later (drawn up to the fifth-last order) reaches "
+            "the store's proxy: the sync asks for the next order only once it handed on the one before, and "
+            "hands on a batch only once the one before it committed, so at least one batch has landed and the "
+            "last has not. It then runs again to the end, and a build follows."
+        ),
     )
 )

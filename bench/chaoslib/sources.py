@@ -3,7 +3,9 @@
 The simulator injects random per-request faults by itself (5xx, slow answers, truncated bodies: all
 transient, a retry gets a good answer). It has no way to make one order's body stay broken, nor to
 answer 429 in bursts, nor to serve an arbitrary body for an order; the proxy adds those, per order
-id, while passing every other request through unchanged.
+id, while passing every other request through unchanged. It can also time a fault by what the client
+asked for instead of by the clock: kill the client as its n-th get-order arrives, or hold every
+get-order after the n-th until released (the client is then surely in the middle of its run).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import aiohttp
 import orjson
 from aiohttp import web
 
+from chaoslib.deadlines import scaled
 from chaoslib.secrets import APP_KEY, APP_TOKEN
 from ordersync.simulator import AccountSpec, RunningSimulator, SimulatorConfig, start_in_subprocess
 
@@ -62,7 +65,7 @@ def simulator(
     workdir.mkdir(parents=True, exist_ok=True)
     log = (workdir / "simulator.log").open("ab")
     try:
-        return start_in_subprocess(config, stderr=log)
+        return start_in_subprocess(config, timeout=scaled(120), stderr=log)
     finally:
         log.close()  # the child holds its own descriptor
 
@@ -91,6 +94,11 @@ class ChaosProxy:
         self.delay = 0.0  # added to every get-order answer
         self.injected: Counter[str] = Counter()
         self.requests = 0
+        self.gets = 0  # get-order requests seen
+        self._kill: tuple[int, Callable[[], bool], threading.Event] | None = None
+        self._hold_after: int | None = None
+        self._gate: asyncio.Event | None = None
+        self.holding = threading.Event()  # set once a get-order waits at the gate
         self._began = time.monotonic()
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
@@ -98,11 +106,32 @@ class ChaosProxy:
         self.url = ""
         self._thread = threading.Thread(target=self._serve, name="chaos-proxy", daemon=True)
         self._thread.start()
-        if not self._ready.wait(30):
-            raise RuntimeError("the chaos proxy did not start")
+        if not self._ready.wait(scaled(30)):
+            raise RuntimeError(f"the chaos proxy did not start within {scaled(30):g} s")
 
     def base_url(self, account: str) -> str:
         return f"{self.url}/{account}"
+
+    def kill_at_get(self, n: int, kill: Callable[[], bool]) -> threading.Event:
+        """Call `kill` (from the proxy's thread) as the n-th get-order from now arrives, before it is
+        passed on (it is answered 502: nobody reads it). The event is set once `kill` returned."""
+        fired = threading.Event()
+        self._kill = (self.gets + n, kill, fired)
+        return fired
+
+    def disarm(self) -> None:
+        self._kill = None
+
+    def hold_after(self, n: int) -> None:
+        """Hold every get-order after the n-th from now until `release()`; `holding` is set when
+        the first one waits."""
+        self.holding.clear()
+        self._hold_after = self.gets + n
+
+    def release(self) -> None:
+        self._hold_after = None
+        if self._gate is not None:
+            self._loop.call_soon_threadsafe(self._gate.set)
 
     def _serve(self) -> None:
         asyncio.set_event_loop(self._loop)
@@ -110,6 +139,7 @@ class ChaosProxy:
 
     async def _main(self) -> None:
         self._stop = asyncio.Event()
+        self._gate = asyncio.Event()
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", self._handle)
         runner = web.AppRunner(app, access_log=None)
@@ -138,6 +168,19 @@ class ChaosProxy:
             self.injected["429 burst"] += 1
             body = b'{"error":{"code":"429","message":"too many requests (burst)","exception":null}}'
             return web.Response(status=429, body=body, content_type="application/json", headers={"Retry-After": "1"})
+        if order_id is not None:
+            self.gets += 1
+            kill = self._kill
+            if kill is not None and self.gets >= kill[0]:
+                self._kill = None
+                await asyncio.get_running_loop().run_in_executor(None, kill[1])
+                kill[2].set()
+                self.injected["client killed"] += 1
+                return web.json_response({"detail": "bad gateway (the client was killed)"}, status=502)
+            if self._hold_after is not None and self.gets > self._hold_after and self._gate is not None:
+                self._gate.clear()
+                self.holding.set()
+                await self._gate.wait()
         if order_id is not None and self.delay > 0:
             await asyncio.sleep(self.delay)
         headers = {
@@ -163,8 +206,9 @@ class ChaosProxy:
 
     def close(self) -> None:
         if self._stop is not None:
+            self.release()
             self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(timeout=30)
+        self._thread.join(timeout=scaled(30))
         with suppress(Exception):
             self._loop.close()
 

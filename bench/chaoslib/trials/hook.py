@@ -7,6 +7,10 @@ store's clock moves in steps while serve is SIGKILLed at random moments (answeri
 landing, building) and, every other kill, right after it answered a notification 200 (the store
 counts it delivered: only serve's spool holds it), and restarted on the same port. At the end every
 order that changed after the hook was configured is in fct_orders as the store has it.
+
+The smoke trial (the test suite's) moves the clock of a store of 60 orders a day one step, and kills
+serve once, right after it answered the step's first notification 200 (the relay is armed before the
+clock moves); its serve does not build by itself.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import Any
 
 from chaoslib import sources, steps
 from chaoslib.commands import Cli
+from chaoslib.deadlines import scaled
 from chaoslib.model import DUCKDB, TrialParams, TrialResult, TrialSpec, register
 from chaoslib.secrets import APP_KEY, APP_TOKEN
 from chaoslib.serving import KillRelay, ServeProcess
@@ -47,7 +52,7 @@ class Plan:
 
 def _source(p: TrialParams) -> RunningSimulator:
     def make() -> RunningSimulator:
-        per_day = 100.0 if p.short else 160.0
+        per_day = p.pick(160.0, 100.0, 60.0)
         sim = p.shared.stack.enter_context(
             sources.simulator(p.group_dir / "source", [(ACCOUNT, per_day)], days=3, seed=29, index_lag_seconds=0)
         )
@@ -102,8 +107,8 @@ def _finish(serve: ServeProcess, wh: WarehouseHandle, workdir: Path, result: Tri
     """Let serve work through what it was sent, stop it (SIGTERM), and start it again while its
     spool or inbox still holds notifications (a few times at most)."""
     for round_ in range(5):
-        wait_until(lambda: _spooled(workdir) == 0, timeout=30, every=0.2)
-        time.sleep(2.0)  # the round that drained the spool fetches and lands
+        # the round that drained the spool fetches and lands; a stop lets it finish
+        wait_until(lambda: _spooled(workdir) == 0, timeout=scaled(30), every=0.2)
         code = serve.stop()
         if code not in (0, None):
             result.fail(f"serve exited {code} when stopped: {serve.output()[-400:]}")
@@ -117,21 +122,26 @@ def _finish(serve: ServeProcess, wh: WarehouseHandle, workdir: Path, result: Tri
         serve.start()
 
 
+def _is_hook(method: str, path: str) -> bool:
+    return path.startswith("/v1/hooks/")
+
+
 def trial(p: TrialParams, rng: random.Random) -> TrialResult:
     result = TrialResult(trials=1)
-    plan = Plan(6, 3) if p.short else Plan(12, 6)
+    plan = p.pick(Plan(12, 6), Plan(6, 3), Plan(1, 1))
     sim = _source(p)
     server = PgServer() if p.warehouse != DUCKDB else None
     with dropping(fresh(p.warehouse, p.workdir, "hook", server)) as wh:
         cli = Cli(p.workdir, wh.url, f"{sim.url}/_simulator/clock", ENV)
-        if not steps.setup_tenants(cli, {ACCOUNT: sim.base_url(ACCOUNT)}, result):
+        if not steps.setup_tenants(cli, {ACCOUNT: sim.base_url(ACCOUNT)}, result, init=not p.smoke):
             return result
         done = cli.run(["tenants", "set", ACCOUNT, "--change-capture", "hook"])
         if not done.ok:
             result.fail(f"setup: {done.brief()}")
             return result
         secret = _new_secret(wh, p.workdir)
-        serve = ServeProcess(cli, free_port())
+        # the smoke's serve does not build by itself (its one kill is not timed to land in a build)
+        serve = ServeProcess(cli, free_port(), {"ORDERSYNC__SERVE__BUILD_EVERY_SECONDS": "3600"} if p.smoke else {})
         try:
             serve.start()
         except RuntimeError as exc:
@@ -142,22 +152,27 @@ def trial(p: TrialParams, rng: random.Random) -> TrialResult:
             _configure_hook(sim, f"{relay.url}/v1/hooks/vtex/{ACCOUNT}", secret)
             before = sim.events()["hooks"]
             kill_steps = set(rng.sample(range(plan.steps), plan.kills))
-            first = rng.randrange(2)
+            first = 1 if p.smoke else rng.randrange(2)  # the smoke's one kill: right after an answer
             kills = 0
             try:
                 for step in range(plan.steps):
+                    mode = (RANDOM, AFTER_ANSWER)[(kills + first) % 2]
+                    fired = None
+                    if step in kill_steps and mode == AFTER_ANSWER and p.smoke:
+                        fired = relay.arm(_is_hook, pass_answer=True)  # before the step's first notification
                     sim.advance(STEP_SECONDS)
                     if step not in kill_steps:
                         time.sleep(rng.uniform(0.2, 1.0))
                         continue
-                    mode = (RANDOM, AFTER_ANSWER)[(kills + first) % 2]
                     kills += 1
                     if mode == RANDOM:
                         time.sleep(rng.uniform(0.0, 1.5))
                         killed = serve.kill()
                     else:
-                        fired = relay.arm(lambda _, path: path.startswith("/v1/hooks/"), pass_answer=True)
-                        fired.wait(15)
+                        fired = fired or relay.arm(_is_hook, pass_answer=True)
+                        wait = scaled(60) if p.smoke else 15.0  # the smoke's one kill must land
+                        if not fired.wait(wait) and p.smoke:
+                            result.fail(f"no notification was answered 200 within {wait:g} s of the clock moving")
                         relay.disarm()
                         killed = fired.is_set() and not serve.alive()
                     if killed:
@@ -166,7 +181,7 @@ def trial(p: TrialParams, rng: random.Random) -> TrialResult:
                     time.sleep(rng.uniform(0.0, 1.5))  # down a while: deliveries fail and are retried
                     if not serve.alive():
                         serve.start()
-                hooks = sim.wait_for_hooks(timeout=180)
+                hooks = sim.wait_for_hooks(timeout=scaled(180))
             except (RuntimeError, TimeoutError) as exc:
                 result.fail(f"{type(exc).__name__}: {exc}")
                 hooks = sim.events()["hooks"]
@@ -178,9 +193,7 @@ def trial(p: TrialParams, rng: random.Random) -> TrialResult:
         )
         if delta["dropped"]:
             result.fail(f"the store gave up on {delta['dropped']} deliveries")
-        built = cli.run(["build"])
-        if not built.ok:
-            result.fail(f"`ordersync build` after the hooks: {built.brief()}")
+        steps.build(cli, result, "`ordersync build` after the hooks", in_process=p.smoke)
         check_changed_since(result, wh, sim, ACCOUNT, since, "hook")
     return result
 
@@ -205,5 +218,10 @@ register(
         ),
         published=8,
         short=1,
+        smoke_doc=(
+            "A store of 60 orders a day whose clock moves one 30-minute step, a serve that does not build by "
+            "itself. One kill, right after serve answered the step's first notification 200 (the relay is "
+            "armed before the clock moves)."
+        ),
     )
 )

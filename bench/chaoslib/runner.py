@@ -10,8 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from chaoslib import secrets
-from chaoslib.model import TRIALS, Shared, TrialParams, TrialResult, TrialSpec
+from chaoslib import commands, secrets
+from chaoslib.model import PUBLISHED, TRIALS, Shared, TrialParams, TrialResult, TrialSpec
 
 Progress = Callable[[str], None]
 
@@ -33,7 +33,7 @@ def run_group(
     count: int,
     root: Path,
     *,
-    short: bool = False,
+    size: str = PUBLISHED,
     seed: int = 8,
     progress: Progress | None = None,
 ) -> TrialResult:
@@ -46,7 +46,7 @@ def run_group(
             workdir = group_dir / f"trial-{index:03d}"
             workdir.mkdir(parents=True, exist_ok=True)
             rng = random.Random(f"{seed}:{spec.name}:{warehouse}:{index}")
-            params = TrialParams(warehouse, workdir, group_dir, index, short, shared, dict(spec.options))
+            params = TrialParams(warehouse, workdir, group_dir, index, size, shared, dict(spec.options))
             began = time.perf_counter()
             try:
                 result = spec.fn(params, rng)
@@ -54,6 +54,10 @@ def run_group(
                 result = TrialResult(trials=1)
                 result.fail(secrets.mask(f"harness error in trial {index}: {type(exc).__name__}: {exc}"))
                 (workdir / "harness-error.txt").write_text(secrets.mask(traceback.format_exc()))
+            finally:
+                left = commands.reap()
+            if left:
+                result.note(f"the harness SIGKILLed what the trial left running: {', '.join(left)}")
             result.seconds = time.perf_counter() - began
             total = total + result
             if progress is not None:
@@ -79,7 +83,7 @@ def run(
     names: list[str] | None,
     root: Path,
     *,
-    short: bool = False,
+    size: str = PUBLISHED,
     trials: int | None = None,
     warehouses: tuple[str, ...] | None = None,
     seed: int = 8,
@@ -90,9 +94,9 @@ def run(
         for warehouse in spec.warehouses:
             if warehouses is not None and warehouse not in warehouses:
                 continue
-            if short and trials is None and not spec.runs_short_on(warehouse):
+            if trials is None and not spec.runs_on(warehouse, size):
                 continue
-            count = trials if trials is not None else (spec.short if short else spec.published)
-            result = run_group(spec, warehouse, count, root, short=short, seed=seed, progress=progress)
+            count = trials if trials is not None else spec.count(size)
+            result = run_group(spec, warehouse, count, root, size=size, seed=seed, progress=progress)
             out.append(GroupResult(spec, warehouse, result))
     return out

@@ -1,7 +1,12 @@
 """At least 20 classes of bad input, through `ordersync land` and as get-order bodies served through
 the simulator, plus odd tenant names, a binary file, and commands that fail on purpose with
 `--debug`: each record is quarantined or refused with a reason, everything else lands, and no secret
-appears in any output (the runner scans every file the trial left)."""
+appears in any output (the runner scans every file the trial left).
+
+The smoke trial (the test suite's) sends every case both ways all the same; the tenant its file lands
+into has an odd name itself (SQL on DuckDB, quotes on PostgreSQL), the binary file goes to DuckDB,
+and three of the commands that fail near secrets run against PostgreSQL: a dead warehouse URL with a
+password, and a sync of the store with a wrong token."""
 
 from __future__ import annotations
 
@@ -145,11 +150,11 @@ def _tenant_names(cli: Cli, result: TrialResult, base_url: str, good: Path, read
         result.details.append(("tenant names", "cli", f"accepted {name!r}: {rows} records landed"))
 
 
-def _binary_file(cli: Cli, result: TrialResult, workdir: Path, rng: random.Random) -> None:
+def _binary_file(cli: Cli, result: TrialResult, workdir: Path, rng: random.Random, tenant: str) -> None:
     path = workdir / "binary.jsonl"
     chunks = [bytes(rng.randrange(256) for _ in range(rng.randrange(10, 400))) for _ in range(40)]
     path.write_bytes(b"\n".join(chunks) + b"\x00\xff\n")
-    done = cli.run(["land", "--tenant", FILES, str(path)])
+    done = cli.run(["land", "--tenant", tenant, str(path)])
     problem = clean_error(done)
     if problem is not None:
         result.fail(f"a binary file: {problem}")
@@ -160,13 +165,15 @@ def _binary_file(cli: Cli, result: TrialResult, workdir: Path, rng: random.Rando
     result.details.append(("a binary file", "land", f"{'ok' if problem is None else 'WRONG'}: {verdict[:160]}"))
 
 
-def _secret_probes(cli: Cli, workdir: Path, short: bool) -> int:
+def _secret_probes(cli: Cli, workdir: Path, short: bool, store: str | None = None) -> int:
     """Commands that fail on purpose, with --debug (tracebacks on), near every secret there is.
     Their output is only scanned (by the runner): none may show a password or a credential.
-    Returns how many ran."""
+    Returns how many ran. Given the base URL of a live `store` (the smoke), only three: a dead
+    warehouse URL with a password, and a sync of that store with a wrong token (refused at once,
+    where one of a store that does not answer is retried for seconds)."""
     dead = with_database(f"postgresql://postgres@127.0.0.1:{free_port()}/postgres", "nowhere", PG_PASSWORD)
     quick = {"ORDERSYNC__SYNC__MAX_RETRIES": "1"}
-    probe = f"http://127.0.0.1:{free_port()}/{STORE}"
+    probe = store or f"http://127.0.0.1:{free_port()}/{STORE}"
     add = [
         "tenants", "add", "probe", "--account", STORE, "--base-url", probe,
         "--app-key-env", KEY_ENV, "--app-token-env", TOKEN_ENV,
@@ -178,7 +185,10 @@ def _secret_probes(cli: Cli, workdir: Path, short: bool) -> int:
         (["--debug", "sync", "--tenant", "probe", "--no-build", "--json"], True, quick),
         (["--debug", "tenants", "list", "--json"], True, {}),
     ]
-    if not short:
+    if store is not None:
+        wrong = {**quick, TOKEN_ENV: APP_KEY + "-wrong"}
+        probes = [probes[0], probes[2], (["--debug", "sync", "--tenant", "probe", "--no-build", "--json"], True, wrong)]
+    elif not short:
         probes += [
             (["--debug", "status"], False, {"ORDERSYNC__WAREHOUSE__URL": dead}),
             (["--debug", "init"], False, {"ORDERSYNC_WAREHOUSE": dead, "ORDERSYNC__SYNC__BOGUS": "1"}),
@@ -189,12 +199,27 @@ def _secret_probes(cli: Cli, workdir: Path, short: bool) -> int:
         ]
     for args, own_warehouse, env in probes:
         cli.run(args, warehouse=own_warehouse, env=env)
-    cli.run(["tenants", "disable", "probe"])
+    if store is None:
+        cli.run(["tenants", "disable", "probe"])
     return len(probes)
+
+
+def _sync_bad_bodies(cli: Cli, result: TrialResult, build_in_process: bool = False) -> None:
+    """`ordersync sync` of the store serving the bad bodies (it goes on past them), with its build
+    (or without, the build then run in the harness)."""
+    synced = cli.run(["sync", "--tenant", STORE, "--json", *(["--no-build"] if build_in_process else [])])
+    if not synced.ok:
+        result.fail(f"sync through bad bodies: {synced.brief()}")
+    elif build_error := (steps.sync_summary(synced) or {}).get("build_error"):
+        result.fail(f"the build after the sync through bad bodies: {build_error}")
+    if build_in_process:
+        steps.build(cli, result, "the build after the bad input", in_process=True)
 
 
 def trial(p: TrialParams, rng: random.Random) -> TrialResult:
     result = TrialResult(trials=1)
+    # the tenant records are landed into from a file: the smoke gives it an odd name of its own
+    files = (TENANT_NAMES[2] if p.warehouse == DUCKDB else TENANT_NAMES[0]) if p.smoke else FILES
     with (
         sources.simulator(p.workdir / "source", [(STORE, 80.0)], days=2.0, seed=rng.randrange(1 << 30)) as sim,
         sources.ChaosProxy(sim.url) as proxy,
@@ -218,7 +243,9 @@ def trial(p: TrialParams, rng: random.Random) -> TrialResult:
                 "ORDERSYNC__SYNC__MAX_BACKOFF_SECONDS": "0.5",
             },
         )
-        if not steps.setup_tenants(cli, {STORE: proxy.base_url(STORE), FILES: proxy.base_url(STORE)}, result):
+        if not steps.setup_tenants(
+            cli, {STORE: proxy.base_url(STORE), files: proxy.base_url(STORE)}, result, init=not p.smoke
+        ):
             return result
 
         # 1. a file: the good records with every case between them
@@ -232,7 +259,7 @@ def trial(p: TrialParams, rng: random.Random) -> TrialResult:
         rng.shuffle(lines)
         records = p.workdir / "records.jsonl"
         records.write_bytes(b"\n".join(lines) + b"\n")
-        landed = cli.run(["land", "--tenant", FILES, str(records)])
+        landed = cli.run(["land", "--tenant", files, str(records)])
         if not landed.ok or clean_error(landed) is not None:
             result.fail(f"`ordersync land` of good and bad records: {landed.brief()}")
         result.faults += len(sent_file)
@@ -249,29 +276,40 @@ def trial(p: TrialParams, rng: random.Random) -> TrialResult:
                 return case.make({"chaosCase": marker, **copy.deepcopy(doc)})
 
             proxy.bodies[order_id] = rewrite
-        synced = cli.run(["sync", "--tenant", STORE, "--json"])
-        if not synced.ok:
-            result.fail(f"sync through bad bodies: {synced.brief()}")
         result.faults += len(sent_http)
+        if not p.smoke:  # the smoke syncs last, its one build after
+            _sync_bad_bodies(cli, result)
 
         # 3. odd tenant names, a binary file, commands failing near secrets
         good = p.workdir / "three.jsonl"
         good.write_bytes(b"\n".join(bodies[oid] for oid in good_ids[:3]) + b"\n")
-        # the short run splits these between the warehouses: names on DuckDB, secrets near PostgreSQL's
-        if not p.short or p.warehouse == DUCKDB:
+        # the short and smoke runs split these between the warehouses: names and the binary file on
+        # DuckDB, secrets near PostgreSQL's
+        whole = p.pick(True, False, False)
+        if p.smoke:
+            result.faults += 1  # the file's tenant's name
+            result.details.append(("tenant names", "cli", f"accepted {files!r}: the file above landed into it"))
+        elif whole or p.warehouse == DUCKDB:
             _tenant_names(cli, result, proxy.base_url(STORE), good, wh.connect, p.short)
-            _binary_file(cli, result, p.workdir, rng)
             result.faults += 3 if p.short else len(TENANT_NAMES)
-        if not p.short or p.warehouse != DUCKDB:
-            result.faults += _secret_probes(cli, p.workdir, p.short)
-        built = cli.run(["build"])
-        if not built.ok:
-            result.fail(f"`ordersync build` after the bad input: {built.brief()}")
+        if whole or p.warehouse == DUCKDB:
+            _binary_file(cli, result, p.workdir, rng, files)
+        if whole or p.warehouse != DUCKDB:
+            result.faults += _secret_probes(cli, p.workdir, p.short, proxy.base_url(STORE) if p.smoke else None)
+        if p.smoke:
+            _sync_bad_bodies(cli, result, build_in_process=True)
+        else:
+            built = cli.run(["build"])
+            if not built.ok:
+                result.fail(f"`ordersync build` after the bad input: {built.brief()}")
 
         with wh.connect() as reader:
-            held_file = checks.quarantine_rows(reader, FILES)
+            named = reader.scalar("SELECT count(*) FROM cdp.tenants WHERE tenant_name = ?", (files,))
+            if named != 1:
+                result.fail(f"tenant {files!r}: {named} rows in cdp.tenants under its name, verbatim")
+            held_file = checks.quarantine_rows(reader, files)
             for sent in sent_file:
-                _judge(result, sent, _fate(reader, FILES, sent, held_file), reader, FILES)
+                _judge(result, sent, _fate(reader, files, sent, held_file), reader, files)
             held_http = checks.quarantine_rows(reader, STORE)
             for sent in sent_http:
                 _judge(result, sent, _fate(reader, STORE, sent, held_http), reader, STORE)
@@ -283,10 +321,10 @@ def trial(p: TrialParams, rng: random.Random) -> TrialResult:
                 for r in reader.query(
                     "SELECT DISTINCT order_id FROM cdp.orders_landing WHERE tenant_id = ? AND order_id NOT IN "
                     f"({', '.join('?' for _ in good_ids)})",
-                    (checks.tenant_id(reader, FILES), *good_ids),
+                    (checks.tenant_id(reader, files), *good_ids),
                 )
             }
-            state = checks.check_tenant(reader, FILES, file_truth, extra_ok=odd | landed_odd)
+            state = checks.check_tenant(reader, files, file_truth, extra_ok=odd | landed_odd)
             special = {s.order_id for s in sent_http}
             store_truth = {k: v for k, v in truth.items() if k not in special}
             lands = {s.order_id for s in sent_http if s.case.expect == LAND}
@@ -329,5 +367,12 @@ register(
         ),
         published=1,
         short=1,
+        smoke_doc=(
+            "Every case through both paths, as in the published run. The tenant the file lands into has an odd "
+            "name itself (SQL on DuckDB, quotes on PostgreSQL); the binary file goes to DuckDB; on PostgreSQL "
+            "two commands fail on purpose with `--debug` near secrets (a dead warehouse URL with a password, a "
+            "sync with a wrong token); the sync through the bad bodies runs last, and the trial's one build "
+            "follows it."
+        ),
     )
 )

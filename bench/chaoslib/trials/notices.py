@@ -8,6 +8,9 @@ set to zero so the next run retries). At the end: every notice reached both rece
 least once, every notice a receiver got is one of the outbox (none invented, the header and the
 body agree), every notice held at a kill was sent again with the same id, the warehouse records
 every delivery and gives none up, and the webhook URLs appear in no output, log or record.
+
+The smoke trial (the test suite's) revises two days and kills `notices send` once, right after a
+receiver got a notice and before its answer went back.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from chaoslib.commands import Cli
+from chaoslib.deadlines import scaled
 from chaoslib.model import DUCKDB, TrialParams, TrialResult, TrialSpec, register
 from chaoslib.warehouses import PgServer, Reader, dropping, fresh, wait_until
 from ordersync.config import load_settings
@@ -149,8 +153,8 @@ def _outbox(p: TrialParams, url: str, rng: random.Random, count: int) -> str | N
 
 def trial(p: TrialParams, rng: random.Random) -> TrialResult:
     result = TrialResult(trials=1)
-    count = 8 if p.short else 25
-    kills = int(p.options.get("kills_short" if p.short else "kills", 4))
+    count = p.pick(25, 8, 2)
+    kills = int(p.option("kills"))
     server = PgServer() if p.warehouse != DUCKDB else None
     with dropping(fresh(p.warehouse, p.workdir, "notices", server)) as wh:
         problem = _outbox(p, wh.url, rng, count)
@@ -167,7 +171,7 @@ def trial(p: TrialParams, rng: random.Random) -> TrialResult:
         }
         cli = Cli(p.workdir, wh.url, None, env)
         try:
-            _kill_sends(cli, rec, rng, kills, result)
+            _kill_sends(cli, rec, rng, kills, result, first=1 if p.smoke else None)
             rec.release.set()
             _finish(cli, result)
         finally:
@@ -179,8 +183,12 @@ def trial(p: TrialParams, rng: random.Random) -> TrialResult:
     return result
 
 
-def _kill_sends(cli: Cli, rec: Receivers, rng: random.Random, kills: int, result: TrialResult) -> None:
-    first = rng.randrange(2)
+def _kill_sends(
+    cli: Cli, rec: Receivers, rng: random.Random, kills: int, result: TrialResult, first: int | None
+) -> None:
+    """`kills` runs of `notices send`, each SIGKILLed, alternately at a random moment and right after a
+    send; `first` (0 or 1: which comes first) is drawn when not given."""
+    first = rng.randrange(2) if first is None else first
     for k in range(kills):
         mode = (RANDOM, AFTER_SEND)[(k + first) % 2]
         rec.release.clear()
@@ -192,7 +200,7 @@ def _kill_sends(cli: Cli, rec: Receivers, rng: random.Random, kills: int, result
         if mode == RANDOM:
             killed = not wait_until(lambda r=running: not r.alive(), rng.uniform(0.2, 2.5), every=0.02)
         else:
-            wait_until(lambda r=running: rec.held.is_set() or not r.alive(), 60, every=0.005)
+            wait_until(lambda r=running: rec.held.is_set() or not r.alive(), scaled(60), every=0.005)
             killed = rec.held.is_set() and running.alive()
         rec.armed.clear()
         if killed:
@@ -200,7 +208,7 @@ def _kill_sends(cli: Cli, rec: Receivers, rng: random.Random, kills: int, result
             result.faults += 1
             result.note(f"notices send killed {mode}, {time.monotonic() - began:.2f} s in")
         rec.release.set()
-        running.proc.wait(timeout=60)
+        running.wait(60, "`ordersync notices send` to end")
 
 
 def _finish(cli: Cli, result: TrialResult) -> None:
@@ -275,6 +283,10 @@ register(
         ),
         published=10,
         short=1,
-        options={"kills": 6, "kills_short": 4},
+        smoke_doc=(
+            "Two revised days (four deliveries). One kill, right after a receiver got a notice and before its "
+            "answer went back; then `notices send` until a round delivers everything."
+        ),
+        options={"kills": 6, "kills_short": 4, "kills_smoke": 1},
     )
 )

@@ -7,6 +7,10 @@ moments and, every other kill, right after it answered a push 200 (its answer is
 the batch again and must get the first answer back). Serve restarts on the same port each time. At
 the end every distinct event of the stream is in cdp.orders_landing exactly once, the answers add up
 to the stream, and after a build fct_orders equals the SDK's truth.
+
+The smoke trial (the test suite's) pushes a day of a dozen orders in batches of 5 to a serve that does
+not build by itself, and kills it once, right after it answered the first push 200 (the relay is
+armed before the SDK starts): the SDK sends that committed batch again and must get its first answer.
 """
 
 from __future__ import annotations
@@ -17,8 +21,9 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from chaoslib import checks
+from chaoslib import checks, steps
 from chaoslib.commands import Cli
+from chaoslib.deadlines import scaled
 from chaoslib.model import DUCKDB, TrialParams, TrialResult, TrialSpec, register
 from chaoslib.serving import KillRelay, ServeProcess
 from chaoslib.warehouses import PgServer, dropping, free_port, fresh
@@ -31,13 +36,14 @@ ENV = {"ORDERSYNC__SERVE__BUILD_EVERY_SECONDS": "4"}  # serve builds between pus
 RANDOM, AFTER_COMMIT = "at a random moment", "right after answering a push 200 (the answer lost)"
 
 
-def _setup(cli: Cli, result: TrialResult) -> str | None:
-    """init, the push tenant and its token; None (with the failure) when a step fails."""
-    steps = [
-        ["init"],
+def _setup(cli: Cli, result: TrialResult, init: bool = True) -> str | None:
+    """init (unless not asked: `tenants add` creates the schema too), the push tenant and its token;
+    None (with the failure) when a step fails."""
+    setup = [
+        *([["init"]] if init else []),
         ["tenants", "add", TENANT, "--platform", "push", "--timezone", "America/Sao_Paulo", "--frequency-hours", "1"],
     ]
-    for args in steps:
+    for args in setup:
         done = cli.run(args)
         if not done.ok:
             result.fail(f"setup: {done.brief()}")
@@ -50,19 +56,19 @@ def _setup(cli: Cli, result: TrialResult) -> str | None:
     return token
 
 
-def _pushes(p: TrialParams) -> tuple[int, int]:
-    """(orders per day, batch size) of the stream."""
-    return (50, 20) if p.short else (90, 20)
+def _pushes(p: TrialParams) -> tuple[int, int, int]:
+    """(orders per day, days, batch size) of the stream."""
+    return p.pick((90, 3, 20), (50, 3, 20), (12, 1, 5))
 
 
 def trial(p: TrialParams, rng: random.Random) -> TrialResult:
     result = TrialResult(trials=1)
-    kills = int(p.options.get("kills_short" if p.short else "kills", 3))
-    per_day, batch_size = _pushes(p)
+    kills = int(p.option("kills"))
+    per_day, days, batch_size = _pushes(p)
     stream = generate(
         SdkConfig(
             orders_per_day=per_day,
-            days=3,
+            days=days,
             seed=rng.randrange(1 << 30),
             late_share=0.1,
             max_delay_hours=48,
@@ -74,10 +80,13 @@ def trial(p: TrialParams, rng: random.Random) -> TrialResult:
     server = PgServer() if p.warehouse != DUCKDB else None
     with dropping(fresh(p.warehouse, p.workdir, "push", server)) as wh:
         cli = Cli(p.workdir, wh.url, None)
-        token = _setup(cli, result)
+        token = _setup(cli, result, init=not p.smoke)
         if token is None:
             return result
-        serve = ServeProcess(cli, free_port(), ENV)
+        # the smoke's serve does not build by itself (its kill is not timed to land in a build)
+        serve = ServeProcess(
+            cli, free_port(), {**ENV, "ORDERSYNC__SERVE__BUILD_EVERY_SECONDS": "3600"} if p.smoke else ENV
+        )
         try:
             serve.start()
         except RuntimeError as exc:
@@ -106,11 +115,16 @@ def trial(p: TrialParams, rng: random.Random) -> TrialResult:
             except Exception as exc:  # the harness reports it as a failure of the trial
                 outcome["error"] = f"{type(exc).__name__}: {exc}"
 
+        def is_push(method: str, path: str) -> bool:
+            return path.startswith("/v1/tenants/")
+
         with KillRelay(serve.url, serve.kill) as relay:
             thread = threading.Thread(target=pusher, args=(relay.url,), name="sdk-push", daemon=True)
             began = time.monotonic()
+            # the smoke's one kill: right after the first push 200, armed before the SDK starts
+            armed = relay.arm(is_push, pass_answer=False) if p.smoke else None
             thread.start()
-            first = rng.randrange(2)
+            first = 1 if p.smoke else rng.randrange(2)
             try:
                 for k in range(kills):
                     if not thread.is_alive():
@@ -121,7 +135,8 @@ def trial(p: TrialParams, rng: random.Random) -> TrialResult:
                         time.sleep(rng.uniform(0.05, 1.5))
                         killed = thread.is_alive() and serve.kill()
                     else:
-                        fired = relay.arm(lambda _, path: path.startswith("/v1/tenants/"), pass_answer=False)
+                        fired = armed if armed is not None else relay.arm(is_push, pass_answer=False)
+                        armed = None
                         while thread.is_alive() and not fired.wait(0.1):
                             pass
                         relay.disarm()
@@ -134,19 +149,17 @@ def trial(p: TrialParams, rng: random.Random) -> TrialResult:
                         serve.start()
             except RuntimeError as exc:
                 result.fail(f"serve did not come back after a kill: {exc}")
-            thread.join(timeout=900)
+            thread.join(timeout=scaled(900))
             replayed, lost_answers = relay.counts["replayed"], relay.counts["answer lost"]
         code = serve.stop()
         if code not in (0, None):
             result.fail(f"serve exited {code} when stopped: {serve.output()[-400:]}")
         if thread.is_alive():
-            result.fail("the SDK was still pushing 15 minutes after it started")
+            result.fail(f"the SDK was still pushing {scaled(900):g} s after it started")
         if "error" in outcome:
             result.fail(f"the SDK's push failed: {outcome['error'][:400]}")
         result.note(f"{lost_answers} answers lost after a commit, {replayed} retries answered by their first answer")
-        built = cli.run(["build"])
-        if not built.ok:
-            result.fail(f"`ordersync build` after the pushes: {built.brief()}")
+        steps.build(cli, result, "`ordersync build` after the pushes", in_process=p.smoke)
         totals: PushTotals | None = outcome.get("totals")
         _check(result, wh.connect, stream, totals)
     return result
@@ -211,6 +224,11 @@ register(
         ),
         published=10,
         short=1,
-        options={"kills": 6, "kills_short": 3},
+        smoke_doc=(
+            "One day of 12 orders, 5 events a batch, a serve that does not build by itself (one build at the "
+            "end). One kill, right after serve answered the first push 200 (the relay is armed "
+            "before the SDK starts): the SDK sends that committed batch again and must get its first answer."
+        ),
+        options={"kills": 6, "kills_short": 3, "kills_smoke": 1},
     )
 )

@@ -28,9 +28,17 @@ compares the end state with the simulator's truth using plain SQL:
 - `ordersync build` (dbt's tests included) passes;
 - no store credential and no warehouse password appears in any output, log or dbt file a trial left.
 
-The short version of every trial runs in the test suite (`pytest -m chaos`, `tests/chaos/`);
-`bench/chaos.py --short` runs the same from the command line, `--only NAME` and `--trials N` select.
-A new write path adds its trial with one `register(TrialSpec(...))` in `tests/chaos/chaoslib/trials/`.
+The trials are `bench/chaoslib/`. The test suite runs the smoke version of each (`pytest -m chaos
+tests/chaos`): one trial on each warehouse the trial supports, with a single fault (one kill, one
+restart, one freeze, one disk filled) timed by what the harness sees rather than by the clock, the
+smallest store that still reaches the moment the fault is aimed at, and no `ordersync init` (the first
+`tenants add` creates the schema, as every command that writes does); the builds that only prepare a
+trial or check its end state run in the harness's process (`Ordersync.build`, what `ordersync build`
+calls, without a process to start and dbt to import each time). `bench/chaos.py --smoke`
+runs the same from the command line, `--short` a short version of every trial (fewer trials,
+smaller stores), `--only NAME` and `--trials N` select. A new write path adds its trial with one
+`register(TrialSpec(...))` in `bench/chaoslib/trials/`: its published and short counts, and what its
+smoke trial does (`TrialParams.pick(published, short, smoke)` picks a size's values).
 """
 
 # What the trials found while ordersync was being hardened, kept after the fixes so the record stays.
@@ -140,14 +148,18 @@ def render(groups: list[GroupResult], specs: list[TrialSpec], command: str, minu
             f"Warehouses: {where}. Published run: {spec.published}{each}; short run: {short}.",
             "",
         ]
+        if spec.smoke_doc:
+            smoke_on = ", ".join(spec.smoke_on or spec.warehouses)
+            lines += [f"Smoke trial (the test suite, `--smoke`; {smoke_on}): {spec.smoke_doc}", ""]
     lines += [
         "## Reproducing",
         "",
         "```bash",
         ".venv/bin/python bench/chaos.py                 # the published run; writes this file",
         ".venv/bin/python bench/chaos.py --short         # one or two trials of each",
+        ".venv/bin/python bench/chaos.py --smoke         # one quick trial of each, a single fault",
         ".venv/bin/python bench/chaos.py --only kill-9 --trials 5 --warehouse duckdb",
-        ".venv/bin/pytest -q -m chaos tests/chaos        # the short versions as tests",
+        ".venv/bin/pytest -q -m chaos tests/chaos        # the smoke trials as tests",
         "```",
         "",
         "The run needs root (a tmpfs mount, a private PostgreSQL cluster initialised as the `postgres` user) "

@@ -12,7 +12,6 @@ consumer killed before its commit reaches the store).
 from __future__ import annotations
 
 import asyncio
-import signal
 import socket
 import threading
 import time
@@ -27,6 +26,7 @@ import aiohttp
 from aiohttp import web
 
 from chaoslib.commands import Cli, Running
+from chaoslib.deadlines import scaled
 
 _HOP_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection", "keep-alive"})
 
@@ -45,20 +45,23 @@ class ServeProcess:
         self._lock = threading.Lock()
 
     def start(self, timeout: float = 60.0) -> None:
-        """Spawn serve and wait until /v1/health answers; RuntimeError with its output if it does not."""
+        """Spawn serve and wait until /v1/health answers (`timeout` seconds, scaled); RuntimeError
+        with its output if it does not (it is SIGKILLed then)."""
         with self._lock:
             self.starts += 1
             args = ["serve", "--host", "127.0.0.1", "--port", str(self.port), "--no-worker"]
             self.running = self.cli.spawn(args, name=f"serve-{self.starts}", env=self.env)
             running = self.running
-        deadline = time.monotonic() + timeout
+        limit = scaled(timeout)
+        deadline = time.monotonic() + limit
         while time.monotonic() < deadline:
             if not running.alive():
                 raise RuntimeError(f"serve exited {running.proc.returncode} on start: {_tail(running.output())}")
             if self.healthy():
                 return
             time.sleep(0.05)
-        raise RuntimeError(f"serve did not answer /v1/health within {timeout:g} s: {_tail(running.output())}")
+        running.kill()
+        raise RuntimeError(f"serve did not answer /v1/health within {limit:g} s: {_tail(running.output())}")
 
     def healthy(self) -> bool:
         try:
@@ -76,8 +79,7 @@ class ServeProcess:
             running = self.running
             if running is None or not running.alive():
                 return False
-            running.proc.send_signal(signal.SIGKILL)
-            running.proc.wait(timeout=60)
+            running.kill()
             self.kills += 1
             return True
 
@@ -122,8 +124,8 @@ class KillRelay:
         self.url = ""
         self._thread = threading.Thread(target=self._serve, name="chaos-relay", daemon=True)
         self._thread.start()
-        if not self._ready.wait(30):
-            raise RuntimeError("the relay did not start")
+        if not self._ready.wait(scaled(30)):
+            raise RuntimeError(f"the relay did not start within {scaled(30):g} s")
 
     def arm(self, matches: Match, *, pass_answer: bool = False, before: bool = False) -> threading.Event:
         """Kill after the next 200 to a request that `matches` (the answer then goes on to the
@@ -198,7 +200,7 @@ class KillRelay:
     def close(self) -> None:
         if self._stop is not None:
             self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(timeout=30)
+        self._thread.join(timeout=scaled(30))
         with suppress(Exception):
             self._loop.close()
 
