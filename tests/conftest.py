@@ -140,3 +140,9 @@ def clock(request: pytest.FixtureRequest) -> ManualClock:
     tests' `app`) can run on it; it moves only when a test moves it, so a test that needs its own start
     sets it (`clock.set(CLOCK_START)`)."""
     return ManualClock(getattr(request.module, "CLOCK_START", DEFAULT_CLOCK_START))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The slow tests first (in their order): two workers then finish together on the short ones,
+    instead of one waiting out a long scenario at the end."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
