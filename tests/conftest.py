@@ -142,7 +142,19 @@ def clock(request: pytest.FixtureRequest) -> ManualClock:
     return ManualClock(getattr(request.module, "CLOCK_START", DEFAULT_CLOCK_START))
 
 
+#: The longest tests (each over half a minute), started first.
+LONGEST = ("worker/test_scenario", "worker/test_multi_worker", "transform/test_transform_convergence",
+           "sync/test_end_to_end", "sync/test_crash_resume", "transform/test_never_skip")  # fmt: skip
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The slow tests first (in their order): two workers then finish together on the short ones,
-    instead of one waiting out a long scenario at the end."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+    """The longest tests first, then the other slow ones, then the rest: the two workers then finish
+    together on short tests instead of one waiting out a long scenario at the end."""
+
+    def rank(item: pytest.Item) -> tuple[int, int]:
+        for i, name in enumerate(LONGEST):
+            if name in item.nodeid:
+                return 0, i
+        return (1 if item.get_closest_marker("slow") else 2), 0
+
+    items.sort(key=rank)
