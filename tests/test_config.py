@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
@@ -143,6 +143,7 @@ def _typos(word: str) -> st.SearchStrategy[str]:
 
 @settings(max_examples=examples(60), suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.sampled_from(valid_paths()).flatmap(lambda p: st.tuples(st.just(p), _typos(p[-1]))))
+@example(case=(("revisions", "webhook_url_envs"), "webhook__url_envs"))  # `__` inside a key, by a table setting
 def test_a_typo_of_any_key_is_refused_and_the_hint_is_a_real_key(
     monkeypatch: pytest.MonkeyPatch, case: tuple[tuple[str, ...], str]
 ) -> None:

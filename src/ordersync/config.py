@@ -412,6 +412,9 @@ def _resolve_env(root: type[BaseModel], parts: list[str]) -> tuple[tuple[str, ..
     for i, part in enumerate(parts):
         name = _keys(model).get(part)
         if name is None:
+            joined = _keys(model).get("_".join(parts[i:]))  # `__` written where a key has `_`
+            if joined is not None:
+                return f"did you mean {_env_name((*path, joined))}?"
             return _hint(part, model, functools.partial(_suggest_env, root, path, parts[i + 1 :]))
         path = (*path, name)
         info = model.model_fields[name]
@@ -429,7 +432,10 @@ def _resolve_env(root: type[BaseModel], parts: list[str]) -> tuple[tuple[str, ..
 def _suggest_env(root: type[BaseModel], path: tuple[str, ...], rest: list[str], key: str) -> str:
     """The variable named with `key` in place of the wrong part, keeping the rest when it still resolves."""
     fixed = [*path, key, *rest]
-    return _env_name(fixed if isinstance(_resolve_env(root, fixed), tuple) else [*path, key])
+    resolved = _resolve_env(root, fixed)
+    # the rest is kept only where each of its parts is a key (not an entry of a free-form table)
+    kept = isinstance(resolved, tuple) and len(resolved[0]) == len(fixed)
+    return _env_name(fixed if kept else [*path, key])
 
 
 def _check_env(root: type[BaseModel], environ: Mapping[str, str], origins: dict[tuple[str, ...], str]) -> None:
