@@ -17,7 +17,7 @@ trap 'kill "$burner" 2>/dev/null; wait "$burner" 2>/dev/null' EXIT
 
 args=("$@")
 if [ ${#args[@]} -eq 0 ]; then
-  args=(-n 2 -q)
+  args=(-n 4 -q)
 fi
 
 began=$(date +%s)
