@@ -7,7 +7,6 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -23,6 +22,7 @@ from chaoslib.serving import KillRelay
 from chaoslib.trials import push as push_trial
 from chaoslib.warehouses import WarehouseHandle, free_port
 from ordersync.simulator.sdk import SdkConfig, generate
+from support.processes import wait_for
 
 pytestmark = [pytest.mark.chaos, pytest.mark.integration, pytest.mark.slow]
 
@@ -69,20 +69,19 @@ class _Upstream:
         )
         self.proc = subprocess.Popen([sys.executable, "-c", code, str(self.port), str(self.log)])
         self.url = f"http://127.0.0.1:{self.port}"
-        deadline = time.monotonic() + scaled(30)
         try:
-            while self.proc.poll() is None:
-                try:
-                    with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                        return
-                except OSError:
-                    if time.monotonic() > deadline:
-                        raise TimeoutError(f"the upstream did not accept connections within {scaled(30):g} s") from None
-                    time.sleep(0.05)
-            raise RuntimeError(f"the upstream exited {self.proc.returncode} before accepting connections")
+            wait_for(lambda: self.proc.poll() is not None or self._accepts(), "the upstream to accept connections", 30)
+            assert self.proc.poll() is None, f"the upstream exited {self.proc.returncode} before accepting connections"
         except BaseException:
             self.kill()
             raise
+
+    def _accepts(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                return True
+        except OSError:
+            return False
 
     def kill(self) -> bool:
         if self.proc.poll() is not None:
