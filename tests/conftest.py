@@ -11,6 +11,7 @@ the migrations themselves ask for `empty_warehouse_url`.
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -149,7 +150,14 @@ LONGEST = ("worker/test_scenario", "worker/test_multi_worker", "transform/test_t
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The longest tests first, then the other slow ones, then the rest: the two workers then finish
-    together on short tests instead of one waiting out a long scenario at the end."""
+    together on short tests instead of one waiting out a long scenario at the end.
+
+    ORDERSYNC_TEST_SHUFFLE=SEED shuffles the tests within each of those ranks first. Under xdist any
+    test may be the first of its module on a worker, so a test that leans on another's leftovers
+    (a warehouse another test migrated, a clock another test moved) fails in some shuffled order."""
+    seed = os.environ.get("ORDERSYNC_TEST_SHUFFLE")
+    if seed:
+        random.Random(seed).shuffle(items)
 
     def rank(item: pytest.Item) -> tuple[int, int]:
         for i, name in enumerate(LONGEST):

@@ -131,7 +131,10 @@ def test_as_of_refuses_the_future_and_a_moment_without_zone(app: Ordersync, cloc
         app.revenue(as_of=datetime(2026, 6, 1, 0, 0))
 
 
-def test_production_refuses_every_full_refresh(shared_url: str, clock: ManualClock, tmp_path: Path) -> None:
+def test_production_refuses_every_full_refresh(
+    app: Ordersync, shared_url: str, clock: ManualClock, tmp_path: Path
+) -> None:
+    # `app` migrates the module's warehouse: under xdist this test may be its worker's first of the module
     settings = load_settings(
         overrides={
             "warehouse": {"url": shared_url},
