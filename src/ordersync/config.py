@@ -137,6 +137,15 @@ class ServeSettings(BaseModel):
     port: int = Field(8787, ge=0, le=65535)
     build_every_seconds: float = Field(60.0, ge=0, description="build after landings at most this often")
     max_body_mb: float = Field(10.0, gt=0, description="largest push body, counted after decompression too")
+    max_items_per_minute: int = Field(
+        60_000, gt=0, description="items one push token may send a minute; past it a push gets 429 with Retry-After"
+    )
+    idempotency_hours: float = Field(48.0, gt=0, description="how long an Idempotency-Key's answer is kept for replays")
+    pool_size: int = Field(4, ge=1, le=64, description="warehouse connections for requests (PostgreSQL)")
+    max_header_kb: int = Field(64, ge=1, description="largest request head (request line and headers together)")
+    header_timeout_seconds: float = Field(10.0, gt=0, description="time a client has to send the request head")
+    body_timeout_seconds: float = Field(60.0, gt=0, description="time a client has to send the whole body")
+    max_connections: int = Field(200, ge=1, description="open connections at once; past it new ones get 503")
 
 
 class FeedSettings(BaseModel):
