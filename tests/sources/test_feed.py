@@ -19,7 +19,7 @@ from ordersync.errors import ConfigError
 from ordersync.facade import Ordersync, run_async
 from ordersync.simulator import AccountSpec, SimulatorConfig, start_in_thread
 from ordersync.sources.vtex.feed import FeedConsumer
-from ordersync.sources.vtex.setup import RETENTION_SECONDS, VISIBILITY_TIMEOUT_SECONDS, event_filter
+from ordersync.sources.vtex.setup import RETENTION_SECONDS, VISIBILITY_TIMEOUT_SECONDS, CaptureFilter, event_filter
 from ordersync.tenants import Tenant
 from ordersync.web.server import ServeOptions, serving_in_thread
 from ordersync.worker.schedule import ScheduleSettings
@@ -132,6 +132,15 @@ def test_setup_refuses_a_feed_already_there_unless_forced(tmp_path: Path) -> Non
         assert done.replaced is not None and done.replaced["filter"]["type"] == "FromOrders"
         assert queue(sim)["filter"] == event_filter()
         assert app.tenants.get(ACCOUNT).change_capture == "feed"
+        mine = app.feed_setup(ACCOUNT, what="status")  # its own feed: rewritten without force
+        assert mine.replaced is not None and queue(sim)["filter"] == event_filter(CaptureFilter.STATUS)
+        app.update_tenant(ACCOUNT, change_capture="none")
+        with pytest.raises(ConfigError, match=r"already has a feed.*FromWorkflow on 34 statuses.*--force"):
+            app.feed_setup(ACCOUNT)  # ordersync's filter, but this tenant no longer reads that feed
+        with pytest.raises(ConfigError, match=r"--filter 'edits' is unknown; use all .* or status"):
+            app.feed_setup(ACCOUNT, force=True, what="edits")
+        assert queue(sim)["filter"]["type"] == "FromWorkflow"  # left alone
+        app.update_tenant(ACCOUNT, change_capture="feed")
         gone = urllib.request.Request(
             f"{sim.base_url(ACCOUNT)}/api/orders/feed/config",
             method="DELETE",
