@@ -37,7 +37,7 @@ def truth(sim: RunningSimulator) -> dict[str, tuple[str, int]]:
     return {o["orderId"]: (o["status"], int(o["value"])) for o in sim.truth("shop")}
 
 
-def advance(sim: RunningSimulator) -> tuple[dict[str, str], set[str]]:
+def advance(sim: RunningSimulator, at_least: int = 2) -> tuple[dict[str, str], set[str]]:
     """Move the store through the window: (orders edited without a status change, with the status
     they stayed in; orders whose status changed)."""
     before = truth(sim)
@@ -49,7 +49,7 @@ def advance(sim: RunningSimulator) -> tuple[dict[str, str], set[str]]:
         if oid in before and before[oid][0] == status and before[oid][1] != value
     }
     moved = {oid for oid, (status, _) in after.items() if oid not in before or before[oid][0] != status}
-    assert len(edited) >= 2 and moved, "the seed must give edits without a status change in the window"
+    assert len(edited) >= at_least and moved, "the seed must give edits without a status change in the window"
     return edited, moved
 
 
@@ -107,3 +107,17 @@ def test_the_hook_reports_an_edit_without_a_status_change_only_under_from_orders
     assert hooks["succeeded"] == hooks["notifications"] == len(got) > 0
     events = [{"orderId": n["OrderId"], "state": n["State"], "lastState": n["LastState"]} for n in got]
     check(what, events, edited, moved)
+
+
+def test_with_single_fire_an_order_already_reported_never_reports_its_edit(sim: RunningSimulator) -> None:
+    """Why setup disables single fire: with it, an order is reported the first time it matches only."""
+    single = {**event_filter(), "disableSingleFire": False}
+    reply = send(orders_api(sim, "shop", "feed/config"), "POST", {"filter": single})
+    assert reply.status == 200, reply.body
+    sim.advance(WINDOW_SECONDS)
+    first = {e["orderId"] for e in drain(sim)}
+    edited, _ = advance(sim, at_least=1)
+    later = Counter(e["orderId"] for e in drain(sim))
+    assert later and max(later.values()) == 1 and not first & set(later)  # once per order, ever
+    missed = first & set(edited)
+    assert missed and not missed & set(later)  # reported before, so their edits never are
