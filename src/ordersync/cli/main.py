@@ -25,7 +25,7 @@ from ordersync.cli.serve import serve as serve_cmd
 from ordersync.cli.simulator import app as simulator_app
 from ordersync.cli.tokens import app as tokens_app
 from ordersync.cli.verify import verify as verify_cmd
-from ordersync.config import DEFAULT_TIMEZONE
+from ordersync.config import DEFAULT_TIMEZONE, command_variables
 
 app = typer.Typer(
     name="ordersync",
@@ -152,14 +152,13 @@ def tenants_list(warehouse: WarehouseOpt = None, as_json: Annotated[bool, typer.
 @tenants_app.command("show")
 def tenants_show(name: str, warehouse: WarehouseOpt = None) -> None:
     """Show one tenant (credential variable names and whether they are set, never their values)."""
-    import os
 
     def go() -> None:
         with facade(warehouse) as os_:
             t = os_.tenants.get(name).public()
         for var in ("app_key_env", "app_token_env"):
             if t.get(var):
-                t[var] += " (set)" if os.environ.get(t[var]) is not None else " (NOT set)"
+                t[var] += " (set)" if command_variables().get(t[var]) is not None else " (NOT set)"
         print_table(f"tenant {name}", [{"field": k, "value": v} for k, v in t.items()])
 
     run_guarded(go)

@@ -10,6 +10,10 @@ import typer
 
 from ordersync.cli.context import STATE, WarehouseOpt, facade, run_guarded
 from ordersync.cli.output import console, print_below, print_json, print_table, short_time
+from ordersync.errors import ConfigError, RefusedError
+from ordersync.web import channel
+from ordersync.worker.schedule import ScheduleSettings
+from ordersync.worker.worker import Worker
 
 
 def worker(
@@ -27,9 +31,6 @@ def worker(
     warehouse: WarehouseOpt = None,
 ) -> None:
     """Keep every enabled tenant current: incrementals, historical gap-fill off-hours, Sunday full syncs."""
-    from ordersync.errors import ConfigError
-    from ordersync.worker.schedule import ScheduleSettings
-    from ordersync.worker.worker import Worker
 
     def go() -> None:
         try:
@@ -45,6 +46,9 @@ def worker(
         )
         if lease_seconds is not None:
             STATE.overrides.setdefault("sync", {})["lease_seconds"] = lease_seconds
+        if channel.forwarded():
+            _worker_inside_serve(schedule, once, worker_id, warehouse)
+            return
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
@@ -55,6 +59,20 @@ def worker(
             w.run(stop, once=once)
 
     run_guarded(go)
+
+
+def _worker_inside_serve(schedule: ScheduleSettings, once: bool, worker_id: str | None, warehouse: str | None) -> None:
+    """`ordersync worker` sent to a running serve, which holds the DuckDB file and runs the
+    worker's schedule itself: a second endless worker is refused; --once runs one tick there."""
+    if not once:
+        raise RefusedError(
+            "ordersync serve is running on this DuckDB file and runs the worker's schedule itself "
+            "(its --tick sets how often); stop serve to run a worker of your own, or run "
+            "`ordersync worker --once` for one tick inside serve"
+        )
+    with facade(warehouse, progress=False, worker_id=worker_id) as app:
+        Worker(app, schedule).run(once=True)
+    console.print("ordersync serve runs the worker on this DuckDB file: ran one tick inside it")
 
 
 def gaps(
