@@ -81,10 +81,23 @@ def command_environ(variables: Mapping[str, str]) -> Iterator[None]:
 SECTION_CONFIG = ConfigDict(extra="forbid")
 
 
+# A libpq key=value connection string starts with a parameter name and '=' ("host=db dbname=x");
+# a DuckDB file whose name looks like that is given as duckdb://NAME.
+_CONNINFO_START = re.compile(r"^\s*[A-Za-z_]+\s*=")
+
+
+def is_postgres_url(url: str) -> bool:
+    """A postgresql:// URL or a libpq key=value string (anything else is a DuckDB file path)."""
+    return url.startswith(("postgresql://", "postgres://")) or bool(_CONNINFO_START.match(url))
+
+
 class WarehouseSettings(BaseModel):
     model_config = SECTION_CONFIG
 
-    url: str = Field(DEFAULT_WAREHOUSE, description="a DuckDB file path or a postgresql:// URL")
+    url: str = Field(
+        DEFAULT_WAREHOUSE,
+        description="a DuckDB file path (or duckdb://PATH), a postgresql:// URL or a libpq key=value string",
+    )
     # DuckDB's buffer pool for ordersync's own connection (dbt's builds have their own). Landing
     # streams through it and fills it at every checkpoint, so its size is most of a sync's peak
     # over the baseline. A larger one bought the sync no speed (64 MB landed as fast as 256 MB, and
@@ -108,7 +121,7 @@ class WarehouseSettings(BaseModel):
 
     @property
     def is_postgres(self) -> bool:
-        return self.url.startswith(("postgresql://", "postgres://"))
+        return is_postgres_url(self.url)
 
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
         # repr() and str() of the settings (and of Settings around them) show the URL masked

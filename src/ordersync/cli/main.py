@@ -129,7 +129,7 @@ def tenants_list(warehouse: WarehouseOpt = None, as_json: Annotated[bool, typer.
     """List the tenants."""
 
     def go() -> None:
-        with facade(warehouse) as os_:
+        with facade(warehouse, read_only=True) as os_:
             rows = [t.public() for t in os_.tenants.list()]
         if as_json:
             print_json(rows)
@@ -154,7 +154,7 @@ def tenants_show(name: str, warehouse: WarehouseOpt = None) -> None:
     """Show one tenant (credential variable names and whether they are set, never their values)."""
 
     def go() -> None:
-        with facade(warehouse) as os_:
+        with facade(warehouse, read_only=True) as os_:
             t = os_.tenants.get(name).public()
         for var in ("app_key_env", "app_token_env"):
             if t.get(var):
@@ -288,7 +288,7 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False, warehouse: 
     """Per tenant: Current / Behind / Stale, last run and its outcome, orders landed and built."""
 
     def go() -> None:
-        with facade(warehouse, progress=False) as os_:
+        with facade(warehouse, progress=False, read_only=True) as os_:
             rows = os_.status()
         if as_json:
             print_json(rows)

@@ -83,7 +83,7 @@ def gaps(
     """Days where the warehouse holds fewer orders or less revenue than the source, and days behind."""
 
     def go() -> None:
-        with facade(warehouse, progress=False) as app:
+        with facade(warehouse, progress=False, read_only=True) as app:
             rows = app.gaps(days)
         if as_json:
             print_json(rows)
@@ -118,7 +118,7 @@ def progress(as_json: Annotated[bool, typer.Option("--json")] = False, warehouse
     """Historical sync progress per tenant."""
 
     def go() -> None:
-        with facade(warehouse, progress=False) as app:
+        with facade(warehouse, progress=False, read_only=True) as app:
             rows: list[dict[str, Any]] = app.progress()
         if as_json:
             print_json(rows)
