@@ -33,6 +33,7 @@ from typing import Any
 import orjson
 
 from ordersync.config import command_environ
+from ordersync.errors import WarehouseLockedError
 
 #: Set in the serving process: its own commands never forward to itself.
 SERVING = threading.Event()
@@ -123,9 +124,12 @@ class ChannelServer:
         if self.path.parent.name.startswith("ordersync-"):
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             os.chmod(self.path.parent, 0o700)
+        if answering(self.path):
+            raise WarehouseLockedError(
+                f"another ordersync serve answers on {self.path} for this warehouse; stop it first"
+            )
         with contextlib.suppress(FileNotFoundError):
-            if not answering(self.path):
-                self.path.unlink()  # left by a process that died
+            self.path.unlink()  # left by a process that died
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         old = os.umask(0o177)  # the socket is born owner-only: no moment when others could connect
         try:
