@@ -76,7 +76,7 @@ def plan_list(as_json: JsonOpt = False, warehouse: WarehouseOpt = None) -> None:
     """The plans, newest first."""
 
     def go() -> None:
-        with facade(warehouse, progress=False, read_only=True) as app:
+        with facade(warehouse, progress=False) as app:
             plans = app.plans.store.recent()
         rows = [p.summary() for p in plans]
         if as_json:
@@ -98,7 +98,7 @@ def plan_show(
     def go() -> None:
         if fmt not in ("md", "json"):
             raise ConfigError(f"--format {fmt!r}: use md or json")
-        with facade(warehouse, progress=False, read_only=True) as app:
+        with facade(warehouse, progress=False) as app:
             plan = app.plans.store.get(plan_id)
         if fmt == "json":
             print_json(plan.document())
