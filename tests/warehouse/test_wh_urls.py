@@ -17,7 +17,6 @@ from ordersync.config import WarehouseSettings, is_postgres_url
 from ordersync.warehouse import open_warehouse
 from support.cli import ordersync
 
-
 #: More reading commands (each a process of its own: a few of the kinds, not all).
 READING = (["gaps"], ["revenue"], ["verify"], ["notices", "list"])
 
