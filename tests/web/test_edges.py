@@ -116,6 +116,17 @@ def test_a_slow_body_is_closed_after_the_body_timeout(served: Served) -> None:
     wait_for(lambda: "request body did not arrive" in served.log(), "serve to log the refusal")
 
 
+def test_a_connection_answered_before_its_body_ended_is_not_held_by_a_slow_head(served: Served) -> None:
+    with served.connect() as s:
+        s.sendall(b"POST /v1/tenants/app/orders HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n[")
+        first = b""
+        while b"\r\n\r\n" not in first:
+            first += s.recv(65536)  # 401 (no token) before the body ended
+        s.sendall(b"]GET /v1/health HTTP/1.1\r\n")  # the body's end, then a head that never ends
+        answer = first + _read_to_close(s)  # returns once serve closed the connection
+    assert answer.startswith(b"HTTP/1.1 401 "), answer[:200]
+
+
 def test_a_client_gone_mid_body_is_one_log_line(served: Served) -> None:
     with served.connect() as s:
         s.sendall(_push_head(served, 1000) + b'[{"order_id": "A-1", ')

@@ -126,6 +126,9 @@ class EdgeProtocol(HttpToolsProtocol):
         self._disarm()
         self._in_head, self._head_bytes, self._tail = True, 0, b""
         super().on_message_complete()
+        if self.cycle is not None and self.cycle.response_complete:
+            # answered before its body ended (a 401, say): the next head's time starts now
+            self._arm(self.edges.header_timeout, self._head_too_slow)
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
