@@ -66,7 +66,7 @@ def facade(
         overrides.setdefault("warehouse", {})["url"] = url
     settings = load_settings(STATE.config, overrides)
     if forward and not settings.warehouse.is_postgres and not channel.SERVING.is_set():
-        path = channel.socket_path(settings.warehouse.url.removeprefix("duckdb://"))
+        path = channel.socket_for(settings.warehouse)
         if channel.answering(path):
             raise channel.ForwardToServe(path)
     if "clock" not in kwargs:

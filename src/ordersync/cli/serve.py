@@ -36,7 +36,7 @@ def serve(
             serve_overrides["port"] = port
         with facade(warehouse, progress=False, forward=False) as app:
             if not app.settings.warehouse.is_postgres:
-                where = channel.socket_path(app.settings.warehouse.url.removeprefix("duckdb://"))
+                where = channel.socket_for(app.settings.warehouse)
                 if channel.answering(where):
                     raise WarehouseLockedError(
                         f"ordersync serve is already running for {app.settings.warehouse.url} (it answers on "

@@ -32,7 +32,7 @@ from typing import Any
 
 import orjson
 
-from ordersync.config import command_environ
+from ordersync.config import WarehouseSettings, command_environ
 from ordersync.errors import WarehouseLockedError
 
 #: Set in the serving process: its own commands never forward to itself.
@@ -55,6 +55,11 @@ class ForwardToServe(BaseException):
 def forwarded() -> bool:
     """Whether the command being run was sent by another process (it runs inside serve)."""
     return _FORWARDED.get()
+
+
+def socket_for(warehouse: WarehouseSettings) -> Path:
+    """The channel's socket for a DuckDB warehouse."""
+    return socket_path(warehouse.url.removeprefix("duckdb://"))
 
 
 def socket_path(duckdb_file: str) -> Path:
