@@ -9,7 +9,8 @@ protocol here adds, from `[serve]`:
   gets 431 and the connection closes, before the rest is buffered;
 - the head must arrive within `header_timeout_seconds` of the connection (or of the previous
   response), the body within `body_timeout_seconds` of the head; else 408 (or, once the app has
-  answered, a close);
+  answered, a close). Time when serve itself stopped reading (uvicorn pauses a connection whose
+  unread body piles up while the app waits) is not the client's: its body timeout starts again;
 - past `max_connections` open connections a request gets 503 (uvicorn's limit_concurrency).
 
 A refused client gets its answer and then a half-close: what it still sends is read and dropped
@@ -86,6 +87,8 @@ class EdgeProtocol(HttpToolsProtocol):
         self._tail = b""  # the last bytes of the head so far: its end may straddle two reads
         self._timer: asyncio.TimerHandle | None = None
         self._refused = False
+        #: body timeouts put off because serve, not the client, was the one waiting
+        self.deferred = 0
 
     # -- the connection ------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -154,6 +157,12 @@ class EdgeProtocol(HttpToolsProtocol):
 
     def _body_too_slow(self) -> None:
         self._timer = None
+        if self.flow.read_paused:
+            # serve stopped reading (the app has not taken what came): the wait is serve's, not
+            # the client's; the client gets its time again from here
+            self.deferred += 1
+            self._arm(self.edges.body_timeout, self._body_too_slow)
+            return
         if self.cycle is not None and self.cycle.response_started:
             self._close_cycle()
             self.transport.close()  # answered already: nothing to say
