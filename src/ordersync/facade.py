@@ -73,12 +73,15 @@ class Ordersync:
         clock: Clock | None = None,
         reporter: Reporter | None = None,
         worker_id: str | None = None,
+        read_only: bool = False,
     ) -> None:
         keep_memory_flat()
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
         self.reporter: Reporter = reporter or SilentReporter()
         self.worker_id = worker_id
+        #: a reading command's: the DuckDB file is opened read-only, never created
+        self.read_only = read_only
         self._wh: Warehouse | None = None
         self._leases: LeaseKeeper | None = None
         self._schema_ok = False
@@ -89,7 +92,7 @@ class Ordersync:
         """The open warehouse. Its schema is checked, never changed, on first use: reading commands
         say to run `ordersync init` when it is behind; writing ones call upgrade() first."""
         if self._wh is None:
-            self._wh = open_warehouse(self.settings.warehouse)
+            self._wh = open_warehouse(self.settings.warehouse, read_only=self.read_only)
         if not self._schema_ok:
             migrate.check(self._wh)
             self._schema_ok = True
