@@ -38,9 +38,19 @@ def json_items(body: bytes) -> list[Item]:
         )
     # each element's bytes are its canonical JSON: a bad one is quarantined as it was sent, re-spelled
     try:
-        return [Item(orjson.dumps(v), value=v) for v in value]
+        items = [Item(orjson.dumps(v), value=v) for v in value]
     except orjson.JSONEncodeError:  # an element nested deeper than it can be written: each element as sent
         return [Item(e) for e in _elements(data) or []]
+    if any(_float_total(v) for v in value):
+        # a total sent as a JSON number with a fraction is read exactly from the element's own bytes
+        elements = _elements(data)
+        if elements is not None and len(elements) == len(items):
+            items = [Item(e, value=v) if _float_total(v) else i for i, e, v in zip(items, elements, value, strict=True)]
+    return items
+
+
+def _float_total(value: object) -> bool:
+    return isinstance(value, dict) and isinstance(value.get("total_value"), float)
 
 
 def _elements(data: bytes) -> list[bytes] | None:
