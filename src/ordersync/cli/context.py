@@ -14,7 +14,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.markup import escape
 
-from ordersync.cli.output import RichReporter, err_console
+from ordersync.cli.output import RichReporter, err_console, inert
 from ordersync.clock import clock_from_setting
 from ordersync.config import load_settings, scrub
 from ordersync.errors import ConfigError, OrdersyncError
@@ -98,7 +98,7 @@ def _report(exc: BaseException, label: str, text: str) -> None:
     if STATE.debug:
         sys.stderr.write(scrub("".join(traceback.format_exception(exc))))  # as is: no re-wrapping
         sys.stderr.flush()
-    err_console.print(f"[red]{label}[/red] {escape(scrub(text))}", markup=True, highlight=False)
+    err_console.print(f"[red]{label}[/red] {escape(inert(text))}", markup=True, highlight=False)
 
 
 class ScrubbingFilter(logging.Filter):
