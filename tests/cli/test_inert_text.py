@@ -17,6 +17,7 @@ import pytest
 from rich.console import Console
 
 from factories import push_event_json
+from ordersync.cli import output
 from ordersync.cli.output import print_below, print_csv, print_table, say
 from ordersync.facade import Ordersync
 from ordersync.sources.push.bodies import json_items
@@ -37,11 +38,16 @@ def _render(fn: Any, *args: Any, **kwargs: Any) -> str:
     return out.getvalue()
 
 
-def test_tables_lines_and_titles_show_stored_text_escaped_and_never_as_markup() -> None:
+def test_tables_lines_and_titles_show_stored_text_escaped_and_never_as_markup(monkeypatch: pytest.MonkeyPatch) -> None:
     row = {"tenant": LEGACY, "status": HOSTILE_STATUS, "label": "sdk\u200b", "error": f"refused {ESC}"}
     text = _render(print_table, f"tenant {LEGACY}", [row])
     text += _render(print_below, LEGACY, HOSTILE_STATUS)
     text += _render(say, f"token of tenant {LEGACY} revoked")
+    # a line formatted with stored text and printed on the console directly: escaped all the same
+    plain = io.StringIO()
+    monkeypatch.setattr(output.console, "file", plain)
+    output.console.print(f"tenant {LEGACY} enabled", markup=False)
+    text += plain.getvalue()
     assert not any(c in text for c in UNSAFE), repr(text)
     for shown in ("\\x1b[2J\\x1b]0;owned\\x07", "\\u202egpj.exe", "[bold red]shop[/bold red]", "sdk\\u200b"):
         assert shown in text.replace("\n", ""), (shown, text)

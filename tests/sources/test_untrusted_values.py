@@ -23,6 +23,7 @@ from ordersync.facade import Ordersync
 from ordersync.land.records import MAX_CENTS, MAX_UNITS
 from ordersync.sources.push.bodies import json_items, ndjson_items
 from ordersync.tenants import Tenant
+from ordersync.text import printable
 from support.sim import settings_for
 
 BIG = "123456789012.34"  # 14 significant digits: the largest totals have as many
@@ -123,8 +124,10 @@ def test_order_ids_with_invisible_or_reordering_characters_are_quarantined(
     pushed = _receive(app, orjson.dumps([push_event(order_id), push_event("fine")]))
     pulled = app.land_records("store", [vtex_order_json(order_id), vtex_order_json("fine-too")])
     assert (pushed["landed"], pushed["quarantined"], pulled.landed, pulled.quarantined) == (1, 1, 1, 1)
-    rows = app.wh.query("SELECT reason FROM cdp.quarantine ORDER BY quarantine_id")
+    rows = app.wh.query("SELECT reason, order_id FROM cdp.quarantine ORDER BY quarantine_id")
     assert len(rows) == 2 and all(says in str(r[0]) for r in rows), rows
+    # the quarantine names the id with the character escaped, for whoever reads the column
+    assert [r[1] for r in rows] == [printable(order_id)] * 2 and printable(order_id) != order_id
     assert set(_landed(app)) == {"fine", "fine-too"}
 
 

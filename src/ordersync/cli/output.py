@@ -1,7 +1,7 @@
 """Terminal output: Rich progress bars for the Reporter interface, tables, lines, CSV and JSON.
 
 Everything printed here passes through one rule for text from outside (ordersync.text): secrets
-scrubbed, then control, zero-width and bidi characters shown escaped (`\x1b`, `\u202e`), and never
+scrubbed, then control, zero-width and bidi characters shown escaped (`\\x1b`, `\\u202e`), and never
 read as Rich markup (text goes out as Text objects, or escaped where Rich insists on markup). JSON is
 written with every such character escaped by JSON itself; CSV cells by `csv_cell` (OWASP's rule).
 """
@@ -34,8 +34,23 @@ from ordersync.config import known_secrets, scrub
 from ordersync.console import Task
 from ordersync.text import csv_cell, printable
 
-console = Console()
-err_console = Console(stderr=True)
+
+class _InertConsole(Console):
+    """A console whose plain-string arguments have control, zero-width and bidi characters escaped
+    (line breaks aside: the code's own strings hold them) before Rich sees them, so a line formatted
+    with stored text (a tenant's name, say) cannot act on the terminal even where it was not printed
+    with `say`."""
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        super().print(*(_lines(o) if isinstance(o, str) else o for o in objects), **kwargs)
+
+
+def _lines(text: str) -> str:
+    return "\n".join(printable(line) for line in text.split("\n"))
+
+
+console: Console = _InertConsole()
+err_console: Console = _InertConsole(stderr=True)
 
 
 class _RichTask:
@@ -107,7 +122,7 @@ def say(
     """Text that may hold stored or outside text, printed as is: never read as markup, with what
     `inert` escapes escaped (line breaks too, unless `lines`: a document of several lines that
     ordersync wrote). Wrapped to the width, unless `soft_wrap` (one line, for scripts)."""
-    shown = "\n".join(inert(line) for line in text.split("\n")) if lines else inert(text)
+    shown = _lines(scrub(text)) if lines else inert(text)
     (out or console).print(Text(shown, style=style or ""), soft_wrap=soft_wrap)
 
 
@@ -300,7 +315,7 @@ def _widths(cols: Sequence[_Column], labels: Sequence[str], group: Sequence[int]
 
 
 def print_json(data: Any) -> None:
-    print(scrub(json.dumps(data, indent=2, default=str)))  # ASCII: every other character is a \u escape
+    print(scrub(json.dumps(data, indent=2, default=str)))  # ASCII: every other character is escaped
 
 
 def print_csv(columns: Sequence[str], rows: Sequence[Mapping[str, Any]], out: IO[str] | None = None) -> None:

@@ -34,7 +34,7 @@ from zoneinfo import ZoneInfo
 from ordersync.dates import parse_vtex_datetime
 from ordersync.errors import BadRecordError
 from ordersync.extract.order_head import NotAnObjectError, OrderHead, decode_order_head
-from ordersync.text import unsafe_character
+from ordersync.text import printable, unsafe_character
 
 _BOM = b"\xef\xbb\xbf"
 MAX_PAYLOAD_BYTES = 4 * 1024 * 1024
@@ -88,14 +88,15 @@ def as_bytes(raw: bytes | str) -> bytes:
 
 def order_id_of(raw: bytes | str) -> str | None:
     """The orderId of a record, best effort, for the quarantine's order_id column: None when the record
-    has none that can be shown (not JSON, not a string, too long)."""
+    has none that can be shown (not JSON, not a string, too long); control, zero-width and bidi
+    characters escaped (such an id never lands, and whoever reads the column sees what it holds)."""
     try:
         value = decode_order_head(as_bytes(raw).removeprefix(_BOM)).order_id
     except (ValueError, RecursionError):
         return None
     if not isinstance(value, str) or not value or len(value) > MAX_ORDER_ID:
         return None
-    return value.replace("\x00", "\\x00")
+    return printable(value)
 
 
 def order_id_field(value: Any, key: str = "orderId") -> str:

@@ -44,6 +44,7 @@ from ordersync.land.records import (
     show,
     text_field,
 )
+from ordersync.text import printable
 
 _BOM = b"\xef\xbb\xbf"
 _CENT = Decimal("0.01")
@@ -193,7 +194,7 @@ def value_order_id(item: Any) -> str | None:
     value = item.get("order_id", item.get("orderId"))
     if not isinstance(value, str) or not value or len(value) > MAX_ORDER_ID:
         return None
-    return value.replace("\x00", "\\x00")
+    return printable(value)  # as order_id_of: such an id never lands, and is shown escaped
 
 
 def _required_text(value: Any, key: str) -> str:
