@@ -12,21 +12,27 @@ from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from factories import push_event, vtex_order_json
 from ordersync.facade import Ordersync
 from ordersync.land.records import MAX_CENTS, MAX_UNITS
 from ordersync.sources.push.bodies import json_items, ndjson_items
+from ordersync.sources.push.events import parse_pushed
 from ordersync.tenants import Tenant
 from ordersync.text import printable
+from support.properties import examples
 from support.sim import settings_for
 
 BIG = "123456789012.34"  # 14 significant digits: the largest totals have as many
+UTC_ZONE = ZoneInfo("UTC")
 
 
 @pytest.fixture
@@ -180,3 +186,25 @@ def test_one_event_in_every_format_is_one_version(app: Ordersync, tmp_path: Path
         f.reasons for f in files
     ]
     assert _landed(app) == {"every-format": (Decimal(BIG), "BRL")}
+
+
+@settings(max_examples=examples(100))
+@given(cents=st.integers(0, MAX_CENTS), zeros=st.integers(0, 3), exponent=st.booleans())
+def test_any_total_within_the_bound_is_read_exactly_however_it_is_written(
+    cents: int, zeros: int, exponent: bool
+) -> None:
+    """The total as a JSON number (with trailing zeros, or an exponent) in an array or an NDJSON line,
+    or as a string: the same exact total and the same version."""
+    text = f"{cents // 100}.{cents % 100:02d}"
+    number = f"{cents}e-2" if exponent else text + "0" * zeros
+    versions = [
+        parse_pushed(item, UTC_ZONE)
+        for body, reader in (
+            (b"[" + _raw("p", number) + b"," + _raw("q", "1.5") + b"]", json_items),
+            (_raw("p", number), ndjson_items),
+            (_raw("p", f'"{text}"'), ndjson_items),
+        )
+        for item in reader(body)[:1]
+    ]
+    assert {v.total_value for v in versions} == {Decimal(text)}
+    assert len({v.payload_hash for v in versions}) == 1
