@@ -46,8 +46,11 @@ def test_tables_lines_and_titles_show_stored_text_escaped_and_never_as_markup(mo
     # a line formatted with stored text and printed on the console directly: escaped all the same
     plain = io.StringIO()
     monkeypatch.setattr(output.console, "file", plain)
-    output.console.print(f"tenant {LEGACY} enabled", markup=False)
+    output.console.print(f"tenant {LEGACY} enabled")
+    monkeypatch.setattr(output.err_console, "file", plain)
+    output.say_error(f"no tenant named {LEGACY}")
     text += plain.getvalue()
+    assert " ".join(plain.getvalue().split()).count("[bold red]shop[/bold red]") == 2, plain.getvalue()
     assert not any(c in text for c in UNSAFE), repr(text)
     for shown in ("\\x1b[2J\\x1b]0;owned\\x07", "\\u202egpj.exe", "[bold red]shop[/bold red]", "sdk\\u200b"):
         assert shown in text.replace("\n", ""), (shown, text)

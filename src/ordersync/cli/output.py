@@ -49,8 +49,10 @@ def _lines(text: str) -> str:
     return "\n".join(printable(line) for line in text.split("\n"))
 
 
-console: Console = _InertConsole()
-err_console: Console = _InertConsole(stderr=True)
+# markup off: a string is printed as it reads; the few lines styled on purpose say markup=True and
+# escape what they format into it (`say_error`), or print Text objects.
+console: Console = _InertConsole(markup=False)
+err_console: Console = _InertConsole(stderr=True, markup=False)
 
 
 class _RichTask:
@@ -109,6 +111,11 @@ def _markup(text: str) -> str:
 def inert(text: str, secrets: Collection[str] | None = None) -> str:
     """Text as the CLI prints it: without known secrets, control, zero-width and bidi characters escaped."""
     return printable(scrub(text, secrets))
+
+
+def say_error(text: str, label: str = "error:") -> None:
+    """`label` in red, then `text` (inert), on stderr."""
+    err_console.print(Text.assemble((label, "red"), " ", inert(text)), highlight=False)
 
 
 def say(
