@@ -38,19 +38,20 @@ def _render(fn: Any, *args: Any, **kwargs: Any) -> str:
     return out.getvalue()
 
 
-def test_tables_lines_and_titles_show_stored_text_escaped_and_never_as_markup(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_tables_lines_and_titles_show_stored_text_escaped_and_never_as_markup(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     row = {"tenant": LEGACY, "status": HOSTILE_STATUS, "label": "sdk\u200b", "error": f"refused {ESC}"}
     text = _render(print_table, f"tenant {LEGACY}", [row])
     text += _render(print_below, LEGACY, HOSTILE_STATUS)
     text += _render(say, f"token of tenant {LEGACY} revoked")
     # a line formatted with stored text and printed on the console directly: escaped all the same
-    plain = io.StringIO()
-    monkeypatch.setattr(output.console, "file", plain)
+    capsys.readouterr()
     output.console.print(f"tenant {LEGACY} enabled")
-    monkeypatch.setattr(output.err_console, "file", plain)
     output.say_error(f"no tenant named {LEGACY}")
-    text += plain.getvalue()
-    assert " ".join(plain.getvalue().split()).count("[bold red]shop[/bold red]") == 2, plain.getvalue()
+    plain = "".join(capsys.readouterr())
+    text += plain
+    assert " ".join(plain.split()).count("[bold red]shop[/bold red]") == 2, plain
     assert not any(c in text for c in UNSAFE), repr(text)
     for shown in ("\\x1b[2J\\x1b]0;owned\\x07", "\\u202egpj.exe", "[bold red]shop[/bold red]", "sdk\\u200b"):
         assert shown in text.replace("\n", ""), (shown, text)
