@@ -78,8 +78,38 @@ def _cell(text: object) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
+# The bounds validation keeps (src/ordersync/land/records.py, src/ordersync/text.py), stated here.
+_BOUNDS = """## Bounds: what a single record may hold
+
+Validation bounds one order, so that no value that lands can break a build: the rules are in one
+place each and hold for pushed events and VTEX bodies alike.
+
+- **One order's total** is at most 12 integer digits: 999,999,999,999.99 (VTEX's `value`: at most
+  99,999,999,999,999 cents, a whole number of them). `MAX_CENTS` in `src/ordersync/land/records.py`
+  is the one bound; `total_value` is NUMERIC(18, 2), and a day's sum of a tenant's orders needs 12
+  integer digits plus the digits of the day's order count: with the models' sums in DECIMAL(38, 2)
+  that leaves room for 10^24 orders at the bound on one day (at NUMERIC(18, 2), 10,000).
+- **Exact money.** A `total_value` sent as a JSON number is read as a decimal from its text, never
+  through a float (`1234567890123456.78` would become `...456.8`, and the sent value would be kept
+  nowhere); more than two decimal places, or more than 12 integer digits, is quarantined with the
+  reason, never rounded or clipped.
+- **Currency codes** have ISO 4217's form (three ASCII letters, stored upper case: one code, one
+  revenue row); anything else is quarantined.
+- **Order ids** with control, zero-width (U+200B-U+200D, U+2060, U+FEFF) or bidi characters
+  (U+200E/F, U+061C, U+202A-U+202E, U+2066-U+2069) are quarantined, naming the character.
+- **Shown text** (statuses, tenant names, labels, reasons) is printed with those characters escaped and
+  never read as markup; CSV cells that a spreadsheet would run get a leading quote (OWASP); new tenant
+  names are lowercase letters, digits, `-` and `_` (1-63 characters), token labels at most 100
+  characters (`src/ordersync/text.py`).
+
+The bad-input trial sends each of these (a currency code that is SQL, a formula or a symbol; order ids
+with a right-to-left override or a zero-width space; odd tenant names) and checks each is refused or
+quarantined with its reason while everything else lands.
+"""
+
+
 def render(groups: list[GroupResult], specs: list[TrialSpec], command: str, minutes: float) -> str:
-    lines = [_HEAD, _FOUND, "## Results", ""]
+    lines = [_HEAD, _FOUND, _BOUNDS, "## Results", ""]
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines.append(
         f"Produced by `{command}` on {when} ({os.cpu_count()} cores, {platform.system()} "

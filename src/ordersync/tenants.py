@@ -12,6 +12,7 @@ from ordersync.config import DEFAULT_TIMEZONE
 from ordersync.errors import ConfigError, NotFoundError
 from ordersync.sources import CHANGE_CAPTURE, PLATFORMS
 from ordersync.sources import platform as platform_named
+from ordersync.text import check_tenant_name
 from ordersync.warehouse import Warehouse
 
 __all__ = ["PLATFORMS", "Tenant", "TenantStore"]
@@ -74,6 +75,8 @@ class TenantStore:
         go_live_date: date | None = None,
         now: datetime,
     ) -> Tenant:
+        # the naming rule holds for new tenants only: one named before it keeps its name and works
+        check_tenant_name(name)
         kind = platform_named(platform)
         if kind.pulls:
             if not account or not base_url:

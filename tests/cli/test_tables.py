@@ -21,7 +21,7 @@ from support.properties import examples
 from support.sim import KEY, TOKEN, make_config
 
 WIDTH = 80
-LONG = "an-online-store-with-a-really-long-tenant-name-for-narrow-terminals"
+LONG = "an-online-store-with-a-really-long-tenant-name-for-narrow-ttys"  # 62: "offline" makes 63, the most a name holds
 ERROR = (
     "HTTP 401 from the store: the app key or token was refused; check the environment variables "
     "named by --app-key-env and --app-token-env, then run again (" + "x" * 90 + ")"

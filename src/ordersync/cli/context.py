@@ -12,9 +12,8 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
-from rich.markup import escape
 
-from ordersync.cli.output import RichReporter, err_console
+from ordersync.cli.output import RichReporter, err_console, say_error
 from ordersync.clock import clock_from_setting
 from ordersync.config import load_settings, scrub
 from ordersync.errors import ConfigError, OrdersyncError
@@ -93,7 +92,7 @@ def run_guarded(fn: Callable[[], Any]) -> Any:
         _report(exc, "error:", str(exc))
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt:
-        err_console.print("[red]interrupted[/red]")
+        err_console.print("[red]interrupted[/red]", markup=True)
         raise typer.Exit(130) from None
     except (typer.Exit, typer.Abort):
         raise
@@ -106,7 +105,7 @@ def _report(exc: BaseException, label: str, text: str) -> None:
     if STATE.debug:
         sys.stderr.write(scrub("".join(traceback.format_exception(exc))))  # as is: no re-wrapping
         sys.stderr.flush()
-    err_console.print(f"[red]{label}[/red] {escape(scrub(text))}", markup=True, highlight=False)
+    say_error(text, label)
 
 
 class ScrubbingFilter(logging.Filter):

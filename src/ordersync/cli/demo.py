@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ordersync.cli.context import STATE, WarehouseOpt, facade, run_guarded
-from ordersync.cli.output import console, err_console, print_table
+from ordersync.cli.output import console, print_table, say_error
 from ordersync.clock import ManualClock
 
 if TYPE_CHECKING:
@@ -111,11 +111,11 @@ def demo(
             f"{time.perf_counter() - began:.1f} s; try `ordersync status`"
         )
         if agree != total:
-            err_console.print(f"[red]error:[/red] {total - agree} of the app's orders differ from its truth")
+            say_error(f"{total - agree} of the app's orders differ from its truth")
             raise typer.Exit(1)
         errors = [o.error or o.status for o in first.outcomes + second.outcomes if o.status != "succeeded"]
         if errors:
-            err_console.print(f"[red]error:[/red] {errors[0]}")
+            say_error(str(errors[0]))
             raise typer.Exit(1)
 
     run_guarded(go)

@@ -9,7 +9,7 @@ import typer
 from rich.text import Text
 
 from ordersync.cli.context import WarehouseOpt, facade, run_guarded
-from ordersync.cli.output import console, err_console, print_json
+from ordersync.cli.output import err_console, inert, print_json, say
 
 if TYPE_CHECKING:
     from ordersync.sources.push.ingest import FileResult
@@ -57,9 +57,8 @@ def ingest(
                 )
         failed = [r for r in results if not r.ok]
         if failed and not as_json:
-            err_console.print(
-                Text(f"{len(failed)} of {len(results)} files could not be read: {', '.join(r.name for r in failed)}")
-            )
+            names = ", ".join(r.name for r in failed)
+            say(f"{len(failed)} of {len(results)} files could not be read: {names}", out=err_console)
         return not failed
 
     if not run_guarded(go):
@@ -68,7 +67,7 @@ def ingest(
 
 def _print(r: FileResult, tenant: str) -> None:
     if r.error is not None:
-        err_console.print(Text.assemble(("error: ", "red"), r.error), soft_wrap=True)
+        err_console.print(Text.assemble(("error: ", "red"), inert(r.error)), soft_wrap=True)
         if not r.received:
             return
     if r.already_ingested_at is not None:
@@ -92,4 +91,4 @@ def _print(r: FileResult, tenant: str) -> None:
 
 def _say(text: str) -> None:
     # one line each, never wrapped, so the totals can be read by a script
-    console.print(Text(text), soft_wrap=True)
+    say(text, soft_wrap=True)

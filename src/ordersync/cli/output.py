@@ -1,15 +1,24 @@
-"""Terminal output: Rich progress bars for the Reporter interface, tables, and the error line."""
+"""Terminal output: Rich progress bars for the Reporter interface, tables, lines, CSV and JSON.
+
+Everything printed here passes through one rule for text from outside (ordersync.text): secrets
+scrubbed, then control, zero-width and bidi characters shown escaped (`\\x1b`, `\\u202e`), and never
+read as Rich markup (text goes out as Text objects, or escaped where Rich insists on markup). JSON is
+written with every such character escaped by JSON itself; CSV cells by `csv_cell` (OWASP's rule).
+"""
 
 from __future__ import annotations
 
+import csv
 import json
+import sys
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import IO, Any
 
 from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -23,9 +32,27 @@ from rich.text import Text
 
 from ordersync.config import known_secrets, scrub
 from ordersync.console import Task
+from ordersync.text import csv_cell, printable
 
-console = Console()
-err_console = Console(stderr=True)
+
+class _InertConsole(Console):
+    """A console whose plain-string arguments have control, zero-width and bidi characters escaped
+    (line breaks aside: the code's own strings hold them) before Rich sees them, so a line formatted
+    with stored text (a tenant's name, say) cannot act on the terminal even where it was not printed
+    with `say`."""
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        super().print(*(_lines(o) if isinstance(o, str) else o for o in objects), **kwargs)
+
+
+def _lines(text: str) -> str:
+    return "\n".join(printable(line) for line in text.split("\n"))
+
+
+# markup off: a string is printed as it reads; the few lines styled on purpose say markup=True and
+# escape what they format into it (`say_error`), or print Text objects.
+console: Console = _InertConsole(markup=False)
+err_console: Console = _InertConsole(stderr=True, markup=False)
 
 
 class _RichTask:
@@ -37,7 +64,8 @@ class _RichTask:
         self.progress.advance(self.task_id, amount)
 
     def update(self, *, total: float | None = None, description: str | None = None) -> None:
-        self.progress.update(self.task_id, total=total, description=description)
+        shown = None if description is None else _markup(description)
+        self.progress.update(self.task_id, total=total, description=shown)
 
     def close(self) -> None:
         task = self.progress.tasks[self.task_id] if isinstance(self.task_id, int) else None
@@ -69,10 +97,40 @@ class RichReporter:
         self.progress.stop()
 
     def task(self, description: str, total: float | None = None) -> Task:
-        return _RichTask(self.progress, self.progress.add_task(description, total=total))
+        return _RichTask(self.progress, self.progress.add_task(_markup(description), total=total))
 
     def message(self, text: str) -> None:
-        self.progress.console.print(text)
+        say(text, out=self.progress.console)
+
+
+def _markup(text: str) -> str:
+    """Text for a place Rich reads as markup (a progress bar's description): inert."""
+    return escape(printable(scrub(text)))
+
+
+def inert(text: str, secrets: Collection[str] | None = None) -> str:
+    """Text as the CLI prints it: without known secrets, control, zero-width and bidi characters escaped."""
+    return printable(scrub(text, secrets))
+
+
+def say_error(text: str, label: str = "error:") -> None:
+    """`label` in red, then `text` (inert), on stderr."""
+    err_console.print(Text.assemble((label, "red"), " ", inert(text)), highlight=False)
+
+
+def say(
+    text: str,
+    *,
+    out: Console | None = None,
+    style: str | None = None,
+    soft_wrap: bool = False,
+    lines: bool = False,
+) -> None:
+    """Text that may hold stored or outside text, printed as is: never read as markup, with what
+    `inert` escapes escaped (line breaks too, unless `lines`: a document of several lines that
+    ordersync wrote). Wrapped to the width, unless `soft_wrap` (one line, for scripts)."""
+    shown = _lines(scrub(text)) if lines else inert(text)
+    (out or console).print(Text(shown, style=style or ""), soft_wrap=soft_wrap)
 
 
 # Shorter header names, used only when a table does not fit the terminal with the full ones
@@ -118,7 +176,7 @@ class _Column:
 
 
 def _cell(value: Any, secrets: Collection[str]) -> str:
-    return "" if value is None else scrub(str(value), secrets)
+    return "" if value is None else inert(str(value), secrets)
 
 
 def _is_number(value: Any) -> bool:
@@ -158,7 +216,7 @@ def print_table(
     """
     con = out or console
     if not rows:
-        con.print(f"{title}: nothing to show", markup=False, highlight=False)
+        say(f"{title}: nothing to show", out=con)
         return
     secrets = known_secrets()
     spec = (
@@ -180,7 +238,7 @@ def print_table(
     labels, gap, tables = _layout(cols, con.width) if cols else ([], GAP, [])
     for n, (group, widths) in enumerate(tables):
         table = Table(
-            title=title if n == 0 else None,
+            title=Text(inert(title)) if n == 0 else None,
             box=box.SIMPLE_HEAD,
             show_edge=False,
             pad_edge=False,
@@ -212,7 +270,7 @@ def print_table(
 
 def print_below(name: str, text: str, *, out: Console | None = None) -> None:
     """A long text about one row of a table, as the line `name: text` (wrapped to the width)."""
-    (out or console).print(Text(scrub(f"{name}: {text}")))
+    say(f"{name}: {text}", out=out)
 
 
 def short_time(value: str | None, missing: str = "") -> str:
@@ -264,4 +322,16 @@ def _widths(cols: Sequence[_Column], labels: Sequence[str], group: Sequence[int]
 
 
 def print_json(data: Any) -> None:
-    print(scrub(json.dumps(data, indent=2, default=str)))
+    print(scrub(json.dumps(data, indent=2, default=str)))  # ASCII: every other character is escaped
+
+
+def print_csv(columns: Sequence[str], rows: Sequence[Mapping[str, Any]], out: IO[str] | None = None) -> None:
+    """Rows as CSV (a header, then one line a row). Text cells from outside are written by `csv_cell`
+    (a leading quote before = + - @ tab or CR, so a spreadsheet never runs them) and shown inert;
+    numbers stay numbers; the csv module quotes what needs quoting."""
+    secrets = known_secrets()
+    writer = csv.writer(out or sys.stdout)
+    writer.writerow(columns)
+    for row in rows:
+        cells = [csv_cell(row.get(c)) for c in columns]
+        writer.writerow([inert(c, secrets) if isinstance(c, str) else c for c in cells])

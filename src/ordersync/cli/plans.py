@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from ordersync.cli.context import WarehouseOpt, facade, run_guarded
-from ordersync.cli.output import console, print_json, print_table
+from ordersync.cli.output import print_json, print_table, say
 from ordersync.cli.revenue import parse_day
 from ordersync.errors import ConfigError
 from ordersync.revisions.render import markdown
@@ -21,7 +21,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
 
 
 def _say(text: str) -> None:
-    console.print(text, markup=False, highlight=False)
+    say(text, lines=True)
 
 
 @backfill_app.command("plan")

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import csv
-import sys
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
@@ -11,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from ordersync.cli.context import WarehouseOpt, facade, run_guarded
-from ordersync.cli.output import console, print_json, print_table
+from ordersync.cli.output import print_csv, print_json, print_table, say
 from ordersync.errors import ConfigError
 from ordersync.facade import Ordersync
 from ordersync.revisions.asof import DayDiff, DayRevenue
@@ -51,23 +50,31 @@ def _names(app_: Ordersync) -> dict[int, str]:
     return {t.tenant_id: t.tenant_name for t in app_.tenants.list()}
 
 
+_CENT = Decimal("0.01")
+
+
 def _money(value: Decimal | None) -> str:
     return "" if value is None else f"{value:.2f}"
 
 
-def _row(day: DayRevenue, names: dict[int, str]) -> dict[str, Any]:
+def _cents(value: Decimal | None) -> Decimal | None:
+    """An amount as a number to the cent (CSV: a number a spreadsheet sums, never text)."""
+    return None if value is None else value.quantize(_CENT)
+
+
+def _row(day: DayRevenue, names: dict[int, str], money: Callable[[Decimal | None], Any] = _money) -> dict[str, Any]:
     return {
         "tenant": names.get(day.tenant_id, str(day.tenant_id)),
         "date": day.order_date.isoformat(),
         "currency": day.currency_code,
         "orders": day.orders,
         "valid_orders": day.valid_orders,
-        "revenue": _money(day.revenue),
+        "revenue": money(day.revenue),
         "pending_orders": day.pending_orders,
-        "pending_value": _money(day.pending_value),
+        "pending_value": money(day.pending_value),
         "canceled_orders": day.canceled_orders,
-        "canceled_value": _money(day.canceled_value),
-        "average_order_value": _money(day.average_order_value),
+        "canceled_value": money(day.canceled_value),
+        "average_order_value": money(day.average_order_value),
     }
 
 
@@ -104,13 +111,13 @@ def revenue(
         if as_json:
             print_json({"as_of": stamp, "days": rows})
         elif as_csv:
-            out = csv.DictWriter(sys.stdout, fieldnames=list(_row(DayRevenue(0, date.min, ""), {}).keys()))
-            out.writeheader()
-            out.writerows(rows)
+            # amounts as numbers; the tenant and currency cells are text from outside (csv_cell's rule)
+            columns = list(_row(DayRevenue(0, date.min, ""), {}).keys())
+            print_csv(columns, [_row(d, names, _cents) for d in result.days])
         else:
             print_table(f"revenue as of {stamp or 'nothing known yet'}", rows)
             if stamp:
-                console.print(f"reproduce exactly: ordersync revenue --as-of {stamp}", markup=False, highlight=False)
+                say(f"reproduce exactly: ordersync revenue --as-of {stamp}")
 
     run_guarded(go)
 
@@ -140,7 +147,7 @@ def diff(
             print_json([_diff_json(d, names) for d in days])
             return
         if not days:
-            console.print("no day's revenue differs between the two moments", markup=False, highlight=False)
+            say("no day's revenue differs between the two moments")
             return
         print_table(
             "revised days",

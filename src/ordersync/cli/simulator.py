@@ -154,7 +154,7 @@ def sdk(
     json_output: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
 ) -> None:
     """Generate a mobile app's order events (late, duplicated, out of order) and push them or write files."""
-    from ordersync.cli.output import console, err_console, print_json
+    from ordersync.cli.output import console, print_json, say_error
     from ordersync.simulator.sdk import PushError, SdkConfig, generate, push, write_files
 
     if out is not None and url is not None:
@@ -198,7 +198,7 @@ def sdk(
     else:
         _print_sdk_summary(console, summary)
     if failure is not None:
-        err_console.print(f"[red]error:[/red] {failure}", highlight=False)
+        say_error(failure)
         raise typer.Exit(1)
 
 

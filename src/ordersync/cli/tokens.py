@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from ordersync.cli.context import WarehouseOpt, facade, run_guarded
-from ordersync.cli.output import console, print_json, print_table, short_time
+from ordersync.cli.output import print_json, print_table, say, short_time
 
 app = typer.Typer(help="Tokens for the push API: each may push to one tenant.", no_args_is_help=True)
 
@@ -15,7 +15,9 @@ app = typer.Typer(help="Tokens for the push API: each may push to one tenant.", 
 @app.command("create")
 def create(
     tenant: Annotated[str, typer.Option("--tenant", "-t", help="the tenant the token may push to")],
-    label: Annotated[str | None, typer.Option(help="what the token is for, e.g. mobile-app")] = None,
+    label: Annotated[
+        str | None, typer.Option(help="what the token is for, e.g. mobile-app (at most 100 characters)")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
     warehouse: WarehouseOpt = None,
 ) -> None:
@@ -27,7 +29,7 @@ def create(
         if as_json:
             print_json({"token_id": token_id, "tenant": tenant, "token": token})
             return
-        console.print(f"token {token_id} for tenant {tenant} (shown once; keep it somewhere safe):")
+        say(f"token {token_id} for tenant {tenant} (shown once; keep it somewhere safe):")
         print(token)  # plain, so it can be piped
 
     run_guarded(go)
@@ -63,6 +65,6 @@ def revoke(token_id: str, warehouse: WarehouseOpt = None) -> None:
     def go() -> None:
         with facade(warehouse) as os_:
             info = os_.revoke_token(token_id)
-        console.print(f"token {info.token_id} of tenant {info.tenant_name} revoked")
+        say(f"token {info.token_id} of tenant {info.tenant_name} revoked")
 
     run_guarded(go)

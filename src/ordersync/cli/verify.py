@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from ordersync.cli.context import WarehouseOpt, facade, run_guarded
-from ordersync.cli.output import console, print_json, print_table
+from ordersync.cli.output import console, print_json, print_table, say
 from ordersync.observe.verify import CHECKS
 
 _STATUS = {"pass": "PASS", "warn": "WARN", "fail": "FAIL", "error": "ERROR", "skip": "skipped"}
@@ -48,7 +48,7 @@ def verify(
             failed = report.failed
             if failed:
                 names = ", ".join(f"{c.check} ({c.tenant})" if c.tenant else c.check for c in failed)
-                console.print(f"verification failed: {names}", markup=False, highlight=False)
+                say(f"verification failed: {names}")
             else:
                 console.print("every check passed", markup=False, highlight=False)
         return report.exit_code

@@ -7,11 +7,15 @@ The rules, where VTEX's documentation leaves a choice:
 - The body is JSON (RFC 8259): UTF-8, at most MAX_PAYLOAD_BYTES (a get-order body is 10-15 KB);
   a leading byte-order mark is ignored. With a key given twice the last one counts, as in
   JavaScript, Python and PostgreSQL's jsonb. The payload is stored exactly as received.
-- orderId: a string of 1-200 characters, no control characters, no surrounding white space.
+- orderId: a string of 1-200 characters, no control, zero-width or bidi characters (ordersync.text),
+  no surrounding white space.
 - lastChange, creationDate: ISO-8601 strings between MIN_YEAR and MAX_YEAR; VTEX sends a zone, and
   a date without one is taken as UTC. A date without a time of day is refused.
-- value: a number of cents, zero or more, that fits total_value NUMERIC(18, 2).
-- status, salesChannel, currency and customer fields: strings (an integer is taken as its digits)
+- value: a whole number of cents, zero or more, at most MAX_CENTS (one order's total bound, the same
+  for pushed events: 12 integer digits, so that a day's sum of any number of them fits the models).
+- storePreferencesData.currencyCode: ISO 4217's form, three ASCII letters (`currency_field`), stored
+  upper-case, or absent.
+- status, salesChannel and customer fields: strings (an integer is taken as its digits)
   of at most MAX_TEXT characters; NUL characters are dropped (PostgreSQL text cannot hold them).
   clientProfileData and storePreferencesData are objects or absent.
 """
@@ -30,17 +34,19 @@ from zoneinfo import ZoneInfo
 from ordersync.dates import parse_vtex_datetime
 from ordersync.errors import BadRecordError
 from ordersync.extract.order_head import NotAnObjectError, OrderHead, decode_order_head
+from ordersync.text import printable, unsafe_character
 
-_CENT = Decimal("0.01")
 _BOM = b"\xef\xbb\xbf"
 MAX_PAYLOAD_BYTES = 4 * 1024 * 1024
 MAX_ORDER_ID = 200
 MAX_TEXT = 1000
-# total_value is NUMERIC(18, 2): 16 digits before the point, so at most 10**18 - 1 cents.
-MAX_CENTS = 10**18 - 1
+# One order's total, pushed or pulled: at most 12 integer digits (999,999,999,999.99). It fits
+# total_value NUMERIC(18, 2), and a day's sum of a million such orders fits 38 digits many times over.
+MAX_CENTS = 10**14 - 1
+MAX_UNITS = Decimal(MAX_CENTS) / 100
 MIN_YEAR, MAX_YEAR = 1970, 2099
-# Control characters (Unicode category Cc) and line/paragraph separators: never part of an identifier.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# ISO 4217's form of a currency code; lower case is read as upper case, so one code is one spelling.
+_CURRENCY = re.compile("[A-Za-z]{3}")
 _INT_TEXT_LIMIT = 10**MAX_TEXT
 # Python's ISO parser takes any one character before the zone ("10:00:00xZ"): only these pass to it.
 _DATE_TEXT = re.compile(r"[0-9:.,+\-TZ ]{10,40}")
@@ -82,14 +88,15 @@ def as_bytes(raw: bytes | str) -> bytes:
 
 def order_id_of(raw: bytes | str) -> str | None:
     """The orderId of a record, best effort, for the quarantine's order_id column: None when the record
-    has none that can be shown (not JSON, not a string, too long)."""
+    has none that can be shown (not JSON, not a string, too long); control, zero-width and bidi
+    characters escaped (such an id never lands, and whoever reads the column sees what it holds)."""
     try:
         value = decode_order_head(as_bytes(raw).removeprefix(_BOM)).order_id
     except (ValueError, RecursionError):
         return None
     if not isinstance(value, str) or not value or len(value) > MAX_ORDER_ID:
         return None
-    return value.replace("\x00", "\\x00")
+    return printable(value)
 
 
 def order_id_field(value: Any, key: str = "orderId") -> str:
@@ -101,8 +108,11 @@ def order_id_field(value: Any, key: str = "orderId") -> str:
         raise BadRecordError(f"{key} {show(value)} is empty or only white space")
     if len(value) > MAX_ORDER_ID:
         raise BadRecordError(f"{key} is {len(value):,} characters long; at most {MAX_ORDER_ID} are allowed")
-    if _CONTROL.search(value):
-        raise BadRecordError(f"{key} {show(value)} holds control characters")
+    problem = unsafe_character(value)
+    if problem is not None:
+        raise BadRecordError(
+            f"{key} {show(value)} holds {problem}; an id holds no control, zero-width or bidi characters"
+        )
     if value != value.strip():
         raise BadRecordError(f"{key} {show(value)} starts or ends with white space")
     return value
@@ -132,10 +142,26 @@ def _total(value: Any) -> Decimal:
     if value < 0:
         raise BadRecordError(f"value {show(value)} is negative; an order total is zero or more cents")
     if value > MAX_CENTS:
-        raise BadRecordError(f"value {show(value)} is too large; at most {MAX_CENTS} cents fit the total_value column")
+        raise BadRecordError(
+            f"value {show(value)} is too large; an order's total is at most {MAX_CENTS:,} cents ({MAX_UNITS:,})"
+        )
     if value == 0:
         return Decimal("0.00")  # never -0.00
-    return (Decimal(str(value)) / 100).quantize(_CENT)
+    if isinstance(value, float) and not value.is_integer():
+        raise BadRecordError(f"value {show(value)} has a fraction of a cent; VTEX's value is a whole number of cents")
+    return Decimal(int(value)).scaleb(-2)
+
+
+def currency_field(value: Any, key: str) -> str | None:
+    """A currency code: ISO 4217's form, three ASCII letters, upper-cased (one code, one revenue row);
+    None when absent (or empty)."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise BadRecordError(f"{key} {show(value)} is not a string")
+    if not _CURRENCY.fullmatch(value):
+        raise BadRecordError(f"{key} {show(value)} is not a currency code: use ISO 4217's three letters, e.g. BRL")
+    return value.upper()
 
 
 def text_field(value: Any, key: str) -> str | None:
@@ -221,7 +247,7 @@ def parse_order(raw: bytes | str, tz: ZoneInfo, head: OrderHead | None = None) -
         creation_date=creation,
         status=text_field(head.status, "status"),
         total_value=total,
-        currency_code=text_field(store.get("currencyCode"), "storePreferencesData.currencyCode"),
+        currency_code=currency_field(store.get("currencyCode"), "storePreferencesData.currencyCode"),
         sales_channel=text_field(head.sales_channel, "salesChannel"),
         customer_id=text_field(client.get("userProfileId"), "clientProfileData.userProfileId"),
         customer_email=text_field(client.get("email"), "clientProfileData.email"),

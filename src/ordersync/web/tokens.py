@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from ordersync.errors import NotFoundError
+from ordersync.text import check_label
 from ordersync.warehouse import Warehouse
 
 PREFIX = "ost_"
@@ -47,6 +48,7 @@ class TokenStore:
 
     def create(self, tenant_id: int, label: str | None, now: datetime) -> tuple[str, str]:
         """(token_id, token); the token is not kept anywhere, only its hash."""
+        label = check_label(label)
         token = PREFIX + secrets.token_urlsafe(32)
         token_id = "tok_" + secrets.token_hex(6)
         self.wh.execute(

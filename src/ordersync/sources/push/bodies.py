@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
+from decimal import Decimal
+from typing import Any
 
 import orjson
 
@@ -38,9 +41,36 @@ def json_items(body: bytes) -> list[Item]:
         )
     # each element's bytes are its canonical JSON: a bad one is quarantined as it was sent, re-spelled
     try:
-        return [Item(orjson.dumps(v), value=v) for v in value]
+        items = [Item(orjson.dumps(v), value=v) for v in value]
     except orjson.JSONEncodeError:  # an element nested deeper than it can be written: each element as sent
         return [Item(e) for e in _elements(data) or []]
+    if any(_float_total(v) for v in value):
+        return _exact_totals(data, value, items)
+    return items
+
+
+def _float_total(value: object) -> bool:
+    """An order event (a VTEX body, with orderId, is parsed as sent) whose total orjson read as a float."""
+    return isinstance(value, dict) and "orderId" not in value and isinstance(value.get("total_value"), float)
+
+
+def _exact_totals(data: bytes, value: list[Any], items: list[Item]) -> list[Item]:
+    """The items, each total that orjson read as a float read again from its text as a Decimal (a
+    float keeps about 16 significant digits: 1234567890123456.78 would become ...456.8). The body
+    is decoded once more by the standard library, only when some total needs it; the item's bytes
+    are its canonical spelling with the total's text as sent."""
+    try:
+        texts = json.loads(data, parse_float=str)  # each number with a fraction or exponent: its text
+    except (ValueError, RecursionError):  # nested deeper than it reads: the parser says what it can
+        return items
+    out = []
+    for item, v, t in zip(items, value, texts, strict=True):
+        total = t.get("total_value") if _float_total(v) and isinstance(t, dict) else None
+        if isinstance(total, str):
+            v = {**v, "total_value": Decimal(total)}
+            item = Item(orjson.dumps({**v, "total_value": orjson.Fragment(total)}), value=v)
+        out.append(item)
+    return out
 
 
 def _elements(data: bytes) -> list[bytes] | None:

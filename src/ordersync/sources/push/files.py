@@ -206,7 +206,7 @@ def parse_file_item(item: Item, tz: ZoneInfo) -> Version:
                 raise BadRecordError(f"item is not valid JSON ({exc})") from None
             return parse_order(item.raw, tz)
         if not isinstance(value, dict) or "order_id" in value or "orderId" not in value:
-            return parse_value(value, tz)
+            return parse_value(value, tz, data)
     return parse_order(item.raw, tz)
 
 
