@@ -55,8 +55,9 @@ class PushReceiver:
         self.idempotency_ttl = timedelta(hours=idempotency_hours)
 
     def tenant_for_token(self, token: str) -> Tenant | None:
-        """The tenant a live token belongs to, or None (unknown or revoked)."""
-        tenant_id = TokenStore(self.wh).tenant_of(token)
+        """The tenant a live token belongs to, or None (unknown, revoked, or its tenant disabled); the
+        token is marked used."""
+        tenant_id = TokenStore(self.wh).tenant_of(token, self.clock.now())
         return None if tenant_id is None else TenantStore(self.wh).by_id(tenant_id)
 
     @staticmethod
