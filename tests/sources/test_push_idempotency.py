@@ -4,9 +4,11 @@ keys expire after [serve] idempotency_hours."""
 
 from __future__ import annotations
 
+import shutil
 import threading
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -172,6 +174,48 @@ def _send_at(
     receiver = PushReceiver(wh, clock)
     start.wait(60)
     return send(receiver, tenant, body, key)
+
+
+@pytest.mark.parametrize("same_body", [False, True], ids=["other-body", "same-body"])
+def test_on_duckdb_the_later_commit_with_the_key_fails_and_answers_from_the_first(
+    tmp_path: Path, duckdb_template: Path, clock: ManualClock, monkeypatch: pytest.MonkeyPatch, same_body: bool
+) -> None:
+    path = tmp_path / "wh.duckdb"
+    shutil.copyfile(duckdb_template, path)
+    one = open_warehouse(WarehouseSettings(url=str(path)))
+    two = one.fork()  # another connection of this process (DuckDB allows one writing process)
+    try:
+        tenant = push_tenant(one, clock)
+        first_body = body_of("A-1")
+        later_body = first_body if same_body else body_of("B-1", "B-2")
+        inside, go_on = threading.Event(), threading.Event()
+        land = Lander.land
+
+        def paused(self: Lander, *args: Any, **kwargs: Any) -> int:
+            if self.wh is one:
+                inside.set()
+                assert go_on.wait(120), "the test never let the request go on"
+            return land(self, *args, **kwargs)
+
+        monkeypatch.setattr(Lander, "land", paused)
+        laters: list[Any] = []
+        # this one claims the key first, then stops before landing; the other commits meanwhile
+        thread = _in_thread(lambda: send(PushReceiver(one, clock), tenant, later_body, "k"), laters)
+        assert inside.wait(120), "the request never reached its landing"
+        first = send(PushReceiver(two, clock), tenant, first_body, "k")
+        assert (first.status, first.body["landed"]) == (200, 1)
+        go_on.set()
+        thread.join(120)
+        [later] = laters
+        assert isinstance(later, PushAnswer), later
+        if same_body:
+            assert (later.status, later.body, later.replayed) == (200, first.body, True)
+        else:
+            assert later.status == 409
+        assert landed_orders(two, tenant) == ["A-1"]
+    finally:
+        two.close()
+        one.close()
 
 
 @pytest.mark.postgres

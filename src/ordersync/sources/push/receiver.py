@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ordersync.clock import Clock
-from ordersync.errors import TransientWarehouseError
+from ordersync.errors import ConnectionLostError, TransientWarehouseError
 from ordersync.land.intake import BatchResult, Intake, Item, PreparedBatch, prepare
 from ordersync.sources.push.events import item_order_id, parse_pushed
 from ordersync.tenants import Tenant, TenantStore
@@ -80,8 +80,9 @@ class PushReceiver:
         With an Idempotency-Key, the key's row is claimed first, inside the landing transaction, and
         completed with the answer before it commits. A second transaction claiming the same key (another
         process, on PostgreSQL) waits on the key's primary key until the first commits, then finds
-        it taken and answers from it: the first answer (same body) or 409 (another body). A key
-        expired after `idempotency_hours` is claimed again as new."""
+        it taken and answers from it: the first answer (same body) or 409 (another body); on DuckDB
+        the later commit fails instead and is answered the same way. A key expired after
+        `idempotency_hours` is claimed again as new."""
         key = prepared.idempotency_key
         if key is None:
             return PushAnswer(200, Intake(self.wh, self.clock).write(prepared.batch).as_dict())
@@ -95,12 +96,21 @@ class PushReceiver:
                 (200, json.dumps(result.as_dict()), tenant_id, key),
             )
 
-        for _ in range(2):
-            with self.wh.transaction():
-                if self._claim(tenant_id, key, digest, now, expired_before):
-                    result = Intake(self.wh, self.clock).write(prepared.batch, within=complete)
-                    break
-                earlier = self._earlier(tenant_id, key)
+        for attempt in range(2):
+            try:
+                with self.wh.transaction():
+                    if self._claim(tenant_id, key, digest, now, expired_before):
+                        result = Intake(self.wh, self.clock).write(prepared.batch, within=complete)
+                        break
+                    earlier = self._earlier(tenant_id, key)
+            except ConnectionLostError:
+                raise
+            except TransientWarehouseError:
+                # DuckDB does not wait on a key another connection holds: the first to commit keeps
+                # it and this commit fails; answer from the key the second time round.
+                if self.wh.concurrent_writers or attempt:
+                    raise
+                continue
             if earlier is None:
                 continue  # purged since the claim looked (it had expired): claim it anew
             if earlier[0] != digest:
