@@ -26,6 +26,7 @@ from ordersync.simulator.server import bind_socket, socket_url
 from ordersync.sources.vtex.hook import Spool
 from ordersync.web.app import Gate, create_app
 from ordersync.web.channel import ChannelServer, socket_path
+from ordersync.web.edges import uvicorn_config
 from ordersync.worker.feed_loop import FeedLoop
 
 log = logging.getLogger("ordersync.serve")
@@ -164,17 +165,7 @@ class Serve:
 
     # -- serving -------------------------------------------------------------------------------
     def config(self) -> uvicorn.Config:
-        return uvicorn.Config(
-            self.api,
-            loop="uvloop",
-            http="httptools",
-            ws="none",
-            lifespan="on",
-            log_config=None,
-            log_level="warning",
-            access_log=False,
-            server_header=False,
-        )
+        return uvicorn_config(self.api, self.options.settings)
 
     def _run_forwarded(self, argv: list[str]) -> int:
         """A command sent over the local channel (the lock is held): it opens the file itself."""
