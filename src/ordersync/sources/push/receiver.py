@@ -142,10 +142,13 @@ class PushReceiver:
 
     def _purge(self, tenant_id: int, expired_before: datetime) -> None:
         """Delete a few of the tenant's expired keys (each new key does, so they never pile up)."""
+        # created_at is checked again outside the subquery: a key another request is taking over
+        # right now is, once that commits, checked anew (PostgreSQL re-reads a row it waited for
+        # against these conditions, not the subquery's) and kept.
         self.wh.execute(
-            "DELETE FROM cdp.idempotency_keys WHERE tenant_id = ? AND idem_key IN (SELECT idem_key FROM "
-            "cdp.idempotency_keys WHERE tenant_id = ? AND created_at < ? ORDER BY created_at LIMIT ?)",
-            (tenant_id, tenant_id, expired_before, PURGE_BATCH),
+            "DELETE FROM cdp.idempotency_keys WHERE tenant_id = ? AND created_at < ? AND idem_key IN (SELECT "
+            "idem_key FROM cdp.idempotency_keys WHERE tenant_id = ? AND created_at < ? ORDER BY created_at LIMIT ?)",
+            (tenant_id, expired_before, tenant_id, expired_before, PURGE_BATCH),
         )
 
     def receive(self, tenant: Tenant, items: list[Item], *, idempotency_key: str | None, request: bytes) -> PushAnswer:
