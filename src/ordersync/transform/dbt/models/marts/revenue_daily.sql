@@ -132,24 +132,25 @@ select
     k.currency_code,
     cast(coalesce(x.orders, 0) as bigint) as orders,
     cast(coalesce(x.valid_orders, 0) as bigint) as valid_orders,
-    cast(coalesce(x.revenue, 0) as numeric(18, 2)) as revenue,
+    cast(coalesce(x.revenue, 0) as {{ money_sum_type() }}) as revenue,
     cast(coalesce(x.pending_orders, 0) as bigint) as pending_orders,
-    cast(coalesce(x.pending_value, 0) as numeric(18, 2)) as pending_value,
+    cast(coalesce(x.pending_value, 0) as {{ money_sum_type() }}) as pending_value,
     cast(coalesce(x.canceled_orders, 0) as bigint) as canceled_orders,
-    cast(coalesce(x.canceled_value, 0) as numeric(18, 2)) as canceled_value,
+    cast(coalesce(x.canceled_value, 0) as {{ money_sum_type() }}) as canceled_value,
     cast(
-        case when coalesce(x.valid_orders, 0) > 0 then x.revenue / x.valid_orders end as numeric(18, 2)
+        case when coalesce(x.valid_orders, 0) > 0 then {{ average_money('x.revenue', 'x.valid_orders') }} end
+        as {{ money_sum_type() }}
     ) as average_order_value,
     {% if is_incremental() -%}
     cast(
         case
             when p.revenue is not null then p.revenue
             when exists (select 1 from {{ this }} as t where t.tenant_id = k.tenant_id) then 0
-        end as numeric(18, 2)
+        end as {{ money_sum_type() }}
     ) as previous_revenue,
     cast(coalesce(c.orders_changed, 0) as bigint) as orders_changed,
     {%- else -%}
-    cast(null as numeric(18, 2)) as previous_revenue,
+    cast(null as {{ money_sum_type() }}) as previous_revenue,
     cast(coalesce(x.orders, 0) as bigint) as orders_changed,
     {%- endif %}
     cast('{{ build_var("built_at", run_started_at) }}' as timestamptz) as built_at,
