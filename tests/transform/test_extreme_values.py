@@ -99,6 +99,9 @@ def test_the_extremes_validation_allows_build_with_exact_sums(
     app.build()
     # every sum exact, and the average exact to the cent (rounded half up)
     assert revenue_rows(app, tenant) == expected
+    # and `ordersync verify`'s recomputation agrees with the model, to the cent
+    report = app.verify(tenant=tenant.tenant_name, checks=["revenue_daily"])
+    assert report.ok, report.as_dict()
 
 
 def test_a_warehouse_built_before_the_widening_is_widened_by_its_migration(app: Ordersync) -> None:
