@@ -414,6 +414,29 @@ class Ordersync:
         tenant_id = self.tenants.get(tenant).tenant_id if tenant else None
         return retry_quarantine(self.wh, self.clock, self.settings.sync, tenant_id=tenant_id, ids=ids)
 
+    def withdraw(self, tenant: str, order_id: str, payload_hash: str | None, reason: str, by: str) -> dict[str, Any]:
+        """Withdraw a landed version (every version of the order without `payload_hash`): the
+        models ignore it from the next build on; the ledger keeps it."""
+        from ordersync.land import withdrawals
+
+        self.upgrade()
+        tenant_id = self.tenants.get(tenant).tenant_id
+        return withdrawals.withdraw(self.wh, self.clock, tenant_id, order_id, payload_hash, reason, by)
+
+    def release_withdrawal(self, withdrawal_id: int, reason: str, by: str, tenant: str | None = None) -> dict[str, Any]:
+        """Release a withdrawal: its versions count again from the next build on."""
+        from ordersync.land import withdrawals
+
+        self.upgrade()
+        tenant_id = self.tenants.get(tenant).tenant_id if tenant else None
+        return withdrawals.release(self.wh, self.clock, tenant_id, withdrawal_id, reason, by)
+
+    def list_withdrawals(self, tenant: str | None = None, include_released: bool = False) -> list[dict[str, Any]]:
+        from ordersync.land import withdrawals
+
+        tenant_id = self.tenants.get(tenant).tenant_id if tenant else None
+        return withdrawals.list_withdrawals(self.wh, tenant_id, include_released)
+
     # -- transform ---------------------------------------------------------------------------
     def build(self, full_refresh: bool = False, *, trigger: str = "cli") -> DbtResult:
         """Run `dbt build` on the models (fct_orders, revenue_daily and their history are never
@@ -425,7 +448,7 @@ class Ordersync:
         again by the next one. The days applied plans left (cdp.pending_restatements) are re-merged
         and recomputed, and cleared only once the build succeeded. In production a full refresh is
         refused before anything runs."""
-        from ordersync.land import ledger
+        from ordersync.land import ledger, withdrawals
         from ordersync.revisions import restatements
         from ordersync.transform import builds, run_dbt
         from ordersync.transform.buildvars import build_vars, serialized_builds
@@ -472,6 +495,7 @@ class Ordersync:
                 with self.wh.transaction():
                     ledger.advance(self.wh, ledger.FCT_ORDERS, ledger_to, self.clock.now())
                     restatements.done(self.wh, todo)
+                    withdrawals.applied(self.wh, dbt_vars["withdrawals"])
                 return result
             except BaseException as exc:
                 error = str(exc) if isinstance(exc, OrdersyncError) else f"{type(exc).__name__}: {exc}"

@@ -4,17 +4,13 @@ the smallest cent, pushed and built on both warehouses, with revenue_daily's sum
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ordersync.clock import ManualClock
-from ordersync.config import load_settings
 from ordersync.facade import Ordersync
 from ordersync.land.records import MAX_CENTS
 from ordersync.tenants import Tenant
@@ -32,13 +28,8 @@ _orders = itertools.count(1)
 
 
 @pytest.fixture
-def app(warehouse_url: str, tmp_path: Path) -> Iterator[Ordersync]:
-    settings = load_settings(
-        overrides={"warehouse": {"url": warehouse_url}, "dbt": {"state_dir": str(tmp_path / "dbt")}}
-    )
-    with Ordersync(settings, clock=ManualClock(CLOCK_START)) as facade:
-        facade.init()
-        yield facade
+def app(push_app: Ordersync) -> Ordersync:
+    return push_app
 
 
 def revenue_rows(app: Ordersync, tenant: Tenant) -> dict[date, tuple[int, int, Decimal, Decimal, Decimal]]:

@@ -17,6 +17,9 @@
     - the re-merge days: every version of the (tenant, order date) ranges in var `remerge` (a list
       of [tenant_id, first day, last day]), which an applied backfill or restatement plan asks for
       (cdp.pending_restatements), through the same version guard.
+    - the orders whose withdrawals changed (var `withdrawals`, macros/withdrawals.sql): every
+      version still standing, and the newest replaces the row even when older than it; an order
+      with none left is deleted by the post-hook.
 
   With a ledger range, only versions of batches sealed up to `ledger_to` (and rows landed without
   a batch) are read: the table is then exactly what was known as of that point of the ledger.
@@ -34,7 +37,7 @@
         full_refresh=false,
         on_schema_change='fail',
         pre_hook=[serialize_build('fct_orders'), no_jit()],
-        post_hook=[order_key_index(), processed_at_index(), built_at_index(), order_day_index()],
+        post_hook=[drop_withdrawn_orders(), order_key_index(), processed_at_index(), built_at_index(), order_day_index()],
     )
 }}
 
@@ -104,6 +107,15 @@ with landed as (
     where tenant_id = {{ tenant_id }}
         and order_date between cast('{{ day_from }}' as date) and cast('{{ day_to }}' as date)
     {% endfor %}
+    {% if changed_withdrawal_ids() | length > 0 %}
+
+    union all
+
+    -- every standing version of the orders whose withdrawals changed: they are picked again
+    select *
+    from {{ ref('stg_orders') }} as s
+    where {{ has_changed_withdrawal('s') }}
+    {% endif %}
     {% endif %}
 
 ),
@@ -178,4 +190,6 @@ left join {{ this }} as current_version
     and current_version.order_id = latest.order_id
 where current_version.order_id is null
     or {{ is_newer_version('latest', 'current_version') }}
+    -- a withdrawal changed: the newest standing version replaces the row, even an older one
+    or {{ has_changed_withdrawal('latest') }}
 {% endif %}

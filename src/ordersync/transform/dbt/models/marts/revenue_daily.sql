@@ -66,6 +66,12 @@ changed_days as (
     where tenant_id = {{ tenant_id }}
         and order_date between cast('{{ day_from }}' as date) and cast('{{ day_to }}' as date)
     {% endfor %}
+    {% if changed_withdrawal_ids() | length > 0 %}
+    union
+    -- every day the versions of an order whose withdrawals changed were on (it may have left them)
+    select l.tenant_id, l.order_date from {{ source('cdp', 'orders_landing') }} as l
+    where {{ has_changed_withdrawal('l') }}
+    {% endif %}
 
 ),
 
