@@ -9,7 +9,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -450,7 +450,7 @@ class Ordersync:
         refused before anything runs."""
         from ordersync.land import ledger, withdrawals
         from ordersync.revisions import restatements
-        from ordersync.transform import builds, run_dbt
+        from ordersync.transform import builds, isolation, run_dbt
         from ordersync.transform.buildvars import build_vars, serialized_builds
 
         if full_refresh and self.settings.environment.is_production:
@@ -467,6 +467,10 @@ class Ordersync:
             ledger_from = min(ledger.cursor(wh, ledger.FCT_ORDERS), ledger_to)
             todo = restatements.pending(wh)
             dbt_vars = build_vars(wh, self.settings, self.clock.now(), ledger_from, ledger_to, todo)
+            held = isolation.held(wh)
+            dbt_vars.update(isolation.held_vars(held))
+            consumed = isolation.fct_consumed(wh, self.table_exists("revenue_daily"))
+            names = {t.tenant_id: t.tenant_name for t in self.tenants.list()}
             flags = {
                 "full_refresh": full_refresh,
                 "lookback_days": self.settings.dbt.lookback_days,
@@ -482,20 +486,40 @@ class Ordersync:
             task = self.reporter.task("dbt build", total=None)
             began = time.perf_counter()
             error: str | None = None
-            try:
-                result = run_dbt(
+            failing: dict[int, str] = {}
+
+            def attempt(tenants: Mapping[str, list[int]] | None) -> DbtResult:
+                return run_dbt(
                     target,
                     "build",
                     lookback_days=self.settings.dbt.lookback_days,
                     state_dir=Path(self.settings.dbt.state_dir),
                     full_refresh=full_refresh,
-                    extra_vars=dbt_vars,
+                    extra_vars=dbt_vars if tenants is None else isolation.part_vars(dbt_vars, tenants, consumed),
                     project_dir=self.dbt_project_dir,
                 )
+
+            try:
+                try:
+                    result = attempt(None)
+                except TransformError as exc:  # some tenants' data? the others still build
+                    found = isolation.isolate(attempt, list(names), exc)
+                    result, failing = found.result, found.failing
+                    log.warning("build %s left out tenants %s: %s", build_id, sorted(failing), exc)
+                left_out = sorted(failing)
                 with self.wh.transaction():
                     ledger.advance(self.wh, ledger.FCT_ORDERS, ledger_to, self.clock.now())
-                    restatements.done(self.wh, todo)
-                    withdrawals.applied(self.wh, dbt_vars["withdrawals"])
+                    restatements.done(self.wh, [r for r in todo if r.tenant_id not in failing])
+                    withdrawals.applied(self.wh, dbt_vars["withdrawals"], left_out)
+                    isolation.settle(
+                        self.wh,
+                        built=[t for t in held if t not in failing],
+                        failing=failing,
+                        ledger_from=ledger_from,
+                        consumed=consumed,
+                        build_id=build_id,
+                        now=self.clock.now(),
+                    )
                 return result
             except BaseException as exc:
                 error = str(exc) if isinstance(exc, OrdersyncError) else f"{type(exc).__name__}: {exc}"
@@ -504,7 +528,14 @@ class Ordersync:
                 task.close()
                 status = "failed" if error is not None else "succeeded"
                 try:
-                    builds.finish(self.wh, build_id, status, time.perf_counter() - began, error)
+                    builds.finish(
+                        self.wh,
+                        build_id,
+                        status,
+                        time.perf_counter() - began,
+                        error,
+                        isolation.failed_tenants_json(failing, names),
+                    )
                 except OrdersyncError as exc:  # the build's own outcome matters more than its log line
                     log.warning("could not record build %s as %s: %s", build_id, status, exc)
 

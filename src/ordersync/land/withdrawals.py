@@ -109,20 +109,21 @@ def list_withdrawals(wh: Warehouse, tenant_id: int | None, include_released: boo
     return [_row(r) for r in rows]
 
 
-def pending(wh: Warehouse, exclude_tenants: Sequence[int] = ()) -> list[list[int]]:
-    """[withdrawal_id, version] of every withdrawal a build has not applied yet (the tenants in
-    `exclude_tenants` left out)."""
+def pending(wh: Warehouse) -> list[list[int]]:
+    """[withdrawal_id, version, tenant_id] of every withdrawal a build has not applied yet."""
     rows = wh.query(
         "SELECT withdrawal_id, version, tenant_id FROM cdp.withdrawals WHERE version > built_version "
         "ORDER BY withdrawal_id"
     )
-    left_out = set(exclude_tenants)
-    return [[int(r[0]), int(r[1])] for r in rows if int(r[2]) not in left_out]
+    return [[int(r[0]), int(r[1]), int(r[2])] for r in rows]
 
 
-def applied(wh: Warehouse, done: Sequence[Sequence[int]]) -> None:
-    """Mark the withdrawals a successful build read (`pending`'s answer) applied, at the version read."""
-    for withdrawal_id, version in done:
+def applied(wh: Warehouse, done: Sequence[Sequence[int]], left_out: Sequence[int] = ()) -> None:
+    """Mark the withdrawals a successful build read (`pending`'s answer) applied, at the version read,
+    but those of the tenants the build `left_out`."""
+    for withdrawal_id, version, tenant_id in done:
+        if tenant_id in left_out:
+            continue
         wh.execute(
             "UPDATE cdp.withdrawals SET built_version = ? WHERE withdrawal_id = ? AND built_version < ?",
             (version, withdrawal_id, version),

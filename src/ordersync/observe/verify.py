@@ -563,6 +563,7 @@ _AVERAGE_CENTS = {
     False: "(2 * CAST(revenue * 100 AS HUGEINT) + valid_orders) // (2 * valid_orders)",
 }
 
+
 @cache
 def _sql(name: str) -> str:
     return (resources.files("ordersync.observe") / name).read_text(encoding="utf-8")

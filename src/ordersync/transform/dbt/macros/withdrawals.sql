@@ -61,6 +61,7 @@
     {%- set ledger_to = build_var('ledger_to', 0) | int -%}
     delete from {{ this }} as f
     where {{ has_changed_withdrawal('f') }}
+        and {{ tenant_in_build('f.tenant_id') }}
         and not exists (
             select 1 from {{ ref('stg_orders') }} as s
             where s.tenant_id = f.tenant_id

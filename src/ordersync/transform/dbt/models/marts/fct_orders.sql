@@ -9,7 +9,8 @@
     - the lookback window: versions whose processing time is within `lookback_days` of the newest
       one already here;
     - the ledger range: every version of the landing batches numbered (ledger_from, ledger_to] by
-      the landing ledger (cdp.landing_batches), whatever its processing time. Batches are numbered
+      the landing ledger (cdp.landing_batches), whatever its processing time (and, for a tenant
+      earlier builds left out, from where they left it out: macros/tenants.sql). Batches are numbered
       only once committed, and `ordersync build` passes the range from the last one a successful
       build consumed to the last one sealed, so no committed version is ever skipped: not one
       committed after a newer-stamped one, not one stamped by a clock running ahead, not with a
@@ -63,10 +64,11 @@
 {%- set ledger_to = build_var('ledger_to', 0) | int -%}
 {%- set batch_low = none -%}
 {%- set batch_high = none -%}
-{%- if is_incremental() and execute and ledger_to > ledger_from -%}
+{%- set held = build_var('held_ledger', []) | length > 0 -%}
+{%- if is_incremental() and execute and (ledger_to > ledger_from or held) -%}
     {%- set batches_query -%}
-        select min(batch_id), max(batch_id) from {{ source('cdp', 'landing_batches') }}
-        where seq > {{ ledger_from }} and seq <= {{ ledger_to }}
+        select min(batch_id), max(batch_id) from {{ source('cdp', 'landing_batches') }} as b
+        where {{ ledger_range('b', ledger_from, ledger_to) }}
     {%- endset -%}
     {%- set bounds = run_query(batches_query).rows[0] -%}
     {%- if bounds[0] is not none -%}
@@ -93,8 +95,8 @@ with landed as (
     where {{ processed_at() }} < to_timestamp({{ since }})
         and batch_id between {{ batch_low }} and {{ batch_high }}
         and batch_id in (
-            select batch_id from {{ source('cdp', 'landing_batches') }}
-            where seq > {{ ledger_from }} and seq <= {{ ledger_to }}
+            select batch_id from {{ source('cdp', 'landing_batches') }} as b
+            where {{ ledger_range('b', ledger_from, ledger_to) }}
         )
     {% endif %}
     {% for tenant_id, day_from, day_to in remerge_ranges() %}
@@ -127,9 +129,12 @@ known as (
     -- ledger range, so the table is exactly the versions known as of the ledger's ledger_to, the
     -- instant `ordersync revenue` reports and `--as-of` reproduces.
     select * from landed
+    where {{ tenant_in_build('tenant_id') }}
     {% if ledger_to > 0 %}
-    where batch_id is null
-        or batch_id in (select batch_id from {{ source('cdp', 'landing_batches') }} where seq <= {{ ledger_to }})
+        and (
+            batch_id is null
+            or batch_id in (select batch_id from {{ source('cdp', 'landing_batches') }} where seq <= {{ ledger_to }})
+        )
     {% endif %}
 
 ),

@@ -45,13 +45,14 @@ changed_orders as (
 
     select tenant_id, order_id, order_date, replaced_order_date
     from {{ ref('fct_orders') }}
+    where {{ tenant_in_build('tenant_id') }}
     {% if consumed is not none %}
-    where built_at > cast('{{ consumed }}' as timestamptz)
+        and built_at > {{ since_consumed(consumed) }}
     {% endif %}
 
 ),
 
-changed_days as (
+changed_days_any as (
 
     select tenant_id, order_date from changed_orders
     union
@@ -75,6 +76,12 @@ changed_days as (
 
 ),
 
+changed_days as (
+
+    select tenant_id, order_date from changed_days_any where {{ tenant_in_build('tenant_id') }}
+
+),
+
 day_changes as (
 
     select d.tenant_id, d.order_date, count(c.order_id) as orders_changed
@@ -95,6 +102,8 @@ orders as (
     inner join changed_days as d
         on d.tenant_id = o.tenant_id
         and d.order_date = o.order_date
+    {% else %}
+    where {{ tenant_in_build('o.tenant_id') }}
     {% endif %}
 
 ),
