@@ -11,6 +11,7 @@ from pathlib import Path
 
 from chaoslib.model import TrialSpec
 from chaoslib.runner import GroupResult
+from chaoslib.sections import BAD_DATA
 
 _HEAD = """# Reliability: the chaos suite
 
@@ -79,7 +80,7 @@ def _cell(text: object) -> str:
 
 
 def render(groups: list[GroupResult], specs: list[TrialSpec], command: str, minutes: float) -> str:
-    lines = [_HEAD, _FOUND, "## Results", ""]
+    lines = [_HEAD, _FOUND, BAD_DATA, "## Results", ""]
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines.append(
         f"Produced by `{command}` on {when} ({os.cpu_count()} cores, {platform.system()} "
