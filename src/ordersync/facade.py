@@ -469,7 +469,7 @@ class Ordersync:
             dbt_vars = build_vars(wh, self.settings, self.clock.now(), ledger_from, ledger_to, todo)
             held = isolation.held(wh)
             dbt_vars.update(isolation.held_vars(held))
-            consumed = isolation.fct_consumed(wh, self.table_exists("revenue_daily"))
+            consumed = isolation.fct_consumed(wh)
             names = {t.tenant_id: t.tenant_name for t in self.tenants.list()}
             flags = {
                 "full_refresh": full_refresh,
@@ -477,6 +477,7 @@ class Ordersync:
                 "ledger_from": ledger_from,
                 "ledger_to": ledger_to,
                 "restate": dbt_vars["restate"],
+                "built_at": dbt_vars["built_at"],
                 "environment": self.settings.environment.name,
             }
             builds.abandon_dead(wh, dead_on_this_host)

@@ -55,12 +55,16 @@ def held(wh: Warehouse) -> dict[int, Held]:
     }
 
 
-def fct_consumed(wh: Warehouse, has_revenue: bool) -> str | None:
-    """The newest fct_orders build revenue_daily has read (None before its first build)."""
-    if not has_revenue:
-        return None
-    value = wh.scalar("SELECT max(fct_built_at) FROM cdp.revenue_daily")
-    return value.astimezone(UTC).isoformat() if isinstance(value, datetime) else None
+def fct_consumed(wh: Warehouse) -> str | None:
+    """How far revenue_daily has surely read fct_orders: the built_at of the last build that
+    succeeded (its revenue_daily read every fct_orders row written up to then). None when unknown
+    (no such build yet): everything is read again. One indexed row, so a build that succeeds pays
+    nothing for it."""
+    row = wh.query_one(
+        "SELECT flags FROM cdp.build_runs WHERE status = 'succeeded' ORDER BY started_at DESC, build_id DESC LIMIT 1"
+    )
+    built_at = json.loads(row[0]).get("built_at") if row else None
+    return str(built_at) if built_at else None
 
 
 def held_vars(tenants: Mapping[int, Held]) -> dict[str, Any]:
