@@ -504,7 +504,7 @@ class Ordersync:
                 try:
                     result = attempt(None)
                 except TransformError as exc:  # some tenants' data? the others still build
-                    found = isolation.isolate(attempt, list(names), exc)
+                    found = isolation.isolate(attempt, list(names), exc, suspects=list(held))
                     result, failing = found.result, found.failing
                     log.warning("build %s left out tenants %s: %s", build_id, sorted(failing), exc)
                 left_out = sorted(failing)

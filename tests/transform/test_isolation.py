@@ -59,6 +59,16 @@ def test_the_failing_tenants_are_found_by_halves(bad: set[int]) -> None:
         assert found.attempts <= 2 * 4  # about two builds per halving, not one per tenant
 
 
+def test_a_tenant_left_out_before_is_tried_first() -> None:
+    fake = FakeBuilds({5})
+    found = isolation.isolate(fake, list(range(9)), TransformError("first"), suspects=[5])
+    assert list(found.failing) == [5] and found.attempts == 1  # the others built at once
+    # a suspect that builds now is not held: the search goes on among the others
+    fake = FakeBuilds({2})
+    found = isolation.isolate(fake, list(range(9)), TransformError("first"), suspects=[5])
+    assert list(found.failing) == [2]
+
+
 def test_a_failure_that_is_not_the_datas_fails_the_build() -> None:
     first = TransformError("dbt build failed: the warehouse is gone")
     with pytest.raises(TransformError) as raised:

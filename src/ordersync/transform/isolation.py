@@ -88,10 +88,14 @@ def part_vars(build: Mapping[str, Any], tenants: Mapping[str, list[int]], consum
     return {**build, "tenants": dict(tenants), "revenue_since": min(floors, key=datetime.fromisoformat)}
 
 
-def isolate(attempt: Attempt, tenant_ids: Sequence[int], failure: TransformError) -> Isolated:
+def isolate(
+    attempt: Attempt, tenant_ids: Sequence[int], failure: TransformError, suspects: Sequence[int] = ()
+) -> Isolated:
     """After a build of every tenant failed with `failure`: build the tenants apart to find the ones
-    whose data fails it. Raises `failure` when it is not one of data (every tenant fails alone and a
-    build of no tenant fails too)."""
+    whose data fails it. `suspects` (the tenants earlier builds left out) are tried first: when the
+    others build without them, only they are searched, so a tenant that stays bad costs each build
+    one more dbt build, not a search. Raises `failure` when it is not one of data (every tenant
+    fails alone and a build of no tenant fails too)."""
     found = Isolated(result=None)
 
     def builds(only: list[int]) -> bool:
@@ -114,7 +118,13 @@ def isolate(attempt: Attempt, tenant_ids: Sequence[int], failure: TransformError
                 search(part)
 
     everyone = sorted(set(tenant_ids))
-    if len(everyone) == 1:
+    held = sorted(set(suspects) & set(everyone))
+    if held and len(held) < len(everyone) and builds(sorted(set(everyone) - set(held))):
+        if len(held) == 1:  # every tenant failed, every tenant but this one built
+            found.failing[held[0]] = str(failure)
+        else:
+            search(held)
+    elif len(everyone) == 1:
         builds(everyone)
     else:
         search(everyone)
