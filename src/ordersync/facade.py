@@ -447,7 +447,11 @@ class Ordersync:
         moves to ledger_to only once the build succeeded, so a failed build's batches are read
         again by the next one. The days applied plans left (cdp.pending_restatements) are re-merged
         and recomputed, and cleared only once the build succeeded. In production a full refresh is
-        refused before anything runs."""
+        refused before anything runs.
+
+        When the build fails because of some tenants' data, the others are built and the build
+        succeeds naming the ones it left out (transform/isolation.py): they are held, and read again
+        from where they were left out once their data builds."""
         from ordersync.land import ledger, withdrawals
         from ordersync.revisions import restatements
         from ordersync.transform import builds, isolation, run_dbt
