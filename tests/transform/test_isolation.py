@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -76,11 +76,21 @@ def test_a_failure_that_is_not_the_datas_fails_the_build() -> None:
     assert raised.value is first
 
 
+#: A team's data test that fails on one tenant's data (no order above 1,000): it stops everything
+#: downstream of fct_orders (revenue_daily too) for the tenants it fails on.
+NO_LARGE_ORDERS = """
+select * from {{ ref('fct_orders') }}
+where {{ ordersync.tenant_in_build('tenant_id') }} and total_value > 1000
+"""
+
+
 # -- on both warehouses ---------------------------------------------------------------------------
 @pytest.fixture
 def team_app(warehouse_url: str, tmp_path: Path) -> Iterator[Ordersync]:
     team = project.init_project(tmp_path / "team").project_dir
     (team / "models" / "order_numbers.sql").write_text(ORDER_NUMBERS, encoding="utf-8")
+    (team / "tests").mkdir(exist_ok=True)
+    (team / "tests" / "no_large_orders.sql").write_text(NO_LARGE_ORDERS, encoding="utf-8")
     overrides = {
         "warehouse": {"url": warehouse_url},
         "dbt": {"state_dir": str(tmp_path / "dbt-state"), "project_dir": str(team)},
@@ -95,9 +105,9 @@ def fct(app: Ordersync, tenant: Tenant) -> dict[str, Decimal]:
     return {str(r[0]): Decimal(r[1]) for r in rows}
 
 
-def revenue(app: Ordersync, tenant: Tenant) -> Decimal | None:
+def revenue(app: Ordersync, tenant: Tenant, day: date = AT.date()) -> Decimal | None:
     value = app.wh.scalar(
-        "SELECT revenue FROM cdp.revenue_daily WHERE tenant_id = ? AND order_date = ?", (tenant.tenant_id, AT.date())
+        "SELECT revenue FROM cdp.revenue_daily WHERE tenant_id = ? AND order_date = ?", (tenant.tenant_id, day)
     )
     return None if value is None else Decimal(value)
 
@@ -151,3 +161,31 @@ def test_a_tenant_whose_data_fails_the_build_is_left_out_and_named(
     assert fct(app, bad) == {"2001": Decimal("7.00")} and revenue(app, bad) == Decimal("7.00")
     assert numbers(app) == {(good.tenant_id, "1001"), (good.tenant_id, "1002"), (bad.tenant_id, "2001")}
     assert all(r["build_held"] is None for r in app.status())
+
+
+@pytest.mark.dbt
+def test_a_tenant_failing_a_data_test_gets_its_revenue_once_it_builds_again(team_app: Ordersync) -> None:
+    # The failing test skips revenue_daily; the others' revenue is built without the bad tenant, and
+    # the bad tenant's days, written to fct_orders while it was left out, are recomputed once it builds.
+    app = team_app
+    good, bad = new_push_tenant(app, "good"), new_push_tenant(app, "bad")
+    push(app, good, [event("101", AT, total="100.00")])
+    push(app, bad, [event("201", AT, total="10.00")])
+    app.build()
+    earlier = AT - timedelta(days=1)
+    push(app, good, [event("102", AT, total="50.00")])
+    push(app, bad, [event("202", AT, total="5000.00"), event("203", earlier, total="20.00")])
+
+    app.build()
+    assert revenue(app, good) == Decimal("150.00")
+    assert revenue(app, bad) == Decimal("10.00") and revenue(app, bad, earlier.date()) is None  # left out
+    last = builds.last_build(app.wh)
+    assert last is not None and [f["tenant"] for f in last["failed_tenants"]] == [bad.tenant_name]
+    assert "no_large_orders" in last["failed_tenants"][0]["error"]
+
+    app.withdraw(bad.tenant_name, "202", None, "a test order of 5,000", "ana")
+    app.build()
+    assert builds.last_build(app.wh)["failed_tenants"] == []  # type: ignore[index]
+    assert revenue(app, bad) == Decimal("10.00")
+    assert revenue(app, bad, earlier.date()) == Decimal("20.00")  # the day no withdrawal touched
+    assert revenue(app, good) == Decimal("150.00")
