@@ -9,6 +9,7 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -189,3 +190,41 @@ def test_a_tenant_failing_a_data_test_gets_its_revenue_once_it_builds_again(team
     assert revenue(app, bad) == Decimal("10.00")
     assert revenue(app, bad, earlier.date()) == Decimal("20.00")  # the day no withdrawal touched
     assert revenue(app, good) == Decimal("150.00")
+
+
+@pytest.mark.dbt
+def test_what_a_left_out_tenant_landed_is_built_once_it_builds_whatever_the_lookback(
+    push_app: Ordersync, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The tenant's data fails fct_orders itself (simulated: any build including it fails before dbt
+    # runs), so its versions are not built while the ledger cursor moves on for the others; days
+    # later, past the lookback, they are built from where it was left out.
+    import ordersync.transform as transform
+
+    app = push_app
+    clock.set(CLOCK_START)
+    good, bad = new_push_tenant(app, "good"), new_push_tenant(app, "bad")
+    real = transform.run_dbt
+
+    def failing_for_bad(*args: Any, **kwargs: Any) -> Any:
+        tenants = (kwargs.get("extra_vars") or {}).get("tenants")
+        if tenants is None or bad.tenant_id in tenants.get("only", []):
+            raise TransformError("dbt build failed: fct_orders error: the bad tenant's data")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(transform, "run_dbt", failing_for_bad)
+    push(app, bad, [event("B-1", CLOCK_START - timedelta(hours=1), total="10.00")])
+    push(app, good, [event("A-1", CLOCK_START - timedelta(hours=1), total="1.00")])
+    app.build()
+    assert fct(app, good) == {"A-1": Decimal("1.00")} and fct(app, bad) == {}
+
+    clock.set(CLOCK_START + timedelta(days=10))  # B-1 is now far outside the 3-day lookback
+    push(app, good, [event("A-2", CLOCK_START + timedelta(days=10), total="2.00")])
+    app.build()
+    assert set(fct(app, good)) == {"A-1", "A-2"} and fct(app, bad) == {}
+
+    monkeypatch.setattr(transform, "run_dbt", real)  # its data builds now
+    app.build()
+    assert fct(app, bad) == {"B-1": Decimal("10.00")}
+    assert revenue(app, bad, (CLOCK_START - timedelta(hours=1)).date()) == Decimal("10.00")
+    assert all(r["build_held"] is None for r in app.status())
