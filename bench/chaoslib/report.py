@@ -11,6 +11,7 @@ from pathlib import Path
 
 from chaoslib.model import TrialSpec
 from chaoslib.runner import GroupResult
+from chaoslib.sections import BAD_DATA
 
 _HEAD = """# Reliability: the chaos suite
 
@@ -109,7 +110,7 @@ quarantined with its reason while everything else lands.
 
 
 def render(groups: list[GroupResult], specs: list[TrialSpec], command: str, minutes: float) -> str:
-    lines = [_HEAD, _FOUND, _BOUNDS, "## Results", ""]
+    lines = [_HEAD, _FOUND, _BOUNDS, BAD_DATA, "## Results", ""]
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines.append(
         f"Produced by `{command}` on {when} ({os.cpu_count()} cores, {platform.system()} "

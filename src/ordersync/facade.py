@@ -9,7 +9,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -421,6 +421,29 @@ class Ordersync:
         tenant_id = self.tenants.get(tenant).tenant_id if tenant else None
         return retry_quarantine(self.wh, self.clock, self.settings.sync, tenant_id=tenant_id, ids=ids)
 
+    def withdraw(self, tenant: str, order_id: str, payload_hash: str | None, reason: str, by: str) -> dict[str, Any]:
+        """Withdraw a landed version (every version of the order without `payload_hash`): the
+        models ignore it from the next build on; the ledger keeps it."""
+        from ordersync.land import withdrawals
+
+        self.upgrade()
+        tenant_id = self.tenants.get(tenant).tenant_id
+        return withdrawals.withdraw(self.wh, self.clock, tenant_id, order_id, payload_hash, reason, by)
+
+    def release_withdrawal(self, withdrawal_id: int, reason: str, by: str, tenant: str | None = None) -> dict[str, Any]:
+        """Release a withdrawal: its versions count again from the next build on."""
+        from ordersync.land import withdrawals
+
+        self.upgrade()
+        tenant_id = self.tenants.get(tenant).tenant_id if tenant else None
+        return withdrawals.release(self.wh, self.clock, tenant_id, withdrawal_id, reason, by)
+
+    def list_withdrawals(self, tenant: str | None = None, include_released: bool = False) -> list[dict[str, Any]]:
+        from ordersync.land import withdrawals
+
+        tenant_id = self.tenants.get(tenant).tenant_id if tenant else None
+        return withdrawals.list_withdrawals(self.wh, tenant_id, include_released)
+
     # -- transform ---------------------------------------------------------------------------
     def build(self, full_refresh: bool = False, *, trigger: str = "cli") -> DbtResult:
         """Run `dbt build` on the models (fct_orders, revenue_daily and their history are never
@@ -431,10 +454,14 @@ class Ordersync:
         moves to ledger_to only once the build succeeded, so a failed build's batches are read
         again by the next one. The days applied plans left (cdp.pending_restatements) are re-merged
         and recomputed, and cleared only once the build succeeded. In production a full refresh is
-        refused before anything runs."""
-        from ordersync.land import ledger
+        refused before anything runs.
+
+        When the build fails because of some tenants' data, the others are built and the build
+        succeeds naming the ones it left out (transform/isolation.py): they are held, and read again
+        from where they were left out once their data builds."""
+        from ordersync.land import ledger, withdrawals
         from ordersync.revisions import restatements
-        from ordersync.transform import builds, run_dbt
+        from ordersync.transform import builds, isolation, run_dbt
         from ordersync.transform.buildvars import build_vars, serialized_builds
 
         if full_refresh and self.settings.environment.is_production:
@@ -451,12 +478,17 @@ class Ordersync:
             ledger_from = min(ledger.cursor(wh, ledger.FCT_ORDERS), ledger_to)
             todo = restatements.pending(wh)
             dbt_vars = build_vars(wh, self.settings, self.clock.now(), ledger_from, ledger_to, todo)
+            held = isolation.held(wh)
+            dbt_vars.update(isolation.held_vars(held))
+            consumed = isolation.fct_consumed(wh)
+            names = {t.tenant_id: t.tenant_name for t in self.tenants.list()}
             flags = {
                 "full_refresh": full_refresh,
                 "lookback_days": self.settings.dbt.lookback_days,
                 "ledger_from": ledger_from,
                 "ledger_to": ledger_to,
                 "restate": dbt_vars["restate"],
+                "built_at": dbt_vars["built_at"],
                 "environment": self.settings.environment.name,
             }
             builds.abandon_dead(wh, dead_on_this_host)
@@ -466,19 +498,40 @@ class Ordersync:
             task = self.reporter.task("dbt build", total=None)
             began = time.perf_counter()
             error: str | None = None
-            try:
-                result = run_dbt(
+            failing: dict[int, str] = {}
+
+            def attempt(tenants: Mapping[str, list[int]] | None) -> DbtResult:
+                return run_dbt(
                     target,
                     "build",
                     lookback_days=self.settings.dbt.lookback_days,
                     state_dir=Path(self.settings.dbt.state_dir),
                     full_refresh=full_refresh,
-                    extra_vars=dbt_vars,
+                    extra_vars=dbt_vars if tenants is None else isolation.part_vars(dbt_vars, tenants, consumed),
                     project_dir=self.dbt_project_dir,
                 )
+
+            try:
+                try:
+                    result = attempt(None)
+                except TransformError as exc:  # some tenants' data? the others still build
+                    found = isolation.isolate(attempt, list(names), exc, suspects=list(held))
+                    result, failing = found.result, found.failing
+                    log.warning("build %s left out tenants %s: %s", build_id, sorted(failing), exc)
+                left_out = sorted(failing)
                 with self.wh.transaction():
                     ledger.advance(self.wh, ledger.FCT_ORDERS, ledger_to, self.clock.now())
-                    restatements.done(self.wh, todo)
+                    restatements.done(self.wh, [r for r in todo if r.tenant_id not in failing])
+                    withdrawals.applied(self.wh, dbt_vars["withdrawals"], left_out)
+                    isolation.settle(
+                        self.wh,
+                        built=[t for t in held if t not in failing],
+                        failing=failing,
+                        ledger_from=ledger_from,
+                        consumed=consumed,
+                        build_id=build_id,
+                        now=self.clock.now(),
+                    )
                 return result
             except BaseException as exc:
                 error = str(exc) if isinstance(exc, OrdersyncError) else f"{type(exc).__name__}: {exc}"
@@ -487,7 +540,14 @@ class Ordersync:
                 task.close()
                 status = "failed" if error is not None else "succeeded"
                 try:
-                    builds.finish(self.wh, build_id, status, time.perf_counter() - began, error)
+                    builds.finish(
+                        self.wh,
+                        build_id,
+                        status,
+                        time.perf_counter() - began,
+                        error,
+                        isolation.failed_tenants_json(failing, names),
+                    )
                 except OrdersyncError as exc:  # the build's own outcome matters more than its log line
                     log.warning("could not record build %s as %s: %s", build_id, status, exc)
 

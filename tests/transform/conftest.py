@@ -9,6 +9,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from ordersync.clock import ManualClock
+from ordersync.config import load_settings
+from ordersync.facade import Ordersync
 from support.transform import DbtWarehouse, open_dbt_warehouse
 
 
@@ -36,3 +39,15 @@ def pg_icu_url(pg_server_url: str) -> Iterator[str]:
     finally:
         with psycopg.connect(pg_server_url, autocommit=True) as con:
             con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def push_app(warehouse_url: str, tmp_path: Path, clock: ManualClock) -> Iterator[Ordersync]:
+    """A facade on a fresh warehouse of each backend (push tenants: support/revisions.py), on the
+    module's clock."""
+    settings = load_settings(
+        overrides={"warehouse": {"url": warehouse_url}, "dbt": {"state_dir": str(tmp_path / "dbt")}}
+    )
+    with Ordersync(settings, clock=clock) as facade:
+        facade.init()
+        yield facade

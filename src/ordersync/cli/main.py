@@ -327,6 +327,10 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False, warehouse: 
                 print_below(f"last build {build['last_build_status']} at {when}", build["last_build_error"])
             else:
                 console.print(f"last build {build['last_build_status']} at {when}")
+        for r in rows:
+            if r["build_held"]:
+                since = short_time(r["build_held"]["since"])
+                print_below(f"{r['tenant']} left out of builds since {since}", r["build_held"]["error"])
 
     run_guarded(go)
 

@@ -1,7 +1,8 @@
-"""`ordersync quarantine list` and `ordersync quarantine retry`."""
+"""`ordersync quarantine list`, `retry`, and withdrawing landed versions: `add`, `release`, `withdrawals`."""
 
 from __future__ import annotations
 
+import getpass
 from typing import Annotated, Any
 
 import typer
@@ -12,10 +13,15 @@ from rich.text import Text
 from ordersync.cli.context import WarehouseOpt, facade, run_guarded
 from ordersync.cli.output import console, print_json
 
-app = typer.Typer(help="Records that could not land: list them, retry them.", no_args_is_help=True)
+app = typer.Typer(
+    help="Records that could not land: list them, retry them. Landed versions: withdraw them, release them.",
+    no_args_is_help=True,
+)
 
 TenantOpt = Annotated[str | None, typer.Option("--tenant", "-t", help="only this tenant's records")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print every field as JSON (reasons in full)")]
+ReasonOpt = Annotated[str, typer.Option("--reason", help="why (kept with the withdrawal)")]
+ByOpt = Annotated[str | None, typer.Option("--by", help="who (default: the user running the command)")]
 #: reasons and errors printed under a table are cut here; --json has them in full
 _TEXT_LIMIT = 300
 
@@ -80,6 +86,106 @@ def retry(
         _notes("still bad", [(str(o.quarantine_id), f"{o.order_id or '-'}: {o.error}") for o in bad])
 
     run_guarded(go)
+
+
+@app.command("add")
+def add(
+    tenant: Annotated[str, typer.Option("--tenant", "-t", help="the order's tenant")],
+    order: Annotated[str, typer.Option("--order", help="the order id")],
+    reason: ReasonOpt,
+    version: Annotated[
+        str | None, typer.Option("--version", help="one version's payload hash (default: every version)")
+    ] = None,
+    by: ByOpt = None,
+    as_json: JsonOpt = False,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Withdraw a landed version of an order (or all of them): from the next build on the models
+    ignore it (the order falls back to its previous version, or leaves them); the ledger keeps it.
+    Reversible with `ordersync quarantine release`."""
+
+    def go() -> None:
+        with facade(warehouse, progress=False) as app_:
+            row = app_.withdraw(tenant, order, version, reason, by or getpass.getuser())
+        if as_json:
+            print_json(row)
+            return
+        what = f"version {row['payload_hash']} of order" if row["payload_hash"] else "every version of order"
+        console.print(
+            Text(
+                _printable(
+                    f"withdrawal {row['withdrawal_id']}: {what} {row['order_id']} of {tenant}; the next "
+                    f"`ordersync build` leaves it out (undo: ordersync quarantine release {row['withdrawal_id']})"
+                )
+            )
+        )
+
+    run_guarded(go)
+
+
+@app.command("release")
+def release(
+    withdrawal_id: Annotated[int, typer.Argument(help="the withdrawal's id (`ordersync quarantine withdrawals`)")],
+    reason: ReasonOpt,
+    tenant: Annotated[str | None, typer.Option("--tenant", "-t", help="only if it is this tenant's")] = None,
+    by: ByOpt = None,
+    as_json: JsonOpt = False,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Release a withdrawal: its versions count again from the next build on."""
+
+    def go() -> None:
+        with facade(warehouse, progress=False) as app_:
+            row = app_.release_withdrawal(withdrawal_id, reason, by or getpass.getuser(), tenant)
+        if as_json:
+            print_json(row)
+            return
+        console.print(f"withdrawal {row['withdrawal_id']} released; the next `ordersync build` brings it back")
+
+    run_guarded(go)
+
+
+@app.command("withdrawals")
+def withdrawals(
+    tenant: TenantOpt = None,
+    include_released: Annotated[bool, typer.Option("--all", help="released withdrawals too")] = False,
+    as_json: JsonOpt = False,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Withdrawn versions: id, tenant, order, version, who and when, whether released; reasons below."""
+
+    def go() -> None:
+        with facade(warehouse, progress=False) as app_:
+            rows = app_.list_withdrawals(tenant, include_released)
+        if as_json:
+            print_json(rows)
+            return
+        if not rows:
+            console.print("withdrawals: nothing to show" + ("" if include_released else " (--all shows released)"))
+            return
+        table = _table("withdrawals", ["id", "tenant", "order id", "version", "by", "withdrawn", "released"])
+        for r in rows:
+            table.add_row(
+                *_cells(
+                    str(r["withdrawal_id"]),
+                    _cut(r["tenant"], 12),
+                    _cut(r["order_id"], 18),
+                    _cut(r["payload_hash"] or "all", 10),
+                    _cut(r["withdrawn_by"], 10),
+                    r["withdrawn_at"][:16].replace("T", " "),
+                    "yes" if r["released"] else "no",
+                )
+            )
+        console.print(table)
+        _notes("reasons", [(str(r["withdrawal_id"]), _withdrawal_reason(r)) for r in rows])
+
+    run_guarded(go)
+
+
+def _withdrawal_reason(r: dict[str, Any]) -> str:
+    if not r["released"]:
+        return str(r["reason"])
+    return f"{r['reason']} (released by {r['released_by']}: {r['release_reason']})"
 
 
 def _reason(r: dict[str, Any]) -> str:

@@ -10,6 +10,7 @@ from ordersync.sync import checkpoints, reconcile
 from ordersync.sync.windows import history
 from ordersync.tenants import Tenant
 from ordersync.transform.builds import last_build
+from ordersync.transform.isolation import held_by_tenant
 from ordersync.warehouse import Warehouse
 
 
@@ -58,6 +59,7 @@ def tenant_status(
     quarantined = dict(wh.query("SELECT tenant_id, count(*) FROM cdp.quarantine WHERE resolved_at IS NULL GROUP BY 1"))
     open_days = reconcile.open_days(wh)
     build = last_build(wh)
+    held = held_by_tenant(wh)
     out: list[dict[str, Any]] = []
     for t in tenants:
         run = last_runs.get(t.tenant_id)
@@ -96,6 +98,9 @@ def tenant_status(
                 "last_build_status": build["status"] if build else None,
                 "last_build_at": build["started_at"] if build else None,
                 "last_build_error": build["error"] if build else None,
+                "last_build_failed_tenants": [f["tenant"] for f in build["failed_tenants"]] if build else [],
+                # builds leave this tenant out since `since`: its data fails them (`error`)
+                "build_held": held.get(t.tenant_id),
             }
         )
     return out

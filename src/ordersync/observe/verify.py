@@ -427,6 +427,7 @@ def revenue_daily(wh: Warehouse, settings: Settings, tenant_id: int | None) -> C
         _sql("verify_revenue_daily.sql")
         .replace("{invalid_statuses}", _placeholders(orders.invalid_statuses))
         .replace("{pending_statuses}", _placeholders(orders.pending_statuses))
+        .replace("{average_cents}", _AVERAGE_CENTS[wh.dialect == "postgres"])
     )
     counts: dict[str, int] = {}
     examples: dict[str, list[dict[str, Any]]] = {}
@@ -555,6 +556,14 @@ def lateness(wh: Warehouse, settings: Settings, tenants: list[Tenant], now: date
 
 
 # -- helpers ------------------------------------------------------------------------------------------
+#: revenue / valid_orders in whole cents, rounded half up, exactly (DuckDB divides decimals as doubles);
+#: the same rule as the models' average_money macro (transform/dbt/macros/money.sql).
+_AVERAGE_CENTS = {
+    True: "div(2 * revenue * 100 + valid_orders, 2 * valid_orders)",
+    False: "(2 * CAST(revenue * 100 AS HUGEINT) + valid_orders) // (2 * valid_orders)",
+}
+
+
 @cache
 def _sql(name: str) -> str:
     return (resources.files("ordersync.observe") / name).read_text(encoding="utf-8")

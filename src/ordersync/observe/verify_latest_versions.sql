@@ -48,7 +48,13 @@ versions AS (
     FROM cdp.orders_landing AS l
     CROSS JOIN params AS p
     LEFT JOIN cdp.landing_batches AS b ON b.batch_id = l.batch_id
-    WHERE p.tenant_id IS NULL OR l.tenant_id = p.tenant_id
+    WHERE (p.tenant_id IS NULL OR l.tenant_id = p.tenant_id)
+        -- withdrawn versions (`ordersync quarantine add`) are not the models' to hold
+        AND NOT EXISTS (
+            SELECT 1 FROM cdp.withdrawals AS w
+            WHERE w.tenant_id = l.tenant_id AND w.order_id = l.order_id AND w.released_at IS NULL
+                AND (w.payload_hash IS NULL OR w.payload_hash = l.payload_hash)
+        )
 ),
 
 built_ranked AS (

@@ -77,12 +77,14 @@ recomputed AS (
         currency_code,
         CAST(orders AS BIGINT) AS orders,
         CAST(valid_orders AS BIGINT) AS valid_orders,
-        CAST(revenue AS NUMERIC(18, 2)) AS revenue,
+        CAST(revenue AS NUMERIC(38, 2)) AS revenue,
         CAST(pending_orders AS BIGINT) AS pending_orders,
-        CAST(pending_value AS NUMERIC(18, 2)) AS pending_value,
+        CAST(pending_value AS NUMERIC(38, 2)) AS pending_value,
         CAST(canceled_orders AS BIGINT) AS canceled_orders,
-        CAST(canceled_value AS NUMERIC(18, 2)) AS canceled_value,
-        CAST(CASE WHEN valid_orders > 0 THEN revenue / valid_orders END AS NUMERIC(18, 2)) AS average_order_value
+        CAST(canceled_value AS NUMERIC(38, 2)) AS canceled_value,
+        -- the average to the cent, half up, by integer division as the model's average_money macro
+        CAST(CASE WHEN valid_orders > 0 THEN CAST({average_cents} AS NUMERIC(38, 0)) * 0.01 END AS NUMERIC(38, 2))
+            AS average_order_value
     FROM sums
 ),
 

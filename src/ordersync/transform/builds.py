@@ -8,6 +8,10 @@ from typing import Any
 
 from ordersync.warehouse import Warehouse
 
+_COLUMNS = (
+    "build_id, command, flags, status, started_at, finished_at, seconds, worker_id, trigger, error, failed_tenants"
+)
+
 
 def start(wh: Warehouse, command: str, flags: dict[str, Any], worker_id: str | None, trigger: str) -> int:
     rows = wh.query(
@@ -18,10 +22,15 @@ def start(wh: Warehouse, command: str, flags: dict[str, Any], worker_id: str | N
     return int(rows[0][0])
 
 
-def finish(wh: Warehouse, build_id: int, status: str, seconds: float, error: str | None) -> None:
+def finish(
+    wh: Warehouse, build_id: int, status: str, seconds: float, error: str | None, failed_tenants: str | None = None
+) -> None:
+    """Record a build's outcome; `failed_tenants` (JSON, transform/isolation.py) names the tenants a
+    build that succeeded for the others left out."""
     wh.execute(
-        "UPDATE cdp.build_runs SET status = ?, finished_at = ?, seconds = ?, error = ? WHERE build_id = ?",
-        (status, datetime.now(UTC), round(seconds, 3), error, build_id),
+        "UPDATE cdp.build_runs SET status = ?, finished_at = ?, seconds = ?, error = ?, failed_tenants = ? "
+        "WHERE build_id = ?",
+        (status, datetime.now(UTC), round(seconds, 3), error, failed_tenants, build_id),
     )
 
 
@@ -36,13 +45,10 @@ def abandon_dead(wh: Warehouse, is_dead: Any) -> None:
 
 
 def last_build(wh: Warehouse) -> dict[str, Any] | None:
-    rows = wh.query_dicts(
-        "SELECT build_id, command, flags, status, started_at, finished_at, seconds, worker_id, trigger, error "
-        "FROM cdp.build_runs ORDER BY started_at DESC, build_id DESC LIMIT 1"
-    )
+    rows = wh.query_dicts(f"SELECT {_COLUMNS} FROM cdp.build_runs ORDER BY started_at DESC, build_id DESC LIMIT 1")
     if not rows:
         return None
-    row = rows[0]
+    row = _failed(rows[0])
     for key in ("started_at", "finished_at"):
         if row[key] is not None:
             row[key] = row[key].isoformat()
@@ -50,8 +56,15 @@ def last_build(wh: Warehouse) -> dict[str, Any] | None:
 
 
 def recent(wh: Warehouse, limit: int = 20) -> list[dict[str, Any]]:
-    return wh.query_dicts(
-        "SELECT build_id, command, flags, status, started_at, finished_at, seconds, worker_id, trigger, error "
-        "FROM cdp.build_runs ORDER BY started_at DESC, build_id DESC LIMIT ?",
-        (limit,),
-    )
+    return [
+        _failed(r)
+        for r in wh.query_dicts(
+            f"SELECT {_COLUMNS} FROM cdp.build_runs ORDER BY started_at DESC, build_id DESC LIMIT ?", (limit,)
+        )
+    ]
+
+
+def _failed(row: dict[str, Any]) -> dict[str, Any]:
+    """failed_tenants as a list ([] when the build left no tenant out)."""
+    row["failed_tenants"] = json.loads(row["failed_tenants"]) if row.get("failed_tenants") else []
+    return row

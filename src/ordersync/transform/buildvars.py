@@ -1,5 +1,6 @@
 """What `ordersync build` tells dbt beyond the lookback: the ledger range, the build's own time,
-what counts as revenue, when a day is closed, and the days applied plans left to redo.
+what counts as revenue, when a day is closed, the days applied plans left to redo, and the
+withdrawals made or released since a build last applied them.
 
 Builds take turns for their whole length (on PostgreSQL a session advisory lock, held by the
 caller's connection while dbt runs in its own), and each build's `built_at` is the warehouse's
@@ -16,6 +17,7 @@ from typing import Any
 
 from ordersync.config import Settings
 from ordersync.errors import WarehouseError
+from ordersync.land import withdrawals
 from ordersync.revisions.restatements import Restatement
 from ordersync.warehouse import Warehouse
 
@@ -66,6 +68,7 @@ def build_vars(
         "known_after": _committed_at(wh, ledger_to),
         "remerge": [r.as_range() for r in restatements if r.remerge],
         "restate": [r.as_range() for r in restatements],
+        "withdrawals": withdrawals.pending(wh),
     }
 
 

@@ -9,7 +9,8 @@
     - the lookback window: versions whose processing time is within `lookback_days` of the newest
       one already here;
     - the ledger range: every version of the landing batches numbered (ledger_from, ledger_to] by
-      the landing ledger (cdp.landing_batches), whatever its processing time. Batches are numbered
+      the landing ledger (cdp.landing_batches), whatever its processing time (and, for a tenant
+      earlier builds left out, from where they left it out: macros/tenants.sql). Batches are numbered
       only once committed, and `ordersync build` passes the range from the last one a successful
       build consumed to the last one sealed, so no committed version is ever skipped: not one
       committed after a newer-stamped one, not one stamped by a clock running ahead, not with a
@@ -17,6 +18,9 @@
     - the re-merge days: every version of the (tenant, order date) ranges in var `remerge` (a list
       of [tenant_id, first day, last day]), which an applied backfill or restatement plan asks for
       (cdp.pending_restatements), through the same version guard.
+    - the orders whose withdrawals changed (var `withdrawals`, macros/withdrawals.sql): every
+      version still standing, and the newest replaces the row even when older than it; an order
+      with none left is deleted by the post-hook.
 
   With a ledger range, only versions of batches sealed up to `ledger_to` (and rows landed without
   a batch) are read: the table is then exactly what was known as of that point of the ledger.
@@ -34,7 +38,7 @@
         full_refresh=false,
         on_schema_change='fail',
         pre_hook=[serialize_build('fct_orders'), no_jit()],
-        post_hook=[order_key_index(), processed_at_index(), built_at_index(), order_day_index()],
+        post_hook=[drop_withdrawn_orders(), order_key_index(), processed_at_index(), built_at_index(), order_day_index()],
     )
 }}
 
@@ -60,10 +64,11 @@
 {%- set ledger_to = build_var('ledger_to', 0) | int -%}
 {%- set batch_low = none -%}
 {%- set batch_high = none -%}
-{%- if is_incremental() and execute and ledger_to > ledger_from -%}
+{%- set held = build_var('held_ledger', []) | length > 0 -%}
+{%- if is_incremental() and execute and (ledger_to > ledger_from or held) -%}
     {%- set batches_query -%}
-        select min(batch_id), max(batch_id) from {{ source('cdp', 'landing_batches') }}
-        where seq > {{ ledger_from }} and seq <= {{ ledger_to }}
+        select min(batch_id), max(batch_id) from {{ source('cdp', 'landing_batches') }} as b
+        where {{ ledger_range('b', ledger_from, ledger_to) }}
     {%- endset -%}
     {%- set bounds = run_query(batches_query).rows[0] -%}
     {%- if bounds[0] is not none -%}
@@ -90,8 +95,8 @@ with landed as (
     where {{ processed_at() }} < to_timestamp({{ since }})
         and batch_id between {{ batch_low }} and {{ batch_high }}
         and batch_id in (
-            select batch_id from {{ source('cdp', 'landing_batches') }}
-            where seq > {{ ledger_from }} and seq <= {{ ledger_to }}
+            select batch_id from {{ source('cdp', 'landing_batches') }} as b
+            where {{ ledger_range('b', ledger_from, ledger_to) }}
         )
     {% endif %}
     {% for tenant_id, day_from, day_to in remerge_ranges() %}
@@ -104,6 +109,15 @@ with landed as (
     where tenant_id = {{ tenant_id }}
         and order_date between cast('{{ day_from }}' as date) and cast('{{ day_to }}' as date)
     {% endfor %}
+    {% if changed_withdrawal_ids() | length > 0 %}
+
+    union all
+
+    -- every standing version of the orders whose withdrawals changed: they are picked again
+    select *
+    from {{ ref('stg_orders') }} as s
+    where {{ has_changed_withdrawal('s') }}
+    {% endif %}
     {% endif %}
 
 ),
@@ -115,9 +129,12 @@ known as (
     -- ledger range, so the table is exactly the versions known as of the ledger's ledger_to, the
     -- instant `ordersync revenue` reports and `--as-of` reproduces.
     select * from landed
+    where {{ tenant_in_build('tenant_id') }}
     {% if ledger_to > 0 %}
-    where batch_id is null
-        or batch_id in (select batch_id from {{ source('cdp', 'landing_batches') }} where seq <= {{ ledger_to }})
+        and (
+            batch_id is null
+            or batch_id in (select batch_id from {{ source('cdp', 'landing_batches') }} where seq <= {{ ledger_to }})
+        )
     {% endif %}
 
 ),
@@ -178,4 +195,6 @@ left join {{ this }} as current_version
     and current_version.order_id = latest.order_id
 where current_version.order_id is null
     or {{ is_newer_version('latest', 'current_version') }}
+    -- a withdrawal changed: the newest standing version replaces the row, even an older one
+    or {{ has_changed_withdrawal('latest') }}
 {% endif %}

@@ -45,13 +45,14 @@ changed_orders as (
 
     select tenant_id, order_id, order_date, replaced_order_date
     from {{ ref('fct_orders') }}
+    where {{ tenant_in_build('tenant_id') }}
     {% if consumed is not none %}
-    where built_at > cast('{{ consumed }}' as timestamptz)
+        and built_at > {{ since_consumed(consumed) }}
     {% endif %}
 
 ),
 
-changed_days as (
+changed_days_any as (
 
     select tenant_id, order_date from changed_orders
     union
@@ -66,6 +67,18 @@ changed_days as (
     where tenant_id = {{ tenant_id }}
         and order_date between cast('{{ day_from }}' as date) and cast('{{ day_to }}' as date)
     {% endfor %}
+    {% if changed_withdrawal_ids() | length > 0 %}
+    union
+    -- every day the versions of an order whose withdrawals changed were on (it may have left them)
+    select l.tenant_id, l.order_date from {{ source('cdp', 'orders_landing') }} as l
+    where {{ has_changed_withdrawal('l') }}
+    {% endif %}
+
+),
+
+changed_days as (
+
+    select tenant_id, order_date from changed_days_any where {{ tenant_in_build('tenant_id') }}
 
 ),
 
@@ -89,6 +102,8 @@ orders as (
     inner join changed_days as d
         on d.tenant_id = o.tenant_id
         and d.order_date = o.order_date
+    {% else %}
+    where {{ tenant_in_build('o.tenant_id') }}
     {% endif %}
 
 ),
@@ -132,24 +147,25 @@ select
     k.currency_code,
     cast(coalesce(x.orders, 0) as bigint) as orders,
     cast(coalesce(x.valid_orders, 0) as bigint) as valid_orders,
-    cast(coalesce(x.revenue, 0) as numeric(18, 2)) as revenue,
+    cast(coalesce(x.revenue, 0) as {{ money_sum_type() }}) as revenue,
     cast(coalesce(x.pending_orders, 0) as bigint) as pending_orders,
-    cast(coalesce(x.pending_value, 0) as numeric(18, 2)) as pending_value,
+    cast(coalesce(x.pending_value, 0) as {{ money_sum_type() }}) as pending_value,
     cast(coalesce(x.canceled_orders, 0) as bigint) as canceled_orders,
-    cast(coalesce(x.canceled_value, 0) as numeric(18, 2)) as canceled_value,
+    cast(coalesce(x.canceled_value, 0) as {{ money_sum_type() }}) as canceled_value,
     cast(
-        case when coalesce(x.valid_orders, 0) > 0 then x.revenue / x.valid_orders end as numeric(18, 2)
+        case when coalesce(x.valid_orders, 0) > 0 then {{ average_money('x.revenue', 'x.valid_orders') }} end
+        as {{ money_sum_type() }}
     ) as average_order_value,
     {% if is_incremental() -%}
     cast(
         case
             when p.revenue is not null then p.revenue
             when exists (select 1 from {{ this }} as t where t.tenant_id = k.tenant_id) then 0
-        end as numeric(18, 2)
+        end as {{ money_sum_type() }}
     ) as previous_revenue,
     cast(coalesce(c.orders_changed, 0) as bigint) as orders_changed,
     {%- else -%}
-    cast(null as numeric(18, 2)) as previous_revenue,
+    cast(null as {{ money_sum_type() }}) as previous_revenue,
     cast(coalesce(x.orders, 0) as bigint) as orders_changed,
     {%- endif %}
     cast('{{ build_var("built_at", run_started_at) }}' as timestamptz) as built_at,

@@ -1,4 +1,5 @@
--- Every landed version, typed, without the raw payload (the one heavy column).
+-- Every landed version, typed, without the raw payload (the one heavy column), except the withdrawn
+-- ones (macros/withdrawals.sql).
 -- The types are spelled the same way on DuckDB and PostgreSQL.
 select
     cast(landing_id as bigint)                as landing_id,
@@ -19,4 +20,5 @@ select
     cast(source as text)                      as source,
     cast(run_id as text)                      as run_id,
     cast(batch_id as bigint)                  as batch_id
-from {{ source('cdp', 'orders_landing') }}
+from {{ source('cdp', 'orders_landing') }} as landed
+where not {{ is_withdrawn('landed') }}
