@@ -5,11 +5,12 @@ BAD_DATA = """## No value can break a build, and one tenant's bad data never sto
 
 - **Wide enough for what validation lets in.** One order's `total_value` is at most
   999,999,999,999.99 (12 integer digits, `land/records.py` `MAX_CENTS`; the landing column is
-  NUMERIC(18, 2)), and any number of orders may fall on one day. So every sum of money in the models (`revenue_daily`'s revenue,
-  pending, canceled and average values, `previous_revenue`, the revision notices, reconciliation's
-  daily totals) is NUMERIC(38, 2): 36 integer digits, room for 10^24 of the largest orders on one day,
-  and the widest decimal DuckDB has; counts are BIGINT. Both: the widening holds for any bound the landing column allows, and the bound of 12
-  integer digits per order leaves room to spare. The average order value is divided exactly, in whole cents rounded half up (DuckDB divides
+  NUMERIC(18, 2)), and any number of orders may fall on one day. So every sum of money in the models
+  (`revenue_daily`'s revenue, pending, canceled and average values, `previous_revenue`, the revision
+  notices, reconciliation's daily totals) is NUMERIC(38, 2): 36 integer digits, room for 10^24 of the
+  largest orders on one day, and the widest decimal DuckDB has; counts are BIGINT. Both choices hold:
+  the widening holds for any bound the landing column allows, and the bound per order leaves room to
+  spare. The average order value is divided exactly, in whole cents rounded half up (DuckDB divides
   decimals as doubles, off by units past 10^15): `transform/dbt/macros/money.sql`. Migration 0008
   widens the tables earlier builds made. Tested by a property test pushing the extremes (the largest
   total, many on one day, zero, the smallest cent) and building on both warehouses, with exact sums
