@@ -12,6 +12,7 @@ from rich.text import Text
 
 from ordersync.cli.context import WarehouseOpt, facade, run_guarded
 from ordersync.cli.output import console, print_json
+from ordersync.text import printable
 
 app = typer.Typer(
     help="Records that could not land: list them, retry them. Landed versions: withdraw them, release them.",
@@ -113,7 +114,7 @@ def add(
         what = f"version {row['payload_hash']} of order" if row["payload_hash"] else "every version of order"
         console.print(
             Text(
-                _printable(
+                printable(
                     f"withdrawal {row['withdrawal_id']}: {what} {row['order_id']} of {tenant}; the next "
                     f"`ordersync build` leaves it out (undo: ordersync quarantine release {row['withdrawal_id']})"
                 )
@@ -227,13 +228,8 @@ def _notes(title: str, notes: list[tuple[str, str]]) -> None:
 
 def _cells(*values: str) -> list[Text]:
     # Text, not markup: a reason or an order id holding "[...]" is shown as it is.
-    return [Text(_printable(v)) for v in values]
+    return [Text(printable(v)) for v in values]
 
 
 def _cut(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def _printable(text: str) -> str:
-    """Control characters written out (\\x1b...), so a record cannot drive the terminal."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
