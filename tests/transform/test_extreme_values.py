@@ -42,11 +42,16 @@ def revenue_rows(app: Ordersync, tenant: Tenant) -> dict[date, tuple[int, int, D
 
 
 def test_two_of_the_largest_totals_on_one_day_build(app: Ordersync) -> None:
-    # Each passes validation; their sum overflowed revenue_daily's NUMERIC(18, 2) and failed every build.
+    # Two totals of 9,000,000,000,000,000.00 on one day used to pass validation and overflow
+    # revenue_daily's NUMERIC(18, 2), failing every build. Validation now refuses them (12 integer
+    # digits at most); versions landed before that bound, which the landing column still holds, build.
     tenant = new_push_tenant(app)
     at = CLOCK_START - timedelta(hours=2)
     total = Decimal("9000000000000000.00")
-    push(app, tenant, [event("BIG-1", at, total=total), event("BIG-2", at, total=total)])
+    refused = push(app, tenant, [event("HUGE-1", at, total=total)], check=False)
+    assert refused["quarantined"] == 1 and "at most 999,999,999,999.99" in refused["errors"][0]["reason"]
+    push(app, tenant, [event("BIG-1", at, total=LARGEST), event("BIG-2", at, total=LARGEST)])
+    app.wh.execute("UPDATE cdp.orders_landing SET total_value = ? WHERE tenant_id = ?", (total, tenant.tenant_id))
     app.build()
     day = at.date()
     assert revenue_rows(app, tenant)[day][:4] == (2, 2, 2 * total, Decimal(0))
