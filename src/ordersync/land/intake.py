@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from ordersync.clock import Clock
 from ordersync.errors import BadRecordError
-from ordersync.land.lander import Lander
+from ordersync.land.lander import Lander, QuarantineRow, quarantine_row
 from ordersync.land.records import Version
 from ordersync.sync.leases import Fence, NoFence
 from ordersync.warehouse import Warehouse
@@ -67,10 +67,87 @@ class Item:
     value: Any = None
 
 
+@dataclass(frozen=True)
+class PreparedBatch:
+    """A batch parsed and checked without the warehouse (see prepare): what Intake.write stores."""
+
+    tenant_id: int
+    source: str
+    run_id: str | None
+    received: int
+    #: items that parsed (landed or duplicates, once written)
+    parsed: int
+    #: the good versions, each distinct version once
+    versions: tuple[Version, ...]
+    #: the bad items' rows, the same bytes once
+    quarantine: tuple[QuarantineRow, ...]
+    #: every bad item (quarantined counts these, not the rows)
+    errors: tuple[ItemError, ...]
+
+
+def prepare(
+    tenant_id: int,
+    tz: ZoneInfo,
+    items: Sequence[Item],
+    source: str,
+    run_id: str | None = None,
+    *,
+    parse: Parse,
+    order_id_of: OrderIdOf,
+) -> PreparedBatch:
+    """Parse a batch and build what writing it needs, touching no warehouse: run it outside any lock."""
+    good: dict[tuple[str, str], Version] = {}
+    bad: dict[str, QuarantineRow] = {}
+    errors: list[ItemError] = []
+    parsed = 0
+    for index, item in enumerate(items):
+        try:
+            version = parse(item, tz)
+        except BadRecordError as exc:
+            reason = f"{item.where}: {exc}" if item.where else str(exc)
+            errors.append(ItemError(index, reason))
+            row = quarantine_row(item.raw, reason, order_id_of(item.raw))
+            bad.setdefault(row.raw_hash, row)
+            continue
+        parsed += 1
+        good.setdefault((version.order_id, version.payload_hash), version)
+    return PreparedBatch(
+        tenant_id=tenant_id,
+        source=source,
+        run_id=run_id,
+        received=len(items),
+        parsed=parsed,
+        versions=tuple(good.values()),
+        quarantine=tuple(bad.values()),
+        errors=tuple(errors),
+    )
+
+
 class Intake:
     def __init__(self, wh: Warehouse, clock: Clock) -> None:
         self.wh = wh
         self.lander = Lander(wh, clock)
+
+    def write(
+        self,
+        batch: PreparedBatch,
+        *,
+        fence: Fence | None = None,
+        within: Callable[[BatchResult], None] | None = None,
+    ) -> BatchResult:
+        """Store a prepared batch in one transaction (fenced by `fence` when given); `within` runs
+        inside that transaction with the result, for what must commit with it (an idempotency record)."""
+        result = BatchResult(received=batch.received, errors=list(batch.errors))
+        with (fence or NoFence()).transaction(self.wh):
+            if batch.quarantine:
+                self.lander.quarantine_rows(batch.tenant_id, batch.quarantine, batch.source, batch.run_id)
+            landed = self.lander.land(batch.tenant_id, batch.versions, batch.source, batch.run_id)
+            result.quarantined = len(batch.errors)
+            result.landed = landed
+            result.duplicates = batch.parsed - landed
+            if within is not None:
+                within(result)
+        return result
 
     def land_items(
         self,
@@ -85,29 +162,6 @@ class Intake:
         fence: Fence | None = None,
         within: Callable[[BatchResult], None] | None = None,
     ) -> BatchResult:
-        """Land one batch in one transaction (fenced by `fence` when given); `within` runs inside
-        that transaction with the result, for what must commit with it (an idempotency record)."""
-        result = BatchResult(received=len(items))
-        good: dict[tuple[str, str], Version] = {}
-        bad: list[tuple[Item, str]] = []
-        parsed = 0
-        for index, item in enumerate(items):
-            try:
-                version = parse(item, tz)
-            except BadRecordError as exc:
-                reason = f"{item.where}: {exc}" if item.where else str(exc)
-                result.errors.append(ItemError(index, reason))
-                bad.append((item, reason))
-                continue
-            parsed += 1
-            good.setdefault((version.order_id, version.payload_hash), version)
-        with (fence or NoFence()).transaction(self.wh):
-            for item, reason in bad:
-                self.lander.quarantine(tenant_id, item.raw, reason, source, run_id, order_id_of(item.raw))
-            landed = self.lander.land(tenant_id, list(good.values()), source, run_id) if good else 0
-            result.quarantined = len(bad)
-            result.landed = landed
-            result.duplicates = parsed - landed
-            if within is not None:
-                within(result)
-        return result
+        """prepare() then write(): one batch in one transaction."""
+        batch = prepare(tenant_id, tz, items, source, run_id, parse=parse, order_id_of=order_id_of)
+        return self.write(batch, fence=fence, within=within)

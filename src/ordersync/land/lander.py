@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from ordersync.clock import Clock
 from ordersync.errors import BadRecordError
 from ordersync.land import ledger
-from ordersync.land.records import Version, as_bytes, order_id_of, parse_order
+from ordersync.land.records import Version, as_bytes, order_id_of, parse_order, payload_hash
 from ordersync.warehouse import Warehouse
 
 #: Versions handed to the warehouse at once by land_raw (all in one transaction).
@@ -52,6 +52,32 @@ def decode_raw(text: str, encoding: str | None) -> bytes:
         except binascii.Error as exc:
             raise BadRecordError(f"the stored raw record is not valid base64 ({exc})") from None
     raise BadRecordError(f"the stored raw record has an unknown encoding {encoding!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantineRow:
+    """A bad record ready for cdp.quarantine: built without the warehouse (see quarantine_row)."""
+
+    reason: str
+    order_id: str | None
+    #: the raw bytes as stored (encode_raw) and how they are encoded
+    raw: str
+    raw_encoding: str
+    #: a hash of the raw bytes: the same bytes are quarantined once per tenant
+    raw_hash: str
+
+
+def quarantine_row(raw: bytes | str, reason: str, order_id: str | None = None) -> QuarantineRow:
+    """The row that keeps a record that cannot land, byte for byte, with why."""
+    data = as_bytes(raw)
+    text, encoding = encode_raw(data)
+    return QuarantineRow(
+        reason=_storable(reason, _MAX_REASON) or "",
+        order_id=_storable(order_id),
+        raw=text,
+        raw_encoding=encoding,
+        raw_hash=payload_hash(data),
+    )
 
 
 def _storable(text: str | None, limit: int | None = None) -> str | None:
@@ -110,30 +136,27 @@ class Lander:
         """Keep a record that cannot land, byte for byte (see encode_raw), with why; True when it was
         stored. `once`: skip it when the same order's same bytes are already waiting unresolved (a
         pull run meets the same poison body again at every run over the trailing window)."""
-        text, encoding = encode_raw(raw)
-        if once and order_id is not None:
+        row = quarantine_row(raw, reason, order_id)
+        if once and row.order_id is not None:
             held = self.wh.scalar(
                 "SELECT count(*) FROM cdp.quarantine WHERE tenant_id = ? AND source = ? AND order_id = ? "
                 "AND resolved_at IS NULL AND raw = ?",
-                (tenant_id, source, _storable(order_id), text),
+                (tenant_id, source, row.order_id, row.raw),
             )
             if held:
                 return False
-        self.wh.execute(
-            "INSERT INTO cdp.quarantine (tenant_id, source, run_id, order_id, reason, raw, raw_encoding, "
-            "quarantined_at, retries) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)",
-            (
-                tenant_id,
-                source,
-                run_id,
-                _storable(order_id),
-                _storable(reason, _MAX_REASON),
-                text,
-                encoding,
-                self.clock.now(),
-            ),
-        )
-        return True
+        return self.quarantine_rows(tenant_id, [row], source, run_id) > 0
+
+    def quarantine_rows(self, tenant_id: int, rows: Sequence[QuarantineRow], source: str, run_id: str | None) -> int:
+        """Store bad records (call inside a transaction); returns how many rows were written."""
+        now = self.clock.now()
+        for row in rows:
+            self.wh.execute(
+                "INSERT INTO cdp.quarantine (tenant_id, source, run_id, order_id, reason, raw, raw_encoding, "
+                "quarantined_at, retries) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)",
+                (tenant_id, source, run_id, row.order_id, row.reason, row.raw, row.raw_encoding, now),
+            )
+        return len(rows)
 
     def land_raw(
         self, tenant_id: int, tz: ZoneInfo, records: Iterable[bytes | str], source: str, run_id: str | None
