@@ -1,9 +1,10 @@
 """The FastAPI app of `ordersync serve`: the push API, the VTEX Hook receiver and health.
 
 A request reaches the warehouse only through the gate (web.gate): for its token and to write what
-it brought. Reading a body, gunzip and parsing run in a worker thread outside any warehouse lock,
-so one tenant's huge or hostile body never holds up another tenant's request, and never the event
-loop. Health and hook secrets are answered from what serve keeps in memory.
+it brought. Gunzip, parsing and preparing the batch (its versions and quarantine rows) run in a
+worker thread outside any warehouse lock, so one tenant's huge or hostile body never holds up
+another tenant's request, nor the event loop. Health and hook secrets are answered from what
+serve keeps in memory.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from fastapi.responses import JSONResponse
 
 from ordersync.land.intake import Item
 from ordersync.sources.push.bodies import UnreadableBodyError, json_items, ndjson_items
-from ordersync.sources.push.receiver import MAX_IDEMPOTENCY_KEY
+from ordersync.sources.push.receiver import MAX_IDEMPOTENCY_KEY, PushReceiver
 from ordersync.sources.vtex.hook import SECRET_HEADER, Spool, is_ping, notification, secret_matches
 from ordersync.web.bodies import BadEncodingError, BodyTooLargeError, gunzip_capped, read_capped
 from ordersync.web.budget import Budget, retry_after
@@ -170,9 +171,10 @@ def create_app(
                 "in Retry-After" + (", in smaller batches" if len(items) > budget.per_minute else ""),
                 {"Retry-After": retry_after(wait)},
             )
-        answer = await gate.request(
-            lambda app: app.push_receiver().receive(owner, items, idempotency_key=key, request=body)
+        prepared = await anyio.to_thread.run_sync(
+            lambda: PushReceiver.prepare(owner, items, idempotency_key=key, request=body)
         )
+        answer = await gate.request(lambda app: app.push_receiver().commit(prepared))
         if answer.body.get("landed"):
             on_landed(int(answer.body["landed"]))
         headers = {"Idempotent-Replayed": "true"} if answer.replayed else None
