@@ -67,6 +67,13 @@ def create_app(
     )
     limit = int(max_body_mb * _MIB)
     budget = Budget(max_items_per_minute)
+    shares: dict[int, anyio.CapacityLimiter] = {}
+
+    def share_of(tenant_id: int) -> anyio.CapacityLimiter:
+        if tenant_id not in shares:
+            shares[tenant_id] = anyio.CapacityLimiter(gate.tenant_share)
+        return shares[tenant_id]
+
     secrets = hook_secrets or HookSecrets(gate)
 
     @api.get("/v1/health", response_model=Health, tags=["health"])
@@ -155,9 +162,10 @@ def create_app(
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
             return problem(413, f"the body is over {max_body_mb:g} MB; send smaller batches")
+        share = share_of(owner.tenant_id)  # the threads and connections this tenant may hold at once
         try:
             raw = await read_capped(request.stream(), limit)
-            body, items = await anyio.to_thread.run_sync(decode, raw, encoding == "gzip", reader, limit)
+            body, items = await anyio.to_thread.run_sync(decode, raw, encoding == "gzip", reader, limit, limiter=share)
         except BodyTooLargeError:
             return problem(413, f"the body is over {max_body_mb:g} MB (after decompression); send smaller batches")
         except (BadEncodingError, UnreadableBodyError) as exc:
@@ -172,9 +180,9 @@ def create_app(
                 {"Retry-After": retry_after(wait)},
             )
         prepared = await anyio.to_thread.run_sync(
-            lambda: PushReceiver.prepare(owner, items, idempotency_key=key, request=body)
+            lambda: PushReceiver.prepare(owner, items, idempotency_key=key, request=body), limiter=share
         )
-        answer = await gate.request(lambda app: app.push_receiver().commit(prepared))
+        answer = await gate.request(lambda app: app.push_receiver().commit(prepared), share)
         if answer.body.get("landed"):
             on_landed(int(answer.body["landed"]))
         headers = {"Idempotent-Replayed": "true"} if answer.replayed else None

@@ -100,6 +100,7 @@ class Gate:
         self.lock = lock or threading.Lock()
         self.vitals = Vitals()
         self.pool: Pool | None = None
+        self.pool_size = pool_size
         if app.settings.warehouse.is_postgres:
             settings, clock, worker_id = app.settings, app.clock, app.worker_id
             self.pool = Pool(lambda: Ordersync(settings, clock=clock, worker_id=worker_id), pool_size)
@@ -116,9 +117,15 @@ class Gate:
         with self.pool.borrow() as app:
             return self.through(fn, app)
 
-    async def request(self, fn: Callable[[Ordersync], T]) -> T:
-        """A request's warehouse work, in a worker thread."""
-        return await anyio.to_thread.run_sync(self.pooled, fn)
+    async def request(self, fn: Callable[[Ordersync], T], limiter: anyio.CapacityLimiter | None = None) -> T:
+        """A request's warehouse work, in a worker thread (one of `limiter`'s, when given)."""
+        return await anyio.to_thread.run_sync(self.pooled, fn, limiter=limiter)
+
+    @property
+    def tenant_share(self) -> int:
+        """Requests of one tenant in the warehouse or parsing at once: half the pool, so whatever
+        one tenant sends, the others find connections (and worker threads) free."""
+        return max(1, self.pool_size // 2)
 
     def through(self, fn: Callable[[Ordersync], T], app: Ordersync | None = None) -> T:
         """`fn` on `app` (the serve's facade: the caller holds the lock), noted in the vitals."""
