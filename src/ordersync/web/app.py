@@ -16,7 +16,7 @@ from typing import Any
 import anyio
 import orjson
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from ordersync.land.intake import Item
 from ordersync.sources.push.bodies import UnreadableBodyError, json_items, ndjson_items
@@ -186,7 +186,9 @@ def create_app(
         if answer.body.get("landed"):
             on_landed(int(answer.body["landed"]))
         headers = {"Idempotent-Replayed": "true"} if answer.replayed else None
-        return JSONResponse(answer.body, status_code=answer.status, headers=headers)
+        # a batch of bad items answers with a long list of errors: rendered off the event loop
+        content = await anyio.to_thread.run_sync(orjson.dumps, answer.body, limiter=share)
+        return Response(content, status_code=answer.status, headers=headers, media_type="application/json")
 
     @api.post(
         "/v1/hooks/vtex/{tenant}",

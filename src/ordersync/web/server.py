@@ -44,6 +44,7 @@ PULSE_SECONDS = 5.0
 #: serve reload them at once).
 CHECKPOINT_EVERY_SECONDS = 30.0
 SECRETS_EVERY_SECONDS = 30.0
+SWITCH_INTERVAL_SECONDS = 0.0005
 #: DuckDB: the WAL may grow this far before a commit checkpoints itself (the pulse does it sooner).
 CHECKPOINT_WAL_MB = 1024
 
@@ -69,6 +70,10 @@ class Serve:
         # the first build comes build_every_seconds after start at the earliest, whatever the host's uptime
         self._last_build = time.monotonic()
         self._threads: list[threading.Thread] = []
+        # The event loop waits for the GIL behind the threads that parse and prepare bodies; a
+        # shorter switch interval than Python's 5 ms keeps health and small requests prompt
+        # while a large body is prepared.
+        sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
         app.upgrade()
         if isinstance(app.wh, DuckDBWarehouse):
             app.wh.defer_checkpoints(CHECKPOINT_WAL_MB)
