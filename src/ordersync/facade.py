@@ -194,7 +194,7 @@ class Ordersync:
     def push_receiver(self) -> PushReceiver:
         from ordersync.sources.push.receiver import PushReceiver
 
-        return PushReceiver(self.wh, self.clock)
+        return PushReceiver(self.wh, self.clock, idempotency_hours=self.settings.serve.idempotency_hours)
 
     def create_token(self, tenant_name: str, label: str | None = None) -> tuple[str, str]:
         """(token_id, token) for pushing to the tenant; the token is shown only now."""

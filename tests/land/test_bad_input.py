@@ -217,4 +217,4 @@ def test_one_bad_record_never_fails_a_batch(
     rows = landed(shared_app, tenant)
     assert sorted(r["payload"].encode("utf-8") for r in rows) == sorted(good)
     kept = [quarantined_raw(shared_app.wh, q["quarantine_id"]) for q in quarantined(shared_app, tenant)]
-    assert kept == bad
+    assert kept == list(dict.fromkeys(bad))  # the same bytes are kept once

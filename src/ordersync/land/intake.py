@@ -21,6 +21,8 @@ from ordersync.warehouse import Warehouse
 Parse = Callable[["Item", ZoneInfo], Version]
 #: The order id of a raw item, best effort (for the quarantine's order_id column).
 OrderIdOf = Callable[[bytes], str | None]
+#: Errors named in an answer (BatchResult.as_dict); the rest are counted.
+MAX_ANSWER_ERRORS = 100
 
 
 @dataclass(frozen=True)
@@ -46,12 +48,15 @@ class BatchResult:
         self.errors.extend(ItemError(e.index + offset, e.reason) for e in other.errors)
 
     def as_dict(self) -> dict[str, Any]:
+        """The answer: the first MAX_ANSWER_ERRORS errors and how many more there were (a batch of
+        millions of bad items must not make an answer, or its stored copy, of hundreds of MB)."""
         return {
             "received": self.received,
             "landed": self.landed,
             "duplicates": self.duplicates,
             "quarantined": self.quarantined,
-            "errors": [{"index": e.index, "reason": e.reason} for e in self.errors],
+            "errors": [{"index": e.index, "reason": e.reason} for e in self.errors[:MAX_ANSWER_ERRORS]],
+            "errors_omitted": max(len(self.errors) - MAX_ANSWER_ERRORS, 0),
         }
 
 

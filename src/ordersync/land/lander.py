@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -19,6 +19,41 @@ from ordersync.warehouse import Warehouse
 #: Versions handed to the warehouse at once by land_raw (all in one transaction).
 RAW_BATCH = 500
 _MAX_REASON = 2000
+#: Raw text (characters) per quarantine statement: a batch of small bad items is one statement,
+#: a few large ones are not held in memory all at once (DuckDB's default limit is 48 MB).
+QUARANTINE_CHUNK_CHARS = 1 << 20
+_NEXT_QUARANTINE_IDS = "SELECT nextval('cdp.quarantine_id_seq') FROM generate_series(1, CAST(? AS INTEGER))"
+_QUARANTINE_COLUMNS = (
+    "tenant_id, source, run_id, quarantined_at, retries, quarantine_id, order_id, reason, raw, raw_encoding, raw_hash"
+)
+#: Bad records in one statement: the lists are zipped row by row (unnest in the SELECT list does
+#: that on both warehouses); bytes the tenant already has in the quarantine are skipped.
+_INSERT_QUARANTINE = (
+    f"INSERT INTO cdp.quarantine ({_QUARANTINE_COLUMNS}) SELECT {_QUARANTINE_COLUMNS} FROM (SELECT "
+    "CAST(? AS INTEGER) AS tenant_id, CAST(? AS TEXT) AS source, CAST(? AS TEXT) AS run_id, "
+    "CAST(? AS TIMESTAMPTZ) AS quarantined_at, 0 AS retries, unnest(CAST(? AS BIGINT[])) AS quarantine_id, "
+    "unnest(CAST(? AS TEXT[])) AS order_id, unnest(CAST(? AS TEXT[])) AS reason, unnest(CAST(? AS TEXT[])) AS raw, "
+    "unnest(CAST(? AS TEXT[])) AS raw_encoding, unnest(CAST(? AS TEXT[])) AS raw_hash) s "
+    "WHERE NOT EXISTS (SELECT 1 FROM cdp.quarantine q WHERE q.tenant_id = s.tenant_id AND q.raw_hash = s.raw_hash)"
+)
+#: With several writers (PostgreSQL) another transaction may be quarantining the same bytes: wait for
+#: it on the unique index and skip them. DuckDB has one writer, and its ON CONFLICT holds a large
+#: record several times over in memory (over its 48 MB default for a 5 MB record).
+_ON_CONFLICT = " ON CONFLICT DO NOTHING"
+_RETURNING = " RETURNING quarantine_id"
+
+
+def _chunks(rows: Sequence[tuple[int, QuarantineRow]]) -> Iterator[list[tuple[int, QuarantineRow]]]:
+    chunk: list[tuple[int, QuarantineRow]] = []
+    size = 0
+    for pair in rows:
+        if chunk and size + len(pair[1].raw) > QUARANTINE_CHUNK_CHARS:
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(pair)
+        size += len(pair[1].raw)
+    if chunk:
+        yield chunk
 
 
 @dataclass
@@ -148,15 +183,33 @@ class Lander:
         return self.quarantine_rows(tenant_id, [row], source, run_id) > 0
 
     def quarantine_rows(self, tenant_id: int, rows: Sequence[QuarantineRow], source: str, run_id: str | None) -> int:
-        """Store bad records (call inside a transaction); returns how many rows were written."""
-        now = self.clock.now()
+        """Store bad records (call inside a transaction), a batch's in one statement (or one per
+        QUARANTINE_CHUNK_CHARS of raw text); bytes this tenant already has in the quarantine are
+        skipped. Returns how many rows were written."""
+        once: dict[str, QuarantineRow] = {}
         for row in rows:
-            self.wh.execute(
-                "INSERT INTO cdp.quarantine (tenant_id, source, run_id, order_id, reason, raw, raw_encoding, "
-                "quarantined_at, retries) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)",
-                (tenant_id, source, run_id, row.order_id, row.reason, row.raw, row.raw_encoding, now),
+            once.setdefault(row.raw_hash, row)
+        rows = list(once.values())
+        if not rows:
+            return 0
+        # Ids in the batch's order, so the quarantine lists records as they came; rows written in
+        # the order of their hash, so two transactions quarantining the same bytes wait for each
+        # other on the unique index instead of deadlocking.
+        ids = self.wh.query(_NEXT_QUARANTINE_IDS, (len(rows),))
+        numbered = sorted(zip(sorted(int(r[0]) for r in ids), rows, strict=True), key=lambda p: p[1].raw_hash)
+        sql = _INSERT_QUARANTINE + (_ON_CONFLICT if self.wh.concurrent_writers else "") + _RETURNING
+        now, written = self.clock.now(), 0
+        for chunk in _chunks(numbered):
+            values = (
+                [i for i, _ in chunk],
+                [r.order_id for _, r in chunk],
+                [r.reason for _, r in chunk],
+                [r.raw for _, r in chunk],
+                [r.raw_encoding for _, r in chunk],
+                [r.raw_hash for _, r in chunk],
             )
-        return len(rows)
+            written += len(self.wh.query(sql, (tenant_id, source, run_id, now, *values)))
+        return written
 
     def land_raw(
         self, tenant_id: int, tz: ZoneInfo, records: Iterable[bytes | str], source: str, run_id: str | None

@@ -38,7 +38,8 @@ class PushResult(BaseModel):
     landed: int = Field(description="new versions landed")
     duplicates: int = Field(description="items whose identical version had already landed")
     quarantined: int = Field(description="bad items, kept in the quarantine with their reason")
-    errors: list[ItemErrorOut]
+    errors: list[ItemErrorOut] = Field(description="the first 100 bad items, each with its reason")
+    errors_omitted: int = Field(0, description="bad items past the first 100, counted in quarantined")
 
 
 class Problem(BaseModel):

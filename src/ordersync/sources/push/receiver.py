@@ -7,9 +7,11 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from ordersync.clock import Clock
+from ordersync.errors import TransientWarehouseError
 from ordersync.land.intake import BatchResult, Intake, Item, PreparedBatch, prepare
 from ordersync.sources.push.events import item_order_id, parse_pushed
 from ordersync.tenants import Tenant, TenantStore
@@ -18,6 +20,10 @@ from ordersync.web.tokens import TokenStore
 
 SOURCE = "push"
 MAX_IDEMPOTENCY_KEY = 200
+DEFAULT_IDEMPOTENCY_HOURS = 48.0
+KEY_REUSED = "this Idempotency-Key was already used with a different body; use a new key for a new batch"
+#: Expired keys deleted at most per new key.
+PURGE_BATCH = 100
 
 
 @dataclass(frozen=True)
@@ -43,9 +49,10 @@ class PreparedPush:
 
 
 class PushReceiver:
-    def __init__(self, wh: Warehouse, clock: Clock) -> None:
+    def __init__(self, wh: Warehouse, clock: Clock, *, idempotency_hours: float = DEFAULT_IDEMPOTENCY_HOURS) -> None:
         self.wh = wh
         self.clock = clock
+        self.idempotency_ttl = timedelta(hours=idempotency_hours)
 
     def tenant_for_token(self, token: str) -> Tenant | None:
         """The tenant a live token belongs to, or None (unknown or revoked)."""
@@ -67,31 +74,68 @@ class PushReceiver:
         return PreparedPush(tenant, batch, idempotency_key, body_hash(request))
 
     def commit(self, prepared: PreparedPush) -> PushAnswer:
-        """Land a prepared push in one transaction, or answer a retry of an earlier one."""
-        tenant_id, key, digest = prepared.tenant.tenant_id, prepared.idempotency_key, prepared.request_hash
-        if key is not None:
-            earlier = self._earlier(tenant_id, key)
-            if earlier is not None:
-                if earlier[0] != digest:
-                    return PushAnswer(
-                        409,
-                        {
-                            "detail": "this Idempotency-Key was already used with a different body; "
-                            "use a new key for a new batch"
-                        },
-                    )
-                return PushAnswer(int(earlier[1]), json.loads(earlier[2]), replayed=True)
+        """Land a prepared push in one transaction, or answer a retry of an earlier one.
 
-        def remember(result: BatchResult) -> None:
-            if key is not None:
-                self.wh.execute(
-                    "INSERT INTO cdp.idempotency_keys (tenant_id, idem_key, request_hash, status_code, response, "
-                    "created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                    (tenant_id, key, digest, 200, json.dumps(result.as_dict()), self.clock.now()),
-                )
+        With an Idempotency-Key, the key's row is claimed first, inside the landing transaction, and
+        completed with the answer before it commits. A second transaction claiming the same key (another
+        process, on PostgreSQL) waits on the key's primary key until the first commits, then finds
+        it taken and answers from it: the first answer (same body) or 409 (another body). A key
+        expired after `idempotency_hours` is claimed again as new."""
+        key = prepared.idempotency_key
+        if key is None:
+            return PushAnswer(200, Intake(self.wh, self.clock).write(prepared.batch).as_dict())
+        tenant_id, digest = prepared.tenant.tenant_id, prepared.request_hash
+        now = self.clock.now()
+        expired_before = now - self.idempotency_ttl
 
-        result = Intake(self.wh, self.clock).write(prepared.batch, within=remember)
+        def complete(result: BatchResult) -> None:
+            self.wh.execute(
+                "UPDATE cdp.idempotency_keys SET status_code = ?, response = ? WHERE tenant_id = ? AND idem_key = ?",
+                (200, json.dumps(result.as_dict()), tenant_id, key),
+            )
+
+        for _ in range(2):
+            with self.wh.transaction():
+                if self._claim(tenant_id, key, digest, now, expired_before):
+                    result = Intake(self.wh, self.clock).write(prepared.batch, within=complete)
+                    break
+                earlier = self._earlier(tenant_id, key)
+            if earlier is None:
+                continue  # purged since the claim looked (it had expired): claim it anew
+            if earlier[0] != digest:
+                return PushAnswer(409, {"detail": KEY_REUSED})
+            return PushAnswer(earlier[1], json.loads(earlier[2]), replayed=True)
+        else:
+            raise TransientWarehouseError("the Idempotency-Key's record changed twice while it was claimed; retry")
+        self._purge(tenant_id, expired_before)
         return PushAnswer(200, result.as_dict())
+
+    def _claim(self, tenant_id: int, key: str, digest: str, now: datetime, expired_before: datetime) -> bool:
+        """Take the key for this request (inside the landing transaction): a new row, or an expired
+        one taken over. False when another request holds it (committed: this waited for it)."""
+        if self.wh.query(
+            "INSERT INTO cdp.idempotency_keys (tenant_id, idem_key, request_hash, status_code, response, created_at) "
+            "VALUES (?, ?, ?, 0, '', ?) ON CONFLICT DO NOTHING RETURNING 1",
+            (tenant_id, key, digest, now),
+        ):
+            return True
+        # Taken over in place (not deleted and inserted again): a second claimer waits on the row
+        # lock, then finds it no longer expired.
+        return bool(
+            self.wh.query(
+                "UPDATE cdp.idempotency_keys SET request_hash = ?, status_code = 0, response = '', created_at = ? "
+                "WHERE tenant_id = ? AND idem_key = ? AND created_at < ? RETURNING 1",
+                (digest, now, tenant_id, key, expired_before),
+            )
+        )
+
+    def _purge(self, tenant_id: int, expired_before: datetime) -> None:
+        """Delete a few of the tenant's expired keys (each new key does, so they never pile up)."""
+        self.wh.execute(
+            "DELETE FROM cdp.idempotency_keys WHERE tenant_id = ? AND idem_key IN (SELECT idem_key FROM "
+            "cdp.idempotency_keys WHERE tenant_id = ? AND created_at < ? ORDER BY created_at LIMIT ?)",
+            (tenant_id, tenant_id, expired_before, PURGE_BATCH),
+        )
 
     def receive(self, tenant: Tenant, items: list[Item], *, idempotency_key: str | None, request: bytes) -> PushAnswer:
         """prepare() then commit()."""
