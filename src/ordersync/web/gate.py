@@ -174,7 +174,7 @@ class HookSecrets:
         self._table: SecretTable = {}
 
     def reload(self) -> None:
-        """Read every tenant's hash (the caller holds the lock on DuckDB, or it is taken here)."""
+        """Read every tenant's hash (on DuckDB under the lock, taken here)."""
         self._table = self.gate.pooled(read_hook_secrets)
 
     def reload_held(self) -> None:
