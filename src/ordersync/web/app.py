@@ -186,7 +186,7 @@ def create_app(
         if answer.body.get("landed"):
             on_landed(int(answer.body["landed"]))
         headers = {"Idempotent-Replayed": "true"} if answer.replayed else None
-        # a batch of bad items answers with a long list of errors: rendered off the event loop
+        # rendered off the event loop, like everything else that grows with the batch
         content = await anyio.to_thread.run_sync(orjson.dumps, answer.body, limiter=share)
         return Response(content, status_code=answer.status, headers=headers, media_type="application/json")
 
