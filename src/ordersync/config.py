@@ -12,6 +12,7 @@ they are seen, so `scrub` can remove them from anything printed or logged.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import functools
 import json
@@ -32,12 +33,14 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
+    EnvSettingsSource,
     InitSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
 from pydantic_settings.exceptions import SettingsError
+from pydantic_settings.sources.utils import parse_env_vars
 
 from ordersync.errors import ConfigError
 
@@ -50,15 +53,51 @@ ENV_PREFIX = "ORDERSYNC__"
 ENV_SHORT_WAREHOUSE = "ORDERSYNC_WAREHOUSE"
 MASK = "***"
 
+# The environment of the command being run: os.environ, or the caller's variables for a command
+# that a running serve runs for another process (web.channel). Read it through `command_variables()`, never
+# os.environ, so such a command sees its caller's settings and credentials and not serve's.
+_ENVIRON: ContextVar[Mapping[str, str] | None] = ContextVar("ordersync_environ", default=None)
+
+
+def command_variables() -> Mapping[str, str]:
+    """The environment variables of the command being run."""
+    own = _ENVIRON.get()
+    return os.environ if own is None else own
+
+
+@contextlib.contextmanager
+def command_environ(variables: Mapping[str, str]) -> Iterator[None]:
+    """Run a command with `variables` as its environment, in this context only (other threads of
+    the process, which read os.environ, are not touched)."""
+    token = _ENVIRON.set(dict(variables))
+    try:
+        yield
+    finally:
+        _ENVIRON.reset(token)
+
+
 # A section refuses keys it does not know even when they arrive as a JSON value
 # (ORDERSYNC__SYNC='{...}'); the key check in load_settings covers every other way in.
 SECTION_CONFIG = ConfigDict(extra="forbid")
 
 
+# A libpq key=value connection string starts with a parameter name and '=' ("host=db dbname=x");
+# a DuckDB file whose name looks like that is given as duckdb://NAME.
+_CONNINFO_START = re.compile(r"^\s*[A-Za-z_]+\s*=")
+
+
+def is_postgres_url(url: str) -> bool:
+    """A postgresql:// URL or a libpq key=value string (anything else is a DuckDB file path)."""
+    return url.startswith(("postgresql://", "postgres://")) or bool(_CONNINFO_START.match(url))
+
+
 class WarehouseSettings(BaseModel):
     model_config = SECTION_CONFIG
 
-    url: str = Field(DEFAULT_WAREHOUSE, description="a DuckDB file path or a postgresql:// URL")
+    url: str = Field(
+        DEFAULT_WAREHOUSE,
+        description="a DuckDB file path (or duckdb://PATH), a postgresql:// URL or a libpq key=value string",
+    )
     # DuckDB's buffer pool for ordersync's own connection (dbt's builds have their own). Landing
     # streams through it and fills it at every checkpoint, so its size is most of a sync's peak
     # over the baseline. A larger one bought the sync no speed (64 MB landed as fast as 256 MB, and
@@ -82,7 +121,7 @@ class WarehouseSettings(BaseModel):
 
     @property
     def is_postgres(self) -> bool:
-        return self.url.startswith(("postgresql://", "postgres://"))
+        return is_postgres_url(self.url)
 
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
         # repr() and str() of the settings (and of Settings around them) show the URL masked
@@ -230,6 +269,13 @@ class EnvironmentSettings(BaseModel):
         return self.name.strip().lower() == "production"
 
 
+class _CommandEnvSource(EnvSettingsSource):
+    """pydantic-settings' environment source, reading `command_variables()` instead of os.environ."""
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return parse_env_vars(command_variables(), self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str)
+
+
 # The parsed ordersync.toml of the load_settings call in progress (checked before it is used).
 _FILE_VALUES: ContextVar[dict[str, Any] | None] = ContextVar("ordersync_file_values", default=None)
 
@@ -267,7 +313,7 @@ class Settings(BaseSettings):
             if values is None
             else InitSettingsSource(settings_cls, values)
         )
-        return (init_settings, env_settings, file_source)
+        return (init_settings, _CommandEnvSource(settings_cls), file_source)
 
 
 SettingsT = TypeVar("SettingsT", bound=Settings)
@@ -302,7 +348,7 @@ def load_settings(
     file_values = _read_toml(path) if path.is_file() else {}
     _register_raw_url(file_values)
     _check_keys(settings_cls, file_values, (), f" in {path}", origins, str(path))
-    _check_env(settings_cls, os.environ, origins)
+    _check_env(settings_cls, command_variables(), origins)
     flags = _without_none(overrides or {})
     short = _env_get(ENV_SHORT_WAREHOUSE)
     if short and _env_get(f"{ENV_PREFIX}WAREHOUSE__URL") is None and "url" not in flags.get("warehouse", {}):
@@ -339,7 +385,7 @@ def _without_none(values: Mapping[str, Any]) -> dict[str, Any]:
 def _env_get(name: str) -> str | None:
     """Environment variables are matched without regard to case, as pydantic-settings does."""
     wanted = name.upper()
-    return next((v for k, v in os.environ.items() if k.upper() == wanted), None)
+    return next((v for k, v in command_variables().items() if k.upper() == wanted), None)
 
 
 def _register_raw_url(values: Mapping[str, Any]) -> None:
@@ -507,7 +553,7 @@ def read_secret(env_var: str | None, what: str) -> SecretStr:
     """Read a credential from the environment variable a tenant names, without ever echoing it."""
     if not env_var:
         raise ConfigError(f"{what}: no environment variable is configured; set it with tenants add")
-    value = os.environ.get(env_var)
+    value = command_variables().get(env_var)
     if value is None:
         raise ConfigError(f"{what}: environment variable {env_var} is not set; export it and run again")
     register_secret(value)
@@ -579,7 +625,7 @@ def known_secrets() -> set[str]:
     PG* variables named like secrets (and the passwords inside ORDERSYNC_* URLs) set right now."""
     with _SECRETS_LOCK:
         found = set(_SECRETS)
-    for var, value in os.environ.items():
+    for var, value in _all_environ_items():
         upper = var.upper()
         if not value or not upper.startswith(("ORDERSYNC", "PG")):
             continue
@@ -590,6 +636,15 @@ def known_secrets() -> set[str]:
                 found.update(_forms(password))
     found.discard(MASK)
     return found
+
+
+def _all_environ_items() -> list[tuple[str, str]]:
+    """This process's variables and, in a command run for another process, its caller's too."""
+    items = list(os.environ.items())
+    own = _ENVIRON.get()
+    if own is not None:
+        items.extend(own.items())
+    return items
 
 
 def scrub(text: str, secrets: Collection[str] | None = None) -> str:

@@ -73,12 +73,15 @@ class Ordersync:
         clock: Clock | None = None,
         reporter: Reporter | None = None,
         worker_id: str | None = None,
+        read_only: bool = False,
     ) -> None:
         keep_memory_flat()
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
         self.reporter: Reporter = reporter or SilentReporter()
         self.worker_id = worker_id
+        #: a reading command's: the DuckDB file is opened read-only, never created
+        self.read_only = read_only
         self._wh: Warehouse | None = None
         self._leases: LeaseKeeper | None = None
         self._schema_ok = False
@@ -89,7 +92,7 @@ class Ordersync:
         """The open warehouse. Its schema is checked, never changed, on first use: reading commands
         say to run `ordersync init` when it is behind; writing ones call upgrade() first."""
         if self._wh is None:
-            self._wh = open_warehouse(self.settings.warehouse)
+            self._wh = open_warehouse(self.settings.warehouse, read_only=self.read_only)
         if not self._schema_ok:
             migrate.check(self._wh)
             self._schema_ok = True
@@ -229,24 +232,28 @@ class Ordersync:
             spool.drain(lambda notes: hook.Inbox(self.wh).record(notes, self.clock.now()))
         return hook.process(self.wh, self.clock, self.settings.sync, self.leases())
 
-    def hook_setup(self, tenant_name: str, url: str, force: bool = False) -> SetupResult:
-        """Configure the store's Hook to send every status change to `url` (ordersync serve's
-        endpoint) with a new secret header; the secret's hash is kept once the store accepted."""
+    def hook_setup(self, tenant_name: str, url: str, force: bool = False, what: str = "all") -> SetupResult:
+        """Configure the store's Hook to send every change (`what` "status": status changes only)
+        to `url` (ordersync serve's endpoint) with a secret header; its hash is kept once the store accepted."""
         from ordersync.sources.vtex import setup
 
         self.upgrade()
         tenant = self.tenants.get(tenant_name)
         s = self.settings
-        return run_async(setup.hook_setup(self.tenants, tenant, url, s.sync, s.feed, force))
+        chosen = setup.capture_filter(what)
+        return run_async(setup.hook_setup(self.tenants, tenant, url, s.sync, s.feed, force, chosen))
 
     # -- feed --------------------------------------------------------------------------------
-    def feed_setup(self, tenant_name: str, force: bool = False) -> SetupResult:
-        """Configure the store's Feed v3 for ordersync and poll it from now on (change capture 'feed')."""
+    def feed_setup(self, tenant_name: str, force: bool = False, what: str = "all") -> SetupResult:
+        """Configure the store's Feed v3 for ordersync (every change; `what` "status": status changes
+        only) and poll it from now on (change capture 'feed')."""
         from ordersync.sources.vtex import setup
 
         self.upgrade()
         tenant = self.tenants.get(tenant_name)
-        return run_async(setup.feed_setup(self.tenants, tenant, self.settings.sync, self.settings.feed, force))
+        s = self.settings
+        chosen = setup.capture_filter(what)
+        return run_async(setup.feed_setup(self.tenants, tenant, s.sync, s.feed, force, chosen))
 
     def feed_poll(self, tenant_name: str | None = None) -> list[FeedRound]:
         """One feed round for the tenant named, or for every enabled tenant whose change capture is

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
@@ -139,3 +140,18 @@ def test_two_writers_quarantining_the_same_bytes_at_once_keep_one_row(
         assert sorted(raw for _, _, raw in _rows(first, tenant)) == [b"1", b"2", b"3"]
     finally:
         first.close()
+
+
+def test_prepare_parses_the_same_bytes_once_and_still_names_each_item() -> None:
+    items = [Item(b"0", where="f.ndjson line 1"), Item(b"0", where="f.ndjson line 2"), Item(b"[1]")]
+    batch = prepare(1, ZoneInfo("UTC"), items, "file", None, parse=parse_pushed, order_id_of=item_order_id)
+    assert [e.index for e in batch.errors] == [0, 1, 2]
+    assert [e.reason.split(":")[0] for e in batch.errors[:2]] == ["f.ndjson line 1", "f.ndjson line 2"]
+    assert batch.errors[0].reason.removeprefix("f.ndjson line 1") == batch.errors[1].reason.removeprefix(
+        "f.ndjson line 2"
+    )
+    assert [(r.raw, r.reason) for r in batch.quarantine] == [
+        ("0", batch.errors[0].reason),
+        ("[1]", batch.errors[2].reason),
+    ]
+    assert (batch.received, batch.parsed, batch.versions) == (3, 0, ())

@@ -19,7 +19,7 @@ from ordersync.errors import ConfigError
 from ordersync.facade import Ordersync, run_async
 from ordersync.simulator import AccountSpec, SimulatorConfig, start_in_thread
 from ordersync.sources.vtex.feed import FeedConsumer
-from ordersync.sources.vtex.setup import ALL_STATUSES, RETENTION_SECONDS, VISIBILITY_TIMEOUT_SECONDS
+from ordersync.sources.vtex.setup import RETENTION_SECONDS, VISIBILITY_TIMEOUT_SECONDS, CaptureFilter, event_filter
 from ordersync.tenants import Tenant
 from ordersync.web.server import ServeOptions, serving_in_thread
 from ordersync.worker.schedule import ScheduleSettings
@@ -72,7 +72,7 @@ def test_rounds_land_every_changed_order_once_and_fct_orders_matches_the_store(
         done = app.feed_setup(ACCOUNT)
         assert done.replaced is None and app.tenants.get(ACCOUNT).change_capture == "feed"
         cfg = queue(sim)
-        assert cfg["filter"] == {"type": "FromWorkflow", "status": list(ALL_STATUSES)}
+        assert cfg["filter"] == event_filter()  # every change, every time
         assert (cfg["visibility_timeout_seconds"], cfg["retention_seconds"]) == (
             VISIBILITY_TIMEOUT_SECONDS,
             RETENTION_SECONDS,
@@ -130,8 +130,17 @@ def test_setup_refuses_a_feed_already_there_unless_forced(tmp_path: Path) -> Non
         assert queue(sim)["filter"]["type"] == "FromOrders"  # left alone
         done = app.feed_setup(ACCOUNT, force=True)
         assert done.replaced is not None and done.replaced["filter"]["type"] == "FromOrders"
-        assert queue(sim)["filter"]["type"] == "FromWorkflow"
+        assert queue(sim)["filter"] == event_filter()
         assert app.tenants.get(ACCOUNT).change_capture == "feed"
+        mine = app.feed_setup(ACCOUNT, what="status")  # its own feed: rewritten without force
+        assert mine.replaced is not None and queue(sim)["filter"] == event_filter(CaptureFilter.STATUS)
+        app.update_tenant(ACCOUNT, change_capture="none")
+        with pytest.raises(ConfigError, match=r"already has a feed.*FromWorkflow on 34 statuses.*--force"):
+            app.feed_setup(ACCOUNT)  # ordersync's filter, but this tenant no longer reads that feed
+        with pytest.raises(ConfigError, match=r"--filter 'edits' is unknown; use all .* or status"):
+            app.feed_setup(ACCOUNT, force=True, what="edits")
+        assert queue(sim)["filter"]["type"] == "FromWorkflow"  # left alone
+        app.update_tenant(ACCOUNT, change_capture="feed")
         gone = urllib.request.Request(
             f"{sim.base_url(ACCOUNT)}/api/orders/feed/config",
             method="DELETE",
@@ -284,8 +293,14 @@ def test_the_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         assert early.returncode == 2 and "ordersync feed setup --tenant store1" in early.stderr
         setup = ordersync(["feed", "setup", "--tenant", ACCOUNT], tmp_path)
         assert setup.returncode == 0 and "feed configured" in setup.stdout, setup.stderr
-        twice = ordersync(["feed", "setup", "--tenant", ACCOUNT], tmp_path)
-        assert twice.returncode == 2 and "--force" in twice.stderr
+        assert "every change" in setup.stdout
+        status = ordersync(["feed", "setup", "--tenant", ACCOUNT, "--filter", "status"], tmp_path)
+        assert status.returncode == 0 and "FromWorkflow on 34 statuses" in status.stdout, status.stderr
+        assert "replaced" in status.stdout and queue(sim)["filter"]["type"] == "FromWorkflow"
+        bad = ordersync(["feed", "setup", "--tenant", ACCOUNT, "--filter", "edits"], tmp_path)
+        assert bad.returncode == 2 and "--filter 'edits' is unknown" in bad.stderr
+        again = ordersync(["feed", "setup", "--tenant", ACCOUNT], tmp_path)  # its own feed: no --force needed
+        assert again.returncode == 0 and queue(sim)["filter"] == event_filter(), again.stderr
         sim.advance(3 * 3600)
         polled = ordersync(["feed", "poll", "--json"], tmp_path)
         assert polled.returncode == 0, polled.stderr

@@ -1,6 +1,6 @@
 """`hook setup` against the simulator with `ordersync serve` running: the store's changes are
-delivered to serve and land; an existing hook is not replaced without force; a failed ping says
-to start serve and leaves the old hook and secret working."""
+delivered to serve and land; its own hook is rewritten (its secret kept), someone else's not
+without force; a failed ping says to start serve and leaves the old hook and secret working."""
 
 from __future__ import annotations
 
@@ -16,9 +16,10 @@ from ordersync.errors import ConfigError
 from ordersync.facade import Ordersync
 from ordersync.simulator import AccountSpec, SimulatorConfig, start_in_thread
 from ordersync.sources.vtex.hook import SECRET_HEADER
+from ordersync.sources.vtex.setup import event_filter
 from ordersync.web.server import ServeOptions, serving_in_thread
 from support.processes import wait_for
-from support.sim import register, settings_for
+from support.sim import configure_events, register, settings_for
 
 pytestmark = pytest.mark.integration
 START = datetime(2026, 11, 20, tzinfo=UTC)
@@ -94,10 +95,13 @@ def test_setup_refuses_a_hook_already_there_and_a_failed_ping_keeps_the_old_one(
 
         app = Ordersync(settings_for(url_wh, tmp_path))
         with serving_in_thread(app, serve_options()) as (url, _):
-            first = setup.hook_setup(ACCOUNT, url)
+            first = setup.hook_setup(ACCOUNT, url, what="status")
             secret = setup.tenants.hook_secret_hash(tid)
-            with pytest.raises(ConfigError, match=r"already has a hook.*sending to .*/v1/hooks/vtex/store1.*--force"):
-                setup.hook_setup(ACCOUNT, url)
+            # its own hook is rewritten without --force, to the filter asked for, and keeps its secret
+            switched = setup.hook_setup(ACCOUNT, url)
+            assert switched.replaced is not None and switched.replaced["filter"]["type"] == "FromWorkflow"
+            (configured,) = sim.events()["hooks"]["configs"]
+            assert configured["filter"] == event_filter() and setup.tenants.hook_secret_hash(tid) == secret
             with pytest.raises(ConfigError, match=r"start ordersync serve first, reachable from the store"):
                 setup.hook_setup(ACCOUNT, "http://127.0.0.1:9/v1/hooks/vtex/store1", force=True)
             assert setup.tenants.hook_secret_hash(tid) == secret  # the old secret still works
@@ -107,6 +111,13 @@ def test_setup_refuses_a_hook_already_there_and_a_failed_ping_keeps_the_old_one(
             sim.advance(3600)
             hooks = sim.wait_for_hooks(timeout=30)
             assert hooks["succeeded"] > 0 and hooks["failed"] == 0  # delivered with the old secret
+
+            erp = {"filter": {"type": "FromWorkflow", "status": ["invoiced"]}, "hook": {"url": first.url}}
+            configure_events(sim, ACCOUNT, "hook", config.app_key, config.app_token, erp)  # someone else's
+            with pytest.raises(ConfigError, match=r"already has a hook.*sending to .*/v1/hooks/vtex/store1.*--force"):
+                setup.hook_setup(ACCOUNT, url)
+            (configured,) = sim.events()["hooks"]["configs"]
+            assert configured["filter"]["status"] == ["invoiced"]  # left alone
 
             again = setup.hook_setup(ACCOUNT, url, force=True)
             assert again.replaced is not None and setup.tenants.hook_secret_hash(tid) != secret

@@ -4,9 +4,11 @@ keys expire after [serve] idempotency_hours."""
 
 from __future__ import annotations
 
+import shutil
 import threading
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -97,12 +99,14 @@ def pg_pair(pg_url: str) -> Iterator[tuple[Warehouse, Warehouse]]:
         two.close()
 
 
-def _claims_waiting(url: str) -> int:
+def _waiting(url: str, query: str) -> int:
+    """Sessions waiting on a lock while running `query` (a LIKE pattern)."""
     # its own connection: pg_stat_activity is read once per transaction
     with psycopg.connect(url, autocommit=True) as con:
         row = con.execute(
             "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-            "AND wait_event_type = 'Lock' AND query LIKE 'INSERT INTO cdp.idempotency_keys%'"
+            "AND wait_event_type = 'Lock' AND query LIKE %s",
+            [query],
         ).fetchone()
     return int(row[0]) if row else 0
 
@@ -149,7 +153,7 @@ def test_a_second_request_with_the_key_waits_for_the_first_then_answers_from_it(
     t1 = _in_thread(lambda: send(PushReceiver(one, clock), tenant, first_body, "k"), firsts)
     assert inside.wait(120), "the first request never reached its landing"
     t2 = _in_thread(lambda: send(PushReceiver(two, clock), tenant, second_body, "k"), seconds)
-    wait_for(lambda: _claims_waiting(pg_url), "the second request to wait on the key")
+    wait_for(lambda: _waiting(pg_url, "INSERT INTO cdp.idempotency_keys%"), "the second request to wait on the key")
     go_on.set()
     t1.join(120)
     t2.join(120)
@@ -172,6 +176,48 @@ def _send_at(
     receiver = PushReceiver(wh, clock)
     start.wait(60)
     return send(receiver, tenant, body, key)
+
+
+@pytest.mark.parametrize("same_body", [False, True], ids=["other-body", "same-body"])
+def test_on_duckdb_the_later_commit_with_the_key_fails_and_answers_from_the_first(
+    tmp_path: Path, duckdb_template: Path, clock: ManualClock, monkeypatch: pytest.MonkeyPatch, same_body: bool
+) -> None:
+    path = tmp_path / "wh.duckdb"
+    shutil.copyfile(duckdb_template, path)
+    one = open_warehouse(WarehouseSettings(url=str(path)))
+    two = one.fork()  # another connection of this process (DuckDB allows one writing process)
+    try:
+        tenant = push_tenant(one, clock)
+        first_body = body_of("A-1")
+        later_body = first_body if same_body else body_of("B-1", "B-2")
+        inside, go_on = threading.Event(), threading.Event()
+        land = Lander.land
+
+        def paused(self: Lander, *args: Any, **kwargs: Any) -> int:
+            if self.wh is one:
+                inside.set()
+                assert go_on.wait(120), "the test never let the request go on"
+            return land(self, *args, **kwargs)
+
+        monkeypatch.setattr(Lander, "land", paused)
+        laters: list[Any] = []
+        # this one claims the key first, then stops before landing; the other commits meanwhile
+        thread = _in_thread(lambda: send(PushReceiver(one, clock), tenant, later_body, "k"), laters)
+        assert inside.wait(120), "the request never reached its landing"
+        first = send(PushReceiver(two, clock), tenant, first_body, "k")
+        assert (first.status, first.body["landed"]) == (200, 1)
+        go_on.set()
+        thread.join(120)
+        [later] = laters
+        assert isinstance(later, PushAnswer), later
+        if same_body:
+            assert (later.status, later.body, later.replayed) == (200, first.body, True)
+        else:
+            assert later.status == 409
+        assert landed_orders(two, tenant) == ["A-1"]
+    finally:
+        two.close()
+        one.close()
 
 
 @pytest.mark.postgres
@@ -200,3 +246,25 @@ def test_two_requests_racing_with_one_key_and_two_bodies_land_once(
         assert (retry.status, retry.replayed, retry.body["landed"]) == (200, True, 1)
     landed = landed_orders(one, tenant)
     assert len(landed) == rounds and len({o.split("-")[0] for o in landed}) == rounds
+
+
+@pytest.mark.postgres
+def test_a_purge_keeps_an_expired_key_that_another_request_is_taking_over(
+    pg_url: str, pg_pair: tuple[Warehouse, Warehouse], clock: ManualClock
+) -> None:
+    one, two = pg_pair
+    tenant = push_tenant(one, clock)
+    receiver = PushReceiver(one, clock, idempotency_hours=1)
+    assert send(receiver, tenant, body_of("A-1"), "k").status == 200
+    clock.advance(timedelta(hours=2))
+    expired_before = clock.now() - timedelta(hours=1)
+    purged: list[Any] = []
+    with one.transaction():
+        assert receiver._claim(tenant.tenant_id, "k", "new-hash", clock.now(), expired_before)
+        purger = PushReceiver(two, clock, idempotency_hours=1)
+        thread = threading.Thread(target=lambda: purged.append(purger._purge(tenant.tenant_id, expired_before)))
+        thread.start()
+        wait_for(lambda: _waiting(pg_url, "DELETE FROM cdp.idempotency_keys%"), "the purge to wait for the claim")
+    thread.join(120)
+    assert purged == [None]
+    assert one.scalar("SELECT request_hash FROM cdp.idempotency_keys WHERE idem_key = 'k'") == "new-hash"

@@ -17,20 +17,33 @@ ForceOpt = Annotated[
     bool, typer.Option("--force", help="replace a configuration the app key already has (another reader may use it)")
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print the outcome as JSON")]
+FilterOpt = Annotated[
+    str,
+    typer.Option(
+        "--filter",
+        help="all: every change, item edits included (FromOrders, every time); "
+        "status: status changes only (FromWorkflow; edits wait for the pull)",
+    ),
+]
 
 
 @feed_app.command("setup")
 def feed_setup(
-    tenant: TenantOpt, force: ForceOpt = False, as_json: JsonOpt = False, warehouse: WarehouseOpt = None
+    tenant: TenantOpt,
+    force: ForceOpt = False,
+    what: FilterOpt = "all",
+    as_json: JsonOpt = False,
+    warehouse: WarehouseOpt = None,
 ) -> None:
     """Configure the store's feed for ordersync and poll it from now on.
 
-    Every status, 240 s visibility, 4 days' retention; the feed holds only what changes after this."""
+    Every change by default, 240 s visibility, 4 days' retention; the feed holds only what changes
+    after this. Running it again rewrites the feed ordersync set up (e.g. to change --filter)."""
     from ordersync.sources.vtex.setup import describe
 
     def go() -> None:
         with facade(warehouse) as app:
-            done = app.feed_setup(tenant, force)
+            done = app.feed_setup(tenant, force, what)
         if as_json:
             print_json(done.public())
             return
@@ -85,21 +98,23 @@ def hook_setup(
         ),
     ],
     force: ForceOpt = False,
+    what: FilterOpt = "all",
     as_json: JsonOpt = False,
     warehouse: WarehouseOpt = None,
 ) -> None:
-    """Have the store send every status change to ordersync serve, with a new secret header.
+    """Have the store send every change to ordersync serve, with a secret header.
 
-    Only the secret's hash is kept. serve must be running: the store pings the URL first."""
+    Only the secret's hash is kept. serve must be running: the store pings the URL first. Running it
+    again rewrites the hook ordersync set up and keeps its secret; --force always makes a new one."""
     from ordersync.sources.vtex.setup import describe
 
     def go() -> None:
         with facade(warehouse) as app:
-            done = app.hook_setup(tenant, url, force)
+            done = app.hook_setup(tenant, url, force, what)
         if as_json:
             print_json(done.public())
             return
-        console.print(f"tenant {tenant}: hook configured, sending to {done.url}; change capture hook")
+        console.print(f"tenant {tenant}: hook configured ({describe('hook', done.config)}); change capture hook")
         if done.replaced is not None:
             print_below("replaced", describe("hook", done.replaced))
 

@@ -28,7 +28,8 @@ WarehouseOpt = Annotated[
     typer.Option(
         "--warehouse",
         "-w",
-        help="DuckDB file path or postgresql:// URL (default ordersync.duckdb; env ORDERSYNC_WAREHOUSE)",
+        help="DuckDB file path, postgresql:// URL or libpq key=value string (default ordersync.duckdb; "
+        "env ORDERSYNC_WAREHOUSE)",
         show_default=False,
     ),
 ]
@@ -47,18 +48,25 @@ STATE = State()
 
 @contextmanager
 def facade(
-    warehouse: str | None = None, *, progress: bool = True, forward: bool = True, **kwargs: Any
+    warehouse: str | None = None,
+    *,
+    progress: bool = True,
+    forward: bool = True,
+    read_only: bool = False,
+    **kwargs: Any,
 ) -> Iterator[Ordersync]:
     """Build the facade from every configuration layer; flags win. On a DuckDB file that a running
     `ordersync serve` holds, the command is handed to that process instead (web.channel), unless
-    `forward` is off (serve itself)."""
+    `forward` is off (serve itself). `read_only` (reading commands): a DuckDB file is opened
+    read-only and never created; inside serve, which has the file open for writing (DuckDB refuses
+    a second configuration of one file in a process), it is opened as serve opens it."""
     overrides: dict[str, Any] = {k: dict(v) for k, v in STATE.overrides.items()}
     url = warehouse or STATE.warehouse
     if url:
         overrides.setdefault("warehouse", {})["url"] = url
     settings = load_settings(STATE.config, overrides)
     if forward and not settings.warehouse.is_postgres and not channel.SERVING.is_set():
-        path = channel.socket_path(settings.warehouse.url.removeprefix("duckdb://"))
+        path = channel.socket_for(settings.warehouse)
         if channel.answering(path):
             raise channel.ForwardToServe(path)
     if "clock" not in kwargs:
@@ -67,7 +75,7 @@ def facade(
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
     with RichReporter(enabled=progress and sys.stderr.isatty()) as reporter:
-        app = Ordersync(settings, reporter=reporter, **kwargs)
+        app = Ordersync(settings, reporter=reporter, read_only=read_only and not channel.forwarded(), **kwargs)
         try:
             yield app
         finally:

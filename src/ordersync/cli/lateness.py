@@ -31,7 +31,7 @@ def lateness(
     """Versions by lateness (landed minus event time), the share after the lookback, and those over the budget."""
 
     def go() -> None:
-        with facade(warehouse, progress=False) as app:
+        with facade(warehouse, progress=False, read_only=True) as app:
             rows = app.lateness(tenant, days)
         if as_json:
             print_json(rows)

@@ -25,7 +25,7 @@ from ordersync.cli.serve import serve as serve_cmd
 from ordersync.cli.simulator import app as simulator_app
 from ordersync.cli.tokens import app as tokens_app
 from ordersync.cli.verify import verify as verify_cmd
-from ordersync.config import DEFAULT_TIMEZONE
+from ordersync.config import DEFAULT_TIMEZONE, command_variables
 
 app = typer.Typer(
     name="ordersync",
@@ -129,7 +129,7 @@ def tenants_list(warehouse: WarehouseOpt = None, as_json: Annotated[bool, typer.
     """List the tenants."""
 
     def go() -> None:
-        with facade(warehouse) as os_:
+        with facade(warehouse, read_only=True) as os_:
             rows = [t.public() for t in os_.tenants.list()]
         if as_json:
             print_json(rows)
@@ -152,14 +152,13 @@ def tenants_list(warehouse: WarehouseOpt = None, as_json: Annotated[bool, typer.
 @tenants_app.command("show")
 def tenants_show(name: str, warehouse: WarehouseOpt = None) -> None:
     """Show one tenant (credential variable names and whether they are set, never their values)."""
-    import os
 
     def go() -> None:
-        with facade(warehouse) as os_:
+        with facade(warehouse, read_only=True) as os_:
             t = os_.tenants.get(name).public()
         for var in ("app_key_env", "app_token_env"):
             if t.get(var):
-                t[var] += " (set)" if os.environ.get(t[var]) is not None else " (NOT set)"
+                t[var] += " (set)" if command_variables().get(t[var]) is not None else " (NOT set)"
         print_table(f"tenant {name}", [{"field": k, "value": v} for k, v in t.items()])
 
     run_guarded(go)
@@ -289,7 +288,7 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False, warehouse: 
     """Per tenant: Current / Behind / Stale, last run and its outcome, orders landed and built."""
 
     def go() -> None:
-        with facade(warehouse, progress=False) as os_:
+        with facade(warehouse, progress=False, read_only=True) as os_:
             rows = os_.status()
         if as_json:
             print_json(rows)

@@ -46,7 +46,7 @@ def list_(
     """Each notice (newest first) and its delivery state per webhook (webhooks by variable name, never the URL)."""
 
     def go() -> None:
-        with facade(warehouse, progress=False) as app_:
+        with facade(warehouse, progress=False, read_only=True) as app_:
             rows = app_.list_notices(tenant, undelivered_only=undelivered)
         if as_json:
             print_json(rows)

@@ -10,6 +10,10 @@ import typer
 
 from ordersync.cli.context import STATE, WarehouseOpt, facade, run_guarded
 from ordersync.cli.output import console, print_below, print_json, print_table, short_time
+from ordersync.errors import ConfigError, RefusedError
+from ordersync.web import channel
+from ordersync.worker.schedule import ScheduleSettings
+from ordersync.worker.worker import Worker
 
 
 def worker(
@@ -27,9 +31,6 @@ def worker(
     warehouse: WarehouseOpt = None,
 ) -> None:
     """Keep every enabled tenant current: incrementals, historical gap-fill off-hours, Sunday full syncs."""
-    from ordersync.errors import ConfigError
-    from ordersync.worker.schedule import ScheduleSettings
-    from ordersync.worker.worker import Worker
 
     def go() -> None:
         try:
@@ -45,6 +46,9 @@ def worker(
         )
         if lease_seconds is not None:
             STATE.overrides.setdefault("sync", {})["lease_seconds"] = lease_seconds
+        if channel.forwarded():
+            _worker_inside_serve(schedule, once, worker_id, warehouse)
+            return
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
@@ -57,6 +61,20 @@ def worker(
     run_guarded(go)
 
 
+def _worker_inside_serve(schedule: ScheduleSettings, once: bool, worker_id: str | None, warehouse: str | None) -> None:
+    """`ordersync worker` sent to a running serve, which holds the DuckDB file and runs the
+    worker's schedule itself: a second endless worker is refused; --once runs one tick there."""
+    if not once:
+        raise RefusedError(
+            "ordersync serve is running on this DuckDB file and runs the worker's schedule itself "
+            "(its --tick sets how often); stop serve to run a worker of your own, or run "
+            "`ordersync worker --once` for one tick inside serve"
+        )
+    with facade(warehouse, progress=False, worker_id=worker_id) as app:
+        Worker(app, schedule).run(once=True)
+    console.print("ordersync serve runs the worker on this DuckDB file: ran one tick inside it")
+
+
 def gaps(
     days: Annotated[int, typer.Option(help="complete days to check, back from yesterday")] = 30,
     as_json: Annotated[bool, typer.Option("--json")] = False,
@@ -65,7 +83,7 @@ def gaps(
     """Days where the warehouse holds fewer orders or less revenue than the source, and days behind."""
 
     def go() -> None:
-        with facade(warehouse, progress=False) as app:
+        with facade(warehouse, progress=False, read_only=True) as app:
             rows = app.gaps(days)
         if as_json:
             print_json(rows)
@@ -100,7 +118,7 @@ def progress(as_json: Annotated[bool, typer.Option("--json")] = False, warehouse
     """Historical sync progress per tenant."""
 
     def go() -> None:
-        with facade(warehouse, progress=False) as app:
+        with facade(warehouse, progress=False, read_only=True) as app:
             rows: list[dict[str, Any]] = app.progress()
         if as_json:
             print_json(rows)

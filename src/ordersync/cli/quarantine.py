@@ -30,7 +30,7 @@ def list_(
     """Quarantined records: id, tenant, source, order id, when, whether resolved; their reasons below."""
 
     def go() -> None:
-        with facade(warehouse, progress=False) as app_:
+        with facade(warehouse, progress=False, read_only=True) as app_:
             rows = app_.quarantine_list(tenant, include_resolved)
         if as_json:
             print_json(rows)

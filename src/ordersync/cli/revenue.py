@@ -96,7 +96,7 @@ def revenue(
             raise ConfigError("--json and --csv: choose one")
         first, last = parse_day(day_from, "--from"), parse_day(day_to, "--to")
         moment = parse_moment(as_of, "--as-of") if as_of else None
-        with facade(warehouse, progress=False) as app_:
+        with facade(warehouse, progress=False, read_only=True) as app_:
             result = app_.revenue(tenant, first, last, moment)
             names = _names(app_)
         rows = [_row(d, names) for d in result.days]
@@ -133,7 +133,7 @@ def diff(
         before = parse_moment(as_of, "--as-of")
         after = parse_moment(against, "--against") if against else None
         first, last = parse_day(day_from, "--from"), parse_day(day_to, "--to")
-        with facade(warehouse, progress=False) as app_:
+        with facade(warehouse, progress=False, read_only=True) as app_:
             days = app_.revenue_diff(before, after, tenant, first, last)
             names = _names(app_)
         if as_json:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import errno
 from typing import Annotated
 
 import typer
 
 from ordersync.cli.context import STATE, WarehouseOpt, facade, run_guarded
 from ordersync.cli.output import console
+from ordersync.config import ServeSettings
+from ordersync.errors import ConfigError, WarehouseLockedError
+from ordersync.web import channel
 
 
 def serve(
@@ -31,13 +35,41 @@ def serve(
         if port is not None:
             serve_overrides["port"] = port
         with facade(warehouse, progress=False, forward=False) as app:
+            if not app.settings.warehouse.is_postgres:
+                where = channel.socket_for(app.settings.warehouse)
+                if channel.answering(where):
+                    raise WarehouseLockedError(
+                        f"ordersync serve is already running for {app.settings.warehouse.url} (it answers on "
+                        f"{where}); stop it first, or leave it running: other commands run inside it"
+                    )
             options = ServeOptions(app.settings.serve, worker=worker, tick_seconds=tick)
             server = Serve(app, options)
-            server.run(
-                on_ready=lambda url: console.print(
-                    f"serving on {url} (push API {url}/v1/tenants/NAME/orders, docs {url}/docs) "
-                    f"for {app.wh.display_url}"
+            try:
+                server.run(
+                    on_ready=lambda url: console.print(
+                        f"serving on {url} (push API {url}/v1/tenants/NAME/orders, docs {url}/docs) "
+                        f"for {app.wh.display_url}"
+                    )
                 )
-            )
+            except OSError as exc:
+                refused = _listen_error(exc, app.settings.serve)
+                if refused is None:
+                    raise
+                raise refused from exc
 
     run_guarded(go)
+
+
+def _listen_error(exc: OSError, settings: ServeSettings) -> ConfigError | None:
+    """Why serve cannot listen where it was told to, and what to do (None: another error)."""
+    where = f"{settings.host}:{settings.port}"
+    if exc.errno == errno.EADDRINUSE:
+        return ConfigError(
+            f"cannot listen on {where}: the port is in use (another ordersync serve, or another program); "
+            "stop it, or choose another port with --port or [serve] port"
+        )
+    if exc.errno == errno.EACCES:
+        return ConfigError(f"cannot listen on {where}: not allowed (ports below 1024 need privileges); use --port")
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return ConfigError(f"cannot listen on {where}: no such address on this machine; use --host")
+    return None

@@ -42,7 +42,7 @@ def list_(
     """The tokens (ids, tenants, labels; never the tokens themselves)."""
 
     def go() -> None:
-        with facade(warehouse) as os_:
+        with facade(warehouse, read_only=True) as os_:
             rows = [t.public() for t in os_.list_tokens(tenant)]
         if as_json:
             print_json(rows)

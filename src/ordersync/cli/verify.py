@@ -30,7 +30,7 @@ def verify(
     versions, revenue_daily against fct_orders, no full refresh, lateness. Exit 1 when a check fails."""
 
     def go() -> int:
-        with facade(warehouse, progress=False) as app:
+        with facade(warehouse, progress=False, read_only=True) as app:
             report = app.verify(tenant, days, check)
         if as_json:
             print_json(report.as_dict())

@@ -102,20 +102,27 @@ def prepare(
 ) -> PreparedBatch:
     """Parse a batch and build what writing it needs, touching no warehouse: run it outside any lock."""
     good: dict[tuple[str, str], Version] = {}
-    bad: dict[str, QuarantineRow] = {}
+    # The bad items by their bytes (kept once), with why: the same bytes again are not parsed again
+    # (parsing depends on the bytes and the time zone alone), so a flood of one bad item costs little.
+    bad: dict[bytes, QuarantineRow] = {}
+    why: dict[bytes, str] = {}
     errors: list[ItemError] = []
     parsed = 0
     for index, item in enumerate(items):
-        try:
-            version = parse(item, tz)
-        except BadRecordError as exc:
-            reason = f"{item.where}: {exc}" if item.where else str(exc)
-            errors.append(ItemError(index, reason))
-            row = quarantine_row(item.raw, reason, order_id_of(item.raw))
-            bad.setdefault(row.raw_hash, row)
-            continue
-        parsed += 1
-        good.setdefault((version.order_id, version.payload_hash), version)
+        problem = why.get(item.raw)
+        if problem is None:
+            try:
+                version = parse(item, tz)
+            except BadRecordError as exc:
+                problem = why[item.raw] = str(exc)
+            else:
+                parsed += 1
+                good.setdefault((version.order_id, version.payload_hash), version)
+                continue
+        reason = f"{item.where}: {problem}" if item.where else problem
+        errors.append(ItemError(index, reason))
+        if item.raw not in bad:
+            bad[item.raw] = quarantine_row(item.raw, reason, order_id_of(item.raw))
     return PreparedBatch(
         tenant_id=tenant_id,
         source=source,

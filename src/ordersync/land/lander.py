@@ -217,6 +217,8 @@ class Lander:
         """Parse and land raw payloads in one transaction; bad ones are quarantined, the rest land."""
         result = LandResult()
         good: list[Version] = []
+        bad: list[QuarantineRow] = []
+        held = 0  # raw characters in `bad`
         with self.wh.transaction():
             for raw in records:
                 result.received += 1
@@ -225,10 +227,15 @@ class Lander:
                 except BadRecordError as exc:
                     result.quarantined += 1
                     result.reasons.append(str(exc))
-                    self.quarantine(tenant_id, raw, str(exc), source, run_id, order_id_of(raw))
+                    bad.append(quarantine_row(raw, str(exc), order_id_of(raw)))
+                    held += len(bad[-1].raw)
                 if len(good) >= RAW_BATCH:
                     result.landed += self.land(tenant_id, good, source, run_id)
                     good = []
+                if len(bad) >= RAW_BATCH or held >= QUARANTINE_CHUNK_CHARS:
+                    self.quarantine_rows(tenant_id, bad, source, run_id)
+                    bad, held = [], 0
+            self.quarantine_rows(tenant_id, bad, source, run_id)
             result.landed += self.land(tenant_id, good, source, run_id)
         return result
 

@@ -21,7 +21,6 @@ so a slow receiver never holds up the requests of a serve.
 from __future__ import annotations
 
 import logging
-import os
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
@@ -35,7 +34,7 @@ import orjson
 import uvloop
 
 from ordersync.clock import Clock
-from ordersync.config import RevisionsSettings, register_secret, scrub
+from ordersync.config import RevisionsSettings, command_variables, register_secret, scrub
 from ordersync.errors import ConfigError, WarehouseError
 from ordersync.revisions.notice_bodies import NOTICE_ID_HEADER, Notice, body
 from ordersync.warehouse import Warehouse
@@ -78,7 +77,7 @@ def webhooks(
 
     Raises ConfigError for a format given to a variable that webhook_url_envs does not name (a typo
     would otherwise send Slack messages to a JSON receiver)."""
-    env = os.environ if environ is None else environ
+    env = command_variables() if environ is None else environ
     stray = sorted(set(settings.webhook_formats) - set(settings.webhook_url_envs))
     if stray:
         raise ConfigError(

@@ -8,12 +8,13 @@ from ordersync.warehouse.base import LANDING_COLUMNS, Warehouse
 __all__ = ["LANDING_COLUMNS", "Warehouse", "open_warehouse"]
 
 
-def open_warehouse(settings: WarehouseSettings) -> Warehouse:
-    """Connect to the configured warehouse (heavy drivers are imported only here)."""
+def open_warehouse(settings: WarehouseSettings, *, read_only: bool = False) -> Warehouse:
+    """Connect to the configured warehouse (heavy drivers are imported only here). `read_only`
+    (reading commands) opens a DuckDB file read-only and never creates one."""
     if settings.is_postgres:
         from ordersync.warehouse.postgres import PostgresWarehouse
 
         return PostgresWarehouse(settings.url)
     from ordersync.warehouse.duckdb import DuckDBWarehouse
 
-    return DuckDBWarehouse(settings.url, memory_limit=settings.duckdb_memory_limit)
+    return DuckDBWarehouse(settings.url, memory_limit=settings.duckdb_memory_limit, read_only=read_only)

@@ -13,7 +13,13 @@ import duckdb
 import pyarrow as pa
 
 from ordersync.config import DEFAULT_DUCKDB_MEMORY_LIMIT
-from ordersync.errors import ConnectionLostError, TransientWarehouseError, WarehouseError, WarehouseLockedError
+from ordersync.errors import (
+    ConnectionLostError,
+    NotFoundError,
+    TransientWarehouseError,
+    WarehouseError,
+    WarehouseLockedError,
+)
 from ordersync.warehouse.base import APPEND_VERSIONS, APPEND_VERSIONS_IN_BATCH, Warehouse, version_key
 from ordersync.warehouse.translate import MISSING_SCHEMA_HINT, disk_full_hint, duckdb_error_kind, make_error
 
@@ -70,8 +76,12 @@ _SHARED: dict[str, _Shared] = {}
 _SHARED_GUARD = threading.Lock()
 
 
+def _in_memory(path: str) -> bool:
+    return not path or path.startswith(":memory:")
+
+
 def _shared_for(path: str) -> _Shared:
-    if not path or path.startswith(":memory:"):
+    if _in_memory(path):
         return _Shared()  # a new database per connect(); its forks get it passed on
     with _SHARED_GUARD:
         return _SHARED.setdefault(os.path.realpath(path), _Shared())
@@ -101,10 +111,13 @@ class DuckDBWarehouse(Warehouse):
         con: duckdb.DuckDBPyConnection | None = None,
         *,
         shared: _Shared | None = None,
+        read_only: bool = False,
     ) -> None:
         super().__init__(url)
         self.path = url.removeprefix("duckdb://")
         self.memory_limit = memory_limit
+        # an in-memory database cannot be opened read-only (there is nothing to read)
+        self.read_only = read_only and not _in_memory(self.path)
         self._shared = shared or _shared_for(self.path)
         self._depth = 0
         self._holds_landing = False
@@ -116,8 +129,13 @@ class DuckDBWarehouse(Warehouse):
 
     # -- connection ----------------------------------------------------------------------------
     def _connect(self) -> duckdb.DuckDBPyConnection:
+        if self.read_only and not os.path.isfile(self.path):
+            raise NotFoundError(
+                f"there is no warehouse at {self.path}: run `ordersync init` to create one, or name the "
+                "existing one with --warehouse (or ORDERSYNC_WAREHOUSE)"
+            )
         try:
-            con = duckdb.connect(self.path, config={"memory_limit": self.memory_limit})
+            con = duckdb.connect(self.path, read_only=self.read_only, config={"memory_limit": self.memory_limit})
             con.execute("SET TimeZone = 'UTC'")
             self._apply_checkpoint_threshold(con)
             return con
@@ -191,7 +209,7 @@ class DuckDBWarehouse(Warehouse):
             cursor = self.con.cursor()
         except duckdb.Error as exc:
             raise self._translate(exc) from exc
-        return DuckDBWarehouse(self.url, self.memory_limit, con=cursor, shared=self._shared)
+        return DuckDBWarehouse(self.url, self.memory_limit, con=cursor, shared=self._shared, read_only=self.read_only)
 
     # -- statements ----------------------------------------------------------------------------
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:

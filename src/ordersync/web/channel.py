@@ -3,9 +3,16 @@ it), the other commands run inside that process instead of failing on the file's
 
 serve listens on a Unix socket beside the file (or, when that path is too long for a socket, in a
 private folder of the user's), created owner-only (0600, in a 0700 folder when it is not beside the
-file). A command that finds the socket answering sends its arguments and working folder; serve runs
-the command in-process, one at a time, with the warehouse to itself (its own connection closed
-meanwhile, as for a build), and sends back what it printed and its exit code.
+file). A command that finds the socket answering sends its arguments, working folder and environment;
+serve runs the command in-process, one at a time, with the warehouse to itself (its own connection
+closed meanwhile, as for a build), and sends back what it printed and its exit code.
+
+The command runs with its caller's settings: the environment it was sent is the one its settings,
+credentials and webhook URLs are read from (config.command_environ, for that command only; serve's
+own threads keep reading os.environ), and its relative paths (the config file, ordersync.toml)
+resolve in the caller's folder. The whole environment travels because the variables a tenant's
+credentials are read from are named in the warehouse, which the caller cannot read while serve
+holds it; the socket is the same user's only (0600), and the request is never logged.
 """
 
 from __future__ import annotations
@@ -19,13 +26,19 @@ import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from ordersync.config import WarehouseSettings, command_environ
+from ordersync.errors import WarehouseLockedError
+
 #: Set in the serving process: its own commands never forward to itself.
 SERVING = threading.Event()
+#: Set while a command sent over the channel runs (in the serving process).
+_FORWARDED: ContextVar[bool] = ContextVar("ordersync_forwarded", default=False)
 _MAX_SOCKET_PATH = 100  # sun_path holds 108 bytes on Linux, less elsewhere
 _MAX_REQUEST = 1024 * 1024
 
@@ -37,6 +50,16 @@ class ForwardToServe(BaseException):
     def __init__(self, path: Path) -> None:
         super().__init__(str(path))
         self.path = path
+
+
+def forwarded() -> bool:
+    """Whether the command being run was sent by another process (it runs inside serve)."""
+    return _FORWARDED.get()
+
+
+def socket_for(warehouse: WarehouseSettings) -> Path:
+    """The channel's socket for a DuckDB warehouse."""
+    return socket_path(warehouse.url.removeprefix("duckdb://"))
 
 
 def socket_path(duckdb_file: str) -> Path:
@@ -64,7 +87,7 @@ def answering(path: Path) -> bool:
 
 def forward(path: Path, argv: list[str]) -> int:
     """Run the command in the serving process; print what it printed; its exit code."""
-    request = {"argv": argv, "cwd": os.getcwd(), "columns": _columns()}
+    request = {"argv": argv, "cwd": os.getcwd(), "columns": _columns(), "env": dict(os.environ)}
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
         s.connect(str(path))
         s.sendall(orjson.dumps(request) + b"\n")
@@ -106,9 +129,12 @@ class ChannelServer:
         if self.path.parent.name.startswith("ordersync-"):
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             os.chmod(self.path.parent, 0o700)
+        if answering(self.path):
+            raise WarehouseLockedError(
+                f"another ordersync serve answers on {self.path} for this warehouse; stop it first"
+            )
         with contextlib.suppress(FileNotFoundError):
-            if not answering(self.path):
-                self.path.unlink()  # left by a process that died
+            self.path.unlink()  # left by a process that died
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         old = os.umask(0o177)  # the socket is born owner-only: no moment when others could connect
         try:
@@ -156,9 +182,14 @@ class ChannelServer:
             conn.sendall(b'{"pong": true}\n')
             return
         argv = [str(a) for a in request["argv"]]
+        env = request.get("env")
+        if not isinstance(env, dict):
+            raise ValueError("the request carries no environment; run the same ordersync version as serve")
         out, err = io.StringIO(), io.StringIO()
         with (
             self.lock,
+            command_environ({str(k): str(v) for k, v in env.items()}),
+            _forwarded_command(),
             _in_folder(str(request["cwd"])),
             _columns_env(request.get("columns")),
             contextlib.redirect_stdout(out),
@@ -166,6 +197,15 @@ class ChannelServer:
         ):
             code = self.run(argv)
         conn.sendall(orjson.dumps({"out": out.getvalue(), "err": err.getvalue(), "exit": code}) + b"\n")
+
+
+@contextlib.contextmanager
+def _forwarded_command() -> Iterator[None]:
+    token = _FORWARDED.set(True)
+    try:
+        yield
+    finally:
+        _FORWARDED.reset(token)
 
 
 @contextlib.contextmanager

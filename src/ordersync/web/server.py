@@ -31,6 +31,7 @@ from ordersync.warehouse import migrate
 from ordersync.warehouse.duckdb import DuckDBWarehouse
 from ordersync.web.app import create_app
 from ordersync.web.channel import ChannelServer, socket_path
+from ordersync.web.edges import uvicorn_config
 from ordersync.web.gate import Gate, HookSecrets
 from ordersync.worker.feed_loop import FeedLoop
 
@@ -256,17 +257,7 @@ class Serve:
 
     # -- serving -------------------------------------------------------------------------------
     def config(self) -> uvicorn.Config:
-        return uvicorn.Config(
-            self.api,
-            loop="uvloop",
-            http="httptools",
-            ws="none",
-            lifespan="on",
-            log_config=None,
-            log_level="warning",
-            access_log=False,
-            server_header=False,
-        )
+        return uvicorn_config(self.api, self.options.settings)
 
     def _run_forwarded(self, argv: list[str]) -> int:
         """A command sent over the local channel (the lock is held): it opens the file itself."""

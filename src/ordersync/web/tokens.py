@@ -9,13 +9,15 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from ordersync.errors import NotFoundError
+from ordersync.errors import ConnectionLostError, NotFoundError, TransientWarehouseError
 from ordersync.warehouse import Warehouse
 
 PREFIX = "ost_"
+#: last_used_at is written at most this often per token.
+USED_EVERY = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,8 @@ class TokenInfo:
     label: str | None
     created_at: datetime
     revoked_at: datetime | None
+    #: when a push last presented it (kept to the minute, see TokenStore.tenant_of)
+    last_used_at: datetime | None = None
 
     def public(self) -> dict[str, Any]:
         return {
@@ -34,6 +38,7 @@ class TokenInfo:
             "label": self.label,
             "created_at": self.created_at.isoformat(),
             "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
+            "last_used_at": self.last_used_at.isoformat() if self.last_used_at else None,
         }
 
 
@@ -55,16 +60,33 @@ class TokenStore:
         )
         return token_id, token
 
-    def tenant_of(self, token: str) -> int | None:
-        """The tenant a live (unrevoked) token belongs to, or None."""
-        value = self.wh.scalar(
-            "SELECT tenant_id FROM cdp.api_tokens WHERE token_hash = ? AND revoked_at IS NULL", (digest(token),)
+    def tenant_of(self, token: str, now: datetime | None = None) -> int | None:
+        """The tenant a live token belongs to (not revoked, its tenant neither disabled nor inactive),
+        or None. With `now`, the token is marked used (at most once a USED_EVERY, so a burst of
+        pushes writes once)."""
+        row = self.wh.query_one(
+            "SELECT k.token_id, k.tenant_id FROM cdp.api_tokens k JOIN cdp.tenants t ON t.tenant_id = k.tenant_id "
+            "WHERE k.token_hash = ? AND k.revoked_at IS NULL AND t.sync_enabled AND t.is_active",
+            (digest(token),),
         )
-        return None if value is None else int(value)
+        if row is None:
+            return None
+        if now is not None:
+            try:
+                self.wh.execute(
+                    "UPDATE cdp.api_tokens SET last_used_at = ? WHERE token_id = ? AND tenant_id = ? "
+                    "AND (last_used_at IS NULL OR last_used_at < ?)",
+                    (now, row[0], row[1], now - USED_EVERY),
+                )
+            except ConnectionLostError:
+                raise
+            except TransientWarehouseError:
+                pass  # another request marking the same token at this moment (DuckDB): its mark will do
+        return int(row[1])
 
     def list(self, tenant_id: int | None = None) -> list[TokenInfo]:
         sql = (
-            "SELECT k.token_id, k.tenant_id, t.tenant_name, k.label, k.created_at, k.revoked_at "
+            "SELECT k.token_id, k.tenant_id, t.tenant_name, k.label, k.created_at, k.revoked_at, k.last_used_at "
             "FROM cdp.api_tokens k JOIN cdp.tenants t ON t.tenant_id = k.tenant_id "
         )
         if tenant_id is None:

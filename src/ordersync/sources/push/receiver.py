@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ordersync.clock import Clock
-from ordersync.errors import TransientWarehouseError
+from ordersync.errors import ConnectionLostError, TransientWarehouseError
 from ordersync.land.intake import BatchResult, Intake, Item, PreparedBatch, prepare
 from ordersync.sources.push.events import item_order_id, parse_pushed
 from ordersync.tenants import Tenant, TenantStore
@@ -55,8 +55,9 @@ class PushReceiver:
         self.idempotency_ttl = timedelta(hours=idempotency_hours)
 
     def tenant_for_token(self, token: str) -> Tenant | None:
-        """The tenant a live token belongs to, or None (unknown or revoked)."""
-        tenant_id = TokenStore(self.wh).tenant_of(token)
+        """The tenant a live token belongs to, or None (unknown, revoked, or its tenant disabled); the
+        token is marked used."""
+        tenant_id = TokenStore(self.wh).tenant_of(token, self.clock.now())
         return None if tenant_id is None else TenantStore(self.wh).by_id(tenant_id)
 
     @staticmethod
@@ -79,8 +80,9 @@ class PushReceiver:
         With an Idempotency-Key, the key's row is claimed first, inside the landing transaction, and
         completed with the answer before it commits. A second transaction claiming the same key (another
         process, on PostgreSQL) waits on the key's primary key until the first commits, then finds
-        it taken and answers from it: the first answer (same body) or 409 (another body). A key
-        expired after `idempotency_hours` is claimed again as new."""
+        it taken and answers from it: the first answer (same body) or 409 (another body); on DuckDB
+        the later commit fails instead and is answered the same way. A key expired after
+        `idempotency_hours` is claimed again as new."""
         key = prepared.idempotency_key
         if key is None:
             return PushAnswer(200, Intake(self.wh, self.clock).write(prepared.batch).as_dict())
@@ -94,12 +96,21 @@ class PushReceiver:
                 (200, json.dumps(result.as_dict()), tenant_id, key),
             )
 
-        for _ in range(2):
-            with self.wh.transaction():
-                if self._claim(tenant_id, key, digest, now, expired_before):
-                    result = Intake(self.wh, self.clock).write(prepared.batch, within=complete)
-                    break
-                earlier = self._earlier(tenant_id, key)
+        for attempt in range(2):
+            try:
+                with self.wh.transaction():
+                    if self._claim(tenant_id, key, digest, now, expired_before):
+                        result = Intake(self.wh, self.clock).write(prepared.batch, within=complete)
+                        break
+                    earlier = self._earlier(tenant_id, key)
+            except ConnectionLostError:
+                raise
+            except TransientWarehouseError:
+                # DuckDB does not wait on a key another connection holds: the first to commit keeps
+                # it and this commit fails; answer from the key the second time round.
+                if self.wh.concurrent_writers or attempt:
+                    raise
+                continue
             if earlier is None:
                 continue  # purged since the claim looked (it had expired): claim it anew
             if earlier[0] != digest:
@@ -131,10 +142,13 @@ class PushReceiver:
 
     def _purge(self, tenant_id: int, expired_before: datetime) -> None:
         """Delete a few of the tenant's expired keys (each new key does, so they never pile up)."""
+        # created_at is checked again outside the subquery: a key another request is taking over
+        # right now is, once that commits, checked anew (PostgreSQL re-reads a row it waited for
+        # against these conditions, not the subquery's) and kept.
         self.wh.execute(
-            "DELETE FROM cdp.idempotency_keys WHERE tenant_id = ? AND idem_key IN (SELECT idem_key FROM "
-            "cdp.idempotency_keys WHERE tenant_id = ? AND created_at < ? ORDER BY created_at LIMIT ?)",
-            (tenant_id, tenant_id, expired_before, PURGE_BATCH),
+            "DELETE FROM cdp.idempotency_keys WHERE tenant_id = ? AND created_at < ? AND idem_key IN (SELECT "
+            "idem_key FROM cdp.idempotency_keys WHERE tenant_id = ? AND created_at < ? ORDER BY created_at LIMIT ?)",
+            (tenant_id, expired_before, tenant_id, expired_before, PURGE_BATCH),
         )
 
     def receive(self, tenant: Tenant, items: list[Item], *, idempotency_key: str | None, request: bytes) -> PushAnswer:

@@ -1,14 +1,15 @@
 """VTEX Feed v3: read the tenant's queue of order changes, fetch each changed order once, land it,
 and only then commit the events.
 
-The feed delivers every status change at least once, in no order, and some twice. A read hides its
-events for the queue's visibility timeout (240 s); an event not committed by then comes back. So a
-round reads lots of 10 while they come back full (at most `max_lots`), asks get-order once per
-distinct order, lands the bodies in one transaction fenced by the tenant's "feed" lease, and
-commits the handles after that transaction has committed. A consumer killed in between gets the
-same events again later: their bodies land as duplicates, nothing twice. An order whose get-order
-failed keeps its events uncommitted, so they come back and it is asked again; a body that does not
-parse is quarantined, and its events are committed (asking again would give the same body).
+The feed delivers every change its filter selects (setup's default: every change of every order)
+at least once, in no order, and some twice. A read hides its events for the queue's visibility
+timeout (240 s); an event not committed by then comes back. So a round reads lots of 10 while they
+come back full (at most `max_lots`), asks get-order once per distinct order, lands the bodies in one
+transaction fenced by the tenant's "feed" lease, and commits the handles after that transaction has
+committed. A consumer killed in between gets the same events again later: their bodies land as
+duplicates, nothing twice. An order whose get-order failed keeps its events uncommitted, so they
+come back and it is asked again; a body that does not parse is quarantined, and its events are
+committed (asking again would give the same body).
 Duplicates and disorder need nothing here: fct_orders keeps the newest version per order.
 
 After a 429 from the feed the tenant's feed is left alone for `[feed] backoff_seconds` (VTEX

@@ -1,15 +1,23 @@
 """`feed setup` and `hook setup`: write the store's Feed v3 or Hook configuration for the tenant's
 app key, then switch the tenant's change capture to it.
 
+The filter reports every change by default: VTEX's `FromWorkflow` filter reports status changes
+only, so items added or removed while an order stays in `handling` (its total changes) would wait
+for the next pull; a `FromOrders` filter whose expression every order matches, with single fire
+disabled, reports every change of every order. `--filter status` keeps `FromWorkflow`.
+
 An app key has one feed and one hook at VTEX, and a commit by any reader of a feed removes the
-event for every reader; the merchant's ERP may already be using them. So an existing configuration
-is never replaced without `force`, and the refusal says what is there.
+event for every reader; the merchant's ERP may already be using them. So a configuration someone
+else wrote is never replaced without `force`, and the refusal says what is there; one ordersync
+wrote for this tenant (an earlier setup, either filter) is rewritten, so running setup again
+switches it to the filter asked for.
 """
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -17,7 +25,7 @@ from ordersync.config import FeedSettings, SyncSettings, register_secret
 from ordersync.errors import ConfigError, SourceError
 from ordersync.sources import platform
 from ordersync.sources.vtex.api import EventsApi
-from ordersync.sources.vtex.hook import SECRET_HEADER
+from ordersync.sources.vtex.hook import SECRET_HEADER, secret_matches
 from ordersync.tenants import Tenant, TenantStore
 from ordersync.web.tokens import digest
 
@@ -62,15 +70,50 @@ ALL_STATUSES: tuple[str, ...] = (
 VISIBILITY_TIMEOUT_SECONDS = 240
 RETENTION_SECONDS = 345_600  # VTEX's minimum, 4 days
 HOOK_PATH = "/v1/hooks/vtex/{tenant}"
+#: A JSONata expression true for every order. It reads orderId, which never changes: VTEX knows of
+#: FromOrders expressions on changing fields (status) that skip versions.
+EVERY_ORDER = 'orderId != ""'
 
 
-def workflow_filter() -> dict[str, Any]:
-    return {"type": "FromWorkflow", "status": list(ALL_STATUSES)}
+class CaptureFilter(StrEnum):
+    """Which changes the store reports to the feed or hook."""
+
+    ALL = "all"  # FromOrders: every change, item edits included, every time
+    STATUS = "status"  # FromWorkflow: status changes only; edits wait for the pull
 
 
-def feed_config() -> dict[str, Any]:
+def capture_filter(text: str) -> CaptureFilter:
+    """`--filter`'s value, or a ConfigError naming the choices."""
+    try:
+        return CaptureFilter(text.strip().lower())
+    except ValueError:
+        raise ConfigError(
+            f"--filter {text!r} is unknown; use all (every change, item edits included) or status (status changes only)"
+        ) from None
+
+
+def event_filter(what: CaptureFilter = CaptureFilter.ALL) -> dict[str, Any]:
+    """The `filter` object of ordersync's feed and hook configurations."""
+    if what is CaptureFilter.STATUS:
+        return {"type": "FromWorkflow", "status": list(ALL_STATUSES)}
+    # disableSingleFire: without it an order is reported once, the first time it matches
+    return {"type": "FromOrders", "expression": EVERY_ORDER, "disableSingleFire": True}
+
+
+def written_by_ordersync(config: dict[str, Any]) -> bool:
+    """Whether a feed or hook configuration's filter is one ordersync writes (either kind)."""
+    filt = config.get("filter")
+    if not isinstance(filt, dict):
+        return False
+    if filt.get("type") == "FromWorkflow":
+        status = filt.get("status")
+        return isinstance(status, list) and sorted(map(str, status)) == sorted(ALL_STATUSES)
+    return {k: filt.get(k) for k in ("type", "expression", "disableSingleFire")} == event_filter(CaptureFilter.ALL)
+
+
+def feed_config(what: CaptureFilter = CaptureFilter.ALL) -> dict[str, Any]:
     return {
-        "filter": workflow_filter(),
+        "filter": event_filter(what),
         "queue": {
             "visibilityTimeoutInSeconds": VISIBILITY_TIMEOUT_SECONDS,
             "MessageRetentionPeriodInSeconds": RETENTION_SECONDS,
@@ -82,7 +125,7 @@ def feed_config() -> dict[str, Any]:
 class SetupResult:
     tenant: str
     kind: str  # "feed" or "hook"
-    #: the configuration that was there before (replaced with force), or None
+    #: the configuration that was there before (ordersync's own, or replaced with force), or None
     replaced: dict[str, Any] | None
     #: what the store answered for the configuration written
     config: dict[str, Any]
@@ -122,7 +165,8 @@ def describe(kind: str, config: dict[str, Any]) -> str:
     filt = config.get("filter") if isinstance(config.get("filter"), dict) else {}
     assert isinstance(filt, dict)
     if filt.get("type") == "FromOrders" or "expression" in filt:
-        what = f"FromOrders {filt.get('expression')!r}"
+        fires = "every change" if filt.get("disableSingleFire") is True else "once per order"
+        what = f"FromOrders {filt.get('expression')!r}, {fires}"
     else:
         statuses = filt.get("status")
         what = f"FromWorkflow on {len(statuses)} statuses" if isinstance(statuses, list) else "FromWorkflow"
@@ -135,23 +179,30 @@ def describe(kind: str, config: dict[str, Any]) -> str:
 
 
 async def feed_setup(
-    store: TenantStore, tenant: Tenant, sync: SyncSettings, feed: FeedSettings, force: bool
+    store: TenantStore,
+    tenant: Tenant,
+    sync: SyncSettings,
+    feed: FeedSettings,
+    force: bool,
+    what: CaptureFilter = CaptureFilter.ALL,
 ) -> SetupResult:
-    """Configure the store's feed for ordersync (every status, 240 s visibility, 4 days' retention)
-    and set the tenant's change capture to 'feed'."""
+    """Configure the store's feed for ordersync (every change by default, 240 s visibility, 4 days'
+    retention) and set the tenant's change capture to 'feed'."""
     _check_captures(tenant, "feed")
+    config = feed_config(what)
     async with EventsApi(tenant, sync, feed, wait_out_429=True) as api:
         existing = await api.get_config("feed")
-        if existing is not None and not force:
+        ours = existing is not None and tenant.change_capture == "feed" and written_by_ordersync(existing)
+        if existing is not None and not (force or ours):
             raise ConfigError(
                 f"tenant {tenant.tenant_name}: the store already has a feed for this app key "
                 f"({describe('feed', existing)}). An app key has one feed, and whoever commits an event "
                 "removes it for every reader: if the merchant's ERP or another integration reads it, give "
                 "ordersync an app key of its own. To replace the configuration anyway, run again with --force"
             )
-        answer = await api.put_config("feed", feed_config())
+        answer = await api.put_config("feed", config)
     store.update(tenant.tenant_name, change_capture="feed")
-    return SetupResult(tenant.tenant_name, "feed", existing, answer or feed_config())
+    return SetupResult(tenant.tenant_name, "feed", existing, answer or config)
 
 
 def hook_url(url: str, tenant_name: str) -> str:
@@ -165,23 +216,43 @@ def hook_url(url: str, tenant_name: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, path, parts.query, ""))
 
 
+def _our_hook_secret(existing: dict[str, Any] | None, stored_hash: str | None) -> str | None:
+    """The secret of a hook ordersync configured for this tenant (its header matches the hash
+    kept), or None: any other hook is someone else's."""
+    hook = existing.get("hook") if existing is not None else None
+    headers = hook.get("headers") if isinstance(hook, dict) else None
+    if not isinstance(headers, dict):
+        return None
+    given = next((v for k, v in headers.items() if str(k).lower() == SECRET_HEADER.lower()), None)
+    return given if isinstance(given, str) and secret_matches(given, stored_hash) else None
+
+
 async def hook_setup(
-    store: TenantStore, tenant: Tenant, url: str, sync: SyncSettings, feed: FeedSettings, force: bool
+    store: TenantStore,
+    tenant: Tenant,
+    url: str,
+    sync: SyncSettings,
+    feed: FeedSettings,
+    force: bool,
+    what: CaptureFilter = CaptureFilter.ALL,
 ) -> SetupResult:
-    """Configure the store's hook to send every status change to `url` with a new secret header,
+    """Configure the store's hook to send every change (by default) to `url` with a secret header,
     keep the secret's hash, and set the tenant's change capture to 'hook'.
 
     The store pings the URL before it accepts, so `ordersync serve` must be running and reachable
-    from the store. The new secret's hash is stored only once the store has accepted: a failed
-    setup leaves the old configuration and the old secret working."""
+    from the store. A hook ordersync set up for this tenant is rewritten with its secret kept
+    (serve goes on accepting it); otherwise, and always with `force`, the secret is new, and its
+    hash is stored only once the store has accepted: a failed setup leaves the old configuration
+    and the old secret working."""
     _check_captures(tenant, "hook")
     endpoint = hook_url(url, tenant.tenant_name)
-    secret = secrets.token_urlsafe(32)
-    register_secret(secret)  # scrubbed from anything printed or logged from now on
-    config = {"filter": workflow_filter(), "hook": {"url": endpoint, "headers": {SECRET_HEADER: secret}}}
     async with EventsApi(tenant, sync, feed, wait_out_429=True) as api:
         existing = await api.get_config("hook")
-        if existing is not None and not force:
+        kept = _our_hook_secret(existing, store.hook_secret_hash(tenant.tenant_id))
+        secret = kept if kept is not None and not force else secrets.token_urlsafe(32)
+        register_secret(secret)  # scrubbed from anything printed or logged from now on
+        config = {"filter": event_filter(what), "hook": {"url": endpoint, "headers": {SECRET_HEADER: secret}}}
+        if existing is not None and kept is None and not force:
             raise ConfigError(
                 f"tenant {tenant.tenant_name}: the store already has a hook for this app key "
                 f"({describe('hook', existing)}). An app key has one hook: replacing it stops those "
@@ -199,6 +270,7 @@ async def hook_setup(
                 "configuration and secret keep working"
             ) from None
     # A notification the store sends before this commits gets a 401 and is retried by the store.
-    store.set_hook_secret_hash(tenant.tenant_id, digest(secret))
+    if secret != kept:
+        store.set_hook_secret_hash(tenant.tenant_id, digest(secret))
     store.update(tenant.tenant_name, change_capture="hook")
     return SetupResult(tenant.tenant_name, "hook", existing, answer or config, endpoint)

@@ -1,0 +1,123 @@
+"""The two filters ordersync's setup writes, against the simulator's Feed v3 and Hook: an item edit
+that leaves the status alone (an order in handling loses an item, its total changes) is reported
+under FromOrders with single fire disabled ("all", the default) and never under FromWorkflow
+("status"); every status change is reported under both."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from ordersync.simulator import AccountSpec, RunningSimulator, start_in_thread
+from ordersync.sources.vtex.setup import CaptureFilter, event_filter, feed_config
+from support.receiver import Receiver
+from support.sim import call, make_config, orders_api, send
+
+pytestmark = pytest.mark.integration
+
+#: 400 orders a day with this seed edit items of four orders in the window without a status change.
+SEED = 7
+WINDOW_SECONDS = 6 * 3600
+PING = b'{"hookConfig":"ping"}'
+
+
+@pytest.fixture
+def sim() -> Iterator[RunningSimulator]:
+    config = make_config(
+        accounts=[AccountSpec("shop", 400)], days=1.5, seed=SEED, event_duplicate_rate=0.0, hook_retry_base_seconds=0.05
+    )
+    with start_in_thread(config) as running:
+        yield running
+
+
+def truth(sim: RunningSimulator) -> dict[str, tuple[str, int]]:
+    return {o["orderId"]: (o["status"], int(o["value"])) for o in sim.truth("shop")}
+
+
+def advance(sim: RunningSimulator, at_least: int = 2) -> tuple[dict[str, str], set[str]]:
+    """Move the store through the window: (orders edited without a status change, with the status
+    they stayed in; orders whose status changed)."""
+    before = truth(sim)
+    sim.advance(WINDOW_SECONDS)
+    after = truth(sim)
+    edited = {
+        oid: status
+        for oid, (status, value) in after.items()
+        if oid in before and before[oid][0] == status and before[oid][1] != value
+    }
+    moved = {oid for oid, (status, _) in after.items() if oid not in before or before[oid][0] != status}
+    assert len(edited) >= at_least and moved, "the seed must give edits without a status change in the window"
+    return edited, moved
+
+
+def drain(sim: RunningSimulator) -> list[dict[str, Any]]:
+    seen: list[dict[str, Any]] = []
+    while True:
+        reply = call(orders_api(sim, "shop", "feed?maxlot=10"))
+        assert reply.status == 200, reply.body
+        batch: list[dict[str, Any]] = reply.json()
+        if not batch:
+            return seen
+        seen += batch
+        done = send(orders_api(sim, "shop", "feed"), "POST", {"handles": [i["handle"] for i in batch]})
+        assert done.status == 200
+
+
+def check(what: CaptureFilter, events: list[dict[str, Any]], edited: dict[str, str], moved: set[str]) -> None:
+    """Events as {"orderId", "state", "lastState"}: what each filter must and must not report."""
+    reported = {e["orderId"] for e in events}
+    assert moved <= reported  # every status change, under both filters
+    edits = [e for e in events if e["orderId"] in edited]
+    if what is CaptureFilter.STATUS:
+        assert not edits  # the edited orders' totals would wait for the next pull
+        assert all(e["state"] != e["lastState"] for e in events)
+        return
+    # the edit's own event: the order stays in its status
+    assert {e["orderId"] for e in edits if e["state"] == e["lastState"]} == set(edited)
+    assert {e["state"] for e in edits} == set(edited.values())
+    # single fire disabled: an order changed several times is reported each time
+    assert max(Counter(e["orderId"] for e in events).values()) >= 2
+
+
+@pytest.mark.parametrize("what", list(CaptureFilter))
+def test_the_feed_reports_an_edit_without_a_status_change_only_under_from_orders(
+    sim: RunningSimulator, what: CaptureFilter
+) -> None:
+    reply = send(orders_api(sim, "shop", "feed/config"), "POST", feed_config(what))
+    assert reply.status == 200 and reply.json()["filter"] == event_filter(what), reply.body
+    edited, moved = advance(sim)
+    events = drain(sim)
+    check(what, events, edited, moved)
+
+
+@pytest.mark.parametrize("what", list(CaptureFilter))
+def test_the_hook_reports_an_edit_without_a_status_change_only_under_from_orders(
+    sim: RunningSimulator, what: CaptureFilter
+) -> None:
+    with Receiver() as receiver:
+        body = {"filter": event_filter(what), "hook": {"url": f"{receiver.url}/vtex"}}
+        reply = send(orders_api(sim, "shop", "hook/config"), "POST", body)
+        assert reply.status == 200 and reply.json()["filter"] == event_filter(what), reply.body
+        edited, moved = advance(sim)
+        hooks = sim.wait_for_hooks(timeout=60)
+        got = [r.json() for r in receiver.recorded() if r.body != PING]
+    assert hooks["succeeded"] == hooks["notifications"] == len(got) > 0
+    events = [{"orderId": n["OrderId"], "state": n["State"], "lastState": n["LastState"]} for n in got]
+    check(what, events, edited, moved)
+
+
+def test_with_single_fire_an_order_already_reported_never_reports_its_edit(sim: RunningSimulator) -> None:
+    """Why setup disables single fire: with it, an order is reported the first time it matches only."""
+    single = {**event_filter(), "disableSingleFire": False}
+    reply = send(orders_api(sim, "shop", "feed/config"), "POST", {"filter": single})
+    assert reply.status == 200, reply.body
+    sim.advance(WINDOW_SECONDS)
+    first = {e["orderId"] for e in drain(sim)}
+    edited, _ = advance(sim, at_least=1)
+    later = Counter(e["orderId"] for e in drain(sim))
+    assert later and max(later.values()) == 1 and not first & set(later)  # once per order, ever
+    missed = first & set(edited)
+    assert missed and not missed & set(later)  # reported before, so their edits never are

@@ -1,0 +1,132 @@
+"""Change capture sees every change, not only status changes: after a full sync, an order whose items
+are edited while it stays in `handling` (its total changes, its status does not) reaches fct_orders
+with the store's new total through the feed alone, and through the hook alone, with no pull in
+between. With the FromWorkflow filter setup used to write, neither would report the edit (the
+simulator's side of it: tests/simulator/test_capture_filters.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ordersync.clock import ManualClock
+from ordersync.config import ServeSettings
+from ordersync.facade import Ordersync
+from ordersync.simulator import AccountSpec, RunningSimulator, start_in_thread
+from ordersync.sources.vtex.setup import event_filter
+from ordersync.web.server import ServeOptions, serving_in_thread
+from support.processes import wait_for
+from support.sim import fct_rows, follow, make_config, register, settings_for, truth_rows
+
+pytestmark = [pytest.mark.integration, pytest.mark.dbt]
+ACCOUNT = "shop"
+#: 150 orders a day with this seed edit items of two orders in the window without a status change.
+SEED = 18
+WINDOW_SECONDS = 3 * 3600
+
+Rows = set[tuple[str, str | None, int]]
+
+
+@contextmanager
+def synced_store(warehouse_url: str, tmp_path: Path) -> Iterator[tuple[RunningSimulator, Ordersync, ManualClock]]:
+    """A store fully synced by a pull (landed, not built: the test's one build comes at its end)."""
+    config = make_config(accounts=[AccountSpec(ACCOUNT, 150)], days=1.5, seed=SEED, event_duplicate_rate=0.0)
+    with start_in_thread(config) as sim:
+        clock = ManualClock(sim.clock())
+        with Ordersync(settings_for(warehouse_url, tmp_path), clock=clock) as app:
+            register(app, sim, [ACCOUNT], config.app_key, config.app_token)
+            report = app.sync(build=False)
+            assert report.ok, [o.error for o in report.outcomes]
+            yield sim, app, clock
+
+
+def landed(app: Ordersync, source: str | None = None) -> dict[str, tuple[str | None, int]]:
+    """Per order, the status and total (cents) of its newest landed version (of one source)."""
+    sql = "SELECT order_id, event_time, status, total_value FROM cdp.orders_landing"
+    rows = app.wh.query(sql + " WHERE source = ?", (source,)) if source else app.wh.query(sql)
+    newest: dict[str, tuple[Any, str | None, int]] = {}
+    for order_id, event_time, status, value in rows:
+        if order_id not in newest or event_time > newest[order_id][0]:
+            newest[str(order_id)] = (event_time, status, int(Decimal(value) * 100))
+    return {oid: (status, cents) for oid, (_, status, cents) in newest.items()}
+
+
+def edited_in_window(sim: RunningSimulator, app: Ordersync) -> tuple[dict[str, tuple[str, int]], Rows]:
+    """Move the store through the window. Returns the orders the pull landed whose items were edited
+    in it without a status change ({order id: (status, new cents)}), and the store's rows after it."""
+    pulled = landed(app)
+    before = {oid: (status, cents) for oid, status, cents in truth_rows(sim, ACCOUNT)}
+    assert {oid: before[oid] for oid in pulled} == pulled  # the pull landed the store as it stood
+    sim.advance(WINDOW_SECONDS)
+    sim.quiesce()
+    after = truth_rows(sim, ACCOUNT)
+    edited = {
+        oid: (str(status), cents)
+        for oid, status, cents in after
+        if oid in pulled and pulled[oid][0] == status and pulled[oid][1] != cents
+    }
+    assert len(edited) >= 2, "the seed must give edits without a status change in the window"
+    return edited, after
+
+
+def assert_converged(app: Ordersync, edited: dict[str, tuple[str, int]], store: Rows) -> None:
+    """Every edited order has the store's new total in fct_orders, and every order built is as the
+    store has it after the window."""
+    rows = fct_rows(app, ACCOUNT)
+    built = {oid: (status, cents) for oid, status, cents in rows}
+    assert {oid: built.get(oid) for oid in edited} == edited
+    assert rows <= store
+
+
+def test_an_edit_without_a_status_change_reaches_fct_orders_through_the_feed_alone(
+    warehouse_url: str, tmp_path: Path
+) -> None:
+    with synced_store(warehouse_url, tmp_path) as (sim, app, clock):
+        done = app.feed_setup(ACCOUNT)
+        assert done.config["filter"] == event_filter()
+        pulls = app.wh.scalar("SELECT count(*) FROM cdp.orders_landing WHERE source <> 'feed'")
+        edited, store = edited_in_window(sim, app)
+        follow(clock, sim)
+        while True:
+            (round_,) = app.feed_poll(ACCOUNT)
+            assert round_.ok and round_.quarantined == 0, round_.error
+            if not round_.backlog:
+                break
+        by_feed = landed(app, "feed")
+        assert {oid: by_feed.get(oid) for oid in edited} == edited
+        assert app.wh.scalar("SELECT count(*) FROM cdp.orders_landing WHERE source <> 'feed'") == pulls  # no pull
+        app.build()
+        assert_converged(app, edited, store)
+
+
+def test_an_edit_without_a_status_change_reaches_fct_orders_through_the_hook_alone(
+    warehouse_url: str, tmp_path: Path
+) -> None:
+    with synced_store(warehouse_url, tmp_path) as (sim, app, clock):
+        pulls = app.wh.scalar("SELECT count(*) FROM cdp.orders_landing WHERE source <> 'hook'")
+        serve_app = Ordersync(settings_for(warehouse_url, tmp_path))
+        options = ServeOptions(ServeSettings(port=0, build_every_seconds=3600), worker=False)
+        try:
+            with serving_in_thread(serve_app, options) as (url, _):
+                done = app.hook_setup(ACCOUNT, url)
+                assert done.config["filter"] == event_filter()
+                edited, store = edited_in_window(sim, app)
+                follow(clock, sim)
+                hooks = sim.wait_for_hooks(timeout=60)
+                assert hooks["succeeded"] == hooks["notifications"] > 0 and hooks["failed"] == 0
+
+                def hook_landed_the_edits() -> bool:
+                    by_hook = landed(app, "hook")
+                    return all(by_hook.get(oid) == now for oid, now in edited.items())
+
+                wait_for(hook_landed_the_edits, "the hook's notifications of the edits to land")
+        finally:
+            serve_app.close()
+        assert app.wh.scalar("SELECT count(*) FROM cdp.orders_landing WHERE source <> 'hook'") == pulls  # no pull
+        app.build()
+        assert_converged(app, edited, store)
