@@ -24,12 +24,15 @@ from typing import TypeVar
 
 import anyio
 
-from ordersync.errors import NotFoundError, TransientWarehouseError
+from ordersync.errors import NotFoundError, OrdersyncError, TransientWarehouseError
 from ordersync.facade import Ordersync
 from ordersync.tenants import TenantStore
 
 T = TypeVar("T")
 log = logging.getLogger("ordersync.serve")
+#: DuckDB: how long a hook secret check waits for the lock (a push's write, a hook round) before it
+#: answers from memory; VTEX gives a notification 5 s.
+SECRET_WAIT_SECONDS = 2.0
 
 
 @dataclass
@@ -99,6 +102,8 @@ class Gate:
         self.app = app
         self.lock = lock or threading.Lock()
         self.vitals = Vitals()
+        #: set while the lock is held for long work (a build, a worker tick): checks answer from memory
+        self.long_work = threading.Event()
         self.pool: Pool | None = None
         self.pool_size = pool_size
         if app.settings.warehouse.is_postgres:
@@ -164,9 +169,11 @@ def read_hook_secret(app: Ordersync, tenant: str) -> tuple[int, str | None] | No
 
 
 class HookSecrets:
-    """Every tenant's hook secret hash. On PostgreSQL each check reads the current hash through the
-    pool (one indexed row); on DuckDB, where a build holds the file for seconds, the table in memory
-    answers: loaded at start, reloaded after every command forwarded to serve (a `hook setup
+    """Every tenant's hook secret hash, for checks that never wait for a build. On PostgreSQL each
+    check reads the current hash through the pool (one indexed row). On DuckDB, where a build
+    holds the file for seconds, a check reads it under the writer lock unless a build or a worker
+    tick holds it (or it stays held for SECRET_WAIT_SECONDS), and then answers from the table in
+    memory: loaded at start, reloaded after every command forwarded to serve (a `hook setup
     --force` among them) and by the background loop."""
 
     def __init__(self, gate: Gate) -> None:
@@ -182,10 +189,21 @@ class HookSecrets:
         self._table = self.gate.through(read_hook_secrets)
 
     def lookup(self, tenant: str) -> tuple[int, str | None] | None:
-        """(tenant_id, hash), or None for no such tenant; never waits for a build on DuckDB."""
+        """(tenant_id, hash), or None for no such tenant."""
         if self.gate.pool is None:
-            return self._table.get(tenant)
-        found = self.gate.pooled(lambda app: read_hook_secret(app, tenant))
+            # wait for a write or a hook round, never for a build or a worker tick
+            waits = not self.gate.long_work.is_set()
+            if not self.gate.lock.acquire(timeout=SECRET_WAIT_SECONDS if waits else 0):
+                return self._table.get(tenant)
+            try:
+                found = self.gate.through(lambda app: read_hook_secret(app, tenant))
+            except OrdersyncError as exc:
+                log.warning("hook secret check answered from memory, the warehouse failed: %s", exc)
+                return self._table.get(tenant)
+            finally:
+                self.gate.lock.release()
+        else:
+            found = self.gate.pooled(lambda app: read_hook_secret(app, tenant))
         if found is None:
             self._table.pop(tenant, None)
         else:
@@ -193,6 +211,4 @@ class HookSecrets:
         return found
 
     async def check(self, tenant: str) -> tuple[int, str | None] | None:
-        if self.gate.pool is None:
-            return self.lookup(tenant)
         return await anyio.to_thread.run_sync(self.lookup, tenant)

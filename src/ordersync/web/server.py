@@ -129,7 +129,7 @@ class Serve:
                 self._deliver_notices()
             if not self._dirty.is_set() or time.monotonic() - self._last_build < every:
                 continue
-            with self.gate.lock:
+            with self.gate.lock, self._long_work():
                 self._dirty.clear()  # pushes wait for the lock, so none lands unseen
                 self._last_build = time.monotonic()
                 try:
@@ -143,6 +143,15 @@ class Serve:
                     log.exception("build after pushes failed: %s", exc)
                     self.app.reconnect()
                     self._dirty.set()
+
+    @contextlib.contextmanager
+    def _long_work(self) -> Iterator[None]:
+        """Held around a build or a worker tick: hook secret checks do not wait for it."""
+        self.gate.long_work.set()
+        try:
+            yield
+        finally:
+            self.gate.long_work.clear()
 
     def _pulse_loop(self) -> None:
         """What /v1/health tells, DuckDB's checkpoints and hook secrets: never inside a request.
@@ -246,7 +255,7 @@ class Serve:
         while not self.stop.is_set():
             if last is None or time.monotonic() - last >= self.options.tick_seconds:
                 last = time.monotonic()
-                with self.gate.lock:
+                with self.gate.lock, self._long_work():
                     try:
                         if worker.tick().built:
                             self._notices_due.set()
