@@ -1,6 +1,6 @@
 """bench/bench_push.py --quick on DuckDB: it pushes through a real `ordersync serve`, lands the same
-rows in-process, and prints its figures (as JSON, and as the table made from them); and the feed's
-lag, or why it could not be measured."""
+rows in-process, pushes again beside a tenant sending bad bodies, and prints its figures (as JSON, and
+as the tables made from them); and the feed's lag, or why it could not be measured."""
 
 from __future__ import annotations
 
@@ -33,6 +33,13 @@ def test_quick_push_run_prints_its_figures(monkeypatch: pytest.MonkeyPatch) -> N
     report = run_bench("--no-feed")
     runs = {r["payload"]: r for r in report["runs"]}
     assert set(runs) == {"small", "vtex"}
+    for run in runs.values():  # and again beside a hostile tenant, health asked throughout
+        hostile, calm = run["hostile"], run["http"]
+        assert hostile["hostile_load"] and not calm["hostile_load"]
+        assert hostile["landed"] > 0 and hostile["failed"] == 0
+        assert hostile["hostile_requests"] > 0 and hostile["hostile_quarantined"] > 0
+        assert calm["health_requests"] > 0 and hostile["health_requests"] > 0
+        assert calm["hostile_requests"] == 0
     for run in runs.values():
         assert run["warehouse"] == "duckdb"
         http, local = run["http"], run["in_process"]
@@ -50,10 +57,11 @@ def test_quick_push_run_prints_its_figures(monkeypatch: pytest.MonkeyPatch) -> N
 
     table = bench_push.table(report["runs"])
     assert "| duckdb | small" in table and "| duckdb | vtex" in table
+    assert "| duckdb | vtex |" in bench_push.hostile_table(report["runs"])
 
 
 def test_quick_feed_lag_is_measured_or_said_to_be_unavailable() -> None:
-    report = run_bench("--payload", "none")
+    report = run_bench("--payload", "none", "--no-hostile")
     assert report["runs"] == []
     lag = report["feed_lag"]
     if not lag["available"]:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import importlib
 
-MODULES = ("kill", "pg_restart", "freeze", "faults", "diskfull", "badinput", "push", "hook", "feed", "notices", "plans")
+MODULES = (
+    "kill", "pg_restart", "freeze", "faults", "diskfull", "badinput", "push", "hostile", "hook", "feed", "notices",
+    "plans",
+)  # fmt: skip
 
 
 def load_all() -> None:

@@ -68,6 +68,8 @@ class _Shared:
     #: held by a connection from its first insert_landing until its transaction ends
     landing: threading.Lock = field(default_factory=threading.Lock)
     migration: threading.Lock = field(default_factory=threading.Lock)
+    #: set by defer_checkpoints: the WAL size (MB) past which DuckDB checkpoints at a commit
+    checkpoint_wal_mb: int | None = None
 
 
 _SHARED: dict[str, _Shared] = {}
@@ -135,6 +137,7 @@ class DuckDBWarehouse(Warehouse):
         try:
             con = duckdb.connect(self.path, read_only=self.read_only, config={"memory_limit": self.memory_limit})
             con.execute("SET TimeZone = 'UTC'")
+            self._apply_checkpoint_threshold(con)
             return con
         except duckdb.IOException as exc:
             if any(m in str(exc).lower() for m in ("could not set lock", "conflicting lock")):
@@ -146,6 +149,26 @@ class DuckDBWarehouse(Warehouse):
             raise self._translate(exc, f"cannot open {self.path}") from exc
         except duckdb.Error as exc:
             raise self._translate(exc, f"cannot open {self.path}") from exc
+
+    def _apply_checkpoint_threshold(self, con: duckdb.DuckDBPyConnection) -> None:
+        mb = self._shared.checkpoint_wal_mb
+        if mb is not None:
+            con.execute(f"SET GLOBAL checkpoint_threshold = '{int(mb)}MB'")  # an int of ours, not outside text
+
+    def defer_checkpoints(self, wal_mb: int) -> None:
+        """Let the WAL grow to `wal_mb` before a commit checkpoints (DuckDB's default, 16 MB, makes
+        some commit pay for a checkpoint every few thousand versions): a long-running process that
+        calls checkpoint() from a loop of its own keeps the cost out of its writes. Every connection
+        this process opens to the file from now on keeps the setting (a build closes them all)."""
+        self._shared.checkpoint_wal_mb = wal_mb
+        try:
+            self._apply_checkpoint_threshold(self.con)
+        except duckdb.Error as exc:
+            raise self._translate(exc) from exc
+
+    def checkpoint(self) -> None:
+        """Write the WAL into the file now (the caller makes sure no transaction of its own is open)."""
+        self.execute("CHECKPOINT")
 
     def _translate(self, exc: duckdb.Error, context: str = "") -> WarehouseError:
         message = str(exc)

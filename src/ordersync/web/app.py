@@ -1,50 +1,36 @@
-"""The FastAPI app of `ordersync serve`: the push API and health.
+"""The FastAPI app of `ordersync serve`: the push API, the VTEX Hook receiver and health.
 
-Every call into the warehouse goes through one lock on one connection, in a worker thread: the
-facade's connection is not shared between threads, and on DuckDB the same lock keeps requests
-out while the process builds (dbt then has the file to itself).
+A request reaches the warehouse only through the gate (web.gate): for its token and to write what
+it brought. Gunzip, parsing and preparing the batch (its versions and quarantine rows) run in a
+worker thread outside any warehouse lock, so one tenant's huge or hostile body never holds up
+another tenant's request, nor the event loop. Health and hook secrets are answered from what
+serve keeps in memory.
 """
 
 from __future__ import annotations
 
 import hmac
-import threading
-import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import anyio
 import orjson
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
-from ordersync.errors import NotFoundError, OrdersyncError
-from ordersync.facade import Ordersync
+from ordersync.land.intake import Item
 from ordersync.sources.push.bodies import UnreadableBodyError, json_items, ndjson_items
-from ordersync.sources.push.receiver import MAX_IDEMPOTENCY_KEY
+from ordersync.sources.push.receiver import MAX_IDEMPOTENCY_KEY, PushReceiver
 from ordersync.sources.vtex.hook import SECRET_HEADER, Spool, is_ping, notification, secret_matches
 from ordersync.web.bodies import BadEncodingError, BodyTooLargeError, gunzip_capped, read_capped
+from ordersync.web.budget import Budget, retry_after
+from ordersync.web.gate import Gate, HookSecrets
 from ordersync.web.models import Health, OrderEvent, Problem, PushResult
+from ordersync.web.tokens import digest
 
-T = TypeVar("T")
 _MIB = 1024 * 1024
 _JSON_TYPES = {"application/json"}
 _NDJSON_TYPES = {"application/x-ndjson", "application/ndjson", "application/jsonl"}
-
-
-class Gate:
-    """One connection's facade, used by one thread at a time."""
-
-    def __init__(self, app: Ordersync, lock: threading.Lock | None = None) -> None:
-        self.app = app
-        self.lock = lock or threading.Lock()
-
-    async def run(self, fn: Callable[[Ordersync], T]) -> T:
-        def locked() -> T:
-            with self.lock:
-                return fn(self.app)
-
-        return await anyio.to_thread.run_sync(locked)
 
 
 def problem(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -54,11 +40,21 @@ def problem(status: int, detail: str, headers: dict[str, str] | None = None) -> 
 _UNAUTHORIZED = {"WWW-Authenticate": "Bearer"}
 
 
+def decode(body: bytes, gzipped: bool, reader: Callable[[bytes], list[Item]], limit: int) -> tuple[bytes, list[Item]]:
+    """(the body as sent before gzip, its items); run in a worker thread: a 10 MB body takes a while."""
+    if gzipped:
+        body = gunzip_capped(body, limit)
+    return body, reader(body)
+
+
 def create_app(
     gate: Gate,
     *,
     max_body_mb: float = 10.0,
+    max_items_per_minute: int = 60_000,
+    hook_secrets: HookSecrets | None = None,
     worker_alive: Callable[[], bool | None] = lambda: None,
+    builder_alive: Callable[[], bool] = lambda: True,
     on_landed: Callable[[int], None] = lambda n: None,
     hook_spool: Spool | None = None,
     on_hook: Callable[[], None] = lambda: None,
@@ -70,23 +66,28 @@ def create_app(
         version="1",
     )
     limit = int(max_body_mb * _MIB)
+    budget = Budget(max_items_per_minute)
+    shares: dict[int, anyio.CapacityLimiter] = {}
+
+    def share_of(tenant_id: int) -> anyio.CapacityLimiter:
+        if tenant_id not in shares:
+            shares[tenant_id] = anyio.CapacityLimiter(gate.tenant_share)
+        return shares[tenant_id]
+
+    secrets = hook_secrets or HookSecrets(gate)
 
     @api.get("/v1/health", response_model=Health, tags=["health"])
     async def health() -> dict[str, Any]:
-        """Warehouse reachable, schema version, worker alive. Needs no token (probes carry none) and
-        shows no tenant's data."""
-        from ordersync.warehouse import migrate
-
-        try:
-            version = await gate.run(lambda app: migrate.current_version(app.wh))
-        except OrdersyncError:
-            return {
-                "status": "degraded",
-                "warehouse": "unreachable",
-                "schema_version": None,
-                "worker_alive": worker_alive(),
-            }
-        return {"status": "ok", "warehouse": "reachable", "schema_version": version, "worker_alive": worker_alive()}
+        """Warehouse reachable (as serve last saw it), schema version, worker alive. Needs no token
+        (probes carry none), shows no tenant's data, and answers at once, during a build too."""
+        vitals = gate.vitals
+        ok = vitals.reachable and builder_alive() and worker_alive() is not False
+        return {
+            "status": "ok" if ok else "degraded",
+            "warehouse": "reachable" if vitals.reachable else "unreachable",
+            "schema_version": vitals.schema_version,
+            "worker_alive": worker_alive(),
+        }
 
     @api.post(
         "/v1/tenants/{tenant}/orders",
@@ -99,6 +100,7 @@ def create_app(
             409: {"model": Problem, "description": "Idempotency-Key already used with another body"},
             413: {"model": Problem, "description": "body over [serve] max_body_mb, before or after gzip"},
             415: {"model": Problem, "description": "not application/json or application/x-ndjson, or not gzip"},
+            429: {"model": Problem, "description": "over the token's [serve] max_items_per_minute; see Retry-After"},
         },
         openapi_extra={
             "parameters": [
@@ -139,7 +141,7 @@ def create_app(
         token = _bearer(request.headers.get("authorization"))
         if token is None:
             return problem(401, "send Authorization: Bearer <token> (ordersync tokens create)", _UNAUTHORIZED)
-        owner = await gate.run(lambda app: app.push_receiver().tenant_for_token(token))
+        owner = await gate.request(lambda app: app.push_receiver().tenant_for_token(token))
         if owner is None:
             return problem(401, "the token is unknown or revoked", _UNAUTHORIZED)
         if not hmac.compare_digest(owner.tenant_name.encode(), tenant.encode()):
@@ -160,43 +162,33 @@ def create_app(
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
             return problem(413, f"the body is over {max_body_mb:g} MB; send smaller batches")
+        share = share_of(owner.tenant_id)  # the threads and connections this tenant may hold at once
         try:
-            body = await read_capped(request.stream(), limit)
-            if encoding == "gzip":
-                body = gunzip_capped(body, limit)
-            items = reader(body)
+            raw = await read_capped(request.stream(), limit)
+            body, items = await anyio.to_thread.run_sync(decode, raw, encoding == "gzip", reader, limit, limiter=share)
         except BodyTooLargeError:
             return problem(413, f"the body is over {max_body_mb:g} MB (after decompression); send smaller batches")
         except (BadEncodingError, UnreadableBodyError) as exc:
             return problem(400, str(exc))
-        answer = await gate.run(
-            lambda app: app.push_receiver().receive(owner, items, idempotency_key=key, request=body)
+        wait = budget.take(digest(token), len(items))
+        if wait is not None:
+            return problem(
+                429,
+                f"this token may send {budget.per_minute:,} items a minute ([serve] max_items_per_minute) "
+                f"and this batch of {len(items):,} would pass it; nothing landed: retry after the seconds "
+                "in Retry-After" + (", in smaller batches" if len(items) > budget.per_minute else ""),
+                {"Retry-After": retry_after(wait)},
+            )
+        prepared = await anyio.to_thread.run_sync(
+            lambda: PushReceiver.prepare(owner, items, idempotency_key=key, request=body), limiter=share
         )
+        answer = await gate.request(lambda app: app.push_receiver().commit(prepared), share)
         if answer.body.get("landed"):
             on_landed(int(answer.body["landed"]))
         headers = {"Idempotent-Replayed": "true"} if answer.replayed else None
-        return JSONResponse(answer.body, status_code=answer.status, headers=headers)
-
-    secrets_seen: dict[str, tuple[float, int, str | None]] = {}
-
-    async def hook_secret(tenant: str) -> tuple[int, str | None] | None:
-        """(tenant_id, secret hash), remembered for a minute: a notification is answered without
-        waiting for the warehouse, which a DuckDB build holds for seconds."""
-        seen = secrets_seen.get(tenant)
-        if seen is not None and time.monotonic() - seen[0] < 60:
-            return seen[1], seen[2]
-
-        def look(app: Ordersync) -> tuple[int, str | None] | None:
-            try:
-                tid = app.tenants.get(tenant).tenant_id
-            except NotFoundError:
-                return None
-            return tid, app.tenants.hook_secret_hash(tid)
-
-        value = await gate.run(look)
-        if value is not None:
-            secrets_seen[tenant] = (time.monotonic(), *value)
-        return value
+        # rendered off the event loop, like everything else that grows with the batch
+        content = await anyio.to_thread.run_sync(orjson.dumps, answer.body, limiter=share)
+        return Response(content, status_code=answer.status, headers=headers, media_type="application/json")
 
     @api.post(
         "/v1/hooks/vtex/{tenant}",
@@ -216,7 +208,7 @@ def create_app(
             body = None
         if is_ping(body):
             return {"ok": True}
-        known = await hook_secret(tenant)
+        known = await secrets.check(tenant)
         if known is None or not secret_matches(request.headers.get(SECRET_HEADER), known[1]):
             return problem(401, f"wrong or missing {SECRET_HEADER}; run ordersync hook setup for this tenant")
         if hook_spool is None:

@@ -1,8 +1,11 @@
 """`ordersync serve`: the web app under uvicorn, a builder that keeps fct_orders about a minute
 behind the pushes, and (on DuckDB, whose file takes one writing process) the worker's schedule.
 
-Everything that touches the warehouse shares the gate's lock: on DuckDB a build closes every
-connection of the process while dbt has the file, and requests wait for it.
+The background loops share the gate's lock and its facade: on DuckDB a build closes every
+connection of the process while dbt has the file, and requests wait for it to write. On
+PostgreSQL requests use the gate's pool and never wait for the loops. A pulse loop keeps what
+`/v1/health` tells (the warehouse as last seen) and, on DuckDB, checkpoints the file and reloads
+the hook secrets, so no request pays for either.
 """
 
 from __future__ import annotations
@@ -20,19 +23,31 @@ from pathlib import Path
 import uvicorn
 
 from ordersync.config import ServeSettings, scrub
-from ordersync.errors import OrdersyncError
+from ordersync.errors import OrdersyncError, TransientWarehouseError
 from ordersync.facade import Ordersync
 from ordersync.simulator.server import bind_socket, socket_url
 from ordersync.sources.vtex.hook import Spool
-from ordersync.web.app import Gate, create_app
+from ordersync.warehouse import migrate
+from ordersync.warehouse.duckdb import DuckDBWarehouse
+from ordersync.web.app import create_app
 from ordersync.web.channel import ChannelServer, socket_path
 from ordersync.web.edges import uvicorn_config
+from ordersync.web.gate import Gate, HookSecrets
 from ordersync.worker.feed_loop import FeedLoop
 
 log = logging.getLogger("ordersync.serve")
 
 #: Revision notices due for a retry go out at least this often (and after every build).
 NOTICES_EVERY_SECONDS = 60.0
+#: The pulse looks at the warehouse when nothing else has for this long (what /v1/health tells).
+PULSE_SECONDS = 5.0
+#: DuckDB: the pulse checkpoints this often, and reloads the hook secrets (commands forwarded to
+#: serve reload them at once).
+CHECKPOINT_EVERY_SECONDS = 30.0
+SECRETS_EVERY_SECONDS = 30.0
+SWITCH_INTERVAL_SECONDS = 0.0005
+#: DuckDB: the WAL may grow this far before a commit checkpoints itself (the pulse does it sooner).
+CHECKPOINT_WAL_MB = 1024
 
 
 @dataclass
@@ -49,20 +64,32 @@ class Serve:
     def __init__(self, app: Ordersync, options: ServeOptions) -> None:
         self.app = app
         self.options = options
-        self.gate = Gate(app)
+        self.gate = Gate(app, pool_size=options.settings.pool_size)
         self.stop = threading.Event()
         self._dirty = threading.Event()
         self._notices_due = threading.Event()
         # the first build comes build_every_seconds after start at the earliest, whatever the host's uptime
         self._last_build = time.monotonic()
         self._threads: list[threading.Thread] = []
+        # The event loop waits for the GIL behind the threads that parse and prepare bodies; a
+        # shorter switch interval than Python's 5 ms keeps health and small requests prompt
+        # while a large body is prepared.
+        sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
         app.upgrade()
+        if isinstance(app.wh, DuckDBWarehouse):
+            app.wh.defer_checkpoints(CHECKPOINT_WAL_MB)
+        self.gate.vitals.schema_version = migrate.current_version(app.wh)
+        self.gate.vitals.ok()
+        self.hook_secrets = HookSecrets(self.gate)
+        self.hook_secrets.reload()
         run_worker = options.worker if options.worker is not None else not app.wh.concurrent_writers
         self._worker_thread: threading.Thread | None = None
         if run_worker:
             self._worker_thread = threading.Thread(target=self._worker_loop, name="serve-worker", daemon=True)
             self._threads.append(self._worker_thread)
-        self._threads.append(threading.Thread(target=self._build_loop, name="serve-builder", daemon=True))
+        self._builder = threading.Thread(target=self._build_loop, name="serve-builder", daemon=True)
+        self._threads.append(self._builder)
+        self._threads.append(threading.Thread(target=self._pulse_loop, name="serve-pulse", daemon=True))
         self._threads.append(threading.Thread(target=self._hook_loop, name="serve-hooks", daemon=True))
         # VTEX Feed v3 every [feed] poll_seconds; what lands is built like a push
         self._threads.append(FeedLoop(app, self.stop, lock=self.gate.lock, on_landed=self._dirty.set).thread())
@@ -73,13 +100,16 @@ class Serve:
         self.channel: ChannelServer | None = None
         if not app.wh.concurrent_writers:
             where = socket_path(app.settings.warehouse.url.removeprefix("duckdb://"))
-            self.channel = ChannelServer(where, self._run_forwarded, self.gate.lock)
+            self.channel = ChannelServer(where, self._forwarded_then_reload, self.gate.lock)
         self._hooked = threading.Event()
         self._hooked.set()  # drain what a previous process spooled and did not move
         self.api = create_app(
             self.gate,
             max_body_mb=options.settings.max_body_mb,
+            max_items_per_minute=options.settings.max_items_per_minute,
+            hook_secrets=self.hook_secrets,
             worker_alive=self._worker_alive,
+            builder_alive=self._builder.is_alive,
             on_landed=lambda n: self._dirty.set(),
             hook_spool=self.spool,
             on_hook=self._hooked.set,
@@ -99,11 +129,12 @@ class Serve:
                 self._deliver_notices()
             if not self._dirty.is_set() or time.monotonic() - self._last_build < every:
                 continue
-            with self.gate.lock:
+            with self.gate.lock, self._long_work():
                 self._dirty.clear()  # pushes wait for the lock, so none lands unseen
                 self._last_build = time.monotonic()
                 try:
                     self.app.build(trigger="serve")
+                    self.gate.vitals.ok()
                     self._notices_due.set()  # what the build wrote goes out on the next turn
                 except OrdersyncError as exc:
                     log.error("build after pushes failed (the next landing builds again): %s", exc)
@@ -112,6 +143,76 @@ class Serve:
                     log.exception("build after pushes failed: %s", exc)
                     self.app.reconnect()
                     self._dirty.set()
+
+    @contextlib.contextmanager
+    def _long_work(self) -> Iterator[None]:
+        """Held around a build or a worker tick: hook secret checks do not wait for it."""
+        self.gate.long_work.set()
+        try:
+            yield
+        finally:
+            self.gate.long_work.clear()
+
+    def _pulse_loop(self) -> None:
+        """What /v1/health tells, DuckDB's checkpoints and hook secrets: never inside a request.
+        On DuckDB a turn that finds the lock held (a build) waits for the next one."""
+        duck = self.gate.pool is None
+        last_checkpoint = last_secrets = time.monotonic()
+        while not self.stop.wait(1.0):
+            now = time.monotonic()
+            if duck and now - last_checkpoint >= CHECKPOINT_EVERY_SECONDS and self._try_locked(self._checkpoint):
+                last_checkpoint = time.monotonic()
+            if duck and now - last_secrets >= SECRETS_EVERY_SECONDS and self._try_locked(self.hook_secrets.reload_held):
+                last_secrets = time.monotonic()
+            seen = self.gate.vitals.last_ok
+            if seen is None or now - seen >= PULSE_SECONDS:
+                if duck:
+                    self._try_locked(self._look)
+                else:
+                    self._guarded(lambda: self.gate.pooled(self._probe))
+
+    def _probe(self, app: Ordersync) -> None:
+        self.gate.vitals.schema_version = migrate.current_version(app.wh)
+
+    def _look(self) -> None:
+        self.gate.through(self._probe)
+
+    def _checkpoint(self) -> None:
+        def checkpoint(app: Ordersync) -> None:
+            if isinstance(app.wh, DuckDBWarehouse):
+                app.wh.checkpoint()
+
+        self.gate.through(checkpoint)
+
+    def _try_locked(self, fn: Callable[[], None]) -> bool:
+        """fn() under the lock when it comes free within a second; False when it did not."""
+        if not self.gate.lock.acquire(timeout=1.0):
+            return False
+        try:
+            return self._guarded(fn)
+        finally:
+            self.gate.lock.release()
+
+    def _guarded(self, fn: Callable[[], None]) -> bool:
+        try:
+            fn()
+        except TransientWarehouseError as exc:
+            log.warning("the warehouse did not answer (health says so until it does): %s", exc)
+            if self.gate.pool is None:
+                self.app.reconnect()
+            return False
+        except OrdersyncError as exc:
+            log.error("a background look at the warehouse failed: %s", exc)
+            return False
+        return True
+
+    def _forwarded_then_reload(self, argv: list[str]) -> int:
+        """A forwarded command, then the hook secrets it may have changed (`hook setup --force`)
+        are read again before the next notification is checked (the lock is still held)."""
+        try:
+            return self._run_forwarded(argv)
+        finally:
+            self._guarded(self.hook_secrets.reload_held)
 
     def _deliver_notices(self) -> None:
         """Revision notices, after each build and every NOTICES_EVERY_SECONDS for retries: the
@@ -154,7 +255,7 @@ class Serve:
         while not self.stop.is_set():
             if last is None or time.monotonic() - last >= self.options.tick_seconds:
                 last = time.monotonic()
-                with self.gate.lock:
+                with self.gate.lock, self._long_work():
                     try:
                         if worker.tick().built:
                             self._notices_due.set()
@@ -189,8 +290,7 @@ class Serve:
         self.stop.set()
         for t in self._threads:
             t.join(timeout=60)
-        with self.gate.lock:
-            self.app.close()
+        self.gate.close()
 
     def run(self, on_ready: Callable[[str], None] | None = None) -> None:
         """Serve until interrupted."""

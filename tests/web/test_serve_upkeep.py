@@ -1,0 +1,73 @@
+"""What serve does in the background so requests need not: DuckDB checkpoints (never inside a
+request's commit), and the per-token budget's arithmetic."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from factories import push_event
+from ordersync.config import ServeSettings
+from ordersync.facade import Ordersync
+from ordersync.web import server
+from ordersync.web.budget import Budget, retry_after
+from ordersync.web.server import Serve, ServeOptions, serving_in_thread
+from support.processes import wait_for
+from support.sim import settings_for
+
+BATCHES = 6
+
+
+@pytest.fixture
+def duck(tmp_path: Path, duckdb_template: Path) -> Iterator[tuple[str, Serve, str, Path]]:
+    wh = tmp_path / "wh.duckdb"
+    shutil.copyfile(duckdb_template, wh)
+    setup = Ordersync(settings_for(str(wh), tmp_path))
+    setup.add_tenant("app", platform="push", account=None, base_url=None, app_key_env=None, app_token_env=None)
+    _, token = setup.create_token("app")
+    setup.close()
+    options = ServeOptions(ServeSettings(port=0, build_every_seconds=3600), worker=False)
+    with serving_in_thread(Ordersync(settings_for(str(wh), tmp_path)), options) as (url, s):
+        yield url, s, token, wh
+
+
+@pytest.mark.integration
+def test_duckdb_commits_leave_the_wal_to_serves_own_checkpoints(
+    duck: tuple[str, Serve, str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, s, token, wh = duck
+    threshold = s.gate.locked(lambda app: app.wh.scalar("SELECT current_setting('checkpoint_threshold')"))
+    assert str(threshold).startswith("976.5 MiB")  # CHECKPOINT_WAL_MB, not DuckDB's 16 MB
+    wal = wh.with_name(wh.name + ".wal")
+    for batch in range(BATCHES):
+        events = [push_event(f"W-{batch}-{i}", customer={"name": f"{i}" + "x" * 990}) for i in range(2000)]
+        auth = {"Authorization": f"Bearer {token}"}
+        r = httpx.post(f"{url}/v1/tenants/app/orders", json=events, headers=auth, timeout=60)
+        assert r.status_code == 200 and r.json()["landed"] == 2000, r.text[:500]
+    # past DuckDB's own 16 MB threshold, and still no commit checkpointed
+    assert wal.stat().st_size > 16 * 1024 * 1024
+    monkeypatch.setattr(server, "CHECKPOINT_EVERY_SECONDS", 0.0)
+    wait_for(lambda: not wal.exists() or wal.stat().st_size == 0, "serve's pulse to checkpoint the file")
+    # and the setting survives the connection being closed and opened again, as a build does
+    s.gate.locked(lambda app: app.reconnect())
+    again = s.gate.locked(lambda app: app.wh.scalar("SELECT current_setting('checkpoint_threshold')"))
+    assert again == threshold
+
+
+def test_the_budget_refills_over_the_minute_and_refuses_whole_batches() -> None:
+    now = [0.0]
+    budget = Budget(60, now=lambda: now[0])  # one item a second
+    assert budget.take("t", 50) is None
+    assert budget.take("t", 20) == pytest.approx(10.0)  # 10 left, 10 more in 10 s
+    assert budget.take("u", 60) is None  # another token's bucket is its own
+    now[0] = 10.0
+    assert budget.take("t", 20) is None
+    assert budget.take("t", 61) == 60.0  # never fits a minute's allowance
+    now[0] = 1000.0
+    assert budget.take("t", 60) is None  # full again, never more than a minute's worth
+    assert budget.take("t", 1) == pytest.approx(1.0)
+    assert [retry_after(x) for x in (0.0, 0.2, 1.0, 9.01)] == ["1", "1", "1", "10"]
