@@ -23,7 +23,6 @@ import math
 import random
 import threading
 import time
-from datetime import UTC, datetime
 
 import httpx
 
@@ -32,13 +31,12 @@ from chaoslib.commands import Cli
 from chaoslib.deadlines import scaled
 from chaoslib.model import DUCKDB, TrialParams, TrialResult, TrialSpec, register
 from chaoslib.serving import ServeProcess
-from chaoslib.trials.push import _check
+from chaoslib.trials.push import _check, sdk_stream
 from chaoslib.warehouses import PgServer, dropping, free_port, fresh
-from ordersync.simulator.sdk import PushTotals, SdkConfig, generate
+from ordersync.simulator.sdk import PushTotals
 
 TENANT = "mobileapp"  # the well-behaved tenant (the push trial's checks read it by this name)
 NOISY = "noisy"
-START = datetime(2026, 11, 2, tzinfo=UTC)
 MAX_BODY_MB = 1
 Body = tuple[str, bytes, dict[str, str], int]  # (what, body, extra headers, the status it must get)
 
@@ -78,17 +76,7 @@ def trial(p: TrialParams, rng: random.Random) -> TrialResult:
     per_day, days, batch_size = p.pick((90, 3, 20), (50, 2, 20), (12, 1, 5))
     clients, items = p.pick((2, 10_000), (2, 10_000), (1, 2_000))
     bodies = bad_bodies(items)
-    stream = generate(
-        SdkConfig(
-            orders_per_day=per_day,
-            days=days,
-            seed=rng.randrange(1 << 30),
-            late_share=0.1,
-            max_delay_hours=48,
-            duplicate_rate=0.05,
-            start=START,
-        )
-    )
+    stream = sdk_stream(per_day, days, rng)
     server = PgServer() if p.warehouse != DUCKDB else None
     with dropping(fresh(p.warehouse, p.workdir, "hostile", server)) as wh:
         cli = Cli(p.workdir, wh.url, None)

@@ -28,7 +28,7 @@ from chaoslib.model import DUCKDB, TrialParams, TrialResult, TrialSpec, register
 from chaoslib.serving import KillRelay, ServeProcess
 from chaoslib.warehouses import PgServer, dropping, free_port, fresh
 from ordersync.facade import run_async
-from ordersync.simulator.sdk import Format, PushError, PushTotals, SdkConfig, generate, push
+from ordersync.simulator.sdk import Format, PushError, PushTotals, SdkConfig, Stream, generate, push
 
 TENANT = "mobileapp"
 START = datetime(2026, 11, 2, tzinfo=UTC)
@@ -56,16 +56,9 @@ def _setup(cli: Cli, result: TrialResult, init: bool = True) -> str | None:
     return token
 
 
-def _pushes(p: TrialParams) -> tuple[int, int, int]:
-    """(orders per day, days, batch size) of the stream."""
-    return p.pick((90, 3, 20), (50, 3, 20), (12, 1, 5))
-
-
-def trial(p: TrialParams, rng: random.Random) -> TrialResult:
-    result = TrialResult(trials=1)
-    kills = int(p.option("kills"))
-    per_day, days, batch_size = _pushes(p)
-    stream = generate(
+def sdk_stream(per_day: int, days: int, rng: random.Random) -> Stream:
+    """The mobile SDK's pushed stream the push trials send: late, duplicated events, seeded by `rng`."""
+    return generate(
         SdkConfig(
             orders_per_day=per_day,
             days=days,
@@ -76,6 +69,18 @@ def trial(p: TrialParams, rng: random.Random) -> TrialResult:
             start=START,
         )
     )
+
+
+def _pushes(p: TrialParams) -> tuple[int, int, int]:
+    """(orders per day, days, batch size) of the stream."""
+    return p.pick((90, 3, 20), (50, 3, 20), (12, 1, 5))
+
+
+def trial(p: TrialParams, rng: random.Random) -> TrialResult:
+    result = TrialResult(trials=1)
+    kills = int(p.option("kills"))
+    per_day, days, batch_size = _pushes(p)
+    stream = sdk_stream(per_day, days, rng)
     fmt: Format = "json" if rng.random() < 0.5 else "ndjson"
     server = PgServer() if p.warehouse != DUCKDB else None
     with dropping(fresh(p.warehouse, p.workdir, "push", server)) as wh:
