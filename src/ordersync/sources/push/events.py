@@ -48,7 +48,6 @@ from ordersync.text import printable
 
 _BOM = b"\xef\xbb\xbf"
 _CENT = Decimal("0.01")
-_MAX_UNITS = MAX_UNITS  # the bound itself lives in land.records, for pushed and pulled orders alike
 _DECIMAL_TEXT = re.compile(r"-?[0-9]{1,30}(\.[0-9]{1,30})?")
 #: The event's fields ordersync reads; every other field is kept in the payload as sent.
 EVENT_FIELDS = ("order_id", "event_time", "status", "total_value", "currency_code", "creation_date")
