@@ -172,6 +172,12 @@ def test_a_token_past_its_items_a_minute_gets_429_and_lands_nothing(budgeted: Ru
     assert 1 <= int(over.headers["Retry-After"]) <= 60
     assert "5 items a minute" in over.json()["detail"] and "max_items_per_minute" in over.json()["detail"]
     assert s.landed("app") == 3
+    # until the refused batch would fit, the token's requests are refused before their body is
+    # read: a body that is not even JSON gets 429, not 400
+    unread = s.push(b"not json at all", s.token, "app")
+    assert unread.status_code == 429, unread.text
+    assert "the batch it last sent" in unread.json()["detail"] and 1 <= int(unread.headers["Retry-After"]) <= 60
+    assert s.landed("app") == 3
     # another token keeps its own budget
     assert s.push([push_event("F-1")], s.other_token, "other").json()["landed"] == 1
     too_big = s.push([push_event(f"G-{i}") for i in range(6)], s.other_token, "other")
