@@ -13,9 +13,11 @@ Each push run is repeated under hostile load: a second tenant sends bodies of 10
 (`[0,0,...]`, every one quarantined) from --hostile-concurrency clients while serve builds every
 60 s (the run lasts --hostile-seconds, long enough for a build). /v1/health is asked every 50 ms
 throughout both runs. Targets: p99 of a 500-event batch under 300 ms (small events) and 1 s (VTEX
-bodies), at most double that under hostile load, /v1/health p99 under 50 ms. The per-token budget
-([serve] max_items_per_minute) is lifted in these runs, so every hostile body is written: the
-worst case, which the budget would otherwise cut to six such bodies a minute.
+bodies), at most double that under hostile load, /v1/health p99 under 50 ms. In the hostile runs
+every token may send --hostile-budget items a minute ([serve] max_items_per_minute; by default
+2,000,000, above what the well-behaved tenant sends here, so only the hostile one meets it: 200
+bad bodies a minute, each past the budget answered 429 before it is read); 0 lifts the budget, so
+every hostile body is written: the worst case. The runs alone have the budget lifted.
 
 Last, the feed's lag (a status change at the simulated store to the changed row in fct_orders),
 when this checkout has a feed consumer.
@@ -132,15 +134,17 @@ def prepare(url: str) -> tuple[str, str]:
 
 
 @contextlib.contextmanager
-def server(url: str, workdir: Path, build_every: float = 1e9) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def server(
+    url: str, workdir: Path, build_every: float = 1e9, budget: int = 0
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """`ordersync serve` in its own process, building at most every `build_every` seconds (by default
-    never), the per-token budget lifted; yields (base URL, process)."""
+    never), every token allowed `budget` items a minute (0: lifted); yields (base URL, process)."""
     port = free_port()
     env = {
         **os.environ,
         "ORDERSYNC_WAREHOUSE": url,
         "ORDERSYNC__SERVE__BUILD_EVERY_SECONDS": f"{build_every:g}",
-        "ORDERSYNC__SERVE__MAX_ITEMS_PER_MINUTE": "1000000000",
+        "ORDERSYNC__SERVE__MAX_ITEMS_PER_MINUTE": str(budget or 1_000_000_000),
     }
     log = (workdir / "serve.log").open("wb")
     cmd = [sys.executable, "-m", "ordersync", "serve", "--port", str(port), "--no-worker", "--warehouse", url]
@@ -322,7 +326,7 @@ def run_http(
     token, hostile_token = prepare(url)
     build_every = BUILD_EVERY_SECONDS_HOSTILE if hostile else 1e9
     seconds = args.hostile_seconds if hostile else args.seconds
-    with server(url, workdir, build_every) as (base, proc):
+    with server(url, workdir, build_every, args.hostile_budget if hostile else 0) as (base, proc):
         ps, me = psutil.Process(proc.pid), psutil.Process()
         pg: list[psutil.Process] = []
         start: dict[str, float] = {}
@@ -348,6 +352,7 @@ def run_http(
     health = sorted(pushed.health)
     return {
         "hostile_load": hostile,
+        "items_per_minute": (args.hostile_budget if hostile else 0) or None,  # None: lifted
         "builds": builds,
         "health_requests": len(health),
         "health_failed": pushed.health_failed,
@@ -459,7 +464,8 @@ def table(rows: list[dict[str, Any]]) -> str:
 def hostile_table(rows: list[dict[str, Any]]) -> str:
     """The well-behaved tenant's p99 alone and beside the hostile one, and /v1/health's p99 in both."""
     head = (
-        "| warehouse | payload | p99 alone | p99 beside hostile | hostile bodies (answers) | builds during "
+        "| warehouse | payload | budget (items/min) | p99 alone | p99 beside hostile | hostile bodies (answers) "
+        "| builds during "
         "| health p99 alone / beside (max) | targets (p99 x2, health < 50 ms) |"
     )
     lines = [head, "|" + "---|" * head.count(" | ") + "---|"]
@@ -469,7 +475,9 @@ def hostile_table(rows: list[dict[str, Any]]) -> str:
             continue
         answers = ", ".join(f"{n} x {code}" for code, n in x["hostile_statuses"].items()) or "none"
         lines.append(
-            f"| {r['warehouse']} | {r['payload']} | {h['p99_ms']:.0f} ms | {x['p99_ms']:.0f} ms "
+            f"| {r['warehouse']} | {r['payload']} "
+            f"| {'lifted' if x['items_per_minute'] is None else format(x['items_per_minute'], ',')} "
+            f"| {h['p99_ms']:.0f} ms | {x['p99_ms']:.0f} ms "
             f"(p50 {x['p50_ms']:.0f}, {x['landed']:,} events in {x['seconds']:.0f} s) "
             f"| {x['hostile_requests']:,} ({answers}; {x['hostile_quarantined']:,} items quarantined, "
             f"p99 {x['hostile_p99_ms']:.0f} ms) | {x['builds']} "
@@ -495,6 +503,12 @@ def main() -> None:
     ap.add_argument("--no-hostile", dest="hostile", action="store_false", help="skip the runs under hostile load")
     ap.add_argument("--hostile-seconds", type=float, default=75.0, help="how long a hostile run lasts (a build in it)")
     ap.add_argument("--hostile-concurrency", type=int, default=2, help="the hostile tenant's requests in flight")
+    ap.add_argument(
+        "--hostile-budget",
+        type=int,
+        default=2_000_000,
+        help="[serve] max_items_per_minute of every token in the hostile runs (0: lifted)",
+    )
     ap.add_argument("--no-feed", dest="feed", action="store_false", help="skip the feed-lag measurement")
     ap.add_argument("--feed-seconds", type=float, default=240.0, help="how long changes are followed")
     ap.add_argument("--feed-orders-per-day", type=float, default=100_000.0, help="the store's rate (x3 with --quick)")

@@ -493,8 +493,6 @@ class Ordersync:
             }
             builds.abandon_dead(wh, dead_on_this_host)
             build_id = builds.start(wh, "build", flags, self.worker_id or holder_name("build"), trigger)
-            if not wh.concurrent_writers:
-                self.close()  # DuckDB: dbt opens the file itself
             task = self.reporter.task("dbt build", total=None)
             began = time.perf_counter()
             error: str | None = None
@@ -512,12 +510,13 @@ class Ordersync:
                 )
 
             try:
-                try:
-                    result = attempt(None)
-                except TransformError as exc:  # some tenants' data? the others still build
-                    found = isolation.isolate(attempt, list(names), exc, suspects=list(held))
-                    result, failing = found.result, found.failing
-                    log.warning("build %s left out tenants %s: %s", build_id, sorted(failing), exc)
+                with wh.building():
+                    try:
+                        result = attempt(None)
+                    except TransformError as exc:  # some tenants' data? the others still build
+                        found = isolation.isolate(attempt, list(names), exc, suspects=list(held))
+                        result, failing = found.result, found.failing
+                        log.warning("build %s left out tenants %s: %s", build_id, sorted(failing), exc)
                 left_out = sorted(failing)
                 with self.wh.transaction():
                     ledger.advance(self.wh, ledger.FCT_ORDERS, ledger_to, self.clock.now())

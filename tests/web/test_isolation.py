@@ -87,27 +87,27 @@ def building_at_once(warehouse_url: str, tmp_path: Path) -> Iterator[Running]:
     yield from running(warehouse_url, tmp_path, build_every_seconds=0)
 
 
-def test_health_and_hooks_answer_while_a_build_holds_the_warehouse(
+def test_health_hooks_and_pushes_answer_while_a_build_runs(
     building_at_once: Running, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A build holds serve's lock with every connection closed (on DuckDB dbt has the file to
-    itself); health and the hook's secret check answer from memory meanwhile."""
+    """A build runs on serve's builder facade under the build lock alone, never the gate's (on
+    DuckDB dbt joins serve's database instance: transform/test_build_beside_writes.py): health,
+    the hook's secret check and every tenant's pushes answer while it runs."""
     building, finish = threading.Event(), threading.Event()
     served = building_at_once
     s = served.serve
     builds: list[None] = []
 
     def build(*args: Any, **kwargs: Any) -> None:
-        s.app.close()  # as a DuckDB build does before dbt opens the file
         building.set()
         assert finish.wait(120), "the test never let the build finish"
         builds.append(None)
 
-    monkeypatch.setattr(s.app, "build", build)
+    monkeypatch.setattr(s.builder, "build", build)
     assert served.push([push_event("B-1")], served.token, "app").json()["landed"] == 1
     wait_for(building.is_set, "serve's builder to start a build after the push")
     try:
-        assert not s.gate.lock.acquire(blocking=False), "the build holds the lock"
+        assert s.build_lock.locked(), "the build holds the build lock"
         assert health(served) == {
             "status": "ok",
             "warehouse": "reachable",
@@ -116,12 +116,12 @@ def test_health_and_hooks_answer_while_a_build_holds_the_warehouse(
         }
         assert served.hook(served.hook_secret).status_code == 200
         assert served.hook("not the secret").status_code == 401
-        if s.gate.pool is not None:  # PostgreSQL: pushes do not wait for builds either
-            assert served.push([push_event("B-2")], served.other_token, "other").json()["landed"] == 1
+        assert served.push([push_event("B-2")], served.other_token, "other").json()["landed"] == 1
+        assert served.push([push_event("B-3")], served.token, "app").json()["landed"] == 1
+        assert not builds, "the pushes landed while the build ran"
     finally:
         finish.set()
-    assert served.push([push_event("B-3")], served.token, "app").json()["landed"] == 1
-    wait_for(lambda: len(builds) == 2, "the build after the last push")  # none left for the real dbt
+    wait_for(lambda: len(builds) == 2, "the build after the pushes made during the first")  # none left for dbt
 
 
 @pytest.mark.postgres
@@ -171,6 +171,12 @@ def test_a_token_past_its_items_a_minute_gets_429_and_lands_nothing(budgeted: Ru
     assert over.status_code == 429, over.text
     assert 1 <= int(over.headers["Retry-After"]) <= 60
     assert "5 items a minute" in over.json()["detail"] and "max_items_per_minute" in over.json()["detail"]
+    assert s.landed("app") == 3
+    # until the refused batch would fit, the token's requests are refused before their body is
+    # read: a body that is not even JSON gets 429, not 400
+    unread = s.push(b"not json at all", s.token, "app")
+    assert unread.status_code == 429, unread.text
+    assert "the batch it last sent" in unread.json()["detail"] and 1 <= int(unread.headers["Retry-After"]) <= 60
     assert s.landed("app") == 3
     # another token keeps its own budget
     assert s.push([push_event("F-1")], s.other_token, "other").json()["landed"] == 1

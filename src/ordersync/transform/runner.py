@@ -6,8 +6,10 @@ password: it reads it from an environment variable set only while dbt runs in th
 project of one's own (`[dbt] project_dir`) gets only what `dbt deps` writes into it
 (dbt_packages/, package-lock.yml); see transform/project.py.
 
-DuckDB allows one open configuration per database file: a caller holding a connection to the
-file must close it before calling `run_dbt` and may reopen it afterwards.
+DuckDB allows one open configuration per database file: dbt connects with the configuration of
+ordersync's own connections (the target's config_options) and so joins the process's database
+instance; a caller holding a connection of another configuration (read-only) closes it first and
+drops config_options from the target.
 """
 
 from __future__ import annotations

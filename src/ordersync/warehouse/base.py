@@ -153,6 +153,12 @@ class Warehouse(ABC):
     def dbt_target(self) -> dict[str, Any]:
         """The dbt profile output for this warehouse (schema cdp)."""
 
+    @contextmanager
+    def building(self) -> Iterator[None]:
+        """Held while dbt builds on this warehouse from this process (dbt keeps connections of its
+        own: nothing of this one needs closing)."""
+        yield
+
     def run_script(self, sql: str) -> None:
         for statement in split_statements(sql):
             self.execute(statement)

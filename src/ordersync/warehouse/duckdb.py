@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Iterator, Sequence
@@ -22,6 +23,8 @@ from ordersync.errors import (
 )
 from ordersync.warehouse.base import APPEND_VERSIONS, APPEND_VERSIONS_IN_BATCH, Warehouse, version_key
 from ordersync.warehouse.translate import MISSING_SCHEMA_HINT, disk_full_hint, duckdb_error_kind, make_error
+
+log = logging.getLogger(__name__)
 
 _LANDING_SCHEMA = pa.schema(
     [
@@ -70,6 +73,9 @@ class _Shared:
     migration: threading.Lock = field(default_factory=threading.Lock)
     #: set by defer_checkpoints: the WAL size (MB) past which DuckDB checkpoints at a commit
     checkpoint_wal_mb: int | None = None
+    #: builds running now (dbt inside this process), each with DuckDB's default memory limit
+    builds: int = 0
+    builds_guard: threading.Lock = field(default_factory=threading.Lock)
 
 
 _SHARED: dict[str, _Shared] = {}
@@ -165,6 +171,35 @@ class DuckDBWarehouse(Warehouse):
             self._apply_checkpoint_threshold(self.con)
         except duckdb.Error as exc:
             raise self._translate(exc) from exc
+
+    @contextmanager
+    def building(self) -> Iterator[None]:
+        """While dbt builds in this process. dbt-duckdb connects with this connection's configuration
+        (dbt_target's config_options), so it joins this process's database instance instead of
+        needing the file to itself: other connections keep writing during a build. The instance's
+        memory limit is DuckDB's default while any build runs (a build needs more than landing's
+        buffer pool), then the configured one again."""
+        shared = self._shared
+        with shared.builds_guard:
+            shared.builds += 1
+            if shared.builds == 1:
+                self._set_memory_limit(None)
+        try:
+            yield
+        finally:
+            with shared.builds_guard:
+                shared.builds -= 1
+                if shared.builds == 0:
+                    self._set_memory_limit(self.memory_limit)
+
+    def _set_memory_limit(self, limit: str | None) -> None:
+        # limit is the configured value DuckDB accepted when this connection opened, not outside text
+        quoted = None if limit is None else limit.replace("'", "''")
+        sql = "RESET GLOBAL memory_limit" if quoted is None else f"SET GLOBAL memory_limit = '{quoted}'"
+        try:
+            self.con.execute(sql)
+        except duckdb.Error as exc:  # e.g. more memory in use than the lower limit: the next build ends it
+            log.warning("DuckDB's memory limit stays as it is: %s", exc)
 
     def checkpoint(self) -> None:
         """Write the WAL into the file now (the caller makes sure no transaction of its own is open)."""
@@ -369,6 +404,8 @@ class DuckDBWarehouse(Warehouse):
             "path": os.path.abspath(self.path),
             "schema": "cdp",
             "threads": 1,
+            # the configuration this process's connections were opened with: dbt shares their instance
+            "config_options": {"memory_limit": self.memory_limit},
             "settings": {"TimeZone": "UTC"},
         }
 

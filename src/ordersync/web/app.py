@@ -162,6 +162,9 @@ def create_app(
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
             return problem(413, f"the body is over {max_body_mb:g} MB; send smaller batches")
+        wait = budget.waiting(digest(token))
+        if wait is not None:
+            return _over_budget(budget.per_minute, wait)
         share = share_of(owner.tenant_id)  # the threads and connections this tenant may hold at once
         try:
             raw = await read_capped(request.stream(), limit)
@@ -172,13 +175,7 @@ def create_app(
             return problem(400, str(exc))
         wait = budget.take(digest(token), len(items))
         if wait is not None:
-            return problem(
-                429,
-                f"this token may send {budget.per_minute:,} items a minute ([serve] max_items_per_minute) "
-                f"and this batch of {len(items):,} would pass it; nothing landed: retry after the seconds "
-                "in Retry-After" + (", in smaller batches" if len(items) > budget.per_minute else ""),
-                {"Retry-After": retry_after(wait)},
-            )
+            return _over_budget(budget.per_minute, wait, len(items))
         prepared = await anyio.to_thread.run_sync(
             lambda: PushReceiver.prepare(owner, items, idempotency_key=key, request=body), limiter=share
         )
@@ -221,6 +218,17 @@ def create_app(
 
 
 _HOOK_LIMIT = 1024 * 1024
+
+
+def _over_budget(per_minute: int, wait: float, items: int | None = None) -> Response:
+    batch = "the batch it last sent" if items is None else f"this batch of {items:,}"
+    return problem(
+        429,
+        f"this token may send {per_minute:,} items a minute ([serve] max_items_per_minute) and {batch} "
+        "would pass it; nothing landed: retry after the seconds in Retry-After"
+        + (", in smaller batches" if items is not None and items > per_minute else ""),
+        {"Retry-After": retry_after(wait)},
+    )
 
 
 def _bearer(header: str | None) -> str | None:

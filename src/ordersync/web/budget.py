@@ -21,6 +21,8 @@ _FORGET_AFTER_SECONDS = 120.0
 class _Bucket:
     level: float
     at: float
+    #: the batch last refused: the token's requests are refused unread until it would fit
+    wanted: float = 0.0
 
 
 class Budget:
@@ -35,17 +37,33 @@ class Budget:
     def take(self, key: str, items: int) -> float | None:
         """None when `items` fit (and are taken from `key`'s bucket), else the seconds to wait."""
         with self._guard:
-            now = self._now()
-            self._sweep(now)
-            bucket = self._buckets.setdefault(key, _Bucket(float(self.per_minute), now))
-            bucket.level = min(float(self.per_minute), bucket.level + (now - bucket.at) * self._rate)
-            bucket.at = now
+            bucket = self._refilled(key)
             if items <= bucket.level:
                 bucket.level -= items
+                bucket.wanted = 0.0
                 return None
+            bucket.wanted = min(float(items), float(self.per_minute))
             if items > self.per_minute:
                 return 60.0  # never fits: the answer says to send smaller batches
             return (items - bucket.level) / self._rate
+
+    def waiting(self, key: str) -> float | None:
+        """The seconds until the batch `key` was last refused would fit, None when nothing waits:
+        a token past its budget is refused before its body is read, so a flood costs the server
+        next to nothing."""
+        with self._guard:
+            bucket = self._refilled(key)
+            if bucket.level >= bucket.wanted:
+                return None
+            return (bucket.wanted - bucket.level) / self._rate
+
+    def _refilled(self, key: str) -> _Bucket:
+        now = self._now()
+        self._sweep(now)
+        bucket = self._buckets.setdefault(key, _Bucket(float(self.per_minute), now))
+        bucket.level = min(float(self.per_minute), bucket.level + (now - bucket.at) * self._rate)
+        bucket.at = now
+        return bucket
 
     def _sweep(self, now: float) -> None:
         if now - self._swept < _FORGET_AFTER_SECONDS:

@@ -1,9 +1,10 @@
 """`ordersync serve`: the web app under uvicorn, a builder that keeps fct_orders about a minute
 behind the pushes, and (on DuckDB, whose file takes one writing process) the worker's schedule.
 
-The background loops share the gate's lock and its facade: on DuckDB a build closes every
-connection of the process while dbt has the file, and requests wait for it to write. On
-PostgreSQL requests use the gate's pool and never wait for the loops. A pulse loop keeps what
+The background loops share the gate's lock and its facade; builds run on a facade of their own
+and never hold that lock (on DuckDB dbt joins the process's database instance), so requests,
+hooks and the feed land during a build. On PostgreSQL requests use the gate's pool and never wait
+for the loops. A pulse loop keeps what
 `/v1/health` tells (the warehouse as last seen) and, on DuckDB, checkpoints the file and reloads
 the hook secrets, so no request pays for either.
 """
@@ -65,6 +66,12 @@ class Serve:
         self.app = app
         self.options = options
         self.gate = Gate(app, pool_size=options.settings.pool_size)
+        # Builds run on a facade of their own, outside the gate's lock: on DuckDB dbt joins this
+        # process's database instance (warehouse.building), so pushes, hooks and the feed keep
+        # landing during a build. What needs no build running (a worker tick, a forwarded command,
+        # a checkpoint) takes this lock after the gate's, never before.
+        self.build_lock = threading.Lock()
+        self.builder = Ordersync(app.settings, clock=app.clock, reporter=app.reporter, worker_id=app.worker_id)
         self.stop = threading.Event()
         self._dirty = threading.Event()
         self._notices_due = threading.Event()
@@ -129,11 +136,12 @@ class Serve:
                 self._deliver_notices()
             if not self._dirty.is_set() or time.monotonic() - self._last_build < every:
                 continue
-            with self.gate.lock, self._long_work():
-                self._dirty.clear()  # pushes wait for the lock, so none lands unseen
+            with self.build_lock:
+                # cleared before the ledger is sealed: what lands from here on sets it again
+                self._dirty.clear()
                 self._last_build = time.monotonic()
                 try:
-                    self.app.build(trigger="serve")
+                    self.builder.build(trigger="serve")
                     self.gate.vitals.ok()
                     self._notices_due.set()  # what the build wrote goes out on the next turn
                 except OrdersyncError as exc:
@@ -141,8 +149,9 @@ class Serve:
                     self._dirty.set()
                 except Exception as exc:
                     log.exception("build after pushes failed: %s", exc)
-                    self.app.reconnect()
                     self._dirty.set()
+                finally:
+                    self.builder.close()  # between builds only the serve's own connection is open
 
     @contextlib.contextmanager
     def _long_work(self) -> Iterator[None]:
@@ -182,7 +191,13 @@ class Serve:
             if isinstance(app.wh, DuckDBWarehouse):
                 app.wh.checkpoint()
 
-        self.gate.through(checkpoint)
+        # a checkpoint waits for no transaction: during a build it waits for the next turn
+        if not self.build_lock.acquire(blocking=False):
+            return
+        try:
+            self.gate.through(checkpoint)
+        finally:
+            self.build_lock.release()
 
     def _try_locked(self, fn: Callable[[], None]) -> bool:
         """fn() under the lock when it comes free within a second; False when it did not."""
@@ -255,7 +270,7 @@ class Serve:
         while not self.stop.is_set():
             if last is None or time.monotonic() - last >= self.options.tick_seconds:
                 last = time.monotonic()
-                with self.gate.lock, self._long_work():
+                with self.gate.lock, self.build_lock, self._long_work():
                     try:
                         if worker.tick().built:
                             self._notices_due.set()
@@ -275,8 +290,9 @@ class Serve:
         if "serve" in argv:
             print("error: ordersync serve is already running for this warehouse", file=sys.stderr)
             return 2
-        self.app.close()
-        return run_in_process(argv)
+        with self.build_lock:  # the command may build, and opens the file itself once nothing holds it
+            self.app.close()
+            return run_in_process(argv)
 
     def start_background(self) -> None:
         if self.channel is not None:
@@ -290,6 +306,8 @@ class Serve:
         self.stop.set()
         for t in self._threads:
             t.join(timeout=60)
+        with self.build_lock:
+            self.builder.close()
         self.gate.close()
 
     def run(self, on_ready: Callable[[str], None] | None = None) -> None:

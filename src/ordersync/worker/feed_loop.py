@@ -1,8 +1,7 @@
 """Polling the VTEX feeds every `[feed] poll_seconds`, in a thread beside serve's or the worker's
 other loops.
 
-On DuckDB the loop shares its facade with the others, and so a lock: a build closes every
-connection of the process while dbt has the file. On PostgreSQL the worker gives it a facade of
+On DuckDB the loop shares its facade with the others, and so their lock. On PostgreSQL the worker gives it a facade of
 its own, and rounds run beside the tick's syncs (each tenant's feed is leased on its own stream).
 """
 
