@@ -20,8 +20,9 @@ from bench_landing import fetch_payloads
 from bench_sync import reset_warehouse
 from ordersync.config import load_settings
 from ordersync.facade import Ordersync
-from ordersync.simulator import AccountSpec, SimulatorConfig, start_in_subprocess
+from ordersync.simulator import AccountSpec, SimulatorConfig
 from ordersync.simulator.sdk import SdkConfig, generate
+from ordersync.simulator.server import start_in_subprocess
 
 MARK = b"~B~"  # replaced by the batch number in every order id of a batch template
 

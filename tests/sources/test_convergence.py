@@ -18,8 +18,9 @@ import pytest
 
 from ordersync.config import ServeSettings
 from ordersync.facade import Ordersync, run_async
-from ordersync.simulator import AccountSpec, SimulatorConfig, start_in_thread
+from ordersync.simulator import AccountSpec, SimulatorConfig
 from ordersync.simulator.sdk import SdkConfig, Stream, generate, push, write_files
+from ordersync.simulator.server import start_in_thread
 from ordersync.web.server import ServeOptions, serving_in_thread
 from support.sim import register, settings_for
 

@@ -29,7 +29,8 @@ def demo(
     warehouse: WarehouseOpt = None,
 ) -> None:
     """Start the simulator with a few stores, register them, sync, build, and show the result."""
-    from ordersync.simulator import AccountSpec, SimulatorConfig, start_in_subprocess
+    from ordersync.simulator import AccountSpec, SimulatorConfig
+    from ordersync.simulator.server import start_in_subprocess
 
     def go() -> None:
         began = time.perf_counter()
