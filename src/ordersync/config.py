@@ -52,7 +52,7 @@ ENV_SHORT_WAREHOUSE = "ORDERSYNC_WAREHOUSE"
 MASK = "***"
 
 # The environment of the command being run: os.environ, or the caller's variables for a command
-# that a running serve runs for another process (web.channel). Read it through `command_variables()`, never
+# that a running serve runs for another process (serve.channel). Read it through `command_variables()`, never
 # os.environ, so such a command sees its caller's settings and credentials and not serve's.
 _ENVIRON: ContextVar[Mapping[str, str] | None] = ContextVar("ordersync_environ", default=None)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 import traceback
@@ -9,8 +10,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Protocol, TypeVar
 
+import click
 import typer
 
 from ordersync.cli.output import RichReporter, err_console, say_error
@@ -18,7 +20,7 @@ from ordersync.clock import clock_from_setting
 from ordersync.config import load_settings, scrub
 from ordersync.errors import ConfigError, OrdersyncError
 from ordersync.facade import Ordersync
-from ordersync.web import channel
+from ordersync.serve import channel
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -55,7 +57,7 @@ def facade(
     **kwargs: Any,
 ) -> Iterator[Ordersync]:
     """Build the facade from every configuration layer; flags win. On a DuckDB file that a running
-    `ordersync serve` holds, the command is handed to that process instead (web.channel), unless
+    `ordersync serve` holds, the command is handed to that process instead (serve.channel), unless
     `forward` is off (serve itself). `read_only` (reading commands): a DuckDB file is opened
     read-only and never created; inside serve, which has the file open for writing (DuckDB refuses
     a second configuration of one file in a process), it is opened as serve opens it."""
@@ -79,6 +81,39 @@ def facade(
             yield app
         finally:
             app.close()
+
+
+class CommandLine(Protocol):
+    """A click command (the CLI's root group), as `run_in_process` calls it."""
+
+    def main(self, *, args: list[str], prog_name: str, standalone_mode: bool) -> Any: ...
+
+
+def run_in_process(command: CommandLine, argv: list[str]) -> int:
+    """Run one command line of `command` (the CLI) in this process and return its exit code: what
+    a serve does with a command sent over its local channel. The global options are restored after."""
+    saved = (STATE.warehouse, STATE.config, STATE.debug, STATE.overrides)
+    STATE.overrides = {}
+    try:
+        result = command.main(args=argv, prog_name="ordersync", standalone_mode=False)
+        return result if isinstance(result, int) else 0
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Abort:
+        return 1
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 1
+    finally:
+        STATE.warehouse, STATE.config, STATE.debug, STATE.overrides = saved
+
+
+def command_runner(ctx: typer.Context) -> Callable[[list[str]], int]:
+    """A runner for the command lines of the CLI that is running now (the root of `ctx`), handed to
+    the serve process so that it never imports the CLI."""
+    return functools.partial(run_in_process, ctx.find_root().command)
 
 
 def run_guarded(fn: Callable[[], Any]) -> Any:

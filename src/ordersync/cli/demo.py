@@ -132,8 +132,8 @@ def push_mobile_app(app: Ordersync, clock: ManualClock, days: int) -> Stream:
     arrivals, so each version is stamped when it would have landed."""
     from ordersync.config import ServeSettings
     from ordersync.facade import run_async
+    from ordersync.serve.process import ServeOptions, serving_in_thread
     from ordersync.simulator.sdk import SdkConfig, generate, push
-    from ordersync.web.server import ServeOptions, serving_in_thread
 
     end = clock.now()
     stream = generate(

@@ -26,6 +26,7 @@ from ordersync.cli.simulator import app as simulator_app
 from ordersync.cli.tokens import app as tokens_app
 from ordersync.cli.verify import verify as verify_cmd
 from ordersync.config import DEFAULT_TIMEZONE, command_variables
+from ordersync.serve.channel import ForwardToServe, forward
 
 app = typer.Typer(
     name="ordersync",
@@ -347,35 +348,9 @@ app.command(name="verify")(verify_cmd)
 
 
 def main() -> None:
-    from ordersync.web.channel import ForwardToServe, forward
-
     try:
         app()
     except ForwardToServe as hand_over:  # a running serve holds the DuckDB file: run it there
         sys.exit(forward(hand_over.path, sys.argv[1:]))
     except SystemExit as exc:
         sys.exit(exc.code)
-
-
-def run_in_process(argv: list[str]) -> int:
-    """Run one command in this process (the serve's local channel); its exit code."""
-    import click
-
-    from ordersync.cli.context import STATE
-
-    saved = (STATE.warehouse, STATE.config, STATE.debug, STATE.overrides)
-    STATE.overrides = {}
-    try:
-        result = app(args=argv, prog_name="ordersync", standalone_mode=False)
-        return result if isinstance(result, int) else 0
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    except click.exceptions.Abort:
-        return 1
-    except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else 1
-    finally:
-        STATE.warehouse, STATE.config, STATE.debug, STATE.overrides = saved

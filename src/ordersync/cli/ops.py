@@ -11,7 +11,7 @@ import typer
 from ordersync.cli.context import STATE, WarehouseOpt, facade, run_guarded
 from ordersync.cli.output import console, print_below, print_json, print_table, short_time
 from ordersync.errors import ConfigError, RefusedError
-from ordersync.web import channel
+from ordersync.serve import channel
 from ordersync.worker.schedule import ScheduleSettings
 from ordersync.worker.worker import Worker
 

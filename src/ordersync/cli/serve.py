@@ -7,14 +7,15 @@ from typing import Annotated
 
 import typer
 
-from ordersync.cli.context import STATE, WarehouseOpt, facade, run_guarded
+from ordersync.cli.context import STATE, WarehouseOpt, command_runner, facade, run_guarded
 from ordersync.cli.output import console
 from ordersync.config import ServeSettings
 from ordersync.errors import ConfigError, WarehouseLockedError
-from ordersync.web import channel
+from ordersync.serve import channel
 
 
 def serve(
+    ctx: typer.Context,
     host: Annotated[str | None, typer.Option(help="address to listen on (default [serve] host, 127.0.0.1)")] = None,
     port: Annotated[int | None, typer.Option(help="port (default [serve] port, 8787)")] = None,
     worker: Annotated[
@@ -26,7 +27,8 @@ def serve(
 ) -> None:
     """Take pushed order events over HTTP (and, on DuckDB, run the worker's schedule), building
     fct_orders after landings at most every [serve] build_every_seconds."""
-    from ordersync.web.server import Serve, ServeOptions
+    # uvicorn and fastapi, only for the command that serves (start-up of every other command)
+    from ordersync.serve.process import Serve, ServeOptions
 
     def go() -> None:
         serve_overrides = STATE.overrides.setdefault("serve", {})
@@ -43,7 +45,7 @@ def serve(
                         f"{where}); stop it first, or leave it running: other commands run inside it"
                     )
             options = ServeOptions(app.settings.serve, worker=worker, tick_seconds=tick)
-            server = Serve(app, options)
+            server = Serve(app, options, command_runner(ctx))
             try:
                 server.run(
                     on_ready=lambda url: console.print(
