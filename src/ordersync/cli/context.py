@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Protocol, TypeVar
+from typing import Any, ParamSpec, Protocol, TypeVar
 
 import click
 import typer
@@ -22,18 +22,8 @@ from ordersync.errors import ConfigError, OrdersyncError
 from ordersync.facade import Ordersync
 from ordersync.serve import channel
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-WarehouseOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--warehouse",
-        "-w",
-        help="DuckDB file path, postgresql:// URL or libpq key=value string (default ordersync.duckdb; "
-        "env ORDERSYNC_WAREHOUSE)",
-        show_default=False,
-    ),
-]
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 @dataclass
@@ -116,24 +106,30 @@ def command_runner(ctx: typer.Context) -> Callable[[list[str]], int]:
     return functools.partial(run_in_process, ctx.find_root().command)
 
 
-def run_guarded(fn: Callable[[], Any]) -> Any:
-    """Errors become one clear red line and a non-zero exit code; tracebacks only with --debug.
+def guarded(command: Callable[P, R]) -> Callable[P, R]:
+    """The one error handler of every command: errors become one clear red line and a non-zero exit
+    code (the error class's `exit_code`; 130 when interrupted); tracebacks only with --debug.
 
     Everything it prints is scrubbed of known secrets (the warehouse password, credentials read
     from the environment, ORDERSYNC_*TOKEN* / *PASSWORD* values), the traceback included."""
-    try:
-        return fn()
-    except OrdersyncError as exc:
-        _report(exc, "error:", str(exc))
-        raise typer.Exit(exc.exit_code) from None
-    except KeyboardInterrupt:
-        err_console.print("[red]interrupted[/red]", markup=True)
-        raise typer.Exit(130) from None
-    except (typer.Exit, typer.Abort):
-        raise
-    except Exception as exc:
-        _report(exc, "unexpected error:", f"{type(exc).__name__}: {exc} (run again with --debug for the traceback)")
-        raise typer.Exit(1) from None
+
+    @functools.wraps(command)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return command(*args, **kwargs)
+        except OrdersyncError as exc:
+            _report(exc, "error:", str(exc))
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            err_console.print("[red]interrupted[/red]", markup=True)
+            raise typer.Exit(130) from None
+        except (typer.Exit, typer.Abort):
+            raise
+        except Exception as exc:
+            _report(exc, "unexpected error:", f"{type(exc).__name__}: {exc} (run again with --debug for the traceback)")
+            raise typer.Exit(1) from None
+
+    return run
 
 
 def _report(exc: BaseException, label: str, text: str) -> None:

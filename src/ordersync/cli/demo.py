@@ -9,12 +9,14 @@ from typing import Annotated, Any
 import typer
 
 from ordersync import demo as scenario
-from ordersync.cli.context import STATE, WarehouseOpt, facade, run_guarded
+from ordersync.cli.context import STATE, facade, guarded
+from ordersync.cli.options import WarehouseOpt
 from ordersync.cli.output import console, print_table, say_error
 from ordersync.clock import ManualClock
 from ordersync.facade import Ordersync
 
 
+@guarded
 def demo(
     days: Annotated[int, typer.Option(help="days of order history in each simulated store")] = 21,
     hours_later: Annotated[float, typer.Option(help="simulated hours between the two syncs")] = 6.0,
@@ -29,13 +31,10 @@ def demo(
         with facade(warehouse, clock=clock) as app:
             yield app
 
-    def go() -> None:
-        result = scenario.run(open_app, days, hours_later, say=console.print)
-        print_table("ordersync demo", result.rows)
-        for line in result.lines:
-            console.print(line)
-        if result.errors:
-            say_error(result.errors[0])
-            raise typer.Exit(1)
-
-    run_guarded(go)
+    result = scenario.run(open_app, days, hours_later, say=console.print)
+    print_table("ordersync demo", result.rows)
+    for line in result.lines:
+        console.print(line)
+    if result.errors:
+        say_error(result.errors[0])
+        raise typer.Exit(1)
