@@ -11,6 +11,7 @@ import httpx
 import orjson
 import pytest
 
+from ordersync.cli.main import run_in_process
 from ordersync.config import ServeSettings
 from ordersync.facade import Ordersync
 from ordersync.serve.process import ServeOptions, serving_in_thread
@@ -35,7 +36,7 @@ def test_a_rotated_secret_is_refused_and_the_new_one_accepted_at_once(warehouse_
         body = orjson.dumps({"OrderId": order, "State": "invoiced", "LastChange": "2026-11-20T10:00:00Z"})
         app = Ordersync(settings_for(warehouse_url, tmp_path))
         options = ServeOptions(ServeSettings(port=0, build_every_seconds=3600), worker=False)
-        with serving_in_thread(app, options) as (url, _):
+        with serving_in_thread(app, options, run_in_process) as (url, _):
 
             def setup_hook(*force: str) -> str:
                 done = ordersync(["hook", "setup", "--tenant", ACCOUNT, "--url", url, "--warehouse", warehouse_url,

@@ -74,12 +74,12 @@ def facade(
 
 
 class CommandLine(Protocol):
-    """A click command (the CLI's root group), as `run_in_process` calls it."""
+    """A click command (the CLI's root group), as `run_command_line` calls it."""
 
     def main(self, *, args: list[str], prog_name: str, standalone_mode: bool) -> Any: ...
 
 
-def run_in_process(command: CommandLine, argv: list[str]) -> int:
+def run_command_line(command: CommandLine, argv: list[str]) -> int:
     """Run one command line of `command` (the CLI) in this process and return its exit code: what
     a serve does with a command sent over its local channel. The global options are restored after."""
     saved = (STATE.warehouse, STATE.config, STATE.debug, STATE.overrides)
@@ -103,7 +103,7 @@ def run_in_process(command: CommandLine, argv: list[str]) -> int:
 def command_runner(ctx: typer.Context) -> Callable[[list[str]], int]:
     """A runner for the command lines of the CLI that is running now (the root of `ctx`), handed to
     the serve process so that it never imports the CLI."""
-    return functools.partial(run_in_process, ctx.find_root().command)
+    return functools.partial(run_command_line, ctx.find_root().command)
 
 
 def guarded(command: Callable[P, R]) -> Callable[P, R]:

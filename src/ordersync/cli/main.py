@@ -17,7 +17,7 @@ from ordersync.cli import lateness as lateness_cmd
 from ordersync.cli import ops
 from ordersync.cli import plans as plans_cmd
 from ordersync.cli import revenue as revenue_cmd
-from ordersync.cli.context import STATE, configure_logging, facade, guarded
+from ordersync.cli.context import STATE, configure_logging, facade, guarded, run_command_line
 from ordersync.cli.notices import app as notices_app
 from ordersync.cli.options import JsonOpt, TenantsOpt, WarehouseOpt
 from ordersync.cli.output import console, print_below, print_json, print_table, short_time
@@ -339,3 +339,9 @@ def main() -> None:
         sys.exit(forward(hand_over.path, sys.argv[1:]))
     except SystemExit as exc:
         sys.exit(exc.code)
+
+
+def run_in_process(argv: list[str]) -> int:
+    """Run one command line of this CLI in this process; its exit code. `ordersync serve` hands its
+    own runner to the serve process; a serve started elsewhere (a test) is given this one."""
+    return run_command_line(typer.main.get_command(app), argv)
