@@ -28,7 +28,8 @@ from ordersync.clock import ManualClock
 from ordersync.config import DEFAULT_DUCKDB_MEMORY_LIMIT, DEFAULT_TIMEZONE, WarehouseSettings
 from ordersync.land import Lander, parse_order
 from ordersync.memory import keep_memory_flat
-from ordersync.simulator import AccountSpec, SimulatorConfig, start_in_subprocess
+from ordersync.simulator import AccountSpec, SimulatorConfig
+from ordersync.simulator.server import start_in_subprocess
 from ordersync.warehouse import open_warehouse
 from ordersync.warehouse.migrate import upgrade
 

@@ -25,7 +25,8 @@ from pydantic import SecretStr
 
 from ordersync.extract import ClientStats, VtexClient
 from ordersync.extract.pacing import Pacer, account_key, install
-from ordersync.simulator import AccountSpec, RunningSimulator, SimulatorConfig, start_in_subprocess
+from ordersync.simulator import AccountSpec, SimulatorConfig
+from ordersync.simulator.server import RunningSimulator, start_in_subprocess
 
 START = datetime(2025, 6, 1, 12, tzinfo=UTC)
 

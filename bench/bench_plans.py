@@ -25,7 +25,8 @@ from bench_sync import reset_warehouse
 from ordersync.clock import ManualClock
 from ordersync.config import load_settings
 from ordersync.facade import Ordersync
-from ordersync.simulator import AccountSpec, SimulatorConfig, start_in_subprocess
+from ordersync.simulator import AccountSpec, SimulatorConfig
+from ordersync.simulator.server import start_in_subprocess
 
 KEY_ENV, TOKEN_ENV = "BENCH_APP_KEY", "BENCH_APP_TOKEN"
 #: The seed's tenants' daily volumes (001_*.txt: 10-65 orders a day).

@@ -22,7 +22,8 @@ import psutil
 import uvloop
 
 from ordersync.dates import format_filter_datetime
-from ordersync.simulator import AccountSpec, SimulatorConfig, start_in_subprocess
+from ordersync.simulator import AccountSpec, SimulatorConfig
+from ordersync.simulator.server import start_in_subprocess
 
 ACCOUNT = "bench"
 MAX_SECONDS = 120.0

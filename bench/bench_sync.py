@@ -27,7 +27,8 @@ from bench_simulator import cpu_seconds
 from ordersync.clock import ManualClock
 from ordersync.config import load_settings
 from ordersync.facade import Ordersync
-from ordersync.simulator import AccountSpec, SimulatorConfig, start_in_subprocess
+from ordersync.simulator import AccountSpec, SimulatorConfig
+from ordersync.simulator.server import start_in_subprocess
 
 KEY_ENV, TOKEN_ENV = "BENCH_APP_KEY", "BENCH_APP_TOKEN"
 

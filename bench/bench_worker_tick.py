@@ -19,7 +19,8 @@ from bench_sync import reset_warehouse
 from ordersync.clock import ManualClock
 from ordersync.config import load_settings
 from ordersync.facade import Ordersync
-from ordersync.simulator import AccountSpec, SimulatorConfig, start_in_subprocess
+from ordersync.simulator import AccountSpec, SimulatorConfig
+from ordersync.simulator.server import start_in_subprocess
 from ordersync.worker.schedule import ScheduleSettings
 from ordersync.worker.worker import Worker
 

@@ -20,8 +20,9 @@ from bench_landing import fetch_payloads
 from bench_sync import reset_warehouse
 from ordersync.config import load_settings
 from ordersync.facade import Ordersync
-from ordersync.simulator import AccountSpec, SimulatorConfig, start_in_subprocess
+from ordersync.simulator import AccountSpec, SimulatorConfig
 from ordersync.simulator.sdk import SdkConfig, generate
+from ordersync.simulator.server import start_in_subprocess
 
 MARK = b"~B~"  # replaced by the batch number in every order id of a batch template
 
@@ -101,7 +102,7 @@ def serve_polls_feeds() -> bool:
     """Whether this checkout's `ordersync serve` reads VTEX feeds (the consumer and serve's loop)."""
     import inspect
 
-    from ordersync.web import server as web_server
+    from ordersync.serve import process as web_server
 
     return hasattr(Ordersync, "feed_poll") and "feed" in inspect.getsource(web_server).lower()
 
@@ -115,7 +116,7 @@ def feed_lag(args: argparse.Namespace, url: str, workdir: Path) -> dict[str, Any
     status change) to an order created during the run is followed until fct_orders holds its
     version (event_time at least the change's lastChange)."""
     from ordersync.dates import parse_vtex_datetime
-    from ordersync.web.server import ServeOptions, serving_in_thread
+    from ordersync.serve.process import ServeOptions, serving_in_thread
 
     if not serve_polls_feeds():
         return {"available": False, "reason": "feed consumer not available (ordersync serve polls no feed here)"}

@@ -29,7 +29,8 @@ from aiohttp import web
 
 from chaoslib.deadlines import scaled
 from chaoslib.secrets import APP_KEY, APP_TOKEN
-from ordersync.simulator import AccountSpec, RunningSimulator, SimulatorConfig, start_in_subprocess
+from ordersync.simulator import AccountSpec, SimulatorConfig
+from ordersync.simulator.server import RunningSimulator, start_in_subprocess
 
 # A weekday afternoon, far from the Sunday 02:00 full sync.
 START = datetime(2025, 6, 3, 15, 0, tzinfo=UTC)

@@ -27,8 +27,6 @@ from pathlib import Path
 from typing import Any, TypeVar, Union, get_args, get_origin, overload
 from urllib.parse import quote, quote_plus
 
-from psycopg import ProgrammingError
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
@@ -54,7 +52,7 @@ ENV_SHORT_WAREHOUSE = "ORDERSYNC_WAREHOUSE"
 MASK = "***"
 
 # The environment of the command being run: os.environ, or the caller's variables for a command
-# that a running serve runs for another process (web.channel). Read it through `command_variables()`, never
+# that a running serve runs for another process (serve.channel). Read it through `command_variables()`, never
 # os.environ, so such a command sees its caller's settings and credentials and not serve's.
 _ENVIRON: ContextVar[Mapping[str, str] | None] = ContextVar("ordersync_environ", default=None)
 
@@ -592,13 +590,24 @@ def url_passwords(url: str) -> set[str]:
         found.add(m.group(2))
     found.update(q.group(2) for q in _QUERY_PASSWORD.finditer(url))
     if "://" in url or "=" in url:
-        try:
-            password = conninfo_to_dict(url).get("password")
-        except ProgrammingError:
-            password = None
+        password = _libpq_fields(url).get("password")
         if isinstance(password, str):
             found.add(password)
     return {p for p in found if p}
+
+
+def _libpq_fields(url: str) -> dict[str, Any]:
+    """libpq's reading of a connection string, {} when it is none. libpq reads only postgres:// and
+    postgresql:// URIs, so a DuckDB path or URL is refused without importing psycopg (start-up)."""
+    if "://" in url and not url.startswith(("postgres://", "postgresql://")):
+        return {}
+    from psycopg import ProgrammingError
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        return conninfo_to_dict(url)
+    except ProgrammingError:
+        return {}
 
 
 def register_url_secrets(url: str) -> None:
@@ -612,6 +621,9 @@ def mask_url(url: str) -> str:
         masked = _URL_PASSWORD.sub(rf"\1:{MASK}@", url, count=1)
         return _QUERY_PASSWORD.sub(rf"\g<1>{MASK}", masked)
     if "=" in url:
+        from psycopg import ProgrammingError
+        from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
         try:
             if "password" in conninfo_to_dict(url):
                 return make_conninfo(url, password=MASK)

@@ -23,7 +23,8 @@ from chaoslib import checks, secrets, sources
 from chaoslib.commands import Cli
 from chaoslib.model import DUCKDB, POSTGRES
 from chaoslib.warehouses import WarehouseHandle
-from ordersync.simulator import AccountSpec, SimulatorConfig, start_in_thread
+from ordersync.simulator import AccountSpec, SimulatorConfig
+from ordersync.simulator.server import start_in_thread
 
 pytestmark = pytest.mark.chaos
 

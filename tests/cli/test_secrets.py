@@ -15,7 +15,7 @@ import pytest
 import typer
 
 from ordersync.cli import context
-from ordersync.cli.context import ScrubbingFilter, run_guarded
+from ordersync.cli.context import ScrubbingFilter, guarded
 from ordersync.config import load_settings
 from ordersync.errors import WarehouseError
 from support import processes
@@ -114,7 +114,7 @@ def test_error_text_and_tracebacks_are_scrubbed(
         monkeypatch.setattr(context.STATE, "debug", debug)
         for fn, code in ((fails_on_purpose, WarehouseError.exit_code), (unexpected, 1)):
             with pytest.raises(typer.Exit) as stopped:
-                run_guarded(fn)
+                guarded(fn)()
             assert stopped.value.exit_code == code
             out, err = capsys.readouterr()
             assert ("Traceback" in err) == debug

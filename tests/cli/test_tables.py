@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from rich.console import Console
 
 from ordersync.cli.output import SHORT_LABELS, print_table
-from ordersync.simulator import AccountSpec, RunningSimulator, start_in_thread
+from ordersync.simulator import AccountSpec
+from ordersync.simulator.server import RunningSimulator, start_in_thread
 from support.cli import ordersync
 from support.properties import examples
 from support.sim import KEY, TOKEN, make_config

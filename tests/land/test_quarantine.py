@@ -18,7 +18,8 @@ from ordersync.errors import ConfigError, NotFoundError
 from ordersync.facade import Ordersync
 from ordersync.land import Lander
 from ordersync.land.quarantine import quarantined_raw
-from ordersync.simulator import AccountSpec, SimulatorConfig, start_in_thread
+from ordersync.simulator import AccountSpec, SimulatorConfig
+from ordersync.simulator.server import start_in_thread
 from support.sim import KEY_ENV, TOKEN_ENV, register, settings_for
 
 NOW = datetime(2025, 3, 10, 15, tzinfo=UTC)

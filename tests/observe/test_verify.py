@@ -25,7 +25,8 @@ from ordersync.dates import parse_vtex_datetime
 from ordersync.errors import ConfigError, NotFoundError
 from ordersync.facade import Ordersync
 from ordersync.observe.verify import CHECKS, FAIL, PASS, SKIP, WARN, CheckResult, VerifyReport
-from ordersync.simulator import AccountSpec, RunningSimulator, SimulatorConfig, start_in_thread
+from ordersync.simulator import AccountSpec, SimulatorConfig
+from ordersync.simulator.server import RunningSimulator, start_in_thread
 from ordersync.sync import reconcile
 from support.cli import ordersync
 from support.sim import register, settings_for

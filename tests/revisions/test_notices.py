@@ -278,7 +278,7 @@ def test_serve_delivers_what_waits_in_the_outbox(
     warehouse_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from ordersync.config import ServeSettings
-    from ordersync.web.server import ServeOptions, serving_in_thread
+    from ordersync.serve.process import ServeOptions, serving_in_thread
 
     var = env_name()
     with receiving() as rec:

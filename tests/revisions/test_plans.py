@@ -23,7 +23,8 @@ from ordersync.config import Settings, load_settings
 from ordersync.dates import parse_vtex_datetime
 from ordersync.errors import RefusedError, StalePlanError
 from ordersync.facade import Ordersync
-from ordersync.simulator import AccountSpec, SimulatorConfig, start_in_thread
+from ordersync.simulator import AccountSpec, SimulatorConfig
+from ordersync.simulator.server import start_in_thread
 from support.cli import ordersync
 from support.sim import register, settings_for
 

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from ordersync.simulator import RunningSimulator, start_in_thread
+from ordersync.simulator.server import RunningSimulator, start_in_thread
 from support.sim import make_config
 
 

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from ordersync.dates import format_vtex_datetime, parse_vtex_datetime
-from ordersync.simulator import RunningSimulator
+from ordersync.simulator.server import RunningSimulator
 from support.sim import KEY, ORDERS, START, TOKEN, call, creation_range, list_url
 
 pytestmark = pytest.mark.integration

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from ordersync.simulator import AccountSpec, RunningSimulator, start_in_thread
+from ordersync.simulator import AccountSpec
+from ordersync.simulator.server import RunningSimulator, start_in_thread
 from ordersync.sources.vtex.setup import CaptureFilter, event_filter, feed_config
 from support.receiver import Receiver
 from support.sim import call, make_config, orders_api, send

@@ -8,9 +8,10 @@ import numpy as np
 import orjson
 
 from ordersync.dates import format_vtex_datetime, parse_vtex_datetime
-from ordersync.simulator import MAX_CHANGE_HOURS, AccountSpec
+from ordersync.simulator import AccountSpec
 from ordersync.simulator import lifecycle as lc
 from ordersync.simulator.catalog import Catalog, generate_day
+from ordersync.simulator.lifecycle import MAX_CHANGE_HOURS
 from ordersync.simulator.payload import OrderRenderer
 from ordersync.simulator.timefmt import DAY_US, F_CREATION, F_LAST_CHANGE, format_us, from_us, official_us
 from ordersync.simulator.view import order_view

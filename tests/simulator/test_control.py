@@ -10,7 +10,9 @@ import orjson
 import pytest
 
 from ordersync.dates import parse_vtex_datetime
-from ordersync.simulator import MAX_CHANGE_HOURS, AccountSpec, start_in_subprocess, start_in_thread
+from ordersync.simulator import AccountSpec
+from ordersync.simulator.lifecycle import MAX_CHANGE_HOURS
+from ordersync.simulator.server import start_in_subprocess, start_in_thread
 from support.processes import wait_for
 from support.sim import START, call, creation_range, list_url, make_config
 

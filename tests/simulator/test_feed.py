@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from ordersync.dates import parse_vtex_datetime
-from ordersync.simulator import AccountSpec, RunningSimulator, start_in_thread
+from ordersync.simulator import AccountSpec
+from ordersync.simulator.server import RunningSimulator, start_in_thread
 from support.sim import call, make_config, orders_api, send
 
 pytestmark = pytest.mark.integration

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from ordersync.simulator import AccountSpec, RunningSimulator, start_in_thread
+from ordersync.simulator import AccountSpec
+from ordersync.simulator.server import RunningSimulator, start_in_thread
 from support.processes import wait_for
 from support.receiver import Receiver, Recorded
 from support.sim import KEY, call, make_config, orders_api, send

@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 from openapi_schema_validator import OAS30Validator
 
-from ordersync.simulator import STATUS_NAMES, AccountSpec, RunningSimulator, start_in_thread
+from ordersync.simulator import AccountSpec
+from ordersync.simulator.lifecycle import STATUS_NAMES
+from ordersync.simulator.server import RunningSimulator, start_in_thread
 from support.receiver import Receiver
 from support.sim import START, call, creation_range, list_url, make_config, orders_api, send
 

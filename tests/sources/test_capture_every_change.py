@@ -17,9 +17,10 @@ import pytest
 from ordersync.clock import ManualClock
 from ordersync.config import ServeSettings
 from ordersync.facade import Ordersync
-from ordersync.simulator import AccountSpec, RunningSimulator, start_in_thread
+from ordersync.serve.process import ServeOptions, serving_in_thread
+from ordersync.simulator import AccountSpec
+from ordersync.simulator.server import RunningSimulator, start_in_thread
 from ordersync.sources.vtex.setup import event_filter
-from ordersync.web.server import ServeOptions, serving_in_thread
 from support.processes import wait_for
 from support.sim import fct_rows, follow, make_config, register, settings_for, truth_rows
 

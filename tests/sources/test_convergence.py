@@ -18,9 +18,10 @@ import pytest
 
 from ordersync.config import ServeSettings
 from ordersync.facade import Ordersync, run_async
-from ordersync.simulator import AccountSpec, SimulatorConfig, start_in_thread
+from ordersync.serve.process import ServeOptions, serving_in_thread
+from ordersync.simulator import AccountSpec, SimulatorConfig
 from ordersync.simulator.sdk import SdkConfig, Stream, generate, push, write_files
-from ordersync.web.server import ServeOptions, serving_in_thread
+from ordersync.simulator.server import start_in_thread
 from support.sim import register, settings_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.dbt]

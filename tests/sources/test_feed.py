@@ -17,11 +17,12 @@ import pytest
 from ordersync.config import FeedSettings, ServeSettings, Settings
 from ordersync.errors import ConfigError
 from ordersync.facade import Ordersync, run_async
-from ordersync.simulator import AccountSpec, SimulatorConfig, start_in_thread
+from ordersync.serve.process import ServeOptions, serving_in_thread
+from ordersync.simulator import AccountSpec, SimulatorConfig
+from ordersync.simulator.server import start_in_thread
 from ordersync.sources.vtex.feed import FeedConsumer
 from ordersync.sources.vtex.setup import RETENTION_SECONDS, VISIBILITY_TIMEOUT_SECONDS, CaptureFilter, event_filter
 from ordersync.tenants import Tenant
-from ordersync.web.server import ServeOptions, serving_in_thread
 from ordersync.worker.schedule import ScheduleSettings
 from ordersync.worker.worker import Worker
 from support.cli import ordersync

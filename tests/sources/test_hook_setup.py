@@ -14,10 +14,11 @@ import pytest
 from ordersync.config import ServeSettings
 from ordersync.errors import ConfigError
 from ordersync.facade import Ordersync
-from ordersync.simulator import AccountSpec, SimulatorConfig, start_in_thread
+from ordersync.serve.process import ServeOptions, serving_in_thread
+from ordersync.simulator import AccountSpec, SimulatorConfig
+from ordersync.simulator.server import start_in_thread
 from ordersync.sources.vtex.hook import SECRET_HEADER
 from ordersync.sources.vtex.setup import event_filter
-from ordersync.web.server import ServeOptions, serving_in_thread
 from support.processes import wait_for
 from support.sim import configure_events, register, settings_for
 

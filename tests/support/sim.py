@@ -19,7 +19,8 @@ from ordersync.clock import ManualClock
 from ordersync.config import Settings, load_settings
 from ordersync.dates import format_filter_datetime, parse_vtex_datetime
 from ordersync.facade import Ordersync
-from ordersync.simulator import AccountSpec, RunningSimulator, SimulatorConfig
+from ordersync.simulator import AccountSpec, SimulatorConfig
+from ordersync.simulator.server import RunningSimulator
 
 START = datetime(2025, 6, 2, 15, 0, tzinfo=UTC)  # a Monday afternoon
 KEY, TOKEN = "vtexappkey-test", "test-token"

@@ -14,7 +14,8 @@ import pytest
 from ordersync.clock import ManualClock
 from ordersync.dates import format_vtex_datetime
 from ordersync.facade import Ordersync
-from ordersync.simulator import AccountSpec, SimulatorConfig, start_in_subprocess
+from ordersync.simulator import AccountSpec, SimulatorConfig
+from ordersync.simulator.server import start_in_subprocess
 from ordersync.sync.windows import go_live_start
 from support.processes import run, spawned, wait_for
 from support.sim import KEY_ENV, TOKEN_ENV, fct_rows, register, settings_for, truth_rows

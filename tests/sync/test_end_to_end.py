@@ -11,7 +11,8 @@ import pytest
 
 from ordersync.clock import ManualClock
 from ordersync.facade import Ordersync
-from ordersync.simulator import AccountSpec, SimulatorConfig, start_in_subprocess
+from ordersync.simulator import AccountSpec, SimulatorConfig
+from ordersync.simulator.server import start_in_subprocess
 from support.sim import fct_rows, register, settings_for, truth_rows
 
 pytestmark = [pytest.mark.integration, pytest.mark.dbt, pytest.mark.slow]

@@ -15,7 +15,8 @@ from factories import vtex_order_json
 from ordersync.clock import ManualClock
 from ordersync.facade import Ordersync
 from ordersync.observe.status import sync_state
-from ordersync.simulator import AccountSpec, SimulatorConfig, start_in_subprocess
+from ordersync.simulator import AccountSpec, SimulatorConfig
+from ordersync.simulator.server import start_in_subprocess
 from ordersync.sync import engine
 from ordersync.sync.reconcile import close_fixed, open_days, warehouse_days
 from support.sim import KEY_ENV, TOKEN_ENV, register, settings_for

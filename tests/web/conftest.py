@@ -10,7 +10,7 @@ import pytest
 
 from ordersync.config import ServeSettings
 from ordersync.facade import Ordersync
-from ordersync.web.server import ServeOptions, serving_in_thread
+from ordersync.serve.process import ServeOptions, serving_in_thread
 from support.sim import settings_for
 
 

@@ -16,7 +16,7 @@ import uvicorn
 from starlette.types import Receive, Scope, Send
 
 from ordersync.config import ServeSettings
-from ordersync.simulator.server import bind_socket
+from ordersync.serve.sockets import bind_socket
 from ordersync.web.edges import uvicorn_config
 from support.processes import deadline, wait_for
 

@@ -13,9 +13,10 @@ import pytest
 
 from ordersync.config import ServeSettings
 from ordersync.facade import Ordersync
-from ordersync.simulator import AccountSpec, SimulatorConfig, start_in_thread
+from ordersync.serve.process import ServeOptions, serving_in_thread
+from ordersync.simulator import AccountSpec, SimulatorConfig
+from ordersync.simulator.server import start_in_thread
 from ordersync.sources.vtex.hook import SECRET_HEADER, Spool
-from ordersync.web.server import ServeOptions, serving_in_thread
 from support.processes import wait_for
 from support.sim import register, settings_for
 

@@ -11,11 +11,13 @@ import httpx
 import orjson
 import pytest
 
+from ordersync.cli.main import run_in_process
 from ordersync.config import ServeSettings
 from ordersync.facade import Ordersync
-from ordersync.simulator import AccountSpec, SimulatorConfig, start_in_thread
+from ordersync.serve.process import ServeOptions, serving_in_thread
+from ordersync.simulator import AccountSpec, SimulatorConfig
+from ordersync.simulator.server import start_in_thread
 from ordersync.sources.vtex.hook import SECRET_HEADER
-from ordersync.web.server import ServeOptions, serving_in_thread
 from support.cli import ordersync
 from support.sim import register, settings_for
 
@@ -34,7 +36,7 @@ def test_a_rotated_secret_is_refused_and_the_new_one_accepted_at_once(warehouse_
         body = orjson.dumps({"OrderId": order, "State": "invoiced", "LastChange": "2026-11-20T10:00:00Z"})
         app = Ordersync(settings_for(warehouse_url, tmp_path))
         options = ServeOptions(ServeSettings(port=0, build_every_seconds=3600), worker=False)
-        with serving_in_thread(app, options) as (url, _):
+        with serving_in_thread(app, options, run_in_process) as (url, _):
 
             def setup_hook(*force: str) -> str:
                 done = ordersync(["hook", "setup", "--tenant", ACCOUNT, "--url", url, "--warehouse", warehouse_url,

@@ -19,8 +19,8 @@ import pytest
 from factories import push_event
 from ordersync.config import ServeSettings
 from ordersync.facade import Ordersync
+from ordersync.serve.process import Serve, ServeOptions, serving_in_thread
 from ordersync.sources.vtex.hook import SECRET_HEADER
-from ordersync.web.server import Serve, ServeOptions, serving_in_thread
 from support.processes import wait_for
 from support.sim import settings_for
 

@@ -18,7 +18,8 @@ import pytest
 
 from ordersync.clock import ManualClock
 from ordersync.facade import Ordersync
-from ordersync.simulator import AccountSpec, SimulatorConfig, start_in_subprocess
+from ordersync.simulator import AccountSpec, SimulatorConfig
+from ordersync.simulator.server import start_in_subprocess
 from support.processes import deadline, spawned, wait_for
 from support.sim import KEY_ENV, TOKEN_ENV, fct_rows, register, settings_for, truth_rows
 

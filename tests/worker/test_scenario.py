@@ -22,7 +22,8 @@ import pytest
 
 from ordersync.clock import ManualClock
 from ordersync.facade import Ordersync
-from ordersync.simulator import AccountSpec, SimulatorConfig, start_in_subprocess
+from ordersync.simulator import AccountSpec, SimulatorConfig
+from ordersync.simulator.server import start_in_subprocess
 from ordersync.sync.windows import go_live_start
 from ordersync.worker.schedule import ScheduleSettings
 from ordersync.worker.worker import Worker

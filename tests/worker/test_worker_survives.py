@@ -14,7 +14,8 @@ import pytest
 from ordersync.clock import ManualClock, RemoteClock
 from ordersync.errors import TransformError
 from ordersync.facade import Ordersync
-from ordersync.simulator import AccountSpec, SimulatorConfig, start_in_subprocess
+from ordersync.simulator import AccountSpec, SimulatorConfig
+from ordersync.simulator.server import start_in_subprocess
 from ordersync.worker.schedule import ScheduleSettings
 from ordersync.worker.worker import Worker
 from support.sim import fct_rows, register, settings_for, truth_rows

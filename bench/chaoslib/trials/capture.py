@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from chaoslib import checks, sources
 from chaoslib.model import TrialResult
 from chaoslib.warehouses import WarehouseHandle
-from ordersync.simulator import RunningSimulator
+from ordersync.simulator.server import RunningSimulator
 
 
 def check_changed_since(

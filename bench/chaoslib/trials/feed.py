@@ -28,7 +28,7 @@ from chaoslib.secrets import APP_KEY, APP_TOKEN
 from chaoslib.serving import KillRelay
 from chaoslib.trials.capture import check_changed_since
 from chaoslib.warehouses import PgServer, dropping, fresh
-from ordersync.simulator import RunningSimulator
+from ordersync.simulator.server import RunningSimulator
 
 ACCOUNT = "shop"
 LEASE = 3.0

@@ -33,7 +33,7 @@ from chaoslib.trials.capture import check_changed_since
 from chaoslib.warehouses import PgServer, WarehouseHandle, dropping, free_port, fresh, wait_until
 from ordersync.config import load_settings
 from ordersync.facade import Ordersync
-from ordersync.simulator import RunningSimulator
+from ordersync.simulator.server import RunningSimulator
 from ordersync.sources.vtex.hook import SECRET_HEADER
 
 ACCOUNT = "shop"

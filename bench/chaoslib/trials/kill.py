@@ -22,7 +22,7 @@ from chaoslib import checks, sources, steps
 from chaoslib.commands import Cli, Done
 from chaoslib.model import TrialParams, TrialResult, TrialSpec, register
 from chaoslib.warehouses import PgServer, WarehouseHandle, clone, dropping, fresh
-from ordersync.simulator import RunningSimulator
+from ordersync.simulator.server import RunningSimulator
 
 MODES = ("incremental", "build", "historical", "full")  # short runs: DuckDB takes the first two
 ACCOUNT = "shop"

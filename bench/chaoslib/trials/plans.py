@@ -33,7 +33,7 @@ from chaoslib.deadlines import scaled
 from chaoslib.model import DUCKDB, TrialParams, TrialResult, TrialSpec, register
 from chaoslib.secrets import KEY_ENV, TOKEN_ENV
 from chaoslib.warehouses import PgServer, WarehouseHandle, clone, dropping, fresh, wait_until
-from ordersync.simulator import RunningSimulator
+from ordersync.simulator.server import RunningSimulator
 
 ACCOUNT = "shop"
 GAP_HOURS = 30  # how far the store's clock moves on after the sync, without one

@@ -6,17 +6,17 @@ from typing import Annotated
 
 import typer
 
-from ordersync.cli.context import WarehouseOpt, facade, run_guarded
+from ordersync.cli.context import facade, guarded
+from ordersync.cli.options import JsonOpt, SomeTenantOpt, TenantOpt, WarehouseOpt
 from ordersync.cli.output import console, print_below, print_json, print_table
+from ordersync.sources.vtex.setup import describe
 
 feed_app = typer.Typer(help="VTEX Feed v3: set up a store's feed, poll it.", no_args_is_help=True)
 hook_app = typer.Typer(help="VTEX Hook: have a store send its changes to ordersync serve.", no_args_is_help=True)
 
-TenantOpt = Annotated[str, typer.Option("--tenant", "-t", help="the tenant (a VTEX store)")]
 ForceOpt = Annotated[
     bool, typer.Option("--force", help="replace a configuration the app key already has (another reader may use it)")
 ]
-JsonOpt = Annotated[bool, typer.Option("--json", help="print the outcome as JSON")]
 FilterOpt = Annotated[
     str,
     typer.Option(
@@ -28,6 +28,7 @@ FilterOpt = Annotated[
 
 
 @feed_app.command("setup")
+@guarded
 def feed_setup(
     tenant: TenantOpt,
     force: ForceOpt = False,
@@ -39,26 +40,20 @@ def feed_setup(
 
     Every change by default, 240 s visibility, 4 days' retention; the feed holds only what changes
     after this. Running it again rewrites the feed ordersync set up (e.g. to change --filter)."""
-    from ordersync.sources.vtex.setup import describe
-
-    def go() -> None:
-        with facade(warehouse) as app:
-            done = app.feed_setup(tenant, force, what)
-        if as_json:
-            print_json(done.public())
-            return
-        console.print(f"tenant {tenant}: feed configured ({describe('feed', done.config)}); change capture feed")
-        if done.replaced is not None:
-            print_below("replaced", describe("feed", done.replaced))
-
-    run_guarded(go)
+    with facade(warehouse) as app:
+        done = app.feed_setup(tenant, force, what)
+    if as_json:
+        print_json(done.public())
+        return
+    console.print(f"tenant {tenant}: feed configured ({describe('feed', done.config)}); change capture feed")
+    if done.replaced is not None:
+        print_below("replaced", describe("feed", done.replaced))
 
 
 @feed_app.command("poll")
+@guarded
 def feed_poll(
-    tenant: Annotated[
-        str | None, typer.Option("--tenant", "-t", help="one tenant (default: every feed tenant)")
-    ] = None,
+    tenant: SomeTenantOpt = None,
     as_json: JsonOpt = False,
     warehouse: WarehouseOpt = None,
 ) -> None:
@@ -82,11 +77,12 @@ def feed_poll(
                 print_below(r.tenant, r.error)
         return all(r.ok for r in rounds)
 
-    if not run_guarded(go):
+    if not go():
         raise typer.Exit(1)
 
 
 @hook_app.command("setup")
+@guarded
 def hook_setup(
     tenant: TenantOpt,
     url: Annotated[
@@ -106,16 +102,11 @@ def hook_setup(
 
     Only the secret's hash is kept. serve must be running: the store pings the URL first. Running it
     again rewrites the hook ordersync set up and keeps its secret; --force always makes a new one."""
-    from ordersync.sources.vtex.setup import describe
-
-    def go() -> None:
-        with facade(warehouse) as app:
-            done = app.hook_setup(tenant, url, force, what)
-        if as_json:
-            print_json(done.public())
-            return
-        console.print(f"tenant {tenant}: hook configured ({describe('hook', done.config)}); change capture hook")
-        if done.replaced is not None:
-            print_below("replaced", describe("hook", done.replaced))
-
-    run_guarded(go)
+    with facade(warehouse) as app:
+        done = app.hook_setup(tenant, url, force, what)
+    if as_json:
+        print_json(done.public())
+        return
+    console.print(f"tenant {tenant}: hook configured ({describe('hook', done.config)}); change capture hook")
+    if done.replaced is not None:
+        print_below("replaced", describe("hook", done.replaced))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 import traceback
@@ -9,8 +10,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Any, ParamSpec, Protocol, TypeVar
 
+import click
 import typer
 
 from ordersync.cli.output import RichReporter, err_console, say_error
@@ -18,20 +20,10 @@ from ordersync.clock import clock_from_setting
 from ordersync.config import load_settings, scrub
 from ordersync.errors import ConfigError, OrdersyncError
 from ordersync.facade import Ordersync
-from ordersync.web import channel
+from ordersync.serve import channel
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-WarehouseOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--warehouse",
-        "-w",
-        help="DuckDB file path, postgresql:// URL or libpq key=value string (default ordersync.duckdb; "
-        "env ORDERSYNC_WAREHOUSE)",
-        show_default=False,
-    ),
-]
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 @dataclass
@@ -55,7 +47,7 @@ def facade(
     **kwargs: Any,
 ) -> Iterator[Ordersync]:
     """Build the facade from every configuration layer; flags win. On a DuckDB file that a running
-    `ordersync serve` holds, the command is handed to that process instead (web.channel), unless
+    `ordersync serve` holds, the command is handed to that process instead (serve.channel), unless
     `forward` is off (serve itself). `read_only` (reading commands): a DuckDB file is opened
     read-only and never created; inside serve, which has the file open for writing (DuckDB refuses
     a second configuration of one file in a process), it is opened as serve opens it."""
@@ -81,24 +73,63 @@ def facade(
             app.close()
 
 
-def run_guarded(fn: Callable[[], Any]) -> Any:
-    """Errors become one clear red line and a non-zero exit code; tracebacks only with --debug.
+class CommandLine(Protocol):
+    """A click command (the CLI's root group), as `run_command_line` calls it."""
+
+    def main(self, *, args: list[str], prog_name: str, standalone_mode: bool) -> Any: ...
+
+
+def run_command_line(command: CommandLine, argv: list[str]) -> int:
+    """Run one command line of `command` (the CLI) in this process and return its exit code: what
+    a serve does with a command sent over its local channel. The global options are restored after."""
+    saved = (STATE.warehouse, STATE.config, STATE.debug, STATE.overrides)
+    STATE.overrides = {}
+    try:
+        result = command.main(args=argv, prog_name="ordersync", standalone_mode=False)
+        return result if isinstance(result, int) else 0
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Abort:
+        return 1
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 1
+    finally:
+        STATE.warehouse, STATE.config, STATE.debug, STATE.overrides = saved
+
+
+def command_runner(ctx: typer.Context) -> Callable[[list[str]], int]:
+    """A runner for the command lines of the CLI that is running now (the root of `ctx`), handed to
+    the serve process so that it never imports the CLI."""
+    return functools.partial(run_command_line, ctx.find_root().command)
+
+
+def guarded(command: Callable[P, R]) -> Callable[P, R]:
+    """The one error handler of every command: errors become one clear red line and a non-zero exit
+    code (the error class's `exit_code`; 130 when interrupted); tracebacks only with --debug.
 
     Everything it prints is scrubbed of known secrets (the warehouse password, credentials read
     from the environment, ORDERSYNC_*TOKEN* / *PASSWORD* values), the traceback included."""
-    try:
-        return fn()
-    except OrdersyncError as exc:
-        _report(exc, "error:", str(exc))
-        raise typer.Exit(exc.exit_code) from None
-    except KeyboardInterrupt:
-        err_console.print("[red]interrupted[/red]", markup=True)
-        raise typer.Exit(130) from None
-    except (typer.Exit, typer.Abort):
-        raise
-    except Exception as exc:
-        _report(exc, "unexpected error:", f"{type(exc).__name__}: {exc} (run again with --debug for the traceback)")
-        raise typer.Exit(1) from None
+
+    @functools.wraps(command)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return command(*args, **kwargs)
+        except OrdersyncError as exc:
+            _report(exc, "error:", str(exc))
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            err_console.print("[red]interrupted[/red]", markup=True)
+            raise typer.Exit(130) from None
+        except (typer.Exit, typer.Abort):
+            raise
+        except Exception as exc:
+            _report(exc, "unexpected error:", f"{type(exc).__name__}: {exc} (run again with --debug for the traceback)")
+            raise typer.Exit(1) from None
+
+    return run
 
 
 def _report(exc: BaseException, label: str, text: str) -> None:

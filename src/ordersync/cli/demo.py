@@ -2,174 +2,39 @@
 
 from __future__ import annotations
 
-import os
-import time
-from datetime import timedelta
-from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Annotated, Any
 
 import typer
 
-from ordersync.cli.context import STATE, WarehouseOpt, facade, run_guarded
+from ordersync import demo as scenario
+from ordersync.cli.context import STATE, facade, guarded
+from ordersync.cli.options import WarehouseOpt
 from ordersync.cli.output import console, print_table, say_error
 from ordersync.clock import ManualClock
-
-if TYPE_CHECKING:
-    from ordersync.facade import Ordersync
-    from ordersync.simulator.sdk import Stream
-
-DEMO_KEY_ENV = "ORDERSYNC_DEMO_APP_KEY"
-DEMO_TOKEN_ENV = "ORDERSYNC_DEMO_APP_TOKEN"
-DEMO_STORES = (("petbaar", 450), ("sevensport", 160), ("zapatosnet", 60))
+from ordersync.facade import Ordersync
 
 
+@guarded
 def demo(
     days: Annotated[int, typer.Option(help="days of order history in each simulated store")] = 21,
     hours_later: Annotated[float, typer.Option(help="simulated hours between the two syncs")] = 6.0,
     warehouse: WarehouseOpt = None,
 ) -> None:
     """Start the simulator with a few stores, register them, sync, build, and show the result."""
-    from ordersync.simulator import AccountSpec, SimulatorConfig, start_in_subprocess
 
-    def go() -> None:
-        began = time.perf_counter()
-        config = SimulatorConfig(
-            port=0,
-            days=days,
-            speed=0.0,
-            # VTEX allows 6,000 requests a minute per account; the demo's stores are local and faster
-            rate_limit_per_minute=120_000,
-            accounts=[AccountSpec(name=n, orders_per_day=d) for n, d in DEMO_STORES],
-        )
-        os.environ[DEMO_KEY_ENV] = config.app_key
-        # the demo's stores allow more than a real store; the client paces itself to what they allow
-        STATE.overrides.setdefault("sync", {})["requests_per_minute"] = config.rate_limit_per_minute
-        os.environ[DEMO_TOKEN_ENV] = config.app_token
-        with start_in_subprocess(config) as sim:
-            console.print(f"simulator serving {len(DEMO_STORES)} stores at {sim.url}")
-            clock = ManualClock(sim.clock())
-            with facade(warehouse, clock=clock) as os_:
-                os_.upgrade()
-                console.print(f"warehouse: {os_.wh.display_url}")
-                known = {t.tenant_name for t in os_.tenants.list()}
-                for name, _ in DEMO_STORES:
-                    if name in known:
-                        os_.tenants.set_endpoint(name, sim.base_url(name), name)
-                    else:
-                        os_.add_tenant(
-                            name,
-                            account=name,
-                            base_url=sim.base_url(name),
-                            app_key_env=DEMO_KEY_ENV,
-                            app_token_env=DEMO_TOKEN_ENV,
-                        )
-                names = [n for n, _ in DEMO_STORES]
-                first = os_.sync(names, build=False)
-                sim.advance(hours_later * 3600)
-                clock.set(sim.clock())
-                second = os_.sync(names, build=False)
-                app_started = time.perf_counter()
-                pushed = push_mobile_app(os_, clock, days)
-                app_seconds = time.perf_counter() - app_started
-                os_.build(trigger="demo")
-                status = {s["tenant"]: s for s in os_.status()}
-                rows = []
-                for name in names:
-                    runs = [o for o in first.outcomes + second.outcomes if o.tenant_name == name]
-                    rows.append(
-                        {
-                            "tenant": name,
-                            "orders landed": status[name]["orders_landed"],
-                            "orders in fct_orders": status[name]["orders_in_fct"],
-                            "versions caught late": sum(o.counters.late_versions for o in runs),
-                            "seconds": round(sum(o.seconds for o in runs), 1),
-                            "runs": "ok" if all(o.status == "succeeded" for o in runs) else "failed",
-                        }
-                    )
-                with facade(warehouse, clock=clock) as check:
-                    agree, total = matches_truth(check, pushed)
-                    caught = late_versions(check, days)
-                rows.append(
-                    {
-                        "tenant": f"{APP_TENANT} (push)",
-                        "orders landed": status[APP_TENANT]["orders_landed"],
-                        "orders in fct_orders": status[APP_TENANT]["orders_in_fct"],
-                        "versions caught late": caught,
-                        "seconds": round(app_seconds, 1),
-                        "runs": "ok" if agree == total else "failed",
-                    }
-                )
-        print_table("ordersync demo", rows)
-        summary = pushed.summary()
-        console.print(
-            f"{APP_TENANT} pushed {summary['sent']} events over HTTP ({summary['late_events']} held back up to "
-            f"48 h on the phones, {summary['duplicates']} sent twice, each batch out of order): "
-            f"fct_orders equals the app's own truth for {agree} of {total} orders"
-        )
-        console.print(
-            f"two syncs {hours_later:g} simulated hours apart, the pushes and one dbt build in "
-            f"{time.perf_counter() - began:.1f} s; try `ordersync status`"
-        )
-        if agree != total:
-            say_error(f"{total - agree} of the app's orders differ from its truth")
-            raise typer.Exit(1)
-        errors = [o.error or o.status for o in first.outcomes + second.outcomes if o.status != "succeeded"]
-        if errors:
-            say_error(str(errors[0]))
-            raise typer.Exit(1)
+    @contextmanager
+    def open_app(clock: ManualClock, overrides: Mapping[str, dict[str, Any]]) -> Iterator[Ordersync]:
+        for section, values in overrides.items():
+            STATE.overrides.setdefault(section, {}).update(values)
+        with facade(warehouse, clock=clock) as app:
+            yield app
 
-    run_guarded(go)
-
-
-APP_TENANT = "mobileapp"
-APP_BATCH = 10
-
-
-def push_mobile_app(app: Ordersync, clock: ManualClock, days: int) -> Stream:
-    """A mobile app's events pushed through `ordersync serve`'s API as they arrive: 10 % held back
-    on the phones for up to 48 h, 2 % sent twice, each batch out of order. The clock follows the
-    arrivals, so each version is stamped when it would have landed."""
-    from ordersync.config import ServeSettings
-    from ordersync.facade import run_async
-    from ordersync.simulator.sdk import SdkConfig, generate, push
-    from ordersync.web.server import ServeOptions, serving_in_thread
-
-    end = clock.now()
-    stream = generate(
-        SdkConfig(orders_per_day=120, days=min(days, 7), seed=7, start=end - timedelta(days=min(days, 7)))
-    )
-    if APP_TENANT not in {t.tenant_name for t in app.tenants.list()}:
-        app.add_tenant(APP_TENANT, platform="push", account=None, base_url=None, app_key_env=None, app_token_env=None)
-    _, token = app.create_token(APP_TENANT, "demo")
-    # small batches, as a phone sends them: each is stamped when its last event arrived
-    batches = stream.batches(APP_BATCH)
-    arrivals = [max(e.arrival for e in b) for b in batches]
-
-    def next_batch(number: int, _: object) -> None:
-        if number + 1 < len(arrivals):
-            clock.set(arrivals[number + 1])
-
-    clock.set(arrivals[0] if arrivals else end)
-    options = ServeOptions(ServeSettings(port=0, build_every_seconds=3600), worker=False)
-    with serving_in_thread(app, options) as (url, _):
-        run_async(push(stream, url, APP_TENANT, token, batch_size=APP_BATCH, on_batch=next_batch))
-    clock.set(max([end, *arrivals]))
-    return stream
-
-
-def matches_truth(app: Ordersync, stream: Stream) -> tuple[int, int]:
-    """(orders whose fct_orders row has the truth's status and total, orders in the truth)."""
-    tid = app.tenants.get(APP_TENANT).tenant_id
-    held = {
-        r[0]: (r[1], Decimal(r[2]))
-        for r in app.wh.query("SELECT order_id, status, total_value FROM cdp.fct_orders WHERE tenant_id = ?", (tid,))
-    }
-    agree = sum(1 for oid, o in stream.truth.items() if held.get(oid) == (o["status"], Decimal(o["total_value"])))
-    return agree, len(stream.truth)
-
-
-def late_versions(app: Ordersync, days: int) -> int:
-    """Versions of the app's orders that landed an hour or more after their event."""
-    from ordersync.observe.lateness import BUCKETS
-
-    return sum(int(r["buckets"][b]) for r in app.lateness(APP_TENANT, days=days + 3) for b in BUCKETS[1:])
+    result = scenario.run(open_app, days, hours_later, say=console.print)
+    print_table("ordersync demo", result.rows)
+    for line in result.lines:
+        console.print(line)
+    if result.errors:
+        say_error(result.errors[0])
+        raise typer.Exit(1)

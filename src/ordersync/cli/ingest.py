@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.text import Text
 
-from ordersync.cli.context import WarehouseOpt, facade, run_guarded
+from ordersync.cli.context import facade, guarded
+from ordersync.cli.options import JsonOpt, TenantOpt, WarehouseOpt
 from ordersync.cli.output import err_console, inert, print_json, say
 
 if TYPE_CHECKING:
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
 SHOWN_REASONS = 5
 
 
+@guarded
 def ingest(
     files: Annotated[
         list[Path],
@@ -27,12 +29,12 @@ def ingest(
             show_default=False,
         ),
     ],
-    tenant: Annotated[str, typer.Option("--tenant", "-t", help="tenant name")],
+    tenant: TenantOpt,
     fmt: Annotated[
         str | None,
         typer.Option("--format", help="ndjson | json | csv | parquet, for every file (default: from each name)"),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="print the totals per file as JSON")] = False,
+    as_json: JsonOpt = False,
     warehouse: WarehouseOpt = None,
 ) -> None:
     """Land batch files of order events; bad rows are quarantined with file, line and reason.
@@ -61,7 +63,7 @@ def ingest(
             say(f"{len(failed)} of {len(results)} files could not be read: {names}", out=err_console)
         return not failed
 
-    if not run_guarded(go):
+    if not go():
         raise typer.Exit(1)
 
 

@@ -6,7 +6,8 @@ from typing import Annotated, Any
 
 import typer
 
-from ordersync.cli.context import WarehouseOpt, facade, run_guarded
+from ordersync.cli.context import facade, guarded
+from ordersync.cli.options import JsonOpt, SomeTenantOpt, WarehouseOpt
 from ordersync.cli.output import console, print_below, print_json, print_table
 
 #: Table headers of the buckets; each holds its upper bound (exactly 1 h late is "≤1h").
@@ -20,51 +21,48 @@ BUCKET_LABELS = {
 }
 
 
+@guarded
 def lateness(
-    tenant: Annotated[str | None, typer.Option("--tenant", "-t", help="one tenant (default: all)")] = None,
+    tenant: SomeTenantOpt = None,
     days: Annotated[int, typer.Option(min=1, help="order dates to show, back from today in each tenant's zone")] = 30,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="print the rows as JSON (with a breakdown per source)")
-    ] = False,
+    as_json: JsonOpt = False,
     warehouse: WarehouseOpt = None,
 ) -> None:
-    """Versions by lateness (landed minus event time), the share after the lookback, and those over the budget."""
+    """Versions by lateness (landed minus event time), the share after the lookback, and those over the budget;
+    --json adds a breakdown per source."""
 
-    def go() -> None:
-        with facade(warehouse, progress=False, read_only=True) as app:
-            rows = app.lateness(tenant, days)
-        if as_json:
-            print_json(rows)
-            return
-        if not rows:
-            console.print(f"nothing landed in the last {days} order dates", markup=False, highlight=False)
-            return
-        table: list[dict[str, Any]] = [
-            {
-                "tenant": r["tenant"],
-                "date": r["date"],
-                "versions": r["versions"],
-                **{label: r["buckets"][key] for key, label in BUCKET_LABELS.items()},
-                "after lookback %": round(100 * r["after_lookback_share"], 1),
-                "over budget": r["over_budget"],
-            }
-            for r in rows
-        ]
-        first = rows[0]
-        print_table(f"lateness, last {days} order dates", table, below=())
-        console.print(
-            f"after lookback: landed more than {first['lookback_days']:g} days after the event ([dbt] lookback_days); "
-            f"over budget: more than {first['lateness_budget_days']:g} days ([sync] lateness_budget_days), "
-            "landed and counted, never dropped",
-            markup=False,
-            highlight=False,
-        )
-        for r in rows:
-            if r["clock_skew"]:
-                print_below(
-                    f"{r['tenant']} {r['date']}",
-                    f"{r['clock_skew']} version{'' if r['clock_skew'] == 1 else 's'} with an event time after "
-                    "they landed (the source's clock ahead)",
-                )
-
-    run_guarded(go)
+    with facade(warehouse, progress=False, read_only=True) as app:
+        rows = app.lateness(tenant, days)
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        console.print(f"nothing landed in the last {days} order dates", markup=False, highlight=False)
+        return
+    table: list[dict[str, Any]] = [
+        {
+            "tenant": r["tenant"],
+            "date": r["date"],
+            "versions": r["versions"],
+            **{label: r["buckets"][key] for key, label in BUCKET_LABELS.items()},
+            "after lookback %": round(100 * r["after_lookback_share"], 1),
+            "over budget": r["over_budget"],
+        }
+        for r in rows
+    ]
+    first = rows[0]
+    print_table(f"lateness, last {days} order dates", table, below=())
+    console.print(
+        f"after lookback: landed more than {first['lookback_days']:g} days after the event ([dbt] lookback_days); "
+        f"over budget: more than {first['lateness_budget_days']:g} days ([sync] lateness_budget_days), "
+        "landed and counted, never dropped",
+        markup=False,
+        highlight=False,
+    )
+    for r in rows:
+        if r["clock_skew"]:
+            print_below(
+                f"{r['tenant']} {r['date']}",
+                f"{r['clock_skew']} version{'' if r['clock_skew'] == 1 else 's'} with an event time after "
+                "they landed (the source's clock ahead)",
+            )

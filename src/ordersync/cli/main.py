@@ -17,8 +17,9 @@ from ordersync.cli import lateness as lateness_cmd
 from ordersync.cli import ops
 from ordersync.cli import plans as plans_cmd
 from ordersync.cli import revenue as revenue_cmd
-from ordersync.cli.context import STATE, WarehouseOpt, configure_logging, facade, run_guarded
+from ordersync.cli.context import STATE, configure_logging, facade, guarded, run_command_line
 from ordersync.cli.notices import app as notices_app
+from ordersync.cli.options import JsonOpt, TenantsOpt, WarehouseOpt
 from ordersync.cli.output import console, print_below, print_json, print_table, short_time
 from ordersync.cli.quarantine import app as quarantine_app
 from ordersync.cli.serve import serve as serve_cmd
@@ -26,6 +27,8 @@ from ordersync.cli.simulator import app as simulator_app
 from ordersync.cli.tokens import app as tokens_app
 from ordersync.cli.verify import verify as verify_cmd
 from ordersync.config import DEFAULT_TIMEZONE, command_variables
+from ordersync.errors import ConfigError
+from ordersync.serve.channel import ForwardToServe, forward
 
 app = typer.Typer(
     name="ordersync",
@@ -61,21 +64,17 @@ def _global(
 
 
 @app.command()
+@guarded
 def init(warehouse: WarehouseOpt = None) -> None:
     """Create or upgrade the warehouse schema `cdp`."""
 
-    def go() -> None:
-        with facade(warehouse) as os_:
-            version, applied = os_.init()
-            what = f"applied {', '.join(applied)}" if applied else "already up to date"
-            console.print(f"warehouse {os_.wh.display_url}: schema version {version} ({what})")
-
-    run_guarded(go)
+    with facade(warehouse) as os_:
+        version, applied = os_.init()
+        what = f"applied {', '.join(applied)}" if applied else "already up to date"
+        console.print(f"warehouse {os_.wh.display_url}: schema version {version} ({what})")
 
 
 def _go_live(text: str | None) -> date | None:
-    from ordersync.errors import ConfigError
-
     try:
         return date.fromisoformat(text) if text else None
     except ValueError:
@@ -83,6 +82,7 @@ def _go_live(text: str | None) -> date | None:
 
 
 @tenants_app.command("add")
+@guarded
 def tenants_add(
     name: str,
     account: Annotated[
@@ -105,66 +105,60 @@ def tenants_add(
 ) -> None:
     """Register a tenant. Credentials stay in the environment; only the variable names are stored."""
 
-    def go() -> None:
-        live = _go_live(go_live_date)
-        with facade(warehouse) as os_:
-            t = os_.add_tenant(
-                name,
-                account=account,
-                base_url=base_url,
-                app_key_env=app_key_env,
-                app_token_env=app_token_env,
-                platform=platform,
-                timezone=timezone,
-                frequency_hours=frequency_hours,
-                go_live_date=live,
-            )
-            console.print(f"tenant {t.tenant_name} added (id {t.tenant_id})")
-
-    run_guarded(go)
+    live = _go_live(go_live_date)
+    with facade(warehouse) as os_:
+        t = os_.add_tenant(
+            name,
+            account=account,
+            base_url=base_url,
+            app_key_env=app_key_env,
+            app_token_env=app_token_env,
+            platform=platform,
+            timezone=timezone,
+            frequency_hours=frequency_hours,
+            go_live_date=live,
+        )
+        console.print(f"tenant {t.tenant_name} added (id {t.tenant_id})")
 
 
 @tenants_app.command("list")
-def tenants_list(warehouse: WarehouseOpt = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+@guarded
+def tenants_list(warehouse: WarehouseOpt = None, as_json: JsonOpt = False) -> None:
     """List the tenants."""
 
-    def go() -> None:
-        with facade(warehouse, read_only=True) as os_:
-            rows = [t.public() for t in os_.tenants.list()]
-        if as_json:
-            print_json(rows)
-            return
-        labels = {
-            "tenant_id": "id",
-            "tenant_name": "tenant",
-            "platform": "platform",
-            "account": "account",
-            "sync_enabled": "enabled",
-            "sync_frequency_hours": "every (h)",
-            "last_sync_at": "last sync",
-            "timezone": "time zone",
-        }
-        print_table("tenants", [{**r, "last_sync_at": short_time(r["last_sync_at"], "never")} for r in rows], labels)
-
-    run_guarded(go)
+    with facade(warehouse, read_only=True) as os_:
+        rows = [t.public() for t in os_.tenants.list()]
+    if as_json:
+        print_json(rows)
+        return
+    labels = {
+        "tenant_id": "id",
+        "tenant_name": "tenant",
+        "platform": "platform",
+        "account": "account",
+        "sync_enabled": "enabled",
+        "sync_frequency_hours": "every (h)",
+        "last_sync_at": "last sync",
+        "timezone": "time zone",
+    }
+    print_table("tenants", [{**r, "last_sync_at": short_time(r["last_sync_at"], "never")} for r in rows], labels)
 
 
 @tenants_app.command("show")
+@guarded
 def tenants_show(name: str, warehouse: WarehouseOpt = None) -> None:
     """Show one tenant (credential variable names and whether they are set, never their values)."""
 
-    def go() -> None:
-        with facade(warehouse, read_only=True) as os_:
-            t = os_.tenants.get(name).public()
-        for var in ("app_key_env", "app_token_env"):
-            if t.get(var):
-                t[var] += " (set)" if command_variables().get(t[var]) is not None else " (NOT set)"
-        print_table(f"tenant {name}", [{"field": k, "value": v} for k, v in t.items()])
-
-    run_guarded(go)
+    with facade(warehouse, read_only=True) as os_:
+        t = os_.tenants.get(name).public()
+    for var in ("app_key_env", "app_token_env"):
+        if t.get(var):
+            t[var] += " (set)" if command_variables().get(t[var]) is not None else " (NOT set)"
+    print_table(f"tenant {name}", [{"field": k, "value": v} for k, v in t.items()])
 
 
 @tenants_app.command("set")
+@guarded
 def tenants_set(
     name: str,
     change_capture: Annotated[
@@ -177,31 +171,26 @@ def tenants_set(
 ) -> None:
     """Change a tenant's settings; what is not given stays as it is."""
 
-    def go() -> None:
-        live = _go_live(go_live_date)
-        with facade(warehouse) as os_:
-            t = os_.update_tenant(
-                name,
-                change_capture=change_capture,
-                timezone=timezone,
-                frequency_hours=frequency_hours,
-                go_live_date=live,
-            )
-        console.print(
-            f"tenant {t.tenant_name}: change capture {t.change_capture}, time zone {t.timezone}, "
-            f"every {t.sync_frequency_hours} h"
+    live = _go_live(go_live_date)
+    with facade(warehouse) as os_:
+        t = os_.update_tenant(
+            name,
+            change_capture=change_capture,
+            timezone=timezone,
+            frequency_hours=frequency_hours,
+            go_live_date=live,
         )
+    console.print(
+        f"tenant {t.tenant_name}: change capture {t.change_capture}, time zone {t.timezone}, "
+        f"every {t.sync_frequency_hours} h"
+    )
 
-    run_guarded(go)
 
-
+@guarded
 def _set_enabled(name: str, enabled: bool, warehouse: str | None) -> None:
-    def go() -> None:
-        with facade(warehouse) as os_:
-            t = os_.tenants.set_enabled(name, enabled)
-        console.print(f"tenant {t.tenant_name} {'enabled' if t.sync_enabled else 'disabled'}")
-
-    run_guarded(go)
+    with facade(warehouse) as os_:
+        t = os_.tenants.set_enabled(name, enabled)
+    console.print(f"tenant {t.tenant_name} {'enabled' if t.sync_enabled else 'disabled'}")
 
 
 @tenants_app.command("enable")
@@ -217,11 +206,12 @@ def tenants_disable(name: str, warehouse: WarehouseOpt = None) -> None:
 
 
 @app.command()
+@guarded
 def sync(
-    tenant: Annotated[list[str] | None, typer.Option("--tenant", "-t", help="tenant name (repeatable)")] = None,
+    tenant: TenantsOpt = None,
     mode: Annotated[str, typer.Option(help="incremental | historical | full")] = "incremental",
     no_build: Annotated[bool, typer.Option("--no-build", help="land only; skip the dbt build")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="print the outcome as JSON")] = False,
+    as_json: JsonOpt = False,
     warehouse: WarehouseOpt = None,
 ) -> None:
     """Sync tenants from their source into the warehouse, then build the models."""
@@ -267,72 +257,68 @@ def sync(
                 console.print(f"{len(report.failures)} of {len(report.outcomes)} tenants failed: {names}")
         return report.ok
 
-    if not run_guarded(go):
+    if not go():
         raise typer.Exit(1)
 
 
 @app.command()
+@guarded
 def build(warehouse: WarehouseOpt = None) -> None:
     """Build the dbt models (stg_orders, fct_orders, order_events) and run their tests."""
 
-    def go() -> None:
-        with facade(warehouse) as os_:
-            result = os_.build()
-        console.print(f"dbt build passed in {result.seconds:.1f} s")
-
-    run_guarded(go)
+    with facade(warehouse) as os_:
+        result = os_.build()
+    console.print(f"dbt build passed in {result.seconds:.1f} s")
 
 
 @app.command()
-def status(as_json: Annotated[bool, typer.Option("--json")] = False, warehouse: WarehouseOpt = None) -> None:
+@guarded
+def status(as_json: JsonOpt = False, warehouse: WarehouseOpt = None) -> None:
     """Per tenant: Current / Behind / Stale, last run and its outcome, orders landed and built."""
 
-    def go() -> None:
-        with facade(warehouse, progress=False, read_only=True) as os_:
-            rows = os_.status()
-        if as_json:
-            print_json(rows)
-            return
-        # two narrow tables instead of one too wide for a terminal; the last error goes under them
-        sync_state = [
-            {
-                "tenant": r["tenant"],
-                "state": r["state"] + ("" if r["enabled"] else " (disabled)"),
-                "last sync": short_time(r["last_sync_at"], "never"),
-                "last run": f"{r['last_run_mode'] or ''} {r['last_run_status'] or ''}".strip(),
-                "history": r["historical_progress"],
-            }
-            for r in rows
-        ]
-        counts = [
-            {
-                "tenant": r["tenant"],
-                "today": r["orders_today"],
-                "landed": r["orders_landed"],
-                "in fct_orders": r["orders_in_fct"],
-                "quarantined": r["quarantined"],
-                "open discrepancies": r["open_discrepancies"],
-            }
-            for r in rows
-        ]
-        print_table("status", sync_state, below=())
-        print_table("orders", counts, below=())
-        for r in rows:
-            if r["last_run_error"]:
-                print_below(r["tenant"], f"last run failed: {r['last_run_error']}")
-        build = rows[0] if rows else None
-        if build is not None and build["last_build_status"] is not None:
-            when = short_time(build["last_build_at"])
-            if build["last_build_error"]:
-                print_below(f"last build {build['last_build_status']} at {when}", build["last_build_error"])
-            else:
-                console.print(f"last build {build['last_build_status']} at {when}")
-        for r in rows:
-            if r["build_held"]:
-                since = short_time(r["build_held"]["since"])
-                print_below(f"{r['tenant']} left out of builds since {since}", r["build_held"]["error"])
-
-    run_guarded(go)
+    with facade(warehouse, progress=False, read_only=True) as os_:
+        rows = os_.status()
+    if as_json:
+        print_json(rows)
+        return
+    # two narrow tables instead of one too wide for a terminal; the last error goes under them
+    sync_state = [
+        {
+            "tenant": r["tenant"],
+            "state": r["state"] + ("" if r["enabled"] else " (disabled)"),
+            "last sync": short_time(r["last_sync_at"], "never"),
+            "last run": f"{r['last_run_mode'] or ''} {r['last_run_status'] or ''}".strip(),
+            "history": r["historical_progress"],
+        }
+        for r in rows
+    ]
+    counts = [
+        {
+            "tenant": r["tenant"],
+            "today": r["orders_today"],
+            "landed": r["orders_landed"],
+            "in fct_orders": r["orders_in_fct"],
+            "quarantined": r["quarantined"],
+            "open discrepancies": r["open_discrepancies"],
+        }
+        for r in rows
+    ]
+    print_table("status", sync_state, below=())
+    print_table("orders", counts, below=())
+    for r in rows:
+        if r["last_run_error"]:
+            print_below(r["tenant"], f"last run failed: {r['last_run_error']}")
+    build = rows[0] if rows else None
+    if build is not None and build["last_build_status"] is not None:
+        when = short_time(build["last_build_at"])
+        if build["last_build_error"]:
+            print_below(f"last build {build['last_build_status']} at {when}", build["last_build_error"])
+        else:
+            console.print(f"last build {build['last_build_status']} at {when}")
+    for r in rows:
+        if r["build_held"]:
+            since = short_time(r["build_held"]["since"])
+            print_below(f"{r['tenant']} left out of builds since {since}", r["build_held"]["error"])
 
 
 app.command(name="ingest")(ingest_cmd.ingest)
@@ -347,8 +333,6 @@ app.command(name="verify")(verify_cmd)
 
 
 def main() -> None:
-    from ordersync.web.channel import ForwardToServe, forward
-
     try:
         app()
     except ForwardToServe as hand_over:  # a running serve holds the DuckDB file: run it there
@@ -358,24 +342,6 @@ def main() -> None:
 
 
 def run_in_process(argv: list[str]) -> int:
-    """Run one command in this process (the serve's local channel); its exit code."""
-    import click
-
-    from ordersync.cli.context import STATE
-
-    saved = (STATE.warehouse, STATE.config, STATE.debug, STATE.overrides)
-    STATE.overrides = {}
-    try:
-        result = app(args=argv, prog_name="ordersync", standalone_mode=False)
-        return result if isinstance(result, int) else 0
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    except click.exceptions.Abort:
-        return 1
-    except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else 1
-    finally:
-        STATE.warehouse, STATE.config, STATE.debug, STATE.overrides = saved
+    """Run one command line of this CLI in this process; its exit code. `ordersync serve` hands its
+    own runner to the serve process; a serve started elsewhere (a test) is given this one."""
+    return run_command_line(typer.main.get_command(app), argv)

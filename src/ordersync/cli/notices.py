@@ -7,7 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
-from ordersync.cli.context import WarehouseOpt, facade, run_guarded
+from ordersync.cli.context import facade, guarded
+from ordersync.cli.options import JsonOpt, SomeTenantOpt, WarehouseOpt
 from ordersync.cli.output import console, print_below, print_json, print_table, short_time
 
 app = typer.Typer(
@@ -35,50 +36,49 @@ def _deliveries(notice: dict[str, Any]) -> str:
 
 
 @app.command("list")
+@guarded
 def list_(
-    tenant: Annotated[str | None, typer.Option("--tenant", "-t", help="one tenant (default: all)")] = None,
+    tenant: SomeTenantOpt = None,
     undelivered: Annotated[
         bool, typer.Option("--undelivered", help="only notices some webhook has not received")
     ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="print the notices as JSON")] = False,
+    as_json: JsonOpt = False,
     warehouse: WarehouseOpt = None,
 ) -> None:
     """Each notice (newest first) and its delivery state per webhook (webhooks by variable name, never the URL)."""
 
-    def go() -> None:
-        with facade(warehouse, progress=False, read_only=True) as app_:
-            rows = app_.list_notices(tenant, undelivered_only=undelivered)
-        if as_json:
-            print_json(rows)
-            return
-        table = [
-            {
-                "notice": r["notice_id"][:SHORT_ID],
-                "tenant": r["tenant"],
-                "day": r["order_date"],
-                "currency": r["currency_code"],
-                "before": Decimal(r["revenue_before"]),
-                "after": Decimal(r["revenue_after"]),
-                "delta": Decimal(r["delta"]),
-                "orders": r["orders_changed"],
-                "revised": short_time(r["revised_at"]),
-                "delivery": _deliveries(r),
-            }
-            for r in rows
-        ]
-        print_table("revision notices", table, below=("delivery",))
-        console.print(f"notice ids shortened to {SHORT_ID} characters; --json shows them whole", style="dim")
-        for r in rows:
-            for d in r["deliveries"]:
-                if d["last_error"] and d["state"] != "delivered":
-                    print_below(f"{r['notice_id'][:SHORT_ID]} {d['webhook']}", f"last error: {d['last_error']}")
-
-    run_guarded(go)
+    with facade(warehouse, progress=False, read_only=True) as app_:
+        rows = app_.list_notices(tenant, undelivered_only=undelivered)
+    if as_json:
+        print_json(rows)
+        return
+    table = [
+        {
+            "notice": r["notice_id"][:SHORT_ID],
+            "tenant": r["tenant"],
+            "day": r["order_date"],
+            "currency": r["currency_code"],
+            "before": Decimal(r["revenue_before"]),
+            "after": Decimal(r["revenue_after"]),
+            "delta": Decimal(r["delta"]),
+            "orders": r["orders_changed"],
+            "revised": short_time(r["revised_at"]),
+            "delivery": _deliveries(r),
+        }
+        for r in rows
+    ]
+    print_table("revision notices", table, below=("delivery",))
+    console.print(f"notice ids shortened to {SHORT_ID} characters; --json shows them whole", style="dim")
+    for r in rows:
+        for d in r["deliveries"]:
+            if d["last_error"] and d["state"] != "delivered":
+                print_below(f"{r['notice_id'][:SHORT_ID]} {d['webhook']}", f"last error: {d['last_error']}")
 
 
 @app.command("send")
+@guarded
 def send(
-    as_json: Annotated[bool, typer.Option("--json", help="print the round's summary as JSON")] = False,
+    as_json: JsonOpt = False,
     warehouse: WarehouseOpt = None,
 ) -> None:
     """Deliver every notice due now. Exits 1 when a webhook was skipped (its variable not set) or an
@@ -115,5 +115,5 @@ def send(
         print_table("revision notices sent", rows, below=("note",))
         return summary.ok
 
-    if not run_guarded(go):
+    if not go():
         raise typer.Exit(1)

@@ -8,14 +8,16 @@ from typing import Annotated, Any
 
 import typer
 
-from ordersync.cli.context import STATE, WarehouseOpt, facade, run_guarded
+from ordersync.cli.context import STATE, facade, guarded
+from ordersync.cli.options import JsonOpt, WarehouseOpt
 from ordersync.cli.output import console, print_below, print_json, print_table, short_time
 from ordersync.errors import ConfigError, RefusedError
-from ordersync.web import channel
+from ordersync.serve import channel
 from ordersync.worker.schedule import ScheduleSettings
 from ordersync.worker.worker import Worker
 
 
+@guarded
 def worker(
     once: Annotated[bool, typer.Option("--once", help="run one tick and exit")] = False,
     tick: Annotated[float, typer.Option("--tick", help="seconds between ticks (on ordersync's clock)")] = 3600.0,
@@ -32,33 +34,30 @@ def worker(
 ) -> None:
     """Keep every enabled tenant current: incrementals, historical gap-fill off-hours, Sunday full syncs."""
 
-    def go() -> None:
-        try:
-            start, end = (int(x) for x in business_hours.split("-"))
-        except ValueError:
-            raise ConfigError(f"--business-hours {business_hours!r}: use START-END hours, e.g. 8-20") from None
-        schedule = ScheduleSettings(
-            tick_seconds=tick,
-            concurrency=concurrency,
-            business_hours_start=start,
-            business_hours_end=end,
-            build_after_tick=not no_build,
-        )
-        if lease_seconds is not None:
-            STATE.overrides.setdefault("sync", {})["lease_seconds"] = lease_seconds
-        if channel.forwarded():
-            _worker_inside_serve(schedule, once, worker_id, warehouse)
-            return
-        stop = threading.Event()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda *_: stop.set())
-        with facade(warehouse, progress=False, worker_id=worker_id) as app:
-            app.upgrade()  # a writing command: migrate (under the lock) before anything else
-            w = Worker(app, schedule)
-            console.print(f"worker {w.worker_id} on {app.wh.display_url}, tick {tick:g} s")
-            w.run(stop, once=once)
-
-    run_guarded(go)
+    try:
+        start, end = (int(x) for x in business_hours.split("-"))
+    except ValueError:
+        raise ConfigError(f"--business-hours {business_hours!r}: use START-END hours, e.g. 8-20") from None
+    schedule = ScheduleSettings(
+        tick_seconds=tick,
+        concurrency=concurrency,
+        business_hours_start=start,
+        business_hours_end=end,
+        build_after_tick=not no_build,
+    )
+    if lease_seconds is not None:
+        STATE.overrides.setdefault("sync", {})["lease_seconds"] = lease_seconds
+    if channel.forwarded():
+        _worker_inside_serve(schedule, once, worker_id, warehouse)
+        return
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    with facade(warehouse, progress=False, worker_id=worker_id) as app:
+        app.upgrade()  # a writing command: migrate (under the lock) before anything else
+        w = Worker(app, schedule)
+        console.print(f"worker {w.worker_id} on {app.wh.display_url}, tick {tick:g} s")
+        w.run(stop, once=once)
 
 
 def _worker_inside_serve(schedule: ScheduleSettings, once: bool, worker_id: str | None, warehouse: str | None) -> None:
@@ -75,67 +74,63 @@ def _worker_inside_serve(schedule: ScheduleSettings, once: bool, worker_id: str 
     console.print("ordersync serve runs the worker on this DuckDB file: ran one tick inside it")
 
 
+@guarded
 def gaps(
     days: Annotated[int, typer.Option(help="complete days to check, back from yesterday")] = 30,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: JsonOpt = False,
     warehouse: WarehouseOpt = None,
 ) -> None:
     """Days where the warehouse holds fewer orders or less revenue than the source, and days behind."""
 
-    def go() -> None:
-        with facade(warehouse, progress=False, read_only=True) as app:
-            rows = app.gaps(days)
-        if as_json:
-            print_json(rows)
-        elif rows:
-            short = [
-                {
-                    "tenant": r["tenant"],
-                    "day": r["date"],
-                    "orders held/source": f"{r['warehouse_orders']}/{r['source_orders']}",
-                    "revenue held/source": f"{r['warehouse_revenue']}/{r['source_revenue']}",
-                    "days behind": r["days_behind"],
-                }
-                for r in rows
-                if r["date"] is not None
-            ]
-            if short:
-                print_table("days short of the source", short, below=())
-            for r in rows:
-                if r["date"] is None:
-                    behind = r["days_behind"]
-                    if "note" in r:
-                        print_below(r["tenant"], r["note"])
-                    else:
-                        print_below(r["tenant"], "nothing landed yet" if behind is None else f"{behind} days behind")
-        else:
-            console.print(f"no gaps in the last {days} days")
-
-    run_guarded(go)
-
-
-def progress(as_json: Annotated[bool, typer.Option("--json")] = False, warehouse: WarehouseOpt = None) -> None:
-    """Historical sync progress per tenant."""
-
-    def go() -> None:
-        with facade(warehouse, progress=False, read_only=True) as app:
-            rows: list[dict[str, Any]] = app.progress()
-        if as_json:
-            print_json(rows)
-            return
-        table = [
+    with facade(warehouse, progress=False, read_only=True) as app:
+        rows = app.gaps(days)
+    if as_json:
+        print_json(rows)
+    elif rows:
+        short = [
             {
                 "tenant": r["tenant"],
-                "go live": r["go_live_date"],
-                "history until": short_time(r["history_until"]),
-                "frontier": short_time(r["frontier"]),
-                "done": f"{r['progress']:.0%}",
-                "completed": r["initial_sync_completed"],
+                "day": r["date"],
+                "orders held/source": f"{r['warehouse_orders']}/{r['source_orders']}",
+                "revenue held/source": f"{r['warehouse_revenue']}/{r['source_revenue']}",
+                "days behind": r["days_behind"],
             }
             for r in rows
+            if r["date"] is not None
         ]
-        print_table("historical sync progress", table)
-        if rows:
-            console.print(f"direction: {rows[0]['direction']}", markup=False, highlight=False)
+        if short:
+            print_table("days short of the source", short, below=())
+        for r in rows:
+            if r["date"] is None:
+                behind = r["days_behind"]
+                if "note" in r:
+                    print_below(r["tenant"], r["note"])
+                else:
+                    print_below(r["tenant"], "nothing landed yet" if behind is None else f"{behind} days behind")
+    else:
+        console.print(f"no gaps in the last {days} days")
 
-    run_guarded(go)
+
+@guarded
+def progress(as_json: JsonOpt = False, warehouse: WarehouseOpt = None) -> None:
+    """Historical sync progress per tenant."""
+
+    with facade(warehouse, progress=False, read_only=True) as app:
+        rows: list[dict[str, Any]] = app.progress()
+    if as_json:
+        print_json(rows)
+        return
+    table = [
+        {
+            "tenant": r["tenant"],
+            "go live": r["go_live_date"],
+            "history until": short_time(r["history_until"]),
+            "frontier": short_time(r["frontier"]),
+            "done": f"{r['progress']:.0%}",
+            "completed": r["initial_sync_completed"],
+        }
+        for r in rows
+    ]
+    print_table("historical sync progress", table)
+    if rows:
+        console.print(f"direction: {rows[0]['direction']}", markup=False, highlight=False)

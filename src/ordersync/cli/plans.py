@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from ordersync.cli.context import WarehouseOpt, facade, run_guarded
+from ordersync.cli.context import facade, guarded
+from ordersync.cli.options import FromOpt, JsonOpt, TenantsOpt, ToOpt, WarehouseOpt
 from ordersync.cli.output import print_json, print_table, say
 from ordersync.cli.revenue import parse_day
 from ordersync.errors import ConfigError
@@ -17,7 +18,6 @@ backfill_app = typer.Typer(help="Backfills and restatements, drafted as plans to
 plan_app = typer.Typer(help="Plans: list, show, approve, reject, apply.")
 
 ByOpt = Annotated[str | None, typer.Option("--by", help="who drafts it (required in production)")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
 
 
 def _say(text: str) -> None:
@@ -25,13 +25,12 @@ def _say(text: str) -> None:
 
 
 @backfill_app.command("plan")
+@guarded
 def backfill_plan(
-    tenant: Annotated[
-        list[str] | None, typer.Option("--tenant", "-t", help="a tenant (repeatable; default all)")
-    ] = None,
+    tenant: TenantsOpt = None,
     days: Annotated[int | None, typer.Option(min=1, help="the last N complete days (default 14)")] = None,
-    day_from: Annotated[str | None, typer.Option("--from", help="first order date, YYYY-MM-DD")] = None,
-    day_to: Annotated[str | None, typer.Option("--to", help="last order date, YYYY-MM-DD")] = None,
+    day_from: FromOpt = None,
+    day_to: ToOpt = None,
     by: ByOpt = None,
     restate: Annotated[
         bool, typer.Option("--restate", help="recompute the days' derived tables only (no source is read)")
@@ -46,48 +45,44 @@ def backfill_plan(
     would do (versions to land, fct_orders rows inserted and updated, revenue before and after).
     Nothing changes until `ordersync plan apply ID`."""
 
-    def go() -> None:
-        if days is not None and (day_from or day_to):
-            raise ConfigError("--days or --from/--to: choose one")
-        with facade(warehouse) as app:
-            if day_from or day_to:
-                first, last = parse_day(day_from, "--from"), parse_day(day_to, "--to")
-                if first is None or last is None:
-                    raise ConfigError("--from and --to go together")
-            else:
-                last = app.clock.now().date() - timedelta(days=1)
-                first = last - timedelta(days=(days or 14) - 1)
-            tenants = [app.tenants.get(n) for n in tenant] if tenant else app.tenants.list()
-            plan = app.plans.draft(tenants, first, last, author=by, restate=restate, refetch=refetch)
-        if as_json:
-            print_json(plan.document())
-            return
-        _say(markdown(plan))
-        _say(
-            f"drafted plan {plan.plan_id}: review it, then `ordersync plan approve {plan.plan_id} --by NAME` "
-            f"and `ordersync plan apply {plan.plan_id}`"
-        )
-
-    run_guarded(go)
+    if days is not None and (day_from or day_to):
+        raise ConfigError("--days or --from/--to: choose one")
+    with facade(warehouse) as app:
+        if day_from or day_to:
+            first, last = parse_day(day_from, "--from"), parse_day(day_to, "--to")
+            if first is None or last is None:
+                raise ConfigError("--from and --to go together")
+        else:
+            last = app.clock.now().date() - timedelta(days=1)
+            first = last - timedelta(days=(days or 14) - 1)
+        tenants = [app.tenants.get(n) for n in tenant] if tenant else app.tenants.list()
+        plan = app.plans.draft(tenants, first, last, author=by, restate=restate, refetch=refetch)
+    if as_json:
+        print_json(plan.document())
+        return
+    _say(markdown(plan))
+    _say(
+        f"drafted plan {plan.plan_id}: review it, then `ordersync plan approve {plan.plan_id} --by NAME` "
+        f"and `ordersync plan apply {plan.plan_id}`"
+    )
 
 
 @plan_app.command("list")
+@guarded
 def plan_list(as_json: JsonOpt = False, warehouse: WarehouseOpt = None) -> None:
     """The plans, newest first."""
 
-    def go() -> None:
-        with facade(warehouse, progress=False) as app:
-            plans = app.plans.store.recent()
-        rows = [p.summary() for p in plans]
-        if as_json:
-            print_json(rows)
-            return
-        print_table("plans", rows)
-
-    run_guarded(go)
+    with facade(warehouse, progress=False) as app:
+        plans = app.plans.store.recent()
+    rows = [p.summary() for p in plans]
+    if as_json:
+        print_json(rows)
+        return
+    print_table("plans", rows)
 
 
 @plan_app.command("show")
+@guarded
 def plan_show(
     plan_id: Annotated[str, typer.Argument(help="the plan's id")],
     fmt: Annotated[str, typer.Option("--format", help="md or json")] = "md",
@@ -95,29 +90,24 @@ def plan_show(
 ) -> None:
     """A plan as Markdown (for review) or JSON."""
 
-    def go() -> None:
-        if fmt not in ("md", "json"):
-            raise ConfigError(f"--format {fmt!r}: use md or json")
-        with facade(warehouse, progress=False) as app:
-            plan = app.plans.store.get(plan_id)
-        if fmt == "json":
-            print_json(plan.document())
-        else:
-            _say(markdown(plan))
-
-    run_guarded(go)
+    if fmt not in ("md", "json"):
+        raise ConfigError(f"--format {fmt!r}: use md or json")
+    with facade(warehouse, progress=False) as app:
+        plan = app.plans.store.get(plan_id)
+    if fmt == "json":
+        print_json(plan.document())
+    else:
+        _say(markdown(plan))
 
 
+@guarded
 def _review(plan_id: str, by: str, approve: bool, as_json: bool, warehouse: str | None) -> None:
-    def go() -> None:
-        with facade(warehouse, progress=False) as app:
-            plan = app.plans.approve(plan_id, by) if approve else app.plans.reject(plan_id, by)
-        if as_json:
-            print_json(plan.summary())
-        else:
-            _say(f"plan {plan.plan_id} {plan.status} by {plan.reviewed_by}")
-
-    run_guarded(go)
+    with facade(warehouse, progress=False) as app:
+        plan = app.plans.approve(plan_id, by) if approve else app.plans.reject(plan_id, by)
+    if as_json:
+        print_json(plan.summary())
+    else:
+        _say(f"plan {plan.plan_id} {plan.status} by {plan.reviewed_by}")
 
 
 @plan_app.command("approve")
@@ -143,6 +133,7 @@ def plan_reject(
 
 
 @plan_app.command("apply")
+@guarded
 def plan_apply(
     plan_id: Annotated[str, typer.Argument(help="the plan's id")],
     by: Annotated[str | None, typer.Option("--by", help="who applies it (recorded)")] = None,
@@ -152,23 +143,20 @@ def plan_apply(
     """Apply a plan once: re-check it still holds (a stale plan is refused), land its versions,
     re-merge and recompute its days, and compare the result with what the plan said."""
 
-    def go() -> None:
-        with facade(warehouse) as app:
-            outcome = app.plans.apply(plan_id, by)
-        if as_json:
-            print_json(outcome.as_dict())
-        elif not outcome.applied:
-            _say(f"plan {plan_id} was applied before: nothing changed")
-        else:
-            _say(f"plan {plan_id} applied: {outcome.versions_landed} versions landed")
-            if outcome.build_error:
-                _say(f"the build after it failed: {outcome.build_error}")
-            elif outcome.matches_plan:
-                _say("the warehouse now holds what the plan said")
-            else:
-                for line in outcome.mismatches:  # e.g. a newer version landed while it applied
-                    _say(f"differs from the plan: {line}")
+    with facade(warehouse) as app:
+        outcome = app.plans.apply(plan_id, by)
+    if as_json:
+        print_json(outcome.as_dict())
+    elif not outcome.applied:
+        _say(f"plan {plan_id} was applied before: nothing changed")
+    else:
+        _say(f"plan {plan_id} applied: {outcome.versions_landed} versions landed")
         if outcome.build_error:
-            raise typer.Exit(1)
-
-    run_guarded(go)
+            _say(f"the build after it failed: {outcome.build_error}")
+        elif outcome.matches_plan:
+            _say("the warehouse now holds what the plan said")
+        else:
+            for line in outcome.mismatches:  # e.g. a newer version landed while it applied
+                _say(f"differs from the plan: {line}")
+    if outcome.build_error:
+        raise typer.Exit(1)

@@ -10,7 +10,8 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from ordersync.cli.context import WarehouseOpt, facade, run_guarded
+from ordersync.cli.context import facade, guarded
+from ordersync.cli.options import JsonOpt, SomeTenantOpt, TenantOpt, WarehouseOpt
 from ordersync.cli.output import console, print_json
 from ordersync.text import printable
 
@@ -19,8 +20,6 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-TenantOpt = Annotated[str | None, typer.Option("--tenant", "-t", help="only this tenant's records")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="print every field as JSON (reasons in full)")]
 ReasonOpt = Annotated[str, typer.Option("--reason", help="why (kept with the withdrawal)")]
 ByOpt = Annotated[str | None, typer.Option("--by", help="who (default: the user running the command)")]
 #: reasons and errors printed under a table are cut here; --json has them in full
@@ -28,70 +27,68 @@ _TEXT_LIMIT = 300
 
 
 @app.command("list")
+@guarded
 def list_(
-    tenant: TenantOpt = None,
+    tenant: SomeTenantOpt = None,
     include_resolved: Annotated[bool, typer.Option("--all", help="resolved records too")] = False,
     as_json: JsonOpt = False,
     warehouse: WarehouseOpt = None,
 ) -> None:
-    """Quarantined records: id, tenant, source, order id, when, whether resolved; their reasons below."""
+    """Quarantined records: id, tenant, source, order id, when, whether resolved; their reasons below
+    (--json: every field, reasons in full)."""
 
-    def go() -> None:
-        with facade(warehouse, progress=False, read_only=True) as app_:
-            rows = app_.quarantine_list(tenant, include_resolved)
-        if as_json:
-            print_json(rows)
-            return
-        if not rows:
-            console.print("quarantine: nothing to show" + ("" if include_resolved else " (--all shows resolved)"))
-            return
-        table = _table("quarantine", ["id", "tenant", "source", "order id", "quarantined", "resolved"])
-        for r in rows:
-            table.add_row(
-                *_cells(
-                    str(r["quarantine_id"]),
-                    _cut(r["tenant"], 12),
-                    r["source"],
-                    _cut(r["order_id"] or "", 18),
-                    (r["quarantined_at"] or "")[:16].replace("T", " "),
-                    "yes" if r["resolved"] else "no",
-                )
+    with facade(warehouse, progress=False, read_only=True) as app_:
+        rows = app_.quarantine_list(tenant, include_resolved)
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        console.print("quarantine: nothing to show" + ("" if include_resolved else " (--all shows resolved)"))
+        return
+    table = _table("quarantine", ["id", "tenant", "source", "order id", "quarantined", "resolved"])
+    for r in rows:
+        table.add_row(
+            *_cells(
+                str(r["quarantine_id"]),
+                _cut(r["tenant"], 12),
+                r["source"],
+                _cut(r["order_id"] or "", 18),
+                (r["quarantined_at"] or "")[:16].replace("T", " "),
+                "yes" if r["resolved"] else "no",
             )
-        console.print(table)
-        _notes("reasons", [(str(r["quarantine_id"]), _reason(r)) for r in rows])
-
-    run_guarded(go)
+        )
+    console.print(table)
+    _notes("reasons", [(str(r["quarantine_id"]), _reason(r)) for r in rows])
 
 
 @app.command("retry")
+@guarded
 def retry(
     ids: Annotated[list[int] | None, typer.Argument(help="quarantine ids (default: every unresolved one)")] = None,
-    tenant: TenantOpt = None,
+    tenant: SomeTenantOpt = None,
     as_json: JsonOpt = False,
     warehouse: WarehouseOpt = None,
 ) -> None:
     """Parse quarantined records again (fetching store records again), land what parses now and mark
     it resolved; records stay in the quarantine as the audit trail."""
 
-    def go() -> None:
-        with facade(warehouse, progress=False) as app_:
-            result = app_.quarantine_retry(tenant, list(ids) if ids else None)
-        if as_json:
-            print_json(result.as_dict())
-            return
-        console.print(
-            f"retried {result.retried}: {result.resolved} resolved ({result.landed} new versions landed), "
-            f"{result.still_bad} still bad"
-        )
-        bad = [o for o in result.outcomes if o.status != "resolved"]
-        _notes("still bad", [(str(o.quarantine_id), f"{o.order_id or '-'}: {o.error}") for o in bad])
-
-    run_guarded(go)
+    with facade(warehouse, progress=False) as app_:
+        result = app_.quarantine_retry(tenant, list(ids) if ids else None)
+    if as_json:
+        print_json(result.as_dict())
+        return
+    console.print(
+        f"retried {result.retried}: {result.resolved} resolved ({result.landed} new versions landed), "
+        f"{result.still_bad} still bad"
+    )
+    bad = [o for o in result.outcomes if o.status != "resolved"]
+    _notes("still bad", [(str(o.quarantine_id), f"{o.order_id or '-'}: {o.error}") for o in bad])
 
 
 @app.command("add")
+@guarded
 def add(
-    tenant: Annotated[str, typer.Option("--tenant", "-t", help="the order's tenant")],
+    tenant: TenantOpt,
     order: Annotated[str, typer.Option("--order", help="the order id")],
     reason: ReasonOpt,
     version: Annotated[
@@ -105,26 +102,24 @@ def add(
     ignore it (the order falls back to its previous version, or leaves them); the ledger keeps it.
     Reversible with `ordersync quarantine release`."""
 
-    def go() -> None:
-        with facade(warehouse, progress=False) as app_:
-            row = app_.withdraw(tenant, order, version, reason, by or getpass.getuser())
-        if as_json:
-            print_json(row)
-            return
-        what = f"version {row['payload_hash']} of order" if row["payload_hash"] else "every version of order"
-        console.print(
-            Text(
-                printable(
-                    f"withdrawal {row['withdrawal_id']}: {what} {row['order_id']} of {tenant}; the next "
-                    f"`ordersync build` leaves it out (undo: ordersync quarantine release {row['withdrawal_id']})"
-                )
+    with facade(warehouse, progress=False) as app_:
+        row = app_.withdraw(tenant, order, version, reason, by or getpass.getuser())
+    if as_json:
+        print_json(row)
+        return
+    what = f"version {row['payload_hash']} of order" if row["payload_hash"] else "every version of order"
+    console.print(
+        Text(
+            printable(
+                f"withdrawal {row['withdrawal_id']}: {what} {row['order_id']} of {tenant}; the next "
+                f"`ordersync build` leaves it out (undo: ordersync quarantine release {row['withdrawal_id']})"
             )
         )
-
-    run_guarded(go)
+    )
 
 
 @app.command("release")
+@guarded
 def release(
     withdrawal_id: Annotated[int, typer.Argument(help="the withdrawal's id (`ordersync quarantine withdrawals`)")],
     reason: ReasonOpt,
@@ -135,52 +130,47 @@ def release(
 ) -> None:
     """Release a withdrawal: its versions count again from the next build on."""
 
-    def go() -> None:
-        with facade(warehouse, progress=False) as app_:
-            row = app_.release_withdrawal(withdrawal_id, reason, by or getpass.getuser(), tenant)
-        if as_json:
-            print_json(row)
-            return
-        console.print(f"withdrawal {row['withdrawal_id']} released; the next `ordersync build` brings it back")
-
-    run_guarded(go)
+    with facade(warehouse, progress=False) as app_:
+        row = app_.release_withdrawal(withdrawal_id, reason, by or getpass.getuser(), tenant)
+    if as_json:
+        print_json(row)
+        return
+    console.print(f"withdrawal {row['withdrawal_id']} released; the next `ordersync build` brings it back")
 
 
 @app.command("withdrawals")
+@guarded
 def withdrawals(
-    tenant: TenantOpt = None,
+    tenant: SomeTenantOpt = None,
     include_released: Annotated[bool, typer.Option("--all", help="released withdrawals too")] = False,
     as_json: JsonOpt = False,
     warehouse: WarehouseOpt = None,
 ) -> None:
     """Withdrawn versions: id, tenant, order, version, who and when, whether released; reasons below."""
 
-    def go() -> None:
-        with facade(warehouse, progress=False) as app_:
-            rows = app_.list_withdrawals(tenant, include_released)
-        if as_json:
-            print_json(rows)
-            return
-        if not rows:
-            console.print("withdrawals: nothing to show" + ("" if include_released else " (--all shows released)"))
-            return
-        table = _table("withdrawals", ["id", "tenant", "order id", "version", "by", "withdrawn", "released"])
-        for r in rows:
-            table.add_row(
-                *_cells(
-                    str(r["withdrawal_id"]),
-                    _cut(r["tenant"], 12),
-                    _cut(r["order_id"], 18),
-                    _cut(r["payload_hash"] or "all", 10),
-                    _cut(r["withdrawn_by"], 10),
-                    r["withdrawn_at"][:16].replace("T", " "),
-                    "yes" if r["released"] else "no",
-                )
+    with facade(warehouse, progress=False) as app_:
+        rows = app_.list_withdrawals(tenant, include_released)
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        console.print("withdrawals: nothing to show" + ("" if include_released else " (--all shows released)"))
+        return
+    table = _table("withdrawals", ["id", "tenant", "order id", "version", "by", "withdrawn", "released"])
+    for r in rows:
+        table.add_row(
+            *_cells(
+                str(r["withdrawal_id"]),
+                _cut(r["tenant"], 12),
+                _cut(r["order_id"], 18),
+                _cut(r["payload_hash"] or "all", 10),
+                _cut(r["withdrawn_by"], 10),
+                r["withdrawn_at"][:16].replace("T", " "),
+                "yes" if r["released"] else "no",
             )
-        console.print(table)
-        _notes("reasons", [(str(r["withdrawal_id"]), _withdrawal_reason(r)) for r in rows])
-
-    run_guarded(go)
+        )
+    console.print(table)
+    _notes("reasons", [(str(r["withdrawal_id"]), _withdrawal_reason(r)) for r in rows])
 
 
 def _withdrawal_reason(r: dict[str, Any]) -> str:

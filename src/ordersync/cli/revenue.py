@@ -9,7 +9,8 @@ from typing import Annotated, Any
 
 import typer
 
-from ordersync.cli.context import WarehouseOpt, facade, run_guarded
+from ordersync.cli.context import facade, guarded
+from ordersync.cli.options import CsvOpt, FromOpt, JsonOpt, SomeTenantOpt, ToOpt, WarehouseOpt
 from ordersync.cli.output import print_csv, print_json, print_table, say
 from ordersync.errors import ConfigError
 from ordersync.facade import Ordersync
@@ -20,10 +21,6 @@ app = typer.Typer(
     invoke_without_command=True,
     no_args_is_help=False,
 )
-
-TenantOpt = Annotated[str | None, typer.Option("--tenant", "-t", help="one tenant (default: all)")]
-FromOpt = Annotated[str | None, typer.Option("--from", help="first order date, YYYY-MM-DD")]
-ToOpt = Annotated[str | None, typer.Option("--to", help="last order date, YYYY-MM-DD")]
 
 
 def parse_day(text: str | None, flag: str) -> date | None:
@@ -79,17 +76,18 @@ def _row(day: DayRevenue, names: dict[int, str], money: Callable[[Decimal | None
 
 
 @app.callback()
+@guarded
 def revenue(
     ctx: typer.Context,
-    tenant: TenantOpt = None,
+    tenant: SomeTenantOpt = None,
     day_from: FromOpt = None,
     day_to: ToOpt = None,
     as_of: Annotated[
         str | None,
         typer.Option("--as-of", help="as known at this moment (ISO 8601 with zone); default: as last built"),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
-    as_csv: Annotated[bool, typer.Option("--csv", help="print CSV")] = False,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
     warehouse: WarehouseOpt = None,
 ) -> None:
     """Daily revenue per tenant, order date and currency. Without --as-of: revenue_daily as the last
@@ -98,79 +96,74 @@ def revenue(
     if ctx.invoked_subcommand is not None:
         return
 
-    def go() -> None:
-        if as_json and as_csv:
-            raise ConfigError("--json and --csv: choose one")
-        first, last = parse_day(day_from, "--from"), parse_day(day_to, "--to")
-        moment = parse_moment(as_of, "--as-of") if as_of else None
-        # an as-of question seals the ledger first (numbers what committed until now): that writes
-        with facade(warehouse, progress=False, read_only=moment is None) as app_:
-            result = app_.revenue(tenant, first, last, moment)
-            names = _names(app_)
-        rows = [_row(d, names) for d in result.days]
-        stamp = result.as_of.isoformat() if result.as_of else None
-        if as_json:
-            print_json({"as_of": stamp, "days": rows})
-        elif as_csv:
-            # amounts as numbers; the tenant and currency cells are text from outside (csv_cell's rule)
-            columns = list(_row(DayRevenue(0, date.min, ""), {}).keys())
-            print_csv(columns, [_row(d, names, _cents) for d in result.days])
-        else:
-            print_table(f"revenue as of {stamp or 'nothing known yet'}", rows)
-            if stamp:
-                say(f"reproduce exactly: ordersync revenue --as-of {stamp}")
-
-    run_guarded(go)
+    if as_json and as_csv:
+        raise ConfigError("--json and --csv: choose one")
+    first, last = parse_day(day_from, "--from"), parse_day(day_to, "--to")
+    moment = parse_moment(as_of, "--as-of") if as_of else None
+    # an as-of question seals the ledger first (numbers what committed until now): that writes
+    with facade(warehouse, progress=False, read_only=moment is None) as app_:
+        result = app_.revenue(tenant, first, last, moment)
+        names = _names(app_)
+    rows = [_row(d, names) for d in result.days]
+    stamp = result.as_of.isoformat() if result.as_of else None
+    if as_json:
+        print_json({"as_of": stamp, "days": rows})
+    elif as_csv:
+        # amounts as numbers; the tenant and currency cells are text from outside (csv_cell's rule)
+        columns = list(_row(DayRevenue(0, date.min, ""), {}).keys())
+        print_csv(columns, [_row(d, names, _cents) for d in result.days])
+    else:
+        print_table(f"revenue as of {stamp or 'nothing known yet'}", rows)
+        if stamp:
+            say(f"reproduce exactly: ordersync revenue --as-of {stamp}")
 
 
 @app.command()
+@guarded
 def diff(
     as_of: Annotated[str, typer.Option("--as-of", help="before: as known at this moment")],
     against: Annotated[
         str | None, typer.Option("--against", help="after: as known at this moment (default now)")
     ] = None,
-    tenant: TenantOpt = None,
+    tenant: SomeTenantOpt = None,
     day_from: FromOpt = None,
     day_to: ToOpt = None,
-    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    as_json: JsonOpt = False,
     warehouse: WarehouseOpt = None,
 ) -> None:
     """Every day revised between two moments: before, after, delta, and the orders that caused it."""
 
-    def go() -> None:
-        before = parse_moment(as_of, "--as-of")
-        after = parse_moment(against, "--against") if against else None
-        first, last = parse_day(day_from, "--from"), parse_day(day_to, "--to")
-        with facade(warehouse, progress=False) as app_:  # seals the ledger first, as --as-of does
-            days = app_.revenue_diff(before, after, tenant, first, last)
-            names = _names(app_)
-        if as_json:
-            print_json([_diff_json(d, names) for d in days])
-            return
-        if not days:
-            say("no day's revenue differs between the two moments")
-            return
-        print_table(
-            "revised days",
-            [
-                {
-                    "tenant": names.get(d.tenant_id, str(d.tenant_id)),
-                    "date": d.order_date.isoformat(),
-                    "currency": d.currency_code,
-                    "before": _money(d.before.revenue),
-                    "after": _money(d.after.revenue),
-                    "delta": _money(d.delta),
-                    "orders before": d.before.orders,
-                    "orders after": d.after.orders,
-                    "orders changed": len(d.orders),
-                    "changed": ", ".join(c.order_id for c in d.orders[:5]) + (" ..." if len(d.orders) > 5 else ""),
-                }
-                for d in days
-            ],
-            below=("changed",),
-        )
-
-    run_guarded(go)
+    before = parse_moment(as_of, "--as-of")
+    after = parse_moment(against, "--against") if against else None
+    first, last = parse_day(day_from, "--from"), parse_day(day_to, "--to")
+    with facade(warehouse, progress=False) as app_:  # seals the ledger first, as --as-of does
+        days = app_.revenue_diff(before, after, tenant, first, last)
+        names = _names(app_)
+    if as_json:
+        print_json([_diff_json(d, names) for d in days])
+        return
+    if not days:
+        say("no day's revenue differs between the two moments")
+        return
+    print_table(
+        "revised days",
+        [
+            {
+                "tenant": names.get(d.tenant_id, str(d.tenant_id)),
+                "date": d.order_date.isoformat(),
+                "currency": d.currency_code,
+                "before": _money(d.before.revenue),
+                "after": _money(d.after.revenue),
+                "delta": _money(d.delta),
+                "orders before": d.before.orders,
+                "orders after": d.after.orders,
+                "orders changed": len(d.orders),
+                "changed": ", ".join(c.order_id for c in d.orders[:5]) + (" ..." if len(d.orders) > 5 else ""),
+            }
+            for d in days
+        ],
+        below=("changed",),
+    )
 
 
 def _diff_json(d: DayDiff, names: dict[int, str]) -> dict[str, Any]:

@@ -7,14 +7,17 @@ from typing import Annotated
 
 import typer
 
-from ordersync.cli.context import STATE, WarehouseOpt, facade, run_guarded
+from ordersync.cli.context import STATE, command_runner, facade, guarded
+from ordersync.cli.options import WarehouseOpt
 from ordersync.cli.output import console
 from ordersync.config import ServeSettings
 from ordersync.errors import ConfigError, WarehouseLockedError
-from ordersync.web import channel
+from ordersync.serve import channel
 
 
+@guarded
 def serve(
+    ctx: typer.Context,
     host: Annotated[str | None, typer.Option(help="address to listen on (default [serve] host, 127.0.0.1)")] = None,
     port: Annotated[int | None, typer.Option(help="port (default [serve] port, 8787)")] = None,
     worker: Annotated[
@@ -26,38 +29,36 @@ def serve(
 ) -> None:
     """Take pushed order events over HTTP (and, on DuckDB, run the worker's schedule), building
     fct_orders after landings at most every [serve] build_every_seconds."""
-    from ordersync.web.server import Serve, ServeOptions
+    # uvicorn and fastapi, only for the command that serves (start-up of every other command)
+    from ordersync.serve.process import Serve, ServeOptions
 
-    def go() -> None:
-        serve_overrides = STATE.overrides.setdefault("serve", {})
-        if host is not None:
-            serve_overrides["host"] = host
-        if port is not None:
-            serve_overrides["port"] = port
-        with facade(warehouse, progress=False, forward=False) as app:
-            if not app.settings.warehouse.is_postgres:
-                where = channel.socket_for(app.settings.warehouse)
-                if channel.answering(where):
-                    raise WarehouseLockedError(
-                        f"ordersync serve is already running for {app.settings.warehouse.url} (it answers on "
-                        f"{where}); stop it first, or leave it running: other commands run inside it"
-                    )
-            options = ServeOptions(app.settings.serve, worker=worker, tick_seconds=tick)
-            server = Serve(app, options)
-            try:
-                server.run(
-                    on_ready=lambda url: console.print(
-                        f"serving on {url} (push API {url}/v1/tenants/NAME/orders, docs {url}/docs) "
-                        f"for {app.wh.display_url}"
-                    )
+    serve_overrides = STATE.overrides.setdefault("serve", {})
+    if host is not None:
+        serve_overrides["host"] = host
+    if port is not None:
+        serve_overrides["port"] = port
+    with facade(warehouse, progress=False, forward=False) as app:
+        if not app.settings.warehouse.is_postgres:
+            where = channel.socket_for(app.settings.warehouse)
+            if channel.answering(where):
+                raise WarehouseLockedError(
+                    f"ordersync serve is already running for {app.settings.warehouse.url} (it answers on "
+                    f"{where}); stop it first, or leave it running: other commands run inside it"
                 )
-            except OSError as exc:
-                refused = _listen_error(exc, app.settings.serve)
-                if refused is None:
-                    raise
-                raise refused from exc
-
-    run_guarded(go)
+        options = ServeOptions(app.settings.serve, worker=worker, tick_seconds=tick)
+        server = Serve(app, options, command_runner(ctx))
+        try:
+            server.run(
+                on_ready=lambda url: console.print(
+                    f"serving on {url} (push API {url}/v1/tenants/NAME/orders, docs {url}/docs) "
+                    f"for {app.wh.display_url}"
+                )
+            )
+        except OSError as exc:
+            refused = _listen_error(exc, app.settings.serve)
+            if refused is None:
+                raise
+            raise refused from exc
 
 
 def _listen_error(exc: OSError, settings: ServeSettings) -> ConfigError | None:

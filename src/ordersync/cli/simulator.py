@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from ordersync.cli.output import console, print_json, say_error
 from ordersync.simulator.config import (
     DEFAULT_ACCOUNTS,
     DEFAULT_APP_KEY,
@@ -154,7 +155,6 @@ def sdk(
     json_output: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
 ) -> None:
     """Generate a mobile app's order events (late, duplicated, out of order) and push them or write files."""
-    from ordersync.cli.output import console, print_json, say_error
     from ordersync.simulator.sdk import PushError, SdkConfig, generate, push, write_files
 
     if out is not None and url is not None:

@@ -7,15 +7,17 @@ from typing import Annotated
 
 import typer
 
-from ordersync.cli.context import WarehouseOpt, facade, run_guarded
+from ordersync.cli.context import facade, guarded
+from ordersync.cli.options import JsonOpt, SomeTenantOpt, WarehouseOpt
 from ordersync.cli.output import console, print_json, print_table, say
 from ordersync.observe.verify import CHECKS
 
 _STATUS = {"pass": "PASS", "warn": "WARN", "fail": "FAIL", "error": "ERROR", "skip": "skipped"}
 
 
+@guarded
 def verify(
-    tenant: Annotated[str | None, typer.Option("--tenant", "-t", help="one tenant (default: all)")] = None,
+    tenant: SomeTenantOpt = None,
     days: Annotated[
         int, typer.Option(min=1, help="complete days to reconcile against the source, back from yesterday")
     ] = 14,
@@ -23,7 +25,7 @@ def verify(
         list[str] | None,
         typer.Option("--check", "-c", help=f"run only this check (repeatable): {', '.join(CHECKS)}"),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
+    as_json: JsonOpt = False,
     warehouse: WarehouseOpt = None,
 ) -> None:
     """Verify the warehouse: dbt tests, days against the source, fct_orders against the latest landed
@@ -53,6 +55,6 @@ def verify(
                 console.print("every check passed", markup=False, highlight=False)
         return report.exit_code
 
-    code = run_guarded(go)
+    code = go()
     if code:
         raise typer.Exit(code)

@@ -3,24 +3,12 @@
 It serves the OMS list and get-order endpoints, Feed v3 and Hook for many accounts, with index lag, the
 30-page cap, rate limits and faults, over orders generated deterministically from a seed and kept in
 numpy columns.
+
+The package exports only its configuration, which is light: the server (`simulator.server`), the app
+(`simulator.app`) and the order catalogue (`simulator.lifecycle`) pull in numpy and uvicorn, so a
+command that only reads the simulator's defaults (`ordersync --help`) does not import them.
 """
 
-from ordersync.simulator.app import SimulatorApp, build_app
 from ordersync.simulator.config import AccountSpec, SimulatorConfig, default_accounts, parse_account_spec
-from ordersync.simulator.lifecycle import MAX_CHANGE_HOURS, STATUS_NAMES
-from ordersync.simulator.server import RunningSimulator, serve, start_in_subprocess, start_in_thread
 
-__all__ = [
-    "MAX_CHANGE_HOURS",
-    "STATUS_NAMES",
-    "AccountSpec",
-    "RunningSimulator",
-    "SimulatorApp",
-    "SimulatorConfig",
-    "build_app",
-    "default_accounts",
-    "parse_account_spec",
-    "serve",
-    "start_in_subprocess",
-    "start_in_thread",
-]
+__all__ = ["AccountSpec", "SimulatorConfig", "default_accounts", "parse_account_spec"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import queue
-import socket
 import subprocess
 import sys
 import threading
@@ -21,28 +20,11 @@ from typing import IO, Any
 import uvicorn
 
 from ordersync.dates import parse_vtex_datetime
+from ordersync.serve.sockets import bind_socket, socket_url
 from ordersync.simulator.app import SimulatorApp, build_app
 from ordersync.simulator.config import SimulatorConfig
 
 READY_EVENT = "ready"
-
-
-def bind_socket(host: str, port: int) -> socket.socket:
-    """Bind and listen before serving, so the real port is known even when port is 0."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(2048)
-    sock.setblocking(False)
-    return sock
-
-
-def socket_url(sock: socket.socket) -> str:
-    host, port = sock.getsockname()[:2]
-    if ":" in host:
-        host = f"[{host}]"
-    return f"http://{host}:{port}"
 
 
 def uvicorn_config(app: SimulatorApp) -> uvicorn.Config:

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import duckdb
-import pyarrow as pa
 
 from ordersync.config import DEFAULT_DUCKDB_MEMORY_LIMIT
 from ordersync.errors import (
@@ -26,32 +26,37 @@ from ordersync.warehouse.translate import MISSING_SCHEMA_HINT, disk_full_hint, d
 
 log = logging.getLogger(__name__)
 
-_LANDING_SCHEMA = pa.schema(
-    [
-        ("tenant_id", pa.int32()),
-        ("order_id", pa.string()),
-        ("event_time", pa.timestamp("us", tz="UTC")),
-        ("event_ingested_at", pa.timestamp("us", tz="UTC")),
-        ("order_date", pa.date32()),
-        ("creation_date", pa.timestamp("us", tz="UTC")),
-        ("status", pa.string()),
-        ("total_value", pa.decimal128(18, 2)),
-        ("currency_code", pa.string()),
-        ("sales_channel", pa.string()),
-        ("customer_id", pa.string()),
-        ("customer_email", pa.string()),
-        ("customer_name", pa.string()),
-        ("payload", pa.string()),
-        ("payload_hash", pa.string()),
-        ("source", pa.string()),
-        ("run_id", pa.string()),
-    ]
-)
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 
-# Arrow's default pool (jemalloc) keeps what it freed for reuse; a batch's copy should go back to
-# the system as soon as DuckDB has taken it (see ordersync.memory).
-_POOL = pa.system_memory_pool()
+@functools.cache
+def _landing_schema() -> pa.Schema:
+    """The Arrow shape of a landing batch (pyarrow is imported when a command first lands)."""
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            ("tenant_id", pa.int32()),
+            ("order_id", pa.string()),
+            ("event_time", pa.timestamp("us", tz="UTC")),
+            ("event_ingested_at", pa.timestamp("us", tz="UTC")),
+            ("order_date", pa.date32()),
+            ("creation_date", pa.timestamp("us", tz="UTC")),
+            ("status", pa.string()),
+            ("total_value", pa.decimal128(18, 2)),
+            ("currency_code", pa.string()),
+            ("sales_channel", pa.string()),
+            ("customer_id", pa.string()),
+            ("customer_email", pa.string()),
+            ("customer_name", pa.string()),
+            ("payload", pa.string()),
+            ("payload_hash", pa.string()),
+            ("source", pa.string()),
+            ("run_id", pa.string()),
+        ]
+    )
+
 
 #: Which versions of these orders were committed with a landing id above the first parameter.
 #: Landing ids grow with insertion order, so DuckDB's zone maps skip every older row group.
@@ -383,7 +388,7 @@ class DuckDBWarehouse(Warehouse):
         return [r for r, _ in kept], [k for _, k in kept]
 
     def _insert(self, rows: Sequence[tuple[Any, ...]], batch_id: int | None) -> int:
-        table = _arrow(list(zip(*rows, strict=True)), _LANDING_SCHEMA)
+        table = _arrow(list(zip(*rows, strict=True)), _landing_schema())
         try:
             self.con.register("landing_stage", table)
             try:
@@ -411,9 +416,14 @@ class DuckDBWarehouse(Warehouse):
 
 
 def _arrow(columns: list[tuple[Any, ...]], schema: pa.Schema) -> pa.Table:
+    import pyarrow as pa
+
+    # Arrow's default pool (jemalloc) keeps what it freed for reuse; a batch's copy should go back
+    # to the system as soon as DuckDB has taken it (see ordersync.memory).
+    pool = pa.system_memory_pool()
     try:
         return pa.Table.from_arrays(
-            [pa.array(col, type=f.type, memory_pool=_POOL) for f, col in zip(schema, columns, strict=True)],
+            [pa.array(col, type=f.type, memory_pool=pool) for f, col in zip(schema, columns, strict=True)],
             schema=schema,
         )
     except (pa.ArrowException, TypeError, ValueError, OverflowError) as exc:

@@ -16,7 +16,7 @@ from typing import Any
 import anyio
 import orjson
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from ordersync.land.intake import Item
 from ordersync.sources.push.bodies import UnreadableBodyError, json_items, ndjson_items
@@ -24,6 +24,7 @@ from ordersync.sources.push.receiver import MAX_IDEMPOTENCY_KEY, PushReceiver
 from ordersync.sources.vtex.hook import SECRET_HEADER, Spool, is_ping, notification, secret_matches
 from ordersync.web.bodies import BadEncodingError, BodyTooLargeError, gunzip_capped, read_capped
 from ordersync.web.budget import Budget, retry_after
+from ordersync.web.errors import answer_for, install, problem
 from ordersync.web.gate import Gate, HookSecrets
 from ordersync.web.models import Health, OrderEvent, Problem, PushResult
 from ordersync.web.tokens import digest
@@ -31,10 +32,6 @@ from ordersync.web.tokens import digest
 _MIB = 1024 * 1024
 _JSON_TYPES = {"application/json"}
 _NDJSON_TYPES = {"application/x-ndjson", "application/ndjson", "application/jsonl"}
-
-
-def problem(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 
 
 _UNAUTHORIZED = {"WWW-Authenticate": "Bearer"}
@@ -65,6 +62,7 @@ def create_app(
         summary="Push order events into ordersync's warehouse; receive VTEX Hook notifications.",
         version="1",
     )
+    install(api)
     limit = int(max_body_mb * _MIB)
     budget = Budget(max_items_per_minute)
     shares: dict[int, anyio.CapacityLimiter] = {}
@@ -169,10 +167,10 @@ def create_app(
         try:
             raw = await read_capped(request.stream(), limit)
             body, items = await anyio.to_thread.run_sync(decode, raw, encoding == "gzip", reader, limit, limiter=share)
-        except BodyTooLargeError:
-            return problem(413, f"the body is over {max_body_mb:g} MB (after decompression); send smaller batches")
+        except BodyTooLargeError as exc:
+            return answer_for(exc, f"the body is over {max_body_mb:g} MB (after decompression); send smaller batches")
         except (BadEncodingError, UnreadableBodyError) as exc:
-            return problem(400, str(exc))
+            return answer_for(exc, str(exc))
         wait = budget.take(digest(token), len(items))
         if wait is not None:
             return _over_budget(budget.per_minute, wait, len(items))
@@ -197,8 +195,8 @@ def create_app(
         fetched and landed. The configuration ping is answered 200 without the secret."""
         try:
             raw = await read_capped(request.stream(), _HOOK_LIMIT)
-        except BodyTooLargeError:
-            return problem(413, "a hook notification is a few hundred bytes; this body is over 1 MB")
+        except BodyTooLargeError as exc:
+            return answer_for(exc, "a hook notification is a few hundred bytes; this body is over 1 MB")
         try:
             body = orjson.loads(raw)
         except orjson.JSONDecodeError:

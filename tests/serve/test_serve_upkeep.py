@@ -13,9 +13,9 @@ import pytest
 from factories import push_event
 from ordersync.config import ServeSettings
 from ordersync.facade import Ordersync
-from ordersync.web import server
+from ordersync.serve import process
+from ordersync.serve.process import Serve, ServeOptions, serving_in_thread
 from ordersync.web.budget import Budget, retry_after
-from ordersync.web.server import Serve, ServeOptions, serving_in_thread
 from support.processes import wait_for
 from support.sim import settings_for
 
@@ -50,7 +50,7 @@ def test_duckdb_commits_leave_the_wal_to_serves_own_checkpoints(
         assert r.status_code == 200 and r.json()["landed"] == 2000, r.text[:500]
     # past DuckDB's own 16 MB threshold, and still no commit checkpointed
     assert wal.stat().st_size > 16 * 1024 * 1024
-    monkeypatch.setattr(server, "CHECKPOINT_EVERY_SECONDS", 0.0)
+    monkeypatch.setattr(process, "CHECKPOINT_EVERY_SECONDS", 0.0)
     wait_for(lambda: not wal.exists() or wal.stat().st_size == 0, "serve's pulse to checkpoint the file")
     # and the setting survives the connection being closed and opened again, as a build does
     s.gate.locked(lambda app: app.reconnect())

@@ -26,15 +26,17 @@ import uvicorn
 from ordersync.config import ServeSettings, scrub
 from ordersync.errors import OrdersyncError, TransientWarehouseError
 from ordersync.facade import Ordersync
-from ordersync.simulator.server import bind_socket, socket_url
+from ordersync.serve.channel import ChannelServer, socket_path
+from ordersync.serve.sockets import bind_socket, socket_url
 from ordersync.sources.vtex.hook import Spool
 from ordersync.warehouse import migrate
 from ordersync.warehouse.duckdb import DuckDBWarehouse
 from ordersync.web.app import create_app
-from ordersync.web.channel import ChannelServer, socket_path
 from ordersync.web.edges import uvicorn_config
 from ordersync.web.gate import Gate, HookSecrets
 from ordersync.worker.feed_loop import FeedLoop
+from ordersync.worker.schedule import ScheduleSettings
+from ordersync.worker.worker import Worker
 
 log = logging.getLogger("ordersync.serve")
 
@@ -61,10 +63,16 @@ class ServeOptions:
     spool_path: Path | None = None
 
 
+#: Runs one command line in this process and returns its exit code (the CLI's own runner, passed
+#: in by `ordersync serve`, so this process never imports the CLI).
+CommandRunner = Callable[[list[str]], int]
+
+
 class Serve:
-    def __init__(self, app: Ordersync, options: ServeOptions) -> None:
+    def __init__(self, app: Ordersync, options: ServeOptions, run_command: CommandRunner | None = None) -> None:
         self.app = app
         self.options = options
+        self.run_command = run_command
         self.gate = Gate(app, pool_size=options.settings.pool_size)
         # Builds run on a facade of their own, outside the gate's lock: on DuckDB dbt joins this
         # process's database instance (warehouse.building), so pushes, hooks and the feed keep
@@ -100,7 +108,7 @@ class Serve:
         self._threads.append(threading.Thread(target=self._hook_loop, name="serve-hooks", daemon=True))
         # VTEX Feed v3 every [feed] poll_seconds; what lands is built like a push
         self._threads.append(FeedLoop(app, self.stop, lock=self.gate.lock, on_landed=self._dirty.set).thread())
-        # absolute: forwarded commands run in their own working folder (web.channel)
+        # absolute: forwarded commands run in their own working folder (serve.channel)
         self.spool = Spool(
             (options.spool_path or Path(app.settings.dbt.state_dir).parent / "hook-spool.ndjson").resolve()
         )
@@ -261,9 +269,6 @@ class Serve:
                 self._dirty.set()
 
     def _worker_loop(self) -> None:
-        from ordersync.worker.schedule import ScheduleSettings
-        from ordersync.worker.worker import Worker
-
         # the builder thread delivers the notices, outside the gate's lock
         worker = Worker(self.app, ScheduleSettings(tick_seconds=self.options.tick_seconds), notices=False)
         last: float | None = None
@@ -285,14 +290,15 @@ class Serve:
 
     def _run_forwarded(self, argv: list[str]) -> int:
         """A command sent over the local channel (the lock is held): it opens the file itself."""
-        from ordersync.cli.main import run_in_process
-
         if "serve" in argv:
             print("error: ordersync serve is already running for this warehouse", file=sys.stderr)
             return 2
+        if self.run_command is None:
+            print("error: this ordersync serve runs no commands (it was started without a runner)", file=sys.stderr)
+            return 2
         with self.build_lock:  # the command may build, and opens the file itself once nothing holds it
             self.app.close()
-            return run_in_process(argv)
+            return self.run_command(argv)
 
     def start_background(self) -> None:
         if self.channel is not None:
@@ -328,9 +334,11 @@ class Serve:
 
 
 @contextlib.contextmanager
-def serving_in_thread(app: Ordersync, options: ServeOptions) -> Iterator[tuple[str, Serve]]:
+def serving_in_thread(
+    app: Ordersync, options: ServeOptions, run_command: CommandRunner | None = None
+) -> Iterator[tuple[str, Serve]]:
     """Serve in a background thread (tests, the demo); yields (base URL, the Serve)."""
-    serve = Serve(app, options)
+    serve = Serve(app, options, run_command)
     sock = bind_socket(options.settings.host, options.settings.port)
     server = uvicorn.Server(serve.config())  # off the main thread it installs no signal handlers
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="serve-http", daemon=True)

@@ -1,0 +1,181 @@
+"""The demo scenario: the built-in simulator with a few stores, two syncs some simulated hours apart,
+a mobile app's events pushed through `ordersync serve`'s API, one dbt build, and a summary row per
+tenant checked against the simulator's own truth.
+
+`ordersync demo` prints what `run` returns; a serving demo can reuse the same steps. The simulator and
+the serve process (uvicorn, numpy) are imported when the demo runs, never on a command's start-up.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from ordersync.clock import ManualClock
+from ordersync.config import ServeSettings
+from ordersync.facade import Ordersync, run_async
+from ordersync.observe.lateness import BUCKETS
+
+if TYPE_CHECKING:
+    from ordersync.simulator.sdk import Stream
+
+DEMO_KEY_ENV = "ORDERSYNC_DEMO_APP_KEY"
+DEMO_TOKEN_ENV = "ORDERSYNC_DEMO_APP_TOKEN"
+DEMO_STORES = (("petbaar", 450), ("sevensport", 160), ("zapatosnet", 60))
+APP_TENANT = "mobileapp"
+APP_BATCH = 10
+
+#: Opens the facade with the demo's clock and settings overrides layered over the caller's.
+OpenApp = Callable[[ManualClock, Mapping[str, dict[str, Any]]], AbstractContextManager[Ordersync]]
+
+
+@dataclass
+class DemoResult:
+    """What the demo did: a summary row per tenant, lines to print under them, and what failed."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)
+    #: the first is printed as the error line; any makes the command fail
+    errors: list[str] = field(default_factory=list)
+
+
+def run(open_app: OpenApp, days: int, hours_later: float, say: Callable[[str], None]) -> DemoResult:
+    """Start the simulator with a few stores, register them, sync twice, push the app's events,
+    build, and compare; `say` hears the progress lines."""
+    from ordersync.simulator import AccountSpec, SimulatorConfig
+    from ordersync.simulator.server import start_in_subprocess
+
+    began = time.perf_counter()
+    config = SimulatorConfig(
+        port=0,
+        days=days,
+        speed=0.0,
+        # VTEX allows 6,000 requests a minute per account; the demo's stores are local and faster
+        rate_limit_per_minute=120_000,
+        accounts=[AccountSpec(name=n, orders_per_day=d) for n, d in DEMO_STORES],
+    )
+    os.environ[DEMO_KEY_ENV] = config.app_key
+    # the demo's stores allow more than a real store; the client paces itself to what they allow
+    overrides = {"sync": {"requests_per_minute": config.rate_limit_per_minute}}
+    os.environ[DEMO_TOKEN_ENV] = config.app_token
+    result = DemoResult()
+    with start_in_subprocess(config) as sim:
+        say(f"simulator serving {len(DEMO_STORES)} stores at {sim.url}")
+        clock = ManualClock(sim.clock())
+        with open_app(clock, overrides) as os_:
+            os_.upgrade()
+            say(f"warehouse: {os_.wh.display_url}")
+            known = {t.tenant_name for t in os_.tenants.list()}
+            for name, _ in DEMO_STORES:
+                if name in known:
+                    os_.tenants.set_endpoint(name, sim.base_url(name), name)
+                else:
+                    os_.add_tenant(
+                        name,
+                        account=name,
+                        base_url=sim.base_url(name),
+                        app_key_env=DEMO_KEY_ENV,
+                        app_token_env=DEMO_TOKEN_ENV,
+                    )
+            names = [n for n, _ in DEMO_STORES]
+            first = os_.sync(names, build=False)
+            sim.advance(hours_later * 3600)
+            clock.set(sim.clock())
+            second = os_.sync(names, build=False)
+            app_started = time.perf_counter()
+            pushed = push_mobile_app(os_, clock, days)
+            app_seconds = time.perf_counter() - app_started
+            os_.build(trigger="demo")
+            status = {s["tenant"]: s for s in os_.status()}
+            for name in names:
+                runs = [o for o in first.outcomes + second.outcomes if o.tenant_name == name]
+                result.rows.append(
+                    {
+                        "tenant": name,
+                        "orders landed": status[name]["orders_landed"],
+                        "orders in fct_orders": status[name]["orders_in_fct"],
+                        "versions caught late": sum(o.counters.late_versions for o in runs),
+                        "seconds": round(sum(o.seconds for o in runs), 1),
+                        "runs": "ok" if all(o.status == "succeeded" for o in runs) else "failed",
+                    }
+                )
+            with open_app(clock, overrides) as check:
+                agree, total = matches_truth(check, pushed)
+                caught = late_versions(check, days)
+            result.rows.append(
+                {
+                    "tenant": f"{APP_TENANT} (push)",
+                    "orders landed": status[APP_TENANT]["orders_landed"],
+                    "orders in fct_orders": status[APP_TENANT]["orders_in_fct"],
+                    "versions caught late": caught,
+                    "seconds": round(app_seconds, 1),
+                    "runs": "ok" if agree == total else "failed",
+                }
+            )
+    summary = pushed.summary()
+    result.lines.append(
+        f"{APP_TENANT} pushed {summary['sent']} events over HTTP ({summary['late_events']} held back up to "
+        f"48 h on the phones, {summary['duplicates']} sent twice, each batch out of order): "
+        f"fct_orders equals the app's own truth for {agree} of {total} orders"
+    )
+    result.lines.append(
+        f"two syncs {hours_later:g} simulated hours apart, the pushes and one dbt build in "
+        f"{time.perf_counter() - began:.1f} s; try `ordersync status`"
+    )
+    if agree != total:
+        result.errors.append(f"{total - agree} of the app's orders differ from its truth")
+    result.errors.extend(str(o.error or o.status) for o in first.outcomes + second.outcomes if o.status != "succeeded")
+    return result
+
+
+def push_mobile_app(app: Ordersync, clock: ManualClock, days: int) -> Stream:
+    """A mobile app's events pushed through `ordersync serve`'s API as they arrive: 10 % held back
+    on the phones for up to 48 h, 2 % sent twice, each batch out of order. The clock follows the
+    arrivals, so each version is stamped when it would have landed."""
+    # the SDK (numpy) and the serve process (uvicorn, fastapi): only when the demo runs
+    from ordersync.serve.process import ServeOptions, serving_in_thread
+    from ordersync.simulator.sdk import SdkConfig, generate, push
+
+    end = clock.now()
+    stream = generate(
+        SdkConfig(orders_per_day=120, days=min(days, 7), seed=7, start=end - timedelta(days=min(days, 7)))
+    )
+    if APP_TENANT not in {t.tenant_name for t in app.tenants.list()}:
+        app.add_tenant(APP_TENANT, platform="push", account=None, base_url=None, app_key_env=None, app_token_env=None)
+    _, token = app.create_token(APP_TENANT, "demo")
+    # small batches, as a phone sends them: each is stamped when its last event arrived
+    batches = stream.batches(APP_BATCH)
+    arrivals = [max(e.arrival for e in b) for b in batches]
+
+    def next_batch(number: int, _: object) -> None:
+        if number + 1 < len(arrivals):
+            clock.set(arrivals[number + 1])
+
+    clock.set(arrivals[0] if arrivals else end)
+    options = ServeOptions(ServeSettings(port=0, build_every_seconds=3600), worker=False)
+    with serving_in_thread(app, options) as (url, _):
+        run_async(push(stream, url, APP_TENANT, token, batch_size=APP_BATCH, on_batch=next_batch))
+    clock.set(max([end, *arrivals]))
+    return stream
+
+
+def matches_truth(app: Ordersync, stream: Stream) -> tuple[int, int]:
+    """(orders whose fct_orders row has the truth's status and total, orders in the truth)."""
+    tid = app.tenants.get(APP_TENANT).tenant_id
+    held = {
+        r[0]: (r[1], Decimal(r[2]))
+        for r in app.wh.query("SELECT order_id, status, total_value FROM cdp.fct_orders WHERE tenant_id = ?", (tid,))
+    }
+    agree = sum(1 for oid, o in stream.truth.items() if held.get(oid) == (o["status"], Decimal(o["total_value"])))
+    return agree, len(stream.truth)
+
+
+def late_versions(app: Ordersync, days: int) -> int:
+    """Versions of the app's orders that landed an hour or more after their event."""
+    return sum(int(r["buckets"][b]) for r in app.lateness(APP_TENANT, days=days + 3) for b in BUCKETS[1:])
