@@ -13,6 +13,7 @@ import typer
 from ordersync.cli.context import STATE, WarehouseOpt, facade, run_guarded
 from ordersync.cli.output import console, print_table, say_error
 from ordersync.clock import ManualClock
+from ordersync.outcomes import RunStatus
 
 if TYPE_CHECKING:
     from ordersync.facade import Ordersync
@@ -83,7 +84,7 @@ def demo(
                             "orders in fct_orders": status[name]["orders_in_fct"],
                             "versions caught late": sum(o.counters.late_versions for o in runs),
                             "seconds": round(sum(o.seconds for o in runs), 1),
-                            "runs": "ok" if all(o.status == "succeeded" for o in runs) else "failed",
+                            "runs": "ok" if all(o.status is RunStatus.SUCCEEDED for o in runs) else "failed",
                         }
                     )
                 with facade(warehouse, clock=clock) as check:
@@ -113,7 +114,7 @@ def demo(
         if agree != total:
             say_error(f"{total - agree} of the app's orders differ from its truth")
             raise typer.Exit(1)
-        errors = [o.error or o.status for o in first.outcomes + second.outcomes if o.status != "succeeded"]
+        errors = [o.error or o.status for o in first.outcomes + second.outcomes if o.status is not RunStatus.SUCCEEDED]
         if errors:
             say_error(str(errors[0]))
             raise typer.Exit(1)
