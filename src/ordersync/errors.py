@@ -26,8 +26,8 @@ OrdersyncError                   root; every error ordersync raises on purpose
 └── RefusedError                 not allowed as asked: nothing was changed; do what the message says
     └── StalePlanError           what the plan is about changed since it was drafted: draft it again
 
-`web.channel.ForwardToServe` is a BaseException on purpose: a signal to the CLI's entry point, not an
-error, so no `except Exception` on the way catches it.
+`ForwardToServe` (the channel that forwards a command to a running serve) is a BaseException on
+purpose: a signal to the CLI's entry point, not an error, so no `except Exception` catches it.
 """
 
 from __future__ import annotations
