@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, TypeVar, Union, get_args, get_origin, overload
 from urllib.parse import quote, quote_plus
 
+import yaml  # type: ignore[import-untyped]  # dbt's own dependency
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
@@ -193,16 +194,16 @@ class FeedSettings(BaseModel):
     backoff_seconds: float = Field(60.0, ge=0, description="pause after a 429 from the feed")
 
 
-#: VTEX's statuses before `payment-approved` (an order booked, not yet paid).
-DEFAULT_PENDING_STATUSES = (
-    "order-created",
-    "on-order-completed",
-    "on-order-completed-ffm",
-    "order-accepted",
-    "waiting-for-authorization",
-    "payment-pending",
-)
-DEFAULT_INVALID_STATUSES = ("canceled", "cancel", "request-cancel", "cancellation-requested")
+def _dbt_project_vars() -> dict[str, Any]:
+    """The dbt project's vars: the [orders] defaults are stated there once, for plain dbt runs too."""
+    path = Path(__file__).parent / "transform" / "dbt" / "dbt_project.yml"
+    loaded: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))["vars"]
+    return loaded
+
+
+_DBT_VARS = _dbt_project_vars()
+DEFAULT_PENDING_STATUSES: tuple[str, ...] = tuple(_DBT_VARS["pending_statuses"])
+DEFAULT_INVALID_STATUSES: tuple[str, ...] = tuple(_DBT_VARS["invalid_statuses"])
 
 
 class OrdersSettings(BaseModel):
@@ -218,7 +219,9 @@ class OrdersSettings(BaseModel):
         default_factory=lambda: list(DEFAULT_PENDING_STATUSES),
         description="a valid order in one of these statuses is booked, not yet paid",
     )
-    pending_when_no_status: bool = Field(True, description="an order without a status counts as pending")
+    pending_when_no_status: bool = Field(
+        bool(_DBT_VARS["pending_when_no_status"]), description="an order without a status counts as pending"
+    )
 
 
 class RevisionsSettings(BaseModel):

@@ -21,6 +21,7 @@ from ordersync.clock import ManualClock
 from ordersync.config import ServeSettings
 from ordersync.facade import Ordersync, run_async
 from ordersync.observe.lateness import BUCKETS
+from ordersync.outcomes import RunStatus
 
 if TYPE_CHECKING:
     from ordersync.simulator.sdk import Stream
@@ -102,7 +103,7 @@ def run(open_app: OpenApp, days: int, hours_later: float, say: Callable[[str], N
                         "orders in fct_orders": status[name]["orders_in_fct"],
                         "versions caught late": sum(o.counters.late_versions for o in runs),
                         "seconds": round(sum(o.seconds for o in runs), 1),
-                        "runs": "ok" if all(o.status == "succeeded" for o in runs) else "failed",
+                        "runs": "ok" if all(o.status is RunStatus.SUCCEEDED for o in runs) else "failed",
                     }
                 )
             with open_app(clock, overrides) as check:
@@ -130,7 +131,8 @@ def run(open_app: OpenApp, days: int, hours_later: float, say: Callable[[str], N
     )
     if agree != total:
         result.errors.append(f"{total - agree} of the app's orders differ from its truth")
-    result.errors.extend(str(o.error or o.status) for o in first.outcomes + second.outcomes if o.status != "succeeded")
+    outcomes = first.outcomes + second.outcomes
+    result.errors.extend(str(o.error or o.status) for o in outcomes if o.status is not RunStatus.SUCCEEDED)
     return result
 
 

@@ -22,6 +22,7 @@ from ordersync.console import Reporter, SilentReporter
 from ordersync.errors import ConfigError, NotFoundError, OrdersyncError, RefusedError, TenantBusyError, TransformError
 from ordersync.land import Lander, LandResult
 from ordersync.memory import keep_memory_flat
+from ordersync.outcomes import BuildStatus, RunStatus
 from ordersync.sync.engine import SyncOutcome, TenantSync
 from ordersync.sync.jobs import Job, JobPolicy, run_jobs
 from ordersync.sync.leases import Fence, LeaseKeeper, dead_on_this_host, holder_name
@@ -58,11 +59,11 @@ class SyncReport:
 
     @property
     def ok(self) -> bool:
-        return self.build_error is None and all(o.status in ("succeeded", "skipped") for o in self.outcomes)
+        return self.build_error is None and all(o.status.ok for o in self.outcomes)
 
     @property
     def failures(self) -> list[SyncOutcome]:
-        return [o for o in self.outcomes if o.status not in ("succeeded", "skipped")]
+        return [o for o in self.outcomes if not o.status.ok]
 
 
 class Ordersync:
@@ -358,7 +359,7 @@ class Ordersync:
         )
         began = time.perf_counter()
 
-        def outcome(status: str, exc: Exception | None) -> SyncOutcome:
+        def outcome(status: RunStatus, exc: Exception | None) -> SyncOutcome:
             return SyncOutcome(
                 run.run_id,
                 tenant.tenant_id,
@@ -378,13 +379,13 @@ class Ordersync:
                 if still_due is not None:
                     now = await asyncio.to_thread(TenantStore(db).by_id, tenant.tenant_id)
                     if not still_due(now):
-                        return outcome("skipped", None)
+                        return outcome(RunStatus.SKIPPED, None)
                     run.tenant = now
                 return await run.run()
         except TenantBusyError as exc:
-            return outcome("busy", exc)
+            return outcome(RunStatus.BUSY, exc)
         except OrdersyncError as exc:
-            return outcome("failed", exc)
+            return outcome(RunStatus.FAILED, exc)
 
     # -- landing from files ----------------------------------------------------------------
     def land_records(self, tenant_name: str, records: Iterable[bytes | str], source: str = "file") -> LandResult:
@@ -537,7 +538,7 @@ class Ordersync:
                 raise
             finally:
                 task.close()
-                status = "failed" if error is not None else "succeeded"
+                status = BuildStatus.FAILED if error is not None else BuildStatus.SUCCEEDED
                 try:
                     builds.finish(
                         self.wh,

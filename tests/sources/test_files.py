@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from factories import push_event
+from ordersync.errors import UnreadableFileError
 from ordersync.facade import Ordersync
 from ordersync.land.quarantine import quarantined_raw
 from ordersync.sources.push import files
@@ -362,7 +363,7 @@ def test_csv_columns_nest_by_their_dots_and_empty_cells_are_absent(tmp_path: Pat
     assert [i.where for i in items] == ["c.csv line 2", "c.csv line 5"]
     clash = tmp_path / "clash.csv"
     clash.write_text("order_id,customer,customer.id\n")
-    with pytest.raises(files.UnreadableFileError, match=r"both 'customer' and 'customer\.id'"):
+    with pytest.raises(UnreadableFileError, match=r"both 'customer' and 'customer\.id'"):
         list(FileSource.of(clash).items())
 
 

@@ -10,6 +10,7 @@ import typer
 from ordersync.cli.context import facade, guarded
 from ordersync.cli.options import JsonOpt, SomeTenantOpt, WarehouseOpt
 from ordersync.cli.output import console, print_below, print_json, print_table, short_time
+from ordersync.outcomes import DeliveryState
 
 app = typer.Typer(
     help="Revision notices: sent to the webhooks of [revisions] webhook_url_envs when a closed day's revenue moves.",
@@ -24,11 +25,11 @@ def _deliveries(notice: dict[str, Any]) -> str:
     parts = []
     for d in notice["deliveries"]:
         tries = f"{d['attempts']} attempt{'' if d['attempts'] == 1 else 's'}"
-        if d["state"] == "delivered":
+        if d["state"] == DeliveryState.DELIVERED:
             parts.append(f"{d['webhook']}: delivered {short_time(d['delivered_at'])} ({tries})")
-        elif d["state"] == "retrying":
+        elif d["state"] == DeliveryState.RETRYING:
             parts.append(f"{d['webhook']}: retrying ({tries}, next {short_time(d['next_attempt_at'])})")
-        elif d["state"] == "given up":
+        elif d["state"] == DeliveryState.GIVEN_UP:
             parts.append(f"{d['webhook']}: GIVEN UP {short_time(d['given_up_at'])} ({tries})")
         else:
             parts.append(f"{d['webhook']}: waiting")

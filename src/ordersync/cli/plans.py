@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated
 
 import typer
@@ -48,14 +47,12 @@ def backfill_plan(
     if days is not None and (day_from or day_to):
         raise ConfigError("--days or --from/--to: choose one")
     with facade(warehouse) as app:
-        if day_from or day_to:
-            first, last = parse_day(day_from, "--from"), parse_day(day_to, "--to")
-            if first is None or last is None:
-                raise ConfigError("--from and --to go together")
-        else:
-            last = app.clock.now().date() - timedelta(days=1)
-            first = last - timedelta(days=(days or 14) - 1)
+        first, last = parse_day(day_from, "--from"), parse_day(day_to, "--to")
+        if (day_from or day_to) and (first is None or last is None):
+            raise ConfigError("--from and --to go together")
         tenants = [app.tenants.get(n) for n in tenant] if tenant else app.tenants.list()
+        if first is None or last is None:
+            first, last = app.plans.recent_days(tenants, days or 14)
         plan = app.plans.draft(tenants, first, last, author=by, restate=restate, refetch=refetch)
     if as_json:
         print_json(plan.document())

@@ -13,6 +13,8 @@ from typing import Any
 
 import msgspec
 
+from ordersync.errors import NotAnObjectError
+
 
 class OrderHead(msgspec.Struct, rename="camel", frozen=True, gc=False):
     """orderId, lastChange, ... as they appear in the body (None when absent)."""
@@ -28,10 +30,6 @@ class OrderHead(msgspec.Struct, rename="camel", frozen=True, gc=False):
 
 
 _DECODER = msgspec.json.Decoder(OrderHead)
-
-
-class NotAnObjectError(ValueError):
-    """Valid JSON, but not a JSON object."""
 
 
 def decode_order_head(body: bytes | str) -> OrderHead:

@@ -20,7 +20,7 @@ import orjson
 from pydantic import SecretStr
 from yarl import URL
 
-from ordersync.errors import NotFoundError, SourceError, TransientSourceError
+from ordersync.errors import MalformedBodyError, NotFoundError, SourceError, TransientSourceError
 from ordersync.extract.models import ClientStats
 from ordersync.extract.pacing import Pacer
 from ordersync.extract.retry import RETRIABLE_STATUSES, RetryPolicy, parse_retry_after
@@ -31,19 +31,6 @@ Sleep = Callable[[float], Awaitable[None]]
 T = TypeVar("T")
 
 _INVALID = object()
-
-
-class MalformedBodyError(TransientSourceError):
-    """A 200 whose body was not the JSON expected, on every attempt (truncated, cut off, not an object).
-
-    `body` holds the raw bytes of the last such answer, for the quarantine.
-    """
-
-    def __init__(
-        self, message: str, status: int | None = None, retry_after: float | None = None, *, body: bytes | None = None
-    ) -> None:
-        super().__init__(message, status, retry_after)
-        self.body = body
 
 
 class _Failure:

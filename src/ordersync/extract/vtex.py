@@ -21,13 +21,13 @@ import orjson
 from pydantic import SecretStr
 from yarl import URL
 
-from ordersync.errors import NotFoundError, SourceError
+from ordersync.errors import MalformedBodyError, NotFoundError, SourceError
 from ordersync.extract.models import DATE_FIELDS, ClientStats, DateField, ListEntry, parse_list_item
 from ordersync.extract.order_head import OrderHead, decode_order_head
 from ordersync.extract.pacing import Pacer, account_key, shared_pacer
 from ordersync.extract.retry import RetryPolicy
 from ordersync.extract.seen import SeenOrders
-from ordersync.extract.transport import MalformedBodyError, Transport
+from ordersync.extract.transport import Transport
 from ordersync.extract.windows import Window
 
 logger = logging.getLogger("ordersync.extract")

@@ -32,8 +32,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ordersync.dates import parse_vtex_datetime
-from ordersync.errors import BadRecordError
-from ordersync.extract.order_head import NotAnObjectError, OrderHead, decode_order_head
+from ordersync.errors import BadRecordError, NotAnObjectError
+from ordersync.extract.order_head import OrderHead, decode_order_head
 from ordersync.text import printable, unsafe_character
 
 _BOM = b"\xef\xbb\xbf"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from ordersync.config import SyncSettings
@@ -24,9 +24,9 @@ async def tenant_gaps(
         if not t.pulls:
             return [{"tenant": t.tenant_name, "date": None, "days_behind": None, "note": NO_SOURCE}]
         tz = t.tz
-        end = now - timedelta(minutes=settings.index_lag_minutes)
+        recent = reconcile.last_complete_days(now, days, tz, settings.index_lag_minutes)
         # days before the go-live date are the store's, never meant to be held
-        day_list = [d for d in reconcile.complete_days(end, days, tz) if not t.go_live_date or d >= t.go_live_date]
+        day_list = [d for d in recent if not t.go_live_date or d >= t.go_live_date]
         source: dict[date, reconcile.DayTotals] = {}
         held: dict[date, reconcile.DayTotals] = {}
         if day_list:

@@ -27,6 +27,7 @@ from typing import Any
 from ordersync.config import OrdersSettings
 from ordersync.land import ledger
 from ordersync.warehouse import Warehouse
+from ordersync.warehouse.macros import latest_version_first, revenue_rule
 
 _ZERO = Decimal("0.00")
 _COLUMNS = (
@@ -112,26 +113,12 @@ class DayDiff:
         return self.after.revenue - self.before.revenue
 
 
-def _status_in(values: Sequence[str], *, or_null: bool = False) -> tuple[str, list[Any]]:
-    """A bound `o.status in (...)` predicate (false for an empty list)."""
-    parts: list[str] = []
-    if values:
-        parts.append(f"o.status in ({', '.join('?' for _ in values)})")
-    if or_null:
-        parts.append("o.status is null")
-    return ("(" + " or ".join(parts) + ")" if parts else "(1 = 0)"), list(values)
-
-
-def _byte_order(wh: Warehouse) -> str:
-    return 'collate "C"' if wh.dialect == "postgres" else ""
-
-
 def versions_sql(wh: Warehouse, orders: str = "") -> str:
     """order_versions_as_of.sql for `wh` (parameters: the moment, the tenant id twice, those of
     `orders`, the tenant id twice). `orders`: a condition on the landed row `k` that restricts the
     orders ranked to those the answer needs (an order is kept or left out with all its versions)."""
     name = "order_versions_as_of.postgres.sql" if wh.dialect == "postgres" else "order_versions_as_of.sql"
-    sql = _sql(name).replace("{byte_order}", _byte_order(wh))
+    sql = _sql(name).replace("{latest_version_first}", latest_version_first(wh.dialect, "k"))
     return sql.replace("{orders}", f"and {orders}" if orders else "")
 
 
@@ -180,24 +167,16 @@ def _as_of(
     scope_params: Sequence[Any],
 ) -> Revenue:
     """as_of, ranking only the orders `scope` (a condition on `k`, see versions_sql) keeps."""
-    invalid_sql, invalid = _status_in(orders.invalid_statuses)
-    pending_sql, pending = _status_in(orders.pending_statuses, or_null=orders.pending_when_no_status)
+    rule = revenue_rule(wh.dialect, orders, "o")
     sql = (
         _sql("revenue_as_of.sql")
         .replace("{versions}", versions_sql(wh, scope))
-        .replace("{is_invalid}", invalid_sql)
-        .replace("{is_pending}", pending_sql)
+        .replace("{is_canceled}", rule["canceled"])
+        .replace("{is_valid}", rule["valid"])
+        .replace("{is_pending}", rule["pending"])
     )
     at = at.astimezone(UTC)
-    params: list[Any] = [
-        *invalid,
-        *pending,
-        *_versions_params(at, tenant_id, scope_params),
-        day_from,
-        day_from,
-        day_to,
-        day_to,
-    ]
+    params: list[Any] = [*_versions_params(at, tenant_id, scope_params), day_from, day_from, day_to, day_to]
     rows = _read(wh, sql, params)
     return Revenue(as_of=at, days=[_day(r) for r in rows])
 
@@ -360,7 +339,7 @@ def _changed_orders(
     sql = (
         _sql("changed_orders.sql")
         .replace("{known}", _KNOWN_K)
-        .replace("{byte_order}", _byte_order(wh))
+        .replace("{latest_version_first}", latest_version_first(wh.dialect, "k"))
         .replace("{orders}", f"and {scope}" if scope else "")
     )
     params = [low, high, tenant_id, tenant_id, *scope_params, low, tenant_id, tenant_id]

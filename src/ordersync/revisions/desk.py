@@ -14,15 +14,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date
+from datetime import UTC, date, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from ordersync.config import Settings
 from ordersync.errors import ConfigError, RefusedError, StalePlanError, TenantBusyError
 from ordersync.revisions import drafting, restatements
 from ordersync.revisions.effects import current_of, current_rows, landed_of, newest
 from ordersync.revisions.plans import APPLIED, APPROVED, DRAFTED, REJECTED, Plan, PlanStore, new_plan_id
+from ordersync.sync import reconcile
 from ordersync.tenants import Tenant, TenantStore
 
 if TYPE_CHECKING:
@@ -76,6 +78,16 @@ class PlanDesk:
         return PlanStore(self.wh)
 
     # -- draft ---------------------------------------------------------------------------------
+    def recent_days(self, tenants: list[Tenant], days: int) -> tuple[date, date]:
+        """(first, last) of the last `days` days complete for every tenant, each in its own time
+        zone (reconcile.last_complete_days): a plan's days when none are named."""
+        if days < 1:
+            raise ConfigError(f"days must be at least 1 (got {days})")
+        lag, now = self.settings.sync.index_lag_minutes, self.clock.now()
+        zones = {t.tz for t in tenants} or {ZoneInfo("UTC")}
+        last = min(reconcile.last_complete_days(now, 1, tz, lag)[0] for tz in zones)
+        return last - timedelta(days=days - 1), last
+
     def draft(
         self,
         tenants: list[Tenant],

@@ -36,6 +36,7 @@ import uvloop
 from ordersync.clock import Clock
 from ordersync.config import RevisionsSettings, command_variables, register_secret, scrub
 from ordersync.errors import ConfigError, WarehouseError
+from ordersync.outcomes import DeliveryState
 from ordersync.revisions.notice_bodies import NOTICE_ID_HEADER, Notice, body
 from ordersync.warehouse import Warehouse
 
@@ -215,7 +216,7 @@ def list_notices(
         names = list(dict.fromkeys([*webhook_names, *sorted(mine)]))
         deliveries = [_delivery(name, mine.get(name)) for name in names]
         configured = [d for d in deliveries if d["webhook"] in webhook_names]
-        if undelivered_only and configured and all(d["state"] == "delivered" for d in configured):
+        if undelivered_only and configured and all(d["state"] == DeliveryState.DELIVERED for d in configured):
             continue
         out.append({**notice.public(), "deliveries": deliveries})
     return out
@@ -226,9 +227,15 @@ _WHEN = ("next_attempt_at", "delivered_at", "given_up_at")
 
 def _delivery(webhook: str, rec: dict[str, Any] | None) -> dict[str, Any]:
     if rec is None:
-        return {"webhook": webhook, "state": "waiting", "attempts": 0, "next_attempt_at": None,
+        return {"webhook": webhook, "state": DeliveryState.WAITING, "attempts": 0, "next_attempt_at": None,
                 "delivered_at": None, "given_up_at": None, "last_error": None}  # fmt: skip
-    state = "delivered" if rec["delivered_at"] else "given up" if rec["given_up_at"] else "retrying"
+    state = (
+        DeliveryState.DELIVERED
+        if rec["delivered_at"]
+        else DeliveryState.GIVEN_UP
+        if rec["given_up_at"]
+        else DeliveryState.RETRYING
+    )
     return {
         "webhook": webhook,
         "state": state,

@@ -23,6 +23,7 @@ from ordersync.console import Reporter, SilentReporter
 from ordersync.errors import BadRecordError, ConfigError, NotFoundError, TransientSourceError
 from ordersync.extract import ListEntry, MalformedBodyError, VtexClient
 from ordersync.land import Lander, Version, parse_order
+from ordersync.outcomes import RunStatus
 from ordersync.sync import checkpoints, reconcile, runs
 from ordersync.sync.leases import Fence, NoFence
 from ordersync.sync.reconcile import DayCheck
@@ -67,7 +68,7 @@ class SyncOutcome:
     tenant_id: int
     tenant_name: str
     mode: str
-    status: str
+    status: RunStatus
     seconds: float
     counters: RunCounters
     error: str | None = None
@@ -176,14 +177,15 @@ class TenantSync:
         except BaseException as exc:
             self._take_stats(client)
             message = str(exc) or type(exc).__name__
-            await self._db(runs.finish, self.wh, self.run_id, "failed", self.clock.now(), self.counters, message)
+            failed = RunStatus.FAILED
+            await self._db(runs.finish, self.wh, self.run_id, failed, self.clock.now(), self.counters, message)
             raise
         return SyncOutcome(
             self.run_id,
             tid,
             self.tenant.tenant_name,
             self.mode,
-            "succeeded",
+            RunStatus.SUCCEEDED,
             monotonic.perf_counter() - began,
             self.counters,
         )
@@ -247,7 +249,7 @@ class TenantSync:
             ckpts = checkpoints.load(self.wh, tid)
             if "creation" in ckpts and not history(self.tenant, ckpts, self.settings.historical_direction).pending:
                 store.mark_initial_sync_completed(tid)
-            runs.finish(self.wh, self.run_id, "succeeded", self.clock.now(), self.counters)
+            runs.finish(self.wh, self.run_id, RunStatus.SUCCEEDED, self.clock.now(), self.counters)
         # Discrepancies this run (or any before it) made good are closed.
         reconcile.close_fixed(self.wh, tid, self.run_id, self.clock.now())
 

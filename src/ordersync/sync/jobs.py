@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from ordersync.errors import RETRYABLE_ERRORS, ConnectionLostError, OrdersyncError
+from ordersync.outcomes import RunStatus
 from ordersync.sync.engine import SyncOutcome
 from ordersync.sync.runs import RunCounters
 from ordersync.tenants import Tenant
@@ -56,7 +57,7 @@ class RunOne(Protocol):
 
 
 def retryable(outcome: SyncOutcome) -> bool:
-    return outcome.status == "failed" and isinstance(outcome.exception, RETRYABLE_ERRORS)
+    return outcome.status is RunStatus.FAILED and isinstance(outcome.exception, RETRYABLE_ERRORS)
 
 
 def crashed(job: Job, exc: BaseException, began: float) -> SyncOutcome:
@@ -68,7 +69,7 @@ def crashed(job: Job, exc: BaseException, began: float) -> SyncOutcome:
         job.tenant.tenant_id,
         job.tenant.tenant_name,
         job.mode,
-        "failed",
+        RunStatus.FAILED,
         time.perf_counter() - began,
         RunCounters(),
         message,

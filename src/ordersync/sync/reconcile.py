@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from ordersync.extract import VtexClient
 from ordersync.warehouse import Warehouse
+from ordersync.warehouse.macros import latest_version_first
 
 _CENT = Decimal("0.01")
 
@@ -53,6 +54,13 @@ def complete_days(end: datetime, days: int, tz: ZoneInfo) -> list[date]:
     return [last - timedelta(days=i) for i in range(days - 1, -1, -1)]
 
 
+def last_complete_days(now: datetime, days: int, tz: ZoneInfo, index_lag_minutes: float) -> list[date]:
+    """The last `days` complete days of a tenant: days of its time zone that ended before `now` less
+    the source's index lag, so the source's listing holds them whole. The one rule for "the last
+    complete day" (gaps, verify's source check and a plan's default days)."""
+    return complete_days(now - timedelta(minutes=index_lag_minutes), days, tz)
+
+
 async def source_days(client: VtexClient, tz: ZoneInfo, days: list[date]) -> dict[date, DayTotals]:
     async def one(day: date) -> tuple[date, DayTotals]:
         start, end = day_bounds(day, tz)
@@ -66,8 +74,7 @@ def warehouse_days(wh: Warehouse, tenant_id: int, first: date, last: date) -> di
     rows = wh.query(
         "SELECT order_date, count(*), sum(total_value) FROM ("
         "  SELECT order_date, total_value, row_number() OVER ("
-        "    PARTITION BY order_id ORDER BY event_time DESC,"
-        "    coalesce(event_ingested_at, event_time) DESC, payload_hash DESC) AS rn"
+        f"    PARTITION BY order_id ORDER BY {latest_version_first(wh.dialect)}) AS rn"
         "  FROM cdp.orders_landing WHERE tenant_id = ? AND order_date BETWEEN ? AND ?"
         ") latest WHERE rn = 1 GROUP BY order_date",
         (tenant_id, first, last),

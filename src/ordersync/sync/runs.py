@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
+from ordersync.outcomes import RunStatus
 from ordersync.warehouse import Warehouse
 
 
@@ -40,11 +41,12 @@ def start(
 ) -> None:
     wh.execute(
         "INSERT INTO cdp.sync_runs (run_id, tenant_id, mode, status, started_at, worker_id, window_start, "
-        "window_end, wall_started_at, attempt, lease_token) VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?)",
+        "window_end, wall_started_at, attempt, lease_token) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             run_id,
             tenant_id,
             mode,
+            RunStatus.RUNNING.value,
             now,
             worker_id,
             window[0] if window else None,
@@ -57,14 +59,14 @@ def start(
 
 
 def finish(
-    wh: Warehouse, run_id: str, status: str, now: datetime, counters: RunCounters, error: str | None = None
+    wh: Warehouse, run_id: str, status: RunStatus, now: datetime, counters: RunCounters, error: str | None = None
 ) -> None:
     c: dict[str, Any] = asdict(counters)
     wh.execute(
         "UPDATE cdp.sync_runs SET status = ?, finished_at = ?, wall_finished_at = ?, error = ?, "
         + ", ".join(f"{k} = ?" for k in c)
         + " WHERE run_id = ?",
-        (status, now, datetime.now(UTC), error, *c.values(), run_id),
+        (status.value, now, datetime.now(UTC), error, *c.values(), run_id),
     )
 
 

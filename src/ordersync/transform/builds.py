@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from ordersync.outcomes import BuildStatus
 from ordersync.warehouse import Warehouse
 
 _COLUMNS = (
@@ -16,31 +17,38 @@ _COLUMNS = (
 def start(wh: Warehouse, command: str, flags: dict[str, Any], worker_id: str | None, trigger: str) -> int:
     rows = wh.query(
         "INSERT INTO cdp.build_runs (command, flags, status, started_at, worker_id, trigger) "
-        "VALUES (?, ?, 'running', ?, ?, ?) RETURNING build_id",
-        (command, json.dumps(flags, sort_keys=True), datetime.now(UTC), worker_id, trigger),
+        "VALUES (?, ?, ?, ?, ?, ?) RETURNING build_id",
+        (command, json.dumps(flags, sort_keys=True), BuildStatus.RUNNING.value, datetime.now(UTC), worker_id, trigger),
     )
     return int(rows[0][0])
 
 
 def finish(
-    wh: Warehouse, build_id: int, status: str, seconds: float, error: str | None, failed_tenants: str | None = None
+    wh: Warehouse,
+    build_id: int,
+    status: BuildStatus,
+    seconds: float,
+    error: str | None,
+    failed_tenants: str | None = None,
 ) -> None:
     """Record a build's outcome; `failed_tenants` (JSON, transform/isolation.py) names the tenants a
     build that succeeded for the others left out."""
     wh.execute(
         "UPDATE cdp.build_runs SET status = ?, finished_at = ?, seconds = ?, error = ?, failed_tenants = ? "
         "WHERE build_id = ?",
-        (status, datetime.now(UTC), round(seconds, 3), error, failed_tenants, build_id),
+        (status.value, datetime.now(UTC), round(seconds, 3), error, failed_tenants, build_id),
     )
 
 
 def abandon_dead(wh: Warehouse, is_dead: Any) -> None:
     """Builds left 'running' by a process that is gone (killed mid-build) are marked abandoned."""
-    for build_id, worker_id in wh.query("SELECT build_id, worker_id FROM cdp.build_runs WHERE status = 'running'"):
+    for build_id, worker_id in wh.query(
+        "SELECT build_id, worker_id FROM cdp.build_runs WHERE status = ?", (BuildStatus.RUNNING.value,)
+    ):
         if worker_id and is_dead(str(worker_id)):
             wh.execute(
-                "UPDATE cdp.build_runs SET status = 'abandoned', error = ? WHERE build_id = ?",
-                ("its process stopped before the build finished", build_id),
+                "UPDATE cdp.build_runs SET status = ?, error = ? WHERE build_id = ?",
+                (BuildStatus.ABANDONED.value, "its process stopped before the build finished", build_id),
             )
 
 

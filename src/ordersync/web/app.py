@@ -18,11 +18,12 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
+from ordersync.errors import BadEncodingError, BodyTooLargeError, UnreadableBodyError
 from ordersync.land.intake import Item
-from ordersync.sources.push.bodies import UnreadableBodyError, json_items, ndjson_items
+from ordersync.sources.push.bodies import json_items, ndjson_items
 from ordersync.sources.push.receiver import MAX_IDEMPOTENCY_KEY, PushReceiver
 from ordersync.sources.vtex.hook import SECRET_HEADER, Spool, is_ping, notification, secret_matches
-from ordersync.web.bodies import BadEncodingError, BodyTooLargeError, gunzip_capped, read_capped
+from ordersync.web.bodies import gunzip_capped, read_capped
 from ordersync.web.budget import Budget, retry_after
 from ordersync.web.errors import answer_for, install, problem
 from ordersync.web.gate import Gate, HookSecrets

@@ -5,13 +5,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import AsyncIterator
 
-
-class BodyTooLargeError(Exception):
-    pass
-
-
-class BadEncodingError(Exception):
-    pass
+from ordersync.errors import BadEncodingError, BodyTooLargeError
 
 
 async def read_capped(chunks: AsyncIterator[bytes], limit: int) -> bytes:

@@ -12,7 +12,9 @@ from fastapi.responses import JSONResponse
 
 from ordersync.config import scrub
 from ordersync.errors import (
+    BadEncodingError,
     BadRecordError,
+    BodyTooLargeError,
     ConfigError,
     NotFoundError,
     OrdersyncError,
@@ -20,7 +22,6 @@ from ordersync.errors import (
     TenantBusyError,
     TransientWarehouseError,
 )
-from ordersync.web.bodies import BadEncodingError, BodyTooLargeError
 
 #: The status of each error, the first class that matches wins (so subclasses come first).
 STATUSES: tuple[tuple[type[Exception], int], ...] = (

@@ -19,6 +19,7 @@ from datetime import datetime
 from ordersync.config import scrub
 from ordersync.errors import TransformError
 from ordersync.facade import Ordersync
+from ordersync.outcomes import BuildStatus, RunStatus
 from ordersync.sync.engine import SyncOutcome
 from ordersync.sync.jobs import Job, JobPolicy
 from ordersync.sync.leases import holder_name
@@ -120,7 +121,7 @@ class Worker:
         self._collect(report, self.app.run_jobs(primary, policy))
         # Lower priority: only after every incremental of this tick, and only for tenants whose
         # incremental (if one was due now) succeeded.
-        failed = {o.tenant_id for o in report.outcomes if o.status == "failed"}
+        failed = {o.tenant_id for o in report.outcomes if o.status is RunStatus.FAILED}
         later = [
             Job(t, "historical", 1, self._still_due("historical", t, now))
             for t, d in plan
@@ -158,15 +159,15 @@ class Worker:
         from ordersync.transform.builds import last_build
 
         last = last_build(self.app.wh)
-        return last is not None and last["status"] != "succeeded"
+        return last is not None and last["status"] != BuildStatus.SUCCEEDED
 
     @staticmethod
     def _collect(report: TickReport, results: list[list[SyncOutcome]]) -> None:
         for attempts in results:
             for outcome in attempts:
-                if outcome.status == "busy":
+                if outcome.status is RunStatus.BUSY:
                     report.skipped_leased.append(outcome.tenant_name)
-                elif outcome.status != "skipped":
+                elif outcome.status is not RunStatus.SKIPPED:
                     report.outcomes.append(outcome)
 
     def _still_due(self, mode: str, planned: Tenant, now: datetime) -> Callable[[Tenant], bool]:

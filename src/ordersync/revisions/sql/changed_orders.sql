@@ -8,7 +8,7 @@
 -- two million versions ran out of memory).
 --
 -- Parameters, in order: low, high, the tenant id twice, those of {orders}, low, the tenant id twice.
--- Markers in braces: {byte_order} and {orders}, as in order_versions_as_of.sql; {known}, when a
+-- Markers in braces: {latest_version_first} and {orders}, as in order_versions_as_of.sql; {known}, when a
 -- landed row `k` (its batch `b`) became known.
 select
     l.tenant_id,
@@ -39,9 +39,7 @@ inner join (
                 row_number() over (
                     partition by k.tenant_id, k.order_id
                     order by
-                        k.event_time desc,
-                        coalesce(k.event_ingested_at, k.event_time) desc,
-                        k.payload_hash {byte_order} desc,
+                        {latest_version_first},
                         k.landing_id desc
                 ) as version_rank
             from cdp.orders_landing as k

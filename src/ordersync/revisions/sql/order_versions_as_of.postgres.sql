@@ -14,9 +14,7 @@ from (
         row_number() over (
             partition by k.tenant_id, k.order_id
             order by
-                k.event_time desc,
-                coalesce(k.event_ingested_at, k.event_time) desc,
-                k.payload_hash {byte_order} desc,
+                {latest_version_first},
                 k.landing_id desc
         ) as version_rank
     from cdp.orders_landing as k

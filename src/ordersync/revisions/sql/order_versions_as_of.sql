@@ -10,7 +10,9 @@
 --
 -- Parameters: the moment, the tenant id (NULL for every tenant) twice, those of {orders}, then the
 -- tenant id twice again.
--- Markers in braces: {byte_order}, the dialect's byte-order collation of text (empty on DuckDB);
+-- Markers in braces: {latest_version_first}, the models' version order, rendered from the dbt macro
+-- (transform/dbt/macros/order_versions.sql, by ordersync.warehouse.macros) with landing_id as the
+-- last tie-break (two landings of the same version);
 -- {orders}, empty or `and <condition on k>` restricting the orders ranked (ordersync.revisions.asof).
 select l.tenant_id, l.order_id, l.order_date, l.status, l.total_value, l.currency_code, l.payload_hash
 from cdp.orders_landing as l
@@ -22,9 +24,7 @@ inner join (
             row_number() over (
                 partition by k.tenant_id, k.order_id
                 order by
-                    k.event_time desc,
-                    coalesce(k.event_ingested_at, k.event_time) desc,
-                    k.payload_hash {byte_order} desc,
+                    {latest_version_first},
                     k.landing_id desc
             ) as version_rank
         from cdp.orders_landing as k

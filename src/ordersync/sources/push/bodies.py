@@ -9,17 +9,13 @@ from typing import Any
 
 import orjson
 
-from ordersync.errors import BadRecordError
+from ordersync.errors import UnreadableBodyError
 from ordersync.land.intake import Item
 
 _BOM = b"\xef\xbb\xbf"
 # A whole string (escapes included), or one structural character.
 _TOKEN = re.compile(rb'"[^"\\]*+(?:\\.[^"\\]*+)*+"|[\[\]{},"]', re.S)
 _SPACE = b" \t\r\n"
-
-
-class UnreadableBodyError(BadRecordError):
-    """The body as a whole cannot be read: nothing in it lands (HTTP 400)."""
 
 
 def json_items(body: bytes) -> list[Item]:

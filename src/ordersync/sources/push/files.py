@@ -36,7 +36,7 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
-from ordersync.errors import BadRecordError, ConfigError
+from ordersync.errors import BadRecordError, ConfigError, UnreadableCellError, UnreadableFileError
 from ordersync.land.intake import Item
 from ordersync.land.records import MAX_PAYLOAD_BYTES, Version, parse_order, payload_text
 from ordersync.sources.push.events import parse_value
@@ -59,11 +59,6 @@ _GZIP_MAGIC = b"\x1f\x8b"
 _BOM = b"\xef\xbb\xbf"
 _PARQUET_MAGIC = b"PAR1"
 OnRead = Callable[[int], None]
-
-
-class UnreadableFileError(ConfigError):
-    """A file that cannot be read at all; the message names it and says what to do. Other files
-    given with it are still ingested."""
 
 
 @dataclass(frozen=True)
@@ -717,14 +712,10 @@ def _rows(batch: pa.RecordBatch) -> Iterator[tuple[bytes, dict[str, Any] | Unrea
 def _row_value(row: dict[str, Any]) -> tuple[bytes, dict[str, Any] | Unreadable]:
     try:
         value: dict[str, Any] = _jsonable(row)
-    except _CellError as exc:
+    except UnreadableCellError as exc:
         # kept for the quarantine as near to the row as JSON allows
         return orjson.dumps(row, default=repr, option=orjson.OPT_NON_STR_KEYS), Unreadable(str(exc))
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS), value
-
-
-class _CellError(Exception):
-    pass
 
 
 def _jsonable(value: Any, key: str = "") -> Any:
@@ -748,5 +739,5 @@ def _jsonable(value: Any, key: str = "") -> Any:
         try:
             return value.decode("utf-8")
         except UnicodeDecodeError:
-            raise _CellError(f"column {key} holds bytes that are not UTF-8 text") from None
+            raise UnreadableCellError(f"column {key} holds bytes that are not UTF-8 text") from None
     return value

@@ -19,7 +19,7 @@ import orjson
 from yarl import URL
 
 from ordersync.config import FeedSettings, SyncSettings, read_secret
-from ordersync.errors import ConfigError, SourceError, TransientSourceError
+from ordersync.errors import ConfigError, FeedThrottledError, SourceError, TransientSourceError
 from ordersync.extract.models import ClientStats
 from ordersync.extract.pacing import Pacer, account_key, shared_pacer
 from ordersync.extract.retry import RetryPolicy
@@ -30,10 +30,6 @@ MAX_LOT = 10  # VTEX: "Maximum accepted value is 10"
 MAX_COMMIT = 10  # handles per commit call
 Sleep = Callable[[float], Awaitable[None]]
 T = TypeVar("T")
-
-
-class FeedThrottledError(TransientSourceError):
-    """The store answered a feed or hook call with 429: stop asking it for `retry_after` seconds."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,12 +30,20 @@ from zoneinfo import ZoneInfo
 
 from ordersync.clock import Clock
 from ordersync.config import FeedSettings, SyncSettings
-from ordersync.errors import BadRecordError, ConfigError, NotFoundError, OrdersyncError, TenantBusyError
-from ordersync.extract.transport import MalformedBodyError
+from ordersync.errors import (
+    BadRecordError,
+    ConfigError,
+    FeedThrottledError,
+    MalformedBodyError,
+    NotFoundError,
+    OrdersyncError,
+    TenantBusyError,
+)
 from ordersync.land.intake import Intake, Item
 from ordersync.land.records import Version, order_id_of, parse_order
+from ordersync.outcomes import RoundStatus
 from ordersync.sources import platform
-from ordersync.sources.vtex.api import MAX_COMMIT, MAX_LOT, EventsApi, FeedEvent, FeedThrottledError, feed_pacer_key
+from ordersync.sources.vtex.api import MAX_COMMIT, MAX_LOT, EventsApi, FeedEvent, feed_pacer_key
 from ordersync.sync.engine import client_for
 from ordersync.sync.leases import Fence, LeaseKeeper
 from ordersync.tenants import Tenant, TenantStore
@@ -53,9 +61,7 @@ class FeedRound:
     """What one round did for one tenant."""
 
     tenant: str
-    #: polled; partial (some orders could not be fetched); busy (another process holds the
-    #: feed's lease); backing-off (after a 429); throttled (a 429 now); failed
-    status: str = "polled"
+    status: RoundStatus = RoundStatus.POLLED
     lots: int = 0
     events: int = 0
     #: distinct orders the events named, each asked for once
@@ -78,7 +84,7 @@ class FeedRound:
 
     @property
     def ok(self) -> bool:
-        return self.status not in ("failed", "partial")
+        return self.status.ok
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -170,18 +176,18 @@ class FeedConsumer:
         try:
             wait = BACKOFF.remaining(key)
             if wait > 0:
-                result.status, result.retry_in = "backing-off", round(wait, 3)
+                result.status, result.retry_in = RoundStatus.BACKING_OFF, round(wait, 3)
                 return result
             async with self.keeper.hold(tenant.tenant_id, tenant.tenant_name, FEED) as lease:
                 await self._round(tenant, Fence(lease, self.wh), result)
         except TenantBusyError as exc:
-            result.status, result.error = "busy", str(exc)
+            result.status, result.error = RoundStatus.BUSY, str(exc)
         except FeedThrottledError as exc:
             seconds = exc.retry_after or self.feed.backoff_seconds
             BACKOFF.hold(key, seconds)
-            result.status, result.retry_in, result.error = "throttled", seconds, str(exc)
+            result.status, result.retry_in, result.error = RoundStatus.THROTTLED, seconds, str(exc)
         except OrdersyncError as exc:
-            result.status, result.error = "failed", str(exc)
+            result.status, result.error = RoundStatus.FAILED, str(exc)
         finally:
             result.seconds = round(time.perf_counter() - began, 3)
         if result.error:
@@ -223,7 +229,7 @@ class FeedConsumer:
             settled.append(order_id)
         result.unfetched = len(handles) - len(settled)
         if error is not None:
-            result.status = "partial" if settled else "failed"
+            result.status = RoundStatus.PARTIAL if settled else RoundStatus.FAILED
             result.error = (
                 f"get order failed for {result.unfetched} of {len(handles)} orders ({error}); "
                 "their events come back after the visibility timeout"

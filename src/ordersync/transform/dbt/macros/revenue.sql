@@ -7,6 +7,10 @@
     - pending: a valid order whose status is one of `pending_statuses` (or has no status, when
       `pending_when_no_status`): booked, not yet paid;
     - canceled: the status is one of `invalid_statuses`.
+
+  The one statement of this rule: the as-of queries render these macros (revisions/asof.py), the
+  Python twin revisions/effects.py `classify` is pinned to them by a property test, and verify's
+  audit restates them on purpose as an independent oracle. The defaults are dbt_project.yml's vars.
 #}
 
 {#- A SQL string literal of `value` (settings are text; quotes are doubled, never spliced raw). -#}
@@ -26,7 +30,7 @@
 
 
 {% macro is_canceled(alias) -%}
-    {{ in_texts(alias ~ '.status', build_var('invalid_statuses', ['canceled', 'cancel', 'request-cancel', 'cancellation-requested'])) }}
+    {{ in_texts(alias ~ '.status', build_var('invalid_statuses')) }}
 {%- endmacro %}
 
 
@@ -36,8 +40,8 @@
 
 
 {% macro is_pending(alias) -%}
-    {%- set pending = build_var('pending_statuses', ['order-created', 'on-order-completed', 'on-order-completed-ffm', 'order-accepted', 'waiting-for-authorization', 'payment-pending']) -%}
-    {%- set no_status = build_var('pending_when_no_status', true) -%}
+    {%- set pending = build_var('pending_statuses') -%}
+    {%- set no_status = build_var('pending_when_no_status') -%}
     ({{ is_valid(alias) }} and ({{ in_texts(alias ~ '.status', pending) }}{% if no_status %} or {{ alias }}.status is null{% endif %}))
 {%- endmacro %}
 

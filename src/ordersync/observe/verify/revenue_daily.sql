@@ -7,6 +7,10 @@
 --   canceled  the status is one of invalid_statuses
 --   currency  currency_code, XXX for an order without one
 --
+-- A deliberate oracle: this file restates the models' valid/pending/canceled rule in its own SQL on
+-- purpose (not rendered from the dbt macros), so a mistake in the models shows here as a finding
+-- instead of being shared by the check. Change it only when the rule itself changes.
+--
 -- {invalid_statuses} and {pending_statuses} stand for one bound parameter per status (NULL for an
 -- empty list: `status IN (NULL)` is never true, and coalesce makes it false).
 --

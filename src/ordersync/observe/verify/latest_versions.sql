@@ -1,6 +1,10 @@
 -- ordersync verify: does fct_orders hold the latest landed version of every order? A full audit
 -- scan of cdp.orders_landing and cdp.fct_orders (not the build's incremental path).
 --
+-- A deliberate oracle: this file restates the models' newest-version order in its own SQL on
+-- purpose (not rendered from the dbt macros), so a mistake in the models shows here as a finding
+-- instead of being shared by the check. Change it only when the rule itself changes.
+--
 -- "Latest" is the models' order (transform/dbt/macros/order_versions.sql): the greater event_time,
 -- then the greater coalesce(event_ingested_at, event_time), then the greater payload_hash in byte
 -- order ({byte_order} is COLLATE "C" on PostgreSQL, nothing on DuckDB, whose text compares bytes).

@@ -24,12 +24,15 @@ from ordersync.config import Settings, load_settings
 from ordersync.dates import parse_vtex_datetime
 from ordersync.errors import ConfigError, NotFoundError
 from ordersync.facade import Ordersync
-from ordersync.observe.verify import CHECKS, FAIL, PASS, SKIP, WARN, CheckResult, VerifyReport
+from ordersync.observe.verify import CHECKS, CheckResult, VerifyReport
+from ordersync.outcomes import CheckStatus
 from ordersync.simulator import AccountSpec, SimulatorConfig
 from ordersync.simulator.server import RunningSimulator, start_in_thread
 from ordersync.sync import reconcile
 from support.cli import ordersync
 from support.sim import register, settings_for
+
+PASS, WARN, FAIL, SKIP = CheckStatus.PASS, CheckStatus.WARN, CheckStatus.FAIL, CheckStatus.SKIP
 
 pytestmark = [pytest.mark.integration, pytest.mark.dbt]
 
