@@ -9,7 +9,7 @@ OrdersyncError                   root; every error ordersync raises on purpose
 │   └── WarehouseLockedError     another process holds the DuckDB file; wait or use PostgreSQL
 ├── SourceError                  the source API failed for good (auth, permissions, 4xx)
 │   └── TransientSourceError     retry later: 429, 5xx, timeouts
-│       └── MalformedBodyError   (extract.transport) a 200 whose body stayed broken: quarantine it
+│       └── MalformedBodyError   (sources.http.transport) a 200 whose body stayed broken: quarantine it
 ├── BadRecordError               quarantine this record and carry on with the batch
 ├── TransformError               dbt failed; its log says why
 ├── TenantBusyError              another process holds the tenant's lease; try again later

@@ -25,7 +25,7 @@ from ordersync.tenants import Tenant, TenantStore
 from ordersync.warehouse import Warehouse
 
 if TYPE_CHECKING:
-    from ordersync.extract import VtexClient
+    from ordersync.sources.vtex.oms import VtexClient
 
 #: quarantine.source of records from the pull (ordersync.sync.engine.SOURCE): fetched again on retry.
 STORE_SOURCE = "vtex-oms"
@@ -231,7 +231,7 @@ def _check_ids(wh: Warehouse, tenant_id: int | None, ids: Sequence[int]) -> None
 
 async def _refetch(pending: list[_Pending], tenants: dict[int, Tenant], sync: SyncSettings) -> None:
     """Fetch each record's order again from its tenant's store; the error, per record, when that fails."""
-    from ordersync.sync.engine import client_for
+    from ordersync.sources.vtex.client import client_for
 
     by_tenant: dict[int, list[_Pending]] = defaultdict(list)
     for p in pending:

@@ -33,7 +33,7 @@ from zoneinfo import ZoneInfo
 
 from ordersync.dates import parse_vtex_datetime
 from ordersync.errors import BadRecordError
-from ordersync.extract.order_head import NotAnObjectError, OrderHead, decode_order_head
+from ordersync.land.order_head import NotAnObjectError, OrderHead, decode_order_head
 from ordersync.text import printable, unsafe_character
 
 _BOM = b"\xef\xbb\xbf"

@@ -300,7 +300,7 @@ def source(wh: Warehouse, settings: Settings, tenants: list[Tenant], now: dateti
 async def _ask_sources(
     settings: Settings, asks: list[tuple[Tenant, list[date]]]
 ) -> list[dict[date, reconcile.DayTotals] | Exception]:
-    from ordersync.sync.engine import client_for
+    from ordersync.sources.vtex.client import client_for
 
     async def one(t: Tenant, day_list: list[date]) -> dict[date, reconcile.DayTotals] | Exception:
         try:

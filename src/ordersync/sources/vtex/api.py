@@ -20,10 +20,9 @@ from yarl import URL
 
 from ordersync.config import FeedSettings, SyncSettings, read_secret
 from ordersync.errors import ConfigError, SourceError, TransientSourceError
-from ordersync.extract.models import ClientStats
-from ordersync.extract.pacing import Pacer, account_key, shared_pacer
-from ordersync.extract.retry import RetryPolicy
-from ordersync.extract.transport import Transport
+from ordersync.sources.http.pacing import Pacer, account_key, shared_pacer
+from ordersync.sources.http.retry import RetryPolicy
+from ordersync.sources.http.transport import ClientStats, Transport
 from ordersync.tenants import Tenant
 
 MAX_LOT = 10  # VTEX: "Maximum accepted value is 10"

@@ -1,4 +1,5 @@
-"""The HTTP layer: one session per client, auth headers, bounded concurrency, pacing, retries, error mapping.
+"""The HTTP layer of the store APIs: one session per client, auth headers, bounded concurrency, pacing,
+retries, error mapping.
 
 A 429 is never a failure: the request waits as told (Retry-After, else a backoff) and goes on, without
 counting against `max_retries` (those are for 5xx, timeouts and malformed bodies); only a request
@@ -13,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import aiohttp
@@ -21,16 +23,32 @@ from pydantic import SecretStr
 from yarl import URL
 
 from ordersync.errors import NotFoundError, SourceError, TransientSourceError
-from ordersync.extract.models import ClientStats
-from ordersync.extract.pacing import Pacer
-from ordersync.extract.retry import RETRIABLE_STATUSES, RetryPolicy, parse_retry_after
+from ordersync.sources.http.pacing import Pacer
+from ordersync.sources.http.retry import RETRIABLE_STATUSES, RetryPolicy, parse_retry_after
 
-logger = logging.getLogger("ordersync.extract")
+logger = logging.getLogger("ordersync.sources.http")
 
 Sleep = Callable[[float], Awaitable[None]]
 T = TypeVar("T")
 
 _INVALID = object()
+
+
+@dataclass
+class ClientStats:
+    """Counters for one client. Calls count logical requests; `retries` counts the extra attempts
+    (after 429s included); `throttled` the answers that were 429; `throttle_wait_seconds` the seconds
+    requests waited because of 429s (their own Retry-After or the account's hold);
+    `pace_wait_seconds` the seconds they waited for the account's budget."""
+
+    list_calls: int = 0
+    get_calls: int = 0
+    retries: int = 0
+    throttled: int = 0
+    splits: int = 0
+    bad_list_items: int = 0
+    throttle_wait_seconds: float = 0.0
+    pace_wait_seconds: float = 0.0
 
 
 class MalformedBodyError(TransientSourceError):

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ordersync.extract.models import ListEntry
-from ordersync.extract.seen import SeenOrders
-from ordersync.extract.windows import Window, from_ms
+from ordersync.sources.vtex.listing import ListEntry
+from ordersync.sources.vtex.seen import SeenOrders
+from ordersync.sources.vtex.windows import Window, from_ms
 from support.properties import examples
 
 DAY = datetime(2024, 5, 1, tzinfo=UTC)

@@ -22,15 +22,15 @@ from pydantic import SecretStr
 from yarl import URL
 
 from ordersync.errors import NotFoundError, SourceError
-from ordersync.extract.models import DATE_FIELDS, ClientStats, DateField, ListEntry, parse_list_item
-from ordersync.extract.order_head import OrderHead, decode_order_head
-from ordersync.extract.pacing import Pacer, account_key, shared_pacer
-from ordersync.extract.retry import RetryPolicy
-from ordersync.extract.seen import SeenOrders
-from ordersync.extract.transport import MalformedBodyError, Transport
-from ordersync.extract.windows import Window
+from ordersync.land.order_head import OrderHead, decode_order_head
+from ordersync.sources.http.pacing import Pacer, account_key, shared_pacer
+from ordersync.sources.http.retry import RetryPolicy
+from ordersync.sources.http.transport import ClientStats, MalformedBodyError, Transport
+from ordersync.sources.vtex.listing import DATE_FIELDS, DateField, ListEntry, parse_list_item
+from ordersync.sources.vtex.seen import SeenOrders
+from ordersync.sources.vtex.windows import Window
 
-logger = logging.getLogger("ordersync.extract")
+logger = logging.getLogger("ordersync.sources.vtex")
 
 MAX_PAGES = 30
 MAX_PER_PAGE = 100

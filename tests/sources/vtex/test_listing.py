@@ -10,8 +10,8 @@ import pytest
 from pydantic import SecretStr
 
 from ordersync.errors import SourceError
-from ordersync.extract import ListEntry, VtexClient
-from ordersync.extract.windows import Window, from_ms
+from ordersync.sources.vtex import ListEntry, VtexClient
+from ordersync.sources.vtex.windows import Window, from_ms
 from support.fake_vtex import APP_KEY, APP_TOKEN, FakeOrder, FakeVtex, RecordingSleep, spread
 
 DAY = datetime(2024, 5, 1, 3, tzinfo=UTC)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from ordersync.extract.retry import RETRIABLE_STATUSES, RetryPolicy, parse_retry_after
+from ordersync.sources.http.retry import RETRIABLE_STATUSES, RetryPolicy, parse_retry_after
 
 NOW = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 

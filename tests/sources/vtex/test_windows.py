@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ordersync.extract.windows import Window, ceil_ms, floor_ms, from_ms
+from ordersync.sources.vtex.windows import Window, ceil_ms, floor_ms, from_ms
 from support.properties import examples
 
 T = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)

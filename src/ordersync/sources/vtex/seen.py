@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ordersync.extract.models import DateField, ListEntry
-from ordersync.extract.windows import Window, floor_ms
+from ordersync.sources.vtex.listing import DateField, ListEntry
+from ordersync.sources.vtex.windows import Window, floor_ms
 
 # The list may print creationDate with anything from 7 fractional digits to none, so an order
 # shown within a second of a slice's end may sit on it.
