@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -96,8 +96,10 @@ class Transport:
         timeout: float,
         sleep: Sleep,
         stats: ClientStats,
-        pacer: Pacer | None = None,
+        pacers: Sequence[Pacer] = (),
     ) -> None:
+        """`pacers`: the budgets every attempt waits for, in turn (the pull: the account's; the feed:
+        its own and the account's); a 429 holds each of them. None: as fast as `concurrency` allows."""
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         self.base_url = base_url.rstrip("/")
@@ -106,7 +108,7 @@ class Transport:
         self._concurrency = concurrency
         self._timeout = timeout
         self._sleep = sleep
-        self.pacer = pacer
+        self.pacers = tuple(pacers)
         # Kept as SecretStr: the plain values exist only inside the session's default headers.
         self._credentials = (app_key, app_token)
         # With the connector's pool as big as the semaphore, no request waits for a connection,
@@ -164,13 +166,14 @@ class Transport:
         malformed: _Failure | None = None
         while True:
             async with self._sem:
-                sent_at = await self._paced()
+                starts = await self._paced()
                 try:
                     async with session.request(method, url, data=data, allow_redirects=False) as resp:
                         status = resp.status
                         body = await resp.read()
-                        if status != 429 and self.pacer is not None:
-                            self.pacer.succeeded()
+                        if status != 429:
+                            for pacer in self.pacers:
+                                pacer.succeeded()
                         if status == 200:
                             try:
                                 return body, parse(body)
@@ -190,6 +193,11 @@ class Transport:
                 except (aiohttp.ClientError, TimeoutError) as exc:
                     failure = _Failure(self._describe(exc), None)
             if failure.status == 429:
+                throttled += 1
+                wait = self.policy.throttle_wait(failure.retry_after, throttled)
+                # The account's budget is spent: the next slot of every client starts after the hold.
+                for pacer, start in zip(self.pacers, starts, strict=True):
+                    pacer.throttled(start, wait)
                 if throttle_waited >= self.policy.max_throttle_wait:
                     raise TransientSourceError(
                         f"{what}: still HTTP 429 after waiting {throttle_waited:.0f}s in total for the "
@@ -198,15 +206,10 @@ class Transport:
                         429,
                         failure.retry_after,
                     )
-                throttled += 1
                 self.stats.retries += 1
-                wait = self.policy.throttle_wait(failure.retry_after, throttled)
                 throttle_waited += wait
                 logger.info("%s: HTTP 429; waiting %.2fs (throttled %d times)", what, wait, throttled)
-                if self.pacer is not None:
-                    # The next slot starts after the hold: the wait is taken there, for every client.
-                    self.pacer.throttled(sent_at, wait)
-                else:
+                if not self.pacers:  # else the wait is taken in the next slot
                     self.stats.throttle_wait_seconds += wait
                     await self._sleep(wait)
                 continue
@@ -219,20 +222,21 @@ class Transport:
             logger.info("%s: %s; retry %d in %.2fs", what, failure.reason, retries, wait)
             await self._sleep(wait)
 
-    async def _paced(self) -> float:
-        """Wait for this request's slot in the account's budget, and return the slot's start.
-        Without a pacer, at once."""
-        pacer = self.pacer
-        if pacer is None:
-            return 0.0
-        while True:
-            slot = pacer.reserve()
-            if slot.wait > 0:
-                self.stats.throttle_wait_seconds += slot.held
-                self.stats.pace_wait_seconds += slot.wait - slot.held
-                await self._sleep(slot.wait)
-            if pacer.valid(slot):
-                return slot.start
+    async def _paced(self) -> list[float]:
+        """Wait for this attempt's slot in each budget, in turn, and return the slots' starts.
+        Without pacers, at once."""
+        starts = []
+        for pacer in self.pacers:
+            while True:
+                slot = pacer.reserve()
+                if slot.wait > 0:
+                    self.stats.throttle_wait_seconds += slot.held
+                    self.stats.pace_wait_seconds += slot.wait - slot.held
+                    await self._sleep(slot.wait)
+                if pacer.valid(slot):
+                    starts.append(slot.start)
+                    break
+        return starts
 
     def _fatal(self, status: int, body: bytes, what: str, record: bool, location: str | None) -> Exception:
         if status in (401, 403):

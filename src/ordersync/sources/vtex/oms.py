@@ -99,9 +99,9 @@ class VtexClient:
             timeout=timeout,
             sleep=sleep,
             stats=self.stats,
-            pacer=None
+            pacers=()
             if requests_per_minute is None
-            else shared_pacer(pacer_key or account_key(base_url), requests_per_minute),
+            else (shared_pacer(pacer_key or account_key(base_url), requests_per_minute),),
         )
         self._orders_url = str(URL(self._http.base_url) / "api/oms/pvt/orders")
 
@@ -111,7 +111,7 @@ class VtexClient:
     @property
     def pacer(self) -> Pacer | None:
         """The account's shared budget, or None when the client is not paced."""
-        return self._http.pacer
+        return self._http.pacers[0] if self._http.pacers else None
 
     async def __aenter__(self) -> VtexClient:
         await self._http.open()
