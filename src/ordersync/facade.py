@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from ordersync.revisions.asof import DayDiff, Revenue
     from ordersync.revisions.desk import PlanDesk
     from ordersync.revisions.notices import DeliverySummary
-    from ordersync.sources.push.ingest import FileResult
+    from ordersync.sources.files.ingest import FileResult
     from ordersync.sources.push.receiver import PushReceiver
     from ordersync.sources.vtex.feed import FeedRound
     from ordersync.sources.vtex.hook import HookRound, Spool
@@ -398,7 +398,7 @@ class Ordersync:
         """Land batch files (NDJSON, a JSON array, CSV, Parquet; each optionally gzipped), one
         result per file: a file ingested before lands nothing, and one that cannot be read is
         reported in its result while the others still land."""
-        from ordersync.sources.push.ingest import FileIngest
+        from ordersync.sources.files.ingest import FileIngest
 
         self.upgrade()
         tenant = self.tenants.get(tenant_name)

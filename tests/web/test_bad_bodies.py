@@ -28,7 +28,7 @@ from ordersync.facade import Ordersync
 from ordersync.land.quarantine import quarantined_raw
 from ordersync.land.records import MAX_PAYLOAD_BYTES
 from ordersync.simulator import AccountSpec, SimulatorConfig, start_in_thread
-from ordersync.sources.push.files import KEPT_BYTES
+from ordersync.sources.files import KEPT_BYTES
 from ordersync.sources.vtex.hook import SECRET_HEADER
 from ordersync.web.server import ServeOptions, serving_in_thread
 from support.processes import wait_for
