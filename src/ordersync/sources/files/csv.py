@@ -11,6 +11,7 @@ from typing import IO, Any
 import orjson
 
 from ordersync.land.intake import Item
+from ordersync.land.records import BOM
 from ordersync.sources.files import reading
 from ordersync.sources.files.reading import Unreadable, UnreadableFileError
 
@@ -38,7 +39,7 @@ class _CsvFeed:
     def __next__(self) -> str:
         line = next(self._lines)
         self.number = line.number
-        data = line.data.removeprefix(reading.BOM) if line.number == 1 else line.data
+        data = line.data.removeprefix(BOM) if line.number == 1 else line.data
         self.raw.append(data + line.end)
         if line.too_long is not None:
             self.problem = self.problem or reading.too_long(f"the row's line {line.number}", line.too_long)

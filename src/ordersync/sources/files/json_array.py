@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import IO
 
 from ordersync.land.intake import Item
+from ordersync.land.records import BOM
 from ordersync.sources.files import reading
 from ordersync.sources.files.reading import Unreadable, UnreadableFileError
 
@@ -104,10 +105,10 @@ class JsonArray:
 
     def _start(self) -> bool:
         """Up to the array's "["; False for a file holding only white space."""
-        while len(self.buf) < len(reading.BOM) and self._more():
+        while len(self.buf) < len(BOM) and self._more():
             pass
-        if self.buf.startswith(reading.BOM):
-            self.pos = len(reading.BOM)
+        if self.buf.startswith(BOM):
+            self.pos = len(BOM)
         while True:
             at = _NON_SPACE.search(self.buf, self.pos)
             if at is not None:

@@ -25,7 +25,6 @@ BATCH_BYTES = 32 * 1024 * 1024
 KEPT_BYTES = 64 * 1024
 #: Bytes read from disk at once.
 CHUNK = 1024 * 1024
-BOM = b"\xef\xbb\xbf"
 OnRead = Callable[[int], None]
 
 

@@ -31,7 +31,7 @@ import orjson
 
 from ordersync.errors import BadRecordError, ConfigError
 from ordersync.land.intake import Item
-from ordersync.land.records import Version, parse_order, payload_text
+from ordersync.land.records import BOM, Version, parse_order, payload_text
 from ordersync.sources.files import reading
 from ordersync.sources.files.csv import csv_items
 from ordersync.sources.files.json_array import JsonArray
@@ -169,7 +169,7 @@ def parse_file_item(item: Item, tz: ZoneInfo) -> Version:
         raise BadRecordError(item.value.reason)
     if item.value is not None:
         return parse_value(item.value, tz)
-    data = item.raw.removeprefix(reading.BOM)
+    data = item.raw.removeprefix(BOM)
     # A VTEX body (its key there, no event key, no escape that could spell either) is decoded once,
     # by its own parser.
     if b"order_id" in data or b"orderId" not in data or b"\\u" in data:
