@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.support.fake_vtex import APP_KEY, APP_TOKEN, spread  # run from the repository root
 
-from ordersync.extract import VtexClient
+from ordersync.sources.vtex import VtexClient
 
 
 async def run(base_url: str, ids: list[str], concurrency: int) -> tuple[int, float]:

@@ -23,10 +23,11 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from ordersync.extract import ClientStats, VtexClient
-from ordersync.extract.pacing import Pacer, account_key, install
 from ordersync.simulator import AccountSpec, SimulatorConfig
 from ordersync.simulator.server import RunningSimulator, start_in_subprocess
+from ordersync.sources.http.pacing import Pacer, account_key, install
+from ordersync.sources.http.transport import ClientStats
+from ordersync.sources.vtex import VtexClient
 
 START = datetime(2025, 6, 1, 12, tzinfo=UTC)
 

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from ordersync.revisions.asof import DayDiff, Revenue
     from ordersync.revisions.desk import PlanDesk
     from ordersync.revisions.notices import DeliverySummary
-    from ordersync.sources.push.ingest import FileResult
+    from ordersync.sources.files.ingest import FileResult
     from ordersync.sources.push.receiver import PushReceiver
     from ordersync.sources.vtex.feed import FeedRound
     from ordersync.sources.vtex.hook import HookRound, Spool
@@ -399,7 +399,7 @@ class Ordersync:
         """Land batch files (NDJSON, a JSON array, CSV, Parquet; each optionally gzipped), one
         result per file: a file ingested before lands nothing, and one that cannot be read is
         reported in its result while the others still land."""
-        from ordersync.sources.push.ingest import FileIngest
+        from ordersync.sources.files.ingest import FileIngest
 
         self.upgrade()
         tenant = self.tenants.get(tenant_name)
@@ -417,10 +417,20 @@ class Ordersync:
         """Parse unresolved records again (fetching store records again first), land what parses now
         and mark it resolved; the rest keep their row with one more retry and the error."""
         from ordersync.land.quarantine import retry_quarantine
+        from ordersync.sources.push.events import parse_item
+        from ordersync.sources.vtex.client import client_for
 
         self.upgrade()
         tenant_id = self.tenants.get(tenant).tenant_id if tenant else None
-        return retry_quarantine(self.wh, self.clock, self.settings.sync, tenant_id=tenant_id, ids=ids)
+        return retry_quarantine(
+            self.wh,
+            self.clock,
+            self.settings.sync,
+            parse_pushed=parse_item,
+            open_client=client_for,
+            tenant_id=tenant_id,
+            ids=ids,
+        )
 
     def withdraw(self, tenant: str, order_id: str, payload_hash: str | None, reason: str, by: str) -> dict[str, Any]:
         """Withdraw a landed version (every version of the order without `payload_hash`): the

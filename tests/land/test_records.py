@@ -136,7 +136,7 @@ def test_parse_order_raises_nothing_but_bad_record_errors(raw: bytes) -> None:
 
 
 def test_the_sync_path_with_a_decoded_head_parses_the_same() -> None:
-    from ordersync.extract.order_head import decode_order_head
+    from ordersync.land.order_head import decode_order_head
 
     for raw in (
         vtex_order_json(),

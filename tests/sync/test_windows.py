@@ -6,8 +6,6 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from ordersync.config import SyncSettings
-from ordersync.extract import ListEntry
-from ordersync.sync.engine import Known, needs_fetch
 from ordersync.sync.windows import HISTORY_UNTIL, Window, history, plan
 from ordersync.tenants import Tenant
 
@@ -106,22 +104,3 @@ def test_chunks_share_boundaries_and_cover_the_window() -> None:
     chunks = w.chunks(timedelta(days=1))
     assert chunks[0][0] == w.start and chunks[-1][1] == w.end
     assert all(a[1] == b[0] for a, b in itertools.pairwise(chunks))
-
-
-def test_fetch_only_new_or_changed() -> None:
-    t0 = NOW - timedelta(days=1)
-    from decimal import Decimal
-
-    known = Known(t0, "handling", Decimal("10.00"), {"h"})
-    entry = ListEntry("o", t0, t0, "handling", 1000)
-    assert needs_fetch(entry, None)
-    assert not needs_fetch(entry, known)
-    assert needs_fetch(ListEntry("o", t0, t0 + timedelta(seconds=1), "invoiced", 1000), known)
-    # a lastChange printed with fewer digits is not a change by itself
-    assert not needs_fetch(ListEntry("o", t0, t0 - timedelta(microseconds=5), "handling", 1000), known)
-    # but a different status is, even when lastChange looks the same (two changes in one second)
-    assert needs_fetch(ListEntry("o", t0, t0, "invoiced", 1000), known)
-    # without lastChange, status or value tell
-    assert needs_fetch(ListEntry("o", t0, None, "invoiced", 1000), known)
-    assert needs_fetch(ListEntry("o", t0, None, "handling", 999), known)
-    assert not needs_fetch(ListEntry("o", t0, None, "handling", 1000), known)

@@ -30,7 +30,7 @@ from ordersync.land.records import MAX_PAYLOAD_BYTES
 from ordersync.serve.process import ServeOptions, serving_in_thread
 from ordersync.simulator import AccountSpec, SimulatorConfig
 from ordersync.simulator.server import start_in_thread
-from ordersync.sources.push.files import KEPT_BYTES
+from ordersync.sources.files import KEPT_BYTES
 from ordersync.sources.vtex.hook import SECRET_HEADER
 from support.processes import wait_for
 from support.sim import register, settings_for

@@ -13,7 +13,7 @@ from ordersync.cli.options import JsonOpt, TenantOpt, WarehouseOpt
 from ordersync.cli.output import err_console, inert, print_json, say
 
 if TYPE_CHECKING:
-    from ordersync.sources.push.ingest import FileResult
+    from ordersync.sources.files.ingest import FileResult
 
 #: quarantine reasons printed per file (all of them: `ordersync quarantine list`)
 SHOWN_REASONS = 5

@@ -1,7 +1,8 @@
 """The quarantine: records that could not land, listed and retried.
 
 A retry parses each unresolved record again; a record that came from a store (source 'vtex-oms')
-is fetched again with get-order first, since its stored body may be a cut-off response. What now
+is fetched again with get-order first, since its stored body may be a cut-off response. Land sits
+above the sources, so the caller hands in how to read a pushed record and how to reach a store. What now
 parses lands through the normal, checked landing path and its row is marked resolved; rows are
 never deleted, so the quarantine stays the audit trail of everything that was ever refused.
 """
@@ -11,10 +12,12 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 from ordersync.clock import Clock
 from ordersync.config import SyncSettings
@@ -24,8 +27,17 @@ from ordersync.land.records import Version, parse_order
 from ordersync.tenants import Tenant, TenantStore
 from ordersync.warehouse import Warehouse
 
-if TYPE_CHECKING:
-    from ordersync.extract import VtexClient
+
+class OrderFetcher(Protocol):
+    """What a retry asks a store for: one order's get-order body (sources.vtex.oms.VtexClient)."""
+
+    async def get_order(self, order_id: str) -> bytes: ...
+
+
+#: Opens a tenant's store client (sources.vtex.client.client_for).
+OpenClient = Callable[[Tenant, SyncSettings], AbstractAsyncContextManager[OrderFetcher]]
+#: Parses a record that was pushed or ingested (sources.push.events.parse_item).
+ParsePushed = Callable[[bytes, ZoneInfo], Version]
 
 #: quarantine.source of records from the pull (ordersync.sync.engine.SOURCE): fetched again on retry.
 STORE_SOURCE = "vtex-oms"
@@ -146,6 +158,8 @@ def retry_quarantine(
     clock: Clock,
     sync: SyncSettings,
     *,
+    parse_pushed: ParsePushed,
+    open_client: OpenClient,
     tenant_id: int | None = None,
     ids: Sequence[int] | None = None,
 ) -> RetryResult:
@@ -166,15 +180,13 @@ def retry_quarantine(
             params,
         )
     ]
-    from ordersync.sources.push.events import parse_item
-
     store = TenantStore(wh)
     tenants = {tid: store.by_id(tid) for tid in sorted({p.tenant_id for p in pending})}
     to_fetch = [p for p in pending if p.from_store]
     if to_fetch:
         from ordersync.facade import run_async
 
-        run_async(_refetch(to_fetch, tenants, sync))
+        run_async(_refetch(to_fetch, tenants, sync, open_client))
     result = RetryResult(run_id=uuid.uuid4().hex)
     lander = Lander(wh, clock)
     now = clock.now()
@@ -184,7 +196,7 @@ def retry_quarantine(
             tenant = tenants[p.tenant_id]
             result.retried += 1
             try:
-                parse = parse_item if p.source in PUSHED_SOURCES else parse_order
+                parse = parse_pushed if p.source in PUSHED_SOURCES else parse_order
                 good[(p.tenant_id, p.source)].append(parse(_raw_of(p), tenant.tz))
             except BadRecordError as exc:
                 error = str(exc)[:_MAX_ERROR].replace("\x00", "\\x00")
@@ -229,15 +241,15 @@ def _check_ids(wh: Warehouse, tenant_id: int | None, ids: Sequence[int]) -> None
         )
 
 
-async def _refetch(pending: list[_Pending], tenants: dict[int, Tenant], sync: SyncSettings) -> None:
+async def _refetch(
+    pending: list[_Pending], tenants: dict[int, Tenant], sync: SyncSettings, open_client: OpenClient
+) -> None:
     """Fetch each record's order again from its tenant's store; the error, per record, when that fails."""
-    from ordersync.sync.engine import client_for
-
     by_tenant: dict[int, list[_Pending]] = defaultdict(list)
     for p in pending:
         by_tenant[p.tenant_id].append(p)
 
-    async def one(client: VtexClient, p: _Pending) -> None:
+    async def one(client: OrderFetcher, p: _Pending) -> None:
         try:
             p.refetched = await client.get_order(p.order_id or "")
         except (NotFoundError, SourceError) as exc:
@@ -245,7 +257,7 @@ async def _refetch(pending: list[_Pending], tenants: dict[int, Tenant], sync: Sy
 
     async def tenant_batch(tid: int, items: list[_Pending]) -> None:
         # Credentials are read here; a tenant without them fails the retry before anything is written.
-        async with client_for(tenants[tid], sync) as client:
+        async with open_client(tenants[tid], sync) as client:
             await asyncio.gather(*(one(client, p) for p in items))
 
     await asyncio.gather(*(tenant_batch(tid, items) for tid, items in by_tenant.items()))

@@ -33,10 +33,11 @@ from zoneinfo import ZoneInfo
 
 from ordersync.dates import parse_vtex_datetime
 from ordersync.errors import BadRecordError, NotAnObjectError
-from ordersync.extract.order_head import OrderHead, decode_order_head
+from ordersync.land.order_head import OrderHead, decode_order_head
 from ordersync.text import printable, unsafe_character
 
-_BOM = b"\xef\xbb\xbf"
+#: UTF-8's byte-order mark: ignored before any JSON body, pulled, pushed or in a file.
+BOM = b"\xef\xbb\xbf"
 MAX_PAYLOAD_BYTES = 4 * 1024 * 1024
 MAX_ORDER_ID = 200
 MAX_TEXT = 1000
@@ -91,7 +92,7 @@ def order_id_of(raw: bytes | str) -> str | None:
     has none that can be shown (not JSON, not a string, too long); control, zero-width and bidi
     characters escaped (such an id never lands, and whoever reads the column sees what it holds)."""
     try:
-        value = decode_order_head(as_bytes(raw).removeprefix(_BOM)).order_id
+        value = decode_order_head(as_bytes(raw).removeprefix(BOM)).order_id
     except (ValueError, RecursionError):
         return None
     if not isinstance(value, str) or not value or len(value) > MAX_ORDER_ID:
@@ -228,7 +229,7 @@ def parse_order(raw: bytes | str, tz: ZoneInfo, head: OrderHead | None = None) -
 
     `head`, when given, is the body's head fields already decoded from `raw` (not decoded again).
     """
-    data = as_bytes(raw).removeprefix(_BOM)
+    data = as_bytes(raw).removeprefix(BOM)
     text = payload_text(data)
     if head is None:
         head = _head(data)

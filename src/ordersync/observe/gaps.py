@@ -9,8 +9,8 @@ from datetime import date, datetime
 from typing import Any
 
 from ordersync.config import SyncSettings
+from ordersync.sources.vtex.client import client_for
 from ordersync.sync import reconcile
-from ordersync.sync.engine import client_for
 from ordersync.tenants import Tenant
 from ordersync.warehouse import Warehouse
 

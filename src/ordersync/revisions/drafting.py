@@ -71,7 +71,8 @@ async def read_source(
     tenant: Tenant, sync: SyncSettings, wh: Warehouse, day_from: date, day_to: date, refetch: bool
 ) -> SourceRead:
     """List the tenant's orders created on those days and fetch the changed ones (all with refetch)."""
-    from ordersync.sync.engine import Known, client_for, needs_fetch
+    from ordersync.sources.vtex.client import client_for
+    from ordersync.sources.vtex.listing import Known, needs_fetch
     from ordersync.sync.reconcile import day_bounds, source_days
 
     tz = tenant.tz

@@ -38,14 +38,13 @@ from ordersync.config import RevisionsSettings, command_variables, register_secr
 from ordersync.errors import ConfigError, WarehouseError
 from ordersync.outcomes import DeliveryState
 from ordersync.revisions.notice_bodies import NOTICE_ID_HEADER, Notice, body
+from ordersync.sources.http.retry import MAX_BACKOFF_SECONDS, backoff, parse_retry_after
 from ordersync.warehouse import Warehouse
 
 log = logging.getLogger("ordersync.notices")
 
 #: pg_advisory_lock key held by a delivery round ("ordnotic" in ASCII).
 DELIVERY_LOCK_KEY = 0x6F72_646E_6F74_6963
-#: The longest wait between two attempts of one notice to one webhook.
-MAX_BACKOFF_SECONDS = 3600.0
 #: Every request: connecting, sending and reading the answer, in all.
 REQUEST_TIMEOUT_SECONDS = 10.0
 CONNECT_TIMEOUT_SECONDS = 5.0
@@ -410,7 +409,7 @@ class NoticeSender:
                 error = f"HTTP {resp.status}" + (f": {detail}" if detail else "")
                 if 300 <= resp.status < 400:
                     error += " (redirects are not followed: set the webhook's final URL)"
-                return Outcome(False, _without_url(error, hook), _retry_after(resp.headers.get("Retry-After")))
+                return Outcome(False, _without_url(error, hook), parse_retry_after(resp.headers.get("Retry-After")))
         except TimeoutError:
             return Outcome(False, f"no answer within {REQUEST_TIMEOUT_SECONDS:g} s")
         except aiohttp.ClientError as exc:
@@ -455,15 +454,3 @@ class NoticeSender:
         """Record one attempt (after its POST: a crash before this sends the notice again)."""
         with self._lock:
             record(self._wh(), notice_id, hook.name, **values)
-
-
-def backoff(first_seconds: float, attempts: int) -> float:
-    """The wait after the `attempts`-th failed attempt: first_seconds, doubling, at most MAX_BACKOFF_SECONDS."""
-    return float(min(first_seconds * 2 ** min(max(attempts - 1, 0), 40), MAX_BACKOFF_SECONDS))
-
-
-def _retry_after(value: str | None) -> float | None:
-    try:
-        return max(float(value), 0.0) if value else None
-    except ValueError:
-        return None  # an HTTP date: the back-off stands

@@ -14,16 +14,17 @@ import time as monotonic
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from decimal import Decimal
 from typing import Any, TypeVar
 
 from ordersync.clock import Clock
-from ordersync.config import SyncSettings, read_secret
+from ordersync.config import SyncSettings
 from ordersync.console import Reporter, SilentReporter
-from ordersync.errors import BadRecordError, ConfigError, NotFoundError, TransientSourceError
-from ordersync.extract import ListEntry, MalformedBodyError, VtexClient
+from ordersync.errors import BadRecordError, ConfigError, MalformedBodyError, NotFoundError, TransientSourceError
 from ordersync.land import Lander, Version, parse_order
 from ordersync.outcomes import RunStatus
+from ordersync.sources.vtex.client import client_for
+from ordersync.sources.vtex.listing import Known, ListEntry, needs_fetch
+from ordersync.sources.vtex.oms import VtexClient
 from ordersync.sync import checkpoints, reconcile, runs
 from ordersync.sync.leases import Fence, NoFence
 from ordersync.sync.reconcile import DayCheck
@@ -36,16 +37,6 @@ T = TypeVar("T")
 # Checkpoint granularity: a window is read in slices of this size (a 3-day trailing window is one).
 CHUNK = timedelta(days=4)
 SOURCE = "vtex-oms"
-
-
-@dataclass
-class Known:
-    """What is already landed for one order: its newest version and every payload seen."""
-
-    event_time: datetime
-    status: str | None
-    total_value: Decimal
-    hashes: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -73,43 +64,6 @@ class SyncOutcome:
     counters: RunCounters
     error: str | None = None
     exception: Exception | None = None
-
-
-def client_for(t: Tenant, s: SyncSettings) -> VtexClient:
-    """The tenant's API client; credentials are read from its environment variables only here."""
-    if t.base_url is None:
-        raise ConfigError(f"tenant {t.tenant_name!r} has no pull API (platform {t.platform}); nothing to ask")
-    return VtexClient(
-        t.base_url,
-        read_secret(t.app_key_env, f"tenant {t.tenant_name} app key"),
-        read_secret(t.app_token_env, f"tenant {t.tenant_name} app token"),
-        concurrency=s.concurrency,
-        per_page=s.per_page,
-        max_retries=s.max_retries,
-        max_backoff=s.max_backoff_seconds,
-        timeout=s.request_timeout_seconds,
-        # one budget per store account (its base URL), shared by every client of it in this process
-        requests_per_minute=s.requests_per_minute,
-    )
-
-
-def _ms(value: datetime) -> datetime:
-    return value.replace(microsecond=value.microsecond // 1000 * 1000)
-
-
-def needs_fetch(entry: ListEntry, known: Known | None) -> bool:
-    """Fetch an order that is new, or whose list entry shows a change since what was landed.
-
-    lastChange alone is not enough: the list may print it with fewer digits than get-order, so two
-    changes within one second would look equal. Status and value differences count too; a list
-    that lags behind costs a fetch whose identical payload is then skipped.
-    """
-    if known is None:
-        return True
-    if entry.last_change is not None and _ms(entry.last_change) > _ms(known.event_time):
-        return True
-    cents = int(known.total_value * 100)
-    return entry.status != known.status or (entry.total_value_cents is not None and entry.total_value_cents != cents)
 
 
 class TenantSync:

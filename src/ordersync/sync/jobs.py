@@ -17,6 +17,7 @@ from typing import Protocol
 
 from ordersync.errors import RETRYABLE_ERRORS, ConnectionLostError, OrdersyncError
 from ordersync.outcomes import RunStatus
+from ordersync.sources.http.retry import backoff
 from ordersync.sync.engine import SyncOutcome
 from ordersync.sync.runs import RunCounters
 from ordersync.tenants import Tenant
@@ -39,6 +40,7 @@ class JobPolicy:
     concurrency: int = 4
     attempts: int = 3
     backoff_seconds: float = 2.0
+    max_backoff_seconds: float = 300.0
 
 
 class RunOne(Protocol):
@@ -106,7 +108,7 @@ async def run_job(
             break
         if isinstance(outcome.exception, ConnectionLostError):
             await asyncio.to_thread(_reopen_quietly, wh)
-        await asyncio.sleep(policy.backoff_seconds * 2 ** (attempt - 1))
+        await asyncio.sleep(backoff(policy.backoff_seconds, attempt, policy.max_backoff_seconds))
     return outcomes
 
 

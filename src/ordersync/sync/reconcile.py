@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from ordersync.extract import VtexClient
+from ordersync.sources.vtex.oms import VtexClient
 from ordersync.warehouse import Warehouse
 from ordersync.warehouse.macros import latest_version_first
 

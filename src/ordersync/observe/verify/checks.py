@@ -24,8 +24,8 @@ from ordersync.observe.gaps import NO_SOURCE
 from ordersync.observe.lateness import tenant_lateness
 from ordersync.observe.verify.results import CENT, EXAMPLES, NOT_BUILT, CheckResult, Context, as_day, has_table
 from ordersync.outcomes import CheckStatus
+from ordersync.sources.vtex.client import client_for
 from ordersync.sync import reconcile
-from ordersync.sync.engine import client_for
 from ordersync.tenants import Tenant
 from ordersync.transform import run_dbt
 from ordersync.transform.buildvars import build_vars

@@ -1,1 +1,1 @@
-"""Pushed data: order events (or VTEX order bodies) over HTTP and in files, read into items."""
+"""Pushed data: order events (or VTEX order bodies) sent over HTTP, read into items."""

@@ -11,15 +11,15 @@ import orjson
 
 from ordersync.errors import UnreadableBodyError
 from ordersync.land.intake import Item
+from ordersync.land.records import BOM
 
-_BOM = b"\xef\xbb\xbf"
 # A whole string (escapes included), or one structural character.
 _TOKEN = re.compile(rb'"[^"\\]*+(?:\\.[^"\\]*+)*+"|[\[\]{},"]', re.S)
 _SPACE = b" \t\r\n"
 
 
 def json_items(body: bytes) -> list[Item]:
-    data = body.removeprefix(_BOM)
+    data = body.removeprefix(BOM)
     try:
         value = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
@@ -99,5 +99,5 @@ def _elements(data: bytes) -> list[bytes] | None:
 
 def ndjson_items(body: bytes) -> list[Item]:
     """One item per non-blank line; a line that is not JSON is quarantined, not the body refused."""
-    lines = body.removeprefix(_BOM).split(b"\n")
+    lines = body.removeprefix(BOM).split(b"\n")
     return [Item(line.rstrip(b"\r")) for line in lines if line.strip()]

@@ -29,6 +29,7 @@ import orjson
 from ordersync.errors import BadRecordError
 from ordersync.land.intake import Item
 from ordersync.land.records import (
+    BOM,
     MAX_ORDER_ID,
     MAX_UNITS,
     Version,
@@ -46,7 +47,6 @@ from ordersync.land.records import (
 )
 from ordersync.text import printable
 
-_BOM = b"\xef\xbb\xbf"
 _CENT = Decimal("0.01")
 _DECIMAL_TEXT = re.compile(r"-?[0-9]{1,30}(\.[0-9]{1,30})?")
 #: The event's fields ordersync reads; every other field is kept in the payload as sent.
@@ -61,7 +61,7 @@ def parse_pushed(item: Item, tz: ZoneInfo) -> Version:
 
 def parse_item(raw: bytes | str, tz: ZoneInfo) -> Version:
     """An order event or a VTEX get-order body. Raises BadRecordError (only) with a reason to act on."""
-    data = as_bytes(raw).removeprefix(_BOM)
+    data = as_bytes(raw).removeprefix(BOM)
     payload_text(data)  # size and UTF-8, with their own reasons
     try:
         item = orjson.loads(data)
@@ -130,7 +130,7 @@ def exact_total(value: Any, raw: bytes | str | None) -> Any:
     if not isinstance(value, float) or raw is None:
         return value
     try:
-        again = json.loads(as_bytes(raw).removeprefix(_BOM), parse_float=Decimal)
+        again = json.loads(as_bytes(raw).removeprefix(BOM), parse_float=Decimal)
     except (ValueError, RecursionError):  # orjson read it, so this is not expected: keep the float
         return value
     exact = again.get("total_value") if isinstance(again, dict) else None
@@ -182,7 +182,7 @@ def units(value: Any) -> Decimal:
 def item_order_id(raw: bytes | str) -> str | None:
     """The order id of an item, best effort, for the quarantine's order_id column."""
     try:
-        item = orjson.loads(as_bytes(raw).removeprefix(_BOM))
+        item = orjson.loads(as_bytes(raw).removeprefix(BOM))
     except orjson.JSONDecodeError:
         return None
     return value_order_id(item)

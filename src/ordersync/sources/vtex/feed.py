@@ -43,8 +43,8 @@ from ordersync.land.intake import Intake, Item
 from ordersync.land.records import Version, order_id_of, parse_order
 from ordersync.outcomes import RoundStatus
 from ordersync.sources import platform
-from ordersync.sources.vtex.api import MAX_COMMIT, MAX_LOT, EventsApi, FeedEvent, feed_pacer_key
-from ordersync.sync.engine import client_for
+from ordersync.sources.vtex.client import client_for
+from ordersync.sources.vtex.events_api import MAX_COMMIT, MAX_LOT, EventsApi, FeedEvent, feed_pacer_key
 from ordersync.sync.leases import Fence, LeaseKeeper
 from ordersync.tenants import Tenant, TenantStore
 from ordersync.warehouse import Warehouse

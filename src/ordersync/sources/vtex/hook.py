@@ -228,7 +228,7 @@ def _tenant_round(
     from ordersync.facade import run_async
     from ordersync.land.intake import Intake, Item
     from ordersync.land.records import order_id_of, parse_order
-    from ordersync.sync.engine import client_for
+    from ordersync.sources.vtex.client import client_for
 
     inbox = Inbox(wh)
     intake = Intake(wh, clock)

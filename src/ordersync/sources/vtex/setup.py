@@ -24,7 +24,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 from ordersync.config import FeedSettings, SyncSettings, register_secret
 from ordersync.errors import ConfigError, SourceError
 from ordersync.sources import platform
-from ordersync.sources.vtex.api import EventsApi
+from ordersync.sources.vtex.events_api import EventsApi
 from ordersync.sources.vtex.hook import SECRET_HEADER, secret_matches
 from ordersync.tenants import Tenant, TenantStore
 from ordersync.web.tokens import digest

@@ -15,10 +15,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import SecretStr
 
-from ordersync.extract import VtexClient
-from ordersync.extract.pacing import Pacer, account_key, forget, install, shared_pacer
 from ordersync.simulator import AccountSpec, SimulatorConfig
 from ordersync.simulator.server import start_in_thread
+from ordersync.sources.http.pacing import Pacer, account_key, forget, install, shared_pacer
+from ordersync.sources.vtex import VtexClient
 from support.fake_vtex import APP_KEY, APP_TOKEN, FakeVtex, Fault, RecordingSleep, spread
 from support.properties import examples
 

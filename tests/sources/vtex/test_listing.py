@@ -10,8 +10,8 @@ import pytest
 from pydantic import SecretStr
 
 from ordersync.errors import SourceError
-from ordersync.extract import ListEntry, VtexClient
-from ordersync.extract.windows import Window, from_ms
+from ordersync.sources.vtex import ListEntry, VtexClient
+from ordersync.sources.vtex.windows import ListWindow, from_ms
 from support.fake_vtex import APP_KEY, APP_TOKEN, FakeOrder, FakeVtex, RecordingSleep, spread
 
 DAY = datetime(2024, 5, 1, 3, tzinfo=UTC)
@@ -69,7 +69,7 @@ def test_query_is_vtex_syntax_and_properly_encoded() -> None:
 def test_more_than_30_pages_splits_and_returns_each_order_exactly_once() -> None:
     orders = spread(3_200, DAY, DAY_END)
     # Orders on the ends and on the first split's shared boundary, which two slices both return.
-    mid = Window.covering(DAY, DAY_END).split(2)[0].end
+    mid = ListWindow.covering(DAY, DAY_END).split(2)[0].end
     orders += [
         FakeOrder("edge-start", DAY),
         FakeOrder("edge-end", DAY_END),

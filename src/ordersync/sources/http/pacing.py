@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from yarl import URL
 
-logger = logging.getLogger("ordersync.extract")
+logger = logging.getLogger("ordersync.sources.http")
 
 Monotonic = Callable[[], float]
 

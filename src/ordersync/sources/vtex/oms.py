@@ -22,15 +22,15 @@ from pydantic import SecretStr
 from yarl import URL
 
 from ordersync.errors import MalformedBodyError, NotFoundError, SourceError
-from ordersync.extract.models import DATE_FIELDS, ClientStats, DateField, ListEntry, parse_list_item
-from ordersync.extract.order_head import OrderHead, decode_order_head
-from ordersync.extract.pacing import Pacer, account_key, shared_pacer
-from ordersync.extract.retry import RetryPolicy
-from ordersync.extract.seen import SeenOrders
-from ordersync.extract.transport import Transport
-from ordersync.extract.windows import Window
+from ordersync.land.order_head import OrderHead, decode_order_head
+from ordersync.sources.http.pacing import Pacer, account_key, shared_pacer
+from ordersync.sources.http.retry import RetryPolicy
+from ordersync.sources.http.transport import ClientStats, Transport
+from ordersync.sources.vtex.listing import DATE_FIELDS, DateField, ListEntry, parse_list_item
+from ordersync.sources.vtex.seen import SeenOrders
+from ordersync.sources.vtex.windows import ListWindow
 
-logger = logging.getLogger("ordersync.extract")
+logger = logging.getLogger("ordersync.sources.vtex")
 
 MAX_PAGES = 30
 MAX_PER_PAGE = 100
@@ -50,7 +50,7 @@ class OrderBody:
 
 @dataclass(frozen=True, slots=True)
 class _Page:
-    window: Window
+    window: ListWindow
     number: int
     entries: list[ListEntry]
     total: int
@@ -99,9 +99,9 @@ class VtexClient:
             timeout=timeout,
             sleep=sleep,
             stats=self.stats,
-            pacer=None
+            pacers=()
             if requests_per_minute is None
-            else shared_pacer(pacer_key or account_key(base_url), requests_per_minute),
+            else (shared_pacer(pacer_key or account_key(base_url), requests_per_minute),),
         )
         self._orders_url = str(URL(self._http.base_url) / "api/oms/pvt/orders")
 
@@ -111,7 +111,7 @@ class VtexClient:
     @property
     def pacer(self) -> Pacer | None:
         """The account's shared budget, or None when the client is not paced."""
-        return self._http.pacer
+        return self._http.pacers[0] if self._http.pacers else None
 
     async def __aenter__(self) -> VtexClient:
         await self._http.open()
@@ -193,12 +193,12 @@ class VtexClient:
         running: set[asyncio.Task[_Page]] = set()
         # Pages known to exist but not yet asked for. At most `limit` pages are in flight or read
         # and waiting for the caller, so memory follows the concurrency, not the window's size.
-        pending: collections.deque[tuple[Window, int]] = collections.deque()
+        pending: collections.deque[tuple[ListWindow, int]] = collections.deque()
         limit = 2 * self.concurrency
         # Pages asked for per window, or _SPLIT once the window is handed to its slices.
-        asked: dict[Window, int] = {}
+        asked: dict[ListWindow, int] = {}
 
-        def fetch(window: Window, first: int, last: int) -> None:
+        def fetch(window: ListWindow, first: int, last: int) -> None:
             pending.extend((window, number) for number in range(first, last + 1))
             seen.asked(window, last - first + 1)
             asked[window] = max(last, asked.get(window, 0))
@@ -213,7 +213,7 @@ class VtexClient:
                 task.add_done_callback(done.put_nowait)
                 running.add(task)
 
-        def split(window: Window, total: int) -> None:
+        def split(window: ListWindow, total: int) -> None:
             if not window.splittable:
                 raise SourceError(
                     f"list orders {field} {window}: {total} orders in one millisecond, more than VTEX "
@@ -226,7 +226,7 @@ class VtexClient:
             for part in parts:
                 fetch(part, 1, 1)
 
-        fetch(Window.covering(start, end), 1, 1)
+        fetch(ListWindow.covering(start, end), 1, 1)
         launch()
         try:
             while running:
@@ -255,7 +255,7 @@ class VtexClient:
         so reconciling a day costs one request whatever its size. The sum is None when not reported.
         """
         self.stats.list_calls += 1
-        window = Window.covering(start, end)
+        window = ListWindow.covering(start, end)
         query = urlencode({f"f_{field}": window.filter_value(field), "per_page": 1, "page": 1}, quote_via=quote)
         url = URL(f"{self._orders_url}?{query}", encoded=True)
         _, doc = await self._http.get_json(url, f"list totals {field} {window}", parse=_list_doc, record=False)
@@ -267,7 +267,7 @@ class VtexClient:
             cents = None
         return total, cents
 
-    async def _list_page(self, field: DateField, window: Window, number: int) -> _Page:
+    async def _list_page(self, field: DateField, window: ListWindow, number: int) -> _Page:
         self.stats.list_calls += 1
         query = urlencode(
             {

@@ -22,8 +22,8 @@ from factories import push_event
 from ordersync.errors import UnreadableFileError
 from ordersync.facade import Ordersync
 from ordersync.land.quarantine import quarantined_raw
-from ordersync.sources.push import files
-from ordersync.sources.push.files import FileSource, Unreadable, batched
+from ordersync.sources.files import FileSource, Unreadable, batched
+from ordersync.sources.files import reading as files
 from support.sim import settings_for
 
 T0 = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
@@ -344,7 +344,7 @@ def test_a_json_array_is_split_into_its_elements_across_any_chunk_boundary(
     path = tmp_path / "a.json"
     path.write_text(text, encoding="utf-8")
     for chunk in (1, 2, 3, 7, 1 << 20):
-        monkeypatch.setattr(files, "_CHUNK", chunk)
+        monkeypatch.setattr(files, "CHUNK", chunk)
         items = list(FileSource.of(path).items())
         assert [orjson.loads(i.raw) for i in items] == doc, chunk
         assert [i.where for i in items] == [f"a.json line {n}" for n in range(2, 8)]
@@ -371,7 +371,7 @@ def test_csv_columns_nest_by_their_dots_and_empty_cells_are_absent(tmp_path: Pat
 def test_a_huge_row_is_never_held_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int) -> None:
     monkeypatch.setattr(files, "MAX_PAYLOAD_BYTES", 1000)
     monkeypatch.setattr(files, "KEPT_BYTES", 100)
-    monkeypatch.setattr(files, "_CHUNK", chunk)
+    monkeypatch.setattr(files, "CHUNK", chunk)
     path = tmp_path / "h.ndjson"
     path.write_bytes(b'{"a": 1}\n' + b"x" * 50_000 + b"\r\n" + b'{"b": 2}')
     a, huge, b = FileSource.of(path).items()

@@ -11,7 +11,8 @@ import pytest
 from pydantic import SecretStr
 
 from ordersync.errors import NotFoundError, SourceError, TransientSourceError
-from ordersync.extract import MalformedBodyError, VtexClient
+from ordersync.sources.http.transport import MalformedBodyError
+from ordersync.sources.vtex import VtexClient
 from support.fake_vtex import APP_KEY, APP_TOKEN, CUT, MALFORMED, FakeOrder, FakeVtex, Fault, RecordingSleep, spread
 
 DAY = datetime(2024, 5, 1, 3, tzinfo=UTC)

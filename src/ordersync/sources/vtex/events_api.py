@@ -1,10 +1,11 @@
 """VTEX's Feed v3 and Hook endpoints for one store account: read and commit the feed, read and
 write the feed's and the hook's configuration.
 
-Every call waits for two budgets: the feed's own (`[feed] requests_per_minute`, at most the 500 a
-minute VTEX's example consumer keeps to) and the account's, shared with the pull's requests. A 429
-is not waited out here as the pull does: it raises FeedThrottledError at once, so the caller can
-stop asking the account for a while (VTEX: "stop making additional API requests").
+Every attempt waits for two budgets: the feed's own (`[feed] requests_per_minute`, at most the 500 a
+minute VTEX's example consumer keeps to) and the account's, shared with the pull's requests; the
+transport, pacing and retry are the pull's (ordersync.sources.http). A 429 holds both budgets and is
+not waited out here as the pull does: it raises FeedThrottledError at once, so the caller can stop
+asking the account for a while (VTEX: "stop making additional API requests").
 """
 
 from __future__ import annotations
@@ -20,10 +21,9 @@ from yarl import URL
 
 from ordersync.config import FeedSettings, SyncSettings, read_secret
 from ordersync.errors import ConfigError, FeedThrottledError, SourceError, TransientSourceError
-from ordersync.extract.models import ClientStats
-from ordersync.extract.pacing import Pacer, account_key, shared_pacer
-from ordersync.extract.retry import RetryPolicy
-from ordersync.extract.transport import Transport
+from ordersync.sources.http.pacing import account_key, shared_pacer
+from ordersync.sources.http.retry import MAX_BACKOFF_SECONDS, RetryPolicy
+from ordersync.sources.http.transport import ClientStats, Transport
 from ordersync.tenants import Tenant
 
 MAX_LOT = 10  # VTEX: "Maximum accepted value is 10"
@@ -46,8 +46,12 @@ class FeedEvent:
 class ApiStats:
     requests: int = 0
     throttled: int = 0
-    pace_wait_seconds: float = 0.0
     http: ClientStats = field(default_factory=ClientStats)
+
+    @property
+    def pace_wait_seconds(self) -> float:
+        """Seconds calls waited for the two budgets (held after a 429 included)."""
+        return self.http.pace_wait_seconds + self.http.throttle_wait_seconds
 
 
 def feed_pacer_key(base_url: str) -> str:
@@ -72,7 +76,6 @@ class EventsApi:
             raise ConfigError(f"tenant {tenant.tenant_name!r} has no store API (platform {tenant.platform})")
         self.tenant = tenant
         self.stats = ApiStats()
-        self._sleep = sleep
         self._backoff = feed.backoff_seconds
         policy = RetryPolicy(
             max_retries=sync.max_retries,
@@ -88,11 +91,11 @@ class EventsApi:
             timeout=sync.request_timeout_seconds,
             sleep=sleep,
             stats=self.stats.http,
-        )
-        # Two budgets, reserved one after the other: the feed's cap and the account's share.
-        self._pacers: tuple[Pacer, ...] = (
-            shared_pacer(feed_pacer_key(tenant.base_url), feed.requests_per_minute),
-            shared_pacer(account_key(tenant.base_url), sync.requests_per_minute),
+            # Two budgets, reserved one after the other: the feed's cap and the account's share.
+            pacers=(
+                shared_pacer(feed_pacer_key(tenant.base_url), feed.requests_per_minute),
+                shared_pacer(account_key(tenant.base_url), sync.requests_per_minute),
+            ),
         )
         self._root = URL(self._http.base_url) / "api/orders"
 
@@ -159,17 +162,15 @@ class EventsApi:
     async def _call(
         self, method: str, url: URL, what: str, data: bytes | None, parse: Callable[[bytes], T]
     ) -> tuple[bytes, T]:
-        starts = [await self._slot(p) for p in self._pacers]
         self.stats.requests += 1
         try:
-            result = await self._http.send_json(method, url, what, data=data, parse=parse, record=False)
+            return await self._http.send_json(method, url, what, data=data, parse=parse, record=False)
         except TransientSourceError as exc:
             if exc.status != 429:
                 raise
             self.stats.throttled += 1
-            wait = max(self._backoff, exc.retry_after or 0.0)
-            for pacer, start in zip(self._pacers, starts, strict=True):
-                pacer.throttled(start, exc.retry_after or 1.0)
+            # The transport has held both budgets; the feed pauses longer (the store's word, capped).
+            wait = max(self._backoff, min(exc.retry_after or 0.0, MAX_BACKOFF_SECONDS))
             raise FeedThrottledError(
                 f"{what}: the store answered 429 (too many requests); its feed is left alone for {wait:g} s",
                 429,
@@ -181,18 +182,6 @@ class EventsApi:
                     f"{exc}; feed and hook calls also need the 'Feed v3 and Hook Admin' resource", exc.status
                 ) from None
             raise
-        for pacer in self._pacers:
-            pacer.succeeded()
-        return result
-
-    async def _slot(self, pacer: Pacer) -> float:
-        while True:
-            slot = pacer.reserve()
-            if slot.wait > 0:
-                self.stats.pace_wait_seconds += slot.wait
-                await self._sleep(slot.wait)
-            if pacer.valid(slot):
-                return slot.start
 
 
 def _any(body: bytes) -> bytes:

@@ -1,10 +1,11 @@
-"""What the list endpoint tells us about an order, and the client's counters."""
+"""What the list endpoint tells us about an order, and whether that is worth a get-order."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Literal
 
 from ordersync.dates import parse_vtex_datetime
@@ -22,23 +23,6 @@ class ListEntry:
     last_change: datetime | None
     status: str | None
     total_value_cents: int | None
-
-
-@dataclass
-class ClientStats:
-    """Counters for one client. Calls count logical requests; `retries` counts the extra attempts
-    (after 429s included); `throttled` the answers that were 429; `throttle_wait_seconds` the seconds
-    requests waited because of 429s (their own Retry-After or the account's hold);
-    `pace_wait_seconds` the seconds they waited for the account's budget."""
-
-    list_calls: int = 0
-    get_calls: int = 0
-    retries: int = 0
-    throttled: int = 0
-    splits: int = 0
-    bad_list_items: int = 0
-    throttle_wait_seconds: float = 0.0
-    pace_wait_seconds: float = 0.0
 
 
 def parse_list_item(item: Any) -> ListEntry | None:
@@ -80,3 +64,32 @@ def _cents(value: Any) -> int | None:
     if isinstance(value, float) and math.isfinite(value):
         return round(value)
     return None
+
+
+@dataclass
+class Known:
+    """What is already landed for one order: its newest version and every payload seen."""
+
+    event_time: datetime
+    status: str | None
+    total_value: Decimal
+    hashes: set[str] = field(default_factory=set)
+
+
+def _ms(value: datetime) -> datetime:
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+
+
+def needs_fetch(entry: ListEntry, known: Known | None) -> bool:
+    """Fetch an order that is new, or whose list entry shows a change since what was landed.
+
+    lastChange alone is not enough: the list may print it with fewer digits than get-order, so two
+    changes within one second would look equal. Status and value differences count too; a list
+    that lags behind costs a fetch whose identical payload is then skipped.
+    """
+    if known is None:
+        return True
+    if entry.last_change is not None and _ms(entry.last_change) > _ms(known.event_time):
+        return True
+    cents = int(known.total_value * 100)
+    return entry.status != known.status or (entry.total_value_cents is not None and entry.total_value_cents != cents)

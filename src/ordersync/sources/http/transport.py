@@ -1,4 +1,5 @@
-"""The HTTP layer: one session per client, auth headers, bounded concurrency, pacing, retries, error mapping.
+"""The HTTP layer of the store APIs: one session per client, auth headers, bounded concurrency, pacing,
+retries, error mapping.
 
 A 429 is never a failure: the request waits as told (Retry-After, else a backoff) and goes on, without
 counting against `max_retries` (those are for 5xx, timeouts and malformed bodies); only a request
@@ -12,7 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import aiohttp
@@ -21,16 +23,32 @@ from pydantic import SecretStr
 from yarl import URL
 
 from ordersync.errors import MalformedBodyError, NotFoundError, SourceError, TransientSourceError
-from ordersync.extract.models import ClientStats
-from ordersync.extract.pacing import Pacer
-from ordersync.extract.retry import RETRIABLE_STATUSES, RetryPolicy, parse_retry_after
+from ordersync.sources.http.pacing import Pacer
+from ordersync.sources.http.retry import RETRIABLE_STATUSES, RetryPolicy, parse_retry_after
 
-logger = logging.getLogger("ordersync.extract")
+logger = logging.getLogger("ordersync.sources.http")
 
 Sleep = Callable[[float], Awaitable[None]]
 T = TypeVar("T")
 
 _INVALID = object()
+
+
+@dataclass
+class ClientStats:
+    """Counters for one client. Calls count logical requests; `retries` counts the extra attempts
+    (after 429s included); `throttled` the answers that were 429; `throttle_wait_seconds` the seconds
+    requests waited because of 429s (their own Retry-After or the account's hold);
+    `pace_wait_seconds` the seconds they waited for the account's budget."""
+
+    list_calls: int = 0
+    get_calls: int = 0
+    retries: int = 0
+    throttled: int = 0
+    splits: int = 0
+    bad_list_items: int = 0
+    throttle_wait_seconds: float = 0.0
+    pace_wait_seconds: float = 0.0
 
 
 class _Failure:
@@ -65,8 +83,10 @@ class Transport:
         timeout: float,
         sleep: Sleep,
         stats: ClientStats,
-        pacer: Pacer | None = None,
+        pacers: Sequence[Pacer] = (),
     ) -> None:
+        """`pacers`: the budgets every attempt waits for, in turn (the pull: the account's; the feed:
+        its own and the account's); a 429 holds each of them. None: as fast as `concurrency` allows."""
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         self.base_url = base_url.rstrip("/")
@@ -75,7 +95,7 @@ class Transport:
         self._concurrency = concurrency
         self._timeout = timeout
         self._sleep = sleep
-        self.pacer = pacer
+        self.pacers = tuple(pacers)
         # Kept as SecretStr: the plain values exist only inside the session's default headers.
         self._credentials = (app_key, app_token)
         # With the connector's pool as big as the semaphore, no request waits for a connection,
@@ -133,13 +153,14 @@ class Transport:
         malformed: _Failure | None = None
         while True:
             async with self._sem:
-                sent_at = await self._paced()
+                starts = await self._paced()
                 try:
                     async with session.request(method, url, data=data, allow_redirects=False) as resp:
                         status = resp.status
                         body = await resp.read()
-                        if status != 429 and self.pacer is not None:
-                            self.pacer.succeeded()
+                        if status != 429:
+                            for pacer in self.pacers:
+                                pacer.succeeded()
                         if status == 200:
                             try:
                                 return body, parse(body)
@@ -159,6 +180,11 @@ class Transport:
                 except (aiohttp.ClientError, TimeoutError) as exc:
                     failure = _Failure(self._describe(exc), None)
             if failure.status == 429:
+                throttled += 1
+                wait = self.policy.throttle_wait(failure.retry_after, throttled)
+                # The account's budget is spent: the next slot of every client starts after the hold.
+                for pacer, start in zip(self.pacers, starts, strict=True):
+                    pacer.throttled(start, wait)
                 if throttle_waited >= self.policy.max_throttle_wait:
                     raise TransientSourceError(
                         f"{what}: still HTTP 429 after waiting {throttle_waited:.0f}s in total for the "
@@ -167,15 +193,10 @@ class Transport:
                         429,
                         failure.retry_after,
                     )
-                throttled += 1
                 self.stats.retries += 1
-                wait = self.policy.throttle_wait(failure.retry_after, throttled)
                 throttle_waited += wait
                 logger.info("%s: HTTP 429; waiting %.2fs (throttled %d times)", what, wait, throttled)
-                if self.pacer is not None:
-                    # The next slot starts after the hold: the wait is taken there, for every client.
-                    self.pacer.throttled(sent_at, wait)
-                else:
+                if not self.pacers:  # else the wait is taken in the next slot
                     self.stats.throttle_wait_seconds += wait
                     await self._sleep(wait)
                 continue
@@ -188,20 +209,21 @@ class Transport:
             logger.info("%s: %s; retry %d in %.2fs", what, failure.reason, retries, wait)
             await self._sleep(wait)
 
-    async def _paced(self) -> float:
-        """Wait for this request's slot in the account's budget, and return the slot's start.
-        Without a pacer, at once."""
-        pacer = self.pacer
-        if pacer is None:
-            return 0.0
-        while True:
-            slot = pacer.reserve()
-            if slot.wait > 0:
-                self.stats.throttle_wait_seconds += slot.held
-                self.stats.pace_wait_seconds += slot.wait - slot.held
-                await self._sleep(slot.wait)
-            if pacer.valid(slot):
-                return slot.start
+    async def _paced(self) -> list[float]:
+        """Wait for this attempt's slot in each budget, in turn, and return the slots' starts.
+        Without pacers, at once."""
+        starts = []
+        for pacer in self.pacers:
+            while True:
+                slot = pacer.reserve()
+                if slot.wait > 0:
+                    self.stats.throttle_wait_seconds += slot.held
+                    self.stats.pace_wait_seconds += slot.wait - slot.held
+                    await self._sleep(slot.wait)
+                if pacer.valid(slot):
+                    starts.append(slot.start)
+                    break
+        return starts
 
     def _fatal(self, status: int, body: bytes, what: str, record: bool, location: str | None) -> Exception:
         if status in (401, 403):

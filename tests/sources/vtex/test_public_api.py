@@ -9,28 +9,20 @@ from typing import get_args
 
 import pytest
 
-import ordersync.extract as extract
+import ordersync.sources.vtex as vtex
 from ordersync.errors import TransientSourceError
-from ordersync.extract import ClientStats, DateField, ListEntry, MalformedBodyError, VtexClient
+from ordersync.land.order_head import decode_order_head
+from ordersync.sources.http.transport import ClientStats, MalformedBodyError
+from ordersync.sources.vtex import DateField, ListEntry, VtexClient
 
 
 def test_exported_names() -> None:
-    assert set(extract.__all__) == {
-        "MAX_PAGES",
-        "ClientStats",
-        "DateField",
-        "ListEntry",
-        "MalformedBodyError",
-        "OrderBody",
-        "OrderHead",
-        "VtexClient",
-        "decode_order_head",
-    }
+    assert set(vtex.__all__) == {"MAX_PAGES", "DateField", "ListEntry", "OrderBody", "VtexClient", "client_for"}
 
 
 def test_order_body_keeps_the_raw_bytes_with_the_decoded_head() -> None:
     raw = b'{"orderId": "x", "value": 1990, "items": [{"id": "1"}], "clientProfileData": {"email": "a@b.c"}}'
-    body = extract.OrderBody(raw, extract.decode_order_head(raw))
+    body = vtex.OrderBody(raw, decode_order_head(raw))
     assert body.raw == raw
     assert body.head.order_id == "x" and body.head.value == 1990
     assert body.head.client_profile_data == {"email": "a@b.c"}
@@ -40,7 +32,7 @@ def test_order_body_keeps_the_raw_bytes_with_the_decoded_head() -> None:
 @pytest.mark.parametrize("raw", [b"[1, 2]", b'"order"', b"null", b'{"orderId": "x"', b'{"orderId": "x"} trailing'])
 def test_decode_order_head_refuses_what_is_not_one_json_object(raw: bytes) -> None:
     with pytest.raises(ValueError):
-        extract.decode_order_head(raw)
+        decode_order_head(raw)
 
 
 def test_list_entry_and_stats_fields() -> None:

@@ -31,14 +31,15 @@ def from_ms(ms: int) -> datetime:
 
 
 @dataclass(frozen=True, slots=True)
-class Window:
-    """[start, end] in epoch milliseconds, both ends inclusive."""
+class ListWindow:
+    """A list filter's window: [start, end] in epoch milliseconds, both ends inclusive (not
+    sync.windows.Window, the span a run reads)."""
 
     start: int
     end: int
 
     @classmethod
-    def covering(cls, start: datetime, end: datetime) -> Window:
+    def covering(cls, start: datetime, end: datetime) -> ListWindow:
         window = cls(floor_ms(start), ceil_ms(end))
         if window.start > window.end:
             raise ValueError(f"window starts after it ends: {start.isoformat()} > {end.isoformat()}")
@@ -54,14 +55,14 @@ class Window:
         # With shared boundaries, a window one millisecond wide has no smaller parts.
         return self.end - self.start >= 2
 
-    def split(self, parts: int) -> list[Window]:
+    def split(self, parts: int) -> list[ListWindow]:
         """Up to `parts` equal slices, each strictly smaller than this window, neighbours sharing an end."""
         if not self.splittable:
             raise ValueError(f"window {self} is too short to split")
         span = self.end - self.start
         parts = max(2, min(parts, span))
         bounds = [self.start + span * i // parts for i in range(parts + 1)]
-        return [Window(a, b) for a, b in pairwise(bounds)]
+        return [ListWindow(a, b) for a, b in pairwise(bounds)]
 
     def __str__(self) -> str:
         return f"[{from_ms(self.start).isoformat()} TO {from_ms(self.end).isoformat()}]"

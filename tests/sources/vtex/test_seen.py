@@ -7,13 +7,13 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ordersync.extract.models import ListEntry
-from ordersync.extract.seen import SeenOrders
-from ordersync.extract.windows import Window, from_ms
+from ordersync.sources.vtex.listing import ListEntry
+from ordersync.sources.vtex.seen import SeenOrders
+from ordersync.sources.vtex.windows import ListWindow, from_ms
 from support.properties import examples
 
 DAY = datetime(2024, 5, 1, tzinfo=UTC)
-ROOT = Window.covering(DAY, DAY + timedelta(days=1) - timedelta(microseconds=1))
+ROOT = ListWindow.covering(DAY, DAY + timedelta(days=1) - timedelta(microseconds=1))
 
 
 def entry(order_id: str, created: datetime) -> ListEntry:
@@ -32,7 +32,7 @@ def test_a_finished_slice_forgets_its_interior_but_not_its_ends() -> None:
     seen.done(ROOT)
     assert seen.held() == 1
     # a neighbour sharing the boundary still skips the order on it
-    neighbour = Window(ROOT.start - 3_600_000, ROOT.start)
+    neighbour = ListWindow(ROOT.start - 3_600_000, ROOT.start)
     seen.asked(neighbour, 1)
     assert not seen.first_time(neighbour, edge)
 
@@ -87,11 +87,11 @@ def test_every_order_comes_exactly_once_whatever_the_reading_order(
 ) -> None:
     """Orders read first by the whole window (one page), then by its slices: an order on a shared
     boundary is in both neighbours, some repeat on shifted pages, pages come back in any order."""
-    root = Window(ROOT.start + 1_234, ROOT.end)  # slices meet off whole seconds
+    root = ListWindow(ROOT.start + 1_234, ROOT.end)  # slices meet off whole seconds
     slices = root.split(parts)
     orders = {f"o{i}": root.start + off for i, off in enumerate(offsets)}
     orders.update({f"b{k}": s.end for k, s in enumerate(slices[:-1])})  # on the shared boundaries
-    reads: list[tuple[Window, str]] = [(root, oid) for oid in list(orders)[:3]]
+    reads: list[tuple[ListWindow, str]] = [(root, oid) for oid in list(orders)[:3]]
     for s in slices:
         reads += [(s, oid) for oid, ms in orders.items() if s.start <= ms <= s.end]
     reads += [(slices[0], oid) for i, oid in enumerate(orders) if i in repeats and orders[oid] <= slices[0].end]

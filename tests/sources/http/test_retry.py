@@ -1,4 +1,4 @@
-"""The retry policy on its own: Retry-After forms and backoff bounds."""
+"""The retry policy on its own: Retry-After forms and backoff bounds, for every caller that waits."""
 
 from __future__ import annotations
 
@@ -6,7 +6,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from ordersync.extract.retry import RETRIABLE_STATUSES, RetryPolicy, parse_retry_after
+from ordersync.sources.http.retry import (
+    MAX_BACKOFF_SECONDS,
+    RETRIABLE_STATUSES,
+    RetryPolicy,
+    backoff,
+    parse_retry_after,
+)
 
 NOW = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 
@@ -39,6 +45,13 @@ def test_backoff_doubles_with_jitter_up_to_the_cap() -> None:
         waits = [policy.backoff(retry) for _ in range(200)]
         assert all(cap / 2 <= w <= cap for w in waits)
         assert len(set(waits)) > 1
+
+
+def test_one_backoff_doubles_from_its_first_wait_and_is_always_capped() -> None:
+    assert [backoff(2.0, retry, 10.0) for retry in (1, 2, 3, 4, 5)] == [2.0, 4.0, 8.0, 10.0, 10.0]
+    assert backoff(30.0, 10_000) == MAX_BACKOFF_SECONDS == 3600.0  # no caller waits longer, by default
+    assert backoff(0.0, 5) == 0.0 and backoff(1.0, 0) == 1.0
+    assert all(5.0 <= backoff(2.0, 4, 10.0, jitter=True) <= 10.0 for _ in range(100))
 
 
 def test_throttle_wait_prefers_the_server_and_caps_it() -> None:

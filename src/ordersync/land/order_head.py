@@ -5,6 +5,9 @@ fields and the raw bytes. Decoding into this struct still checks that the whole 
 JSON, but skips building Python objects for everything else, which is most of the CPU (and of
 the garbage collector's work) a full parse would cost per order. The fields stay untyped here:
 records.parse_order checks each one and says what is wrong with it.
+
+It lives in land, not in sources/vtex: land parses VTEX bodies itself (land_raw, the quarantine's
+retry, a quarantined record's orderId) and imports no source; the VTEX client decodes with it.
 """
 
 from __future__ import annotations

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ordersync.extract.models import DateField, ListEntry
-from ordersync.extract.windows import Window, floor_ms
+from ordersync.sources.vtex.listing import DateField, ListEntry
+from ordersync.sources.vtex.windows import ListWindow, floor_ms
 
 # The list may print creationDate with anything from 7 fractional digits to none, so an order
 # shown within a second of a slice's end may sit on it.
@@ -35,20 +35,20 @@ class SeenOrders:
     def __init__(self, date_field: DateField) -> None:
         self._keep_all = date_field != "creationDate"
         self._edges: set[str] = set()
-        self._slices: dict[Window, _Slice] = {}
+        self._slices: dict[ListWindow, _Slice] = {}
 
-    def asked(self, window: Window, pages: int) -> None:
+    def asked(self, window: ListWindow, pages: int) -> None:
         """`pages` more pages of `window` were asked for."""
         self._slice(window).outstanding += pages
 
-    def split(self, window: Window, parts: list[Window]) -> None:
+    def split(self, window: ListWindow, parts: list[ListWindow]) -> None:
         """`window` is read as `parts` from now on; they skip what it has yielded (or will)."""
         parent = self._slice(window)
         lent = (parent.ids, *parent.inherited)
         for part in parts:
             self._slices.setdefault(part, _Slice(lent))
 
-    def done(self, window: Window, pages: int = 1) -> None:
+    def done(self, window: ListWindow, pages: int = 1) -> None:
         """`pages` pages of `window` came back or will not be asked for after all."""
         s = self._slices[window]
         s.outstanding -= pages
@@ -56,7 +56,7 @@ class SeenOrders:
             # Slices split from it hold its set for as long as they need it.
             del self._slices[window]
 
-    def first_time(self, window: Window, entry: ListEntry) -> bool:
+    def first_time(self, window: ListWindow, entry: ListEntry) -> bool:
         """Record `entry`, read from a page of `window`; False if this call has yielded it before."""
         oid = entry.order_id
         s = self._slices[window]
@@ -76,10 +76,10 @@ class SeenOrders:
                 sets[id(ids)] = ids
         return sum(len(ids) for ids in sets.values())
 
-    def _slice(self, window: Window) -> _Slice:
+    def _slice(self, window: ListWindow) -> _Slice:
         return self._slices.setdefault(window, _Slice(()))
 
     @staticmethod
-    def _near_end(window: Window, entry: ListEntry) -> bool:
+    def _near_end(window: ListWindow, entry: ListEntry) -> bool:
         ms = floor_ms(entry.creation_date)
         return abs(ms - window.start) <= _EDGE_MS or abs(ms - window.end) <= _EDGE_MS

@@ -1,4 +1,5 @@
-"""When to try a request again, and how long to wait first."""
+"""When to try a request again, and how long to wait first: the one back-off and the one Retry-After
+parser, for every caller that waits (the store clients, the job retries, webhook deliveries)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,18 @@ from email.utils import parsedate_to_datetime
 
 # 408, 429 and 5xx say "not now"; every other status says "not ever".
 RETRIABLE_STATUSES = frozenset({408, 429, *range(500, 600)})
+# No caller waits longer than this between two attempts, whatever the doubling or a server says.
+MAX_BACKOFF_SECONDS = 3600.0
+
+
+def backoff(first: float, retry: int, cap: float = MAX_BACKOFF_SECONDS, *, jitter: bool = False) -> float:
+    """Seconds to wait before retry number `retry` (1-based): `first`, doubling, at most `cap`.
+
+    With `jitter`, equal jitter: uniformly between half and all of it, so clients that failed together
+    do not come back together.
+    """
+    wait = min(cap, first * 2.0 ** min(max(retry - 1, 0), 62))
+    return wait / 2 + random.random() * wait / 2 if jitter else float(wait)
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,9 +43,7 @@ class RetryPolicy:
 
     def backoff(self, retry: int, base: float | None = None) -> float:
         """Seconds to wait before retry number `retry` (1-based): equal jitter over a doubling cap."""
-        first = self.base if base is None else base
-        cap = min(self.max_backoff, first * 2.0 ** min(retry - 1, 62))
-        return cap / 2 + random.random() * cap / 2
+        return backoff(self.base if base is None else base, retry, self.max_backoff, jitter=True)
 
     def throttle_wait(self, retry_after: float | None, retry: int) -> float:
         """Seconds to wait after a 429: the server's Retry-After (at least `min_throttle_wait`, so a

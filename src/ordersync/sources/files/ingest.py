@@ -22,8 +22,8 @@ from ordersync.clock import Clock
 from ordersync.console import Reporter
 from ordersync.errors import UnreadableFileError
 from ordersync.land.intake import BatchResult, Intake, Item
+from ordersync.sources.files import FileSource, OnRead, format_named, parse_file_item
 from ordersync.sources.push.events import item_order_id
-from ordersync.sources.push.files import FileSource, OnRead, format_named, parse_file_item
 from ordersync.tenants import Tenant
 from ordersync.warehouse import Warehouse
 
