@@ -25,7 +25,7 @@ from ordersync.clock import ManualClock
 from ordersync.config import WarehouseSettings
 from ordersync.warehouse import Warehouse, open_warehouse
 from ordersync.warehouse.migrate import upgrade
-from support import properties  # noqa: F401  (registers and loads the hypothesis profile)
+from support import dbt_parse, properties  # noqa: F401  (properties registers and loads the hypothesis profile)
 
 PG_ADMIN_URL = os.environ.get("ORDERSYNC_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 BACKENDS = ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)]
@@ -44,6 +44,20 @@ def _migrate(url: str) -> None:
         upgrade(wh)
     finally:
         wh.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _shared_dbt_parse(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Every in-process dbt build starts from one parse per run and backend instead of parsing the
+    project again for each warehouse (support/dbt_parse.py); only in a session that runs dbt tests.
+    The run's base folder (holding each xdist worker's own) is shared by the workers."""
+    if not any(item.get_closest_marker("dbt") for item in request.session.items):
+        yield
+        return
+    base = tmp_path_factory.getbasetemp()
+    dbt_parse.configure(base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base, PG_ADMIN_URL)
+    with dbt_parse.seeding():
+        yield
 
 
 @pytest.fixture(scope="session")
