@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -50,8 +51,10 @@ def _migrate(url: str) -> None:
 def _shared_dbt_parse(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Every in-process dbt build starts from one parse per run and backend instead of parsing the
     project again for each warehouse (support/dbt_parse.py); only in a session that runs dbt tests.
-    The run's base folder (holding each xdist worker's own) is shared by the workers."""
-    if not any(item.get_closest_marker("dbt") for item in request.session.items):
+    The run's base folder (holding each xdist worker's own) is shared by the workers.
+    ORDERSYNC_TEST_SHARED_PARSE=0 turns it off: every warehouse's first build parses in full."""
+    off = os.environ.get("ORDERSYNC_TEST_SHARED_PARSE") == "0"
+    if off or not any(item.get_closest_marker("dbt") for item in request.session.items):
         yield
         return
     base = tmp_path_factory.getbasetemp()
@@ -160,6 +163,34 @@ def clock(request: pytest.FixtureRequest) -> ManualClock:
 #: The longest tests (each over half a minute), started first.
 LONGEST = ("worker/test_scenario", "worker/test_multi_worker", "transform/test_transform_convergence",
            "sync/test_end_to_end", "sync/test_crash_resume", "transform/test_never_skip")  # fmt: skip
+
+
+#: Modules whose tests share a costly module-scoped fixture (a served app, a simulator, a synced and
+#: built warehouse): each runs on one worker per backend (`pytest_xdist_make_scheduler`).
+SHARED_SETUP = ("observe/test_verify.py", "observe/test_lateness.py", "web/test_edges.py", "web/test_bad_bodies.py",
+                "revisions/test_plans.py", "revisions/test_revenue.py", "simulator/test_api.py",
+                "simulator/test_feed.py", "simulator/test_hook.py", "simulator/test_sdk.py")  # fmt: skip
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Tests handed out one by one (`--maxschedchunk=1`), except a SHARED_SETUP module's, which go
+    to one worker per backend as one unit, so its module-scoped fixture is set up once per backend
+    instead of once on every worker (and again each time a worker's backend changes). xdist's own
+    `--dist loadgroup` would do it with marks, but it stopped grouping under pytest 9.2
+    (pytest-dev/pytest-xdist#1386). Collection order is kept (`--no-loadscope-reorder`)."""
+    if config.getvalue("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedSetupScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module, _, rest = nodeid.partition("::")
+            if not module.endswith(SHARED_SETUP):
+                return nodeid
+            params = rest.partition("[")[2]
+            return f"{module}::{next((b for b in ('duckdb', 'postgres') if b in params), '')}"
+
+    return SharedSetupScheduling(config, log)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
