@@ -173,11 +173,12 @@ SHARED_SETUP = ("observe/test_verify.py", "observe/test_lateness.py", "web/test_
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """Tests handed out one by one (`--maxschedchunk=1`), except a SHARED_SETUP module's, which go
-    to one worker per backend as one unit, so its module-scoped fixture is set up once per backend
-    instead of once on every worker (and again each time a worker's backend changes). xdist's own
-    `--dist loadgroup` would do it with marks, but it stopped grouping under pytest 9.2
-    (pytest-dev/pytest-xdist#1386). Collection order is kept (`--no-loadscope-reorder`)."""
+    """Each test a unit of its own, handed to a worker once it has two or fewer left, except a
+    SHARED_SETUP module's tests for one backend, which go to one worker as one unit: its
+    module-scoped fixture is then set up once per backend instead of once on every worker (and
+    again each time a worker's backend changes). xdist's `--dist loadgroup` would do it with marks,
+    but it stopped grouping under pytest 9.2 (pytest-dev/pytest-xdist#1386). Units keep collection
+    order, the longest first (`--no-loadscope-reorder`)."""
     if config.getvalue("dist") != "load":
         return None
     from xdist.scheduler import LoadScopeScheduling
