@@ -1,7 +1,9 @@
 """What the test suite's warehouse fixtures cost per test: migrating a fresh warehouse (as every test
 did before) against copying one migrated once per session (a DuckDB file copy, a PostgreSQL
 CREATE DATABASE ... TEMPLATE and its DROP), and a dbt build with a fresh state folder against one
-whose partial parse is kept (the build's values no longer change dbt's vars).
+whose partial parse is kept (the build's values no longer change dbt's vars), and the first build of
+a new warehouse parsing the project in full against one given the run's shared parse
+(tests/support/dbt_parse.py), in wall and CPU time.
 
     .venv/bin/python bench/bench_fixtures.py [--repeat 10] [--json]
 """
@@ -9,10 +11,12 @@ whose partial parse is kept (the build's values no longer change dbt's vars).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 import uuid
@@ -26,6 +30,9 @@ from ordersync.config import WarehouseSettings
 from ordersync.transform import run_dbt
 from ordersync.warehouse import open_warehouse
 from ordersync.warehouse.migrate import upgrade
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the tests' helpers
+from support import dbt_parse
 
 PG_ADMIN_URL = os.environ.get("ORDERSYNC_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -103,15 +110,41 @@ def main() -> None:
         out["dbt_build_first_ms"] = round(builds[0] * 1000)
         out["dbt_build_next_median_ms"] = round(statistics.median(builds[1:]) * 1000)
 
+        # the first build of each new warehouse (dbt already imported): a full parse, or the shared one
+        dbt_parse.configure(root / "shared-parse", PG_ADMIN_URL)
+        for seeded in (False, True):
+            wall: list[float] = []
+            cpu: list[float] = []
+            for i in range(max(3, args.repeat // 2)):
+                url = str(root / f"new-{seeded}-{i}" / "wh.duckdb")
+                Path(url).parent.mkdir()
+                migrate(url)
+                wh = open_warehouse(WarehouseSettings(url=url))
+                new_target = wh.dbt_target()
+                wh.close()
+                state = Path(url).parent / "dbt-state"
+                with dbt_parse.seeding() if seeded else contextlib.nullcontext():
+                    began, began_cpu = time.perf_counter(), time.process_time()
+                    run_dbt(new_target, "build", state_dir=state)
+                wall.append(time.perf_counter() - began)
+                cpu.append(time.process_time() - began_cpu)
+            key = "seeded" if seeded else "full_parse"
+            out[f"dbt_new_warehouse_{key}"] = {
+                "median_ms": round(statistics.median(wall) * 1000, 1),
+                "max_ms": round(max(wall) * 1000, 1),
+                "cpu_median_ms": round(statistics.median(cpu) * 1000, 1),
+            }
+
     if args.json:
         print(json.dumps(out, indent=2))
         return
-    print("| fixture step | median | max |\n|---|---:|---:|")
+    print("| fixture step | median | max | CPU median |\n|---|---:|---:|---:|")
     for key, value in out.items():
         if isinstance(value, dict):
-            print(f"| {key} | {value['median_ms']} ms | {value['max_ms']} ms |")
-    print(f"| dbt build, first in a state folder (full parse) | {out['dbt_build_first_ms']} ms | |")
-    print(f"| dbt build, next ones (partial parse) | {out['dbt_build_next_median_ms']} ms | |")
+            cpu = f"{value['cpu_median_ms']} ms" if "cpu_median_ms" in value else ""
+            print(f"| {key} | {value['median_ms']} ms | {value['max_ms']} ms | {cpu} |")
+    print(f"| dbt build, first in a state folder (full parse) | {out['dbt_build_first_ms']} ms | | |")
+    print(f"| dbt build, next ones (partial parse) | {out['dbt_build_next_median_ms']} ms | | |")
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -25,7 +26,7 @@ from ordersync.clock import ManualClock
 from ordersync.config import WarehouseSettings
 from ordersync.warehouse import Warehouse, open_warehouse
 from ordersync.warehouse.migrate import upgrade
-from support import properties  # noqa: F401  (registers and loads the hypothesis profile)
+from support import dbt_parse, properties  # noqa: F401  (properties registers and loads the hypothesis profile)
 
 PG_ADMIN_URL = os.environ.get("ORDERSYNC_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 BACKENDS = ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)]
@@ -44,6 +45,22 @@ def _migrate(url: str) -> None:
         upgrade(wh)
     finally:
         wh.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _shared_dbt_parse(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Every in-process dbt build starts from one parse per run and backend instead of parsing the
+    project again for each warehouse (support/dbt_parse.py); only in a session that runs dbt tests.
+    The run's base folder (holding each xdist worker's own) is shared by the workers.
+    ORDERSYNC_TEST_SHARED_PARSE=0 turns it off: every warehouse's first build parses in full."""
+    off = os.environ.get("ORDERSYNC_TEST_SHARED_PARSE") == "0"
+    if off or not any(item.get_closest_marker("dbt") for item in request.session.items):
+        yield
+        return
+    base = tmp_path_factory.getbasetemp()
+    dbt_parse.configure(base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base, PG_ADMIN_URL)
+    with dbt_parse.seeding():
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -146,6 +163,37 @@ def clock(request: pytest.FixtureRequest) -> ManualClock:
 #: The longest tests (each over half a minute), started first.
 LONGEST = ("worker/test_scenario", "worker/test_multi_worker", "transform/test_transform_convergence",
            "sync/test_end_to_end", "sync/test_crash_resume", "transform/test_never_skip")  # fmt: skip
+
+
+#: Modules whose tests share a costly module-scoped fixture (a served app, a simulator, a synced and
+#: built warehouse): each runs on one worker per backend (`pytest_xdist_make_scheduler`).
+#: (web/test_bad_bodies.py is not one: its DuckDB tests, all on one served warehouse, exhaust
+#: DuckDB's default memory limit.)
+SHARED_SETUP = ("observe/test_verify.py", "observe/test_lateness.py", "web/test_edges.py",
+                "revisions/test_plans.py", "revisions/test_revenue.py", "simulator/test_api.py",
+                "simulator/test_feed.py", "simulator/test_hook.py", "simulator/test_sdk.py")  # fmt: skip
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Each test a unit of its own, handed to a worker once it has two or fewer left, except a
+    SHARED_SETUP module's tests for one backend, which go to one worker as one unit: its
+    module-scoped fixture is then set up once per backend instead of once on every worker (and
+    again each time a worker's backend changes). xdist's `--dist loadgroup` would do it with marks,
+    but it stopped grouping under pytest 9.2 (pytest-dev/pytest-xdist#1386). Units keep collection
+    order, the longest first (`--no-loadscope-reorder`)."""
+    if config.getvalue("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedSetupScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module, _, rest = nodeid.partition("::")
+            if not module.endswith(SHARED_SETUP):
+                return nodeid
+            params = rest.partition("[")[2]
+            return f"{module}::{next((b for b in ('duckdb', 'postgres') if b in params), '')}"
+
+    return SharedSetupScheduling(config, log)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
