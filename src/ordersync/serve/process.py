@@ -49,8 +49,11 @@ PULSE_SECONDS = 5.0
 CHECKPOINT_EVERY_SECONDS = 30.0
 SECRETS_EVERY_SECONDS = 30.0
 SWITCH_INTERVAL_SECONDS = 0.0005
-#: DuckDB: the WAL may grow this far before a commit checkpoints itself (the pulse does it sooner).
-CHECKPOINT_WAL_MB = 1024
+#: DuckDB: the WAL may grow this far before a commit checkpoints itself (the pulse does it sooner,
+#: past PULSE_WAL_MB). What is not checkpointed stays in DuckDB's buffer pool (48 MB by default):
+#: past the pool a commit fails, and a rollback that fails with it invalidates the database.
+CHECKPOINT_WAL_MB = 24
+PULSE_WAL_MB = 8
 
 
 @dataclass
@@ -177,7 +180,8 @@ class Serve:
         last_checkpoint = last_secrets = time.monotonic()
         while not self.stop.wait(1.0):
             now = time.monotonic()
-            if duck and now - last_checkpoint >= CHECKPOINT_EVERY_SECONDS and self._try_locked(self._checkpoint):
+            due = now - last_checkpoint >= CHECKPOINT_EVERY_SECONDS or self._wal_mb() >= PULSE_WAL_MB
+            if duck and due and self._try_locked(self._checkpoint):
                 last_checkpoint = time.monotonic()
             if duck and now - last_secrets >= SECRETS_EVERY_SECONDS and self._try_locked(self.hook_secrets.reload_held):
                 last_secrets = time.monotonic()
@@ -187,6 +191,16 @@ class Serve:
                     self._try_locked(self._look)
                 else:
                     self._guarded(lambda: self.gate.pooled(self._probe))
+
+    def _wal_mb(self) -> float:
+        """The size of the DuckDB file's write-ahead log (0 on PostgreSQL or when there is none)."""
+        if self.gate.pool is not None:
+            return 0.0
+        wal = Path(self.app.settings.warehouse.url.removeprefix("duckdb://") + ".wal")
+        try:
+            return wal.stat().st_size / 1e6
+        except OSError:
+            return 0.0
 
     def _probe(self, app: Ordersync) -> None:
         self.gate.vitals.schema_version = migrate.current_version(app.wh)
