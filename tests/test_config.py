@@ -14,17 +14,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
-from ordersync.config import (
-    Settings,
-    WarehouseSettings,
-    known_secrets,
-    load_settings,
-    mask_url,
-    read_secret,
-    register_secret,
-    scrub,
-)
+from ordersync.config import Settings, WarehouseSettings, load_settings
 from ordersync.errors import ConfigError
+from ordersync.secrets import known_secrets, mask_url, read_secret, register_secret, scrub
 from support.properties import examples
 
 

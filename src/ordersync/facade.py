@@ -23,6 +23,7 @@ from ordersync.console import Reporter, SilentReporter
 from ordersync.errors import ConfigError, NotFoundError, OrdersyncError, RefusedError, TenantBusyError, TransformError
 from ordersync.land import Lander, LandResult
 from ordersync.memory import keep_memory_flat
+from ordersync.secrets import digest
 from ordersync.sync.engine import SyncOutcome, TenantSync
 from ordersync.sync.jobs import Job, JobPolicy, run_jobs
 from ordersync.sync.leases import Fence, LeaseKeeper, dead_on_this_host, holder_name
@@ -30,7 +31,7 @@ from ordersync.sync.runs import RunCounters
 from ordersync.sync.windows import MODES
 from ordersync.tenants import Tenant, TenantStore
 from ordersync.warehouse import Warehouse, migrate, open_warehouse
-from ordersync.web.tokens import TokenInfo, TokenStore, digest
+from ordersync.web.tokens import TokenInfo, TokenStore
 
 if TYPE_CHECKING:
     from ordersync.land.quarantine import RetryResult

@@ -34,9 +34,10 @@ import orjson
 import uvloop
 
 from ordersync.clock import Clock
-from ordersync.config import RevisionsSettings, command_variables, register_secret, scrub
+from ordersync.config import RevisionsSettings
 from ordersync.errors import ConfigError, WarehouseError
 from ordersync.revisions.notice_bodies import NOTICE_ID_HEADER, Notice, body
+from ordersync.secrets import command_variables, register_secret, scrub
 from ordersync.warehouse import Warehouse
 
 log = logging.getLogger("ordersync.notices")

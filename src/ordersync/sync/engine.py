@@ -18,11 +18,12 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from ordersync.clock import Clock
-from ordersync.config import SyncSettings, read_secret
+from ordersync.config import SyncSettings
 from ordersync.console import Reporter, SilentReporter
 from ordersync.errors import BadRecordError, ConfigError, NotFoundError, TransientSourceError
 from ordersync.extract import ListEntry, MalformedBodyError, VtexClient
 from ordersync.land import Lander, Version, parse_order
+from ordersync.secrets import read_secret
 from ordersync.sync import checkpoints, reconcile, runs
 from ordersync.sync.leases import Fence, NoFence
 from ordersync.sync.reconcile import DayCheck

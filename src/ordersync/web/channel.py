@@ -32,8 +32,9 @@ from typing import Any
 
 import orjson
 
-from ordersync.config import WarehouseSettings, command_environ
+from ordersync.config import WarehouseSettings
 from ordersync.errors import WarehouseLockedError
+from ordersync.secrets import command_environ
 
 #: Set in the serving process: its own commands never forward to itself.
 SERVING = threading.Event()

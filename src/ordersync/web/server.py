@@ -22,9 +22,10 @@ from pathlib import Path
 
 import uvicorn
 
-from ordersync.config import ServeSettings, scrub
+from ordersync.config import ServeSettings
 from ordersync.errors import OrdersyncError, TransientWarehouseError
 from ordersync.facade import Ordersync
+from ordersync.secrets import scrub
 from ordersync.simulator.server import bind_socket, socket_url
 from ordersync.sources.vtex.hook import Spool
 from ordersync.warehouse import migrate

@@ -16,9 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from ordersync.config import scrub
 from ordersync.errors import TransformError
 from ordersync.facade import Ordersync
+from ordersync.secrets import scrub
 from ordersync.sync.engine import SyncOutcome
 from ordersync.sync.jobs import Job, JobPolicy
 from ordersync.sync.leases import holder_name

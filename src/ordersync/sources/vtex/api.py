@@ -18,12 +18,13 @@ from typing import Any, TypeVar
 import orjson
 from yarl import URL
 
-from ordersync.config import FeedSettings, SyncSettings, read_secret
+from ordersync.config import FeedSettings, SyncSettings
 from ordersync.errors import ConfigError, SourceError, TransientSourceError
 from ordersync.extract.models import ClientStats
 from ordersync.extract.pacing import Pacer, account_key, shared_pacer
 from ordersync.extract.retry import RetryPolicy
 from ordersync.extract.transport import Transport
+from ordersync.secrets import read_secret
 from ordersync.tenants import Tenant
 
 MAX_LOT = 10  # VTEX: "Maximum accepted value is 10"

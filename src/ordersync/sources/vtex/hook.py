@@ -11,7 +11,6 @@ and harmless: the order is fetched and its version lands once.
 from __future__ import annotations
 
 import fcntl
-import hmac
 import os
 import threading
 from collections.abc import Callable
@@ -26,7 +25,6 @@ from ordersync.aio import run_async
 from ordersync.sync.leases import Fence, LeaseKeeper
 from ordersync.tenants import Tenant
 from ordersync.warehouse import Warehouse
-from ordersync.web.tokens import digest
 
 SECRET_HEADER = "X-Ordersync-Hook-Secret"
 SOURCE = "hook"
@@ -40,12 +38,6 @@ _LOCK = threading.Lock()
 
 def is_ping(body: Any) -> bool:
     return isinstance(body, dict) and body.get("hookConfig") == "ping"
-
-
-def secret_matches(given: str | None, stored_hash: str | None) -> bool:
-    if not given or not stored_hash:
-        return False
-    return hmac.compare_digest(digest(given), stored_hash)
 
 
 @dataclass(frozen=True)
