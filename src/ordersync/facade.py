@@ -20,13 +20,13 @@ from ordersync.aio import run_async
 from ordersync.clock import Clock, SystemClock
 from ordersync.config import DEFAULT_TIMEZONE, Settings
 from ordersync.console import Reporter, SilentReporter
+from ordersync.coordination.leases import Fence, LeaseKeeper, dead_on_this_host, holder_name
 from ordersync.errors import ConfigError, NotFoundError, OrdersyncError, RefusedError, TenantBusyError, TransformError
 from ordersync.land import Lander, LandResult
 from ordersync.memory import keep_memory_flat
 from ordersync.secrets import digest
 from ordersync.sync.engine import SyncOutcome, TenantSync
 from ordersync.sync.jobs import Job, JobPolicy, run_jobs
-from ordersync.sync.leases import Fence, LeaseKeeper, dead_on_this_host, holder_name
 from ordersync.sync.runs import RunCounters
 from ordersync.sync.windows import MODES
 from ordersync.tenants import Tenant, TenantStore

@@ -39,11 +39,10 @@ from ordersync.errors import ConfigError, WarehouseError
 from ordersync.revisions.notice_bodies import NOTICE_ID_HEADER, Notice, body
 from ordersync.secrets import command_variables, register_secret, scrub
 from ordersync.warehouse import Warehouse
+from ordersync.warehouse.locks import LockKey, try_session_lock
 
 log = logging.getLogger("ordersync.notices")
 
-#: pg_advisory_lock key held by a delivery round ("ordnotic" in ASCII).
-DELIVERY_LOCK_KEY = 0x6F72_646E_6F74_6963
 #: The longest wait between two attempts of one notice to one webhook.
 MAX_BACKOFF_SECONDS = 3600.0
 #: Every request: connecting, sending and reading the answer, in all.
@@ -370,11 +369,8 @@ class NoticeSender:
             yield True
             return
         try:
-            held = bool(conn.scalar("SELECT pg_try_advisory_lock(?)", (DELIVERY_LOCK_KEY,)))
-            yield held
-            if held:
-                with suppress(WarehouseError):  # closing the connection drops the lock anyway
-                    conn.execute("SELECT pg_advisory_unlock(?)", (DELIVERY_LOCK_KEY,))
+            with try_session_lock(conn, LockKey.DELIVERY) as held:
+                yield held
         finally:
             with suppress(WarehouseError):
                 conn.close()

@@ -20,12 +20,12 @@ from typing import Any, TypeVar
 from ordersync.clock import Clock
 from ordersync.config import SyncSettings
 from ordersync.console import Reporter, SilentReporter
+from ordersync.coordination.leases import Fence, NoFence
 from ordersync.errors import BadRecordError, ConfigError, NotFoundError, TransientSourceError
 from ordersync.extract import ListEntry, MalformedBodyError, VtexClient
 from ordersync.land import Lander, Version, parse_order
 from ordersync.secrets import read_secret
 from ordersync.sync import checkpoints, reconcile, runs
-from ordersync.sync.leases import Fence, NoFence
 from ordersync.sync.reconcile import DayCheck
 from ordersync.sync.runs import RunCounters
 from ordersync.sync.windows import HISTORY_UNTIL, Window, go_live_start, history, plan

@@ -44,6 +44,11 @@ LANDING_COLUMNS: tuple[str, ...] = (
 )
 
 
+def duckdb_path(url: str) -> str:
+    """The file a DuckDB warehouse URL names (a path, or duckdb://PATH), as written."""
+    return url.removeprefix("duckdb://")
+
+
 class Warehouse(ABC):
     """A connection to the warehouse, owned by one thread at a time.
 
@@ -81,6 +86,15 @@ class Warehouse(ABC):
         if not isinstance(value, datetime):
             raise TypeError(f"{self.now_sql} returned {value!r}")
         return value.astimezone(UTC)
+
+    def has_table(self, name: str, schema: str = "cdp") -> bool:
+        """Whether the table (or view) exists, e.g. a dbt model before its first build."""
+        return bool(
+            self.scalar(
+                "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+                (schema, name),
+            )
+        )
 
     @abstractmethod
     @contextmanager

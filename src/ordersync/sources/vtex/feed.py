@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo
 
 from ordersync.clock import Clock
 from ordersync.config import FeedSettings, SyncSettings
+from ordersync.coordination.leases import Fence, LeaseKeeper
 from ordersync.errors import BadRecordError, ConfigError, NotFoundError, OrdersyncError, TenantBusyError
 from ordersync.extract.transport import MalformedBodyError
 from ordersync.land.intake import Intake, Item
@@ -37,7 +38,6 @@ from ordersync.land.records import Version, order_id_of, parse_order
 from ordersync.sources import platform
 from ordersync.sources.vtex.api import MAX_COMMIT, MAX_LOT, EventsApi, FeedEvent, FeedThrottledError, feed_pacer_key
 from ordersync.sync.engine import client_for
-from ordersync.sync.leases import Fence, LeaseKeeper
 from ordersync.tenants import Tenant, TenantStore
 from ordersync.warehouse import Warehouse
 

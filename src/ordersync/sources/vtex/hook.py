@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 
 from ordersync.aio import run_async
-from ordersync.sync.leases import Fence, LeaseKeeper
+from ordersync.coordination.leases import Fence, LeaseKeeper
 from ordersync.tenants import Tenant
 from ordersync.warehouse import Warehouse
 
