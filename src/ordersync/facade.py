@@ -658,9 +658,7 @@ class Ordersync:
 
     # -- observe -----------------------------------------------------------------------------
     def table_exists(self, name: str) -> bool:
-        from ordersync.observe.status import _has_table
-
-        return _has_table(self.wh, name)
+        return self.wh.has_table(name)
 
     def status(self) -> list[dict[str, Any]]:
         """Per tenant: sync state (Current / Behind / Stale relative to the tenant's own sync

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ordersync.warehouse import Warehouse
-from ordersync.warehouse.base import duckdb_path
+from ordersync.warehouse import Warehouse, duckdb_path
 from ordersync.warehouse.locks import LockKey, holding, local_lock, session_lock, transaction_lock, try_session_lock
 
 

@@ -173,7 +173,7 @@ def dbt_tests(ctx: Context) -> CheckResult:
     from ordersync.transform.buildvars import build_vars
 
     wh = ctx.warehouse()
-    if not _has_table(wh, "fct_orders"):
+    if not wh.has_table("fct_orders"):
         return CheckResult("dbt_tests", FAIL, f"fct_orders is {_NOT_BUILT}")
     cursor = ledger.cursor(wh, ledger.FCT_ORDERS)
     dbt_vars = build_vars(wh, ctx.settings, ctx.now, cursor, cursor, [])
@@ -272,7 +272,7 @@ def source(wh: Warehouse, settings: Settings, tenants: list[Tenant], now: dateti
     fct_orders' count and sum(total_value) of the orders with that order_date."""
 
     end = now - timedelta(minutes=settings.sync.index_lag_minutes)
-    built = _has_table(wh, "fct_orders")
+    built = wh.has_table("fct_orders")
     asked: list[tuple[Tenant, list[date], dict[date, reconcile.DayTotals]]] = []
     results: dict[int, CheckResult] = {}
     for t in tenants:
@@ -388,7 +388,7 @@ def latest_versions(wh: Warehouse, tenant_id: int | None) -> CheckResult:
     verify_latest_versions.sql."""
     from ordersync.land import ledger
 
-    if not _has_table(wh, "fct_orders"):
+    if not wh.has_table("fct_orders"):
         return CheckResult("latest_versions", FAIL, f"fct_orders is {_NOT_BUILT}")
     sql = _sql("verify_latest_versions.sql").replace("{byte_order}", _byte_order(wh))
     cursor = ledger.cursor(wh, ledger.FCT_ORDERS)
@@ -420,7 +420,7 @@ def latest_versions(wh: Warehouse, tenant_id: int | None) -> CheckResult:
 def revenue_daily(wh: Warehouse, settings: Settings, tenant_id: int | None) -> CheckResult:
     """revenue_daily against a recomputation from fct_orders (of one tenant, when given):
     verify_revenue_daily.sql."""
-    if not _has_table(wh, "revenue_daily") or not _has_table(wh, "fct_orders"):
+    if not wh.has_table("revenue_daily") or not wh.has_table("fct_orders"):
         return CheckResult("revenue_daily", FAIL, f"revenue_daily is {_NOT_BUILT}")
     orders = settings.orders
     sql = (
@@ -571,12 +571,6 @@ def _sql(name: str) -> str:
 
 def _byte_order(wh: Warehouse) -> str:
     return 'COLLATE "C"' if wh.dialect == "postgres" else ""
-
-
-def _has_table(wh: Warehouse, name: str) -> bool:
-    from ordersync.observe.status import _has_table as has_table
-
-    return has_table(wh, name)
 
 
 def _day(value: Any) -> date:

@@ -20,7 +20,7 @@ from ordersync.errors import (
     WarehouseError,
     WarehouseLockedError,
 )
-from ordersync.warehouse.base import APPEND_VERSIONS, APPEND_VERSIONS_IN_BATCH, Warehouse, version_key
+from ordersync.warehouse.base import APPEND_VERSIONS, APPEND_VERSIONS_IN_BATCH, Warehouse, duckdb_path, version_key
 from ordersync.warehouse.translate import MISSING_SCHEMA_HINT, disk_full_hint, duckdb_error_kind, make_error
 
 _LANDING_SCHEMA = pa.schema(
@@ -114,7 +114,7 @@ class DuckDBWarehouse(Warehouse):
         read_only: bool = False,
     ) -> None:
         super().__init__(url)
-        self.path = url.removeprefix("duckdb://")
+        self.path = duckdb_path(url)
         self.memory_limit = memory_limit
         # an in-memory database cannot be opened read-only (there is nothing to read)
         self.read_only = read_only and not _in_memory(self.path)

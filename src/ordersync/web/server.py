@@ -28,7 +28,7 @@ from ordersync.facade import Ordersync
 from ordersync.secrets import scrub
 from ordersync.simulator.server import bind_socket, socket_url
 from ordersync.sources.vtex.hook import Spool
-from ordersync.warehouse import migrate
+from ordersync.warehouse import duckdb_path, migrate
 from ordersync.warehouse.duckdb import DuckDBWarehouse
 from ordersync.web.app import create_app
 from ordersync.web.channel import ChannelServer, socket_path
@@ -100,7 +100,7 @@ class Serve:
         )
         self.channel: ChannelServer | None = None
         if not app.wh.concurrent_writers:
-            where = socket_path(app.settings.warehouse.url.removeprefix("duckdb://"))
+            where = socket_path(duckdb_path(app.settings.warehouse.url))
             self.channel = ChannelServer(where, self._forwarded_then_reload, self.gate.lock)
         self._hooked = threading.Event()
         self._hooked.set()  # drain what a previous process spooled and did not move
