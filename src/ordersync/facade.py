@@ -30,8 +30,8 @@ from ordersync.sync.jobs import Job, JobPolicy, run_jobs
 from ordersync.sync.runs import RunCounters
 from ordersync.sync.windows import MODES
 from ordersync.tenants import Tenant, TenantStore
+from ordersync.tenants.tokens import TokenInfo, TokenStore
 from ordersync.warehouse import Warehouse, migrate, open_warehouse
-from ordersync.web.tokens import TokenInfo, TokenStore
 
 if TYPE_CHECKING:
     from ordersync.land.quarantine import RetryResult

@@ -30,8 +30,8 @@ from ordersync.revisions.effects import (
     landed_of,
     newest,
 )
-from ordersync.sources import PLATFORMS
 from ordersync.tenants import Tenant
+from ordersync.tenants.platforms import PLATFORMS
 from ordersync.warehouse import Warehouse
 
 BACKFILL, RESTATE = "backfill", "restate"

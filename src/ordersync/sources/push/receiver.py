@@ -15,8 +15,8 @@ from ordersync.errors import ConnectionLostError, TransientWarehouseError
 from ordersync.land.intake import BatchResult, Intake, Item, PreparedBatch, prepare
 from ordersync.sources.push.events import item_order_id, parse_pushed
 from ordersync.tenants import Tenant, TenantStore
+from ordersync.tenants.tokens import TokenStore
 from ordersync.warehouse import Warehouse
-from ordersync.web.tokens import TokenStore
 
 SOURCE = "push"
 MAX_IDEMPOTENCY_KEY = 200

@@ -35,10 +35,10 @@ from ordersync.errors import BadRecordError, ConfigError, NotFoundError, Ordersy
 from ordersync.extract.transport import MalformedBodyError
 from ordersync.land.intake import Intake, Item
 from ordersync.land.records import Version, order_id_of, parse_order
-from ordersync.sources import platform
 from ordersync.sources.vtex.api import MAX_COMMIT, MAX_LOT, EventsApi, FeedEvent, FeedThrottledError, feed_pacer_key
 from ordersync.sync.engine import client_for
 from ordersync.tenants import Tenant, TenantStore
+from ordersync.tenants.platforms import platform
 from ordersync.warehouse import Warehouse
 
 log = logging.getLogger("ordersync.feed")

@@ -24,10 +24,10 @@ from urllib.parse import quote, urlsplit, urlunsplit
 from ordersync.config import FeedSettings, SyncSettings
 from ordersync.errors import ConfigError, SourceError
 from ordersync.secrets import digest, register_secret, secret_matches
-from ordersync.sources import platform
 from ordersync.sources.vtex.api import EventsApi
 from ordersync.sources.vtex.hook import SECRET_HEADER
 from ordersync.tenants import Tenant, TenantStore
+from ordersync.tenants.platforms import platform
 
 #: Every status VTEX names (the workflow's and the extra ones its filters accept): status strings
 #: are not validated by VTEX, and a change to a status left out would never be reported.
