@@ -23,6 +23,7 @@ from ordersync.errors import BadRecordError, NotFoundError, SourceError
 from ordersync.land.lander import Lander, decode_raw
 from ordersync.land.records import Version, parse_order
 from ordersync.tenants import Tenant, TenantStore
+from ordersync.text import storable
 from ordersync.warehouse import Warehouse
 
 if TYPE_CHECKING:
@@ -186,7 +187,7 @@ def retry_quarantine(
                 parse = parse_item if p.source in PUSHED_SOURCES else parse_order
                 good[(p.tenant_id, p.source)].append(parse(_raw_of(p), tenant.tz))
             except BadRecordError as exc:
-                error = str(exc)[:_MAX_ERROR].replace("\x00", "\\x00")
+                error = storable(str(exc)[:_MAX_ERROR])
                 wh.execute(
                     "UPDATE cdp.quarantine SET retries = coalesce(retries, 0) + 1, last_error = ? "
                     "WHERE quarantine_id = ? AND resolved_at IS NULL",

@@ -24,6 +24,7 @@ import orjson
 from ordersync.aio import run_async
 from ordersync.coordination.leases import Fence, LeaseKeeper
 from ordersync.tenants import Tenant
+from ordersync.text import storable
 from ordersync.warehouse import Warehouse
 
 SECRET_HEADER = "X-Ordersync-Hook-Secret"
@@ -61,8 +62,8 @@ def notification(tenant_id: int, raw: bytes) -> Notification:
         tenant_id,
         _order_id(order_id),
         # NUL written out: PostgreSQL text cannot hold it, and one such row would hold up the spool
-        state.replace("\x00", "\\x00") if isinstance(state, str) and len(state) <= 200 else None,
-        raw.decode("utf-8", errors="replace").replace("\x00", "\\x00"),
+        storable(state) if isinstance(state, str) and len(state) <= 200 else None,
+        storable(raw.decode("utf-8", errors="replace")),
     )
 
 
