@@ -8,6 +8,7 @@ from ordersync.clock import ManualClock
 from ordersync.errors import ConfigError
 from ordersync.secrets import digest
 from ordersync.tenants import PLATFORMS, TenantStore, TokenStore, platform
+from ordersync.tenants import platforms as p
 from ordersync.warehouse import Warehouse
 
 
@@ -35,3 +36,10 @@ def test_a_token_is_stored_only_as_its_digest(warehouse: Warehouse, clock: Manua
     stored = warehouse.scalar("SELECT token_hash FROM cdp.api_tokens WHERE token_id = ?", (token_id,))
     assert stored == digest(token) and token not in str(warehouse.query("SELECT * FROM cdp.api_tokens"))
     assert TokenStore(warehouse).tenant_of(token) == tenant.tenant_id
+
+
+def test_every_source_is_either_fetched_again_or_parsed_again_on_retry() -> None:
+
+    names = {p.PULL_SOURCE, p.FEED_SOURCE, p.HOOK_SOURCE, p.PUSH_SOURCE, p.FILE_SOURCE}
+    assert len(names) == 5
+    assert names == p.STORE_SOURCES | p.PUSHED_SOURCES and not p.STORE_SOURCES & p.PUSHED_SOURCES

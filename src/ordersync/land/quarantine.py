@@ -23,18 +23,13 @@ from ordersync.errors import BadRecordError, NotFoundError, SourceError
 from ordersync.land.lander import Lander, decode_raw
 from ordersync.land.records import Version, parse_order
 from ordersync.tenants import Tenant, TenantStore
+from ordersync.tenants.platforms import PUSHED_SOURCES, STORE_SOURCES
 from ordersync.text import storable
 from ordersync.warehouse import Warehouse
 
 if TYPE_CHECKING:
     from ordersync.extract import VtexClient
 
-#: quarantine.source of records from the pull (ordersync.sync.engine.SOURCE): fetched again on retry.
-STORE_SOURCE = "vtex-oms"
-#: Sources whose records are fetched from the store again on retry (the pull, the Hook, the feed).
-STORE_SOURCES = frozenset({STORE_SOURCE, "hook", "feed"})
-#: Sources whose records are order events or VTEX bodies as sent (parsed like a push on retry).
-PUSHED_SOURCES = frozenset({"push", "file"})
 _MAX_ERROR = 2000
 
 _LIST_COLUMNS = (

@@ -30,12 +30,13 @@ from ordersync.sync.reconcile import DayCheck
 from ordersync.sync.runs import RunCounters
 from ordersync.sync.windows import HISTORY_UNTIL, Window, go_live_start, history, plan
 from ordersync.tenants import Tenant, TenantStore
+from ordersync.tenants.platforms import PULL_SOURCE
 from ordersync.warehouse import Warehouse
 
 T = TypeVar("T")
 # Checkpoint granularity: a window is read in slices of this size (a 3-day trailing window is one).
 CHUNK = timedelta(days=4)
-SOURCE = "vtex-oms"
+SOURCE = PULL_SOURCE
 
 
 @dataclass

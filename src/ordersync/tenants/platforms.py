@@ -32,6 +32,17 @@ PLATFORMS: dict[str, Platform] = {
 }
 CHANGE_CAPTURE = ("none", "feed", "hook")
 
+# The `source` column of landed versions, batches and quarantined records: where each came from.
+PULL_SOURCE = "vtex-oms"  # the VTEX Orders API, pulled by sync
+FEED_SOURCE = "feed"  # VTEX Feed v3 (also the feed's lease stream)
+HOOK_SOURCE = "hook"  # VTEX Hook notifications, fetched with get-order
+PUSH_SOURCE = "push"  # order events pushed over HTTP
+FILE_SOURCE = "file"  # order events or bodies in batch files
+#: Sources whose records are fetched from the store again on a quarantine retry.
+STORE_SOURCES = frozenset({PULL_SOURCE, HOOK_SOURCE, FEED_SOURCE})
+#: Sources whose records are order events or VTEX bodies as sent (parsed again on retry).
+PUSHED_SOURCES = frozenset({PUSH_SOURCE, FILE_SOURCE})
+
 
 def platform(name: str) -> Platform:
     try:

@@ -38,12 +38,12 @@ from ordersync.land.records import Version, order_id_of, parse_order
 from ordersync.sources.vtex.api import MAX_COMMIT, MAX_LOT, EventsApi, FeedEvent, FeedThrottledError, feed_pacer_key
 from ordersync.sync.engine import client_for
 from ordersync.tenants import Tenant, TenantStore
-from ordersync.tenants.platforms import platform
+from ordersync.tenants.platforms import FEED_SOURCE, platform
 from ordersync.warehouse import Warehouse
 
 log = logging.getLogger("ordersync.feed")
 
-FEED = "feed"  # the lease stream, and the landing source
+FEED = FEED_SOURCE  # the lease stream, and the landing source
 MAX_LOTS = 100  # lots read per round: 1,000 events, a few seconds at the feed's pace
 _UNREADABLE = "feed event without orderId"
 

@@ -24,11 +24,12 @@ import orjson
 from ordersync.aio import run_async
 from ordersync.coordination.leases import Fence, LeaseKeeper
 from ordersync.tenants import Tenant
+from ordersync.tenants.platforms import HOOK_SOURCE
 from ordersync.text import storable
 from ordersync.warehouse import Warehouse
 
 SECRET_HEADER = "X-Ordersync-Hook-Secret"
-SOURCE = "hook"
+SOURCE = HOOK_SOURCE
 #: Rounds a notification is tried in; then it is quarantined with its last error (and `ordersync
 #: quarantine retry` fetches its order again), never left waiting unseen.
 MAX_ATTEMPTS = 20
