@@ -39,7 +39,6 @@ def test_a_token_is_stored_only_as_its_digest(warehouse: Warehouse, clock: Manua
 
 
 def test_every_source_is_either_fetched_again_or_parsed_again_on_retry() -> None:
-
     names = {p.PULL_SOURCE, p.FEED_SOURCE, p.HOOK_SOURCE, p.PUSH_SOURCE, p.FILE_SOURCE}
     assert len(names) == 5
     assert names == p.STORE_SOURCES | p.PUSHED_SOURCES and not p.STORE_SOURCES & p.PUSHED_SOURCES

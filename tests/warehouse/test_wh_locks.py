@@ -1,4 +1,4 @@
-"""warehouse.locks and the small warehouse capabilities: advisory keys, the lock helpers,
+"""warehouse.locks and the small warehouse capabilities: advisory keys, the lock helpers, byte order,
 has_table and the DuckDB path of a URL."""
 
 from __future__ import annotations
@@ -73,3 +73,12 @@ def test_has_table(warehouse: Warehouse) -> None:
 )
 def test_duckdb_path(url: str, path: str) -> None:
     assert duckdb_path(url) == path
+
+
+def test_byte_order_sorts_text_by_its_bytes(warehouse: Warehouse) -> None:
+    words = ["b", "B", "a", "é", "Z", "_"]
+    rows = warehouse.query(
+        "SELECT w FROM (VALUES " + ", ".join("(?)" for _ in words) + f") AS t(w) ORDER BY w {warehouse.byte_order}",
+        words,
+    )
+    assert [r[0] for r in rows] == sorted(words, key=lambda w: w.encode())

@@ -390,7 +390,7 @@ def latest_versions(wh: Warehouse, tenant_id: int | None) -> CheckResult:
 
     if not wh.has_table("fct_orders"):
         return CheckResult("latest_versions", FAIL, f"fct_orders is {_NOT_BUILT}")
-    sql = _sql("verify_latest_versions.sql").replace("{byte_order}", _byte_order(wh))
+    sql = _sql("verify_latest_versions.sql").replace("{byte_order}", wh.byte_order)
     cursor = ledger.cursor(wh, ledger.FCT_ORDERS)
     counts: dict[str, int] = {}
     examples: dict[str, list[str]] = {}
@@ -567,10 +567,6 @@ _AVERAGE_CENTS = {
 @cache
 def _sql(name: str) -> str:
     return (resources.files("ordersync.observe") / name).read_text(encoding="utf-8")
-
-
-def _byte_order(wh: Warehouse) -> str:
-    return 'COLLATE "C"' if wh.dialect == "postgres" else ""
 
 
 def _day(value: Any) -> date:

@@ -122,16 +122,12 @@ def _status_in(values: Sequence[str], *, or_null: bool = False) -> tuple[str, li
     return ("(" + " or ".join(parts) + ")" if parts else "(1 = 0)"), list(values)
 
 
-def _byte_order(wh: Warehouse) -> str:
-    return 'collate "C"' if wh.dialect == "postgres" else ""
-
-
 def versions_sql(wh: Warehouse, orders: str = "") -> str:
     """order_versions_as_of.sql for `wh` (parameters: the moment, the tenant id twice, those of
     `orders`, the tenant id twice). `orders`: a condition on the landed row `k` that restricts the
     orders ranked to those the answer needs (an order is kept or left out with all its versions)."""
     name = "order_versions_as_of.postgres.sql" if wh.dialect == "postgres" else "order_versions_as_of.sql"
-    sql = _sql(name).replace("{byte_order}", _byte_order(wh))
+    sql = _sql(name).replace("{byte_order}", wh.byte_order)
     return sql.replace("{orders}", f"and {orders}" if orders else "")
 
 
@@ -360,7 +356,7 @@ def _changed_orders(
     sql = (
         _sql("changed_orders.sql")
         .replace("{known}", _KNOWN_K)
-        .replace("{byte_order}", _byte_order(wh))
+        .replace("{byte_order}", wh.byte_order)
         .replace("{orders}", f"and {scope}" if scope else "")
     )
     params = [low, high, tenant_id, tenant_id, *scope_params, low, tenant_id, tenant_id]

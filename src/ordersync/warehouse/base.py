@@ -61,6 +61,9 @@ class Warehouse(ABC):
     concurrent_writers: ClassVar[bool]
     #: SQL for the warehouse's clock, for times compared across hosts (leases)
     now_sql: ClassVar[str]
+    #: what follows a text expression to compare it byte by byte (the dbt macro byte_order's twin),
+    #: so both warehouses order versions alike
+    byte_order: ClassVar[str]
 
     def __init__(self, url: str) -> None:
         self.url = url

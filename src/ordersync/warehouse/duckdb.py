@@ -100,6 +100,7 @@ class DuckDBWarehouse(Warehouse):
 
     dialect = "duckdb"
     concurrent_writers = False
+    byte_order = ""  # DuckDB compares text by bytes
     now_sql = "get_current_timestamp()"  # the transaction's start inside one (DuckDB has no clock_timestamp)
     #: seconds insert_landing waits for another connection's landing transaction to end
     landing_lock_timeout: ClassVar[float] = 300.0

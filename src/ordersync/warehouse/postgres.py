@@ -93,6 +93,7 @@ def mask_conninfo(url: str) -> str:
 class PostgresWarehouse(Warehouse):
     dialect = "postgres"
     concurrent_writers = True
+    byte_order = 'COLLATE "C"'
     now_sql = "clock_timestamp()"  # the wall clock, not the transaction's start
 
     def __init__(self, url: str) -> None:
