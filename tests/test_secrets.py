@@ -1,12 +1,18 @@
-"""ordersync.secrets: the digests that tokens and hook secrets are kept as, and the raw URL password."""
+"""ordersync.secrets: masking URLs, scrubbing short secrets, the digests that tokens and hook secrets
+are kept as, and the raw URL password. (Settings that register and mask the warehouse password are
+tested in tests/config.)"""
 
 from __future__ import annotations
 
 import hashlib
+from urllib.parse import quote
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ordersync import config, secrets
+from support.properties import examples
 
 
 def test_digest_is_the_sha256_of_the_utf8_text() -> None:
@@ -34,3 +40,15 @@ def test_the_short_warehouse_variable_is_scanned_for_url_passwords(monkeypatch: 
     assert secrets._SHORT_URL_VARIABLE == config.ENV_SHORT_WAREHOUSE
     monkeypatch.setenv(config.ENV_SHORT_WAREHOUSE, "postgresql://u:hunter2-long@db/x")
     assert "hunter2-long" in secrets.known_secrets()
+
+
+@settings(max_examples=examples(200))
+@given(st.text(min_size=1, max_size=30).filter(lambda p: "\x00" not in p))
+def test_mask_url_hides_any_encoded_password(password: str) -> None:
+    url = f"postgresql://cdp:{quote(password, safe='')}@db.example:5432/cdp?sslmode=require"
+    assert secrets.mask_url(url) == "postgresql://cdp:***@db.example:5432/cdp?sslmode=require"
+
+
+def test_short_secrets_are_scrubbed_only_where_they_stand_alone() -> None:
+    secrets.register_secret("zq")
+    assert secrets.scrub("password zq, but the word zqx stays") == "password ***, but the word zqx stays"
