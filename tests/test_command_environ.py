@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from ordersync.config import command_environ, command_variables, load_settings, read_secret, scrub
+from ordersync.config import load_settings
 from ordersync.errors import ConfigError
+from ordersync.secrets import command_environ, command_variables, read_secret, scrub
 
 
 def test_settings_and_credentials_come_from_the_given_environment(

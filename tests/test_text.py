@@ -19,7 +19,9 @@ from ordersync.text import (
     check_tenant_name,
     csv_cell,
     printable,
+    storable,
     unsafe_character,
+    without_nul,
 )
 from support.properties import examples
 
@@ -105,3 +107,16 @@ def test_labels_are_bounded_plain_text() -> None:
 def test_the_rule_sets_are_what_the_docs_name() -> None:
     assert ZERO_WIDTH == "\u200b\u200c\u200d\u2060\ufeff"
     assert set(BIDI) == set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
+
+
+def test_storable_writes_nul_out_and_cuts_with_a_mark() -> None:
+    assert storable(None) is None
+    assert storable("a\x00b") == "a\\x00b"
+    assert storable("x" * 10, 10) == "x" * 10
+    assert storable("x" * 11, 10) == "x" * 7 + "..."
+    assert storable("\x00" * 4, 10) == "\\x00\\x0..."  # written out first, then cut
+
+
+def test_without_nul_drops_it() -> None:
+    assert without_nul("a\x00b\x00") == "ab"
+    assert without_nul("plain") == "plain"

@@ -17,9 +17,10 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from ordersync.aio import run_async
 from ordersync.clock import ManualClock
 from ordersync.config import ServeSettings
-from ordersync.facade import Ordersync, run_async
+from ordersync.facade import Ordersync
 from ordersync.observe.lateness import BUCKETS
 from ordersync.outcomes import RunStatus
 

@@ -9,28 +9,30 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Callable, Coroutine, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
+from ordersync.aio import run_async
 from ordersync.clock import Clock, SystemClock
 from ordersync.config import DEFAULT_TIMEZONE, Settings
 from ordersync.console import Reporter, SilentReporter
+from ordersync.coordination.leases import Fence, LeaseKeeper, dead_on_this_host, holder_name
 from ordersync.errors import ConfigError, NotFoundError, OrdersyncError, RefusedError, TenantBusyError, TransformError
 from ordersync.land import Lander, LandResult
 from ordersync.memory import keep_memory_flat
 from ordersync.outcomes import BuildStatus, RunStatus
+from ordersync.secrets import digest
 from ordersync.sync.engine import SyncOutcome, TenantSync
 from ordersync.sync.jobs import Job, JobPolicy, run_jobs
-from ordersync.sync.leases import Fence, LeaseKeeper, dead_on_this_host, holder_name
 from ordersync.sync.runs import RunCounters
 from ordersync.sync.windows import MODES
 from ordersync.tenants import Tenant, TenantStore
+from ordersync.tenants.tokens import TokenInfo, TokenStore
 from ordersync.warehouse import Warehouse, migrate, open_warehouse
-from ordersync.web.tokens import TokenInfo, TokenStore, digest
 
 if TYPE_CHECKING:
     from ordersync.land.quarantine import RetryResult
@@ -45,7 +47,6 @@ if TYPE_CHECKING:
     from ordersync.sources.vtex.setup import SetupResult
     from ordersync.transform import DbtResult
 
-T = TypeVar("T")
 log = logging.getLogger("ordersync")
 
 
@@ -667,9 +668,7 @@ class Ordersync:
 
     # -- observe -----------------------------------------------------------------------------
     def table_exists(self, name: str) -> bool:
-        from ordersync.observe.status import _has_table
-
-        return _has_table(self.wh, name)
+        return self.wh.has_table(name)
 
     def status(self) -> list[dict[str, Any]]:
         """Per tenant: sync state (Current / Behind / Stale relative to the tenant's own sync
@@ -738,10 +737,3 @@ class Ordersync:
         from ordersync.sync import runs
 
         return runs.counters(self.wh, run_id)
-
-
-def run_async(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine on uvloop (several times faster for many small HTTP requests)."""
-    import uvloop
-
-    return uvloop.run(coro)

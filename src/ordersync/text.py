@@ -8,7 +8,10 @@ it. One home for each rule:
   screen or reverse what follows it;
 - a CSV cell a spreadsheet would take for a formula is prefixed with a quote (`csv_cell`, OWASP);
 - tenant names (`check_tenant_name`) and token labels (`check_label`) follow their rules when they
-  are created; names created before the rule keep working.
+  are created; names created before the rule keep working;
+- PostgreSQL text cannot hold NUL: text ordersync writes about an input (a reason, an error, a
+  notification as received) shows it written out (`storable`), while an order's own text values
+  drop it (`without_nul`), so a version's values are the same on both warehouses.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from decimal import Decimal
+from typing import overload
 
 from ordersync.errors import ConfigError
 
@@ -33,6 +37,7 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 TENANT_NAME_RULE = "lowercase letters, digits, '-' and '_', 1-63 characters, starting with a letter or digit"
 _TENANT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 MAX_LABEL = 100
+NUL = "\x00"
 
 
 def _escape(char: str) -> str:
@@ -61,6 +66,24 @@ def printable(text: str) -> str:
     `\\u202e`): what a terminal prints is what the text holds, and nothing it holds acts on the
     terminal."""
     return _UNSAFE.sub(lambda m: _escape(m.group()), text)
+
+
+@overload
+def storable(text: str, limit: int | None = None) -> str: ...
+@overload
+def storable(text: None, limit: int | None = None) -> None: ...
+def storable(text: str | None, limit: int | None = None) -> str | None:
+    """`text` as a text column holds it: NUL written out as \\x00, then cut to `limit` characters
+    (the cut shown as "...")."""
+    if text is None:
+        return None
+    text = text.replace(NUL, "\\x00")
+    return text if limit is None or len(text) <= limit else f"{text[: limit - 3]}..."
+
+
+def without_nul(text: str) -> str:
+    """`text` without its NUL characters (an order's text values: nothing is written out in them)."""
+    return text.replace(NUL, "")
 
 
 def csv_cell(value: object) -> object:

@@ -16,6 +16,7 @@ from ordersync.clock import ManualClock
 from ordersync.facade import Ordersync
 from ordersync.revisions.notices import NoticeSender
 from ordersync.sources.http.retry import backoff
+from ordersync.warehouse.locks import LockKey
 from ordersync.worker.schedule import ScheduleSettings
 from ordersync.worker.worker import Worker
 from support.cli import ordersync
@@ -242,16 +243,14 @@ def test_a_webhook_whose_variable_is_not_set_is_a_reported_skip(
 def test_delivery_rounds_take_turns_across_processes(
     pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ordersync.revisions.notices import DELIVERY_LOCK_KEY
-
     var = env_name()
     with receiving() as rec, _app(pg_url, tmp_path, webhook_url_envs=[var]) as app, _app(pg_url, tmp_path) as other:
         monkeypatch.setenv(var, rec.url())
         add_notice(app, push_tenant(app), DAY)
-        other.wh.execute("SELECT pg_advisory_lock(?)", (DELIVERY_LOCK_KEY,))  # another process delivering
+        other.wh.execute("SELECT pg_advisory_lock(?)", (int(LockKey.DELIVERY),))  # another process delivering
         busy = app.deliver_notices()
         assert busy.busy and rec.got == []
-        other.wh.execute("SELECT pg_advisory_unlock(?)", (DELIVERY_LOCK_KEY,))
+        other.wh.execute("SELECT pg_advisory_unlock(?)", (int(LockKey.DELIVERY),))
         assert app.deliver_notices().delivered == 1
 
 

@@ -16,8 +16,9 @@ import httpx
 import orjson
 import pytest
 
+from ordersync.aio import run_async
 from ordersync.config import ServeSettings
-from ordersync.facade import Ordersync, run_async
+from ordersync.facade import Ordersync
 from ordersync.serve.process import ServeOptions, serving_in_thread
 from ordersync.simulator import AccountSpec, SimulatorConfig
 from ordersync.simulator.sdk import SdkConfig, Stream, generate, push, write_files

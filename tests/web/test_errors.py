@@ -9,7 +9,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from ordersync.config import register_secret
+from ordersync.secrets import register_secret
 from ordersync.errors import (
     BadRecordError,
     ConfigError,

@@ -17,9 +17,10 @@ import typer
 
 from ordersync.cli.output import RichReporter, err_console, say_error
 from ordersync.clock import clock_from_setting
-from ordersync.config import load_settings, scrub
+from ordersync.config import load_settings
 from ordersync.errors import ConfigError, OrdersyncError
 from ordersync.facade import Ordersync
+from ordersync.secrets import scrub
 from ordersync.serve import channel
 
 P = ParamSpec("P")

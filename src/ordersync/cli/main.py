@@ -26,8 +26,9 @@ from ordersync.cli.serve import serve as serve_cmd
 from ordersync.cli.simulator import app as simulator_app
 from ordersync.cli.tokens import app as tokens_app
 from ordersync.cli.verify import verify as verify_cmd
-from ordersync.config import DEFAULT_TIMEZONE, command_variables
+from ordersync.config import DEFAULT_TIMEZONE
 from ordersync.errors import ConfigError
+from ordersync.secrets import command_variables
 from ordersync.serve.channel import ForwardToServe, forward
 
 app = typer.Typer(

@@ -30,8 +30,8 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from ordersync.config import known_secrets, scrub
 from ordersync.console import Task
+from ordersync.secrets import known_secrets, scrub
 from ordersync.text import csv_cell, printable
 
 

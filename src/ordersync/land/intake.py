@@ -11,10 +11,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ordersync.clock import Clock
+from ordersync.coordination.leases import Fence, NoFence
 from ordersync.errors import BadRecordError
 from ordersync.land.lander import Lander, QuarantineRow, quarantine_row
 from ordersync.land.records import Version
-from ordersync.sync.leases import Fence, NoFence
 from ordersync.warehouse import Warehouse
 
 #: Parses one item into a version, raising BadRecordError (only) with the reason.

@@ -14,6 +14,7 @@ from ordersync.clock import Clock
 from ordersync.errors import BadRecordError
 from ordersync.land import ledger
 from ordersync.land.records import Version, as_bytes, order_id_of, parse_order, payload_hash
+from ordersync.text import NUL, storable
 from ordersync.warehouse import Warehouse
 
 #: Versions handed to the warehouse at once by land_raw (all in one transaction).
@@ -71,8 +72,8 @@ def encode_raw(raw: bytes | str) -> tuple[str, str]:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
-        text = "\x00"
-    if "\x00" in text:
+        text = NUL
+    if NUL in text:
         return base64.b64encode(data).decode("ascii"), "base64"
     return text, "utf-8"
 
@@ -107,20 +108,12 @@ def quarantine_row(raw: bytes | str, reason: str, order_id: str | None = None) -
     data = as_bytes(raw)
     text, encoding = encode_raw(data)
     return QuarantineRow(
-        reason=_storable(reason, _MAX_REASON) or "",
-        order_id=_storable(order_id),
+        reason=storable(reason, _MAX_REASON) or "",
+        order_id=storable(order_id),
         raw=text,
         raw_encoding=encoding,
         raw_hash=payload_hash(data),
     )
-
-
-def _storable(text: str | None, limit: int | None = None) -> str | None:
-    """NUL written out as \\x00 (PostgreSQL text cannot hold it), cut to `limit` characters."""
-    if text is None:
-        return None
-    text = text.replace("\x00", "\\x00")
-    return text if limit is None or len(text) <= limit else f"{text[: limit - 3]}..."
 
 
 class Lander:

@@ -18,21 +18,14 @@ the commit itself.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from ordersync.clock import Clock
 from ordersync.warehouse import Warehouse
+from ordersync.warehouse.locks import LockKey, holding, local_lock, transaction_lock
 
-#: pg_advisory_xact_lock key serializing seals across processes ("ordsledg" in ASCII).
-SEAL_LOCK_KEY = 0x6F72_6473_6C65_6467
 #: The consumer name of the fct_orders build.
 FCT_ORDERS = "fct_orders"
-
-#: DuckDB has one writing process: its seals take turns on this lock.
-_SEAL_LOCK = threading.Lock()
 
 _LAST_SEALED = "SELECT seq, committed_at FROM cdp.landing_batches WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1"
 # Numbered in batch-id order within one seal; which order does not matter, only that every number
@@ -76,9 +69,8 @@ def seal(wh: Warehouse, clock: Clock | None = None) -> int | None:
     so a seal numbers after the one before it committed. DuckDB has one writing process, whose seals
     take turns on a process-wide lock taken before the transaction starts (its snapshot then holds
     the previous seal)."""
-    with _serialized(wh), wh.transaction():
-        if wh.dialect == "postgres":
-            wh.execute("SELECT pg_advisory_xact_lock(?)", (SEAL_LOCK_KEY,))
+    with holding(local_lock(wh, "seal")), wh.transaction():
+        transaction_lock(wh, LockKey.SEAL)
         last = wh.query_one(_LAST_SEALED)
         base, last_at = (0, None) if last is None else (int(last[0]), last[1])
         at = (clock.now() if clock is not None else wh.now()).astimezone(UTC)
@@ -87,15 +79,6 @@ def seal(wh: Warehouse, clock: Clock | None = None) -> int | None:
         wh.execute(_SEAL, (at, base))
         top = wh.scalar("SELECT max(seq) FROM cdp.landing_batches")
     return None if top is None else int(top)
-
-
-@contextmanager
-def _serialized(wh: Warehouse) -> Iterator[None]:
-    if wh.concurrent_writers:
-        yield  # the advisory lock inside the transaction does it
-        return
-    with _SEAL_LOCK:
-        yield
 
 
 def sealed_max(wh: Warehouse) -> int:

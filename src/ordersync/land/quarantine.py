@@ -19,12 +19,15 @@ from datetime import datetime
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
+from ordersync.aio import run_async
 from ordersync.clock import Clock
 from ordersync.config import SyncSettings
 from ordersync.errors import BadRecordError, NotFoundError, SourceError
 from ordersync.land.lander import Lander, decode_raw
 from ordersync.land.records import Version, parse_order
 from ordersync.tenants import Tenant, TenantStore
+from ordersync.tenants.platforms import PUSHED_SOURCES, STORE_SOURCES
+from ordersync.text import storable
 from ordersync.warehouse import Warehouse
 
 
@@ -39,12 +42,6 @@ OpenClient = Callable[[Tenant, SyncSettings], AbstractAsyncContextManager[OrderF
 #: Parses a record that was pushed or ingested (sources.push.events.parse_item).
 ParsePushed = Callable[[bytes, ZoneInfo], Version]
 
-#: quarantine.source of records from the pull (ordersync.sync.engine.SOURCE): fetched again on retry.
-STORE_SOURCE = "vtex-oms"
-#: Sources whose records are fetched from the store again on retry (the pull, the Hook, the feed).
-STORE_SOURCES = frozenset({STORE_SOURCE, "hook", "feed"})
-#: Sources whose records are order events or VTEX bodies as sent (parsed like a push on retry).
-PUSHED_SOURCES = frozenset({"push", "file"})
 _MAX_ERROR = 2000
 
 _LIST_COLUMNS = (
@@ -184,8 +181,6 @@ def retry_quarantine(
     tenants = {tid: store.by_id(tid) for tid in sorted({p.tenant_id for p in pending})}
     to_fetch = [p for p in pending if p.from_store]
     if to_fetch:
-        from ordersync.facade import run_async
-
         run_async(_refetch(to_fetch, tenants, sync, open_client))
     result = RetryResult(run_id=uuid.uuid4().hex)
     lander = Lander(wh, clock)
@@ -199,7 +194,7 @@ def retry_quarantine(
                 parse = parse_pushed if p.source in PUSHED_SOURCES else parse_order
                 good[(p.tenant_id, p.source)].append(parse(_raw_of(p), tenant.tz))
             except BadRecordError as exc:
-                error = str(exc)[:_MAX_ERROR].replace("\x00", "\\x00")
+                error = storable(str(exc)[:_MAX_ERROR])
                 wh.execute(
                     "UPDATE cdp.quarantine SET retries = coalesce(retries, 0) + 1, last_error = ? "
                     "WHERE quarantine_id = ? AND resolved_at IS NULL",

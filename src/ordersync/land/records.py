@@ -34,7 +34,7 @@ from zoneinfo import ZoneInfo
 from ordersync.dates import parse_vtex_datetime
 from ordersync.errors import BadRecordError, NotAnObjectError
 from ordersync.land.order_head import OrderHead, decode_order_head
-from ordersync.text import printable, unsafe_character
+from ordersync.text import printable, unsafe_character, without_nul
 
 #: UTF-8's byte-order mark: ignored before any JSON body, pulled, pushed or in a file.
 BOM = b"\xef\xbb\xbf"
@@ -174,7 +174,7 @@ def text_field(value: Any, key: str) -> str | None:
         raise BadRecordError(f"{key} {show(value)} is not a string")
     if len(value) > MAX_TEXT:
         raise BadRecordError(f"{key} is {len(value):,} characters long; at most {MAX_TEXT:,} are allowed")
-    return value.replace("\x00", "") or None
+    return without_nul(value) or None
 
 
 def object_field(value: Any, key: str) -> dict[str, Any]:

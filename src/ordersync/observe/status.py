@@ -31,21 +31,12 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def _has_table(wh: Warehouse, name: str) -> bool:
-    return bool(
-        wh.scalar(
-            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'cdp' AND table_name = ?",
-            (name,),
-        )
-    )
-
-
 def tenant_status(
     wh: Warehouse, tenants: list[Tenant], now: datetime, direction: str, *, lateness_budget_days: float
 ) -> list[dict[str, Any]]:
     landed = dict(wh.query("SELECT tenant_id, count(DISTINCT order_id) FROM cdp.orders_landing GROUP BY 1"))
     fct: dict[int, int] = {}
-    if _has_table(wh, "fct_orders"):
+    if wh.has_table("fct_orders"):
         fct = dict(wh.query("SELECT tenant_id, count(*) FROM cdp.fct_orders GROUP BY 1"))
     last_runs = {
         r[0]: r[1:]

@@ -29,7 +29,7 @@ from ordersync.tenants import Tenant, TenantStore
 
 if TYPE_CHECKING:
     from ordersync.clock import Clock
-    from ordersync.sync.leases import Lease, LeaseKeeper
+    from ordersync.coordination.leases import Lease, LeaseKeeper
     from ordersync.warehouse import Warehouse
 
 #: The lease stream a plan's apply holds per tenant.
@@ -217,9 +217,9 @@ class PlanDesk:
         return outcome
 
     def _apply_transaction(self, plan: Plan, tenants: list[Tenant], leases: dict[int, Lease], by: str | None) -> int:
+        from ordersync.coordination.leases import Fence
         from ordersync.land.intake import Intake, Item
         from ordersync.land.records import order_id_of, parse_order
-        from ordersync.sync.leases import Fence
 
         wh = self.wh
         store = PlanStore(wh)

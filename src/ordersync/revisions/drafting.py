@@ -30,8 +30,8 @@ from ordersync.revisions.effects import (
     landed_of,
     newest,
 )
-from ordersync.sources import PLATFORMS
 from ordersync.tenants import Tenant
+from ordersync.tenants.platforms import PLATFORMS
 from ordersync.warehouse import Warehouse
 
 BACKFILL, RESTATE = "backfill", "restate"
@@ -141,10 +141,7 @@ def built_revenue(
     from ordersync.revisions.asof import current
 
     out: dict[tuple[date, str], dict[str, Any]] = {}
-    exists = wh.scalar(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'cdp' AND table_name = 'revenue_daily'"
-    )
-    if not exists:
+    if not wh.has_table("revenue_daily"):
         return out
     for d in current(wh, tenant_id=tenant_id, day_from=day_from, day_to=day_to).days:
         out[(d.order_date, d.currency_code)] = {"revenue": d.revenue}

@@ -34,17 +34,17 @@ import orjson
 import uvloop
 
 from ordersync.clock import Clock
-from ordersync.config import RevisionsSettings, command_variables, register_secret, scrub
+from ordersync.config import RevisionsSettings
 from ordersync.errors import ConfigError, WarehouseError
 from ordersync.outcomes import DeliveryState
 from ordersync.revisions.notice_bodies import NOTICE_ID_HEADER, Notice, body
+from ordersync.secrets import command_variables, register_secret, scrub
 from ordersync.sources.http.retry import MAX_BACKOFF_SECONDS, backoff, parse_retry_after
 from ordersync.warehouse import Warehouse
+from ordersync.warehouse.locks import LockKey, try_session_lock
 
 log = logging.getLogger("ordersync.notices")
 
-#: pg_advisory_lock key held by a delivery round ("ordnotic" in ASCII).
-DELIVERY_LOCK_KEY = 0x6F72_646E_6F74_6963
 #: Every request: connecting, sending and reading the answer, in all.
 REQUEST_TIMEOUT_SECONDS = 10.0
 CONNECT_TIMEOUT_SECONDS = 5.0
@@ -375,11 +375,8 @@ class NoticeSender:
             yield True
             return
         try:
-            held = bool(conn.scalar("SELECT pg_try_advisory_lock(?)", (DELIVERY_LOCK_KEY,)))
-            yield held
-            if held:
-                with suppress(WarehouseError):  # closing the connection drops the lock anyway
-                    conn.execute("SELECT pg_advisory_unlock(?)", (DELIVERY_LOCK_KEY,))
+            with try_session_lock(conn, LockKey.DELIVERY) as held:
+                yield held
         finally:
             with suppress(WarehouseError):
                 conn.close()

@@ -32,8 +32,10 @@ from typing import Any
 
 import orjson
 
-from ordersync.config import WarehouseSettings, command_environ
+from ordersync.config import WarehouseSettings
 from ordersync.errors import WarehouseLockedError
+from ordersync.secrets import command_environ
+from ordersync.warehouse import duckdb_path
 
 #: Set in the serving process: its own commands never forward to itself.
 SERVING = threading.Event()
@@ -59,7 +61,7 @@ def forwarded() -> bool:
 
 def socket_for(warehouse: WarehouseSettings) -> Path:
     """The channel's socket for a DuckDB warehouse."""
-    return socket_path(warehouse.url.removeprefix("duckdb://"))
+    return socket_path(duckdb_path(warehouse.url))
 
 
 def socket_path(duckdb_file: str) -> Path:

@@ -23,13 +23,14 @@ from pathlib import Path
 
 import uvicorn
 
-from ordersync.config import ServeSettings, scrub
+from ordersync.config import ServeSettings
 from ordersync.errors import OrdersyncError, TransientWarehouseError
 from ordersync.facade import Ordersync
+from ordersync.secrets import scrub
 from ordersync.serve.channel import ChannelServer, socket_path
 from ordersync.serve.sockets import bind_socket, socket_url
 from ordersync.sources.vtex.hook import Spool
-from ordersync.warehouse import migrate
+from ordersync.warehouse import duckdb_path, migrate
 from ordersync.warehouse.duckdb import DuckDBWarehouse
 from ordersync.web.app import create_app
 from ordersync.web.edges import uvicorn_config
@@ -117,7 +118,7 @@ class Serve:
         )
         self.channel: ChannelServer | None = None
         if not app.wh.concurrent_writers:
-            where = socket_path(app.settings.warehouse.url.removeprefix("duckdb://"))
+            where = socket_path(duckdb_path(app.settings.warehouse.url))
             self.channel = ChannelServer(where, self._forwarded_then_reload, self.gate.lock)
         self._hooked = threading.Event()
         self._hooked.set()  # drain what a previous process spooled and did not move

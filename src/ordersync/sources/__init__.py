@@ -1,41 +1,6 @@
 """Where order versions come from: one folder per platform, each turning its input into versions
 that the one landing path (land.intake) lands.
 
-Adding a platform means adding a folder here with the code that reads it, and one `Platform` entry
-below saying what it offers: a pull API (the sync engine asks it for a day's orders and their
-bodies), change capture (a feed to poll, a hook to receive), or neither (its data is pushed to
-ordersync, over HTTP or in files).
+What each platform offers (a pull API, change capture, or neither) is declared in
+`ordersync.tenants.platforms`, which a tenant names.
 """
-
-from __future__ import annotations
-
-from dataclasses import dataclass
-
-from ordersync.errors import ConfigError
-
-
-@dataclass(frozen=True)
-class Platform:
-    name: str
-    #: has a pull API: tenants need an account, base URL and credentials, and sync/gaps/verify ask it
-    pulls: bool
-    #: change capture besides the pull ('feed', 'hook'); 'none' is always allowed
-    captures: tuple[str, ...]
-    description: str
-
-
-PLATFORMS: dict[str, Platform] = {
-    p.name: p
-    for p in (
-        Platform("vtex", pulls=True, captures=("feed", "hook"), description="VTEX: Orders API pull, Feed v3, Hook"),
-        Platform("push", pulls=False, captures=(), description="no pull API: events pushed over HTTP or in files"),
-    )
-}
-CHANGE_CAPTURE = ("none", "feed", "hook")
-
-
-def platform(name: str) -> Platform:
-    try:
-        return PLATFORMS[name]
-    except KeyError:
-        raise ConfigError(f"platform {name!r} is not supported; use one of: {', '.join(PLATFORMS)}") from None

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from ordersync.clock import Clock
 from ordersync.config import SyncSettings
 from ordersync.console import Reporter, SilentReporter
+from ordersync.coordination.leases import Fence, NoFence
 from ordersync.errors import BadRecordError, ConfigError, MalformedBodyError, NotFoundError, TransientSourceError
 from ordersync.land import Lander, Version, parse_order
 from ordersync.outcomes import RunStatus
@@ -26,17 +27,17 @@ from ordersync.sources.vtex.client import client_for
 from ordersync.sources.vtex.listing import Known, ListEntry, needs_fetch
 from ordersync.sources.vtex.oms import VtexClient
 from ordersync.sync import checkpoints, reconcile, runs
-from ordersync.sync.leases import Fence, NoFence
 from ordersync.sync.reconcile import DayCheck
 from ordersync.sync.runs import RunCounters
 from ordersync.sync.windows import HISTORY_UNTIL, Window, go_live_start, history, plan
 from ordersync.tenants import Tenant, TenantStore
+from ordersync.tenants.platforms import PULL_SOURCE
 from ordersync.warehouse import Warehouse
 
 T = TypeVar("T")
 # Checkpoint granularity: a window is read in slices of this size (a 3-day trailing window is one).
 CHUNK = timedelta(days=4)
-SOURCE = "vtex-oms"
+SOURCE = PULL_SOURCE
 
 
 @dataclass

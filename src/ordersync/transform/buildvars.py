@@ -11,32 +11,22 @@ revenue_daily relies on to find the fct_orders rows written since it last caught
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ordersync.config import Settings
-from ordersync.errors import WarehouseError
 from ordersync.land import withdrawals
 from ordersync.revisions.restatements import Restatement
 from ordersync.warehouse import Warehouse
-
-#: pg_advisory_lock key held for a whole build ("ordbuild" in ASCII).
-BUILD_LOCK_KEY = 0x6F72_6462_7569_6C64
+from ordersync.warehouse.locks import LockKey, session_lock
 
 
 @contextmanager
 def serialized_builds(wh: Warehouse) -> Iterator[None]:
     """Hold the build lock while the block runs (PostgreSQL; DuckDB's one writer needs none)."""
-    if wh.dialect != "postgres":
+    with session_lock(wh, LockKey.BUILD):
         yield
-        return
-    wh.execute("SELECT pg_advisory_lock(?)", (BUILD_LOCK_KEY,))
-    try:
-        yield
-    finally:
-        with suppress(WarehouseError):  # a lost connection has dropped the lock already
-            wh.execute("SELECT pg_advisory_unlock(?)", (BUILD_LOCK_KEY,))
 
 
 def closed_through(now: datetime, closed_after_hours: float) -> str:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from ordersync.config import WarehouseSettings
-from ordersync.warehouse.base import LANDING_COLUMNS, Warehouse
+from ordersync.warehouse.base import LANDING_COLUMNS, Warehouse, duckdb_path
 
-__all__ = ["LANDING_COLUMNS", "Warehouse", "open_warehouse"]
+__all__ = ["LANDING_COLUMNS", "Warehouse", "duckdb_path", "open_warehouse"]
 
 
 def open_warehouse(settings: WarehouseSettings, *, read_only: bool = False) -> Warehouse:

@@ -44,6 +44,11 @@ LANDING_COLUMNS: tuple[str, ...] = (
 )
 
 
+def duckdb_path(url: str) -> str:
+    """The file a DuckDB warehouse URL names (a path, or duckdb://PATH), as written."""
+    return url.removeprefix("duckdb://")
+
+
 class Warehouse(ABC):
     """A connection to the warehouse, owned by one thread at a time.
 
@@ -56,6 +61,9 @@ class Warehouse(ABC):
     concurrent_writers: ClassVar[bool]
     #: SQL for the warehouse's clock, for times compared across hosts (leases)
     now_sql: ClassVar[str]
+    #: what follows a text expression to compare it byte by byte (the dbt macro byte_order's twin),
+    #: so both warehouses order versions alike
+    byte_order: ClassVar[str]
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -81,6 +89,15 @@ class Warehouse(ABC):
         if not isinstance(value, datetime):
             raise TypeError(f"{self.now_sql} returned {value!r}")
         return value.astimezone(UTC)
+
+    def has_table(self, name: str, schema: str = "cdp") -> bool:
+        """Whether the table (or view) exists, e.g. a dbt model before its first build."""
+        return bool(
+            self.scalar(
+                "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+                (schema, name),
+            )
+        )
 
     @abstractmethod
     @contextmanager

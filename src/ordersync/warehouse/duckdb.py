@@ -21,7 +21,7 @@ from ordersync.errors import (
     WarehouseError,
     WarehouseLockedError,
 )
-from ordersync.warehouse.base import APPEND_VERSIONS, APPEND_VERSIONS_IN_BATCH, Warehouse, version_key
+from ordersync.warehouse.base import APPEND_VERSIONS, APPEND_VERSIONS_IN_BATCH, Warehouse, duckdb_path, version_key
 from ordersync.warehouse.translate import MISSING_SCHEMA_HINT, disk_full_hint, duckdb_error_kind, make_error
 
 log = logging.getLogger(__name__)
@@ -111,6 +111,7 @@ class DuckDBWarehouse(Warehouse):
 
     dialect = "duckdb"
     concurrent_writers = False
+    byte_order = ""  # DuckDB compares text by bytes
     now_sql = "get_current_timestamp()"  # the transaction's start inside one (DuckDB has no clock_timestamp)
     #: seconds insert_landing waits for another connection's landing transaction to end
     landing_lock_timeout: ClassVar[float] = 300.0
@@ -125,7 +126,7 @@ class DuckDBWarehouse(Warehouse):
         read_only: bool = False,
     ) -> None:
         super().__init__(url)
-        self.path = url.removeprefix("duckdb://")
+        self.path = duckdb_path(url)
         self.memory_limit = memory_limit
         # an in-memory database cannot be opened read-only (there is nothing to read)
         self.read_only = read_only and not _in_memory(self.path)

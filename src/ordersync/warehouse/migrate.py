@@ -47,10 +47,7 @@ def latest_version() -> int:
 
 
 def current_version(wh: Warehouse) -> int:
-    exists = wh.scalar(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'cdp' AND table_name = 'schema_migrations'"
-    )
-    if not exists:
+    if not wh.has_table("schema_migrations"):
         return 0
     return int(wh.scalar("SELECT coalesce(max(version), 0) FROM cdp.schema_migrations") or 0)
 

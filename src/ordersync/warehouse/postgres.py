@@ -14,11 +14,9 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from ordersync.errors import ConfigError, ConnectionLostError, WarehouseError
 from ordersync.warehouse.base import LANDING_COLUMNS, Warehouse, version_key
+from ordersync.warehouse.locks import LockKey, session_lock
 from ordersync.warehouse.sqltext import to_pyformat
 from ordersync.warehouse.translate import MISSING_SCHEMA_HINT, make_error, pg_error_kind
-
-#: pg_advisory_lock key held while migrations run ("ordrsync" in ASCII).
-MIGRATION_LOCK_KEY = 0x6F72_6472_7379_6E63
 
 _COLS = ", ".join(LANDING_COLUMNS)
 _VERSION_INDEX = "orders_landing_version_uq"
@@ -95,6 +93,7 @@ def mask_conninfo(url: str) -> str:
 class PostgresWarehouse(Warehouse):
     dialect = "postgres"
     concurrent_writers = True
+    byte_order = 'COLLATE "C"'
     now_sql = "clock_timestamp()"  # the wall clock, not the transaction's start
 
     def __init__(self, url: str) -> None:
@@ -200,14 +199,8 @@ class PostgresWarehouse(Warehouse):
     @contextmanager
     def migration_lock(self) -> Iterator[None]:
         # A session lock on this connection: the migrations take their own transactions inside it.
-        self.execute("SELECT pg_advisory_lock(?)", (MIGRATION_LOCK_KEY,))
-        try:
+        with session_lock(self, LockKey.MIGRATIONS):
             yield
-        except BaseException:
-            with suppress(WarehouseError):
-                self.execute("SELECT pg_advisory_unlock(?)", (MIGRATION_LOCK_KEY,))
-            raise
-        self.execute("SELECT pg_advisory_unlock(?)", (MIGRATION_LOCK_KEY,))
 
     # -- landing -------------------------------------------------------------------------------
     def insert_landing(

@@ -20,15 +20,15 @@ from fastapi.responses import Response
 
 from ordersync.errors import BadEncodingError, BodyTooLargeError, UnreadableBodyError
 from ordersync.land.intake import Item
+from ordersync.secrets import digest, secret_matches
 from ordersync.sources.push.bodies import json_items, ndjson_items
 from ordersync.sources.push.receiver import MAX_IDEMPOTENCY_KEY, PushReceiver
-from ordersync.sources.vtex.hook import SECRET_HEADER, Spool, is_ping, notification, secret_matches
+from ordersync.sources.vtex.hook import SECRET_HEADER, Spool, is_ping, notification
 from ordersync.web.bodies import gunzip_capped, read_capped
 from ordersync.web.budget import Budget, retry_after
 from ordersync.web.errors import answer_for, install, problem
 from ordersync.web.gate import Gate, HookSecrets
 from ordersync.web.models import Health, OrderEvent, Problem, PushResult
-from ordersync.web.tokens import digest
 
 _MIB = 1024 * 1024
 _JSON_TYPES = {"application/json"}

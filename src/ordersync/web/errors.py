@@ -10,7 +10,6 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from ordersync.config import scrub
 from ordersync.errors import (
     BadEncodingError,
     BadRecordError,
@@ -22,6 +21,7 @@ from ordersync.errors import (
     TenantBusyError,
     TransientWarehouseError,
 )
+from ordersync.secrets import scrub
 
 #: The status of each error, the first class that matches wins (so subclasses come first).
 STATUSES: tuple[tuple[type[Exception], int], ...] = (

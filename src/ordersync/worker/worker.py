@@ -16,13 +16,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from ordersync.config import scrub
+from ordersync.coordination.leases import holder_name
 from ordersync.errors import TransformError
 from ordersync.facade import Ordersync
 from ordersync.outcomes import BuildStatus, RunStatus
+from ordersync.secrets import scrub
 from ordersync.sync.engine import SyncOutcome
 from ordersync.sync.jobs import Job, JobPolicy
-from ordersync.sync.leases import holder_name
 from ordersync.sync.windows import history
 from ordersync.tenants import Tenant
 from ordersync.worker.schedule import Due, ScheduleSettings, due, incremental_due

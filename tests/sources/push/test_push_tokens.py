@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 from ordersync.clock import ManualClock
 from ordersync.sources.push.receiver import PushReceiver
 from ordersync.tenants import Tenant, TenantStore
+from ordersync.tenants.tokens import TokenStore
 from ordersync.warehouse import Warehouse
-from ordersync.web.tokens import TokenStore
 
 
 def push_tenant(wh: Warehouse, clock: ManualClock, name: str = "shop") -> Tenant:

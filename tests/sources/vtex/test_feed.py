@@ -14,9 +14,10 @@ from typing import Any
 
 import pytest
 
+from ordersync.aio import run_async
 from ordersync.config import FeedSettings, ServeSettings, Settings
 from ordersync.errors import ConfigError
-from ordersync.facade import Ordersync, run_async
+from ordersync.facade import Ordersync
 from ordersync.serve.process import ServeOptions, serving_in_thread
 from ordersync.simulator import AccountSpec, SimulatorConfig
 from ordersync.simulator.server import start_in_thread

@@ -21,7 +21,7 @@ from typing import Any
 
 from ordersync.config import Settings
 from ordersync.land import ledger
-from ordersync.observe.verify.results import CENT, EXAMPLES, NOT_BUILT, CheckResult, as_day, audit_sql, has_table
+from ordersync.observe.verify.results import CENT, EXAMPLES, NOT_BUILT, CheckResult, as_day, audit_sql
 from ordersync.outcomes import CheckStatus
 from ordersync.warehouse import Warehouse
 
@@ -32,9 +32,9 @@ _LATEST_FAILING = ("missing", "stale", "differs", "extra", "duplicate")
 def latest_versions(wh: Warehouse, tenant_id: int | None) -> CheckResult:
     """fct_orders against the latest landed version of every order (of one tenant, when given):
     latest_versions.sql."""
-    if not has_table(wh, "fct_orders"):
+    if not wh.has_table("fct_orders"):
         return CheckResult("latest_versions", CheckStatus.FAIL, f"fct_orders is {NOT_BUILT}")
-    sql = audit_sql("latest_versions.sql").replace("{byte_order}", _byte_order(wh))
+    sql = audit_sql("latest_versions.sql").replace("{byte_order}", wh.byte_order)
     cursor = ledger.cursor(wh, ledger.FCT_ORDERS)
     counts: dict[str, int] = {}
     examples: dict[str, list[str]] = {}
@@ -64,7 +64,7 @@ def latest_versions(wh: Warehouse, tenant_id: int | None) -> CheckResult:
 def revenue_daily(wh: Warehouse, settings: Settings, tenant_id: int | None) -> CheckResult:
     """revenue_daily against a recomputation from fct_orders (of one tenant, when given):
     revenue_daily.sql."""
-    if not has_table(wh, "revenue_daily") or not has_table(wh, "fct_orders"):
+    if not wh.has_table("revenue_daily") or not wh.has_table("fct_orders"):
         return CheckResult("revenue_daily", CheckStatus.FAIL, f"revenue_daily is {NOT_BUILT}")
     orders = settings.orders
     sql = (
@@ -170,7 +170,3 @@ _AVERAGECENTS = {
     True: "div(2 * revenue * 100 + valid_orders, 2 * valid_orders)",
     False: "(2 * CAST(revenue * 100 AS HUGEINT) + valid_orders) // (2 * valid_orders)",
 }
-
-
-def _byte_order(wh: Warehouse) -> str:
-    return 'COLLATE "C"' if wh.dialect == "postgres" else ""

@@ -17,12 +17,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from ordersync.aio import run_async
 from ordersync.config import Settings
 from ordersync.errors import OrdersyncError, TransformError
 from ordersync.land import ledger
 from ordersync.observe.gaps import NO_SOURCE
 from ordersync.observe.lateness import tenant_lateness
-from ordersync.observe.verify.results import CENT, EXAMPLES, NOT_BUILT, CheckResult, Context, as_day, has_table
+from ordersync.observe.verify.results import CENT, EXAMPLES, NOT_BUILT, CheckResult, Context, as_day
 from ordersync.outcomes import CheckStatus
 from ordersync.sources.vtex.client import client_for
 from ordersync.sync import reconcile
@@ -46,7 +47,7 @@ def dbt_tests(ctx: Context) -> CheckResult:
     cursor: nothing to read), against the same state folder and project as `ordersync build`."""
 
     wh = ctx.warehouse()
-    if not has_table(wh, "fct_orders"):
+    if not wh.has_table("fct_orders"):
         return CheckResult("dbt_tests", CheckStatus.FAIL, f"fct_orders is {NOT_BUILT}")
     cursor = ledger.cursor(wh, ledger.FCT_ORDERS)
     dbt_vars = build_vars(wh, ctx.settings, ctx.now, cursor, cursor, [])
@@ -148,9 +149,8 @@ def source(wh: Warehouse, settings: Settings, tenants: list[Tenant], now: dateti
     ending the sync's index-lag margin before now) as the source lists it, orders created that day
     in every status and the sum of their totalValue (cents, as a currency amount), against
     fct_orders' count and sum(total_value) of the orders with that order_date."""
-    from ordersync.facade import run_async
 
-    built = has_table(wh, "fct_orders")
+    built = wh.has_table("fct_orders")
     asked: list[tuple[Tenant, list[date], dict[date, reconcile.DayTotals]]] = []
     results: dict[int, CheckResult] = {}
     for t in tenants:

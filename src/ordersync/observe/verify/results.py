@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from ordersync.config import Settings
-from ordersync.observe.status import _has_table
 from ordersync.outcomes import CheckStatus
 from ordersync.warehouse import Warehouse
 
@@ -60,10 +59,6 @@ class Context:
 def audit_sql(name: str) -> str:
     """An audit's SQL, from the .sql file of that name beside this module."""
     return (resources.files(__package__) / name).read_text(encoding="utf-8")
-
-
-def has_table(wh: Warehouse, name: str) -> bool:
-    return _has_table(wh, name)
 
 
 def as_day(value: Any) -> date:

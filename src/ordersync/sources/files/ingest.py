@@ -25,10 +25,11 @@ from ordersync.land.intake import BatchResult, Intake, Item
 from ordersync.sources.files import FileSource, OnRead, format_named, parse_file_item
 from ordersync.sources.push.events import item_order_id
 from ordersync.tenants import Tenant
+from ordersync.tenants.platforms import FILE_SOURCE
 from ordersync.warehouse import Warehouse
 
 #: cdp.orders_landing.source and cdp.quarantine.source of what files land (as `ordersync land` did)
-SOURCE = "file"
+SOURCE = FILE_SOURCE
 #: quarantine reasons a result keeps (the rest are in cdp.quarantine)
 KEPT_REASONS = 20
 _HASH_CHUNK = 1024 * 1024

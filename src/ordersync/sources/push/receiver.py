@@ -15,10 +15,11 @@ from ordersync.errors import ConnectionLostError, TransientWarehouseError
 from ordersync.land.intake import BatchResult, Intake, Item, PreparedBatch, prepare
 from ordersync.sources.push.events import item_order_id, parse_pushed
 from ordersync.tenants import Tenant, TenantStore
+from ordersync.tenants.platforms import PUSH_SOURCE
+from ordersync.tenants.tokens import TokenStore
 from ordersync.warehouse import Warehouse
-from ordersync.web.tokens import TokenStore
 
-SOURCE = "push"
+SOURCE = PUSH_SOURCE
 MAX_IDEMPOTENCY_KEY = 200
 DEFAULT_IDEMPOTENCY_HOURS = 48.0
 KEY_REUSED = "this Idempotency-Key was already used with a different body; use a new key for a new batch"

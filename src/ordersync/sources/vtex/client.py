@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from ordersync.config import SyncSettings, read_secret
+from ordersync.config import SyncSettings
 from ordersync.errors import ConfigError
+from ordersync.secrets import read_secret
 from ordersync.sources.vtex.oms import VtexClient
 from ordersync.tenants import Tenant
 

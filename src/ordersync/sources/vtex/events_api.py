@@ -19,8 +19,9 @@ from typing import Any, TypeVar
 import orjson
 from yarl import URL
 
-from ordersync.config import FeedSettings, SyncSettings, read_secret
+from ordersync.config import FeedSettings, SyncSettings
 from ordersync.errors import ConfigError, FeedThrottledError, SourceError, TransientSourceError
+from ordersync.secrets import read_secret
 from ordersync.sources.http.pacing import account_key, shared_pacer
 from ordersync.sources.http.retry import MAX_BACKOFF_SECONDS, RetryPolicy
 from ordersync.sources.http.transport import ClientStats, Transport

@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo
 
 from ordersync.clock import Clock
 from ordersync.config import FeedSettings, SyncSettings
+from ordersync.coordination.leases import Fence, LeaseKeeper
 from ordersync.errors import (
     BadRecordError,
     ConfigError,
@@ -42,16 +43,15 @@ from ordersync.errors import (
 from ordersync.land.intake import Intake, Item
 from ordersync.land.records import Version, order_id_of, parse_order
 from ordersync.outcomes import RoundStatus
-from ordersync.sources import platform
 from ordersync.sources.vtex.client import client_for
 from ordersync.sources.vtex.events_api import MAX_COMMIT, MAX_LOT, EventsApi, FeedEvent, feed_pacer_key
-from ordersync.sync.leases import Fence, LeaseKeeper
 from ordersync.tenants import Tenant, TenantStore
+from ordersync.tenants.platforms import FEED_SOURCE, platform
 from ordersync.warehouse import Warehouse
 
 log = logging.getLogger("ordersync.feed")
 
-FEED = "feed"  # the lease stream, and the landing source
+FEED = FEED_SOURCE  # the lease stream, and the landing source
 MAX_LOTS = 100  # lots read per round: 1,000 events, a few seconds at the feed's pace
 _UNREADABLE = "feed event without orderId"
 

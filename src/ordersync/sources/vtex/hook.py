@@ -11,7 +11,6 @@ and harmless: the order is fetched and its version lands once.
 from __future__ import annotations
 
 import fcntl
-import hmac
 import os
 import threading
 from collections.abc import Callable
@@ -22,13 +21,15 @@ from typing import Any
 
 import orjson
 
-from ordersync.sync.leases import Fence, LeaseKeeper
+from ordersync.aio import run_async
+from ordersync.coordination.leases import Fence, LeaseKeeper
 from ordersync.tenants import Tenant
+from ordersync.tenants.platforms import HOOK_SOURCE
+from ordersync.text import storable
 from ordersync.warehouse import Warehouse
-from ordersync.web.tokens import digest
 
 SECRET_HEADER = "X-Ordersync-Hook-Secret"
-SOURCE = "hook"
+SOURCE = HOOK_SOURCE
 #: Rounds a notification is tried in; then it is quarantined with its last error (and `ordersync
 #: quarantine retry` fetches its order again), never left waiting unseen.
 MAX_ATTEMPTS = 20
@@ -39,12 +40,6 @@ _LOCK = threading.Lock()
 
 def is_ping(body: Any) -> bool:
     return isinstance(body, dict) and body.get("hookConfig") == "ping"
-
-
-def secret_matches(given: str | None, stored_hash: str | None) -> bool:
-    if not given or not stored_hash:
-        return False
-    return hmac.compare_digest(digest(given), stored_hash)
 
 
 @dataclass(frozen=True)
@@ -68,8 +63,8 @@ def notification(tenant_id: int, raw: bytes) -> Notification:
         tenant_id,
         _order_id(order_id),
         # NUL written out: PostgreSQL text cannot hold it, and one such row would hold up the spool
-        state.replace("\x00", "\\x00") if isinstance(state, str) and len(state) <= 200 else None,
-        raw.decode("utf-8", errors="replace").replace("\x00", "\\x00"),
+        storable(state) if isinstance(state, str) and len(state) <= 200 else None,
+        storable(raw.decode("utf-8", errors="replace")),
     )
 
 
@@ -225,7 +220,6 @@ def _tenant_round(
     fence: Fence,
     result: HookRound,
 ) -> None:
-    from ordersync.facade import run_async
     from ordersync.land.intake import Intake, Item
     from ordersync.land.records import order_id_of, parse_order
     from ordersync.sources.vtex.client import client_for

@@ -21,13 +21,13 @@ from enum import StrEnum
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from ordersync.config import FeedSettings, SyncSettings, register_secret
+from ordersync.config import FeedSettings, SyncSettings
 from ordersync.errors import ConfigError, SourceError
-from ordersync.sources import platform
+from ordersync.secrets import digest, register_secret, secret_matches
 from ordersync.sources.vtex.events_api import EventsApi
-from ordersync.sources.vtex.hook import SECRET_HEADER, secret_matches
+from ordersync.sources.vtex.hook import SECRET_HEADER
 from ordersync.tenants import Tenant, TenantStore
-from ordersync.web.tokens import digest
+from ordersync.tenants.platforms import platform
 
 #: Every status VTEX names (the workflow's and the extra ones its filters accept): status strings
 #: are not validated by VTEX, and a change to a status left out would never be reported.

@@ -10,10 +10,10 @@ from decimal import Decimal
 
 import pytest
 
+from ordersync.coordination.leases import PULL, Fence, LeaseKeeper, holder_name
 from ordersync.errors import LeaseLostError
 from ordersync.land.records import Version, payload_hash
 from ordersync.sync import checkpoints
-from ordersync.sync.leases import PULL, Fence, LeaseKeeper, holder_name
 from ordersync.warehouse import Warehouse
 from support.processes import PG_LOCK_WAITERS, wait_for
 

@@ -33,32 +33,12 @@ from ordersync.errors import (
     TransientWarehouseError,
 )
 from ordersync.warehouse import Warehouse
+from ordersync.warehouse.locks import holding, local_lock
 
 log = logging.getLogger("ordersync.leases")
 
 PULL = "pull"  # the stream of scheduled and manual pull syncs
 LOCK_TIMEOUT_MS = 2000
-
-_LOCAL_LOCKS: dict[str, threading.RLock] = {}
-_LOCAL_LOCKS_GUARD = threading.Lock()
-
-
-def _local_lock(wh: Warehouse) -> threading.RLock | None:
-    """The process-wide lease lock of a single-writer warehouse file; None where writers are many."""
-    if wh.concurrent_writers:
-        return None
-    key = os.path.abspath(wh.url.removeprefix("duckdb://"))
-    with _LOCAL_LOCKS_GUARD:
-        return _LOCAL_LOCKS.setdefault(key, threading.RLock())
-
-
-@contextlib.contextmanager
-def _maybe(lock: threading.RLock | None) -> Iterator[None]:
-    if lock is None:
-        yield
-        return
-    with lock:
-        yield
 
 
 def holder_name(prefix: str) -> str:
@@ -94,7 +74,7 @@ class Fence:
 
     def __init__(self, lease: Lease, wh: Warehouse) -> None:
         self.lease = lease
-        self._lock = _local_lock(wh)
+        self._lock = local_lock(wh, "leases")
 
     @property
     def token(self) -> int | None:
@@ -113,7 +93,7 @@ class Fence:
     @contextlib.contextmanager
     def guard(self) -> Iterator[None]:
         """Wrap the whole writing transaction (DuckDB: takes the file's lease lock first)."""
-        with _maybe(self._lock):
+        with holding(self._lock):
             yield
 
     def check(self, wh: Warehouse) -> None:
@@ -159,7 +139,7 @@ class LeaseKeeper:
         self.holder = holder
         self.ttl = float(ttl_seconds)
         self._lock = threading.Lock()
-        self._local = _local_lock(wh)
+        self._local = local_lock(wh, "leases")
 
     def _call(self, sql: str, params: tuple[object, ...]) -> list[tuple[object, ...]]:
         try:
@@ -188,7 +168,7 @@ class LeaseKeeper:
 
     def _acquire(self, tenant_id: int, stream: str) -> Lease | None:
         now = self.wh.now_sql
-        with self._lock, _maybe(self._local):
+        with self._lock, holding(self._local):
             rows = self._call(
                 "INSERT INTO cdp.leases (tenant_id, stream, holder, token, lease_until, acquired_at) "
                 f"VALUES (?, ?, ?, 1, {now} + CAST(? AS DOUBLE PRECISION) * INTERVAL '1 second', {now}) "
@@ -233,7 +213,7 @@ class LeaseKeeper:
 
     def renew(self, lease: Lease) -> bool:
         """Extend the lease if it is still ours; False (and the lease marked lost) when it was lost."""
-        with self._lock, _maybe(self._local):
+        with self._lock, holding(self._local):
             rows = self._call(
                 "UPDATE cdp.leases SET "
                 f"lease_until = {self.wh.now_sql} + CAST(? AS DOUBLE PRECISION) * INTERVAL '1 second' "
@@ -247,7 +227,7 @@ class LeaseKeeper:
 
     def release(self, lease: Lease) -> None:
         """Free the lease (the row and its token stay, so the token keeps growing)."""
-        with self._lock, _maybe(self._local):
+        with self._lock, holding(self._local):
             self._call(
                 f"UPDATE cdp.leases SET holder = NULL, lease_until = {self.wh.now_sql} "
                 "WHERE tenant_id = ? AND stream = ? AND holder = ? AND token = ? RETURNING token",

@@ -1,18 +1,18 @@
 """Push API tokens: each belongs to one tenant; only a SHA-256 of it is stored.
 
-A token is 256 random bits, so a fast hash is as safe as a slow one: nobody can guess their way
-back from the hash. The token itself is shown once, when it is created.
+The hash is `ordersync.secrets.digest` (a fast one is safe for 256 random bits). The token itself
+is shown once, when it is created.
 """
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from ordersync.errors import ConnectionLostError, NotFoundError, TransientWarehouseError
+from ordersync.secrets import digest
 from ordersync.text import check_label
 from ordersync.warehouse import Warehouse
 
@@ -41,10 +41,6 @@ class TokenInfo:
             "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
             "last_used_at": self.last_used_at.isoformat() if self.last_used_at else None,
         }
-
-
-def digest(secret: str) -> str:
-    return hashlib.sha256(secret.encode("utf-8", errors="surrogatepass")).hexdigest()
 
 
 class TokenStore:

@@ -10,12 +10,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ordersync.config import DEFAULT_TIMEZONE
 from ordersync.errors import ConfigError, NotFoundError
-from ordersync.sources import CHANGE_CAPTURE, PLATFORMS
-from ordersync.sources import platform as platform_named
+from ordersync.tenants.platforms import CHANGE_CAPTURE
+from ordersync.tenants.platforms import platform as platform_named
 from ordersync.text import check_tenant_name
 from ordersync.warehouse import Warehouse
 
-__all__ = ["PLATFORMS", "Tenant", "TenantStore"]
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 _COLUMNS = (

@@ -1,0 +1,1 @@
+"""Coordination between processes sharing a warehouse: fenced leases per tenant and stream."""
