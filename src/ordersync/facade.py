@@ -9,13 +9,14 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Callable, Coroutine, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
+from ordersync.aio import run_async
 from ordersync.clock import Clock, SystemClock
 from ordersync.config import DEFAULT_TIMEZONE, Settings
 from ordersync.console import Reporter, SilentReporter
@@ -44,7 +45,6 @@ if TYPE_CHECKING:
     from ordersync.sources.vtex.setup import SetupResult
     from ordersync.transform import DbtResult
 
-T = TypeVar("T")
 log = logging.getLogger("ordersync")
 
 
@@ -728,10 +728,3 @@ class Ordersync:
         from ordersync.sync import runs
 
         return runs.counters(self.wh, run_id)
-
-
-def run_async(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine on uvloop (several times faster for many small HTTP requests)."""
-    import uvloop
-
-    return uvloop.run(coro)

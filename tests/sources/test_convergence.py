@@ -16,8 +16,9 @@ import httpx
 import orjson
 import pytest
 
+from ordersync.aio import run_async
 from ordersync.config import ServeSettings
-from ordersync.facade import Ordersync, run_async
+from ordersync.facade import Ordersync
 from ordersync.simulator import AccountSpec, SimulatorConfig, start_in_thread
 from ordersync.simulator.sdk import SdkConfig, Stream, generate, push, write_files
 from ordersync.web.server import ServeOptions, serving_in_thread

@@ -14,9 +14,10 @@ from typing import Any
 
 import pytest
 
+from ordersync.aio import run_async
 from ordersync.config import FeedSettings, ServeSettings, Settings
 from ordersync.errors import ConfigError
-from ordersync.facade import Ordersync, run_async
+from ordersync.facade import Ordersync
 from ordersync.simulator import AccountSpec, SimulatorConfig, start_in_thread
 from ordersync.sources.vtex.feed import FeedConsumer
 from ordersync.sources.vtex.setup import RETENTION_SECONDS, VISIBILITY_TIMEOUT_SECONDS, CaptureFilter, event_filter

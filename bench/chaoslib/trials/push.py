@@ -27,7 +27,7 @@ from chaoslib.deadlines import scaled
 from chaoslib.model import DUCKDB, TrialParams, TrialResult, TrialSpec, register
 from chaoslib.serving import KillRelay, ServeProcess
 from chaoslib.warehouses import PgServer, dropping, free_port, fresh
-from ordersync.facade import run_async
+from ordersync.aio import run_async
 from ordersync.simulator.sdk import Format, PushError, PushTotals, SdkConfig, Stream, generate, push
 
 TENANT = "mobileapp"

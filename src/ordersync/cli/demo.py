@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from ordersync.aio import run_async
 from ordersync.cli.context import STATE, WarehouseOpt, facade, run_guarded
 from ordersync.cli.output import console, print_table, say_error
 from ordersync.clock import ManualClock
@@ -130,7 +131,6 @@ def push_mobile_app(app: Ordersync, clock: ManualClock, days: int) -> Stream:
     on the phones for up to 48 h, 2 % sent twice, each batch out of order. The clock follows the
     arrivals, so each version is stamped when it would have landed."""
     from ordersync.config import ServeSettings
-    from ordersync.facade import run_async
     from ordersync.simulator.sdk import SdkConfig, generate, push
     from ordersync.web.server import ServeOptions, serving_in_thread
 

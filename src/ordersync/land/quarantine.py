@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from ordersync.aio import run_async
 from ordersync.clock import Clock
 from ordersync.config import SyncSettings
 from ordersync.errors import BadRecordError, NotFoundError, SourceError
@@ -172,8 +173,6 @@ def retry_quarantine(
     tenants = {tid: store.by_id(tid) for tid in sorted({p.tenant_id for p in pending})}
     to_fetch = [p for p in pending if p.from_store]
     if to_fetch:
-        from ordersync.facade import run_async
-
         run_async(_refetch(to_fetch, tenants, sync))
     result = RetryResult(run_id=uuid.uuid4().hex)
     lander = Lander(wh, clock)

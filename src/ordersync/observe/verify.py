@@ -27,6 +27,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from ordersync.aio import run_async
 from ordersync.config import Settings
 from ordersync.errors import ConfigError, OrdersyncError, TransformError
 from ordersync.observe.gaps import NO_SOURCE
@@ -269,7 +270,6 @@ def source(wh: Warehouse, settings: Settings, tenants: list[Tenant], now: dateti
     ending the sync's index-lag margin before now) as the source lists it, orders created that day
     in every status and the sum of their totalValue (cents, as a currency amount), against
     fct_orders' count and sum(total_value) of the orders with that order_date."""
-    from ordersync.facade import run_async
 
     end = now - timedelta(minutes=settings.sync.index_lag_minutes)
     built = _has_table(wh, "fct_orders")

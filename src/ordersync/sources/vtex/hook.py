@@ -22,6 +22,7 @@ from typing import Any
 
 import orjson
 
+from ordersync.aio import run_async
 from ordersync.sync.leases import Fence, LeaseKeeper
 from ordersync.tenants import Tenant
 from ordersync.warehouse import Warehouse
@@ -225,7 +226,6 @@ def _tenant_round(
     fence: Fence,
     result: HookRound,
 ) -> None:
-    from ordersync.facade import run_async
     from ordersync.land.intake import Intake, Item
     from ordersync.land.records import order_id_of, parse_order
     from ordersync.sync.engine import client_for
