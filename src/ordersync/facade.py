@@ -460,8 +460,7 @@ class Ordersync:
         succeeds naming the ones it left out (transform/isolation.py): they are held, and read again
         from where they were left out once their data builds."""
         from ordersync.land import ledger, withdrawals
-        from ordersync.revisions import restatements
-        from ordersync.transform import builds, isolation, run_dbt
+        from ordersync.transform import builds, isolation, restatements, run_dbt
         from ordersync.transform.buildvars import build_vars, serialized_builds
 
         if full_refresh and self.settings.environment.is_production:

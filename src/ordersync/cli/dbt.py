@@ -58,8 +58,8 @@ def profiles(
     warehouse: WarehouseOpt = None,
 ) -> None:
     """Write profiles.yml (mode 0600) with profile `ordersync` for this warehouse, for plain dbt runs."""
+    from ordersync.transform.dbt_invoke import PROJECT_DIR
     from ordersync.transform.project import PACKAGE_ENV
-    from ordersync.transform.runner import PROJECT_DIR
 
     def go() -> None:
         with facade(warehouse, progress=False) as os_:

@@ -20,10 +20,11 @@ from typing import TYPE_CHECKING, Any
 
 from ordersync.config import Settings
 from ordersync.errors import ConfigError, RefusedError, StalePlanError, TenantBusyError
-from ordersync.revisions import drafting, restatements
+from ordersync.revisions import drafting
 from ordersync.revisions.effects import current_of, current_rows, landed_of, newest
 from ordersync.revisions.plans import APPLIED, APPROVED, DRAFTED, REJECTED, Plan, PlanStore, new_plan_id
 from ordersync.tenants import Tenant, TenantStore
+from ordersync.transform import restatements
 
 if TYPE_CHECKING:
     from ordersync.clock import Clock

@@ -18,7 +18,7 @@ from typing import Any
 from ordersync.config import Settings
 from ordersync.errors import WarehouseError
 from ordersync.land import withdrawals
-from ordersync.revisions.restatements import Restatement
+from ordersync.transform.restatements import Restatement
 from ordersync.warehouse import Warehouse
 
 #: pg_advisory_lock key held for a whole build ("ordbuild" in ASCII).
