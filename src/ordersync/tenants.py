@@ -129,6 +129,15 @@ class TenantStore:
             raise NotFoundError(f"no tenant named {name!r} (known: {known}); add it with ordersync tenants add")
         return Tenant(*row)
 
+    def resolve(self, name_or_id: str | int | None) -> int | None:
+        """The id of the tenant named (or numbered) so, checked to exist; None when none is given,
+        which a caller reads as "every tenant"."""
+        if name_or_id is None or name_or_id == "":
+            return None
+        if isinstance(name_or_id, int):
+            return self.by_id(name_or_id).tenant_id
+        return self.get(name_or_id).tenant_id
+
     def by_id(self, tenant_id: int) -> Tenant:
         row = self.wh.query_one(f"SELECT {_COLUMNS} FROM cdp.tenants WHERE tenant_id = ?", (tenant_id,))
         if row is None:
