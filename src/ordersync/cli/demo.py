@@ -51,11 +51,11 @@ def demo(
             clock = ManualClock(sim.clock())
             with facade(warehouse, clock=clock) as os_:
                 os_.upgrade()
-                console.print(f"warehouse: {os_.wh.display_url}")
-                known = {t.tenant_name for t in os_.tenants.list()}
+                console.print(f"warehouse: {os_.warehouse_url}")
+                known = {t.tenant_name for t in os_.list_tenants()}
                 for name, _ in DEMO_STORES:
                     if name in known:
-                        os_.tenants.set_endpoint(name, sim.base_url(name), name)
+                        os_.set_tenant_endpoint(name, sim.base_url(name), name)
                     else:
                         os_.add_tenant(
                             name,
@@ -138,7 +138,7 @@ def push_mobile_app(app: Ordersync, clock: ManualClock, days: int) -> Stream:
     stream = generate(
         SdkConfig(orders_per_day=120, days=min(days, 7), seed=7, start=end - timedelta(days=min(days, 7)))
     )
-    if APP_TENANT not in {t.tenant_name for t in app.tenants.list()}:
+    if APP_TENANT not in {t.tenant_name for t in app.list_tenants()}:
         app.add_tenant(APP_TENANT, platform="push", account=None, base_url=None, app_key_env=None, app_token_env=None)
     _, token = app.create_token(APP_TENANT, "demo")
     # small batches, as a phone sends them: each is stamped when its last event arrived
@@ -159,7 +159,7 @@ def push_mobile_app(app: Ordersync, clock: ManualClock, days: int) -> Stream:
 
 def matches_truth(app: Ordersync, stream: Stream) -> tuple[int, int]:
     """(orders whose fct_orders row has the truth's status and total, orders in the truth)."""
-    tid = app.tenants.get(APP_TENANT).tenant_id
+    tid = app.get_tenant(APP_TENANT).tenant_id
     held = {
         r[0]: (r[1], Decimal(r[2]))
         for r in app.wh.query("SELECT order_id, status, total_value FROM cdp.fct_orders WHERE tenant_id = ?", (tid,))

@@ -57,7 +57,7 @@ def backfill_plan(
             else:
                 last = app.clock.now().date() - timedelta(days=1)
                 first = last - timedelta(days=(days or 14) - 1)
-            tenants = [app.tenants.get(n) for n in tenant] if tenant else app.tenants.list()
+            tenants = [app.get_tenant(n) for n in tenant] if tenant else app.list_tenants()
             plan = app.plans.draft(tenants, first, last, author=by, restate=restate, refetch=refetch)
         if as_json:
             print_json(plan.document())
@@ -77,7 +77,7 @@ def plan_list(as_json: JsonOpt = False, warehouse: WarehouseOpt = None) -> None:
 
     def go() -> None:
         with facade(warehouse, progress=False) as app:
-            plans = app.plans.store.recent()
+            plans = app.recent_plans()
         rows = [p.summary() for p in plans]
         if as_json:
             print_json(rows)
@@ -99,7 +99,7 @@ def plan_show(
         if fmt not in ("md", "json"):
             raise ConfigError(f"--format {fmt!r}: use md or json")
         with facade(warehouse, progress=False) as app:
-            plan = app.plans.store.get(plan_id)
+            plan = app.get_plan(plan_id)
         if fmt == "json":
             print_json(plan.document())
         else:
