@@ -7,11 +7,9 @@ It wires a stage's objects together and delegates: the SQL and the stage logic l
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from collections.abc import Iterable
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -20,7 +18,7 @@ from ordersync.aio import run_async
 from ordersync.clock import Clock, SystemClock
 from ordersync.config import DEFAULT_TIMEZONE, Settings
 from ordersync.console import Reporter, SilentReporter
-from ordersync.errors import ConfigError, NotFoundError, TransformError
+from ordersync.errors import NotFoundError
 from ordersync.land import Lander, LandResult, withdrawals
 from ordersync.land.quarantine import RetryResult, list_quarantine, retry_quarantine
 from ordersync.memory import keep_memory_flat
@@ -41,8 +39,7 @@ from ordersync.sync.engine import SyncOutcome
 from ordersync.sync.jobs import Job, JobPolicy, run_jobs
 from ordersync.sync.leases import LeaseKeeper, holder_name
 from ordersync.sync.runs import PullHistory, RunCounters
-from ordersync.sync.tenant_run import TenantRunner
-from ordersync.sync.windows import MODES
+from ordersync.sync.tenant_run import SyncReport, TenantRunner, check_mode, pull_targets, sync_tenants
 from ordersync.tenants import Tenant, TenantStore
 from ordersync.transform import DbtResult, builds
 from ordersync.transform.build import Builder
@@ -51,23 +48,6 @@ from ordersync.warehouse import Warehouse, migrate, open_warehouse
 from ordersync.web.tokens import TokenInfo, TokenStore
 
 log = logging.getLogger("ordersync")
-
-
-@dataclass
-class SyncReport:
-    outcomes: list[SyncOutcome] = field(default_factory=list)
-    build_seconds: float | None = None
-    build_error: str | None = None
-    #: attempts made in all (retries of transient failures included)
-    attempts: int = 0
-
-    @property
-    def ok(self) -> bool:
-        return self.build_error is None and all(o.status in ("succeeded", "skipped") for o in self.outcomes)
-
-    @property
-    def failures(self) -> list[SyncOutcome]:
-        return [o for o in self.outcomes if o.status not in ("succeeded", "skipped")]
 
 
 class Ordersync:
@@ -94,8 +74,7 @@ class Ordersync:
     # -- warehouse ---------------------------------------------------------------------------
     @property
     def wh(self) -> Warehouse:
-        """The open warehouse. Its schema is checked, never changed, on first use: reading commands
-        say to run `ordersync init` when it is behind; writing ones call upgrade() first."""
+        """The open warehouse, its schema checked (never changed) on first use; writers upgrade() first."""
         if self._wh is None:
             self._wh = open_warehouse(self.settings.warehouse, read_only=self.read_only)
         if not self._schema_ok:
@@ -109,8 +88,7 @@ class Ordersync:
         return self.wh.display_url
 
     def upgrade(self) -> list[str]:
-        """Bring the schema up to date under the migration lock (every command that writes does
-        this first, so processes starting together on a fresh warehouse all succeed)."""
+        """Bring the schema up to date under the migration lock (every writing command does this first)."""
         if self._wh is None:
             self._wh = open_warehouse(self.settings.warehouse)
         applied = migrate.upgrade(self._wh)
@@ -167,10 +145,6 @@ class Ordersync:
 
     def get_tenant(self, name: str) -> Tenant:
         return self.tenants.get(name)
-
-    def tenant_names(self) -> dict[int, str]:
-        """Every tenant's name by its id."""
-        return {t.tenant_id: t.tenant_name for t in self.tenants.list()}
 
     def _tenants_named(self, name: str | None) -> list[Tenant]:
         """The tenant named, or every tenant when no name is given."""
@@ -252,19 +226,9 @@ class Ordersync:
         self.upgrade()
         return setup.new_hook_secret(self.tenants, self.tenants.get(tenant_name))
 
-    def hook_secret_hashes(self) -> dict[str, tuple[int, str | None]]:
-        """(tenant id, hook secret hash or None) by tenant name."""
-        store = self.tenants
-        return {t.tenant_name: (t.tenant_id, store.hook_secret_hash(t.tenant_id)) for t in store.list()}
-
-    def hook_secret_hash(self, tenant_name: str) -> tuple[int, str | None] | None:
-        """(tenant id, hook secret hash or None) of the tenant named; None when there is no such tenant."""
-        store = self.tenants
-        try:
-            tenant_id = store.get(tenant_name).tenant_id
-        except NotFoundError:
-            return None
-        return tenant_id, store.hook_secret_hash(tenant_id)
+    def hook_secrets(self, tenant_name: str | None = None) -> dict[str, tuple[int, str | None]]:
+        """(tenant id, hook secret hash or None) by tenant name: every tenant's, or the one named."""
+        return self.tenants.hook_secrets(tenant_name)
 
     def hook_round(self, spool: hook.Spool | None = None) -> hook.HookRound:
         """Move spooled Hook notifications into the inbox, then fetch and land their orders."""
@@ -273,27 +237,21 @@ class Ordersync:
         return hook.process(self.wh, self.clock, self.settings.sync, self.leases())
 
     def hook_setup(self, tenant_name: str, url: str, force: bool = False, what: str = "all") -> setup.SetupResult:
-        """Configure the store's Hook to send every change (`what` "status": status changes only)
-        to `url` (ordersync serve's endpoint) with a secret header; its hash is kept once the store accepted."""
+        """Point the store's Hook at `url` (ordersync serve's endpoint) with a secret header (`what`
+        "status": status changes only); the secret's hash is kept once the store accepted."""
         self.upgrade()
-        tenant = self.tenants.get(tenant_name)
-        s = self.settings
-        chosen = setup.capture_filter(what)
+        s, tenant, chosen = self.settings, self.tenants.get(tenant_name), setup.capture_filter(what)
         return run_async(setup.hook_setup(self.tenants, tenant, url, s.sync, s.feed, force, chosen))
 
     # -- feed --------------------------------------------------------------------------------
     def feed_setup(self, tenant_name: str, force: bool = False, what: str = "all") -> setup.SetupResult:
-        """Configure the store's Feed v3 for ordersync (every change; `what` "status": status changes
-        only) and poll it from now on (change capture 'feed')."""
+        """Configure the store's Feed v3 (`what` "status": status changes only) and poll it from now on."""
         self.upgrade()
-        tenant = self.tenants.get(tenant_name)
-        s = self.settings
-        chosen = setup.capture_filter(what)
+        s, tenant, chosen = self.settings, self.tenants.get(tenant_name), setup.capture_filter(what)
         return run_async(setup.feed_setup(self.tenants, tenant, s.sync, s.feed, force, chosen))
 
     def feed_poll(self, tenant_name: str | None = None) -> list[FeedRound]:
-        """One feed round for the tenant named, or for every enabled tenant whose change capture is
-        the feed: read, fetch, land, then commit."""
+        """One feed round for the tenant named, or for every enabled tenant polling the feed."""
         self.upgrade()
         targets = feed_tenants(self.tenants, tenant_name)
         if not targets:
@@ -308,16 +266,7 @@ class Ordersync:
     # -- sync --------------------------------------------------------------------------------
     def pull_tenants(self, names: Iterable[str] | None = None) -> list[Tenant]:
         """The tenants named (each must have a pull API), or every enabled one that has one."""
-        if not names:
-            return [t for t in self.tenants.list(enabled_only=True) if t.pulls]
-        targets = [self.tenants.get(n) for n in names]
-        for t in targets:
-            if not t.pulls:
-                raise ConfigError(
-                    f"tenant {t.tenant_name!r} has no pull API to sync (platform {t.platform}); "
-                    "its orders arrive by push (ordersync serve) or by ordersync ingest"
-                )
-        return targets
+        return pull_targets(self.tenants, names)
 
     def pull_history(self) -> PullHistory:
         """What the worker's schedule reads: the last full and first incremental runs, the checkpoints."""
@@ -331,25 +280,17 @@ class Ordersync:
         *,
         policy: JobPolicy | None = None,
     ) -> SyncReport:
-        """Sync the named tenants (default: every enabled one) through the worker's bounded-parallel,
-        retrying path, then build the models. A tenant's failure never stops the others; the report
-        names each one."""
-        if mode not in MODES:
-            raise ConfigError(f"unknown sync mode {mode!r}; use one of: {', '.join(MODES)}")
+        """Sync the named tenants (default: every enabled one) as the worker does, then build the models;
+        a tenant's failure never stops the others (sync/tenant_run.py)."""
+        check_mode(mode)
         self.upgrade()
-        targets = self.pull_tenants(list(names or []))
-        report = SyncReport()
-        for attempts in self.run_jobs([Job(t, mode) for t in targets], policy or JobPolicy()):
-            report.outcomes.append(attempts[-1])
-            report.attempts += len(attempts)
-        if (self.settings.sync.build_after_sync if build is None else build) and targets:
-            began = time.perf_counter()
-            try:
-                self.build(trigger="sync")
-            except TransformError as exc:
-                report.build_error = str(exc)
-            report.build_seconds = time.perf_counter() - began
-        return report
+        targets = self.pull_tenants(names)
+        after = self.settings.sync.build_after_sync if build is None else build
+        jobs = policy or JobPolicy()
+        return sync_tenants(targets, mode, lambda js: self.run_jobs(js, jobs), self._sync_build if after else None)
+
+    def _sync_build(self) -> object:
+        return self.build(trigger="sync")
 
     def run_jobs(self, jobs: list[Job], policy: JobPolicy) -> list[list[SyncOutcome]]:
         """Run sync jobs in parallel on connections of their own; every attempt's outcome per job."""
@@ -378,9 +319,7 @@ class Ordersync:
     def ingest_files(
         self, tenant_name: str, paths: Iterable[str | Path], *, fmt: str | None = None
     ) -> list[FileResult]:
-        """Land batch files (NDJSON, a JSON array, CSV, Parquet; each optionally gzipped), one
-        result per file: a file ingested before lands nothing, and one that cannot be read is
-        reported in its result while the others still land."""
+        """Land batch files (NDJSON, a JSON array, CSV, Parquet; each optionally gzipped), one result per file."""
         self.upgrade()
         tenant = self.tenants.get(tenant_name)
         return FileIngest(self.wh, self.clock).ingest_all(tenant, [Path(p) for p in paths], self.reporter, fmt)
@@ -391,15 +330,13 @@ class Ordersync:
         return list_quarantine(self.wh, self.tenants.resolve(tenant), include_resolved)
 
     def quarantine_retry(self, tenant: str | None = None, ids: list[int] | None = None) -> RetryResult:
-        """Parse unresolved records again (fetching store records again first), land what parses now
-        and mark it resolved; the rest keep their row with one more retry and the error."""
+        """Parse unresolved records again (store records fetched again first) and land what parses now."""
         self.upgrade()
         tenant_id = self.tenants.resolve(tenant)
         return retry_quarantine(self.wh, self.clock, self.settings.sync, tenant_id=tenant_id, ids=ids)
 
     def withdraw(self, tenant: str, order_id: str, payload_hash: str | None, reason: str, by: str) -> dict[str, Any]:
-        """Withdraw a landed version (every version of the order without `payload_hash`): the
-        models ignore it from the next build on; the ledger keeps it."""
+        """Withdraw a landed version (every version of the order without `payload_hash`) from the models."""
         self.upgrade()
         tenant_id = self.tenants.get(tenant).tenant_id
         return withdrawals.withdraw(self.wh, self.clock, tenant_id, order_id, payload_hash, reason, by)
@@ -415,12 +352,9 @@ class Ordersync:
 
     # -- transform ---------------------------------------------------------------------------
     def build(self, full_refresh: bool = False, *, trigger: str = "cli") -> DbtResult:
-        """Run `dbt build` on the models (fct_orders, revenue_daily and their history are never
-        rebuilt from scratch); every build, its flags and its outcome are recorded in
-        cdp.build_runs. The steps are transform/build.py's."""
-        if not (full_refresh and self.settings.environment.is_production):
-            self.upgrade()  # a refused full refresh is refused before anything runs
+        """Run `dbt build` on the models, recorded in cdp.build_runs (transform/build.py)."""
         builder = Builder(
+            prepare=self.upgrade,
             warehouse=lambda: self.wh,
             release=self.close,
             settings=self.settings,
@@ -444,15 +378,13 @@ class Ordersync:
         return Path(value).expanduser() if value else None
 
     def write_dbt_profiles(self, folder: Path, *, force: bool = False) -> Path:
-        """profiles.yml (mode 0600) with profile `ordersync` for this warehouse, for plain dbt runs of a
-        project of one's own (`ordersync dbt profiles`)."""
+        """profiles.yml (mode 0600) for plain dbt runs of a project of one's own (`ordersync dbt profiles`)."""
         return write_user_profiles(folder, self.wh.dbt_target(), force=force)
 
     # -- revision notices --------------------------------------------------------------------
     def deliver_notices(self, lock: AbstractContextManager[Any] | None = None) -> notices.DeliverySummary:
-        """POST every revision notice due to each webhook of `[revisions] webhook_url_envs` and record
-        the outcome (delivered, retried with back-off, given up). `lock` is held whenever the
-        warehouse is used, never during the requests (ordersync serve's gate)."""
+        """POST every revision notice due to each webhook and record the outcome; `lock` (serve's gate)
+        is held whenever the warehouse is used, never during the requests."""
         with lock if lock is not None else nullcontext():
             self.upgrade()
         return notices.NoticeSender(lambda: self.wh, self.settings.revisions, self.clock, lock=lock).deliver()
@@ -471,8 +403,7 @@ class Ordersync:
         day_to: date | None = None,
         as_of: datetime | None = None,
     ) -> asof.Revenue:
-        """Daily revenue: as the last build left it (revenue_daily, stamped with the ledger instant
-        it is as of), or as known at `as_of`, exactly (the same answer whenever it is asked again)."""
+        """Daily revenue as the last build left it, or as known at `as_of`, exactly."""
         tenant_id = self.tenants.resolve(tenant)
         if as_of is None:
             if not self.table_exists("revenue_daily"):
@@ -489,8 +420,7 @@ class Ordersync:
         day_from: date | None = None,
         day_to: date | None = None,
     ) -> list[asof.DayDiff]:
-        """Every day whose revenue differs between as of `as_of` (before) and as of `against`
-        (after; default now), with the orders that caused it."""
+        """Every day whose revenue differs between `as_of` and `against` (default now), with its orders."""
         tenant_id = self.tenants.resolve(tenant)
         before = asof.known_instant(self.wh, self.clock, as_of)
         after = asof.known_instant(self.wh, self.clock, against or self.clock.now())
@@ -519,8 +449,7 @@ class Ordersync:
         return _has_table(self.wh, name)  # the warehouse's own has_table once it has one
 
     def status(self) -> list[dict[str, Any]]:
-        """Per tenant: sync state (Current / Behind / Stale relative to the tenant's own sync
-        frequency), last run and build, counts."""
+        """Per tenant: sync state (Current / Behind / Stale), last run and build, counts."""
         return tenant_status(
             self.wh,
             self.tenants.list(),
@@ -534,17 +463,12 @@ class Ordersync:
         return tenant_progress(self.wh, self.tenants.list(), self.settings.sync.historical_direction)
 
     def gaps(self, days: int = 30) -> list[dict[str, Any]]:
-        """Days where the warehouse holds fewer orders or less revenue than the source (asked live,
-        one list request per tenant-day), and each tenant's days behind (the seed's query)."""
+        """Days where the warehouse holds fewer orders or less revenue than the source (asked live)."""
         tenants = self.tenants.list(enabled_only=True)
         return run_async(tenant_gaps(tenants, self.wh.fork, self.clock.now(), self.settings.sync, days))
 
     def lateness(self, tenant: str | None = None, days: int = 30) -> list[dict[str, Any]]:
-        """Per tenant and order date over the last `days` order dates: versions by lateness, the
-        share that landed after the build's lookback, and those over the lateness budget (flagged,
-        never dropped), with a breakdown per source."""
-        if days < 1:
-            raise ConfigError(f"days must be at least 1 (got {days})")
+        """Per tenant and order date over the last `days` order dates: versions by lateness (observe/lateness.py)."""
         return tenant_lateness(
             self.wh,
             self._tenants_named(tenant),
@@ -555,10 +479,7 @@ class Ordersync:
         )
 
     def verify(self, tenant: str | None = None, days: int = 14, checks: Iterable[str] | None = None) -> VerifyReport:
-        """The seed's verification, one result per check with its figures: dbt tests, each of the
-        last `days` days against the source, fct_orders against the latest landed versions,
-        revenue_daily against fct_orders, no full refresh in the build log, lateness. Reads only;
-        `checks` names a subset (observe.verify.CHECKS)."""
+        """The seed's verification, one result per check (`checks`: a subset of observe.verify.CHECKS); reads only."""
         wanted = parse_checks(checks)
         ctx = Context(
             warehouse=lambda: self.wh,

@@ -195,6 +195,13 @@ class TenantStore:
         value = self.wh.scalar("SELECT hook_secret_hash FROM cdp.tenants WHERE tenant_id = ?", (tenant_id,))
         return None if value is None else str(value)
 
+    def hook_secrets(self, name: str | None = None) -> dict[str, tuple[int, str | None]]:
+        """(tenant id, hook secret hash or None) by tenant name: every tenant's, or the one named
+        (an empty answer when there is no such tenant)."""
+        sql = "SELECT tenant_name, tenant_id, hook_secret_hash FROM cdp.tenants"
+        rows = self.wh.query(sql + " WHERE tenant_name = ?", (name,)) if name is not None else self.wh.query(sql)
+        return {str(n): (int(i), None if h is None else str(h)) for n, i, h in rows}
+
     def set_hook_secret_hash(self, tenant_id: int, secret_hash: str) -> None:
         self.wh.execute("UPDATE cdp.tenants SET hook_secret_hash = ? WHERE tenant_id = ?", (secret_hash, tenant_id))
 

@@ -1,20 +1,23 @@
-"""One leased run for one tenant: the pull lease held for the whole run, every write fenced by it,
-and whatever happens mapped to an outcome, so one tenant's failure never stops the others."""
+"""The leased tenant run: the pull lease held for the whole run, every write fenced by it, and
+whatever happens mapped to an outcome, so one tenant's failure never stops the others; and
+`ordersync sync` over several tenants (which ones, then the build after)."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 
 from ordersync.clock import Clock
 from ordersync.config import SyncSettings
 from ordersync.console import Reporter
-from ordersync.errors import OrdersyncError, TenantBusyError
+from ordersync.errors import ConfigError, OrdersyncError, TenantBusyError, TransformError
 from ordersync.sync.engine import SyncOutcome, TenantSync
+from ordersync.sync.jobs import Job
 from ordersync.sync.leases import Fence, LeaseKeeper
+from ordersync.sync.windows import MODES
 from ordersync.tenants import Tenant, TenantStore
 from ordersync.warehouse import Warehouse
 
@@ -85,3 +88,62 @@ class TenantRunner:
             return outcome("busy", exc)
         except OrdersyncError as exc:
             return outcome("failed", exc)
+
+
+@dataclass
+class SyncReport:
+    outcomes: list[SyncOutcome] = field(default_factory=list)
+    build_seconds: float | None = None
+    build_error: str | None = None
+    #: attempts made in all (retries of transient failures included)
+    attempts: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.build_error is None and all(o.status in ("succeeded", "skipped") for o in self.outcomes)
+
+    @property
+    def failures(self) -> list[SyncOutcome]:
+        return [o for o in self.outcomes if o.status not in ("succeeded", "skipped")]
+
+
+def check_mode(mode: str) -> None:
+    if mode not in MODES:
+        raise ConfigError(f"unknown sync mode {mode!r}; use one of: {', '.join(MODES)}")
+
+
+def pull_targets(store: TenantStore, names: Iterable[str] | None = None) -> list[Tenant]:
+    """The tenants named (each must have a pull API), or every enabled one that has one."""
+    names = list(names or [])
+    if not names:
+        return [t for t in store.list(enabled_only=True) if t.pulls]
+    targets = [store.get(n) for n in names]
+    for t in targets:
+        if not t.pulls:
+            raise ConfigError(
+                f"tenant {t.tenant_name!r} has no pull API to sync (platform {t.platform}); "
+                "its orders arrive by push (ordersync serve) or by ordersync ingest"
+            )
+    return targets
+
+
+def sync_tenants(
+    targets: list[Tenant],
+    mode: str,
+    run: Callable[[list[Job]], list[list[SyncOutcome]]],
+    build: Callable[[], object] | None,
+) -> SyncReport:
+    """Run one job per tenant through `run` (sync/jobs.py), then `build` when given and any tenant
+    was synced; a failed build is reported, never raised."""
+    report = SyncReport()
+    for attempts in run([Job(t, mode) for t in targets]):
+        report.outcomes.append(attempts[-1])
+        report.attempts += len(attempts)
+    if build is not None and targets:
+        began = time.perf_counter()
+        try:
+            build()
+        except TransformError as exc:
+            report.build_error = str(exc)
+        report.build_seconds = time.perf_counter() - began
+    return report

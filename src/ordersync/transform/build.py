@@ -35,9 +35,11 @@ log = logging.getLogger("ordersync")
 
 @dataclass
 class Builder:
-    """Runs builds for one process: `warehouse()` gives the open warehouse (reopened after
-    `release()` let go of it), `holder` names the process in the build log."""
+    """Runs builds for one process: `prepare()` brings the schema up to date, `warehouse()` gives
+    the open warehouse (reopened after `release()` let go of it), `holder` names the process in the
+    build log."""
 
+    prepare: Callable[[], object]
     warehouse: Callable[[], Warehouse]
     release: Callable[[], None]
     settings: Settings
@@ -55,6 +57,7 @@ class Builder:
                 "fct_orders, revenue_daily and their history are never rebuilt from scratch; to redo "
                 "days, draft a plan with `ordersync backfill plan --restate` and apply it once approved"
             )
+        self.prepare()
         wh = self.warehouse()
         target = wh.dbt_target()
         with serialized_builds(wh):

@@ -154,11 +154,11 @@ SecretTable = dict[str, tuple[int, str | None]]
 
 
 def read_hook_secrets(app: Ordersync) -> SecretTable:
-    return app.hook_secret_hashes()
+    return app.hook_secrets()
 
 
 def read_hook_secret(app: Ordersync, tenant: str) -> tuple[int, str | None] | None:
-    return app.hook_secret_hash(tenant)
+    return app.hook_secrets(tenant).get(tenant)
 
 
 class HookSecrets:
