@@ -22,6 +22,7 @@ from ordersync.errors import NotFoundError
 from ordersync.land import Lander, LandResult, withdrawals
 from ordersync.land.quarantine import RetryResult, list_quarantine, retry_quarantine
 from ordersync.memory import keep_memory_flat
+from ordersync.notify.webhooks import DeliverySummary
 from ordersync.observe.gaps import tenant_gaps
 from ordersync.observe.lateness import tenant_lateness
 from ordersync.observe.status import _has_table, tenant_progress, tenant_status
@@ -382,7 +383,7 @@ class Ordersync:
         return write_user_profiles(folder, self.wh.dbt_target(), force=force)
 
     # -- revision notices --------------------------------------------------------------------
-    def deliver_notices(self, lock: AbstractContextManager[Any] | None = None) -> notices.DeliverySummary:
+    def deliver_notices(self, lock: AbstractContextManager[Any] | None = None) -> DeliverySummary:
         """POST every revision notice due to each webhook and record the outcome; `lock` (serve's gate)
         is held whenever the warehouse is used, never during the requests."""
         with lock if lock is not None else nullcontext():

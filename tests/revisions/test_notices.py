@@ -14,7 +14,8 @@ import pytest
 
 from ordersync.clock import ManualClock
 from ordersync.facade import Ordersync
-from ordersync.revisions.notices import NoticeSender, backoff
+from ordersync.notify.webhooks import backoff
+from ordersync.revisions.notices import NoticeSender
 from ordersync.worker.schedule import ScheduleSettings
 from ordersync.worker.worker import Worker
 from support.cli import ordersync
