@@ -1,7 +1,6 @@
 """The one object that owns ordersync's operations; the CLI, the worker and the web app call it.
 
-It wires a stage's objects together and delegates: the SQL and the stage logic live in the stages
-(the build in transform/build.py, the leased tenant run in sync/tenant_run.py).
+It wires the stages together and delegates: the SQL and the stage logic live in the stages.
 """
 
 from __future__ import annotations
@@ -11,6 +10,7 @@ import uuid
 from collections.abc import Iterable
 from contextlib import AbstractContextManager, nullcontext
 from datetime import date, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +45,8 @@ from ordersync.tenants import Tenant, TenantStore
 from ordersync.transform import DbtResult, builds
 from ordersync.transform.build import Builder
 from ordersync.transform.project import write_user_profiles
-from ordersync.warehouse import Warehouse, migrate, open_warehouse
+from ordersync.warehouse import Warehouse, migrate
+from ordersync.warehouse.session import WarehouseSession
 from ordersync.web.tokens import TokenInfo, TokenStore
 
 log = logging.getLogger("ordersync")
@@ -66,22 +67,14 @@ class Ordersync:
         self.clock: Clock = clock or SystemClock()
         self.reporter: Reporter = reporter or SilentReporter()
         self.worker_id = worker_id
-        #: a reading command's: the DuckDB file is opened read-only, never created
-        self.read_only = read_only
-        self._wh: Warehouse | None = None
+        self._session = WarehouseSession(settings.warehouse, read_only=read_only)
         self._leases: LeaseKeeper | None = None
-        self._schema_ok = False
 
     # -- warehouse ---------------------------------------------------------------------------
     @property
     def wh(self) -> Warehouse:
         """The open warehouse, its schema checked (never changed) on first use; writers upgrade() first."""
-        if self._wh is None:
-            self._wh = open_warehouse(self.settings.warehouse, read_only=self.read_only)
-        if not self._schema_ok:
-            migrate.check(self._wh)
-            self._schema_ok = True
-        return self._wh
+        return self._session.wh
 
     @property
     def warehouse_url(self) -> str:
@@ -90,25 +83,16 @@ class Ordersync:
 
     def upgrade(self) -> list[str]:
         """Bring the schema up to date under the migration lock (every writing command does this first)."""
-        if self._wh is None:
-            self._wh = open_warehouse(self.settings.warehouse)
-        applied = migrate.upgrade(self._wh)
-        self._schema_ok = True
-        return [m.name for m in applied]
+        return self._session.upgrade()
 
     def reconnect(self) -> None:
         """Drop every connection; the next use opens new ones (after a lost connection)."""
-        for close in (self.close_side_connections, self._close_main):
-            try:
-                close()
-            except Exception as exc:  # a dead connection may refuse even to close
-                log.debug("closing a lost connection: %s", exc)
+        try:
+            self.close_side_connections()
+        except Exception as exc:  # a dead connection may refuse even to close
+            log.debug("closing a lost connection: %s", exc)
         self._leases = None
-        self._wh = None
-
-    def _close_main(self) -> None:
-        if self._wh is not None:
-            self._wh.close()
+        self._session.drop()
 
     def close_side_connections(self) -> None:
         if self._leases is not None:
@@ -121,9 +105,7 @@ class Ordersync:
 
     def close(self) -> None:
         self.close_side_connections()
-        if self._wh is not None:
-            self._wh.close()
-            self._wh = None
+        self._session.close()
 
     def __enter__(self) -> Ordersync:
         return self
@@ -211,8 +193,7 @@ class Ordersync:
     def create_token(self, tenant_name: str, label: str | None = None) -> tuple[str, str]:
         """(token_id, token) for pushing to the tenant; the token is shown only now."""
         self.upgrade()
-        tenant = self.tenants.get(tenant_name)
-        return TokenStore(self.wh).create(tenant.tenant_id, label, self.clock.now())
+        return TokenStore(self.wh).create(self.tenants.get(tenant_name).tenant_id, label, self.clock.now())
 
     def list_tokens(self, tenant_name: str | None = None) -> list[TokenInfo]:
         return TokenStore(self.wh).list(self.tenants.resolve(tenant_name))
@@ -238,8 +219,7 @@ class Ordersync:
         return hook.process(self.wh, self.clock, self.settings.sync, self.leases())
 
     def hook_setup(self, tenant_name: str, url: str, force: bool = False, what: str = "all") -> setup.SetupResult:
-        """Point the store's Hook at `url` (ordersync serve's endpoint) with a secret header (`what`
-        "status": status changes only); the secret's hash is kept once the store accepted."""
+        """Point the store's Hook at `url` (serve's endpoint) with a secret header (`what`: status or all)."""
         self.upgrade()
         s, tenant, chosen = self.settings, self.tenants.get(tenant_name), setup.capture_filter(what)
         return run_async(setup.hook_setup(self.tenants, tenant, url, s.sync, s.feed, force, chosen))
@@ -281,17 +261,14 @@ class Ordersync:
         *,
         policy: JobPolicy | None = None,
     ) -> SyncReport:
-        """Sync the named tenants (default: every enabled one) as the worker does, then build the models;
-        a tenant's failure never stops the others (sync/tenant_run.py)."""
+        """Sync the named tenants (default: every enabled one) as the worker does, then build (sync/tenant_run.py)."""
         check_mode(mode)
         self.upgrade()
         targets = self.pull_tenants(names)
         after = self.settings.sync.build_after_sync if build is None else build
         jobs = policy or JobPolicy()
-        return sync_tenants(targets, mode, lambda js: self.run_jobs(js, jobs), self._sync_build if after else None)
-
-    def _sync_build(self) -> object:
-        return self.build(trigger="sync")
+        build_after = partial(self.build, trigger="sync") if after else None
+        return sync_tenants(targets, mode, lambda js: self.run_jobs(js, jobs), build_after)
 
     def run_jobs(self, jobs: list[Job], policy: JobPolicy) -> list[list[SyncOutcome]]:
         """Run sync jobs in parallel on connections of their own; every attempt's outcome per job."""
@@ -322,8 +299,8 @@ class Ordersync:
     ) -> list[FileResult]:
         """Land batch files (NDJSON, a JSON array, CSV, Parquet; each optionally gzipped), one result per file."""
         self.upgrade()
-        tenant = self.tenants.get(tenant_name)
-        return FileIngest(self.wh, self.clock).ingest_all(tenant, [Path(p) for p in paths], self.reporter, fmt)
+        files, tenant = [Path(p) for p in paths], self.tenants.get(tenant_name)
+        return FileIngest(self.wh, self.clock).ingest_all(tenant, files, self.reporter, fmt)
 
     # -- quarantine --------------------------------------------------------------------------
     def quarantine_list(self, tenant: str | None = None, include_resolved: bool = False) -> list[dict[str, Any]]:
@@ -333,20 +310,20 @@ class Ordersync:
     def quarantine_retry(self, tenant: str | None = None, ids: list[int] | None = None) -> RetryResult:
         """Parse unresolved records again (store records fetched again first) and land what parses now."""
         self.upgrade()
-        tenant_id = self.tenants.resolve(tenant)
-        return retry_quarantine(self.wh, self.clock, self.settings.sync, tenant_id=tenant_id, ids=ids)
+        return retry_quarantine(
+            self.wh, self.clock, self.settings.sync, tenant_id=self.tenants.resolve(tenant), ids=ids
+        )
 
     def withdraw(self, tenant: str, order_id: str, payload_hash: str | None, reason: str, by: str) -> dict[str, Any]:
         """Withdraw a landed version (every version of the order without `payload_hash`) from the models."""
         self.upgrade()
-        tenant_id = self.tenants.get(tenant).tenant_id
-        return withdrawals.withdraw(self.wh, self.clock, tenant_id, order_id, payload_hash, reason, by)
+        tid = self.tenants.get(tenant).tenant_id
+        return withdrawals.withdraw(self.wh, self.clock, tid, order_id, payload_hash, reason, by)
 
     def release_withdrawal(self, withdrawal_id: int, reason: str, by: str, tenant: str | None = None) -> dict[str, Any]:
         """Release a withdrawal: its versions count again from the next build on."""
         self.upgrade()
-        tenant_id = self.tenants.resolve(tenant)
-        return withdrawals.release(self.wh, self.clock, tenant_id, withdrawal_id, reason, by)
+        return withdrawals.release(self.wh, self.clock, self.tenants.resolve(tenant), withdrawal_id, reason, by)
 
     def list_withdrawals(self, tenant: str | None = None, include_released: bool = False) -> list[dict[str, Any]]:
         return withdrawals.list_withdrawals(self.wh, self.tenants.resolve(tenant), include_released)
@@ -354,16 +331,9 @@ class Ordersync:
     # -- transform ---------------------------------------------------------------------------
     def build(self, full_refresh: bool = False, *, trigger: str = "cli") -> DbtResult:
         """Run `dbt build` on the models, recorded in cdp.build_runs (transform/build.py)."""
-        builder = Builder(
-            prepare=self.upgrade,
-            warehouse=lambda: self.wh,
-            release=self.close,
-            settings=self.settings,
-            clock=self.clock,
-            reporter=self.reporter,
-            holder=self.worker_id or holder_name("build"),
-            project_dir=self.dbt_project_dir,
-        )
+        holder = self.worker_id or holder_name("build")
+        builder = Builder(self.upgrade, lambda: self.wh, self.close, self.settings, self.clock, self.reporter, holder)
+        builder.project_dir = self.dbt_project_dir
         return builder.build(full_refresh, trigger)
 
     def recent_builds(self, limit: int = 20) -> list[dict[str, Any]]:
@@ -384,8 +354,7 @@ class Ordersync:
 
     # -- revision notices --------------------------------------------------------------------
     def deliver_notices(self, lock: AbstractContextManager[Any] | None = None) -> DeliverySummary:
-        """POST every revision notice due to each webhook and record the outcome; `lock` (serve's gate)
-        is held whenever the warehouse is used, never during the requests."""
+        """POST every revision notice due; `lock` (serve's gate) is held while the warehouse is used."""
         with lock if lock is not None else nullcontext():
             self.upgrade()
         return notices.NoticeSender(lambda: self.wh, self.settings.revisions, self.clock, lock=lock).deliver()
@@ -433,7 +402,8 @@ class Ordersync:
     def plans(self) -> PlanDesk:
         """Backfill and restatement plans: draft, approve or reject, apply (revisions/desk.py)."""
         self.upgrade()
-        return PlanDesk(lambda: self.wh, self.settings, self.clock, self.leases, self._plan_build, run_async)
+        build = partial(self.build, trigger="plan")
+        return PlanDesk(lambda: self.wh, self.settings, self.clock, self.leases, build, run_async)
 
     def recent_plans(self) -> list[Plan]:
         """The plans, newest first."""
@@ -442,21 +412,16 @@ class Ordersync:
     def get_plan(self, plan_id: str) -> Plan:
         return self.plans.store.get(plan_id)
 
-    def _plan_build(self) -> object:
-        return self.build(trigger="plan")
-
     # -- observe -----------------------------------------------------------------------------
     def table_exists(self, name: str) -> bool:
         return _has_table(self.wh, name)  # the warehouse's own has_table once it has one
 
     def status(self) -> list[dict[str, Any]]:
         """Per tenant: sync state (Current / Behind / Stale), last run and build, counts."""
+        s = self.settings.sync
+        budget = s.lateness_budget_days
         return tenant_status(
-            self.wh,
-            self.tenants.list(),
-            self.clock.now(),
-            self.settings.sync.historical_direction,
-            lateness_budget_days=self.settings.sync.lateness_budget_days,
+            self.wh, self.tenants.list(), self.clock.now(), s.historical_direction, lateness_budget_days=budget
         )
 
     def progress(self) -> list[dict[str, Any]]:
@@ -470,23 +435,14 @@ class Ordersync:
 
     def lateness(self, tenant: str | None = None, days: int = 30) -> list[dict[str, Any]]:
         """Per tenant and order date over the last `days` order dates: versions by lateness (observe/lateness.py)."""
+        lookback, budget = self.settings.dbt.lookback_days, self.settings.sync.lateness_budget_days
+        tenants = self._tenants_named(tenant)
         return tenant_lateness(
-            self.wh,
-            self._tenants_named(tenant),
-            self.clock.now(),
-            days=days,
-            lookback_days=self.settings.dbt.lookback_days,
-            budget_days=self.settings.sync.lateness_budget_days,
+            self.wh, tenants, self.clock.now(), days=days, lookback_days=lookback, budget_days=budget
         )
 
     def verify(self, tenant: str | None = None, days: int = 14, checks: Iterable[str] | None = None) -> VerifyReport:
         """The seed's verification, one result per check (`checks`: a subset of observe.verify.CHECKS); reads only."""
         wanted = parse_checks(checks)
-        ctx = Context(
-            warehouse=lambda: self.wh,
-            release=self.close,
-            settings=self.settings,
-            now=self.clock.now(),
-            project_dir=self.dbt_project_dir,
-        )
+        ctx = Context(lambda: self.wh, self.close, self.settings, self.clock.now(), self.dbt_project_dir)
         return run_checks(ctx, self._tenants_named(tenant), days=days, tenant_name=tenant, checks=wanted)
