@@ -110,7 +110,7 @@ def run_dbt(
     `full_refresh` rebuilds the views; fct_orders is configured `full_refresh: false` and keeps
     its rows whatever this flag says. `verbose` lets dbt log to the console. `extra_vars` are
     passed to dbt beside `lookback_days` (e.g. the ledger range `ledger_from`, `ledger_to` that
-    Ordersync.build gives fct_orders); they must be JSON values. `project_dir` builds a dbt project
+    transform/build.py gives fct_orders); they must be JSON values. `project_dir` builds a dbt project
     of one's own (`ordersync dbt init`) that depends on the shipped one, instead of the shipped one:
     `dbt deps` runs first when its packages are not installed (transform/project.py), and a build or
     run without a selection fails unless every shipped model ran.
@@ -191,7 +191,7 @@ def run_dbt(
         raise TransformError(f"dbt {command} failed: {failed or 'see the log'} (log: {state_dir / 'logs'})")
     missing = sorted(own.shipped_models() - {n.unique_id for n in nodes}) if command != "test" and not select else []
     if missing:
-        # Ordersync.build would otherwise move the ledger cursor past versions fct_orders never read.
+        # the build (transform/build.py) would otherwise move the ledger cursor past versions fct_orders never read.
         names = ", ".join(m.rsplit(".", 1)[1] for m in missing)
         raise TransformError(
             f"dbt {command} of {root} did not run ordersync's models {names}: its packages.yml must list "
