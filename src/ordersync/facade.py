@@ -99,8 +99,8 @@ class Ordersync:
             self._leases.wh.close()
             self._leases = None
 
-    def _release_side_connections_for_dbt(self) -> None:
-        if not self.wh.concurrent_writers:
+    def _release_side_connections_for_dbt(self, wh: Warehouse) -> None:
+        if not wh.concurrent_writers:
             self.close_side_connections()  # DuckDB: dbt must be alone with the file
 
     def close(self) -> None:
@@ -242,7 +242,7 @@ class Ordersync:
         try:
             return run_async(consumer.poll_all(targets))
         finally:
-            self._release_side_connections_for_dbt()
+            self._release_side_connections_for_dbt(self.wh)
 
     # -- sync --------------------------------------------------------------------------------
     def pull_tenants(self, names: Iterable[str] | None = None) -> list[Tenant]:
@@ -272,11 +272,11 @@ class Ordersync:
 
     def run_jobs(self, jobs: list[Job], policy: JobPolicy) -> list[list[SyncOutcome]]:
         """Run sync jobs in parallel on connections of their own; every attempt's outcome per job."""
-        runner = TenantRunner(self.settings.sync, self.clock, self.reporter, self.leases, self.worker_id)
+        runner, main = TenantRunner(self.settings.sync, self.clock, self.reporter, self.leases, self.worker_id), self.wh
         try:
-            return run_async(run_jobs(runner, jobs, self.wh.fork, policy))
+            return run_async(run_jobs(runner, jobs, main.fork, policy))
         finally:
-            self._release_side_connections_for_dbt()
+            self._release_side_connections_for_dbt(main)
 
     def leases(self) -> LeaseKeeper:
         """This process's lease keeper, on a connection of its own."""
