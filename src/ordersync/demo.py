@@ -72,11 +72,11 @@ def run(open_app: OpenApp, days: int, hours_later: float, say: Callable[[str], N
         clock = ManualClock(sim.clock())
         with open_app(clock, overrides) as os_:
             os_.upgrade()
-            say(f"warehouse: {os_.wh.display_url}")
-            known = {t.tenant_name for t in os_.tenants.list()}
+            say(f"warehouse: {os_.warehouse_url}")
+            known = {t.tenant_name for t in os_.list_tenants()}
             for name, _ in DEMO_STORES:
                 if name in known:
-                    os_.tenants.set_endpoint(name, sim.base_url(name), name)
+                    os_.set_tenant_endpoint(name, sim.base_url(name), name)
                 else:
                     os_.add_tenant(
                         name,
@@ -149,7 +149,7 @@ def push_mobile_app(app: Ordersync, clock: ManualClock, days: int) -> Stream:
     stream = generate(
         SdkConfig(orders_per_day=120, days=min(days, 7), seed=7, start=end - timedelta(days=min(days, 7)))
     )
-    if APP_TENANT not in {t.tenant_name for t in app.tenants.list()}:
+    if APP_TENANT not in {t.tenant_name for t in app.list_tenants()}:
         app.add_tenant(APP_TENANT, platform="push", account=None, base_url=None, app_key_env=None, app_token_env=None)
     _, token = app.create_token(APP_TENANT, "demo")
     # small batches, as a phone sends them: each is stamped when its last event arrived
@@ -170,7 +170,7 @@ def push_mobile_app(app: Ordersync, clock: ManualClock, days: int) -> Stream:
 
 def matches_truth(app: Ordersync, stream: Stream) -> tuple[int, int]:
     """(orders whose fct_orders row has the truth's status and total, orders in the truth)."""
-    tid = app.tenants.get(APP_TENANT).tenant_id
+    tid = app.get_tenant(APP_TENANT).tenant_id
     held = {
         r[0]: (r[1], Decimal(r[2]))
         for r in app.wh.query("SELECT order_id, status, total_value FROM cdp.fct_orders WHERE tenant_id = ?", (tid,))

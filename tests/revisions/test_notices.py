@@ -14,8 +14,8 @@ import pytest
 
 from ordersync.clock import ManualClock
 from ordersync.facade import Ordersync
+from ordersync.notify.webhooks import backoff
 from ordersync.revisions.notices import NoticeSender
-from ordersync.sources.http.retry import backoff
 from ordersync.warehouse.locks import LockKey
 from ordersync.worker.schedule import ScheduleSettings
 from ordersync.worker.worker import Worker

@@ -199,7 +199,7 @@ def test_what_a_left_out_tenant_landed_is_built_once_it_builds_whatever_the_look
     # The tenant's data fails fct_orders itself (simulated: any build including it fails before dbt
     # runs), so its versions are not built while the ledger cursor moves on for the others; days
     # later, past the lookback, they are built from where it was left out.
-    import ordersync.transform as transform
+    import ordersync.transform.build as transform
 
     app = push_app
     clock.set(CLOCK_START)

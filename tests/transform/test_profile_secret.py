@@ -14,7 +14,7 @@ import pytest
 from ordersync.clock import ManualClock
 from ordersync.config import load_settings
 from ordersync.facade import Ordersync
-from ordersync.transform.runner import SECRET_ENVS
+from ordersync.transform.dbt_invoke import SECRET_ENVS
 from support.revisions import event, new_push_tenant, push
 
 pytestmark = [pytest.mark.dbt, pytest.mark.postgres]

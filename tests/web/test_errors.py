@@ -9,7 +9,6 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from ordersync.secrets import register_secret
 from ordersync.errors import (
     BadRecordError,
     ConfigError,
@@ -22,6 +21,7 @@ from ordersync.errors import (
     TransientWarehouseError,
     WarehouseError,
 )
+from ordersync.secrets import register_secret
 from ordersync.sources.push.bodies import UnreadableBodyError
 from ordersync.web.bodies import BadEncodingError, BodyTooLargeError
 from ordersync.web.errors import answer_for, install, status_for

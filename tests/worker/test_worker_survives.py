@@ -45,7 +45,7 @@ def _schedule() -> ScheduleSettings:
 def test_a_failed_build_is_recorded_and_the_worker_goes_on(
     warehouse_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import ordersync.transform as transform
+    import ordersync.transform.build as transform
 
     real = transform.run_dbt
     calls: list[int] = []

@@ -11,8 +11,8 @@ import typer
 from ordersync.cli.context import facade, guarded
 from ordersync.cli.options import JsonOpt, WarehouseOpt
 from ordersync.cli.output import console, print_json
+from ordersync.transform.dbt_invoke import PROJECT_DIR
 from ordersync.transform.project import PACKAGE_ENV, init_project
-from ordersync.transform.runner import PROJECT_DIR
 
 app = typer.Typer(help="A dbt project of your own that builds on ordersync's models.", no_args_is_help=True)
 

@@ -72,7 +72,7 @@ def init(warehouse: WarehouseOpt = None) -> None:
     with facade(warehouse) as os_:
         version, applied = os_.init()
         what = f"applied {', '.join(applied)}" if applied else "already up to date"
-        console.print(f"warehouse {os_.wh.display_url}: schema version {version} ({what})")
+        console.print(f"warehouse {os_.warehouse_url}: schema version {version} ({what})")
 
 
 def _go_live(text: str | None) -> date | None:
@@ -128,7 +128,7 @@ def tenants_list(warehouse: WarehouseOpt = None, as_json: JsonOpt = False) -> No
     """List the tenants."""
 
     with facade(warehouse, read_only=True) as os_:
-        rows = [t.public() for t in os_.tenants.list()]
+        rows = [t.public() for t in os_.list_tenants()]
     if as_json:
         print_json(rows)
         return
@@ -151,7 +151,7 @@ def tenants_show(name: str, warehouse: WarehouseOpt = None) -> None:
     """Show one tenant (credential variable names and whether they are set, never their values)."""
 
     with facade(warehouse, read_only=True) as os_:
-        t = os_.tenants.get(name).public()
+        t = os_.get_tenant(name).public()
     for var in ("app_key_env", "app_token_env"):
         if t.get(var):
             t[var] += " (set)" if command_variables().get(t[var]) is not None else " (NOT set)"
@@ -190,7 +190,7 @@ def tenants_set(
 @guarded
 def _set_enabled(name: str, enabled: bool, warehouse: str | None) -> None:
     with facade(warehouse) as os_:
-        t = os_.tenants.set_enabled(name, enabled)
+        t = os_.set_tenant_enabled(name, enabled)
     console.print(f"tenant {t.tenant_name} {'enabled' if t.sync_enabled else 'disabled'}")
 
 

@@ -56,7 +56,7 @@ def worker(
     with facade(warehouse, progress=False, worker_id=worker_id) as app:
         app.upgrade()  # a writing command: migrate (under the lock) before anything else
         w = Worker(app, schedule)
-        console.print(f"worker {w.worker_id} on {app.wh.display_url}, tick {tick:g} s")
+        console.print(f"worker {w.worker_id} on {app.warehouse_url}, tick {tick:g} s")
         w.run(stop, once=once)
 
 

@@ -50,7 +50,7 @@ def backfill_plan(
         first, last = parse_day(day_from, "--from"), parse_day(day_to, "--to")
         if (day_from or day_to) and (first is None or last is None):
             raise ConfigError("--from and --to go together")
-        tenants = [app.tenants.get(n) for n in tenant] if tenant else app.tenants.list()
+        tenants = [app.get_tenant(n) for n in tenant] if tenant else app.list_tenants()
         if first is None or last is None:
             first, last = app.plans.recent_days(tenants, days or 14)
         plan = app.plans.draft(tenants, first, last, author=by, restate=restate, refetch=refetch)
@@ -70,7 +70,7 @@ def plan_list(as_json: JsonOpt = False, warehouse: WarehouseOpt = None) -> None:
     """The plans, newest first."""
 
     with facade(warehouse, progress=False) as app:
-        plans = app.plans.store.recent()
+        plans = app.recent_plans()
     rows = [p.summary() for p in plans]
     if as_json:
         print_json(rows)
@@ -90,7 +90,7 @@ def plan_show(
     if fmt not in ("md", "json"):
         raise ConfigError(f"--format {fmt!r}: use md or json")
     with facade(warehouse, progress=False) as app:
-        plan = app.plans.store.get(plan_id)
+        plan = app.get_plan(plan_id)
     if fmt == "json":
         print_json(plan.document())
     else:

@@ -44,7 +44,7 @@ def parse_moment(text: str, flag: str) -> datetime:
 
 
 def _names(app_: Ordersync) -> dict[int, str]:
-    return {t.tenant_id: t.tenant_name for t in app_.tenants.list()}
+    return {t.tenant_id: t.tenant_name for t in app_.list_tenants()}
 
 
 _CENT = Decimal("0.01")

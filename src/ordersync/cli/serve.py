@@ -51,7 +51,7 @@ def serve(
             server.run(
                 on_ready=lambda url: console.print(
                     f"serving on {url} (push API {url}/v1/tenants/NAME/orders, docs {url}/docs) "
-                    f"for {app.wh.display_url}"
+                    f"for {app.warehouse_url}"
                 )
             )
         except OSError as exc:

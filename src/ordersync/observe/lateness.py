@@ -13,6 +13,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from ordersync.errors import ConfigError
 from ordersync.tenants import Tenant
 from ordersync.warehouse import Warehouse
 
@@ -51,6 +52,8 @@ def tenant_lateness(
 ) -> list[dict[str, Any]]:
     """One row per (tenant, order date) from the last `days` order dates on (a date ahead of the
     clock, from a source clock running ahead, is kept so it shows), tenants in the order given."""
+    if days < 1:
+        raise ConfigError(f"days must be at least 1 (got {days})")
     out: list[dict[str, Any]] = []
     for t in tenants:
         params = (lookback_days * DAY_SECONDS, budget_days * DAY_SECONDS, t.tenant_id, first_date(t, now, days))

@@ -24,7 +24,9 @@ from decimal import Decimal
 from importlib import resources
 from typing import Any
 
+from ordersync.clock import Clock
 from ordersync.config import OrdersSettings
+from ordersync.errors import ConfigError
 from ordersync.land import ledger
 from ordersync.warehouse import Warehouse
 from ordersync.warehouse.macros import latest_version_first, revenue_rule
@@ -140,6 +142,22 @@ def _orders_on_days(day_from: date | None, day_to: date | None) -> tuple[str, li
         "exists (select 1 from cdp.orders_landing as d where d.tenant_id = k.tenant_id "
         f"and d.order_id = k.order_id and {' and '.join(bounds)})"
     ), params
+
+
+def known_instant(wh: Warehouse, clock: Clock, at: datetime) -> datetime:
+    """`at` checked for an as-of question: the ledger is sealed first (so every batch committed
+    until now is numbered by now), and a moment after that is refused: what will be known then is
+    not known yet."""
+    if at.tzinfo is None:
+        raise ConfigError(f"--as-of {at.isoformat()} has no time zone: give one (e.g. 2026-06-05T00:00:00Z)")
+    ledger.seal(wh, clock)
+    now = clock.now()
+    if at > now:
+        raise ConfigError(
+            f"--as-of {at.isoformat()} is in the future (now is {now.isoformat()}): what will be known then "
+            "is not known yet; ask without --as-of for the latest build, or give a past moment"
+        )
+    return at
 
 
 def as_of(

@@ -21,11 +21,12 @@ from zoneinfo import ZoneInfo
 
 from ordersync.config import Settings
 from ordersync.errors import ConfigError, RefusedError, StalePlanError, TenantBusyError
-from ordersync.revisions import drafting, restatements
+from ordersync.revisions import drafting
 from ordersync.revisions.effects import current_of, current_rows, landed_of, newest
 from ordersync.revisions.plans import APPLIED, APPROVED, DRAFTED, REJECTED, Plan, PlanStore, new_plan_id
 from ordersync.sync import reconcile
 from ordersync.tenants import Tenant, TenantStore
+from ordersync.transform import restatements
 
 if TYPE_CHECKING:
     from ordersync.clock import Clock

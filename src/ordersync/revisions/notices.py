@@ -1,73 +1,42 @@
-"""Delivering revision notices from the outbox (cdp.revision_notices) to the configured webhooks.
+"""Revision notices: the outbox (cdp.revision_notices, cdp.notice_deliveries) and its delivery to
+the webhooks named in `[revisions] webhook_url_envs`.
 
 The revenue_daily build writes one notice per revision of a closed day in the transaction that
-revised it, with a stable id; this module POSTs each to every webhook named in `[revisions]
-webhook_url_envs` and records, per (notice, webhook), the attempts, the next one (exponential
-back-off from `backoff_seconds`, doubling, capped at MAX_BACKOFF_SECONDS), the delivery (a 2xx) or
-the giving up (after `max_attempts`, with the last error). Delivery is at least once: an attempt is
-recorded after its POST, so a crash in between sends the notice again, with the same id in the body
-and the X-Ordersync-Notice-Id header.
-
-A webhook is named by its environment variable: the URL is a secret, read when a round starts,
-registered with the scrubber and never printed, logged or stored (errors are written without it).
-A variable that is not set (or empty) is a reported skip: its notices wait, none is given up.
-
-Rounds take turns: on PostgreSQL a session advisory lock (a round that finds it held by another
-process skips, saying so); on DuckDB the file has one writing process. The warehouse is used only
-between the HTTP requests, under the caller's `lock` when one is given (ordersync serve's gate),
-so a slow receiver never holds up the requests of a serve.
+revised it, with a stable id (in the body and the X-Ordersync-Notice-Id header). Delivery, with its
+back-off, give-up, at-least-once and secret URLs, is notify/webhooks.py's; this module gives it the
+outbox, the body renderer and the webhooks.
 """
 
 from __future__ import annotations
 
 import logging
-import urllib.parse
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-import aiohttp
 import orjson
-import uvloop
 
 from ordersync.clock import Clock
 from ordersync.config import RevisionsSettings
-from ordersync.errors import ConfigError, WarehouseError
+from ordersync.errors import ConfigError
+from ordersync.notify.webhooks import ROUND_LIMIT, Pending, Retries, Webhook, WebhookSender, webhooks_from
 from ordersync.outcomes import DeliveryState
 from ordersync.revisions.notice_bodies import NOTICE_ID_HEADER, Notice, body
-from ordersync.secrets import command_variables, register_secret, scrub
-from ordersync.sources.http.retry import MAX_BACKOFF_SECONDS, backoff, parse_retry_after
+from ordersync.secrets import command_variables
 from ordersync.warehouse import Warehouse
-from ordersync.warehouse.locks import LockKey, try_session_lock
+from ordersync.warehouse.locks import LockKey
 
 log = logging.getLogger("ordersync.notices")
 
-#: Every request: connecting, sending and reading the answer, in all.
-REQUEST_TIMEOUT_SECONDS = 10.0
-CONNECT_TIMEOUT_SECONDS = 5.0
-#: Notices tried per webhook in one round (the rest wait for the next).
-ROUND_LIMIT = 200
+#: A webhook's format unless `[revisions] webhook_formats` names another.
+DEFAULT_FORMAT = "slack"
 
 _NOTICE_COLUMNS = (
     "n.notice_id, n.tenant_id, t.tenant_name, n.order_date, n.currency_code, n.revenue_before, "
     "n.revenue_after, n.delta, n.orders_changed, n.known_before, n.known_after, n.revised_at"
 )
-
-
-# -- webhooks --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Webhook:
-    name: str  # the environment variable: what is stored and shown
-    url: str  # the secret
-    format: str
-
-    def __repr__(self) -> str:  # never the URL, even in a traceback's locals
-        return f"Webhook({self.name!r}, {self.format!r})"
 
 
 def webhooks(
@@ -84,30 +53,12 @@ def webhooks(
             f"[revisions] webhook_formats names {', '.join(stray)}, which webhook_url_envs does not list; "
             "add the variable to webhook_url_envs or remove its format"
         )
-    found: list[Webhook] = []
-    skipped: dict[str, str] = {}
-    for name in dict.fromkeys(settings.webhook_url_envs):
-        url = (env.get(name) or "").strip()
-        if not url:
-            skipped[name] = f"environment variable {name} is not set; set it to the webhook's URL"
-            continue
-        register_secret(url)
-        parts = urllib.parse.urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            skipped[name] = f"environment variable {name} does not hold an http:// or https:// URL"
-            continue
-        found.append(Webhook(name, url, settings.webhook_formats.get(name, "slack")))
-    return found, skipped
+    return webhooks_from(settings.webhook_url_envs, settings.webhook_formats, DEFAULT_FORMAT, env)
 
 
-def _without_url(text: str, hook: Webhook) -> str:
-    """`text` with the webhook's URL and its host left out (for errors that are stored and shown)."""
-    parts = urllib.parse.urlsplit(hook.url)
-    hidden = {hook.url, hook.url.rstrip("/"), parts.netloc, parts.path, urllib.parse.quote(hook.url, safe="")}
-    if parts.hostname:
-        hidden.add(parts.hostname)
-    hidden = {h for h in hidden if len(h) > 1}
-    return scrub(text, hidden)
+def render(notice: Notice, fmt: str) -> tuple[bytes, dict[str, str]]:
+    """A notice's body for a webhook of format `fmt`, and its stable id's header."""
+    return orjson.dumps(body(notice, fmt)), {NOTICE_ID_HEADER: notice.notice_id}
 
 
 # -- the outbox ------------------------------------------------------------------------------------
@@ -130,16 +81,7 @@ def _notice(row: tuple[Any, ...]) -> Notice:
     )
 
 
-@dataclass
-class Pending:
-    """A notice due to one webhook, with what was recorded of its earlier attempts."""
-
-    notice: Notice
-    attempts: int
-    last_error: str | None
-
-
-def due(wh: Warehouse, webhook: str, now: datetime, limit: int = ROUND_LIMIT) -> list[Pending]:
+def due(wh: Warehouse, webhook: str, now: datetime, limit: int = ROUND_LIMIT) -> list[Pending[Notice]]:
     """The notices to send to `webhook` now: never tried, or failed and due again; oldest first."""
     rows = wh.query(
         f"SELECT {_NOTICE_COLUMNS}, coalesce(d.attempts, 0), d.last_error "
@@ -151,7 +93,7 @@ def due(wh: Warehouse, webhook: str, now: datetime, limit: int = ROUND_LIMIT) ->
         "ORDER BY n.revised_at, n.notice_id LIMIT ?",
         (webhook, now, limit),
     )
-    return [Pending(_notice(r[:12]), int(r[12]), r[13]) for r in rows]
+    return [Pending(str(r[0]), _notice(r[:12]), int(r[12]), r[13]) for r in rows]
 
 
 def waiting(wh: Warehouse, webhook: str) -> int:
@@ -244,84 +186,24 @@ def _delivery(webhook: str, rec: dict[str, Any] | None) -> dict[str, Any]:
     }
 
 
-# -- one round -------------------------------------------------------------------------------------
+# -- delivery --------------------------------------------------------------------------------------
 
 
-@dataclass
-class WebhookRound:
-    webhook: str
-    format: str | None
-    delivered: int = 0
-    failed: int = 0
-    given_up: int = 0
-    #: still to deliver after the round (not given up)
-    waiting: int = 0
-    #: why the webhook was not tried this round (its variable is not set, say)
-    skipped: str | None = None
-    last_error: str | None = None
+class NoticeOutbox:
+    """cdp.revision_notices and cdp.notice_deliveries, as notify/webhooks.py reads and records them."""
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "webhook": self.webhook,
-            "format": self.format,
-            "delivered": self.delivered,
-            "failed": self.failed,
-            "given_up": self.given_up,
-            "waiting": self.waiting,
-            "skipped": self.skipped,
-            "last_error": self.last_error,
-        }
+    def due(self, wh: Warehouse, webhook: str, now: datetime, limit: int) -> list[Pending[Notice]]:
+        return due(wh, webhook, now, limit)
+
+    def waiting(self, wh: Warehouse, webhook: str) -> int:
+        return waiting(wh, webhook)
+
+    def record(self, wh: Warehouse, item_id: str, webhook: str, **values: Any) -> None:
+        record(wh, item_id, webhook, **values)
 
 
-@dataclass
-class DeliverySummary:
-    webhooks: list[WebhookRound] = field(default_factory=list)
-    #: another process was delivering: this round sent nothing
-    busy: bool = False
-
-    @property
-    def delivered(self) -> int:
-        return sum(w.delivered for w in self.webhooks)
-
-    @property
-    def ok(self) -> bool:
-        """Nothing skipped, failed or given up this round."""
-        return not any(w.skipped or w.failed or w.given_up for w in self.webhooks)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "delivered": self.delivered,
-            "busy": self.busy,
-            "ok": self.ok,
-            "webhooks": [w.as_dict() for w in self.webhooks],
-        }
-
-    def line(self) -> str:
-        """One line for a log (webhooks by variable name only)."""
-        if self.busy:
-            return "revision notices: another process is delivering them"
-        parts = []
-        for w in self.webhooks:
-            if w.skipped:
-                parts.append(f"{w.webhook} skipped ({w.skipped})")
-            else:
-                done = f"{w.delivered} delivered, {w.failed} failed, {w.given_up} given up"
-                parts.append(f"{w.webhook} {done}, {w.waiting} waiting")
-        return "revision notices: " + ("; ".join(parts) or "no webhook configured")
-
-
-@dataclass
-class Outcome:
-    """What one POST came to: delivered, or the error (never holding the URL) and a server's hint."""
-
-    ok: bool
-    error: str | None = None
-    retry_after: float | None = None
-
-
-class NoticeSender:
-    """One delivery round per deliver() call. `wh` is called for the warehouse each time it is needed
-    (ordersync serve's builds close and reopen it); `lock` is held whenever it is used."""
+class NoticeSender(WebhookSender[Notice]):
+    """One delivery round of revision notices per deliver() call (notify/webhooks.py)."""
 
     def __init__(
         self,
@@ -332,122 +214,17 @@ class NoticeSender:
         lock: AbstractContextManager[Any] | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> None:
-        self._wh = wh
-        self.settings = settings
-        self.clock = clock
-        self._lock: AbstractContextManager[Any] = lock if lock is not None else nullcontext()
-        self.environ = environ
-
-    def deliver(self, limit: int = ROUND_LIMIT) -> DeliverySummary:
-        hooks, skipped = webhooks(self.settings, self.environ)
-        summary = DeliverySummary()
-        for name, why in skipped.items():
-            summary.webhooks.append(WebhookRound(name, self.settings.webhook_formats.get(name, "slack"), skipped=why))
-            log.warning("revision notices to %s skipped: %s", name, why)
-        if not hooks:
-            self._count_waiting(summary)
-            return summary
-        with self._round() as held:
-            if not held:
-                summary.busy = True
-                return summary
-            rounds = [WebhookRound(h.name, h.format) for h in hooks]
-            summary.webhooks[:0] = rounds
-            uvloop.run(self._send_all(hooks, rounds, limit))
-        self._count_waiting(summary)
-        return summary
-
-    def _count_waiting(self, summary: DeliverySummary) -> None:
-        with self._lock:
-            wh = self._wh()
-            for w in summary.webhooks:
-                w.waiting = waiting(wh, w.webhook)
-
-    # -- taking turns ---------------------------------------------------------------------------
-    @contextmanager
-    def _round(self) -> Iterator[bool]:
-        """True while this round holds the delivery lock: on PostgreSQL a session advisory lock on a
-        connection of its own, so the caller's connection stays free; DuckDB needs none."""
-        with self._lock:
-            wh = self._wh()
-            conn = wh.fork() if wh.dialect == "postgres" else None
-        if conn is None:
-            yield True
-            return
-        try:
-            with try_session_lock(conn, LockKey.DELIVERY) as held:
-                yield held
-        finally:
-            with suppress(WarehouseError):
-                conn.close()
-
-    # -- sending ----------------------------------------------------------------------------------
-    async def _send_all(self, hooks: list[Webhook], rounds: list[WebhookRound], limit: int) -> None:
-        timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_SECONDS, connect=CONNECT_TIMEOUT_SECONDS)
-        async with aiohttp.ClientSession(timeout=timeout, headers={"User-Agent": "ordersync"}) as session:
-            for hook, rnd in zip(hooks, rounds, strict=True):
-                with self._lock:
-                    todo = due(self._wh(), hook.name, self.clock.now(), limit)
-                for pending in todo:
-                    outcome = await self.post(session, hook, pending.notice)
-                    self._record(hook, pending, outcome, rnd)
-                    if not outcome.ok:
-                        break  # the receiver is failing: the rest wait for its next round
-
-    async def post(self, session: aiohttp.ClientSession, hook: Webhook, notice: Notice) -> Outcome:
-        data = orjson.dumps(body(notice, hook.format))
-        headers = {"Content-Type": "application/json", NOTICE_ID_HEADER: notice.notice_id}
-        try:
-            async with session.post(hook.url, data=data, headers=headers, allow_redirects=False) as resp:
-                text = (await resp.content.read(400)).decode("utf-8", errors="replace")
-                if 200 <= resp.status < 300:
-                    return Outcome(True)
-                detail = " ".join(text.split())[:200]
-                error = f"HTTP {resp.status}" + (f": {detail}" if detail else "")
-                if 300 <= resp.status < 400:
-                    error += " (redirects are not followed: set the webhook's final URL)"
-                return Outcome(False, _without_url(error, hook), parse_retry_after(resp.headers.get("Retry-After")))
-        except TimeoutError:
-            return Outcome(False, f"no answer within {REQUEST_TIMEOUT_SECONDS:g} s")
-        except aiohttp.ClientError as exc:
-            return Outcome(False, _without_url(f"{type(exc).__name__}: {exc}", hook))
-        except OSError as exc:
-            return Outcome(False, _without_url(f"{type(exc).__name__}: {exc}", hook))
-
-    def _record(self, hook: Webhook, pending: Pending, outcome: Outcome, rnd: WebhookRound) -> None:
-        now = self.clock.now()
-        attempts = pending.attempts + 1
-        nid = pending.notice.notice_id
-        if outcome.ok:
-            self.save(hook, nid, attempts=attempts, next_attempt_at=None, delivered_at=now, given_up_at=None,
-                      last_error=pending.last_error)  # fmt: skip
-            rnd.delivered += 1
-            return
-        rnd.last_error = outcome.error
-        if attempts >= self.settings.max_attempts:
-            self.save(hook, nid, attempts=attempts, next_attempt_at=None, delivered_at=None, given_up_at=now,
-                      last_error=outcome.error)  # fmt: skip
-            rnd.given_up += 1
-            log.error(
-                "revision notice %s to %s given up after %d attempts: %s", nid, hook.name, attempts, outcome.error
-            )
-            return
-        wait = backoff(self.settings.backoff_seconds, attempts)
-        if outcome.retry_after is not None:
-            wait = min(max(wait, outcome.retry_after), MAX_BACKOFF_SECONDS)
-        self.save(hook, nid, attempts=attempts, next_attempt_at=now + timedelta(seconds=wait), delivered_at=None,
-                  given_up_at=None, last_error=outcome.error)  # fmt: skip
-        rnd.failed += 1
-        log.warning(
-            "revision notice %s to %s failed (attempt %d, next in %.0f s): %s",
-            nid,
-            hook.name,
-            attempts,
-            wait,
-            outcome.error,
+        super().__init__(
+            wh,
+            NoticeOutbox(),
+            render,
+            lambda: webhooks(settings, environ),
+            Retries(settings.max_attempts, settings.backoff_seconds),
+            clock,
+            lock_key=LockKey.DELIVERY,
+            what="revision notice",
+            formats=settings.webhook_formats,
+            default_format=DEFAULT_FORMAT,
+            lock=lock,
         )
-
-    def save(self, hook: Webhook, notice_id: str, **values: Any) -> None:
-        """Record one attempt (after its POST: a crash before this sends the notice again)."""
-        with self._lock:
-            record(self._wh(), notice_id, hook.name, **values)
+        self.settings = settings

@@ -44,7 +44,7 @@ class JobPolicy:
 
 
 class RunOne(Protocol):
-    """What runs one attempt: `Ordersync.sync_tenant`'s shape."""
+    """What runs one attempt: `TenantRunner`'s shape (sync/tenant_run.py)."""
 
     def __call__(
         self,

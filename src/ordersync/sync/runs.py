@@ -79,3 +79,28 @@ def counters(wh: Warehouse, run_id: str) -> RunCounters:
     return RunCounters(
         **{n: (v if v is not None or n.startswith("discrepancies") else 0) for n, v in zip(names, row, strict=True)}
     )
+
+
+@dataclass(frozen=True)
+class PullHistory:
+    """What a schedule decides from, per tenant id: the start of the last successful full run, of
+    the first successful incremental one, and every stream's checkpoint."""
+
+    last_full: dict[int, datetime]
+    first_sync: dict[int, datetime]
+    checkpoints: dict[int, dict[str, datetime]]
+
+
+def pull_history(wh: Warehouse) -> PullHistory:
+    last_full = wh.query(
+        "SELECT tenant_id, max(started_at) FROM cdp.sync_runs "
+        "WHERE mode = 'full' AND status = 'succeeded' GROUP BY tenant_id"
+    )
+    first_sync = wh.query(
+        "SELECT tenant_id, min(started_at) FROM cdp.sync_runs "
+        "WHERE mode = 'incremental' AND status = 'succeeded' GROUP BY tenant_id"
+    )
+    ckpts: dict[int, dict[str, datetime]] = {}
+    for tid, stream, pos in wh.query("SELECT tenant_id, stream, position FROM cdp.sync_checkpoints"):
+        ckpts.setdefault(tid, {})[stream] = pos
+    return PullHistory(dict(last_full), dict(first_sync), ckpts)

@@ -128,6 +128,15 @@ class TenantStore:
             raise NotFoundError(f"no tenant named {name!r} (known: {known}); add it with ordersync tenants add")
         return Tenant(*row)
 
+    def resolve(self, name_or_id: str | int | None) -> int | None:
+        """The id of the tenant named (or numbered) so, checked to exist; None when none is given,
+        which a caller reads as "every tenant"."""
+        if name_or_id is None or name_or_id == "":
+            return None
+        if isinstance(name_or_id, int):
+            return self.by_id(name_or_id).tenant_id
+        return self.get(name_or_id).tenant_id
+
     def by_id(self, tenant_id: int) -> Tenant:
         row = self.wh.query_one(f"SELECT {_COLUMNS} FROM cdp.tenants WHERE tenant_id = ?", (tenant_id,))
         if row is None:
@@ -184,6 +193,13 @@ class TenantStore:
     def hook_secret_hash(self, tenant_id: int) -> str | None:
         value = self.wh.scalar("SELECT hook_secret_hash FROM cdp.tenants WHERE tenant_id = ?", (tenant_id,))
         return None if value is None else str(value)
+
+    def hook_secrets(self, name: str | None = None) -> dict[str, tuple[int, str | None]]:
+        """(tenant id, hook secret hash or None) by tenant name: every tenant's, or the one named
+        (an empty answer when there is no such tenant)."""
+        sql = "SELECT tenant_name, tenant_id, hook_secret_hash FROM cdp.tenants"
+        rows = self.wh.query(sql + " WHERE tenant_name = ?", (name,)) if name is not None else self.wh.query(sql)
+        return {str(n): (int(i), None if h is None else str(h)) for n, i, h in rows}
 
     def set_hook_secret_hash(self, tenant_id: int, secret_hash: str) -> None:
         self.wh.execute("UPDATE cdp.tenants SET hook_secret_hash = ? WHERE tenant_id = ?", (secret_hash, tenant_id))

@@ -3,13 +3,7 @@ and the in-process runner that builds it against the configured warehouse."""
 
 from __future__ import annotations
 
-from ordersync.transform.runner import (
-    PROJECT_DIR,
-    DbtCommand,
-    DbtResult,
-    NodeResult,
-    run_dbt,
-    write_profiles,
-)
+from ordersync.transform.dbt_invoke import PROJECT_DIR, write_profiles
+from ordersync.transform.runner import DbtCommand, DbtResult, NodeResult, run_dbt
 
 __all__ = ["PROJECT_DIR", "DbtCommand", "DbtResult", "NodeResult", "run_dbt", "write_profiles"]

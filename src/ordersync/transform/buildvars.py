@@ -17,7 +17,7 @@ from typing import Any
 
 from ordersync.config import Settings
 from ordersync.land import withdrawals
-from ordersync.revisions.restatements import Restatement
+from ordersync.transform.restatements import Restatement
 from ordersync.warehouse import Warehouse
 from ordersync.warehouse.locks import LockKey, session_lock
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ordersync.errors import ConfigError, TransformError
-from ordersync.transform.runner import PROJECT_DIR, _invoke, _one_line, write_profiles
+from ordersync.transform.dbt_invoke import PROJECT_DIR, invoke, one_line, write_profiles
 
 #: The environment variable packages.yml reads the package's path from.
 PACKAGE_ENV = "ORDERSYNC_DBT_PROJECT"
@@ -153,7 +153,7 @@ def prepare(project_dir: Path, state_dir: Path) -> Path:
     stamp = state_dir / _DEPS_STAMP
     if _is_this_package(installed) and _read_stamp(stamp) == {"project": str(root), "digest": digest}:
         return root
-    outcome = _invoke(
+    outcome = invoke(
         [
             "deps",
             "--project-dir",
@@ -170,7 +170,7 @@ def prepare(project_dir: Path, state_dir: Path) -> Path:
         ]
     )
     if outcome.exception is not None or not outcome.success:
-        why = _one_line(str(outcome.exception)) if outcome.exception is not None else "see the log"
+        why = one_line(str(outcome.exception)) if outcome.exception is not None else "see the log"
         raise TransformError(f"dbt deps failed in {root}: {why} (log: {state_dir / 'logs'})")
     if not _is_this_package(installed):
         found = os.path.realpath(installed) if os.path.lexists(installed) else "nothing"

@@ -14,45 +14,39 @@ drops config_options from the target.
 
 from __future__ import annotations
 
-import ast
-import contextlib
 import json
 import math
-import os
-import re
-import sys
-import tempfile
-import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
 from ordersync.errors import TransformError
-
-#: The dbt project shipped in the package.
-PROJECT_DIR = Path(str(resources.files("ordersync.transform") / "dbt"))
-#: The profile and target names in the generated profiles.yml.
-PROFILE_NAME = "ordersync"
-TARGET_NAME = "warehouse"
+from ordersync.transform import project as own
+from ordersync.transform.dbt_invoke import (
+    INVOKE_LOCK,
+    PROFILE_NAME,
+    PROJECT_DIR,
+    SECRET_ENVS,
+    TARGET_NAME,
+    EnvValue,
+    env,
+    envs,
+    invoke,
+    one_line,
+    state_dir_lock,
+    write_profiles,
+)
 
 DbtCommand = Literal["build", "run", "test"]
 
 #: Node statuses that mean the node did what it should.
 _OK_STATUSES = frozenset({"success", "pass", "no-op"})
-#: dbt's in-process runner keeps global state: one invocation at a time per process.
-_INVOKE_LOCK = threading.Lock()
 #: The environment variable a build's values reach the models in (macros/build_var.sql): passed as
 #: --vars, a value that changes every build (built_at, the ledger range) would make dbt parse the
 #: whole project again on every build instead of only the files that read it.
 BUILD_VARS_ENV = "ORDERSYNC_DBT_BUILD"
-#: The environment variables the profile's secrets reach dbt in (profile key -> variable): set only
-#: while dbt runs, so no file under the state folder ever holds them.
-SECRET_ENVS = {"password": "ORDERSYNC_DBT_PASSWORD", "sslpassword": "ORDERSYNC_DBT_SSLPASSWORD"}
-#: Strings dbt would treat as Jinja in a profile value.
-_JINJA_CHARS = re.compile(r"({[{%#]|[#}%]})")
 
 
 @dataclass(frozen=True)
@@ -118,13 +112,11 @@ def run_dbt(
     `full_refresh` rebuilds the views; fct_orders is configured `full_refresh: false` and keeps
     its rows whatever this flag says. `verbose` lets dbt log to the console. `extra_vars` are
     passed to dbt beside `lookback_days` (e.g. the ledger range `ledger_from`, `ledger_to` that
-    Ordersync.build gives fct_orders); they must be JSON values. `project_dir` builds a dbt project
+    transform/build.py gives fct_orders); they must be JSON values. `project_dir` builds a dbt project
     of one's own (`ordersync dbt init`) that depends on the shipped one, instead of the shipped one:
     `dbt deps` runs first when its packages are not installed (transform/project.py), and a build or
     run without a selection fails unless every shipped model ran.
     """
-    from ordersync.transform import project as own
-
     if not (math.isfinite(lookback_days) and lookback_days >= 0):
         raise TransformError(f"lookback_days must be a finite number >= 0, got {lookback_days}")
     dbt_vars: dict[str, Any] = dict(extra_vars or {})
@@ -171,167 +163,43 @@ def run_dbt(
     secrets = {SECRET_ENVS[k]: str(profile_target[k]) for k in SECRET_ENVS if profile_target.get(k)}
     for key in SECRET_ENVS:
         if profile_target.get(key):
-            profile_target[key] = _Env(SECRET_ENVS[key])
+            profile_target[key] = EnvValue(SECRET_ENVS[key])
 
     with (
-        _INVOKE_LOCK,
-        _state_dir_lock(state_dir),
+        INVOKE_LOCK,
+        state_dir_lock(state_dir),
         own.package_env(),
-        _env(BUILD_VARS_ENV, vars_json),
-        _envs(secrets),
+        env(BUILD_VARS_ENV, vars_json),
+        envs(secrets),
     ):
         started = time.monotonic()
         root = own.prepare(project_dir, state_dir) if project_dir else PROJECT_DIR
         write_profiles(state_dir, profile_target)
-        outcome = _invoke([args[0], "--project-dir", str(root), *args[1:]])
+        outcome = invoke([args[0], "--project-dir", str(root), *args[1:]])
         seconds = time.monotonic() - started
 
     nodes = tuple(_node_result(r) for r in getattr(outcome.result, "results", None) or ())
     result = DbtResult(command=command, nodes=nodes, seconds=seconds)
     if outcome.exception is not None:
         raise TransformError(
-            f"dbt {command} failed: {_one_line(str(outcome.exception))} (log: {state_dir / 'logs'})"
+            f"dbt {command} failed: {one_line(str(outcome.exception))} (log: {state_dir / 'logs'})"
         ) from outcome.exception
     if not result.ok or not outcome.success:
         causes = [n for n in result.failed if n.status != "skipped"]
-        failed = "; ".join(f"{n.name} {n.status}: {_one_line(n.message or '')}" for n in causes)
+        failed = "; ".join(f"{n.name} {n.status}: {one_line(n.message or '')}" for n in causes)
         skipped = len(result.failed) - len(causes)
         if skipped:
             failed += f" ({skipped} downstream node{'s' if skipped > 1 else ''} skipped)"
         raise TransformError(f"dbt {command} failed: {failed or 'see the log'} (log: {state_dir / 'logs'})")
     missing = sorted(own.shipped_models() - {n.unique_id for n in nodes}) if command != "test" and not select else []
     if missing:
-        # Ordersync.build would otherwise move the ledger cursor past versions fct_orders never read.
+        # the build (transform/build.py) would otherwise move the ledger cursor past versions fct_orders never read.
         names = ", ".join(m.rsplit(".", 1)[1] for m in missing)
         raise TransformError(
             f"dbt {command} of {root} did not run ordersync's models {names}: its packages.yml must list "
             "ordersync's package and its dbt_project.yml keep their models enabled"
         )
     return result
-
-
-def write_profiles(
-    state_dir: Path,
-    target: Mapping[str, Any],
-    *,
-    note: str = "# Generated by ordersync for each dbt run.",
-) -> Path:
-    """Write `state_dir/profiles.yml` (mode 0600, replaced atomically) with profile `ordersync`,
-    `note` (a YAML comment) on its first line."""
-    profile = {
-        PROFILE_NAME: {
-            "target": TARGET_NAME,
-            "outputs": {TARGET_NAME: {k: _literal(v) for k, v in target.items()}},
-        }
-    }
-    path = state_dir / "profiles.yml"
-    fd, tmp = tempfile.mkstemp(prefix=".profiles.", suffix=".yml", dir=state_dir)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(note + "\n")
-            # JSON is YAML; and it needs no YAML library with type stubs.
-            f.write(json.dumps(profile, indent=2, ensure_ascii=False))
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    return path
-
-
-@dataclass(frozen=True)
-class _Env:
-    """A profile value read from environment variable `name` when dbt renders the profile."""
-
-    name: str
-
-
-def _literal(value: Any) -> Any:
-    """A profile value that dbt's Jinja rendering gives back unchanged.
-
-    dbt renders every string in profiles.yml as native Jinja: `{{` starts an expression and a
-    string such as "12345" becomes a number. A password may be either.
-    """
-    if isinstance(value, _Env):
-        return "{{ env_var(" + json.dumps(value.name) + ") | as_text }}"
-    if isinstance(value, Mapping):
-        return {k: _literal(v) for k, v in value.items()}
-    if not isinstance(value, str) or not (_JINJA_CHARS.search(value) or _is_python_literal(value)):
-        return value
-    return "{{ " + json.dumps(value, ensure_ascii=False) + " | as_text }}"
-
-
-def _is_python_literal(value: str) -> bool:
-    try:
-        return not isinstance(ast.literal_eval(value), str)
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
-        return False
-
-
-@contextlib.contextmanager
-def _state_dir_lock(state_dir: Path) -> Iterator[None]:
-    """Processes sharing one state_dir take turns (dbt's target folder is not shareable)."""
-    try:
-        import fcntl
-    except ImportError:  # Windows: the in-process lock is all there is
-        yield
-        return
-    with open(state_dir / ".lock", "a+b") as f:
-        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
-
-
-def _invoke(args: list[str]) -> Any:
-    from dbt.cli.main import dbtRunner  # heavy: imported only when a build runs
-
-    cwd = os.getcwd()  # dbt moves into the project folder; relative paths elsewhere must not move
-    try:
-        with _argv(["dbt", *args]):
-            return dbtRunner().invoke(args)
-    except Exception as exc:  # dbt raises for bad flags and some start-up failures
-        raise TransformError(f"dbt could not start: {_one_line(str(exc))}") from exc
-    finally:
-        os.chdir(cwd)
-
-
-@contextlib.contextmanager
-def _env(name: str, value: str) -> Iterator[None]:
-    """Set environment variable `name` while dbt runs (under _INVOKE_LOCK: one invocation at a time)."""
-    saved = os.environ.get(name)
-    os.environ[name] = value
-    try:
-        yield
-    finally:
-        if saved is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = saved
-
-
-@contextlib.contextmanager
-def _envs(values: Mapping[str, str]) -> Iterator[None]:
-    """Set every variable of `values` while dbt runs."""
-    with contextlib.ExitStack() as stack:
-        for name, value in values.items():
-            stack.enter_context(_env(name, value))
-        yield
-
-
-@contextlib.contextmanager
-def _argv(argv: list[str]) -> Iterator[None]:
-    """dbt logs and stores the process's command line as its own; ordersync's may carry a
-    warehouse URL with a password, so dbt sees its own arguments instead."""
-    saved = sys.argv
-    sys.argv = argv
-    try:
-        yield
-    finally:
-        sys.argv = saved
 
 
 def _node_result(r: Any) -> NodeResult:
@@ -346,7 +214,3 @@ def _node_result(r: Any) -> NodeResult:
         seconds=float(r.execution_time or 0.0),
         failures=None if failures is None else int(failures),
     )
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())

@@ -24,9 +24,8 @@ from typing import TypeVar
 
 import anyio
 
-from ordersync.errors import NotFoundError, OrdersyncError, TransientWarehouseError
+from ordersync.errors import OrdersyncError, TransientWarehouseError
 from ordersync.facade import Ordersync
-from ordersync.tenants import TenantStore
 
 T = TypeVar("T")
 log = logging.getLogger("ordersync.serve")
@@ -155,17 +154,11 @@ SecretTable = dict[str, tuple[int, str | None]]
 
 
 def read_hook_secrets(app: Ordersync) -> SecretTable:
-    store = TenantStore(app.wh)
-    return {t.tenant_name: (t.tenant_id, store.hook_secret_hash(t.tenant_id)) for t in store.list()}
+    return app.hook_secrets()
 
 
 def read_hook_secret(app: Ordersync, tenant: str) -> tuple[int, str | None] | None:
-    store = TenantStore(app.wh)
-    try:
-        tenant_id = store.get(tenant).tenant_id
-    except NotFoundError:
-        return None
-    return tenant_id, store.hook_secret_hash(tenant_id)
+    return app.hook_secrets(tenant).get(tenant)
 
 
 class HookSecrets:

@@ -67,33 +67,18 @@ class Worker:
 
     # -- what is due ---------------------------------------------------------------------------
     def plan_tick(self, now: datetime) -> list[tuple[Tenant, Due]]:
-        wh = self.app.wh
         # push-only stores have no pull API: nothing to schedule for them here
-        tenants = [t for t in self.app.tenants.list(enabled_only=True) if t.pulls]
-        last_full = dict(
-            wh.query(
-                "SELECT tenant_id, max(started_at) FROM cdp.sync_runs "
-                "WHERE mode = 'full' AND status = 'succeeded' GROUP BY tenant_id"
-            )
-        )
-        first_sync = dict(
-            wh.query(
-                "SELECT tenant_id, min(started_at) FROM cdp.sync_runs "
-                "WHERE mode = 'incremental' AND status = 'succeeded' GROUP BY tenant_id"
-            )
-        )
-        ckpts: dict[int, dict[str, datetime]] = {}
-        for tid, stream, pos in wh.query("SELECT tenant_id, stream, position FROM cdp.sync_checkpoints"):
-            ckpts.setdefault(tid, {})[stream] = pos
+        tenants = self.app.pull_tenants()
+        past = self.app.pull_history()
         direction = self.app.settings.sync.historical_direction
         out: list[tuple[Tenant, Due]] = []
         for t in tenants:
-            pending = history(t, ckpts.get(t.tenant_id, {}), direction).pending
+            pending = history(t, past.checkpoints.get(t.tenant_id, {}), direction).pending
             d = due(
                 t,
                 now,
-                last_full=last_full.get(t.tenant_id),
-                first_sync=first_sync.get(t.tenant_id),
+                last_full=past.last_full.get(t.tenant_id),
+                first_sync=past.first_sync.get(t.tenant_id),
                 historical_pending=pending,
                 s=self.schedule,
             )
@@ -156,9 +141,7 @@ class Worker:
 
     def _build_owed(self) -> bool:
         """The last build failed or never finished: build again even if nothing new landed."""
-        from ordersync.transform.builds import last_build
-
-        last = last_build(self.app.wh)
+        last = self.app.last_build()
         return last is not None and last["status"] != BuildStatus.SUCCEEDED
 
     @staticmethod

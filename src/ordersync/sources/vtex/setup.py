@@ -227,6 +227,14 @@ def _our_hook_secret(existing: dict[str, Any] | None, stored_hash: str | None) -
     return given if isinstance(given, str) and secret_matches(given, stored_hash) else None
 
 
+def new_hook_secret(store: TenantStore, tenant: Tenant) -> str:
+    """A new secret for the tenant's Hook header; only its hash is kept (the old one stops working)."""
+    secret = secrets.token_urlsafe(32)
+    register_secret(secret)  # scrubbed from anything printed or logged from now on
+    store.set_hook_secret_hash(tenant.tenant_id, digest(secret))
+    return secret
+
+
 async def hook_setup(
     store: TenantStore,
     tenant: Tenant,
