@@ -297,7 +297,7 @@ def test_every_key_of_a_distributed_table_includes_tenant_id(pg: Warehouse) -> N
     assert not breaches, f"keys without tenant_id: {breaches}"
 
 
-def test_duckdb_keys_match(tmp_path: Path, duckdb_template: Path) -> None:
+def test_the_same_keys_on_duckdb(tmp_path: Path, duckdb_template: Path) -> None:
     """The same keys on DuckDB (rebuilt tables there), so ON CONFLICT targets agree."""
     path = tmp_path / "wh.duckdb"
     shutil.copyfile(duckdb_template, path)
