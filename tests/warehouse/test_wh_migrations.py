@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from ordersync.config import WarehouseSettings
-from ordersync.errors import SchemaError
+from ordersync.errors import SchemaError, WarehouseError
 from ordersync.warehouse import Warehouse, open_warehouse
 from ordersync.warehouse.migrate import available, check, current_version, latest_version, upgrade
 
@@ -175,3 +175,39 @@ def test_the_migration_lock_is_released_after_a_failure(warehouse: Warehouse) ->
         assert done.is_set()  # the lock was free
     finally:
         other.close()
+
+
+#: One row for each table whose key 0010 widened to hold tenant_id (columns left out take defaults).
+_KEYED_ROWS = {
+    "sync_runs": "INSERT INTO cdp.sync_runs (run_id, tenant_id, mode, status, started_at, lease_token) "
+    "VALUES ('run-1', 7, 'full', 'succeeded', now(), 3)",
+    "quarantine": "INSERT INTO cdp.quarantine (tenant_id, source, reason, raw, quarantined_at, raw_hash) "
+    "VALUES (7, 'push', 'bad', '{', now(), 'h1')",
+    "discrepancies": "INSERT INTO cdp.discrepancies (tenant_id, run_id, order_date, source_orders, source_total, "
+    "warehouse_orders, warehouse_total, found_at) VALUES (7, 'run-1', DATE '2026-01-02', 2, 10.5, 1, 5.25, now())",
+    "hook_inbox": "INSERT INTO cdp.hook_inbox (tenant_id, order_id, body, received_at) VALUES (7, 'o1', '{}', now())",
+    "landing_batches": "INSERT INTO cdp.landing_batches (tenant_id, source, rows, landed_at, seq, committed_at) "
+    "VALUES (7, 'pull', 3, now(), 1, now())",
+    "revision_notices": "INSERT INTO cdp.revision_notices (notice_id, tenant_id, order_date, currency_code, "
+    "revenue_before, revenue_after, delta, orders_changed, revised_at) "
+    "VALUES ('n1', 7, DATE '2026-01-02', 'BRL', 1, 2, 1, 1, now())",
+}
+
+
+def test_tenant_keys_carry_every_row_forward(empty_warehouse_url: str) -> None:
+    """0010 rebuilds (DuckDB) or re-keys (PostgreSQL) six tables: their rows, ids and sequences stay."""
+    wh = open_warehouse(WarehouseSettings(url=empty_warehouse_url))
+    try:
+        _leave_at(wh, 9)
+        for sql in _KEYED_ROWS.values():
+            wh.execute(sql)
+        before = {t: wh.query(f"SELECT * FROM cdp.{t}") for t in _KEYED_ROWS}
+        assert [m.version for m in upgrade(wh)] == list(range(10, latest_version() + 1))
+        assert {t: wh.query(f"SELECT * FROM cdp.{t}") for t in _KEYED_ROWS} == before
+        # the sequences still feed the ids, and the keys still refuse a duplicate
+        wh.execute(_KEYED_ROWS["hook_inbox"])
+        assert wh.scalar("SELECT max(notification_id) FROM cdp.hook_inbox") == 2
+        with pytest.raises(WarehouseError, match=r"(?i)duplicate|unique|primary key"):
+            wh.execute(_KEYED_ROWS["sync_runs"])
+    finally:
+        wh.close()

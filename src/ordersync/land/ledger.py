@@ -34,11 +34,11 @@ _SEAL = """
 UPDATE cdp.landing_batches AS b
 SET seq = u.seq, committed_at = ?
 FROM (
-    SELECT batch_id, CAST(? AS BIGINT) + row_number() OVER (ORDER BY batch_id) AS seq
+    SELECT tenant_id, batch_id, CAST(? AS BIGINT) + row_number() OVER (ORDER BY batch_id) AS seq
     FROM cdp.landing_batches
     WHERE seq IS NULL
 ) AS u
-WHERE b.batch_id = u.batch_id
+WHERE b.tenant_id = u.tenant_id AND b.batch_id = u.batch_id
 """
 
 
@@ -130,5 +130,6 @@ def known_at_sql(alias: str = "l") -> str:
         raise ValueError(f"not a table alias: {alias!r}")
     return (
         f"CASE WHEN {alias}.batch_id IS NULL THEN coalesce({alias}.event_ingested_at, {alias}.event_time) "
-        f"ELSE (SELECT b.committed_at FROM cdp.landing_batches b WHERE b.batch_id = {alias}.batch_id) END"
+        f"ELSE (SELECT b.committed_at FROM cdp.landing_batches b "
+        f"WHERE b.tenant_id = {alias}.tenant_id AND b.batch_id = {alias}.batch_id) END"
     )

@@ -269,7 +269,7 @@ def diff(
 #: Parameters: the two moments and the tenant id twice, for each half.
 _TOUCHED = (
     "select t.tenant_id, t.order_id from cdp.landing_batches as tb"
-    " inner join cdp.orders_landing as t on t.batch_id = tb.batch_id"
+    " inner join cdp.orders_landing as t on t.tenant_id = tb.tenant_id and t.batch_id = tb.batch_id"
     " where tb.committed_at > ? and tb.committed_at <= ? and (cast(? as integer) is null or t.tenant_id = ?)"
     " union all"
     " select t.tenant_id, t.order_id from cdp.orders_landing as t"

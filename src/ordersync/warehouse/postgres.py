@@ -94,7 +94,8 @@ class PostgresWarehouse(Warehouse):
     dialect = "postgres"
     concurrent_writers = True
     byte_order = 'COLLATE "C"'
-    now_sql = "clock_timestamp()"  # the wall clock, not the transaction's start
+    # the statement's start, not the transaction's; STABLE, so a sharded UPDATE may use it (Citus)
+    now_sql = "statement_timestamp()"
 
     def __init__(self, url: str) -> None:
         super().__init__(url)

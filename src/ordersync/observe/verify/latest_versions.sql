@@ -51,7 +51,7 @@ versions AS (
         ) AS version_rank
     FROM cdp.orders_landing AS l
     CROSS JOIN params AS p
-    LEFT JOIN cdp.landing_batches AS b ON b.batch_id = l.batch_id
+    LEFT JOIN cdp.landing_batches AS b ON b.tenant_id = l.tenant_id AND b.batch_id = l.batch_id
     WHERE (p.tenant_id IS NULL OR l.tenant_id = p.tenant_id)
         -- withdrawn versions (`ordersync quarantine add`) are not the models' to hold
         AND NOT EXISTS (

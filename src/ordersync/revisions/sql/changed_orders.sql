@@ -22,9 +22,10 @@ select
     l.payload_hash
 from cdp.orders_landing as l
 inner join (
-    select marked.landing_id, marked.version_rank, marked.low_rank
+    select marked.tenant_id, marked.landing_id, marked.version_rank, marked.low_rank
     from (
         select
+            v.tenant_id,
             v.landing_id,
             v.version_rank,
             min(case when v.known_at <= ? then v.version_rank end)
@@ -43,7 +44,7 @@ inner join (
                         k.landing_id desc
                 ) as version_rank
             from cdp.orders_landing as k
-            left join cdp.landing_batches as b on b.batch_id = k.batch_id
+            left join cdp.landing_batches as b on b.tenant_id = k.tenant_id and b.batch_id = k.batch_id
             where
                 {known} <= ?
                 and (cast(? as integer) is null or k.tenant_id = ?)
@@ -51,5 +52,5 @@ inner join (
         ) as v
     ) as marked
     where marked.last_known > ? and (marked.version_rank = 1 or marked.version_rank = marked.low_rank)
-) as w on w.landing_id = l.landing_id
+) as w on w.tenant_id = l.tenant_id and w.landing_id = l.landing_id
 where (cast(? as integer) is null or l.tenant_id = ?)

@@ -18,7 +18,7 @@ from (
                 k.landing_id desc
         ) as version_rank
     from cdp.orders_landing as k
-    left join cdp.landing_batches as b on b.batch_id = k.batch_id
+    left join cdp.landing_batches as b on b.tenant_id = k.tenant_id and b.batch_id = k.batch_id
     where
         case
             when k.batch_id is null then coalesce(k.event_ingested_at, k.event_time)

@@ -17,9 +17,10 @@
 select l.tenant_id, l.order_id, l.order_date, l.status, l.total_value, l.currency_code, l.payload_hash
 from cdp.orders_landing as l
 inner join (
-    select ranked.landing_id
+    select ranked.tenant_id, ranked.landing_id
     from (
         select
+            k.tenant_id,
             k.landing_id,
             row_number() over (
                 partition by k.tenant_id, k.order_id
@@ -28,7 +29,7 @@ inner join (
                     k.landing_id desc
             ) as version_rank
         from cdp.orders_landing as k
-        left join cdp.landing_batches as b on b.batch_id = k.batch_id
+        left join cdp.landing_batches as b on b.tenant_id = k.tenant_id and b.batch_id = k.batch_id
         where
             case
                 when k.batch_id is null then coalesce(k.event_ingested_at, k.event_time)
@@ -38,5 +39,5 @@ inner join (
             {orders}
     ) as ranked
     where ranked.version_rank = 1
-) as latest on latest.landing_id = l.landing_id
+) as latest on latest.tenant_id = l.tenant_id and latest.landing_id = l.landing_id
 where (cast(? as integer) is null or l.tenant_id = ?)

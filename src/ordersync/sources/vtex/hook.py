@@ -139,32 +139,39 @@ class Inbox:
         )
         return [(int(r[0]), int(r[1]), r[2], str(r[3])) for r in rows]
 
-    def done(self, ids: list[int], now: datetime) -> None:
+    # Each statement names the tenant too: it keeps the landing's transaction on the tenant's shard
+    # when the warehouse is sharded by tenant (docs/scaling.md).
+    def done(self, tenant_id: int, ids: list[int], now: datetime) -> None:
         for i in ids:
             self.wh.execute(
-                "UPDATE cdp.hook_inbox SET processed_at = ?, attempts = attempts + 1 WHERE notification_id = ?",
-                (now, i),
+                "UPDATE cdp.hook_inbox SET processed_at = ?, attempts = attempts + 1 "
+                "WHERE tenant_id = ? AND notification_id = ?",
+                (now, tenant_id, i),
             )
 
-    def failed(self, ids: list[int], error: str) -> None:
+    def failed(self, tenant_id: int, ids: list[int], error: str) -> None:
         for i in ids:
             self.wh.execute(
-                "UPDATE cdp.hook_inbox SET attempts = attempts + 1, last_error = ? WHERE notification_id = ?",
-                (error[:2000], i),
+                "UPDATE cdp.hook_inbox SET attempts = attempts + 1, last_error = ? "
+                "WHERE tenant_id = ? AND notification_id = ?",
+                (error[:2000], tenant_id, i),
             )
 
-    def given_up(self, ids: list[int], now: datetime) -> list[tuple[str | None, str, str | None]]:
+    def given_up(self, tenant_id: int, ids: list[int], now: datetime) -> list[tuple[str | None, str, str | None]]:
         """(order_id, body, last_error) of those notifications that have had their last attempt,
         now marked processed (call inside the transaction that quarantines them)."""
         out: list[tuple[str | None, str, str | None]] = []
         for i in ids:
             row = self.wh.query_one(
                 "SELECT order_id, body, last_error FROM cdp.hook_inbox "
-                "WHERE notification_id = ? AND processed_at IS NULL AND attempts >= ?",
-                (i, MAX_ATTEMPTS),
+                "WHERE tenant_id = ? AND notification_id = ? AND processed_at IS NULL AND attempts >= ?",
+                (tenant_id, i, MAX_ATTEMPTS),
             )
             if row is not None:
-                self.wh.execute("UPDATE cdp.hook_inbox SET processed_at = ? WHERE notification_id = ?", (now, i))
+                self.wh.execute(
+                    "UPDATE cdp.hook_inbox SET processed_at = ? WHERE tenant_id = ? AND notification_id = ?",
+                    (now, tenant_id, i),
+                )
                 out.append((row[0], str(row[1]), row[2]))
         return out
 
@@ -235,14 +242,14 @@ def _tenant_round(
     with fence.transaction(wh):
         for _nid, body in unreadable:
             intake.lander.quarantine(tid, body, "the hook notification has no readable OrderId", SOURCE, None)
-        inbox.done([nid for nid, _ in unreadable], clock.now())
+        inbox.done(tid, [nid for nid, _ in unreadable], clock.now())
     result.quarantined += len(unreadable)
     if not wanted:
         return
     try:
         bodies = run_async(_fetch(client_for(tenant, settings), list(wanted)))
     except Exception as exc:  # the store or the credentials: every notification waits for the next round
-        inbox.failed([n for ids in wanted.values() for n in ids], f"{type(exc).__name__}: {exc}")
+        inbox.failed(tid, [n for ids in wanted.values() for n in ids], f"{type(exc).__name__}: {exc}")
         result.failed += sum(len(ids) for ids in wanted.values())
         _give_up(wh, clock, intake, inbox, tid, [n for ids in wanted.values() for n in ids], fence, result)
         return
@@ -250,7 +257,7 @@ def _tenant_round(
     ok = [n for oid, ids in wanted.items() if isinstance(bodies.get(oid), bytes) for n in ids]
 
     def mark_done(_: object) -> None:  # in the landing's transaction: landed and done commit together
-        inbox.done(ok, clock.now())
+        inbox.done(tid, ok, clock.now())
 
     batch = intake.land_items(
         tid,
@@ -265,7 +272,7 @@ def _tenant_round(
     )
     bad = {oid: b for oid, b in bodies.items() if not isinstance(b, bytes)}
     for oid, error in bad.items():
-        inbox.failed(wanted[oid], f"{type(error).__name__}: {error}")
+        inbox.failed(tid, wanted[oid], f"{type(error).__name__}: {error}")
     result.fetched += len(items)
     result.landed += batch.landed
     result.quarantined += batch.quarantined
@@ -280,7 +287,7 @@ def _give_up(
     if not ids:
         return
     with fence.transaction(wh):
-        for order_id, body, error in inbox.given_up(ids, clock.now()):
+        for order_id, body, error in inbox.given_up(tid, ids, clock.now()):
             reason = f"gave up after {MAX_ATTEMPTS} attempts to fetch the order; the last: {error}"
             intake.lander.quarantine(tid, body, reason, SOURCE, None, order_id)
             result.quarantined += 1

@@ -128,5 +128,5 @@
         and abs(r.revenue - r.previous_revenue) >= {{ min_abs }}
         and abs(r.revenue - r.previous_revenue) > 0
         and abs(r.revenue - r.previous_revenue) * 100 >= {{ min_pct }} * abs(r.previous_revenue)
-    on conflict (notice_id) do nothing
+    on conflict (notice_id, tenant_id) do nothing
 {%- endmacro %}

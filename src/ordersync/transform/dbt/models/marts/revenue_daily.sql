@@ -92,6 +92,17 @@ day_changes as (
     group by d.tenant_id, d.order_date
 
 ),
+
+built_tenants as (
+
+    -- the changed days' tenants this table already holds figures of: a join, not a correlated
+    -- subquery on this table, which a warehouse sharded by tenant cannot always plan (docs/scaling.md)
+    select distinct r.tenant_id
+    from {{ this }} as r
+    inner join (select distinct tenant_id from changed_days) as d
+        on d.tenant_id = r.tenant_id
+
+),
 {% endif %}
 
 orders as (
@@ -160,7 +171,7 @@ select
     cast(
         case
             when p.revenue is not null then p.revenue
-            when exists (select 1 from {{ this }} as t where t.tenant_id = k.tenant_id) then 0
+            when bt.tenant_id is not null then 0
         end as {{ money_sum_type() }}
     ) as previous_revenue,
     cast(coalesce(c.orders_changed, 0) as bigint) as orders_changed,
@@ -183,4 +194,6 @@ left join {{ this }} as p
 left join day_changes as c
     on c.tenant_id = k.tenant_id
     and c.order_date = k.order_date
+left join built_tenants as bt
+    on bt.tenant_id = k.tenant_id
 {% endif %}

@@ -1,0 +1,9 @@
+-- Ready to shard by tenant: every primary or unique key of a table holding tenant data includes
+-- tenant_id, the column such a table is distributed by on Citus (docs/scaling.md), which can only
+-- enforce a key that holds it. The id stays the key's first column, so a look-up by id alone is
+-- still served by the key's index; the ids come from sequences or are random, so none repeats
+-- across tenants. `cdp.tenants` and `cdp.api_tokens` are reference tables (copied to every node)
+-- and keep their keys: a token is looked up by its hash before its tenant is known.
+--
+-- A key cannot be changed in place the same way on both backends: PostgreSQL alters the
+-- constraints (the companion file), DuckDB rebuilds the tables with the same columns and data.
