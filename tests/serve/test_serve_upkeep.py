@@ -40,12 +40,14 @@ def test_duckdb_commits_leave_the_wal_to_serves_own_checkpoints(
     duck: tuple[str, Serve, str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Commits checkpoint only past CHECKPOINT_WAL_MB (not DuckDB's 16 MB); serve's pulse does it
-    sooner, once the WAL passes PULSE_WAL_MB, so what is not checkpointed never fills the pool."""
+    every 30 s, or sooner once the WAL passes PULSE_WAL_MB; the pool is serve's own size."""
     url, s, token, wh = duck
     monkeypatch.setattr(process, "PULSE_WAL_MB", 1e9)  # held off while the WAL grows
     monkeypatch.setattr(process, "CHECKPOINT_EVERY_SECONDS", 1e9)
     threshold = s.gate.locked(lambda app: app.wh.scalar("SELECT current_setting('checkpoint_threshold')"))
-    assert str(threshold).startswith("22.8 MiB")  # CHECKPOINT_WAL_MB (24 MB), not DuckDB's 16 MB
+    assert str(threshold).startswith("976.5 MiB")  # CHECKPOINT_WAL_MB, not DuckDB's 16 MB
+    pool = s.gate.locked(lambda app: app.wh.scalar("SELECT current_setting('memory_limit')"))
+    assert str(pool).startswith("244.1 MiB")  # [serve] duckdb_memory_limit, not a command's 48 MB
     wal = wh.with_name(wh.name + ".wal")
     sizes = []
     for batch in range(BATCHES):

@@ -147,6 +147,11 @@ class ServeSettings(BaseModel):
     header_timeout_seconds: float = Field(10.0, gt=0, description="time a client has to send the request head")
     body_timeout_seconds: float = Field(60.0, gt=0, description="time a client has to send the whole body")
     max_connections: int = Field(200, ge=1, description="open connections at once; past it new ones get 503")
+    duckdb_memory_limit: str = Field(
+        "256MB",
+        description="DuckDB's buffer pool while serve runs: it holds what landed since the last checkpoint, "
+        "which serve's own loop writes out every 30 s",
+    )
 
 
 class FeedSettings(BaseModel):

@@ -50,11 +50,12 @@ PULSE_SECONDS = 5.0
 CHECKPOINT_EVERY_SECONDS = 30.0
 SECRETS_EVERY_SECONDS = 30.0
 SWITCH_INTERVAL_SECONDS = 0.0005
-#: DuckDB: the WAL may grow this far before a commit checkpoints itself (the pulse does it sooner,
-#: past PULSE_WAL_MB). What is not checkpointed stays in DuckDB's buffer pool (48 MB by default):
-#: past the pool a commit fails, and a rollback that fails with it invalidates the database.
-CHECKPOINT_WAL_MB = 24
-PULSE_WAL_MB = 8
+#: DuckDB: the WAL may grow this far before a commit checkpoints itself; the pulse does it every
+#: CHECKPOINT_EVERY_SECONDS, or sooner once the WAL passes PULSE_WAL_MB. Until then what landed
+#: stays in DuckDB's buffer pool, which serve holds at `[serve] duckdb_memory_limit`: with the
+#: 48 MB a command needs, large payloads filled it and a commit could not finish.
+CHECKPOINT_WAL_MB = 1024
+PULSE_WAL_MB = 256
 
 
 @dataclass
@@ -97,6 +98,7 @@ class Serve:
         app.upgrade()
         if isinstance(app.wh, DuckDBWarehouse):
             app.wh.defer_checkpoints(CHECKPOINT_WAL_MB)
+            app.wh.hold_memory(options.settings.duckdb_memory_limit)
         self.gate.vitals.schema_version = migrate.current_version(app.wh)
         self.gate.vitals.ok()
         self.hook_secrets = HookSecrets(self.gate)

@@ -15,6 +15,7 @@ import duckdb
 
 from ordersync.config import DEFAULT_DUCKDB_MEMORY_LIMIT
 from ordersync.errors import (
+    ConfigError,
     ConnectionLostError,
     NotFoundError,
     TransientWarehouseError,
@@ -78,6 +79,8 @@ class _Shared:
     migration: threading.Lock = field(default_factory=threading.Lock)
     #: set by defer_checkpoints: the WAL size (MB) past which DuckDB checkpoints at a commit
     checkpoint_wal_mb: int | None = None
+    #: the memory limit between builds when not the connections' own (set by serve)
+    memory_limit: str | None = None
     #: builds running now (dbt inside this process), each with DuckDB's default memory limit
     builds: int = 0
     builds_guard: threading.Lock = field(default_factory=threading.Lock)
@@ -196,7 +199,20 @@ class DuckDBWarehouse(Warehouse):
             with shared.builds_guard:
                 shared.builds -= 1
                 if shared.builds == 0:
-                    self._set_memory_limit(self.memory_limit)
+                    self._set_memory_limit(shared.memory_limit or self.memory_limit)
+
+    def hold_memory(self, limit: str) -> None:
+        """Keep DuckDB's buffer pool at `limit` for the rest of the process (between builds): a
+        long-running process that defers checkpoints holds what landed since the last one there,
+        and a pool it fills leaves a commit unable to finish. Checked by DuckDB as it is set."""
+        self._shared.memory_limit = limit
+        with self._shared.builds_guard:
+            if self._shared.builds == 0:
+                quoted = limit.replace("'", "''")
+                try:
+                    self.con.execute(f"SET GLOBAL memory_limit = '{quoted}'")
+                except duckdb.Error as exc:
+                    raise ConfigError(f"duckdb_memory_limit = {limit!r} is not a size DuckDB takes: {exc}") from exc
 
     def _set_memory_limit(self, limit: str | None) -> None:
         # limit is the configured value DuckDB accepted when this connection opened, not outside text
