@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import threading
+import urllib.request
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
+
+from ordersync.dates import parse_vtex_datetime
 
 
 class Clock(Protocol):
@@ -49,11 +53,6 @@ class RemoteClock:
         self.url = url
 
     def now(self) -> datetime:
-        import json
-        import urllib.request
-
-        from ordersync.dates import parse_vtex_datetime
-
         with urllib.request.urlopen(self.url, timeout=10) as resp:
             return parse_vtex_datetime(json.loads(resp.read())["now"])
 
@@ -64,8 +63,6 @@ def clock_from_setting(value: str | None) -> Clock:
         return SystemClock()
     if value.startswith(("http://", "https://")):
         return RemoteClock(value)
-    from ordersync.dates import parse_vtex_datetime
-
     try:
         return ManualClock(parse_vtex_datetime(value))
     except ValueError:

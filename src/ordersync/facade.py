@@ -101,10 +101,6 @@ class Ordersync:
             self._leases.wh.close()
             self._leases = None
 
-    def _release_side_connections_for_dbt(self, wh: Warehouse) -> None:
-        if not wh.concurrent_writers:
-            self.close_side_connections()  # DuckDB: dbt must be alone with the file
-
     def close(self) -> None:
         self.close_side_connections()
         self._session.close()
@@ -241,10 +237,7 @@ class Ordersync:
             return []
         s = self.settings
         consumer = FeedConsumer(self.wh, self.clock, s.sync, s.feed, self.leases())
-        try:
-            return run_async(consumer.poll_all(targets))
-        finally:
-            self._release_side_connections_for_dbt(self.wh)
+        return run_async(consumer.poll_all(targets))
 
     # -- sync --------------------------------------------------------------------------------
     def pull_tenants(self, names: Iterable[str] | None = None) -> list[Tenant]:
@@ -275,10 +268,7 @@ class Ordersync:
     def run_jobs(self, jobs: list[Job], policy: JobPolicy) -> list[list[SyncOutcome]]:
         """Run sync jobs in parallel on connections of their own; every attempt's outcome per job."""
         runner, main = TenantRunner(self.settings.sync, self.clock, self.reporter, self.leases, self.worker_id), self.wh
-        try:
-            return run_async(run_jobs(runner, jobs, main.fork, policy))
-        finally:
-            self._release_side_connections_for_dbt(main)
+        return run_async(run_jobs(runner, jobs, main.fork, policy))
 
     def leases(self) -> LeaseKeeper:
         """This process's lease keeper, on a connection of its own."""
@@ -312,14 +302,9 @@ class Ordersync:
     def quarantine_retry(self, tenant: str | None = None, ids: list[int] | None = None) -> RetryResult:
         """Parse unresolved records again (store records fetched again first) and land what parses now."""
         self.upgrade()
+        sources = {"parse_pushed": parse_item, "open_client": client_for}  # what land may not import
         return retry_quarantine(
-            self.wh,
-            self.clock,
-            self.settings.sync,
-            parse_pushed=parse_item,
-            open_client=client_for,
-            tenant_id=self.tenants.resolve(tenant),
-            ids=ids,
+            self.wh, self.clock, self.settings.sync, **sources, tenant_id=self.tenants.resolve(tenant), ids=ids
         )
 
     def withdraw(self, tenant: str, order_id: str, payload_hash: str | None, reason: str, by: str) -> dict[str, Any]:
@@ -340,7 +325,7 @@ class Ordersync:
     def build(self, full_refresh: bool = False, *, trigger: str = "cli") -> DbtResult:
         """Run `dbt build` on the models, recorded in cdp.build_runs (transform/build.py)."""
         holder = self.worker_id or holder_name("build")
-        builder = Builder(self.upgrade, lambda: self.wh, self.close, self.settings, self.clock, self.reporter, holder)
+        builder = Builder(self.upgrade, lambda: self.wh, self.settings, self.clock, self.reporter, holder)
         builder.project_dir = self.dbt_project_dir
         return builder.build(full_refresh, trigger)
 

@@ -20,7 +20,10 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from ordersync.config import Settings
+from ordersync.coordination.leases import Fence
 from ordersync.errors import ConfigError, RefusedError, StalePlanError, TenantBusyError
+from ordersync.land.intake import Intake, Item
+from ordersync.land.records import order_id_of, parse_order
 from ordersync.revisions import drafting
 from ordersync.revisions.effects import current_of, current_rows, landed_of, newest
 from ordersync.revisions.plans import APPLIED, APPROVED, DRAFTED, REJECTED, Plan, PlanStore, new_plan_id
@@ -218,10 +221,6 @@ class PlanDesk:
         return outcome
 
     def _apply_transaction(self, plan: Plan, tenants: list[Tenant], leases: dict[int, Lease], by: str | None) -> int:
-        from ordersync.coordination.leases import Fence
-        from ordersync.land.intake import Intake, Item
-        from ordersync.land.records import order_id_of, parse_order
-
         wh = self.wh
         store = PlanStore(wh)
         stored = store.versions(plan.plan_id)

@@ -22,6 +22,7 @@ from typing import Any
 from ordersync.config import OrdersSettings, SyncSettings
 from ordersync.errors import BadRecordError, ConfigError
 from ordersync.land.records import Version, parse_order
+from ordersync.revisions.asof import current
 from ordersync.revisions.effects import (
     OrderVersion,
     current_of,
@@ -30,6 +31,9 @@ from ordersync.revisions.effects import (
     landed_of,
     newest,
 )
+from ordersync.sources.vtex.client import client_for
+from ordersync.sources.vtex.listing import Known, needs_fetch
+from ordersync.sync.reconcile import day_bounds, source_days
 from ordersync.tenants import Tenant
 from ordersync.tenants.platforms import PLATFORMS
 from ordersync.warehouse import Warehouse
@@ -71,10 +75,6 @@ async def read_source(
     tenant: Tenant, sync: SyncSettings, wh: Warehouse, day_from: date, day_to: date, refetch: bool
 ) -> SourceRead:
     """List the tenant's orders created on those days and fetch the changed ones (all with refetch)."""
-    from ordersync.sources.vtex.client import client_for
-    from ordersync.sources.vtex.listing import Known, needs_fetch
-    from ordersync.sync.reconcile import day_bounds, source_days
-
     tz = tenant.tz
     read = SourceRead()
     async with client_for(tenant, sync) as client:
@@ -138,8 +138,6 @@ def built_revenue(
     wh: Warehouse, tenant_id: int, day_from: date, day_to: date
 ) -> dict[tuple[date, str], dict[str, Any]]:
     """revenue_daily's figures for a tenant's days (none before its first build)."""
-    from ordersync.revisions.asof import current
-
     out: dict[tuple[date, str], dict[str, Any]] = {}
     if not wh.has_table("revenue_daily"):
         return out

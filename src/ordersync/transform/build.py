@@ -37,12 +37,11 @@ log = logging.getLogger("ordersync")
 @dataclass
 class Builder:
     """Runs builds for one process: `prepare()` brings the schema up to date, `warehouse()` gives
-    the open warehouse (reopened after `release()` let go of it), `holder` names the process in the
-    build log."""
+    the open warehouse (dbt joins its connections: Warehouse.building), `holder` names the process
+    in the build log."""
 
     prepare: Callable[[], object]
     warehouse: Callable[[], Warehouse]
-    release: Callable[[], None]
     settings: Settings
     clock: Clock
     reporter: Reporter

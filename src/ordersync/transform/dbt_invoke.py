@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import fcntl
 import json
 import os
 import re
@@ -119,11 +120,6 @@ def _is_python_literal(value: str) -> bool:
 @contextlib.contextmanager
 def state_dir_lock(state_dir: Path) -> Iterator[None]:
     """Processes sharing one state_dir take turns (dbt's target folder is not shareable)."""
-    try:
-        import fcntl
-    except ImportError:  # Windows: the in-process lock is all there is
-        yield
-        return
     with open(state_dir / ".lock", "a+b") as f:
         fcntl.flock(f.fileno(), fcntl.LOCK_EX)
         try:

@@ -22,6 +22,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import yaml  # type: ignore[import-untyped]  # dbt's own dependency
+
 from ordersync.errors import ConfigError, TransformError
 from ordersync.transform.dbt_invoke import PROJECT_DIR, invoke, one_line, write_profiles
 
@@ -228,8 +230,6 @@ def _toml_string(path: Path) -> str:
 
 
 def _shipped_vars() -> dict[str, Any]:
-    import yaml  # type: ignore[import-untyped]  # dbt's own dependency
-
     loaded = yaml.safe_load((PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))
     return dict(loaded.get("vars") or {})
 
@@ -247,8 +247,6 @@ def _ours(path: Path) -> bool:
 
 def _install_dir(root: Path) -> Path:
     """The project's packages-install-path (dbt's default dbt_packages), absolute."""
-    import yaml
-
     try:
         loaded = yaml.safe_load((root / "dbt_project.yml").read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError):

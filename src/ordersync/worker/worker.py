@@ -25,6 +25,7 @@ from ordersync.sync.engine import SyncOutcome
 from ordersync.sync.jobs import Job, JobPolicy
 from ordersync.sync.windows import history
 from ordersync.tenants import Tenant
+from ordersync.worker.feed_loop import FeedLoop
 from ordersync.worker.schedule import Due, ScheduleSettings, due, incremental_due
 
 log = logging.getLogger("ordersync.worker")
@@ -201,8 +202,6 @@ class Worker:
     def _feed_thread(self, stop: threading.Event) -> threading.Thread:
         """The feed poller (the next tick builds what it landed): on PostgreSQL on a facade of its
         own, beside the tick; on DuckDB on this one, taking turns with the tick."""
-        from ordersync.worker.feed_loop import FeedLoop
-
         app = self.app
         if app.settings.warehouse.is_postgres:
             own = Ordersync(app.settings, clock=app.clock, worker_id=self.worker_id)

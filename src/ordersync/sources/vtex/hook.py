@@ -23,7 +23,11 @@ import orjson
 
 from ordersync.aio import run_async
 from ordersync.coordination.leases import Fence, LeaseKeeper
-from ordersync.tenants import Tenant
+from ordersync.errors import BadRecordError
+from ordersync.land.intake import Intake, Item
+from ordersync.land.records import order_id_field, order_id_of, parse_order
+from ordersync.sources.vtex.client import client_for
+from ordersync.tenants import Tenant, TenantStore
 from ordersync.tenants.platforms import HOOK_SOURCE
 from ordersync.text import storable
 from ordersync.warehouse import Warehouse
@@ -71,9 +75,6 @@ def notification(tenant_id: int, raw: bytes) -> Notification:
 def _order_id(value: Any) -> str | None:
     """The OrderId as landing takes order ids (a string of 1-200 characters, no control character,
     no surrounding white space), or None: the notification is then quarantined as unreadable."""
-    from ordersync.errors import BadRecordError
-    from ordersync.land.records import order_id_field
-
     try:
         return order_id_field(value, "OrderId")
     except BadRecordError:
@@ -200,8 +201,6 @@ def process(wh: Warehouse, clock: Any, settings: Any, keeper: LeaseKeeper, limit
     """Fetch and land the orders of pending notifications, each order once per round. Each tenant's
     inbox is worked under its "hook" lease, so several serve processes on one PostgreSQL share the
     inboxes without fetching the same notifications twice; its landings are fenced by that lease."""
-    from ordersync.tenants import TenantStore
-
     pending = Inbox(wh).pending(limit)
     result = HookRound(notifications=len(pending))
     by_tenant: dict[int, list[tuple[int, str | None, str]]] = {}
@@ -227,10 +226,6 @@ def _tenant_round(
     fence: Fence,
     result: HookRound,
 ) -> None:
-    from ordersync.land.intake import Intake, Item
-    from ordersync.land.records import order_id_of, parse_order
-    from ordersync.sources.vtex.client import client_for
-
     inbox = Inbox(wh)
     intake = Intake(wh, clock)
     tid = tenant.tenant_id
