@@ -302,9 +302,10 @@ class Ordersync:
     def quarantine_retry(self, tenant: str | None = None, ids: list[int] | None = None) -> RetryResult:
         """Parse unresolved records again (store records fetched again first) and land what parses now."""
         self.upgrade()
-        sources = {"parse_pushed": parse_item, "open_client": client_for}  # what land may not import
+        tid = self.tenants.resolve(tenant)  # parser and client given here: land may not import sources
+        sync = self.settings.sync
         return retry_quarantine(
-            self.wh, self.clock, self.settings.sync, **sources, tenant_id=self.tenants.resolve(tenant), ids=ids
+            self.wh, self.clock, sync, parse_pushed=parse_item, open_client=client_for, tenant_id=tid, ids=ids
         )
 
     def withdraw(self, tenant: str, order_id: str, payload_hash: str | None, reason: str, by: str) -> dict[str, Any]:
