@@ -12,6 +12,7 @@ the hook secrets, so no request pays for either.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import signal
 import sys
@@ -50,6 +51,7 @@ PULSE_SECONDS = 5.0
 CHECKPOINT_EVERY_SECONDS = 30.0
 SECRETS_EVERY_SECONDS = 30.0
 SWITCH_INTERVAL_SECONDS = 0.0005
+GC_THRESHOLDS = (20_000, 20, 20)
 #: DuckDB: the WAL may grow this far before a commit checkpoints itself; the pulse does it every
 #: CHECKPOINT_EVERY_SECONDS, or sooner once the WAL passes PULSE_WAL_MB. Until then what landed
 #: stays in DuckDB's buffer pool, which serve holds at `[serve] duckdb_memory_limit`: with the
@@ -95,6 +97,11 @@ class Serve:
         # shorter switch interval than Python's 5 ms keeps health and small requests prompt
         # while a large body is prepared.
         sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
+        # A full collection walks every object the process holds with every thread stopped: what
+        # start-up made (modules, dbt's and pydantic's classes) is frozen out of it, and the young
+        # generation is collected less often (a request's objects mostly die young anyway).
+        gc.freeze()
+        gc.set_threshold(*GC_THRESHOLDS)
         app.upgrade()
         if isinstance(app.wh, DuckDBWarehouse):
             app.wh.defer_checkpoints(CHECKPOINT_WAL_MB)
