@@ -190,8 +190,8 @@ class Serve:
         last_checkpoint = last_secrets = time.monotonic()
         while not self.stop.wait(1.0):
             now = time.monotonic()
-            due = now - last_checkpoint >= CHECKPOINT_EVERY_SECONDS or self._wal_mb() >= PULSE_WAL_MB
-            if duck and due and self._try_locked(self._checkpoint):
+            due = duck and (now - last_checkpoint >= CHECKPOINT_EVERY_SECONDS or self._wal_mb() >= PULSE_WAL_MB)
+            if due and self._try_locked(self._checkpoint):
                 last_checkpoint = time.monotonic()
             if duck and now - last_secrets >= SECRETS_EVERY_SECONDS and self._try_locked(self.hook_secrets.reload_held):
                 last_secrets = time.monotonic()
@@ -203,10 +203,8 @@ class Serve:
                     self._guarded(lambda: self.gate.pooled(self._probe))
 
     def _wal_mb(self) -> float:
-        """The size of the DuckDB file's write-ahead log (0 on PostgreSQL or when there is none)."""
-        if self.gate.pool is not None:
-            return 0.0
-        wal = Path(self.app.settings.warehouse.url.removeprefix("duckdb://") + ".wal")
+        """The size of the DuckDB file's write-ahead log (0 when there is none)."""
+        wal = Path(duckdb_path(self.app.settings.warehouse.url) + ".wal")
         try:
             return wal.stat().st_size / 1e6
         except OSError:

@@ -208,18 +208,14 @@ class DuckDBWarehouse(Warehouse):
         self._shared.memory_limit = limit
         with self._shared.builds_guard:
             if self._shared.builds == 0:
-                quoted = limit.replace("'", "''")
                 try:
-                    self.con.execute(f"SET GLOBAL memory_limit = '{quoted}'")
+                    self.con.execute(_memory_limit_sql(limit))
                 except duckdb.Error as exc:
                     raise ConfigError(f"duckdb_memory_limit = {limit!r} is not a size DuckDB takes: {exc}") from exc
 
     def _set_memory_limit(self, limit: str | None) -> None:
-        # limit is the configured value DuckDB accepted when this connection opened, not outside text
-        quoted = None if limit is None else limit.replace("'", "''")
-        sql = "RESET GLOBAL memory_limit" if quoted is None else f"SET GLOBAL memory_limit = '{quoted}'"
         try:
-            self.con.execute(sql)
+            self.con.execute(_memory_limit_sql(limit))
         except duckdb.Error as exc:  # e.g. more memory in use than the lower limit: the next build ends it
             log.warning("DuckDB's memory limit stays as it is: %s", exc)
 
@@ -430,6 +426,15 @@ class DuckDBWarehouse(Warehouse):
             "config_options": {"memory_limit": self.memory_limit},
             "settings": {"TimeZone": "UTC"},
         }
+
+
+def _memory_limit_sql(limit: str | None) -> str:
+    """SET (None: back to DuckDB's default) the instance's memory limit. `limit` is a setting of
+    ordersync's, not outside text; DuckDB refuses what is not a size."""
+    if limit is None:
+        return "RESET GLOBAL memory_limit"
+    quoted = limit.replace("'", "''")
+    return f"SET GLOBAL memory_limit = '{quoted}'"
 
 
 def _arrow(columns: list[tuple[Any, ...]], schema: pa.Schema) -> pa.Table:
