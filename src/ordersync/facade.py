@@ -188,10 +188,17 @@ class Ordersync:
     def push_receiver(self) -> PushReceiver:
         return PushReceiver(self.wh, self.clock, idempotency_hours=self.settings.serve.idempotency_hours)
 
-    def create_token(self, tenant_name: str, label: str | None = None) -> tuple[str, str]:
+    def create_token(
+        self, tenant_name: str, label: str | None = None, max_items_per_minute: int | None = None
+    ) -> tuple[str, str]:
         """(token_id, token) for pushing to the tenant; the token is shown only now."""
         self.upgrade()
-        return TokenStore(self.wh).create(self.tenants.get(tenant_name).tenant_id, label, self.clock.now())
+        tenant_id = self.tenants.get(tenant_name).tenant_id
+        return TokenStore(self.wh).create(tenant_id, label, self.clock.now(), max_items_per_minute)
+
+    def set_token_budget(self, token_id: str, max_items_per_minute: int | None) -> TokenInfo:
+        self.upgrade()
+        return TokenStore(self.wh).set_budget(token_id, max_items_per_minute)
 
     def list_tokens(self, tenant_name: str | None = None) -> list[TokenInfo]:
         return TokenStore(self.wh).list(self.tenants.resolve(tenant_name))

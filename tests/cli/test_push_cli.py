@@ -31,6 +31,22 @@ def test_push_store_tokens_and_settings(tmp_path: Path) -> None:
     assert bad.returncode != 0 and "offers no feed" in bad.stderr + bad.stdout
 
 
+def test_a_token_gets_its_own_budget_and_gives_it_back(tmp_path: Path) -> None:
+    assert ordersync(["tenants", "add", "app", "--platform", "push"], tmp_path).returncode == 0
+    args = ["tokens", "create", "--tenant", "app", "--max-items-per-minute", "500000", "--json"]
+    token_id = json.loads(ordersync(args, tmp_path).stdout)["token_id"]
+    assert json.loads(ordersync(["tokens", "list", "--json"], tmp_path).stdout)[0]["max_items_per_minute"] == 500_000
+    lowered = ordersync(["tokens", "budget", token_id, "--max-items-per-minute", "1000"], tmp_path)
+    assert lowered.returncode == 0 and "1,000 items a minute" in lowered.stdout
+    back = ordersync(["tokens", "budget", token_id, "--server-default"], tmp_path)
+    assert back.returncode == 0 and "the server's budget" in back.stdout
+    assert json.loads(ordersync(["tokens", "list", "--json"], tmp_path).stdout)[0]["max_items_per_minute"] is None
+    neither = ordersync(["tokens", "budget", token_id], tmp_path)
+    assert neither.returncode != 0 and "--server-default" in neither.stderr + neither.stdout
+    zero = ordersync(["tokens", "budget", token_id, "--max-items-per-minute", "0"], tmp_path)
+    assert zero.returncode != 0 and "must be 1 to" in zero.stderr + zero.stdout
+
+
 @pytest.mark.integration
 @pytest.mark.slow  # serve and CLI processes
 def test_serve_takes_a_push_from_another_process(tmp_path: Path) -> None:

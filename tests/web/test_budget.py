@@ -46,3 +46,17 @@ def test_a_batch_over_a_minute_never_fits_and_holds_until_the_bucket_is_full() -
 def test_retry_after_is_whole_seconds_and_never_zero() -> None:
     assert retry_after(0.001) == "1"
     assert retry_after(2.2) == "3"
+
+
+def test_a_token_with_its_own_budget_refills_at_its_rate_and_a_change_applies_at_once() -> None:
+    clock = Clock()
+    budget = Budget(60, now=clock)
+    assert budget.take("big", 600, per_minute=600) is None  # over the server's 60: its own 600
+    assert budget.take("big", 20, per_minute=600) == pytest.approx(2.0)  # 10 a second
+    assert budget.limit_of("big") == 600 and budget.limit_of("new") == 60
+    clock.now = 1.0
+    assert budget.waiting("big") == pytest.approx(1.0)
+    # lowered to the server's: the bucket keeps its share (10 of 600 -> 1 of 60)
+    assert budget.take("big", 2, per_minute=None) == pytest.approx(1.0)
+    clock.now = 2.0
+    assert budget.take("big", 2, per_minute=None) is None

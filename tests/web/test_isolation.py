@@ -183,3 +183,22 @@ def test_a_token_past_its_items_a_minute_gets_429_and_lands_nothing(budgeted: Ru
     too_big = s.push([push_event(f"G-{i}") for i in range(6)], s.other_token, "other")
     assert too_big.status_code == 429 and "smaller batches" in too_big.json()["detail"]
     assert s.landed("other") == 1
+
+
+def test_a_token_with_its_own_budget_keeps_it_and_a_change_applies_at_its_next_push(budgeted: Running) -> None:
+    s = budgeted  # the server's budget: 5 items a minute
+    with Ordersync(settings_for(s.warehouse_url, s.tmp)) as app:
+        token_id, integration = app.create_token("app", "backend", max_items_per_minute=8)
+    assert s.push([push_event(f"I-{i}") for i in range(7)], integration, "app").json()["landed"] == 7
+    with Ordersync(settings_for(s.warehouse_url, s.tmp)) as app:
+        assert app.set_token_budget(token_id, 6_000).max_items_per_minute == 6_000
+        assert app.list_tokens("app")[-1].public()["max_items_per_minute"] == 6_000
+    # the bucket keeps its share (1 of 8 left: 750 of 6,000) at the new budget
+    assert s.push([push_event(f"K-{i}") for i in range(700)], integration, "app").json()["landed"] == 700
+    over = s.push([push_event(f"J-{i}") for i in range(100)], integration, "app")
+    assert over.status_code == 429 and "6,000 items a minute" in over.json()["detail"], over.text
+    # held until the refused batch would fit: refused unread, naming the token's own budget
+    assert "6,000 items a minute" in s.push(b"unread", integration, "app").json()["detail"]
+    with Ordersync(settings_for(s.warehouse_url, s.tmp)) as app:
+        assert app.set_token_budget(token_id, None).max_items_per_minute is None
+    assert s.landed("app") == 707

@@ -50,8 +50,7 @@ def serve(
         try:
             server.run(
                 on_ready=lambda url: console.print(
-                    f"serving on {url} (push API {url}/v1/tenants/NAME/orders, docs {url}/docs) "
-                    f"for {app.warehouse_url}"
+                    f"serving on {url} (push API {url}/v1/tenants/NAME/orders, docs {url}/docs) for {app.warehouse_url}"
                 )
             )
         except OSError as exc:

@@ -57,7 +57,7 @@ GC_THRESHOLDS = (20_000, 20, 20)
 #: stays in DuckDB's buffer pool, which serve holds at `[serve] duckdb_memory_limit`: with the
 #: 48 MB a command needs, large payloads filled it and a commit could not finish.
 CHECKPOINT_WAL_MB = 1024
-PULSE_WAL_MB = 256
+PULSE_WAL_MB = 64
 
 
 @dataclass

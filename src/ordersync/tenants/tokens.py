@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from ordersync.errors import ConnectionLostError, NotFoundError, TransientWarehouseError
+from ordersync.errors import ConfigError, ConnectionLostError, NotFoundError, TransientWarehouseError
 from ordersync.secrets import digest
 from ordersync.text import check_label
 from ordersync.warehouse import Warehouse
@@ -29,8 +29,10 @@ class TokenInfo:
     label: str | None
     created_at: datetime
     revoked_at: datetime | None
-    #: when a push last presented it (kept to the minute, see TokenStore.tenant_of)
+    #: when a push last presented it (kept to the minute, see TokenStore.holder_of)
     last_used_at: datetime | None = None
+    #: its own items-a-minute budget; None keeps `[serve] max_items_per_minute`
+    max_items_per_minute: int | None = None
 
     def public(self) -> dict[str, Any]:
         return {
@@ -40,30 +42,57 @@ class TokenInfo:
             "created_at": self.created_at.isoformat(),
             "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
             "last_used_at": self.last_used_at.isoformat() if self.last_used_at else None,
+            "max_items_per_minute": self.max_items_per_minute,
         }
+
+
+@dataclass(frozen=True)
+class Holder:
+    """Who a live token lets push: its tenant, and its own budget (None: the server's)."""
+
+    tenant_id: int
+    max_items_per_minute: int | None
 
 
 class TokenStore:
     def __init__(self, wh: Warehouse) -> None:
         self.wh = wh
 
-    def create(self, tenant_id: int, label: str | None, now: datetime) -> tuple[str, str]:
+    def create(
+        self, tenant_id: int, label: str | None, now: datetime, max_items_per_minute: int | None = None
+    ) -> tuple[str, str]:
         """(token_id, token); the token is not kept anywhere, only its hash."""
         label = check_label(label)
+        per_minute = check_budget(max_items_per_minute)
         token = PREFIX + secrets.token_urlsafe(32)
         token_id = "tok_" + secrets.token_hex(6)
         self.wh.execute(
-            "INSERT INTO cdp.api_tokens (token_id, tenant_id, label, token_hash, created_at) VALUES (?, ?, ?, ?, ?)",
-            (token_id, tenant_id, label, digest(token), now),
+            "INSERT INTO cdp.api_tokens (token_id, tenant_id, label, token_hash, created_at, max_items_per_minute) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (token_id, tenant_id, label, digest(token), now, per_minute),
         )
         return token_id, token
 
+    def set_budget(self, token_id: str, max_items_per_minute: int | None) -> TokenInfo:
+        """Give a token its own budget (None: back to the server's); a running serve reads it at the
+        token's next request."""
+        per_minute = check_budget(max_items_per_minute)
+        self.find(token_id)
+        self.wh.execute("UPDATE cdp.api_tokens SET max_items_per_minute = ? WHERE token_id = ?", (per_minute, token_id))
+        return self.find(token_id)
+
     def tenant_of(self, token: str, now: datetime | None = None) -> int | None:
-        """The tenant a live token belongs to (not revoked, its tenant neither disabled nor inactive),
-        or None. With `now`, the token is marked used (at most once a USED_EVERY, so a burst of
-        pushes writes once)."""
+        """The tenant a live token belongs to, or None (see holder_of)."""
+        holder = self.holder_of(token, now)
+        return None if holder is None else holder.tenant_id
+
+    def holder_of(self, token: str, now: datetime | None = None) -> Holder | None:
+        """Who a live token lets push (not revoked, its tenant neither disabled nor inactive), or
+        None. With `now`, the token is marked used (at most once a USED_EVERY, so a burst of pushes
+        writes once)."""
         row = self.wh.query_one(
-            "SELECT k.token_id, k.tenant_id FROM cdp.api_tokens k JOIN cdp.tenants t ON t.tenant_id = k.tenant_id "
+            "SELECT k.token_id, k.tenant_id, k.max_items_per_minute FROM cdp.api_tokens k "
+            "JOIN cdp.tenants t ON t.tenant_id = k.tenant_id "
             "WHERE k.token_hash = ? AND k.revoked_at IS NULL AND t.sync_enabled AND t.is_active",
             (digest(token),),
         )
@@ -80,11 +109,12 @@ class TokenStore:
                 raise
             except TransientWarehouseError:
                 pass  # another request marking the same token at this moment (DuckDB): its mark will do
-        return int(row[1])
+        return Holder(int(row[1]), None if row[2] is None else int(row[2]))
 
     def list(self, tenant_id: int | None = None) -> list[TokenInfo]:
         sql = (
-            "SELECT k.token_id, k.tenant_id, t.tenant_name, k.label, k.created_at, k.revoked_at, k.last_used_at "
+            "SELECT k.token_id, k.tenant_id, t.tenant_name, k.label, k.created_at, k.revoked_at, k.last_used_at, "
+            "k.max_items_per_minute "
             "FROM cdp.api_tokens k JOIN cdp.tenants t ON t.tenant_id = k.tenant_id "
         )
         if tenant_id is None:
@@ -93,10 +123,28 @@ class TokenStore:
             rows = self.wh.query(sql + "WHERE k.tenant_id = ? ORDER BY k.created_at, k.token_id", (tenant_id,))
         return [TokenInfo(*r) for r in rows]
 
-    def revoke(self, token_id: str, now: datetime) -> TokenInfo:
+    def find(self, token_id: str) -> TokenInfo:
         found = [t for t in self.list() if t.token_id == token_id]
         if not found:
             raise NotFoundError(f"no token with id {token_id!r}; ordersync tokens list shows them")
-        if found[0].revoked_at is None:
+        return found[0]
+
+    def revoke(self, token_id: str, now: datetime) -> TokenInfo:
+        if self.find(token_id).revoked_at is None:
             self.wh.execute("UPDATE cdp.api_tokens SET revoked_at = ? WHERE token_id = ?", (now, token_id))
-        return next(t for t in self.list() if t.token_id == token_id)
+        return self.find(token_id)
+
+
+#: the most a token's own budget may be: a million items a second
+MAX_BUDGET = 60_000_000
+
+
+def check_budget(per_minute: int | None) -> int | None:
+    """A token's own budget as stored: None keeps the server's; 1 to MAX_BUDGET items a minute."""
+    if per_minute is None:
+        return None
+    if not 1 <= per_minute <= MAX_BUDGET:
+        raise ConfigError(
+            f"--max-items-per-minute must be 1 to {MAX_BUDGET:,} (leave it out for [serve] max_items_per_minute)"
+        )
+    return per_minute

@@ -140,9 +140,16 @@ def create_app(
         token = _bearer(request.headers.get("authorization"))
         if token is None:
             return problem(401, "send Authorization: Bearer <token> (ordersync tokens create)", _UNAUTHORIZED)
-        owner = await gate.request(lambda app: app.push_receiver().tenant_for_token(token))
-        if owner is None:
+        # a token past its budget is refused before the warehouse is asked about it: a flood of
+        # refused requests then costs no lock and no connection (only a live token has a bucket)
+        bucket = digest(token)
+        wait = budget.waiting(bucket)
+        if wait is not None:
+            return _over_budget(budget.limit_of(bucket), wait)
+        grant = await gate.request(lambda app: app.push_receiver().grant_for_token(token))
+        if grant is None:
             return problem(401, "the token is unknown or revoked", _UNAUTHORIZED)
+        owner, per_minute = grant.tenant, budget.limit(grant.max_items_per_minute)
         if not hmac.compare_digest(owner.tenant_name.encode(), tenant.encode()):
             return problem(403, "this token may not push to that tenant")
         media = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -161,9 +168,6 @@ def create_app(
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
             return problem(413, f"the body is over {max_body_mb:g} MB; send smaller batches")
-        wait = budget.waiting(digest(token))
-        if wait is not None:
-            return _over_budget(budget.per_minute, wait)
         share = share_of(owner.tenant_id)  # the threads and connections this tenant may hold at once
         try:
             raw = await read_capped(request.stream(), limit)
@@ -172,9 +176,9 @@ def create_app(
             return answer_for(exc, f"the body is over {max_body_mb:g} MB (after decompression); send smaller batches")
         except (BadEncodingError, UnreadableBodyError) as exc:
             return answer_for(exc, str(exc))
-        wait = budget.take(digest(token), len(items))
+        wait = budget.take(bucket, len(items), per_minute)
         if wait is not None:
-            return _over_budget(budget.per_minute, wait, len(items))
+            return _over_budget(per_minute, wait, len(items))
         prepared = await anyio.to_thread.run_sync(
             lambda: PushReceiver.prepare(owner, items, idempotency_key=key, request=body), limiter=share
         )
@@ -223,7 +227,8 @@ def _over_budget(per_minute: int, wait: float, items: int | None = None) -> Resp
     batch = "the batch it last sent" if items is None else f"this batch of {items:,}"
     return problem(
         429,
-        f"this token may send {per_minute:,} items a minute ([serve] max_items_per_minute) and {batch} "
+        f"this token may send {per_minute:,} items a minute (its own budget, or [serve] max_items_per_minute; "
+        f"ordersync tokens budget) and {batch} "
         "would pass it; nothing landed: retry after the seconds in Retry-After"
         + (", in smaller batches" if items is not None and items > per_minute else ""),
         {"Retry-After": retry_after(wait)},

@@ -1,4 +1,5 @@
-"""Items a push token may send: `[serve] max_items_per_minute`, a token bucket per token in memory.
+"""Items a push token may send: its own budget (`tokens create --max-items-per-minute`) or `[serve]
+max_items_per_minute`, a token bucket per token in memory.
 
 The bucket holds a minute's allowance and refills continuously, so a token may send its minute's
 worth at once and then keeps to the rate. A batch either fits whole (its items are taken) or is
@@ -19,6 +20,7 @@ _FORGET_AFTER_SECONDS = 120.0
 
 @dataclass
 class _Bucket:
+    per_minute: int
     level: float
     at: float
     #: the batch last refused: the token's requests are refused unread until it would fit
@@ -28,40 +30,58 @@ class _Bucket:
 class Budget:
     def __init__(self, per_minute: int, now: Callable[[], float] = time.monotonic) -> None:
         self.per_minute = per_minute
-        self._rate = per_minute / 60.0
         self._now = now
         self._buckets: dict[str, _Bucket] = {}
         self._guard = threading.Lock()
         self._swept = now()
 
-    def take(self, key: str, items: int) -> float | None:
-        """None when `items` fit (and are taken from `key`'s bucket), else the seconds to wait."""
+    def limit(self, own: int | None) -> int:
+        """A token's budget: its own, else the server's."""
+        return self.per_minute if own is None else own
+
+    def limit_of(self, key: str) -> int:
+        """The budget `key`'s bucket keeps (the server's when it has none)."""
         with self._guard:
-            bucket = self._refilled(key)
+            bucket = self._buckets.get(key)
+            return self.per_minute if bucket is None else bucket.per_minute
+
+    def take(self, key: str, items: int, per_minute: int | None = None) -> float | None:
+        """None when `items` fit (and are taken from `key`'s bucket), else the seconds to wait.
+        `per_minute` is the token's own budget (None: the server's)."""
+        limit = self.limit(per_minute)
+        with self._guard:
+            bucket = self._refilled(key, limit)
             if items <= bucket.level:
                 bucket.level -= items
                 bucket.wanted = 0.0
                 return None
-            bucket.wanted = min(float(items), float(self.per_minute))
-            if items > self.per_minute:
+            bucket.wanted = min(float(items), float(limit))
+            if items > limit:
                 return 60.0  # never fits: the answer says to send smaller batches
-            return (items - bucket.level) / self._rate
+            return (items - bucket.level) / (limit / 60.0)
 
     def waiting(self, key: str) -> float | None:
         """The seconds until the batch `key` was last refused would fit, None when nothing waits:
         a token past its budget is refused before its body is read, so a flood costs the server
         next to nothing."""
         with self._guard:
-            bucket = self._refilled(key)
+            bucket = self._buckets.get(key)
+            if bucket is None:
+                return None
+            bucket = self._refilled(key, bucket.per_minute)
             if bucket.level >= bucket.wanted:
                 return None
-            return (bucket.wanted - bucket.level) / self._rate
+            return (bucket.wanted - bucket.level) / (bucket.per_minute / 60.0)
 
-    def _refilled(self, key: str) -> _Bucket:
+    def _refilled(self, key: str, per_minute: int) -> _Bucket:
+        """`key`'s bucket refilled to now; a budget changed since (tokens set-budget) applies at once."""
         now = self._now()
         self._sweep(now)
-        bucket = self._buckets.setdefault(key, _Bucket(float(self.per_minute), now))
-        bucket.level = min(float(self.per_minute), bucket.level + (now - bucket.at) * self._rate)
+        bucket = self._buckets.setdefault(key, _Bucket(per_minute, float(per_minute), now))
+        if bucket.per_minute != per_minute:
+            bucket.level = bucket.level * per_minute / bucket.per_minute
+            bucket.per_minute = per_minute
+        bucket.level = min(float(per_minute), bucket.level + (now - bucket.at) * per_minute / 60.0)
         bucket.at = now
         return bucket
 

@@ -49,6 +49,14 @@ class PreparedPush:
     request_hash: str
 
 
+@dataclass(frozen=True)
+class PushGrant:
+    """A live token's tenant and its own items-a-minute budget (None: `[serve] max_items_per_minute`)."""
+
+    tenant: Tenant
+    max_items_per_minute: int | None
+
+
 class PushReceiver:
     def __init__(self, wh: Warehouse, clock: Clock, *, idempotency_hours: float = DEFAULT_IDEMPOTENCY_HOURS) -> None:
         self.wh = wh
@@ -58,8 +66,15 @@ class PushReceiver:
     def tenant_for_token(self, token: str) -> Tenant | None:
         """The tenant a live token belongs to, or None (unknown, revoked, or its tenant disabled); the
         token is marked used."""
-        tenant_id = TokenStore(self.wh).tenant_of(token, self.clock.now())
-        return None if tenant_id is None else TenantStore(self.wh).by_id(tenant_id)
+        grant = self.grant_for_token(token)
+        return None if grant is None else grant.tenant
+
+    def grant_for_token(self, token: str) -> PushGrant | None:
+        """What a live token lets push (its tenant, its own budget), or None; the token is marked used."""
+        holder = TokenStore(self.wh).holder_of(token, self.clock.now())
+        if holder is None:
+            return None
+        return PushGrant(TenantStore(self.wh).by_id(holder.tenant_id), holder.max_items_per_minute)
 
     @staticmethod
     def prepare(tenant: Tenant, items: list[Item], *, idempotency_key: str | None, request: bytes) -> PreparedPush:
