@@ -34,7 +34,7 @@ MODELS = PACKAGE / "transform" / "dbt" / "models"
 #: Copied to every node: small, read with every tenant's rows, or keyed by something else than a tenant.
 REFERENCE = frozenset({"tenants", "api_tokens", "plans", "notice_deliveries"})
 #: The coordinator's own bookkeeping, never joined with tenant data.
-COORDINATOR = frozenset({"schema_migrations", "build_runs", "ledger_cursors"})
+COORDINATOR = frozenset({"schema_migrations", "build_runs", "ledger_cursors", "identity_secret"})
 NOT_DISTRIBUTED = REFERENCE | COORDINATOR
 
 _STOP = re.compile(

@@ -192,6 +192,13 @@ class OrdersSettings(BaseModel):
     )
 
 
+def _env_names(value: list[str]) -> list[str]:
+    for name in value:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            raise ValueError(f"{name!r} is not an environment variable name (name the variable, not its value)")
+    return value
+
+
 class RevisionsSettings(BaseModel):
     model_config = SECTION_CONFIG
 
@@ -211,10 +218,7 @@ class RevisionsSettings(BaseModel):
     @field_validator("webhook_url_envs")
     @classmethod
     def _env_names(cls, value: list[str]) -> list[str]:
-        for name in value:
-            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-                raise ValueError(f"{name!r} is not an environment variable name (name the variable, not the URL)")
-        return value
+        return _env_names(value)
 
     @field_validator("webhook_formats")
     @classmethod
@@ -223,6 +227,52 @@ class RevisionsSettings(BaseModel):
             if fmt not in ("slack", "json"):
                 raise ValueError(f"webhook format of {name} must be 'slack' or 'json', got {fmt!r}")
         return value
+
+
+class CustomersSettings(BaseModel):
+    """Customer analytics (identity, profiles, RFM, CLV, journey stages), kept after every build."""
+
+    model_config = SECTION_CONFIG
+
+    enabled: bool = Field(True, description="keep customer analytics after every successful build")
+    identity_key_env: str | None = Field(
+        None, description="environment variable holding the secret customer keys are derived from"
+    )
+    identity_key_file: str = Field(
+        ".ordersync/identity.key", description="the secret's file when identity_key_env is unset (made 0600)"
+    )
+    rfm_window_days: int = Field(730, ge=1, description="F and M count purchases this far back")
+    rfm_period_days: int = Field(7, ge=1, description="RFM breakpoints stay frozen this long")
+    min_customers_for_quantiles: int = Field(
+        500, ge=1, description="below this many customers R and M use fixed edges and a percent rank"
+    )
+    time_unit: str = Field("day", pattern="^(day|week)$", description="the CLV model's unit of time")
+    monthly_discount_rate: float = Field(0.01, ge=0, lt=1, description="CLV's monthly discount rate")
+    refit_days: int = Field(7, ge=1, description="CLV models are refitted this often")
+    min_history_days: int = Field(180, ge=1, description="no CLV prediction before this much history")
+    min_repeat_buyers: int = Field(100, ge=1, description="no CLV prediction before this many repeat buyers")
+    p_alive_gating: bool = Field(False, description="journey stages also use P(alive) (never for one-time buyers)")
+    sweep_hour: int = Field(3, ge=0, le=23, description="local hour of the daily re-score that moves the date")
+    full_recompute_days: int = Field(7, ge=1, description="a full recompute checks the incremental one this often")
+    max_platform_ids: int = Field(
+        20, ge=1, description="an identifier shared by more platform ids than this joins no customers"
+    )
+    webhook_url_envs: list[str] = Field(
+        default_factory=list, description="environment variables holding the URLs change events go to"
+    )
+    deliver_initial: bool = Field(False, description="also deliver a tenant's first computation's events")
+    max_attempts: int = Field(20, ge=1, description="deliveries of one event batch before it is given up")
+    backoff_seconds: float = Field(30.0, ge=0, description="first retry delay; doubles per failed attempt")
+
+    @field_validator("webhook_url_envs")
+    @classmethod
+    def _env_names(cls, value: list[str]) -> list[str]:
+        return _env_names(value)
+
+    @field_validator("identity_key_env")
+    @classmethod
+    def _key_env(cls, value: str | None) -> str | None:
+        return None if value is None else _env_names([value])[0]
 
 
 class EnvironmentSettings(BaseModel):
@@ -263,6 +313,7 @@ class Settings(BaseSettings):
     feed: FeedSettings = FeedSettings()
     orders: OrdersSettings = OrdersSettings()
     revisions: RevisionsSettings = RevisionsSettings()
+    customers: CustomersSettings = CustomersSettings()
     environment: EnvironmentSettings = EnvironmentSettings()
     #: "system", a fixed ISO-8601 instant, or an http:// URL of a clock to follow (tests, simulations)
     clock: str = "system"

@@ -29,6 +29,8 @@ class LockKey(IntEnum):
     SEAL = 0x6F72_6473_6C65_6467
     #: held by a notice delivery round ("ordnotic")
     DELIVERY = 0x6F72_646E_6F74_6963
+    #: held by a customer event delivery round ("ordcuevt")
+    CUSTOMER_EVENTS = 0x6F72_6463_7565_7674
 
 
 @contextmanager

@@ -1,0 +1,200 @@
+"""Which customer each order belongs to, kept as orders change: the warehouse side of identity.
+
+Each order's identifiers are normalised once, when a build writes the order (from fct_orders'
+columns, never its payload), and kept in cdp.customer_identifiers. When orders change, the step
+re-resolves only the part of the tenant's graph they can touch: the customers the changed (and
+vanished) orders belonged to, and every order sharing a value with them, before or after. Customers
+outside it cannot change: their orders share no value with the changed ones. The blocked values
+(shared by more than `max_platform_ids` platform ids) are counted over the whole tenant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from ordersync.customers.history import OrderIds
+from ordersync.customers.identifiers import Identifier, IdKind, identifiers_of
+from ordersync.customers.keys import IdentityKeys
+from ordersync.customers.resolve import OrderNode, Resolution, resolve
+from ordersync.warehouse import Warehouse
+
+
+@dataclass
+class Linked:
+    """What a linking pass changed: customers before and after (dirty), merges and splits."""
+
+    dirty: set[str] = field(default_factory=set)
+    resolution: Resolution | None = None
+    orders: int = 0
+
+
+def _ids(order: OrderIds, country: str | None) -> list[Identifier]:
+    return identifiers_of(
+        customer_id=order.customer_id,
+        email=order.customer_email,
+        document=order.customer_document,
+        document_type=order.customer_document_type,
+        phone=order.customer_phone,
+        country=country,
+    )
+
+
+def _pairs(wh: Warehouse, tenant_id: int, order_ids: Sequence[str]) -> list[tuple[str, str, str]]:
+    if not order_ids:
+        return []
+    rows = wh.query(
+        "SELECT order_id, kind, value FROM cdp.customer_identifiers "
+        "WHERE tenant_id = ? AND order_id IN (SELECT unnest(CAST(? AS TEXT[])))",
+        (tenant_id, list(order_ids)),
+    )
+    return [(str(r[0]), str(r[1]), str(r[2])) for r in rows]
+
+
+def _orders_with(wh: Warehouse, tenant_id: int, values: Iterable[tuple[str, str]]) -> set[str]:
+    kinds, texts = [], []
+    for kind, value in set(values):
+        kinds.append(kind)
+        texts.append(value)
+    if not kinds:
+        return set()
+    rows = wh.query(
+        "SELECT DISTINCT i.order_id FROM cdp.customer_identifiers i WHERE i.tenant_id = ? "
+        "AND (i.kind, i.value) IN (SELECT unnest(CAST(? AS TEXT[])), unnest(CAST(? AS TEXT[])))",
+        (tenant_id, kinds, texts),
+    )
+    return {str(r[0]) for r in rows}
+
+
+def _keys_of(wh: Warehouse, tenant_id: int, order_ids: Iterable[str]) -> dict[str, str]:
+    ids = list(set(order_ids))
+    if not ids:
+        return {}
+    rows = wh.query(
+        "SELECT order_id, customer_key FROM cdp.customer_orders "
+        "WHERE tenant_id = ? AND order_id IN (SELECT unnest(CAST(? AS TEXT[])))",
+        (tenant_id, ids),
+    )
+    return {str(r[0]): str(r[1]) for r in rows}
+
+
+def _orders_of_keys(wh: Warehouse, tenant_id: int, keys: Iterable[str]) -> dict[str, str]:
+    ks = list(set(keys))
+    if not ks:
+        return {}
+    rows = wh.query(
+        "SELECT order_id, customer_key FROM cdp.customer_orders "
+        "WHERE tenant_id = ? AND customer_key IN (SELECT unnest(CAST(? AS TEXT[])))",
+        (tenant_id, ks),
+    )
+    return {str(r[0]): str(r[1]) for r in rows}
+
+
+def _blocked(wh: Warehouse, tenant_id: int, values: Iterable[tuple[str, str]], max_platform_ids: int) -> set[tuple[str, str]]:
+    """Values (other than platform ids) shared by more than `max_platform_ids` platform ids."""
+    candidates = [(k, v) for k, v in set(values) if k != IdKind.PLATFORM.value]
+    if not candidates:
+        return set()
+    rows = wh.query(
+        "SELECT i.kind, i.value FROM cdp.customer_identifiers i "
+        "JOIN cdp.customer_identifiers p ON p.tenant_id = i.tenant_id AND p.order_id = i.order_id AND p.kind = ? "
+        "WHERE i.tenant_id = ? "
+        "AND (i.kind, i.value) IN (SELECT unnest(CAST(? AS TEXT[])), unnest(CAST(? AS TEXT[]))) "
+        "GROUP BY i.kind, i.value HAVING count(DISTINCT p.value) > ?",
+        (IdKind.PLATFORM.value, tenant_id, [k for k, _ in candidates], [v for _, v in candidates], max_platform_ids),
+    )
+    return {(str(r[0]), str(r[1])) for r in rows}
+
+
+def link(
+    wh: Warehouse,
+    tenant_id: int,
+    changed: Sequence[OrderIds],
+    vanished: Sequence[str],
+    *,
+    keys: IdentityKeys,
+    country: str | None,
+    max_platform_ids: int,
+) -> Linked:
+    """Re-resolve the customers `changed` and `vanished` orders can touch, and write the result
+    (cdp.customer_identifiers, cdp.customer_orders). Call inside the step's transaction."""
+    linked = Linked()
+    touched_ids = [o.order_id for o in changed] + list(vanished)
+    if not touched_ids:
+        return linked
+    before_pairs = _pairs(wh, tenant_id, touched_ids)
+    new_ids = {o.order_id: _ids(o, country) for o in changed}
+    wh.execute(
+        "DELETE FROM cdp.customer_identifiers WHERE tenant_id = ? AND order_id IN (SELECT unnest(CAST(? AS TEXT[])))",
+        (tenant_id, touched_ids),
+    )
+    rows = [(oid, i.kind.value, i.value) for oid, ids in new_ids.items() for i in ids]
+    if rows:
+        wh.execute(
+            "INSERT INTO cdp.customer_identifiers (tenant_id, order_id, kind, value) "
+            "SELECT ?, unnest(CAST(? AS TEXT[])), unnest(CAST(? AS TEXT[])), unnest(CAST(? AS TEXT[]))",
+            (tenant_id, [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]),
+        )
+    values = {(k, v) for _, k, v in before_pairs} | {(k, v) for _, k, v in rows}
+    sharing = _orders_with(wh, tenant_id, values)
+    previous = _keys_of(wh, tenant_id, [*touched_ids, *sharing])
+    previous |= _orders_of_keys(wh, tenant_id, previous.values())
+    gone = set(vanished)
+    region = (set(previous) | sharing | {o.order_id for o in changed}) - gone
+    nodes = _nodes(wh, tenant_id, sorted(region), changed)
+    blocked = _blocked(wh, tenant_id, {(k, v) for n in nodes for k, v in n.values}, max_platform_ids)
+    resolution = resolve(
+        nodes,
+        {oid: k for oid, k in previous.items() if oid in region},
+        key_of=lambda ident: keys.key_for(tenant_id, ident),
+        blocked=blocked,
+    )
+    linked.resolution = resolution
+    linked.orders = len(nodes)
+    linked.dirty = set(previous.values()) | set(resolution.assignment.values())
+    _write(wh, tenant_id, resolution.assignment, previous, gone, {n.order_id: n.created_at for n in nodes})
+    return linked
+
+
+def _nodes(wh: Warehouse, tenant_id: int, order_ids: Sequence[str], changed: Sequence[OrderIds]) -> list[OrderNode]:
+    created = {o.order_id: o.creation_date for o in changed}
+    missing = [oid for oid in order_ids if oid not in created]
+    if missing:
+        for oid, at in wh.query(
+            "SELECT order_id, created_at FROM cdp.customer_orders "
+            "WHERE tenant_id = ? AND order_id IN (SELECT unnest(CAST(? AS TEXT[])))",
+            (tenant_id, missing),
+        ):
+            created[str(oid)] = at
+    values: dict[str, list[tuple[str, str]]] = {oid: [] for oid in order_ids}
+    for oid, kind, value in _pairs(wh, tenant_id, order_ids):
+        values[oid].append((kind, value))
+    return [OrderNode(oid, created[oid], tuple(sorted(values[oid]))) for oid in order_ids]
+
+
+def _write(
+    wh: Warehouse,
+    tenant_id: int,
+    assignment: dict[str, str],
+    previous: dict[str, str],
+    gone: set[str],
+    created: dict[str, datetime],
+) -> None:
+    if gone:
+        wh.execute(
+            "DELETE FROM cdp.customer_orders WHERE tenant_id = ? AND order_id IN (SELECT unnest(CAST(? AS TEXT[])))",
+            (tenant_id, sorted(gone)),
+        )
+    moved = sorted(oid for oid, key in assignment.items() if previous.get(oid) != key)
+    if not moved:
+        return
+    wh.execute(
+        "DELETE FROM cdp.customer_orders WHERE tenant_id = ? AND order_id IN (SELECT unnest(CAST(? AS TEXT[])))",
+        (tenant_id, moved),
+    )
+    wh.execute(
+        "INSERT INTO cdp.customer_orders (tenant_id, order_id, customer_key, created_at) "
+        "SELECT ?, unnest(CAST(? AS TEXT[])), unnest(CAST(? AS TEXT[])), unnest(CAST(? AS TIMESTAMPTZ[]))",
+        (tenant_id, moved, [assignment[o] for o in moved], [created[o] for o in moved]),
+    )
