@@ -15,7 +15,7 @@ import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -47,12 +47,13 @@ class Event:
     kind: EventKind
     from_value: str | None
     to_value: str | None
-    at: datetime
+    #: the scoring date the change was found for (a merge's or split's: the step's)
+    on: date
     initial: bool = False
 
     @property
     def event_id(self) -> str:
-        """Stable: the same change, reported again, has the same id."""
+        """Stable: the same change, found again for the same date, has the same id."""
         text = "\x1f".join(
             [
                 str(self.tenant_id),
@@ -60,7 +61,7 @@ class Event:
                 self.kind.value,
                 self.from_value or "",
                 self.to_value or "",
-                self.at.isoformat(),
+                self.on.isoformat(),
             ]
         )
         return "cev_" + hashlib.sha256(text.encode()).hexdigest()[:32]
@@ -73,7 +74,7 @@ class Event:
             "kind": self.kind.value,
             "from": self.from_value,
             "to": self.to_value,
-            "at": self.at.isoformat(),
+            "on": self.on.isoformat(),
             "initial": self.initial,
         }
 
@@ -88,11 +89,11 @@ def write(wh: Warehouse, events: Sequence[Event], run_id: str, now: datetime) ->
         chunk = events[start : start + BATCH_SIZE]
         batch_id = f"{run_id}-{start // BATCH_SIZE}"
         wh.execute(
-            "INSERT INTO cdp.customer_events (tenant_id, event_id, customer_key, kind, from_value, to_value, occurred_at, "
-            "initial, batch_id, created_at) "
+            "INSERT INTO cdp.customer_events (tenant_id, event_id, customer_key, kind, from_value, to_value, "
+            "occurred_on, initial, batch_id, created_at) "
             "SELECT unnest(CAST(? AS INTEGER[])), unnest(CAST(? AS TEXT[])), unnest(CAST(? AS TEXT[])), "
             "unnest(CAST(? AS TEXT[])), unnest(CAST(? AS TEXT[])), unnest(CAST(? AS TEXT[])), "
-            "unnest(CAST(? AS TIMESTAMPTZ[])), unnest(CAST(? AS BOOLEAN[])), ?, ? "
+            "unnest(CAST(? AS DATE[])), unnest(CAST(? AS BOOLEAN[])), ?, ? "
             "ON CONFLICT (tenant_id, event_id) DO NOTHING",
             (
                 [e.tenant_id for e in chunk],
@@ -101,7 +102,7 @@ def write(wh: Warehouse, events: Sequence[Event], run_id: str, now: datetime) ->
                 [e.kind.value for e in chunk],
                 [e.from_value for e in chunk],
                 [e.to_value for e in chunk],
-                [e.at for e in chunk],
+                [e.on for e in chunk],
                 [e.initial for e in chunk],
                 batch_id,
                 now,
@@ -114,7 +115,7 @@ def _count(wh: Warehouse, tenant_id: int) -> int:
     return int(wh.scalar("SELECT count(*) FROM cdp.customer_events WHERE tenant_id = ?", (tenant_id,)) or 0)
 
 
-_EVENT_COLUMNS = "e.tenant_id, e.customer_key, e.kind, e.from_value, e.to_value, e.occurred_at, e.initial"
+_EVENT_COLUMNS = "e.tenant_id, e.customer_key, e.kind, e.from_value, e.to_value, e.occurred_on, e.initial"
 
 
 def _event(row: Sequence[Any]) -> Event:
@@ -125,7 +126,7 @@ def events(
     wh: Warehouse,
     tenant_id: int | None = None,
     *,
-    since: datetime | None = None,
+    since: date | None = None,
     customer_key: str | None = None,
     undelivered_to: Sequence[str] | None = None,
     limit: int | None = None,
@@ -138,7 +139,7 @@ def events(
         clauses.append("e.tenant_id = ?")
         params.append(tenant_id)
     if since is not None:
-        clauses.append("e.occurred_at >= ?")
+        clauses.append("e.occurred_on >= ?")
         params.append(since)
     if customer_key is not None:
         clauses.append("e.customer_key = ?")
@@ -153,7 +154,7 @@ def events(
     sql = (
         f"SELECT {_EVENT_COLUMNS}, t.tenant_name FROM cdp.customer_events e "
         "JOIN cdp.tenants t ON t.tenant_id = e.tenant_id "
-        f"WHERE {' AND '.join(clauses)} ORDER BY e.occurred_at, e.event_id"
+        f"WHERE {' AND '.join(clauses)} ORDER BY e.occurred_on, e.event_id"
     )
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
@@ -198,7 +199,7 @@ class EventOutbox:
             listed = wh.query(
                 f"SELECT {_EVENT_COLUMNS}, t.tenant_name FROM cdp.customer_events e "
                 "JOIN cdp.tenants t ON t.tenant_id = e.tenant_id "
-                "WHERE e.tenant_id = ? AND e.batch_id = ? ORDER BY e.occurred_at, e.event_id",
+                "WHERE e.tenant_id = ? AND e.batch_id = ? ORDER BY e.occurred_on, e.event_id",
                 (tenant_id, batch_id),
             )
             if not listed:

@@ -91,7 +91,9 @@ def _orders_of_keys(wh: Warehouse, tenant_id: int, keys: Iterable[str]) -> dict[
     return {str(r[0]): str(r[1]) for r in rows}
 
 
-def _blocked(wh: Warehouse, tenant_id: int, values: Iterable[tuple[str, str]], max_platform_ids: int) -> set[tuple[str, str]]:
+def _blocked(
+    wh: Warehouse, tenant_id: int, values: Iterable[tuple[str, str]], max_platform_ids: int
+) -> set[tuple[str, str]]:
     """Values (other than platform ids) shared by more than `max_platform_ids` platform ids."""
     candidates = [(k, v) for k, v in set(values) if k != IdKind.PLATFORM.value]
     if not candidates:

@@ -59,12 +59,14 @@ CREATE TABLE IF NOT EXISTS cdp.customer_profiles (
     PRIMARY KEY (tenant_id, customer_key)
 );
 
+-- Versions are content hashes: the same edges, the same version.
 CREATE TABLE IF NOT EXISTS cdp.rfm_breakpoints (
     tenant_id      INTEGER NOT NULL,
-    version        INTEGER NOT NULL,
+    version        TEXT NOT NULL,
     period_start   DATE NOT NULL,
     method         TEXT NOT NULL,
     edges          TEXT NOT NULL,
+    thresholds     TEXT NOT NULL,
     created_at     TIMESTAMPTZ NOT NULL,
     PRIMARY KEY (tenant_id, version)
 );
@@ -80,8 +82,8 @@ CREATE TABLE IF NOT EXISTS cdp.customer_rfm (
     m_score              INTEGER,
     segment              TEXT,
     previous_segment     TEXT,
-    segment_changed_at   TIMESTAMPTZ,
-    breakpoints_version  INTEGER,
+    segment_changed_at   DATE,
+    breakpoints_version  TEXT,
     scored_for           DATE NOT NULL,
     updated_at           TIMESTAMPTZ NOT NULL,
     PRIMARY KEY (tenant_id, customer_key)
@@ -89,7 +91,7 @@ CREATE TABLE IF NOT EXISTS cdp.customer_rfm (
 
 CREATE TABLE IF NOT EXISTS cdp.clv_models (
     tenant_id      INTEGER NOT NULL,
-    version        INTEGER NOT NULL,
+    version        TEXT NOT NULL,
     fit_date       DATE NOT NULL,
     time_unit      TEXT NOT NULL,
     ready          BOOLEAN NOT NULL,
@@ -103,7 +105,7 @@ CREATE TABLE IF NOT EXISTS cdp.clv_models (
 CREATE TABLE IF NOT EXISTS cdp.customer_clv (
     tenant_id             INTEGER NOT NULL,
     customer_key          TEXT NOT NULL,
-    model_version         INTEGER NOT NULL,
+    model_version         TEXT NOT NULL,
     p_alive               DOUBLE PRECISION,
     expected_30d          DOUBLE PRECISION,
     expected_90d          DOUBLE PRECISION,
@@ -120,7 +122,7 @@ CREATE TABLE IF NOT EXISTS cdp.customer_journey (
     customer_key       TEXT NOT NULL,
     stage              TEXT NOT NULL,
     previous_stage     TEXT,
-    stage_changed_at   TIMESTAMPTZ NOT NULL,
+    stage_changed_at   DATE NOT NULL,
     scored_for         DATE NOT NULL,
     updated_at         TIMESTAMPTZ NOT NULL,
     PRIMARY KEY (tenant_id, customer_key)
@@ -135,7 +137,7 @@ CREATE TABLE IF NOT EXISTS cdp.customer_events (
     kind           TEXT NOT NULL,
     from_value     TEXT,
     to_value       TEXT,
-    occurred_at    TIMESTAMPTZ NOT NULL,
+    occurred_on    DATE NOT NULL,
     initial        BOOLEAN NOT NULL,
     batch_id       TEXT NOT NULL,
     created_at     TIMESTAMPTZ NOT NULL,
