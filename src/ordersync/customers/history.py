@@ -60,6 +60,11 @@ class Facts:
     money_days: int
     preferred_sales_channel: str | None
     last_status: str | None
+    #: the purchase day before the last one (the journey tells a comeback by it)
+    before_last_purchase_day: date | None
+    #: the first and last purchase days in the main currency (CLV's calibration)
+    money_first_day: date | None
+    money_last_day: date | None
 
 
 def _ids_sql(alias: str) -> str:
@@ -151,8 +156,14 @@ money_days AS (
 ),
 money AS (
     SELECT tenant_id, customer_key, count(*) AS money_days,
-           coalesce(sum(CASE WHEN day_rank > 1 THEN day_value END), 0) AS repeat_revenue
+           coalesce(sum(CASE WHEN day_rank > 1 THEN day_value END), 0) AS repeat_revenue,
+           min(order_date) AS money_first_day, max(order_date) AS money_last_day
     FROM money_days GROUP BY tenant_id, customer_key
+),
+recent_days AS (
+    SELECT tenant_id, customer_key, order_date,
+           row_number() OVER (PARTITION BY customer_key ORDER BY order_date DESC) AS day_rank
+    FROM (SELECT DISTINCT tenant_id, customer_key, order_date FROM p) d
 ),
 channel AS (
     SELECT tenant_id, customer_key, sales_channel,
@@ -182,11 +193,13 @@ agg AS (
 )
 SELECT a.customer_key, a.orders, a.purchases, a.purchase_days, a.first_purchase_at, a.last_purchase_at,
        a.first_purchase_day, a.last_purchase_day, a.net_revenue, a.window_purchases, a.window_revenue,
-       coalesce(m.repeat_revenue, 0), coalesce(m.money_days, 0), ch.sales_channel, l.status
+       coalesce(m.repeat_revenue, 0), coalesce(m.money_days, 0), ch.sales_channel, l.status, rd.order_date,
+       m.money_first_day, m.money_last_day
 FROM agg a
 LEFT JOIN money m ON m.tenant_id = a.tenant_id AND m.customer_key = a.customer_key
 LEFT JOIN channel ch ON ch.tenant_id = a.tenant_id AND ch.customer_key = a.customer_key AND ch.channel_rank = 1
 LEFT JOIN latest l ON l.tenant_id = a.tenant_id AND l.customer_key = a.customer_key AND l.status_rank = 1
+LEFT JOIN recent_days rd ON rd.tenant_id = a.tenant_id AND rd.customer_key = a.customer_key AND rd.day_rank = 2
 ORDER BY a.customer_key
 """
     all_params: list[Any] = [currency, *params, scoring_date, scoring_date]
@@ -211,6 +224,9 @@ def _facts(r: Sequence[Any]) -> Facts:
         money_days=int(r[12]),
         preferred_sales_channel=r[13],
         last_status=r[14],
+        before_last_purchase_day=r[15],
+        money_first_day=r[16],
+        money_last_day=r[17],
     )
 
 
