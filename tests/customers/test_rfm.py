@@ -20,12 +20,16 @@ from ordersync.customers.rfm import (
     SEGMENT_ROWS,
     BreakpointMethod,
     Breakpoints,
+    Change,
     Segment,
+    Tracked,
     compute_breakpoints,
     period_start,
+    recency_days,
     score,
     score_one,
     segment,
+    track,
     window_start,
 )
 from support.properties import examples
@@ -215,3 +219,22 @@ def test_thirty_thousand_customers_score_in_one_vectorised_pass() -> None:
     assert len(segs) == n and got.r.dtype == np.int8
     assert np.bincount(got.m, minlength=6)[1:].tolist() == [n // 5] * 5
     assert {s for s in segs} == set(Segment)
+
+
+def test_recency_is_whole_days_to_the_scoring_date() -> None:
+    on = date(2026, 12, 6)
+    last = [on, on - timedelta(days=1), date(2024, 12, 6)]
+    assert recency_days(on, last).tolist() == [0, 1, 730]
+    numbers = [(d - date(1970, 1, 1)).days for d in last]
+    assert recency_days(on, numbers).tolist() == [0, 1, 730]
+
+
+def test_a_segment_change_is_tracked_once() -> None:
+    day1, day2, day3 = MONDAY, MONDAY + timedelta(days=1), MONDAY + timedelta(days=2)
+    first = track(None, Segment.NEW_CUSTOMERS, day1)
+    assert first == Change(Tracked(Segment.NEW_CUSTOMERS, None, day1), changed=True)
+    same = track(first.state, Segment.NEW_CUSTOMERS, day2)
+    assert same == Change(first.state, changed=False)  # the date it changed is kept
+    moved = track(same.state, Segment.PROMISING, day3)
+    assert moved == Change(Tracked(Segment.PROMISING, Segment.NEW_CUSTOMERS, day3), changed=True)
+    assert track(moved.state, Segment.PROMISING, day3).changed is False  # a retry writes nothing again

@@ -12,7 +12,7 @@ tenant's frozen `JourneyThresholds` (plus, when gating is on, P(alive)); rules t
 Whether the customer had lapsed before coming back is read from the history itself, not from the
 stored previous stage: a recompute from whole history then gives the same stage whichever sweeps
 ran or were missed, and a full recompute agrees with the incremental one. The stored state only
-says whether the stage changed (`advance`). A late cancellation is just a shorter history: new ->
+says whether the stage changed, and from what (`advance`). A late cancellation is just a shorter history: new ->
 prospect, reactivated -> lapsed. The clock alone moves new/reactivated/active -> at_risk -> lapsed;
 `next_change` says when, so a sweep may select only the customers due.
 
@@ -35,7 +35,7 @@ from datetime import date, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from ordersync.customers.rfm import content_version
+from ordersync.customers.rfm import Change, Tracked, content_version, track
 
 if TYPE_CHECKING:
     import numpy as np
@@ -284,23 +284,8 @@ def next_change(purchases: Purchases, on: date, thresholds: JourneyThresholds) -
     return None
 
 
-@dataclass(frozen=True, slots=True)
-class JourneyState:
-    """A customer's stored stage (`cdp.customer_journey`): the stage, the one before it (None at
-    the first computation) and the scoring date on which it changed."""
-
-    stage: Stage
-    previous_stage: Stage | None
-    stage_changed_at: date
-
-
-@dataclass(frozen=True, slots=True)
-class Advance:
-    """The state after a computation and whether it differs from the stored one (a new customer
-    counts as changed: its first stage is an event too)."""
-
-    state: JourneyState
-    changed: bool
+#: a customer's stored stage (`cdp.customer_journey`: stage, previous_stage, stage_changed_at)
+JourneyState = Tracked[Stage]
 
 
 def advance(
@@ -311,13 +296,8 @@ def advance(
     *,
     p_alive: float | None = None,
     gate: PAliveGate | None = None,
-) -> Advance:
+) -> Change[Stage]:
     """Compute a customer's stage on `on` from whole history and compare it with the stored state.
-    Deterministic: the same history, date, thresholds and stored state give the same result, and
-    running it again on its own result changes nothing."""
-    stage = stage_at(purchases, on, thresholds, p_alive=p_alive, gate=gate)
-    if previous is None:
-        return Advance(JourneyState(stage, None, on), changed=True)
-    if previous.stage == stage:
-        return Advance(previous, changed=False)
-    return Advance(JourneyState(stage, previous.stage, on), changed=True)
+    Deterministic: the same history, date, thresholds (and P(alive)) give the same stage whatever
+    was stored; running it again on its own result changes nothing."""
+    return track(previous, stage_at(purchases, on, thresholds, p_alive=p_alive, gate=gate), on)

@@ -29,7 +29,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 if TYPE_CHECKING:
     import numpy as np
@@ -79,6 +79,39 @@ class BreakpointMethod(StrEnum):
     SMALL_TENANT = "small_tenant"
 
 
+E = TypeVar("E", bound=StrEnum)
+
+
+@dataclass(frozen=True)  # no slots: a generic alias call (`Tracked[Stage](...)`) breaks them on 3.11
+class Tracked(Generic[E]):
+    """A customer's stored segment or stage: the current value, the one before it (None until it
+    first changes) and the scoring date on which it changed (`segment`, `previous_segment`,
+    `segment_changed_at`; `stage`, `previous_stage`, `stage_changed_at`)."""
+
+    current: E
+    previous: E | None
+    changed_at: date
+
+
+@dataclass(frozen=True)  # no slots: a generic alias call (`Tracked[Stage](...)`) breaks them on 3.11
+class Change(Generic[E]):
+    """The state after a computation, and whether it differs from the stored one (a customer with
+    nothing stored counts as changed: its first value is an event too)."""
+
+    state: Tracked[E]
+    changed: bool
+
+
+def track(stored: Tracked[E] | None, value: E, on: date) -> Change[E]:
+    """Compare a freshly computed value with the stored state. Running it again on its own result
+    changes nothing, so a retried step writes no change twice."""
+    if stored is None:
+        return Change(Tracked(value, None, on), changed=True)
+    if stored.current == value:
+        return Change(stored, changed=False)
+    return Change(Tracked(value, stored.current, on), changed=True)
+
+
 _S = Segment
 #: The R x F grid, R = 5 (most recent) first, F = 1..5 left to right: every cell one segment.
 #: It is the widely used 10-segment grid with R = 1, F = 1 split out of hibernating as lost.
@@ -110,6 +143,17 @@ def period_start(day: date, period_days: int = BREAKPOINT_PERIOD_DAYS) -> date:
 def window_start(scoring_date: date, window_days: int = RFM_WINDOW_DAYS) -> date:
     """The first day of the F and M window ending on (and including) `scoring_date`."""
     return scoring_date - timedelta(days=window_days - 1)
+
+
+def recency_days(scoring_date: date, last_purchase: npt.ArrayLike) -> npt.NDArray[np.int64]:
+    """R's input: whole days from each last purchase day (dates, datetime64[D] or day numbers since
+    1970-01-01) to the scoring date."""
+    import numpy as np
+
+    scoring = np.datetime64(scoring_date, "D").astype(np.int64)
+    last = np.asarray(last_purchase, dtype="datetime64[D]").astype(np.int64)
+    days: npt.NDArray[np.int64] = scoring - last
+    return days
 
 
 def content_version(fields: Mapping[str, Any]) -> str:
