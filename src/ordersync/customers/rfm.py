@@ -93,7 +93,7 @@ class Tracked(Generic[E]):
     changed_at: date
 
 
-@dataclass(frozen=True)  # no slots: a generic alias call (`Tracked[Stage](...)`) breaks them on 3.11
+@dataclass(frozen=True)  # no slots, as for Tracked
 class Change(Generic[E]):
     """The state after a computation, and whether it differs from the stored one (a customer with
     nothing stored counts as changed: its first value is an event too)."""
