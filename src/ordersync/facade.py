@@ -19,6 +19,8 @@ from ordersync.clock import Clock, SystemClock
 from ordersync.config import DEFAULT_TIMEZONE, Settings
 from ordersync.console import Reporter, SilentReporter
 from ordersync.coordination.leases import LeaseKeeper, holder_name
+from ordersync.customers.desk import CustomersDesk
+from ordersync.customers.step import CustomerRun, RunKind
 from ordersync.errors import NotFoundError
 from ordersync.land import Lander, LandResult, withdrawals
 from ordersync.land.quarantine import RetryResult, list_quarantine, retry_quarantine
@@ -71,6 +73,7 @@ class Ordersync:
         self.worker_id = worker_id
         self._session = WarehouseSession(settings.warehouse, read_only=read_only)
         self._leases: LeaseKeeper | None = None
+        self.customers = CustomersDesk(lambda: self.wh, settings, self.clock, self.leases)
 
     # -- warehouse ---------------------------------------------------------------------------
     @property
@@ -335,7 +338,22 @@ class Ordersync:
         holder = self.worker_id or holder_name("build")
         builder = Builder(self.upgrade, lambda: self.wh, self.settings, self.clock, self.reporter, holder)
         builder.project_dir = self.dbt_project_dir
-        return builder.build(full_refresh, trigger)
+        result = builder.build(full_refresh, trigger)
+        self.keep_customers()
+        return result
+
+    def keep_customers(self, kind: RunKind = RunKind.STEP, tenant: str | None = None) -> list[CustomerRun]:
+        """Keep the customers of every active tenant (or one) after a build (customers/desk.py); a
+        tenant's failure is logged, never raised: the next build retries it."""
+        if kind is not RunKind.STEP:
+            self.upgrade()
+            return (
+                [self.customers.run(self.tenants.get(tenant), kind)]
+                if tenant
+                else [self.customers.run(t, kind) for t in self.tenants.list() if t.is_active]
+            )
+        targets = [self.tenants.get(tenant)] if tenant else [t for t in self.tenants.list() if t.is_active]
+        return self.customers.after_build(targets)
 
     def recent_builds(self, limit: int = 20) -> list[dict[str, Any]]:
         return builds.recent(self.wh, limit)

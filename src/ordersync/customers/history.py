@@ -230,23 +230,17 @@ def _facts(r: Sequence[Any]) -> Facts:
     )
 
 
-def purchase_gaps(wh: Warehouse, dialect: str, orders: OrdersSettings, tenant_id: int, scoring_date: date) -> list[int]:
-    """Days between consecutive purchase days of each customer of the tenant (the journey's
-    thresholds are quantiles of these)."""
+def purchase_rows(
+    wh: Warehouse, dialect: str, orders: OrdersSettings, tenant_id: int, scoring_date: date
+) -> tuple[list[str], list[date]]:
+    """Every customer's distinct purchase days up to the scoring date (the journey's thresholds are
+    drawn from their intervals)."""
     rule = revenue_rule(dialect, orders, "f")
     purchase = f"(coalesce({rule['valid']}, false) AND NOT coalesce({rule['pending']}, false))"
     rows = wh.query(
-        f"""
-WITH d AS (
-    SELECT DISTINCT c.customer_key, f.order_date
-    FROM cdp.customer_orders c JOIN fct_orders f ON f.tenant_id = c.tenant_id AND f.order_id = c.order_id
-    WHERE c.tenant_id = ? AND f.order_date <= ? AND {purchase}
-),
-g AS (
-    SELECT order_date - lag(order_date) OVER (PARTITION BY customer_key ORDER BY order_date) AS gap FROM d
-)
-SELECT gap FROM g WHERE gap IS NOT NULL
-""",
+        "SELECT DISTINCT c.customer_key, f.order_date FROM cdp.customer_orders c "
+        "JOIN fct_orders f ON f.tenant_id = c.tenant_id AND f.order_id = c.order_id "
+        f"WHERE c.tenant_id = ? AND f.order_date <= ? AND {purchase}",
         (tenant_id, scoring_date),
     )
-    return [int(r[0]) for r in rows]
+    return [str(r[0]) for r in rows], [r[1] for r in rows]

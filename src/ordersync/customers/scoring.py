@@ -16,8 +16,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from ordersync.customers.clv import ClvModel, summarize
 from ordersync.customers.clv import score as clv_score
 from ordersync.customers.history import Facts
-from ordersync.customers.journey import JourneyThresholds, PAliveGate, Purchases, stage_at
-from ordersync.customers.journey import Stage
+from ordersync.customers.journey import JourneyThresholds, PAliveGate, Purchases, Stage, stage_at
 from ordersync.customers.rfm import Breakpoints, Segment
 from ordersync.customers.rfm import score as rfm_score
 

@@ -222,7 +222,9 @@ def delete_keys(wh: Warehouse, tenant_id: int, keys: Sequence[str]) -> None:
         )
 
 
-def replace(wh: Warehouse, tenant_id: int, table: str, columns: Sequence[tuple[str, str]], rows: Sequence[Sequence[Any]]) -> None:
+def replace(
+    wh: Warehouse, tenant_id: int, table: str, columns: Sequence[tuple[str, str]], rows: Sequence[Sequence[Any]]
+) -> None:
     """Replace customers' rows of `table`: `columns` are (name, SQL type) after tenant_id, the first
     being customer_key; one DELETE and one INSERT of arrays, however many rows."""
     if not rows:
