@@ -106,6 +106,11 @@ _PLACEHOLDER_DOMAINS = frozenset(
 )  # fmt: skip
 
 
+# Reading is cached: a customer's orders repeat the same few values, and a full recompute reads them all.
+_CACHED = 65_536
+
+
+@functools.lru_cache(maxsize=_CACHED)
 def normalise_email(raw: str | None) -> str | None:
     """The address trimmed and lowercased, VTEX's masked form unwrapped, or None when there is no
     address of a person: malformed, a relay, a placeholder."""
@@ -130,6 +135,7 @@ def normalise_email(raw: str | None) -> str | None:
 # --- phone --------------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=_CACHED)
 def normalise_phone(raw: str | None, country: str | None) -> str | None:
     """The number in E.164 (`+5511987651234`), read as dialled in `country` unless it has a '+'; None
     when it is not a valid number there, or its subscriber part is one digit repeated."""
@@ -155,6 +161,7 @@ def platform_identifier(raw: str | None) -> Identifier | None:
     return None if value is None else Identifier(IdKind.PLATFORM, value)
 
 
+@functools.lru_cache(maxsize=_CACHED)
 def document_identifier(raw: str | None, doc_type: str | None, country: str | None) -> Identifier | None:
     """A valid document as `type:value`, read for the named type or else the tenant's country."""
     read = read_document(raw, doc_type, country)

@@ -102,29 +102,59 @@ class _UnionFind:
             self.parent[max(a, b)] = min(a, b)
 
 
-def _shared_too_widely(orders: list[OrderIdentity], max_platform_ids: int) -> frozenset[Identifier]:
-    platform_ids: dict[Identifier, set[str]] = defaultdict(set)
+def _interned(orders: list[OrderIdentity]) -> tuple[list[Identifier], list[list[int]]]:
+    """Each distinct identifier numbered once, and each order's identifiers as those numbers (an
+    identifier is hashed once per order, not once per step)."""
+    number: dict[Identifier, int] = {}
+    table: list[Identifier] = []
+    per_order: list[list[int]] = []
     for order in orders:
-        owners = [i.value for i in order.identifiers if i.kind is IdKind.PLATFORM]
-        if not owners:
-            continue
+        numbers = []
         for identifier in order.identifiers:
-            if identifier.kind is not IdKind.PLATFORM:
-                platform_ids[identifier].update(owners)
-    return frozenset(i for i, owners in platform_ids.items() if len(owners) > max_platform_ids)
+            n = number.setdefault(identifier, len(table))
+            if n == len(table):
+                table.append(identifier)
+            numbers.append(n)
+        per_order.append(numbers)
+    return table, per_order
 
 
-def _components(orders: list[OrderIdentity], ignored: frozenset[Identifier]) -> list[list[OrderIdentity]]:
+def _shared_too_widely(table: list[Identifier], per_order: list[list[int]], max_platform_ids: int) -> set[int]:
+    platform = IdKind.PLATFORM
+    is_platform = [identifier.kind is platform for identifier in table]
+    first_owner = [-1] * len(table)
+    owners: dict[int, set[int]] = {}  # only the identifiers of two platform ids or more
+    for numbers in per_order:
+        platform_ids = [n for n in numbers if is_platform[n]]
+        if not platform_ids:
+            continue
+        for n in numbers:
+            if is_platform[n]:
+                continue
+            for owner in platform_ids:
+                first = first_owner[n]
+                if first < 0:
+                    first_owner[n] = owner
+                elif first != owner:
+                    owners.setdefault(n, {first}).add(owner)
+    return {n for n, found in owners.items() if len(found) > max_platform_ids}
+
+
+def _components(
+    orders: list[OrderIdentity], per_order: list[list[int]], ignored: set[int], identifiers: int
+) -> list[list[OrderIdentity]]:
     """The customers: groups of orders linked by identifiers, each oldest order first, the groups by
     their oldest order."""
     uf = _UnionFind(len(orders))
-    first_with: dict[Identifier, int] = {}
-    for index, order in enumerate(orders):
-        for identifier in order.identifiers:
-            if identifier in ignored:
+    first_with = [-1] * identifiers
+    for index, numbers in enumerate(per_order):
+        for n in numbers:
+            if n in ignored:
                 continue
-            seen = first_with.setdefault(identifier, index)
-            if seen != index:
+            seen = first_with[n]
+            if seen < 0:
+                first_with[n] = index
+            elif seen != index:
                 uf.union(seen, index)
     groups: dict[int, list[OrderIdentity]] = defaultdict(list)
     for index, order in enumerate(orders):
@@ -165,8 +195,10 @@ def resolve(
     keys where the oldest-key rule allows. `orders` are all the tenant's orders, each id once;
     previous entries of orders not given are not looked at."""
     ordered = sorted(orders, key=_age)
-    ignored = _shared_too_widely(ordered, max_platform_ids)
-    components = _components(ordered, ignored)
+    table, per_order = _interned(ordered)
+    ignored_numbers = _shared_too_widely(table, per_order, max_platform_ids)
+    ignored = frozenset(table[n] for n in ignored_numbers)
+    components = _components(ordered, per_order, ignored_numbers, len(table))
 
     component_of = {order.order_id: number for number, members in enumerate(components) for order in members}
     # each old key's home: the component of its oldest order
