@@ -17,7 +17,7 @@ from datetime import datetime
 from ordersync.customers.history import OrderIds
 from ordersync.customers.identifiers import Identifier, IdKind, identifiers_of
 from ordersync.customers.keys import IdentityKeys
-from ordersync.customers.resolve import OrderNode, Resolution, resolve
+from ordersync.customers.resolve import OrderIdentity, Resolution, resolve
 from ordersync.warehouse import Warehouse
 
 
@@ -145,21 +145,24 @@ def link(
     gone = set(vanished)
     region = (set(previous) | sharing | {o.order_id for o in changed}) - gone
     nodes = _nodes(wh, tenant_id, sorted(region), changed)
-    blocked = _blocked(wh, tenant_id, {(k, v) for n in nodes for k, v in n.values}, max_platform_ids)
-    resolution = resolve(
-        nodes,
-        {oid: k for oid, k in previous.items() if oid in region},
-        key_of=lambda ident: keys.key_for(tenant_id, ident),
-        blocked=blocked,
+    blocked = _blocked(
+        wh, tenant_id, {(i.kind.value, i.value) for n in nodes for i in n.identifiers}, max_platform_ids
     )
+    ignored = {Identifier(IdKind(k), v) for k, v in blocked}
+    previous_here = {oid: k for oid, k in previous.items() if oid in region}
+    resolution = resolve(tenant_id, nodes, previous_here, keys, ignored_identifiers=ignored)
+    clash = _held_elsewhere(wh, tenant_id, set(resolution.assignment.values()) - set(previous_here.values()), region)
+    if clash:  # a key derived again that a customer outside the region holds: never reuse it
+        resolution = resolve(tenant_id, nodes, previous_here, keys, ignored_identifiers=ignored, taken=clash)
     linked.resolution = resolution
     linked.orders = len(nodes)
     linked.dirty = set(previous.values()) | set(resolution.assignment.values())
-    _write(wh, tenant_id, resolution.assignment, previous, gone, {n.order_id: n.created_at for n in nodes})
+    refreshed = {o.order_id for o in changed} & region
+    _write(wh, tenant_id, resolution.assignment, previous, gone, {n.order_id: n.created_at for n in nodes}, refreshed)
     return linked
 
 
-def _nodes(wh: Warehouse, tenant_id: int, order_ids: Sequence[str], changed: Sequence[OrderIds]) -> list[OrderNode]:
+def _nodes(wh: Warehouse, tenant_id: int, order_ids: Sequence[str], changed: Sequence[OrderIds]) -> list[OrderIdentity]:
     created = {o.order_id: o.creation_date for o in changed}
     missing = [oid for oid in order_ids if oid not in created]
     if missing:
@@ -169,10 +172,22 @@ def _nodes(wh: Warehouse, tenant_id: int, order_ids: Sequence[str], changed: Seq
             (tenant_id, missing),
         ):
             created[str(oid)] = at
-    values: dict[str, list[tuple[str, str]]] = {oid: [] for oid in order_ids}
+    values: dict[str, list[Identifier]] = {oid: [] for oid in order_ids}
     for oid, kind, value in _pairs(wh, tenant_id, order_ids):
-        values[oid].append((kind, value))
-    return [OrderNode(oid, created[oid], tuple(sorted(values[oid]))) for oid in order_ids]
+        values[oid].append(Identifier(IdKind(kind), value))
+    return [OrderIdentity(oid, created[oid], tuple(values[oid])) for oid in order_ids]
+
+
+def _held_elsewhere(wh: Warehouse, tenant_id: int, keys: set[str], region: set[str]) -> set[str]:
+    """Those of `keys` that orders outside `region` belong to."""
+    if not keys:
+        return set()
+    rows = wh.query(
+        "SELECT DISTINCT customer_key, order_id FROM cdp.customer_orders "
+        "WHERE tenant_id = ? AND customer_key IN (SELECT unnest(CAST(? AS TEXT[])))",
+        (tenant_id, sorted(keys)),
+    )
+    return {str(k) for k, oid in rows if str(oid) not in region}
 
 
 def _write(
@@ -182,13 +197,15 @@ def _write(
     previous: dict[str, str],
     gone: set[str],
     created: dict[str, datetime],
+    refreshed: set[str],
 ) -> None:
     if gone:
         wh.execute(
             "DELETE FROM cdp.customer_orders WHERE tenant_id = ? AND order_id IN (SELECT unnest(CAST(? AS TEXT[])))",
             (tenant_id, sorted(gone)),
         )
-    moved = sorted(oid for oid, key in assignment.items() if previous.get(oid) != key)
+    # moved to another customer, or written again (its creation time may have changed)
+    moved = sorted(oid for oid, key in assignment.items() if previous.get(oid) != key or oid in refreshed)
     if not moved:
         return
     wh.execute(

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import itertools
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -190,13 +190,23 @@ def resolve(
     keys: CustomerKeys,
     *,
     max_platform_ids: int = MAX_PLATFORM_IDS,
+    ignored_identifiers: Collection[Identifier] | None = None,
+    taken: Collection[str] = (),
 ) -> Resolution:
     """Group a tenant's orders into customers and key them, keeping `previous` (order id -> key)
     keys where the oldest-key rule allows. `orders` are all the tenant's orders, each id once;
-    previous entries of orders not given are not looked at."""
+    previous entries of orders not given are not looked at.
+
+    Given part of a tenant (every order sharing a value with the part is in it), pass the values the
+    whole tenant shares too widely as `ignored_identifiers` (counted over all its orders), and the
+    keys its other customers hold as `taken` (a new key is never one of them)."""
     ordered = sorted(orders, key=_age)
     table, per_order = _interned(ordered)
-    ignored_numbers = _shared_too_widely(table, per_order, max_platform_ids)
+    if ignored_identifiers is None:
+        ignored_numbers = _shared_too_widely(table, per_order, max_platform_ids)
+    else:
+        wide = set(ignored_identifiers)
+        ignored_numbers = {n for n, identifier in enumerate(table) if identifier in wide}
     ignored = frozenset(table[n] for n in ignored_numbers)
     components = _components(ordered, per_order, ignored_numbers, len(table))
 
@@ -216,7 +226,7 @@ def resolve(
                 chosen[number] = old
                 break
     # a key once given, kept or absorbed, never comes back as another customer's new key
-    taken = set(home)
+    taken = set(home) | set(taken)
     for number, members in enumerate(components):
         if number not in chosen:
             key = next(k for k in _candidates(tenant_id, members, ignored, keys) if k not in taken)
