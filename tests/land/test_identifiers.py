@@ -76,7 +76,11 @@ def test_a_vtex_body_and_an_event_carry_their_identifiers_with_unchanged_hashes(
     )
     assert v.payload_hash == VTEX_HASH
     e = parse_value(event_body(), SP)
-    assert (e.customer_document, e.customer_document_type, e.customer_phone) == ("20-12345678-6", "cuit", "011 4321-0000")
+    assert (e.customer_document, e.customer_document_type, e.customer_phone) == (
+        "20-12345678-6",
+        "cuit",
+        "011 4321-0000",
+    )
     assert e.payload_hash == EVENT_HASH
     bare = parse_value(push_event("e-none"), SP)
     assert (bare.customer_document, bare.customer_document_type, bare.customer_phone) == (None, None, None)
