@@ -294,7 +294,7 @@ def change_rows(h: History, versions: int, days: int, cycle: int) -> list[tuple[
                 "source": "bench",
                 "run_id": None,
             }
-            out.append(tuple(values[c] for c in LANDING_COLUMNS))
+            out.append(tuple(values.get(c) for c in LANDING_COLUMNS))
     return out
 
 

@@ -36,7 +36,7 @@ def _version(order_id: str) -> tuple[object, ...]:
     )  # fmt: skip
     return (1, v.order_id, v.event_time, NOW, v.order_date, v.creation_date, v.status, v.total_value,
             v.currency_code, v.sales_channel, v.customer_id, v.customer_email, v.customer_name, v.payload,
-            v.payload_hash, "test", "run-a")  # fmt: skip
+            v.payload_hash, "test", "run-a", None, None, None)  # fmt: skip
 
 
 _SECOND = timedelta(seconds=1)

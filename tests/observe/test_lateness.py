@@ -104,7 +104,7 @@ def row(
         "source": source,
         "run_id": None,
     }
-    return tuple(values[c] for c in LANDING_COLUMNS)
+    return tuple(values.get(c) for c in LANDING_COLUMNS)
 
 
 def land(app: Ordersync, rows: list[tuple[Any, ...]]) -> None:

@@ -34,7 +34,7 @@ def landing_row(order_id: str, phash: str, tenant_id: int = 1, source: str = "te
         "source": source,
         "run_id": None,
     }
-    return tuple(values[c] for c in LANDING_COLUMNS)
+    return tuple(values.get(c) for c in LANDING_COLUMNS)
 
 
 @pytest.fixture

@@ -252,4 +252,7 @@ def _row(tenant_id: int, v: Version, now: datetime, source: str, run_id: str | N
         v.payload_hash,
         source,
         run_id,
+        v.customer_document,
+        v.customer_document_type,
+        v.customer_phone,
     )

@@ -18,6 +18,8 @@ The rules, where VTEX's documentation leaves a choice:
 - status, salesChannel and customer fields: strings (an integer is taken as its digits)
   of at most MAX_TEXT characters; NUL characters are dropped (PostgreSQL text cannot hold them).
   clientProfileData and storePreferencesData are objects or absent.
+- clientProfileData.document, .documentType and .phone are kept raw (`identifier_field`): they are
+  checked and normalised where customers are resolved, and a bad one never refuses the order.
 """
 
 from __future__ import annotations
@@ -49,6 +51,9 @@ MIN_YEAR, MAX_YEAR = 1970, 2099
 # ISO 4217's form of a currency code; lower case is read as upper case, so one code is one spelling.
 _CURRENCY = re.compile("[A-Za-z]{3}")
 _INT_TEXT_LIMIT = 10**MAX_TEXT
+#: White space trimmed from an identifier's ends: ASCII only, the same set the migration that filled
+#: older rows trims in SQL (0012_customer_identifiers).
+IDENTIFIER_SPACE = " \t\n\v\f\r"
 # Python's ISO parser takes any one character before the zone ("10:00:00xZ"): only these pass to it.
 _DATE_TEXT = re.compile(r"[0-9:.,+\-TZ ]{10,40}")
 
@@ -70,6 +75,10 @@ class Version:
     customer_name: str | None
     payload: str
     payload_hash: str
+    #: the customer's identifiers as sent, trimmed (identifier_field)
+    customer_document: str | None = None
+    customer_document_type: str | None = None
+    customer_phone: str | None = None
 
 
 def payload_hash(raw: bytes) -> str:
@@ -177,6 +186,19 @@ def text_field(value: Any, key: str) -> str | None:
     return without_nul(value) or None
 
 
+def identifier_field(value: Any) -> str | None:
+    """A customer identifier as landed (a document, its type, a phone): the text as sent, NUL dropped
+    (as in the order's other text) and trimmed. It never refuses a record: anything but text or a
+    whole number, or longer than MAX_TEXT, is no identifier (None). Validation and normalisation
+    belong to the customers room. The migration 0012 applies the same rule in SQL to older rows."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) < _INT_TEXT_LIMIT:
+        value = str(value)
+    if not isinstance(value, str):
+        return None
+    text = without_nul(value).strip(IDENTIFIER_SPACE)
+    return text if text and len(text) <= MAX_TEXT else None
+
+
 def object_field(value: Any, key: str) -> dict[str, Any]:
     if value is None:
         return {}
@@ -255,4 +277,7 @@ def parse_order(raw: bytes | str, tz: ZoneInfo, head: OrderHead | None = None) -
         customer_name=" ".join(n for n in (first, last) if n) or None,
         payload=text,
         payload_hash=payload_hash(data),
+        customer_document=identifier_field(client.get("document")),
+        customer_document_type=identifier_field(client.get("documentType")),
+        customer_phone=identifier_field(client.get("phone")),
     )

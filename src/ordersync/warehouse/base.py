@@ -41,6 +41,10 @@ LANDING_COLUMNS: tuple[str, ...] = (
     "payload_hash",
     "source",
     "run_id",
+    # added by migration 0012, after batch_id (0006): last, as in the table
+    "customer_document",
+    "customer_document_type",
+    "customer_phone",
 )
 
 

@@ -55,6 +55,9 @@ def _landing_schema() -> pa.Schema:
             ("payload_hash", pa.string()),
             ("source", pa.string()),
             ("run_id", pa.string()),
+            ("customer_document", pa.string()),
+            ("customer_document_type", pa.string()),
+            ("customer_phone", pa.string()),
         ]
     )
 

@@ -9,8 +9,9 @@ class Customer(BaseModel):
     id: str | None = None
     email: str | None = None
     name: str | None = None
-    document: str | None = None
-    phone: str | None = None
+    document: str | None = Field(None, description="as sent (CPF, CNPJ, CUIT, DNI...); never refuses the event")
+    document_type: str | None = Field(None, description="e.g. cpf, cnpj")
+    phone: str | None = Field(None, description="as sent, e.g. +5511987654321")
 
 
 class OrderEvent(BaseModel):

@@ -5,14 +5,15 @@ An order event is a full snapshot of the order as of its event_time, not a delta
     {"order_id": "A-1001", "event_time": "2026-12-01T10:15:00Z", "status": "payment-approved",
      "total_value": "129.90", "currency_code": "BRL", "creation_date": "2026-12-01T10:02:00Z",
      "sales_channel": "app", "customer": {"id": "c-1", "email": "...", "name": "...",
-     "document": "...", "phone": "..."}, ...any other fields, kept}
+     "document": "...", "document_type": "cpf", "phone": "..."}, ...any other fields, kept}
 
 total_value is in currency units (a JSON number or a decimal string, at most two decimal places and
 twelve integer digits), never cents; a JSON number is read from its text, never through a float.
-currency_code is ISO 4217's form, three ASCII letters, kept upper-case. The landed payload is the
-item in one canonical spelling (sorted keys, no nulls, the total, currency and dates written one
-way), so the same event pushed as a JSON array, as NDJSON, or read from a CSV or Parquet file is
-the same version and lands once.
+currency_code is ISO 4217's form, three ASCII letters, kept upper-case. The customer's document,
+document_type and phone are read as sent (records.identifier_field): a bad one never refuses the
+event. The landed payload is the item in one canonical spelling (sorted keys, no nulls, the total,
+currency and dates written one way), so the same event pushed as a JSON array, as NDJSON, or read
+from a CSV or Parquet file is the same version and lands once.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from ordersync.land.records import (
     as_bytes,
     currency_field,
     date_field,
+    identifier_field,
     json_kind,
     object_field,
     order_id_field,
@@ -51,7 +53,7 @@ _CENT = Decimal("0.01")
 _DECIMAL_TEXT = re.compile(r"-?[0-9]{1,30}(\.[0-9]{1,30})?")
 #: The event's fields ordersync reads; every other field is kept in the payload as sent.
 EVENT_FIELDS = ("order_id", "event_time", "status", "total_value", "currency_code", "creation_date")
-CUSTOMER_FIELDS = ("id", "email", "name", "document", "phone")
+CUSTOMER_FIELDS = ("id", "email", "name", "document", "document_type", "phone")
 
 
 def parse_pushed(item: Item, tz: ZoneInfo) -> Version:
@@ -120,6 +122,9 @@ def parse_event(event: dict[str, Any], tz: ZoneInfo, raw: bytes | str | None = N
         customer_name=text_field(customer.get("name"), "customer.name"),
         payload=payload_text(payload),  # within the size any payload may have, however it came
         payload_hash=payload_hash(payload),
+        customer_document=identifier_field(customer.get("document")),
+        customer_document_type=identifier_field(customer.get("document_type")),
+        customer_phone=identifier_field(customer.get("phone")),
     )
 
 

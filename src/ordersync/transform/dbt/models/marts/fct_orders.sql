@@ -28,6 +28,10 @@
   `replaced_order_date` is the day a row's order was on before this build moved it to another one
   (its creation date changed, or the tenant's time zone did), so revenue_daily recomputes both.
 
+  The customer's document, its type and phone are the landed version's (read as it landed, raw).
+  Columns a migration adds to this table reach the rows built before it through cdp.pending_fills
+  (the fill_pending_columns hook), never through a rebuild.
+
   Never rebuilt from scratch (full_refresh: false): `--full-refresh` leaves this table as it is.
 #}
 {{
@@ -38,7 +42,7 @@
         full_refresh=false,
         on_schema_change='fail',
         pre_hook=[serialize_build('fct_orders'), no_jit()],
-        post_hook=[drop_withdrawn_orders(), order_key_index(), processed_at_index(), built_at_index(), order_day_index()],
+        post_hook=[drop_withdrawn_orders(), fill_pending_columns(), clear_pending_fills(), order_key_index(), processed_at_index(), built_at_index(), order_day_index()],
     )
 }}
 
@@ -168,6 +172,9 @@ latest as (
         customer_id,
         customer_email,
         customer_name,
+        customer_document,
+        customer_document_type,
+        customer_phone,
         payload_hash,
         landing_id,
         {{ dbt.concat(["cast(tenant_id as text)", "':'", "order_id"]) }} as order_key,
