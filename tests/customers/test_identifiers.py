@@ -233,3 +233,39 @@ def test_masks_show_only_what_a_person_recognises(identifier: Identifier, shown:
 )
 def test_country_of_zone(zone: str | None, country: str | None) -> None:
     assert country_of_zone(zone) == country
+
+
+# --- invariants ---------------------------------------------------------------------------------
+
+_EMAILISH = st.text(st.sampled_from("aAbZ.-+_ 0@9x"), max_size=24) | st.builds(
+    lambda local, hexa, b: f"{local}@shop.com-{hexa}{b}.ct.vtex.com.br",
+    st.text("abc.D", min_size=1, max_size=6),
+    st.text("0123456789abcdef", min_size=1, max_size=8),
+    st.sampled_from(["", "b"]),
+)
+
+
+@given(_EMAILISH)
+@settings(max_examples=examples(300))
+def test_a_normalised_email_is_its_own_normal_form(raw: str) -> None:
+    value = normalise_email(raw)
+    if value is not None:
+        assert normalise_email(value) == value
+        assert value == value.strip().lower()
+        assert not value.endswith("ct.vtex.com.br")
+        assert mask(Identifier(IdKind.EMAIL, value)) != value
+
+
+@given(
+    st.from_regex(r"(\+5[45] ?)?\(?[1-9][0-9]\)? ?9? ?[0-9]{4}-?[0-9]{4}", fullmatch=True)
+    | st.text("0123456789 +()-", max_size=18),
+    st.sampled_from(["BR", "AR", None]),
+)
+@settings(max_examples=examples(300))
+def test_an_e164_phone_reads_back_as_itself_anywhere(raw: str, country: str | None) -> None:
+    value = normalise_phone(raw, country)
+    if value is not None:
+        assert value.startswith("+")
+        assert {normalise_phone(value, c) for c in ("BR", "AR", None)} == {value}
+        assert value[-4:] in mask(Identifier(IdKind.PHONE, value))
+        assert value[1:-4] not in mask(Identifier(IdKind.PHONE, value)).replace(" ", "")
