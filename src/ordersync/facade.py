@@ -19,6 +19,8 @@ from ordersync.clock import Clock, SystemClock
 from ordersync.config import DEFAULT_TIMEZONE, Settings
 from ordersync.console import Reporter, SilentReporter
 from ordersync.coordination.leases import LeaseKeeper, holder_name
+from ordersync.customers import answers
+from ordersync.customers import events as customer_events
 from ordersync.customers.desk import CustomersDesk
 from ordersync.customers.step import CustomerRun, RunKind
 from ordersync.errors import NotFoundError
@@ -341,6 +343,40 @@ class Ordersync:
         result = builder.build(full_refresh, trigger)
         self.keep_customers()
         return result
+
+    def list_customers(
+        self, tenant: str | None = None, *, segment: str | None = None, stage: str | None = None, top: int | None = None
+    ) -> list[dict[str, Any]]:
+        return answers.list_customers(self.wh, self.tenants.resolve(tenant), segment=segment, stage=stage, top=top)
+
+    def show_customer(self, tenant: str, *, key: str | None = None, email: str | None = None) -> dict[str, Any]:
+        """One customer, by key or by an email of theirs."""
+        tid = self.tenants.get(tenant).tenant_id
+        found = key if key is not None else answers.key_by_email(self.wh, tid, email or "")
+        return answers.show(self.wh, tid, found)
+
+    def customer_models(self, tenant: str | None = None) -> list[dict[str, Any]]:
+        """Each tenant's CLV model as last fitted (or why it is not fitted)."""
+        tid = self.tenants.resolve(tenant)
+        found = []
+        for t in self.tenants.list():
+            if tid is None or t.tenant_id == tid:
+                m = answers.model(self.wh, t.tenant_id)
+                if m is not None:
+                    found.append({"tenant": t.tenant_name, **m})
+        return found
+
+    def customer_events(
+        self, tenant: str | None = None, *, since: date | None = None, undelivered: bool = False
+    ) -> list[dict[str, Any]]:
+        hooks = self.settings.customers.webhook_url_envs if undelivered else None
+        found = customer_events.events(self.wh, self.tenants.resolve(tenant), since=since, undelivered_to=hooks)
+        return [event.public(name) for event, name in found]
+
+    def deliver_customer_events(self, lock: AbstractContextManager[Any] | None = None) -> DeliverySummary:
+        """One delivery round of customer change events (`[customers] webhook_url_envs`)."""
+        self.upgrade()
+        return self.customers.deliver(lock)
 
     def keep_customers(self, kind: RunKind = RunKind.STEP, tenant: str | None = None) -> list[CustomerRun]:
         """Keep the customers of every active tenant (or one) after a build (customers/desk.py); a

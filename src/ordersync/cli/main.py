@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from ordersync.cli import capture as capture_cmd
+from ordersync.cli import customers as customers_cmd
 from ordersync.cli import dbt as dbt_cmd
 from ordersync.cli import demo as demo_cmd
 from ordersync.cli import ingest as ingest_cmd
@@ -50,6 +51,7 @@ app.add_typer(capture_cmd.feed_app, name="feed")
 app.add_typer(capture_cmd.hook_app, name="hook")
 app.add_typer(dbt_cmd.app, name="dbt")
 app.add_typer(notices_app, name="notices")
+app.add_typer(customers_cmd.app, name="customers")
 
 
 @app.callback()
