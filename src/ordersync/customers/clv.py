@@ -87,9 +87,9 @@ def summarize_transactions(
 ) -> tuple[IntArray, Summary]:
     """The customers (sorted ids) and their model inputs from raw purchases (customer id, day, value).
 
-    Only purchases up to cal_end_day count, and a row of value <= 0 is no purchase (a free or fully
-    refunded order says nothing about spend, and must not make a purchase period of its own). For
-    tests and in-process fits; the warehouse computes the same aggregates in SQL.
+    Only purchases up to cal_end_day count, and a row of value <= 0 is no purchase (as in the valid
+    purchase rule of the dbt macros, macros/revenue.sql). For tests and in-process fits; the warehouse
+    computes the same aggregates in SQL.
     """
     cust = np.asarray(customer, dtype=np.int64)
     d = np.asarray(day, dtype=np.int64)
