@@ -255,3 +255,8 @@ def test_discounting_lowers_clv_and_the_unit_does_not_change_it() -> None:
 
 def _report() -> FitReport:
     return FitReport(0, 0, 0, 0.0, 0.0, 0.0, True, None)
+
+
+def test_no_customers_score_to_no_rows() -> None:
+    s = summarize([], [], [], [], 100, 7)
+    assert all(column.shape == (0,) for column in score(ClvModel(BG, GG, TimeUnit.WEEK, _report()), s))

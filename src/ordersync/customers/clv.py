@@ -24,6 +24,8 @@ IntArray = npt.NDArray[np.int64]
 
 #: A month of the 12-month CLV, in days (365.25 / 12).
 MONTH_DAYS = 30.4375
+#: The months of the discounted CLV.
+CLV_MONTHS = 12
 #: The horizons, in days, of the expected purchases reported per customer.
 PURCHASE_HORIZONS_DAYS = (30, 90, 365)
 
@@ -85,9 +87,9 @@ def summarize_transactions(
 ) -> tuple[IntArray, Summary]:
     """The customers (sorted ids) and their model inputs from raw purchases (customer id, day, value).
 
-    Only purchases up to cal_end_day count, and a row of value <= 0 is no purchase (a free or fully
-    refunded order says nothing about spend, and must not make a purchase period of its own). For
-    tests and in-process fits; the warehouse computes the same aggregates in SQL.
+    Only purchases up to cal_end_day count, and a row of value <= 0 is no purchase (as in the valid
+    purchase rule of the dbt macros, macros/revenue.sql). For tests and in-process fits; the warehouse
+    computes the same aggregates in SQL.
     """
     cust = np.asarray(customer, dtype=np.int64)
     d = np.asarray(day, dtype=np.int64)
@@ -131,7 +133,7 @@ def penalizer_for(customers: int, *, unpenalized_from: int = 2_000, small: float
     (truth 20). The penalty is added to the mean log-likelihood of the rescaled problem, where every
     parameter is of order 1, so it does not fade with sample size: 1e-4 stopped every such run-off
     there while moving the rest a little, where 1e-3 pulled a and b down by a third. At and above
-    `unpenalized_from` the data decide alone (CDNOW's 2,357 customers are fitted unpenalised).
+    `unpenalized_from` the data decide alone (CDNOW's 2,349 customers are fitted unpenalised).
     """
     return 0.0 if customers >= unpenalized_from else small
 
@@ -208,11 +210,11 @@ class Scores(NamedTuple):
     purchases_365d: FloatArray
     #: expected spend per purchase (Gamma-Gamma's conditional mean, in the tenant's main currency)
     spend: FloatArray
-    #: 12-month CLV discounted monthly
+    #: CLV over the next CLV_MONTHS months, discounted monthly
     clv: FloatArray
 
 
-def _alive_log_odds_inverse(params: BgNbdParams, s: Summary) -> FloatArray:
+def _log_odds_gone(params: BgNbdParams, s: Summary) -> FloatArray:
     """log of the odds of having left: ln[(a/(b+x-1)) ((alpha+T)/(alpha+t_x))^(r+x)], -inf for x = 0."""
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
     repeat = s.x > 0
@@ -223,7 +225,7 @@ def _alive_log_odds_inverse(params: BgNbdParams, s: Summary) -> FloatArray:
 
 def p_alive(params: BgNbdParams, s: Summary) -> FloatArray:
     """P(still a customer at T): 1 for a one-time buyer (BG/NBD's dropout happens only after a repeat)."""
-    return np.asarray(expit(-_alive_log_odds_inverse(params, s)), dtype=np.float64)
+    return np.asarray(expit(-_log_odds_gone(params, s)), dtype=np.float64)
 
 
 class _Forecast:
@@ -278,7 +280,7 @@ def discounted_clv(
     spend: FloatArray,
     unit_days: int,
     *,
-    months: int = 12,
+    months: int = CLV_MONTHS,
     monthly_discount_rate: float = 0.01,
     alive: FloatArray | None = None,
 ) -> FloatArray:
@@ -303,7 +305,7 @@ def score(model: ClvModel, s: Summary, *, monthly_discount_rate: float = 0.01) -
     forecast = _Forecast(model.bgnbd, s, None)
     d30, d90, d365 = (forecast(days / unit) for days in PURCHASE_HORIZONS_DAYS)
     spend = expected_spend(model.gamma_gamma, s)
-    clv = _discounted(forecast, spend, unit, 12, monthly_discount_rate)
+    clv = _discounted(forecast, spend, unit, CLV_MONTHS, monthly_discount_rate)
     return Scores(
         p_alive=forecast.alive, purchases_30d=d30, purchases_90d=d90, purchases_365d=d365, spend=spend, clv=clv
     )

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from scipy.optimize import minimize
 from scipy.special import digamma, gammaln
+from threadpoolctl import threadpool_limits
 
 from ordersync.customers.clv import (
     BgNbdParams,
@@ -130,7 +131,10 @@ def _minimize(
         return value, d_theta * dtheta
 
     bounds = [(-_LOG_BOUND, _LOG_BOUND)] * u0.size
-    result: Any = minimize(objective, u0, jac=True, method="L-BFGS-B", bounds=bounds, options=_OPTIONS)
+    # L-BFGS-B's small LAPACK calls, in a multithreaded OpenBLAS, wait on its threads waking up: on busy
+    # cores that wait cost four times the fit itself (0.8 s against 0.2 s for 30,000 customers)
+    with threadpool_limits(limits=1, user_api="blas"):
+        result: Any = minimize(objective, u0, jac=True, method="L-BFGS-B", bounds=bounds, options=_OPTIONS)
     u = np.asarray(result.x, dtype=np.float64)
     # L-BFGS-B ends "abnormally" when float precision stops its line search at the optimum itself
     at_optimum = bool(result.success) or float(np.max(np.abs(result.jac))) < _GRADIENT_AT_OPTIMUM
@@ -184,7 +188,7 @@ def fit(s: Summary, time_unit: TimeUnit, *, penalizer: float | None = None) -> C
     """Fit both models to a tenant's customers, summarised in `time_unit` at the calibration's end.
 
     penalizer None takes `penalizer_for` the number of customers. Check `readiness` before: this only
-    refuses data no model can be fitted to (no customer older than a day, no repeat buyer with spend).
+    refuses data no model can be fitted to (every customer new on the last day, no repeat buyer with spend).
     """
     customers = int(s.x.size)
     spenders = int(np.count_nonzero((s.x > 0) & (s.m > 0)))
