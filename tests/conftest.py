@@ -48,6 +48,15 @@ def _migrate(url: str) -> None:
 
 
 @pytest.fixture(scope="session", autouse=True)
+def _identity_secret(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Customer keys in tests come from a secret file of the run's own (never the working folder's
+    `.ordersync/identity.key`); processes the tests start inherit it."""
+    path = tmp_path_factory.mktemp("identity") / "identity.key"
+    os.environ["ORDERSYNC__CUSTOMERS__IDENTITY_KEY_FILE"] = str(path)
+    yield
+
+
+@pytest.fixture(scope="session", autouse=True)
 def _shared_dbt_parse(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Every in-process dbt build starts from one parse per run and backend instead of parsing the
     project again for each warehouse (support/dbt_parse.py); only in a session that runs dbt tests.

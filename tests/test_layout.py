@@ -18,6 +18,7 @@ LOADS_HEAVY = (
     "ordersync.serve.process",
     "ordersync.warehouse.duckdb",
     "ordersync.warehouse.postgres",
+    "ordersync.customers.clv",
 )
 
 

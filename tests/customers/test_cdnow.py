@@ -14,17 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ordersync.customers.clv import (
-    BgNbdParams,
-    ClvModel,
-    Summary,
-    TimeUnit,
-    expected_purchases,
-    penalizer_for,
-    score,
-    summarize_transactions,
-)
+from ordersync.customers.clv import Summary, expected_purchases, score, summarize_transactions
 from ordersync.customers.clv_fit import bgnbd_log_likelihood, fit
+from ordersync.customers.clv_model import BgNbdParams, ClvModel, TimeUnit, penalizer_for
 
 CAL_END = date(1997, 9, 30)
 HOLDOUT_END = CAL_END + timedelta(weeks=39)

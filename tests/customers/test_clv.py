@@ -12,23 +12,25 @@ from hypothesis import strategies as st
 from scipy.special import hyp2f1
 
 from ordersync.customers.clv import (
-    BgNbdParams,
-    ClvModel,
-    FitReport,
-    GammaGammaParams,
     Summary,
-    TimeUnit,
     discounted_clv,
     expected_purchases,
     expected_spend,
     p_alive,
-    penalizer_for,
-    readiness,
     score,
     summarize,
     summarize_transactions,
 )
 from ordersync.customers.clv_fit import fit
+from ordersync.customers.clv_model import (
+    BgNbdParams,
+    ClvModel,
+    FitReport,
+    GammaGammaParams,
+    TimeUnit,
+    penalizer_for,
+    readiness,
+)
 from ordersync.errors import RefusedError
 from support.properties import examples
 

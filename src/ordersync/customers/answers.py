@@ -87,7 +87,7 @@ def show(wh: Warehouse, tenant_id: int, key: str) -> dict[str, Any]:
         raise NotFoundError(f"no customer {key!r} in this tenant; ordersync customers lists them")
     orders = wh.query_dicts(
         "SELECT f.order_id, f.creation_date, f.order_date, f.status, f.total_value, f.currency_code, f.sales_channel "
-        "FROM cdp.customer_orders c JOIN fct_orders f ON f.tenant_id = c.tenant_id AND f.order_id = c.order_id "
+        "FROM cdp.customer_orders c JOIN cdp.fct_orders f ON f.tenant_id = c.tenant_id AND f.order_id = c.order_id "
         "WHERE c.tenant_id = ? AND c.customer_key = ? ORDER BY f.creation_date, f.order_id",
         (tenant_id, key),
     )

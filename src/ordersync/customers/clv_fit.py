@@ -16,17 +16,8 @@ from scipy.optimize import minimize
 from scipy.special import digamma, gammaln
 from threadpoolctl import threadpool_limits
 
-from ordersync.customers.clv import (
-    BgNbdParams,
-    ClvModel,
-    FitReport,
-    FloatArray,
-    GammaGammaParams,
-    IntArray,
-    Summary,
-    TimeUnit,
-    penalizer_for,
-)
+from ordersync.customers.clv import FloatArray, IntArray, Summary
+from ordersync.customers.clv_model import BgNbdParams, ClvModel, FitReport, GammaGammaParams, TimeUnit, penalizer_for
 from ordersync.errors import RefusedError
 
 #: log-parameter bounds: wide enough for any real population, narrow enough that exp() stays finite

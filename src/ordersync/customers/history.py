@@ -79,7 +79,7 @@ def changed_orders(wh: Warehouse, tenant_id: int, since: datetime | None) -> tup
         where += " AND f.built_at > ?"
         params.append(since)
     rows = wh.query(
-        f"SELECT f.order_id, f.creation_date, {_ids_sql('f')}, f.built_at FROM fct_orders f WHERE {where}",
+        f"SELECT f.order_id, f.creation_date, {_ids_sql('f')}, f.built_at FROM cdp.fct_orders f WHERE {where}",
         params,
     )
     high = max((r[-1] for r in rows), default=None)
@@ -91,7 +91,7 @@ def orders_by_id(wh: Warehouse, tenant_id: int, order_ids: Sequence[str]) -> lis
     if not order_ids:
         return []
     rows = wh.query(
-        f"SELECT f.order_id, f.creation_date, {_ids_sql('f')} FROM fct_orders f "
+        f"SELECT f.order_id, f.creation_date, {_ids_sql('f')} FROM cdp.fct_orders f "
         "WHERE f.tenant_id = ? AND f.order_id IN (SELECT unnest(CAST(? AS TEXT[])))",
         (tenant_id, list(order_ids)),
     )
@@ -101,7 +101,7 @@ def orders_by_id(wh: Warehouse, tenant_id: int, order_ids: Sequence[str]) -> lis
 def vanished_orders(wh: Warehouse, tenant_id: int) -> list[str]:
     """Orders the customers map holds that fct_orders no longer does (every version withdrawn)."""
     rows = wh.query(
-        "SELECT c.order_id FROM cdp.customer_orders c LEFT JOIN fct_orders f "
+        "SELECT c.order_id FROM cdp.customer_orders c LEFT JOIN cdp.fct_orders f "
         "ON f.tenant_id = c.tenant_id AND f.order_id = c.order_id WHERE c.tenant_id = ? AND f.order_id IS NULL",
         (tenant_id,),
     )
@@ -112,7 +112,7 @@ def main_currency(wh: Warehouse, dialect: str, orders: OrdersSettings, tenant_id
     """The currency most of the tenant's purchases are in (ties: the first in alphabetical order)."""
     rule = revenue_rule(dialect, orders, "f")
     row = wh.query_one(
-        f"SELECT f.currency_code FROM fct_orders f WHERE f.tenant_id = ? AND coalesce({rule['valid']}, false) "
+        f"SELECT f.currency_code FROM cdp.fct_orders f WHERE f.tenant_id = ? AND coalesce({rule['valid']}, false) "
         f"AND NOT coalesce({rule['pending']}, false) AND f.currency_code IS NOT NULL "
         "GROUP BY f.currency_code ORDER BY count(*) DESC, f.currency_code LIMIT 1",
         (tenant_id,),
@@ -145,7 +145,7 @@ WITH o AS (
     SELECT c.tenant_id, c.customer_key, f.order_id, f.order_date, f.creation_date, f.status, f.sales_channel,
            f.total_value, {purchase} AS is_purchase, (f.currency_code = ?) AS in_main
     FROM cdp.customer_orders c
-    JOIN fct_orders f ON f.tenant_id = c.tenant_id AND f.order_id = c.order_id
+    JOIN cdp.fct_orders f ON f.tenant_id = c.tenant_id AND f.order_id = c.order_id
     WHERE c.tenant_id = ? AND f.order_date <= ?{key_filter}
 ),
 p AS (SELECT * FROM o WHERE is_purchase),
@@ -239,7 +239,7 @@ def purchase_rows(
     purchase = f"(coalesce({rule['valid']}, false) AND NOT coalesce({rule['pending']}, false))"
     rows = wh.query(
         "SELECT DISTINCT c.customer_key, f.order_date FROM cdp.customer_orders c "
-        "JOIN fct_orders f ON f.tenant_id = c.tenant_id AND f.order_id = c.order_id "
+        "JOIN cdp.fct_orders f ON f.tenant_id = c.tenant_id AND f.order_id = c.order_id "
         f"WHERE c.tenant_id = ? AND f.order_date <= ? AND {purchase}",
         (tenant_id, scoring_date),
     )

@@ -145,9 +145,7 @@ def link(
     gone = set(vanished)
     region = (set(previous) | sharing | {o.order_id for o in changed}) - gone
     nodes = _nodes(wh, tenant_id, sorted(region), changed)
-    blocked = _blocked(
-        wh, tenant_id, {(i.kind.value, i.value) for n in nodes for i in n.identifiers}, max_platform_ids
-    )
+    blocked = _blocked(wh, tenant_id, {(i.kind.value, i.value) for n in nodes for i in n.identifiers}, max_platform_ids)
     ignored = {Identifier(IdKind(k), v) for k, v in blocked}
     previous_here = {oid: k for oid, k in previous.items() if oid in region}
     resolution = resolve(tenant_id, nodes, previous_here, keys, ignored_identifiers=ignored)

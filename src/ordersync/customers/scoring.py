@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
 
-from ordersync.customers.clv import ClvModel, summarize
-from ordersync.customers.clv import score as clv_score
+from ordersync.customers.clv_model import ClvModel
 from ordersync.customers.history import Facts
 from ordersync.customers.journey import JourneyThresholds, PAliveGate, Purchases, Stage, stage_at
 from ordersync.customers.rfm import Breakpoints, Segment
@@ -135,6 +134,9 @@ def score(
     p_alive: dict[str, float] = {}
     payers = [f for f in facts if f.money_first_day is not None and f.money_last_day is not None]
     if model is not None and payers:
+        from ordersync.customers.clv import score as clv_score  # numpy and scipy: only with a model
+        from ordersync.customers.clv import summarize
+
         summary = summarize(
             [_day(f.money_first_day) for f in payers if f.money_first_day is not None],
             [_day(f.money_last_day) for f in payers if f.money_last_day is not None],

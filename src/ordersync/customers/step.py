@@ -14,6 +14,7 @@ A new RFM period (7 days) freezes new breakpoints and journey thresholds, and re
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import uuid
@@ -25,8 +26,7 @@ from typing import Any
 from ordersync.clock import Clock
 from ordersync.config import Settings
 from ordersync.customers import history, store
-from ordersync.customers.clv import TimeUnit, readiness, summarize
-from ordersync.customers.clv_fit import fit as fit_clv
+from ordersync.customers.clv_model import TimeUnit, readiness
 from ordersync.customers.events import Event, EventKind
 from ordersync.customers.events import write as write_events
 from ordersync.customers.identifiers import country_of_zone
@@ -231,8 +231,11 @@ class CustomersStep:
             min_customers=self.cs.min_customers_for_quantiles,
         )
         who, days = history.purchase_rows(self.wh, self.wh.dialect, self.settings.orders, tenant_id, on)
-        intervals, seconds = purchase_intervals(who, days) if who else ([], [])
-        thresholds = compute_thresholds(start, intervals, seconds)
+        if who:
+            intervals, seconds = purchase_intervals(who, [(d - _EPOCH).days for d in days])
+            thresholds = compute_thresholds(start, intervals, seconds)
+        else:
+            thresholds = compute_thresholds(start, [], [])
         frozen = store.Frozen(breakpoints, thresholds)
         store.save_frozen(self.wh, tenant_id, frozen, self.clock.now())
         return frozen
@@ -261,6 +264,9 @@ class CustomersStep:
         report: dict[str, Any] = {"customers": len(payers), "repeat_buyers": repeat, "history_days": history_days}
         model = None
         if reason is None:
+            from ordersync.customers.clv import summarize  # numpy and scipy: only when a model is fitted
+            from ordersync.customers.clv_fit import fit as fit_clv
+
             summary = summarize(
                 [(f.money_first_day - _EPOCH).days for f in payers if f.money_first_day is not None],
                 [(f.money_last_day - _EPOCH).days for f in payers if f.money_last_day is not None],
@@ -276,7 +282,7 @@ class CustomersStep:
             sort_keys=True,
             default=str,
         )
-        version = "clv_" + __import__("hashlib").sha256(content.encode()).hexdigest()[:16]
+        version = "clv_" + hashlib.sha256(content.encode()).hexdigest()[:16]
         store.save_model(
             self.wh,
             tenant_id,

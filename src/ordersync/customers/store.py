@@ -11,7 +11,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from ordersync.customers.clv import ClvModel
+from ordersync.customers.clv_model import ClvModel
 from ordersync.customers.journey import JourneyThresholds, Stage
 from ordersync.customers.rfm import Breakpoints, Segment, Tracked
 from ordersync.customers.scoring import Clv, Profile, Rfm
