@@ -374,8 +374,10 @@ class Ordersync:
         return [event.public(name) for event, name in found]
 
     def deliver_customer_events(self, lock: AbstractContextManager[Any] | None = None) -> DeliverySummary:
-        """One delivery round of customer change events (`[customers] webhook_url_envs`)."""
-        self.upgrade()
+        """One delivery round of customer change events (`[customers] webhook_url_envs`); `lock` as
+        for deliver_notices."""
+        with lock if lock is not None else nullcontext():
+            self.upgrade()
         return self.customers.deliver(lock)
 
     def keep_customers(self, kind: RunKind = RunKind.STEP, tenant: str | None = None) -> list[CustomerRun]:

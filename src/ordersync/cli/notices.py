@@ -10,6 +10,7 @@ import typer
 from ordersync.cli.context import facade, guarded
 from ordersync.cli.options import JsonOpt, SomeTenantOpt, WarehouseOpt
 from ordersync.cli.output import console, print_below, print_json, print_table, short_time
+from ordersync.notify.webhooks import DeliverySummary
 from ordersync.outcomes import DeliveryState
 
 app = typer.Typer(
@@ -82,17 +83,23 @@ def send(
     as_json: JsonOpt = False,
     warehouse: WarehouseOpt = None,
 ) -> None:
-    """Deliver every notice due now. Exits 1 when a webhook was skipped (its variable not set) or an
-    attempt failed (it is retried with back-off)."""
+    """Deliver every revision notice due now, and the customers' change events when `[customers]
+    webhook_url_envs` names webhooks. Exits 1 when a webhook was skipped (its variable not set) or
+    an attempt failed (it is retried with back-off)."""
 
     def go() -> bool:
         with facade(warehouse, progress=False) as app_:
             summary = app_.deliver_notices()
+            events = app_.deliver_customer_events() if app_.settings.customers.webhook_url_envs else None
         if as_json:
-            print_json(summary.as_dict())
-            return summary.ok
+            print_json({**summary.as_dict(), **({"customer_events": events.as_dict()} if events else {})})
+            return summary.ok and (events is None or events.ok)
+        notices_ok = _shown(summary, "revision notices sent")
+        return (events is None or _shown(events, "customer event batches sent")) and notices_ok
+
+    def _shown(summary: DeliverySummary, title: str) -> bool:
         if summary.busy:
-            console.print("another process is delivering revision notices; nothing sent", markup=False)
+            console.print(f"another process is delivering {summary.what}; nothing sent", markup=False)
             return True
         if not summary.webhooks:
             console.print(
@@ -113,7 +120,7 @@ def send(
             }
             for w in summary.webhooks
         ]
-        print_table("revision notices sent", rows, below=("note",))
+        print_table(title, rows, below=("note",))
         return summary.ok
 
     if not go():

@@ -263,14 +263,17 @@ class Serve:
         """Revision notices, after each build and every NOTICES_EVERY_SECONDS for retries: the
         requests run outside the gate's lock; a failure is logged, never the build's."""
         try:
-            summary = self.app.deliver_notices(lock=self.gate.lock)
+            summaries = [self.app.deliver_notices(lock=self.gate.lock)]
+            if self.app.settings.customers.webhook_url_envs:
+                summaries.append(self.app.deliver_customer_events(lock=self.gate.lock))
         except Exception as exc:
-            log.error("delivering revision notices failed, they are retried: %s", scrub(f"{type(exc).__name__}: {exc}"))
+            log.error("delivering notices failed, they are retried: %s", scrub(f"{type(exc).__name__}: {exc}"))
             with self.gate.lock:
                 self.app.reconnect()
             return
-        if summary.delivered or not summary.ok:
-            log.info("%s", summary.line())
+        for summary in summaries:
+            if summary.delivered or not summary.ok:
+                log.info("%s", summary.line())
 
     def _hook_loop(self) -> None:
         last_try = 0.0

@@ -133,7 +133,10 @@ class Worker:
         """Every tick, after its build: what the build wrote, and retries that came due. A failure
         here is logged and never fails the tick (the notices wait in the outbox)."""
         try:
-            return self.app.deliver_notices().delivered
+            delivered = self.app.deliver_notices().delivered
+            if self.app.settings.customers.webhook_url_envs:
+                delivered += self.app.deliver_customer_events().delivered
+            return delivered
         except Exception as exc:
             log.error(
                 "delivering revision notices failed, the next tick retries: %s", scrub(f"{type(exc).__name__}: {exc}")
