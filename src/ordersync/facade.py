@@ -171,6 +171,7 @@ class Ordersync:
         timezone: str | None = None,
         frequency_hours: int | None = None,
         go_live_date: date | None = None,
+        country: str | None = None,
     ) -> Tenant:
         self.upgrade()
         return self.tenants.update(
@@ -179,6 +180,7 @@ class Ordersync:
             timezone=timezone,
             frequency_hours=frequency_hours,
             go_live_date=go_live_date,
+            country=country,
         )
 
     def set_tenant_enabled(self, name: str, enabled: bool) -> Tenant:

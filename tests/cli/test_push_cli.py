@@ -29,6 +29,10 @@ def test_push_store_tokens_and_settings(tmp_path: Path) -> None:
     assert changed.returncode == 0 and "Europe/Lisbon" in changed.stdout
     bad = ordersync(["tenants", "set", "app", "--change-capture", "feed"], tmp_path)
     assert bad.returncode != 0 and "offers no feed" in bad.stderr + bad.stdout
+    country = ordersync(["tenants", "set", "app", "--country", "ar"], tmp_path)
+    assert country.returncode == 0 and "country AR" in country.stdout
+    wrong = ordersync(["tenants", "set", "app", "--country", "Brazil"], tmp_path)
+    assert wrong.returncode != 0 and "two letters" in wrong.stderr + wrong.stdout
 
 
 def test_a_token_gets_its_own_budget_and_gives_it_back(tmp_path: Path) -> None:

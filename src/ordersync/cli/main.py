@@ -170,6 +170,9 @@ def tenants_set(
     timezone: Annotated[str | None, typer.Option(help="IANA time zone for order dates")] = None,
     frequency_hours: Annotated[int | None, typer.Option(help="hours between incremental syncs")] = None,
     go_live_date: Annotated[str | None, typer.Option(help="first day of history to sync (YYYY-MM-DD)")] = None,
+    country: Annotated[
+        str | None, typer.Option(help="country customers' documents and phones are read for, e.g. BR")
+    ] = None,
     warehouse: WarehouseOpt = None,
 ) -> None:
     """Change a tenant's settings; what is not given stays as it is."""
@@ -182,10 +185,11 @@ def tenants_set(
             timezone=timezone,
             frequency_hours=frequency_hours,
             go_live_date=live,
+            country=country,
         )
     console.print(
         f"tenant {t.tenant_name}: change capture {t.change_capture}, time zone {t.timezone}, "
-        f"every {t.sync_frequency_hours} h"
+        f"every {t.sync_frequency_hours} h" + (f", country {t.country}" if t.country else "")
     )
 
 

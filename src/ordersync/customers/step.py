@@ -135,7 +135,7 @@ class CustomersStep:
         first = st.initialised_at is None
         on = st.scoring_date if st.scoring_date is not None and run.kind is not RunKind.SWEEP else self._today(tenant)
         run.scoring_date = on
-        country = getattr(tenant, "country", None) or country_of_zone(tenant.timezone)
+        country = tenant.country or country_of_zone(tenant.timezone)
         whole = first or run.kind is not RunKind.STEP
         since = None if run.kind is RunKind.FULL else st.caught_up_to
         changed, high = history.changed_orders(self.wh, tid, since)

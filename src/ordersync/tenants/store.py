@@ -20,7 +20,7 @@ _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _COLUMNS = (
     "tenant_id, tenant_name, sync_enabled, sync_frequency_hours, last_sync_at, go_live_date, "
     "initial_sync_completed, is_active, platform, account, base_url, app_key_env, app_token_env, timezone, "
-    "coalesce(change_capture, 'none')"
+    "coalesce(change_capture, 'none'), country"
 )
 
 
@@ -41,6 +41,8 @@ class Tenant:
     app_token_env: str | None
     timezone: str
     change_capture: str = "none"
+    #: ISO 3166 alpha-2: the country documents and phones are read for (None: from the time zone)
+    country: str | None = None
 
     @property
     def pulls(self) -> bool:
@@ -162,6 +164,7 @@ class TenantStore:
         timezone: str | None = None,
         frequency_hours: int | None = None,
         go_live_date: date | None = None,
+        country: str | None = None,
     ) -> Tenant:
         """Change a tenant's settings; what is None stays as it is."""
         tenant = self.get(name)
@@ -186,6 +189,13 @@ class TenantStore:
             changes["sync_frequency_hours"] = frequency_hours
         if go_live_date is not None:
             changes["go_live_date"] = go_live_date
+        if country is not None:
+            code = country.strip().upper()
+            if not re.fullmatch(r"[A-Z]{2}", code):
+                raise ConfigError(
+                    f"--country {country[:20]!r} is not a country code: use ISO 3166's two letters, e.g. BR"
+                )
+            changes["country"] = code
         for column, value in changes.items():  # column names come from the code above, never from input
             self.wh.execute(f"UPDATE cdp.tenants SET {column} = ? WHERE tenant_id = ?", (value, tenant.tenant_id))
         return self.get(name)
