@@ -42,6 +42,8 @@ from ordersync.warehouse import Warehouse
 log = logging.getLogger("ordersync.customers")
 
 _EPOCH = date(1970, 1, 1)
+#: ISO 4217's "no currency": the main currency of a tenant without a purchase yet
+NO_CURRENCY = "XXX"
 
 
 class RunKind(StrEnum):
@@ -99,8 +101,9 @@ class CustomersStep:
         try:
             with self.wh.transaction():
                 self._run(tenant, run)
-                run.status = RunStatus.SUCCEEDED
-                self._record(tenant, run, started)
+                if run.status is RunStatus.RUNNING:  # a step with nothing to do is not recorded
+                    run.status = RunStatus.SUCCEEDED
+                    self._record(tenant, run, started)
         except Exception as exc:
             run.status, run.error = RunStatus.FAILED, str(exc)
             self._record(tenant, run, started)
@@ -146,11 +149,15 @@ class CustomersStep:
         linked = link(
             self.wh, tid, changed, vanished, keys=self.keys, country=country, max_platform_ids=self.cs.max_platform_ids
         )
-        currency = history.main_currency(self.wh, self.wh.dialect, self.settings.orders, tid)
+        # the period's parameters, main currency included: every customer of the period is scored
+        # with the same ones (frozen again only once a tenant without purchases has some)
         frozen = store.frozen_for(self.wh, tid, period_start(on, self.cs.rfm_period_days))
-        if frozen is None:
-            frozen = self._freeze(tid, on, currency)
-            whole = True
+        if frozen is None or frozen.breakpoints.customers == 0:
+            found = history.main_currency(self.wh, self.wh.dialect, self.settings.orders, tid)
+            if frozen is None or found is not None:
+                frozen = self._freeze(tid, on, found)
+                whole = True
+        currency = None if frozen.breakpoints.currency == NO_CURRENCY else frozen.breakpoints.currency
         if run.kind is RunKind.REFIT or store.latest_model(self.wh, tid) is None:
             self._refit(tid, on, currency)
             whole = True
@@ -226,7 +233,7 @@ class CustomersStep:
             start,
             [(on - f.last_purchase_day).days for f in buyers if f.last_purchase_day is not None],
             [float(f.window_revenue) for f in buyers],
-            currency=currency or "XXX",
+            currency=currency or NO_CURRENCY,
             window_days=self.cs.rfm_window_days,
             min_customers=self.cs.min_customers_for_quantiles,
         )
