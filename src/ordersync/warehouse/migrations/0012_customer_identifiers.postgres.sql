@@ -6,8 +6,11 @@
 -- jsonb cannot hold NUL: a payload holding the escape \u0000 is read with U+FFFE in its place, which
 -- is then dropped. A payload jsonb cannot read at all (a lone surrogate escape, a number past
 -- numeric's range) fails its chunk, which is done again a row at a time; such a row keeps no
--- identifiers (its payload is unchanged).
-CREATE FUNCTION pg_temp.identifier_text(v jsonb, nul_marked boolean) RETURNS text
+-- identifiers (its payload is unchanged). jsonb writes a number in exponent form (1e3) as its digits,
+-- which the parser does not take as a whole number: the one value read differently.
+--
+-- The two functions exist only while this migration runs (dropped at its end).
+CREATE FUNCTION cdp.landed_identifier_text(v jsonb, nul_marked boolean) RETURNS text
 LANGUAGE sql IMMUTABLE AS $$
     SELECT CASE WHEN length(t) <= 1000 THEN t END
     FROM (
@@ -24,7 +27,7 @@ LANGUAGE sql IMMUTABLE AS $$
     ) AS s
 $$;
 
-CREATE FUNCTION pg_temp.fill_identifiers(lo bigint, hi bigint) RETURNS void
+CREATE FUNCTION cdp.fill_landed_identifiers(lo bigint, hi bigint) RETURNS void
 LANGUAGE sql AS $$
     UPDATE cdp.orders_landing AS l
     SET customer_document = f.customer_document,
@@ -34,10 +37,10 @@ LANGUAGE sql AS $$
         SELECT
             tenant_id,
             landing_id,
-            pg_temp.identifier_text(c -> 'document', marked) AS customer_document,
-            pg_temp.identifier_text(CASE WHEN vtex THEN c -> 'documentType' ELSE c -> 'document_type' END, marked)
+            cdp.landed_identifier_text(c -> 'document', marked) AS customer_document,
+            cdp.landed_identifier_text(CASE WHEN vtex THEN c -> 'documentType' ELSE c -> 'document_type' END, marked)
                 AS customer_document_type,
-            pg_temp.identifier_text(c -> 'phone', marked) AS customer_phone
+            cdp.landed_identifier_text(c -> 'phone', marked) AS customer_phone
         FROM (
             SELECT
                 tenant_id,
@@ -75,11 +78,11 @@ BEGIN
     SELECT min(landing_id), max(landing_id) INTO lo, hi FROM cdp.orders_landing;
     WHILE lo <= hi LOOP
         BEGIN
-            PERFORM pg_temp.fill_identifiers(lo, lo + chunk - 1);
+            PERFORM cdp.fill_landed_identifiers(lo, lo + chunk - 1);
         EXCEPTION WHEN data_exception THEN
             FOR id IN SELECT landing_id FROM cdp.orders_landing WHERE landing_id BETWEEN lo AND lo + chunk - 1 LOOP
                 BEGIN
-                    PERFORM pg_temp.fill_identifiers(id, id);
+                    PERFORM cdp.fill_landed_identifiers(id, id);
                 EXCEPTION WHEN data_exception THEN
                     NULL;  -- this payload cannot be read as jsonb: no identifiers
                 END;
@@ -90,5 +93,5 @@ BEGIN
 END
 $$;
 
-DROP FUNCTION pg_temp.fill_identifiers(bigint, bigint);
-DROP FUNCTION pg_temp.identifier_text(jsonb, boolean);
+DROP FUNCTION cdp.fill_landed_identifiers(bigint, bigint);
+DROP FUNCTION cdp.landed_identifier_text(jsonb, boolean);
