@@ -34,11 +34,11 @@ FCT_COLUMNS: tuple[str, ...] = (
     "customer_id",
     "customer_email",
     "customer_name",
+    "payload_hash",
+    "landing_id",
     "customer_document",
     "customer_document_type",
     "customer_phone",
-    "payload_hash",
-    "landing_id",
     "order_key",
 )
 _FROM_LANDING = FCT_COLUMNS[:-1]

@@ -59,8 +59,8 @@ def test_failures_name_the_node_and_its_message(dbt_wh: DbtWarehouse) -> None:
     dbt_wh.wh.execute(
         "INSERT INTO cdp.fct_orders SELECT tenant_id, order_id || '-copy', event_time, event_ingested_at, "
         "order_date, creation_date, status, total_value, currency_code, sales_channel, customer_id, "
-        "customer_email, customer_name, customer_document, customer_document_type, customer_phone, payload_hash, "
-        "landing_id, order_key, built_at, replaced_order_date "
+        "customer_email, customer_name, payload_hash, landing_id, customer_document, customer_document_type, "
+        "customer_phone, order_key, built_at, replaced_order_date "
         "FROM cdp.fct_orders"
     )
     with pytest.raises(TransformError, match=r"unique_fct_orders_order_key fail"):

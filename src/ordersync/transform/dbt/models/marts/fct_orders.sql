@@ -172,11 +172,11 @@ latest as (
         customer_id,
         customer_email,
         customer_name,
+        payload_hash,
+        landing_id,
         customer_document,
         customer_document_type,
         customer_phone,
-        payload_hash,
-        landing_id,
         {{ dbt.concat(["cast(tenant_id as text)", "':'", "order_id"]) }} as order_key,
         -- which build wrote the row: the data tests check the rows of the latest build, so their
         -- cost follows what changed, not the size of the table
