@@ -104,6 +104,8 @@ class Cli:
                 KEY_ENV: APP_KEY,
                 TOKEN_ENV: APP_TOKEN,
                 "ORDERSYNC__DBT__STATE_DIR": str(workdir / "dbt"),
+                # one customer identity secret for every process of the trial, this one's included
+                "ORDERSYNC__CUSTOMERS__IDENTITY_KEY_FILE": str(workdir / "identity.key"),
                 "ORDERSYNC__SYNC__MAX_BACKOFF_SECONDS": "2",
                 # the simulator has no rate limit unless a trial sets one: pacing is the faults trial's
                 # subject, elsewhere it would only make each trial wait

@@ -68,6 +68,7 @@ def build(cli: Cli, result: TrialResult, what: str, *, in_process: bool = False)
     overrides: dict[str, Any] = {
         "warehouse": {"url": cli.warehouse_url},
         "dbt": {"state_dir": cli.env["ORDERSYNC__DBT__STATE_DIR"]},
+        "customers": {"identity_key_file": cli.env["ORDERSYNC__CUSTOMERS__IDENTITY_KEY_FILE"]},
     }
     if "ORDERSYNC__CLOCK" in cli.env:
         overrides["clock"] = cli.env["ORDERSYNC__CLOCK"]

@@ -85,7 +85,7 @@ def _as_before_identifiers(wh: Warehouse) -> None:
             wh.execute(f"ALTER TABLE cdp.{table} DROP COLUMN {column}")
     wh.execute("DROP TABLE cdp.pending_fills")
     wh.execute("DELETE FROM cdp.schema_migrations WHERE version = 12")
-    assert latest_version() == 12
+    assert latest_version() >= 12  # the later migrations stay applied: upgrade applies 0012 alone
 
 
 @pytest.mark.dbt

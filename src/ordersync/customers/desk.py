@@ -85,8 +85,10 @@ class CustomersDesk:
             kinds = [RunKind.STEP]
             try:
                 kinds += self.step().due(tenant)
-            except Exception:
-                log.exception("customers of %s: could not tell what is due", tenant.tenant_name)
+            except Exception as exc:
+                log.warning("customers of %s: not kept after this build: %s", tenant.tenant_name, exc)
+                done.append(CustomerRun(tenant.tenant_name, RunKind.STEP, status=RunStatus.FAILED, error=str(exc)))
+                continue
             for kind in kinds:
                 try:
                     run = self.run(tenant, kind)

@@ -375,7 +375,8 @@ class CustomersStep:
             rfm_rows.append(
                 (r.customer_key, *values, prev, seg.state.changed_at if seg else None, frozen_version, on, now)
             )
-        stale = [k for k in old_rfm if k not in {r.customer_key for r in scored.rfm} and k not in gone]
+        scored_keys, gone_keys = {r.customer_key for r in scored.rfm}, set(gone)
+        stale = [k for k in old_rfm if k not in scored_keys and k not in gone_keys]
         if stale:  # no purchase left: no scores
             wh.execute(
                 "DELETE FROM cdp.customer_rfm WHERE tenant_id = ? AND customer_key IN "
@@ -393,7 +394,8 @@ class CustomersStep:
             or not store.same(old_clv[c.customer_key][:6], store.clv_values(c))
             or old_clv[c.customer_key][6] != model_version
         ]
-        stale = [k for k in old_clv if k not in {c.customer_key for c in scored.clv} and k not in gone]
+        valued = {c.customer_key for c in scored.clv}
+        stale = [k for k in old_clv if k not in valued and k not in gone_keys]
         if stale:
             wh.execute(
                 "DELETE FROM cdp.customer_clv WHERE tenant_id = ? AND customer_key IN "

@@ -84,16 +84,20 @@ def upgrade(wh: Warehouse) -> list[Migration]:
         if done and max(done) > needed:
             raise _newer(wh, max(done), needed)
         applied: list[Migration] = []
-        for m in available(wh.dialect):
-            if m.version in done:
-                continue
-            with wh.transaction():
-                wh.run_script(m.sql)
-                wh.execute(
-                    "INSERT INTO cdp.schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-                    (m.version, m.name, datetime.now(UTC)),
-                )
-            applied.append(m)
+        pending = [m for m in available(wh.dialect) if m.version not in done]
+        if not pending:
+            return applied
+        # a migration may read every landed payload: DuckDB's default memory limit while they run,
+        # the process's own set back exactly afterwards (as for a build)
+        with wh.building():
+            for m in pending:
+                with wh.transaction():
+                    wh.run_script(m.sql)
+                    wh.execute(
+                        "INSERT INTO cdp.schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                        (m.version, m.name, datetime.now(UTC)),
+                    )
+                applied.append(m)
         return applied
 
 

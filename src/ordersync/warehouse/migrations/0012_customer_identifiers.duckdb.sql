@@ -4,13 +4,8 @@
 -- anything else is no identifier. A VTEX body (it has orderId) carries them in clientProfileData, a
 -- pushed event in customer. A payload DuckDB's JSON reader refuses (a lone surrogate escape) keeps
 -- no identifiers; its row is otherwise unchanged. With a key given twice DuckDB reads the first.
--- Reading payloads needs more than landing's buffer pool (48 MB by default): the limit is raised to
--- 256 MB while this runs (unless it is already counted in GiB), then set back.
-SET VARIABLE ordersync_memory_limit = current_setting('memory_limit');
-SET memory_limit = CASE
-    WHEN getvariable('ordersync_memory_limit') SIMILAR TO '[0-9.]+ (GiB|TiB)' THEN getvariable('ordersync_memory_limit')
-    ELSE '256MB'
-END;
+-- Reading payloads needs more than landing's buffer pool (48 MB by default): migrations run with
+-- DuckDB's default memory limit, as builds do (migrate.upgrade), and the process's is set back after.
 
 CREATE OR REPLACE TEMP MACRO identifier_kept(t) AS CASE WHEN length(t) <= 1000 THEN t END;
 CREATE OR REPLACE TEMP MACRO identifier_trimmed(t) AS
@@ -59,5 +54,3 @@ WHERE f.tenant_id = l.tenant_id
 DROP MACRO identifier_text;
 DROP MACRO identifier_trimmed;
 DROP MACRO identifier_kept;
-SET memory_limit = getvariable('ordersync_memory_limit');
-RESET VARIABLE ordersync_memory_limit;
