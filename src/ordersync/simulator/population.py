@@ -29,8 +29,8 @@ NO_DOCUMENT = 16
 NO_PHONE = 32
 PHONE_FORMAT = 64
 
-_QUADRATURE_POINTS = 2000
-_INTEGRAL_POINTS = 400
+_QUADRATURE_POINTS = 500
+_INTEGRAL_POINTS = 65
 _BLOCK = 1 << 20
 
 
@@ -172,21 +172,27 @@ class StorePopulation:
         self.rate = arrival_rate(params, orders_per_day, history_days)
         rng = self.rng
         # Day one: those who arrived while the store was open before the history and have not left.
-        # Alive after tau days with probability exp(-lambda p tau); the next purchase is memoryless.
+        # Given lambda, one is still there tau days after arriving with probability exp(-lambda p tau),
+        # so (alpha / (alpha + p tau))**r given p alone, and then lambda ~ Gamma(r, alpha + p tau):
+        # rates are drawn for those who stayed only. The next purchase is memoryless.
         left = int(rng.poisson(self.rate * params.open_days))
         parts: list[tuple[NDArray[np.float64], ...]] = []
         while left > 0 or not parts:  # in blocks: a big store's past customers need not all be in memory
             n0 = min(left, _BLOCK)
             left -= n0
-            rate, dropout, nu = draw_traits(rng, n0, params)
-            tau = rng.random(n0) * params.open_days
-            alive = rng.random(n0) < np.exp(-rate * dropout * tau)
-            parts.append((rate[alive], dropout[alive], nu[alive]))
+            dropout = rng.beta(params.a, params.b, n0)
+            exposure = params.alpha + dropout * rng.random(n0) * params.open_days
+            stayed = rng.random(n0) < (params.alpha / exposure) ** params.r
+            dropout, exposure = dropout[stayed], exposure[stayed]
+            rate = np.asarray(rng.standard_gamma(params.r, dropout.shape[0]) / exposure, dtype=np.float64)
+            nu = np.asarray(rng.standard_gamma(params.q, dropout.shape[0]) / params.gamma, dtype=np.float64)
+            parts.append((rate, dropout, nu))
         self.lam, self.dropout, self.nu = (np.concatenate([part[i] for part in parts]) for i in range(3))
         self.next = rng.standard_exponential(self.lam.shape[0]) / self.lam
         self.ids = np.arange(self.lam.shape[0], dtype=np.uint32)
         self.persons = int(self.lam.shape[0])  # person numbers handed out so far
         self.now = 0.0  # operational days since the history began
+        self.gone = 0  # customers who left but are still in the arrays (their next purchase is inf)
 
     def step(self, length: float) -> Purchases:
         """The purchases of the next `length` operational days."""
@@ -215,10 +221,11 @@ class StorePopulation:
             leaves = rng.random(due.size) < self.dropout[due]
             t = t + rng.standard_exponential(due.size) / self.lam[due]
             self.next[due] = np.where(leaves, np.inf, t)
+            self.gone += int(np.count_nonzero(leaves))
             due = due[~leaves & (t < end)]
-        gone = np.isinf(self.next)
-        if gone.any():
-            keep = ~gone
+        if self.gone * 8 > self.next.shape[0]:  # compact now and then: the gone are never due again
+            keep = ~np.isinf(self.next)
+            self.gone = 0
             self.lam, self.dropout, self.nu = self.lam[keep], self.dropout[keep], self.nu[keep]
             self.ids, self.next = self.ids[keep], self.next[keep]
         self.now = end
