@@ -120,7 +120,7 @@ def test_an_order_names_its_person_by_what_it_carries(bits: int, number: int, hx
 
 
 def test_people_of_a_store_never_share_a_document_or_a_phone() -> None:
-    people = [customer(5, n) for n in range(20_000)]
+    people = [customer(5, n) for n in range(10_000)]
     for attr in ("document", "phone", "email", "user_profile_id"):
         assert len({getattr(p, attr) for p in people}) == len(people), attr
 
@@ -130,7 +130,7 @@ def test_rendered_orders_carry_part_of_their_persons_identifiers() -> None:
     cat.ensure(DAY * DAY_US)
     renderer = OrderRenderer(cat)
     seen: dict[str, int] = dict.fromkeys(("guest", "masked", "anonymous", "no_document", "no_phone", "formatted"), 0)
-    rows = range(0, len(cat), 5)
+    rows = range(0, len(cat), 9)
     for row in rows:
         profile = orjson.loads(renderer.render(order_view(cat, row, DAY * DAY_US)))["clientProfileData"]
         person = customer(cat.salt, cat.person_of(row))
@@ -194,5 +194,5 @@ def test_purchase_histories_are_sorted_cohorts_with_repeat_buyers() -> None:
     firsts = days[np.r_[0, np.nonzero(np.diff(customers))[0] + 1]]
     assert firsts.max() < 365 / 2
     repeaters = np.bincount(customers) > 1
-    assert 0.3 < repeaters.mean() < 0.95
+    assert 0.5 < repeaters.mean() < 0.99  # nobody leaves before a first repeat purchase, so most make one
     assert abs(values.mean() / PARAMS.mean_spend - 1) < 0.1

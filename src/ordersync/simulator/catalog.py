@@ -1,4 +1,6 @@
-"""A store's orders as numpy columns: generated a day at a time, deterministic from (seed, account).
+"""A store's orders as numpy columns: generated a day at a time, deterministic from (seed, account, first
+day of history): who buys on a day, and for how much, comes from the store's population of customers
+(population.py), stepped a day at a time from the history's first day.
 
 Orders are never Python objects here. Each column holds one value per order, rows sorted by creation
 time. Get-order, the list and the truth endpoint all evaluate the same columns at an instant, so they
