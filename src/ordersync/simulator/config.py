@@ -50,13 +50,14 @@ class PopulationParams:
     per day (shape r, rate alpha), and after each repeat purchase they leave for good with probability
     p ~ Beta(a, b). Each customer's purchases are worth Gamma(p, nu) (shape p, rate nu) with
     nu ~ Gamma(q, gamma): a mean spend of p * gamma / (q - 1) in the store's currency. The defaults
-    sit in the ranges measured on real stores: about one purchase every 15 days while active, most
-    customers gone after a few purchases, 120 BRL per order on average. The store opened `open_days`
-    before its history starts: the customers it won by then are there on day one.
+    sit in the ranges measured on real stores: one purchase every two months or so while active (few
+    people buy twice a day, so purchase days count purchases), most customers gone after a few
+    purchases, 120 BRL per order on average. The store opened `open_days` before its history starts:
+    the customers it won by then are there on day one.
     """
 
     r: float = 0.9
-    alpha: float = 14.0
+    alpha: float = 60.0
     a: float = 0.6
     b: float = 4.0
     p: float = 4.0
