@@ -114,7 +114,7 @@ def duck_url(tmp_path: Path) -> Iterator[str]:
     yield str(tmp_path / "incremental.duckdb")
 
 
-@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(batches=batches)
 def test_steps_after_random_batches_end_where_a_full_recompute_finds_nothing(
     batches: list[list[dict[str, Any]]], tmp_path_factory: pytest.TempPathFactory

@@ -20,7 +20,6 @@ from ordersync.customers.keys import IdentityKeys
 from ordersync.customers.resolve import OrderIdentity, Resolution, resolve
 from ordersync.warehouse import Warehouse
 
-
 #: Orders moved at once past which PostgreSQL's statistics of the customers' tables are refreshed.
 ANALYZE_AFTER = 500
 

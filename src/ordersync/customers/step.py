@@ -29,6 +29,7 @@ from ordersync.customers import history, store
 from ordersync.customers.clv_model import TimeUnit, readiness
 from ordersync.customers.events import Event, EventKind
 from ordersync.customers.events import write as write_events
+from ordersync.customers.history import Facts
 from ordersync.customers.identifiers import country_of_zone
 from ordersync.customers.journey import compute_thresholds, purchase_intervals
 from ordersync.customers.keys import IdentityKeys
@@ -90,6 +91,8 @@ class CustomersStep:
         self.cs = settings.customers
         self.clock = clock
         self.keys = keys
+        #: every customer's facts of the run under way, by (tenant, date, currency)
+        self._whole: dict[tuple[int, date, str | None], list[Facts]] = {}
 
     # -- entry points -------------------------------------------------------------------------------
 
@@ -133,6 +136,7 @@ class CustomersStep:
         return self.clock.now().astimezone(tenant.tz).date()
 
     def _run(self, tenant: Tenant, run: CustomerRun) -> None:
+        self._whole = {}
         tid = tenant.tenant_id
         st = store.state(self.wh, tid)
         first = st.initialised_at is None
@@ -163,16 +167,7 @@ class CustomersStep:
             whole = True
         model = store.latest_model(self.wh, tid)
         keys = None if whole else sorted(linked.dirty)
-        facts = history.facts(
-            self.wh,
-            self.wh.dialect,
-            self.settings.orders,
-            tid,
-            keys=keys,
-            scoring_date=on,
-            window_days=self.cs.rfm_window_days,
-            currency=currency,
-        )
+        facts = self._facts(tid, on, currency, keys)
         scored = score(
             facts,
             on,
@@ -204,10 +199,31 @@ class CustomersStep:
                 else st.caught_up_to,
                 scoring_date=on,
                 last_sweep_date=on if run.kind is RunKind.SWEEP else st.last_sweep_date,
-                last_full_at=now if run.kind is RunKind.FULL else st.last_full_at,
+                # a tenant's first computation is a full one: the next is due full_recompute_days on
+                last_full_at=now if run.kind is RunKind.FULL or first else st.last_full_at,
                 initialised_at=st.initialised_at or now,
             ),
         )
+
+    def _facts(self, tenant_id: int, on: date, currency: str | None, keys: list[str] | None = None) -> list[Facts]:
+        """The customers' aggregates at `on`; every customer's are read once a run (freezing,
+        fitting and scoring a whole tenant share them)."""
+        memo = (tenant_id, on, currency)
+        if keys is None and memo in self._whole:
+            return self._whole[memo]
+        found = history.facts(
+            self.wh,
+            self.wh.dialect,
+            self.settings.orders,
+            tenant_id,
+            keys=keys,
+            scoring_date=on,
+            window_days=self.cs.rfm_window_days,
+            currency=currency,
+        )
+        if keys is None:
+            self._whole = {memo: found}
+        return found
 
     def _all_keys(self, tenant_id: int) -> set[str]:
         rows = self.wh.query("SELECT customer_key FROM cdp.customer_profiles WHERE tenant_id = ?", (tenant_id,))
@@ -218,16 +234,7 @@ class CustomersStep:
     def _freeze(self, tenant_id: int, on: date, currency: str | None) -> store.Frozen:
         """The period's breakpoints and thresholds, from every customer with a purchase, at `on`."""
         start = period_start(on, self.cs.rfm_period_days)
-        facts = history.facts(
-            self.wh,
-            self.wh.dialect,
-            self.settings.orders,
-            tenant_id,
-            keys=None,
-            scoring_date=on,
-            window_days=self.cs.rfm_window_days,
-            currency=currency,
-        )
+        facts = self._facts(tenant_id, on, currency)
         buyers = [f for f in facts if f.last_purchase_day is not None]
         breakpoints = compute_breakpoints(
             start,
@@ -251,16 +258,7 @@ class CustomersStep:
         """Fit the tenant's CLV model on its history up to `on` (calibration ends there), or record
         why it cannot be fitted yet."""
         unit = TimeUnit(self.cs.time_unit)
-        facts = history.facts(
-            self.wh,
-            self.wh.dialect,
-            self.settings.orders,
-            tenant_id,
-            keys=None,
-            scoring_date=on,
-            window_days=self.cs.rfm_window_days,
-            currency=currency,
-        )
+        facts = self._facts(tenant_id, on, currency)
         payers = [f for f in facts if f.money_first_day is not None and f.money_last_day is not None]
         first_day = min((f.money_first_day for f in payers if f.money_first_day is not None), default=on)
         history_days = (on - first_day).days
