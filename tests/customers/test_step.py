@@ -27,7 +27,11 @@ NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
 
 @pytest.fixture
 def app(warehouse_url: str, tmp_path: Path) -> Iterator[Ordersync]:
-    overrides = {"warehouse": {"url": warehouse_url}, "dbt": {"state_dir": str(tmp_path / "dbt")}}
+    overrides = {
+        "warehouse": {"url": warehouse_url},
+        "dbt": {"state_dir": str(tmp_path / "dbt")},
+        "customers": {"enabled": True},
+    }
     with Ordersync(load_settings(overrides=overrides), clock=ManualClock(NOW)) as app:
         app.add_tenant("shop", platform="push", account=None, base_url=None, app_key_env=None, app_token_env=None)
         yield app

@@ -27,7 +27,7 @@ from support.sim import fct_rows, follow, make_config, register, settings_for, t
 pytestmark = [pytest.mark.integration, pytest.mark.dbt]
 ACCOUNT = "shop"
 #: 150 orders a day with this seed edit items of two orders in the window without a status change.
-SEED = 5
+SEED = 18
 WINDOW_SECONDS = 3 * 3600
 
 Rows = set[tuple[str, str | None, int]]
