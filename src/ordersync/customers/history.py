@@ -86,18 +86,6 @@ def changed_orders(wh: Warehouse, tenant_id: int, since: datetime | None) -> tup
     return [OrderIds(*r[:-1]) for r in rows], high
 
 
-def orders_by_id(wh: Warehouse, tenant_id: int, order_ids: Sequence[str]) -> list[OrderIds]:
-    """The current identifiers of these orders (those still in fct_orders)."""
-    if not order_ids:
-        return []
-    rows = wh.query(
-        f"SELECT f.order_id, f.creation_date, {_ids_sql('f')} FROM cdp.fct_orders f "
-        "WHERE f.tenant_id = ? AND f.order_id IN (SELECT unnest(CAST(? AS TEXT[])))",
-        (tenant_id, list(order_ids)),
-    )
-    return [OrderIds(*r) for r in rows]
-
-
 def vanished_orders(wh: Warehouse, tenant_id: int) -> list[str]:
     """Orders the customers map holds that fct_orders no longer does (every version withdrawn)."""
     rows = wh.query(
