@@ -22,6 +22,7 @@ from ordersync.coordination.leases import LeaseKeeper, holder_name
 from ordersync.customers import answers
 from ordersync.customers import events as customer_events
 from ordersync.customers.desk import CustomersDesk
+from ordersync.customers.forget import Forgotten
 from ordersync.customers.step import CustomerRun, RunKind
 from ordersync.errors import NotFoundError
 from ordersync.land import Lander, LandResult, withdrawals
@@ -356,6 +357,13 @@ class Ordersync:
         tid = self.tenants.get(tenant).tenant_id
         found = key if key is not None else answers.key_by_email(self.wh, tid, email or "")
         return answers.show(self.wh, tid, found)
+
+    def forget_customer(
+        self, tenant: str, *, by: str, key: str | None = None, email: str | None = None, document: str | None = None
+    ) -> Forgotten:
+        """Take one person out of the tenant's data (customers/forget.py)."""
+        self.upgrade()
+        return self.customers.forget(self.tenants.get(tenant), by=by, key=key, email=email, document=document)
 
     def customer_models(self, tenant: str | None = None) -> list[dict[str, Any]]:
         """Each tenant's CLV model as last fitted (or why it is not fitted)."""

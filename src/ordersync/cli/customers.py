@@ -158,3 +158,25 @@ def events(
         print_json(rows)
     else:
         print_table("customer events", rows)
+
+
+@app.command("forget")
+@guarded
+def forget(
+    tenant: TenantOpt,
+    by: Annotated[str, typer.Option("--by", help="who asked for it: recorded with the key")],
+    email: Annotated[str | None, typer.Option(help="the person, by an email of theirs")] = None,
+    document: Annotated[str | None, typer.Option(help="the person, by a document of theirs (CPF, CNPJ, ...)")] = None,
+    key: Annotated[str | None, typer.Option(help="the person, by their customer key (cus_...)")] = None,
+    as_json: JsonOpt = False,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Take one person out: identifiers, profile, scores and events deleted; their orders' landed
+    versions, fct_orders rows, plan versions and quarantined records redacted; later versions
+    redacted as they land. Recorded by key alone."""
+    with facade(warehouse) as os_:
+        done = os_.forget_customer(tenant, by=by, key=key, email=email, document=document)
+    if as_json:
+        print_json(done.as_dict())
+        return
+    print_table("forgotten", [{"field": k, "value": v} for k, v in done.as_dict().items()])

@@ -5,17 +5,19 @@ The facade holds one and delegates to it."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from ordersync.clock import Clock
 from ordersync.config import Settings
 from ordersync.coordination.leases import LeaseKeeper
 from ordersync.customers.events import EventSender
+from ordersync.customers.forget import Forgotten, find_key, forget, identifier_given
+from ordersync.customers.identifiers import country_of_zone
 from ordersync.customers.keys import IdentityKeys, check_fingerprint, load_identity_keys
 from ordersync.customers.step import CustomerRun, CustomersStep, RunKind
-from ordersync.errors import TenantBusyError
+from ordersync.errors import ConfigError, TenantBusyError
 from ordersync.notify.webhooks import DeliverySummary
 from ordersync.outcomes import RunStatus
 from ordersync.tenants import Tenant
@@ -64,16 +66,37 @@ class CustomersDesk:
     def step(self) -> CustomersStep:
         return CustomersStep(self.wh, self.settings, self.clock, self.keys())
 
-    def run(self, tenant: Tenant, kind: RunKind = RunKind.STEP) -> CustomerRun:
-        """One run of the tenant's customers under its lease; TenantBusyError when another process has it."""
+    @contextmanager
+    def _leased(self, tenant: Tenant) -> Iterator[None]:
+        """The tenant's `customers` lease held; TenantBusyError when another process has it."""
         keeper = self._leases()
         lease = keeper.acquire(tenant.tenant_id, CUSTOMERS)
         if lease is None:
             raise TenantBusyError(f"another process is keeping {tenant.tenant_name}'s customers; try again shortly")
         try:
-            return self.step().run(tenant, kind)
+            yield
         finally:
             keeper.release(lease)
+
+    def run(self, tenant: Tenant, kind: RunKind = RunKind.STEP) -> CustomerRun:
+        """One run of the tenant's customers under its lease."""
+        with self._leased(tenant):
+            return self.step().run(tenant, kind)
+
+    def forget(
+        self, tenant: Tenant, *, by: str, key: str | None = None, email: str | None = None, document: str | None = None
+    ) -> Forgotten:
+        """Take one person out of the tenant's data (customers/forget.py), named by exactly one of
+        their key, an email or a document, under the tenant's lease."""
+        if sum(v is not None for v in (key, email, document)) != 1:
+            raise ConfigError("name the person by exactly one of --key, --email or --document")
+        if not by.strip():
+            raise ConfigError("--by must name who asked for it (it is recorded with the key)")
+        country = tenant.country or country_of_zone(tenant.timezone)
+        if key is None:
+            key = find_key(self.wh, tenant.tenant_id, identifier_given(email, document, country))
+        with self._leased(tenant):
+            return forget(self.wh, tenant.tenant_id, tenant.tenant_name, key, by.strip(), self.clock.now())
 
     def after_build(self, tenants: Sequence[Tenant]) -> list[CustomerRun]:
         """Keep every tenant's customers after a successful build, then what the clock asks (sweep,

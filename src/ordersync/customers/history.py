@@ -73,17 +73,21 @@ def _ids_sql(alias: str) -> str:
 
 def changed_orders(wh: Warehouse, tenant_id: int, since: datetime | None) -> tuple[list[OrderIds], datetime | None]:
     """The orders builds wrote since `since` (their `built_at`; all when None), and the newest
-    `built_at` among them (the step's next watermark)."""
+    `built_at` among them (the step's next watermark). Orders whose person was forgotten are none
+    of any customer's (customers/forget.py)."""
     where, params = "f.tenant_id = ?", list[Any]([tenant_id])
     if since is not None:
         where += " AND f.built_at > ?"
         params.append(since)
     rows = wh.query(
-        f"SELECT f.order_id, f.creation_date, {_ids_sql('f')}, f.built_at FROM cdp.fct_orders f WHERE {where}",
+        f"SELECT f.order_id, f.creation_date, {_ids_sql('f')}, f.built_at, g.order_id IS NOT NULL "
+        "FROM cdp.fct_orders f LEFT JOIN cdp.forgotten_orders g "
+        "ON g.tenant_id = f.tenant_id AND g.order_id = f.order_id "
+        f"WHERE {where}",
         params,
     )
-    high = max((r[-1] for r in rows), default=None)
-    return [OrderIds(*r[:-1]) for r in rows], high
+    high = max((r[-2] for r in rows), default=None)
+    return [OrderIds(*r[:-2]) for r in rows if not r[-1]], high
 
 
 def vanished_orders(wh: Warehouse, tenant_id: int) -> list[str]:

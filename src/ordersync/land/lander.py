@@ -14,6 +14,7 @@ from ordersync.clock import Clock
 from ordersync.errors import BadRecordError
 from ordersync.land import ledger
 from ordersync.land.records import Version, as_bytes, order_id_of, parse_order, payload_hash
+from ordersync.land.redaction import forgotten_among, redact_version
 from ordersync.text import NUL, storable
 from ordersync.warehouse import Warehouse
 
@@ -138,9 +139,13 @@ class Lander:
         A call that lands anything records one batch in the landing ledger (land/ledger.py), in the
         same transaction as its rows, and stamps the batch's id on them."""
         now = self.clock.now()
-        rows = [_row(tenant_id, v, now, source, run_id) for v in versions]
-        if not rows:
+        batch = list(versions)
+        if not batch:
             return 0
+        forgotten = forgotten_among(self.wh, tenant_id, [v.order_id for v in batch])
+        if forgotten:  # `customers forget` took these orders' person out: later versions land without them
+            batch = [redact_version(v) if v.order_id in forgotten else v for v in batch]
+        rows = [_row(tenant_id, v, now, source, run_id) for v in batch]
         # Its own (nested) transaction too, so that a caller in autocommit never leaves rows
         # committed without their batch.
         with self.wh.transaction():
