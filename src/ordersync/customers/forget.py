@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
+from ordersync.customers import store
 from ordersync.customers.identifiers import Identifier, document_identifier, email_identifier
 from ordersync.errors import NotFoundError
 from ordersync.land.lander import decode_raw, encode_raw
@@ -99,7 +100,7 @@ def forget(wh: Warehouse, tenant_id: int, tenant_name: str, key: str, by: str, n
         wh.execute(f"DELETE FROM cdp.customer_identifiers {where}", theirs)
         wh.execute("DELETE FROM cdp.customer_orders WHERE tenant_id = ? AND customer_key = ?", (tenant_id, key))
         for table in _KEYED:
-            wh.execute(f"DELETE FROM cdp.{table} WHERE tenant_id = ? AND customer_key = ?", (tenant_id, key))
+            store.delete_rows(wh, tenant_id, table, [key])
         wh.execute(
             "DELETE FROM cdp.customer_links WHERE tenant_id = ? AND (surviving_key = ? OR other_keys LIKE ?)",
             (tenant_id, key, f"%{key}%"),

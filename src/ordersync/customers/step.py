@@ -375,12 +375,7 @@ class CustomersStep:
             )
         scored_keys, gone_keys = {r.customer_key for r in scored.rfm}, set(gone)
         stale = [k for k in old_rfm if k not in scored_keys and k not in gone_keys]
-        if stale:  # no purchase left: no scores
-            wh.execute(
-                "DELETE FROM cdp.customer_rfm WHERE tenant_id = ? AND customer_key IN "
-                "(SELECT unnest(CAST(? AS TEXT[])))",
-                (tenant_id, stale),
-            )
+        store.delete_rows(wh, tenant_id, "customer_rfm", stale)  # no purchase left: no scores
         store.replace(wh, tenant_id, "customer_rfm", _RFM_TYPES, rfm_rows)
         changes += len(rfm_rows) + len(stale)
 
@@ -394,12 +389,7 @@ class CustomersStep:
         ]
         valued = {c.customer_key for c in scored.clv}
         stale = [k for k in old_clv if k not in valued and k not in gone_keys]
-        if stale:
-            wh.execute(
-                "DELETE FROM cdp.customer_clv WHERE tenant_id = ? AND customer_key IN "
-                "(SELECT unnest(CAST(? AS TEXT[])))",
-                (tenant_id, stale),
-            )
+        store.delete_rows(wh, tenant_id, "customer_clv", stale)
         store.replace(wh, tenant_id, "customer_clv", _CLV_TYPES, clv_rows)
         changes += len(clv_rows) + len(stale)
 

@@ -211,15 +211,19 @@ def same(stored: tuple[Any, ...], new: tuple[Any, ...]) -> bool:
     return True
 
 
-def delete_keys(wh: Warehouse, tenant_id: int, keys: Sequence[str]) -> None:
-    """Forget customers that no longer exist (absorbed by a merge, every order gone)."""
-    if not keys:
-        return
-    for table in ("customer_profiles", "customer_rfm", "customer_clv", "customer_journey"):
+def delete_rows(wh: Warehouse, tenant_id: int, table: str, keys: Sequence[str]) -> None:
+    """Delete customers' rows of `table`."""
+    if keys:
         wh.execute(
             f"DELETE FROM cdp.{table} WHERE tenant_id = ? AND customer_key IN (SELECT unnest(CAST(? AS TEXT[])))",
             (tenant_id, list(keys)),
         )
+
+
+def delete_keys(wh: Warehouse, tenant_id: int, keys: Sequence[str]) -> None:
+    """Drop customers that no longer exist (absorbed by a merge, every order gone)."""
+    for table in ("customer_profiles", "customer_rfm", "customer_clv", "customer_journey"):
+        delete_rows(wh, tenant_id, table, keys)
 
 
 def replace(
@@ -231,11 +235,7 @@ def replace(
         return
     names = ", ".join(n for n, _ in columns)
     arrays = ", ".join(f"unnest(CAST(? AS {t}[]))" for _, t in columns)
-    keys = [r[0] for r in rows]
-    wh.execute(
-        f"DELETE FROM cdp.{table} WHERE tenant_id = ? AND customer_key IN (SELECT unnest(CAST(? AS TEXT[])))",
-        (tenant_id, keys),
-    )
+    delete_rows(wh, tenant_id, table, [r[0] for r in rows])
     wh.execute(
         f"INSERT INTO cdp.{table} (tenant_id, {names}) SELECT ?, {arrays}",
         (tenant_id, *[[r[i] for r in rows] for i in range(len(columns))]),
