@@ -6,19 +6,24 @@ is used so that a command loads only what it needs. The rooms' order itself is c
 from __future__ import annotations
 
 import ast
+import tomllib
 from pathlib import Path
 
 import ordersync
 
 SRC = Path(ordersync.__file__).parent
-#: packages a function may import: heavy ones, and the modules whose import loads one
-HEAVY = ("numpy", "scipy", "dbt", "duckdb", "psycopg", "pyarrow", "fastapi", "uvicorn")
+#: what ruff bans at module level (pyproject.toml, TID253): the heavy packages and the modules of
+#: ours that load one, the only imports a function may make
+_BANNED = tomllib.loads((SRC.parents[1] / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["ruff"]["lint"][
+    "flake8-tidy-imports"
+]["banned-module-level-imports"]
+HEAVY = tuple(m for m in _BANNED if not m.startswith("ordersync"))
+#: and modules whose import loads a heavy package without being banned themselves
 LOADS_HEAVY = (
-    "ordersync.simulator",
+    *(m for m in _BANNED if m.startswith("ordersync")),
     "ordersync.serve.process",
     "ordersync.warehouse.duckdb",
     "ordersync.warehouse.postgres",
-    "ordersync.customers.clv",
 )
 
 

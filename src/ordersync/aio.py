@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-import uvloop
-
 T = TypeVar("T")
 
 
 def run_async(coro: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine on uvloop (several times faster for many small HTTP requests)."""
+    import uvloop  # kept off start-up: only commands that go on the network load it
+
     return uvloop.run(coro)

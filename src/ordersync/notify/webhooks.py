@@ -27,17 +27,18 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
-import aiohttp
-import uvloop
-
+from ordersync.aio import run_async
 from ordersync.clock import Clock
 from ordersync.errors import WarehouseError
 from ordersync.secrets import register_secret, scrub
 from ordersync.sources.http.retry import MAX_BACKOFF_SECONDS, backoff, parse_retry_after
 from ordersync.warehouse import Warehouse
 from ordersync.warehouse.locks import LockKey, try_session_lock
+
+if TYPE_CHECKING:
+    import aiohttp
 
 log = logging.getLogger("ordersync.notify")
 
@@ -262,7 +263,7 @@ class WebhookSender(Generic[T]):
                 return summary
             rounds = [WebhookRound(h.name, h.format) for h in hooks]
             summary.webhooks[:0] = rounds
-            uvloop.run(self._send_all(hooks, rounds, limit))
+            run_async(self._send_all(hooks, rounds, limit))
         self._count_waiting(summary)
         return summary
 
@@ -292,6 +293,8 @@ class WebhookSender(Generic[T]):
 
     # -- sending ----------------------------------------------------------------------------------
     async def _send_all(self, hooks: list[Webhook], rounds: list[WebhookRound], limit: int) -> None:
+        import aiohttp  # kept off start-up: only a delivery round loads it
+
         timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_SECONDS, connect=CONNECT_TIMEOUT_SECONDS)
         async with aiohttp.ClientSession(timeout=timeout, headers={"User-Agent": "ordersync"}) as session:
             for hook, rnd in zip(hooks, rounds, strict=True):
@@ -307,6 +310,8 @@ class WebhookSender(Generic[T]):
     async def post(
         self, session: aiohttp.ClientSession, hook: Webhook, data: bytes, headers: Mapping[str, str]
     ) -> Outcome:
+        import aiohttp
+
         sent = {"Content-Type": "application/json", **headers}
         try:
             async with session.post(hook.url, data=data, headers=sent, allow_redirects=False) as resp:

@@ -14,8 +14,6 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-import jinja2
-
 from ordersync.config import OrdersSettings
 
 # Read as package data through the top package: importing ordersync.transform would load the stage.
@@ -46,6 +44,8 @@ def _module(file: str, dialect: str, build_vars: str) -> Any:
 
     def build_var(name: str, default: Any = None) -> Any:
         return values.get(name, default)
+
+    import jinja2  # kept off start-up: only commands that render a macro load it
 
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, extensions=["jinja2.ext.do"])
     template = env.from_string(

@@ -15,9 +15,8 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import aiohttp
 import orjson
 from pydantic import SecretStr
 from yarl import URL
@@ -25,6 +24,9 @@ from yarl import URL
 from ordersync.errors import MalformedBodyError, NotFoundError, SourceError, TransientSourceError
 from ordersync.sources.http.pacing import Pacer
 from ordersync.sources.http.retry import RETRIABLE_STATUSES, RetryPolicy, parse_retry_after
+
+if TYPE_CHECKING:
+    import aiohttp
 
 logger = logging.getLogger("ordersync.sources.http")
 
@@ -109,6 +111,8 @@ class Transport:
     async def open(self) -> None:
         if self._session is not None:
             raise RuntimeError("the client is already open")
+        import aiohttp  # kept off start-up: only commands that go on the network load it
+
         key, token = (c.get_secret_value() for c in self._credentials)
         headers = {
             "X-VTEX-API-AppKey": key,
@@ -142,6 +146,8 @@ class Transport:
     ) -> tuple[bytes, T]:
         """As get_json, with any method and a JSON request body; only for requests that are safe
         to repeat (a retry sends the body again)."""
+        import aiohttp
+
         session = self._session
         if session is None:
             raise RuntimeError("use the client inside `async with`")
