@@ -28,6 +28,9 @@ from ordersync.warehouse import Warehouse, open_warehouse
 from ordersync.warehouse.migrate import upgrade
 from support import dbt_parse, properties  # noqa: F401  (properties registers and loads the hypothesis profile)
 
+TESTS = Path(__file__).resolve().parent
+#: put on the PYTHONPATH of every process the tests start (support/childsite/sitecustomize.py)
+CHILD_SITE = TESTS / "support" / "childsite"
 PG_ADMIN_URL = os.environ.get("ORDERSYNC_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 BACKENDS = ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)]
 #: Where `clock` starts in a test module that sets no CLOCK_START of its own.
@@ -61,8 +64,9 @@ def _identity_secret(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]
 
 @pytest.fixture(scope="session", autouse=True)
 def _shared_dbt_parse(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Every in-process dbt build starts from one parse per run and backend instead of parsing the
-    project again for each warehouse (support/dbt_parse.py); only in a session that runs dbt tests.
+    """Every dbt build, in the test process or in a process it starts, starts from one parse per run
+    and backend instead of parsing the project again for each warehouse (support/dbt_parse.py,
+    support/childsite); only in a session that runs dbt tests.
     The run's base folder (holding each xdist worker's own) is shared by the workers.
     ORDERSYNC_TEST_SHARED_PARSE=0 turns it off: every warehouse's first build parses in full."""
     off = os.environ.get("ORDERSYNC_TEST_SHARED_PARSE") == "0"
@@ -70,7 +74,12 @@ def _shared_dbt_parse(request: pytest.FixtureRequest, tmp_path_factory: pytest.T
         yield
         return
     base = tmp_path_factory.getbasetemp()
-    dbt_parse.configure(base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base, PG_ADMIN_URL)
+    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    dbt_parse.configure(root, PG_ADMIN_URL)
+    # the processes the tests start (commands, serve, workers, chaos trials) seed theirs too
+    os.environ["TESTS_SHARED_DBT_PARSE"], os.environ["TESTS_PG_ADMIN_URL"] = str(root), PG_ADMIN_URL
+    os.environ["TESTS_DIR"] = str(TESTS)
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(CHILD_SITE), os.environ.get("PYTHONPATH")) if p)
     with dbt_parse.seeding():
         yield
 

@@ -16,9 +16,10 @@ and a project of one's own get no seed: dbt parses them in full.
 
 `seeding()` (tests/conftest.py, when the session runs dbt tests) seeds every in-process dbt
 invocation of the shipped project whose target folder has no parse yet, just before dbt starts:
-builds through the facade, the runner or a fixture alike. Builds in a child process parse as
-before. The parse itself is made once per run and backend, by the first xdist worker to get there,
-under a file lock in the run's base temporary folder.
+builds through the facade, the runner or a fixture alike. A process the tests start (a command,
+serve, a worker, a chaos trial's) is seeded the same way by support/childsite/sitecustomize.py,
+reading the parses the test processes made. The parse itself is made once per run and backend, by
+the first xdist worker to get there, under a file lock in the run's base temporary folder.
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ _NOTHING = "tag:ordersync_test_parse_only"
 _root: Path | None = None
 _pg_admin_url: str | None = None
 _paused = False
+#: a process the tests started: each backend's parse is read when first needed, never made
+_lazy = False
 #: This process's copy of each backend's parse (read once), None where it could not be made.
 _templates: dict[str, dict[str, Any] | None] = {}
 
@@ -70,6 +73,8 @@ def seed(target_path: Path, profile: Mapping[str, Any]) -> bool:
     backend = str(profile.get("type"))
     if _root is None or _paused or path.exists() or backend not in ("duckdb", "postgres"):
         return False
+    if _lazy and backend not in _templates:
+        _templates[backend] = _made(backend)
     template = _templates.get(backend)
     if template is None:
         return False  # seeding() made none (it cannot be made inside an invocation: the runner's lock)
@@ -97,18 +102,35 @@ def seeding() -> Iterator[None]:
             _templates[backend] = _template(backend)
         except Exception:  # no PostgreSQL server, say: its tests fail on their own, the rest run
             _templates[backend] = None
-    original = dbtRunner.invoke
+    original = _seed_runner(dbtRunner)
+    try:
+        yield
+    finally:
+        dbtRunner.invoke = original  # type: ignore[method-assign]
+
+
+def seed_this_process(root: str, pg_admin_url: str) -> None:
+    """Seed the dbt invocations of a process the tests started (support/childsite/sitecustomize.py)
+    with the run's parses, read from `root` when first needed (a parse not made yet is not made)."""
+    from dbt.cli.main import dbtRunner
+
+    global _lazy
+    configure(Path(root), pg_admin_url)
+    _lazy = True
+    _seed_runner(dbtRunner)
+
+
+def _seed_runner(runner: Any) -> Any:
+    """Make `runner.invoke` seed each invocation first; the original invoke."""
+    original = runner.invoke
 
     def invoke(self: Any, args: list[str], **kwargs: Any) -> Any:
         with contextlib.suppress(Exception):  # a profile dbt itself will refuse, in its own words
             _seed_invocation(args)
         return original(self, args, **kwargs)
 
-    dbtRunner.invoke = invoke  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        dbtRunner.invoke = original  # type: ignore[method-assign]
+    runner.invoke = invoke
+    return original
 
 
 @contextlib.contextmanager
@@ -224,6 +246,17 @@ def _template(backend: str) -> dict[str, Any]:
             profile = _parse(backend, folder)
             made = {"file": str(folder / "state" / "target" / PARSE_FILE), "profile": profile}
             meta.write_text(json.dumps(made))  # a profile output is JSON: the runner writes it so
+    return _read(meta)
+
+
+def _made(backend: str) -> dict[str, Any] | None:
+    """The run's parse for `backend` if a test process made it, else None."""
+    assert _root is not None
+    meta = _root / f"dbt-parse-{backend}" / "parse.json"
+    return _read(meta) if meta.exists() else None
+
+
+def _read(meta: Path) -> dict[str, Any]:
     loaded: dict[str, Any] = json.loads(meta.read_text())
     loaded["connection"] = _connection(loaded["profile"])
     loaded["checksum"] = _checksum(loaded["connection"])
