@@ -28,6 +28,9 @@ from chaoslib.model import TrialResult
 from chaoslib.warehouses import wait_until
 
 RANDOM, AFTER_SEND = "at a random moment", "after an item was sent, before its answer (not recorded)"
+DURING = "at a random moment of its delivery"
+#: DURING: the kill comes within this many seconds of the first request of the run
+DURING_SECONDS = 0.5
 SEND = ["notices", "send", "--json"]
 
 
@@ -114,14 +117,22 @@ def serving(rec: Receivers) -> Iterator[Receivers]:
 
 
 def kill_sends(
-    cli: Cli, rec: Receivers, rng: random.Random, kills: int, result: TrialResult, first: int | None = None
+    cli: Cli,
+    rec: Receivers,
+    rng: random.Random,
+    kills: int,
+    result: TrialResult,
+    first: int | None = None,
+    modes: tuple[str, str] = (RANDOM, AFTER_SEND),
 ) -> None:
-    """`kills` runs of `notices send`, each SIGKILLed, alternately at a random moment and right after
-    a receiver got an item (before its answer); `first` (0 or 1: which comes first) is drawn when
-    not given. A run that ended before its moment is noted, not counted as a fault."""
+    """`kills` runs of `notices send`, each SIGKILLed, alternately in the first and the second of
+    `modes` (RANDOM: at a moment drawn from its start; DURING: at a moment drawn once its first
+    request reached a receiver; AFTER_SEND: right after a receiver got an item, before its answer);
+    `first` (0 or 1: which comes first) is drawn when not given. A run that ended before its moment
+    is noted, not counted as a fault."""
     first = rng.randrange(2) if first is None else first
     for k in range(kills):
-        _kill_one(cli, rec, (RANDOM, AFTER_SEND)[(k + first) % 2], rng, result)
+        _kill_one(cli, rec, modes[(k + first) % 2], rng, result)
 
 
 def _kill_one(cli: Cli, rec: Receivers, mode: str, rng: random.Random, result: TrialResult) -> None:
@@ -129,10 +140,14 @@ def _kill_one(cli: Cli, rec: Receivers, mode: str, rng: random.Random, result: T
     rec.held_one.clear()
     if mode == AFTER_SEND:
         rec.armed.set()
+    seen = len(rec.requests()[0])
     running = cli.spawn(SEND, name="send-killed")
     began = time.monotonic()
     if mode == RANDOM:
         killed = not wait_until(lambda: not running.alive(), rng.uniform(0.2, 2.5), every=0.02)
+    elif mode == DURING:
+        wait_until(lambda: len(rec.requests()[0]) > seen or not running.alive(), scaled(60), every=0.005)
+        killed = not wait_until(lambda: not running.alive(), rng.uniform(0.0, DURING_SECONDS), every=0.005)
     else:
         wait_until(lambda: rec.held_one.is_set() or not running.alive(), scaled(60), every=0.005)
         killed = rec.held_one.is_set() and running.alive()
@@ -140,7 +155,8 @@ def _kill_one(cli: Cli, rec: Receivers, mode: str, rng: random.Random, result: T
     if killed:
         running.signal(signal.SIGKILL)
         result.faults += 1
-        result.note(f"notices send killed {mode}, {time.monotonic() - began:.2f} s in")
+        got = len(rec.requests()[0]) - seen
+        result.note(f"notices send killed {mode}, {time.monotonic() - began:.2f} s in, after {got} requests")
     else:
         result.note(f"notices send ended (exit {running.proc.poll()}) before its kill {mode}")
     rec.release.set()

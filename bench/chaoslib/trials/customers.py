@@ -8,22 +8,23 @@ never computed, so the step killed is the first computation (links, breakpoints,
 Every process runs at one fixed clock: one scoring date.
 
 Part one: `ordersync customers recompute` (the step every build runs) or `customers recompute --full`,
-in turn, on a copy, SIGKILLed at a moment drawn uniformly between the command's measured start-up (the
-same command with nothing to do) and its end. Where the kill landed is read from the warehouse once
-the process is gone: its lease still held by it and no run recorded is inside the step; a kill that
-landed before or after is tried again on a fresh copy, the window narrowed. Then the command runs
-again to the end, and the customers' tables (identifiers, orders, profiles, RFM, CLV, journey,
-state, frozen breakpoints, models, runs, events) must equal those of an uninterrupted run of the same
-command on another copy, events compared by id; no run may be left other than succeeded, and the
-lease must be free.
+in turn, on a copy, SIGKILLed at a moment drawn uniformly within the span its step took in an
+uninterrupted run of the same command (from taking the tenant's customers lease to letting it go:
+the lease row's times). Where the kill landed is read from the warehouse once the process is gone:
+the lease still held by it and no run recorded is inside the step; a kill that landed before or
+after is made again on a fresh copy, the window narrowed. Then the command runs again to the end,
+and the customers' tables (identifiers, orders, profiles, RFM, CLV, journey, state, frozen
+breakpoints, models, runs, events) must equal the uninterrupted run's, events compared by id; no
+run may be left other than succeeded, and the lease must be free.
 
 Part two, on the same warehouse: `ordersync notices send` delivers every event batch (initial ones
-too) to two local JSON webhooks that answer 500 to 15% of the requests, and is SIGKILLed at random
-moments and, every other kill, right after a webhook got a batch and before its answer went back.
-Then it runs until a round delivers everything. Every event id must have reached both webhooks in a
-2xx-answered request, every request carry the events of one batch of the outbox (its id in header
-and body), every batch held at a kill be sent again, cdp.customer_event_deliveries record every
-delivery and give none up, no raw identifier travel, and the webhook URLs appear nowhere.
+too) to two local JSON webhooks that answer 500 to 15% of the requests, and is SIGKILLed at a random
+moment of its delivery (within half a second of its first request) and, every other kill, right
+after a webhook got a batch and before its answer went back. Then it runs until a round delivers
+everything. Every event id must have reached both webhooks in a 2xx-answered request, every request
+carry the events of one batch of the outbox (its id in header and body), every batch held at a kill
+be sent again, cdp.customer_event_deliveries record every delivery and give none up, no raw
+identifier travel, and the webhook URLs appear nowhere.
 """
 
 from __future__ import annotations
@@ -43,7 +44,16 @@ from chaoslib.customer_tables import Snapshot, compare, snapshot
 from chaoslib.deadlines import scaled
 from chaoslib.model import DUCKDB, TrialParams, TrialResult, TrialSpec, register
 from chaoslib.people import population
-from chaoslib.receivers import Got, Receivers, kill_sends, send_until_delivered, serving, url_leaks
+from chaoslib.receivers import (
+    AFTER_SEND,
+    DURING,
+    Got,
+    Receivers,
+    kill_sends,
+    send_until_delivered,
+    serving,
+    url_leaks,
+)
 from chaoslib.steps import BUSY_EXIT
 from chaoslib.warehouses import PgServer, Reader, WarehouseHandle, clone, dropping, fresh, poll, wait_until
 from ordersync.clock import ManualClock
@@ -293,7 +303,8 @@ def _deliver(p: TrialParams, wh: WarehouseHandle, key: Path, rng: random.Random,
                 **{name: rec.url(name) for name in HOOKS},
             },
         )
-        kill_sends(cli, rec, rng, int(p.option("kills")), result, first=1 if p.smoke else None)
+        modes = (DURING, AFTER_SEND)
+        kill_sends(cli, rec, rng, int(p.option("kills")), result, first=1 if p.smoke else None, modes=modes)
         send_until_delivered(
             cli,
             result,
@@ -387,8 +398,9 @@ register(
             "with customers kept, the second built without, so the step has new orders, merges, splits and "
             "late cancellations to keep; one fixed clock for every process. Each trial copies that "
             "warehouse and runs `ordersync customers recompute` (the step a build runs) or `customers "
-            "recompute --full`, in turn, SIGKILLing it at a moment drawn uniformly between the command's "
-            "measured start-up and its end; the warehouse then tells where the kill landed (the lease still "
+            "recompute --full`, in turn, SIGKILLing it at a moment drawn uniformly within the span its step "
+            "took in an uninterrupted run (from taking the tenant's customers lease to letting it go, the "
+            "lease row's times); the warehouse then tells where the kill landed (the lease still "
             "held by the killed process and no run recorded: inside the step), and a kill that landed "
             "before or after is made again on a fresh copy, the window narrowed. The command then runs to "
             "the end. Checked: the customers' tables (identifiers, orders, profiles, RFM, CLV, journey, "
@@ -396,23 +408,24 @@ register(
             "command on another copy, events by id (one missing is lost; one more, or twice, is doubled); "
             "no run left other than succeeded; the lease free. Then `ordersync notices send` delivers the "
             "event batches (initial ones too) to two local JSON webhooks answering 500 to 15% of requests, "
-            "SIGKILLed at random moments and, every other kill, right after a webhook got a batch and "
-            "before its answer went back; then run until a round delivers everything. Checked: every event "
+            "SIGKILLed at a random moment of its delivery (within half a second of its first request) and, "
+            "every other kill, right after a webhook got a batch and before its answer went back (4 kills; 2 "
+            "in the short run); then run until a round delivers everything. Checked: every event "
             "id reached both webhooks in a 2xx-answered request; every request carried one outbox batch's "
             "events, its id in header and body, and no email; every batch held at a kill was sent again; "
             "cdp.customer_event_deliveries records every delivery and gives none up; the URLs appear in no "
             "output, log or record. Orders checked: the orders whose customer was compared, plus each event "
             "for each webhook."
         ),
-        published=8,
+        published=6,
         short=1,
         smoke_on=(DUCKDB,),
         smoke_doc=(
             "150 people (about 400 orders), both batches in one build without customers: the step killed is "
             "the tenant's first computation (links, breakpoints, the CLV fit, about 300 events). "
-            "`customers recompute` is SIGKILLed midway between its measured start-up and end, again on a "
-            "fresh copy when the warehouse shows the kill landed outside the step; then `notices send` is "
-            "killed once, right after a webhook got a batch and before its answer went back."
+            "`customers recompute` is SIGKILLed midway through the span its step took in the uninterrupted "
+            "run, again on a fresh copy when the warehouse shows the kill landed outside the step; then "
+            "`notices send` is killed once, right after a webhook got a batch and before its answer went back."
         ),
         options={"kills": 4, "kills_short": 2, "kills_smoke": 1},
     )
