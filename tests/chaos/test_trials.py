@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from chaoslib import TRIALS, checks
+from chaoslib import TRIALS, checks, customer_tables
 from chaoslib.deadlines import scaled
 from chaoslib.model import DUCKDB, POSTGRES, SMOKE, TrialResult
 from chaoslib.runner import run_group
@@ -145,3 +145,38 @@ def test_the_push_check_counts_events_lost_and_doubled(tmp_path: Path) -> None:
     push_trial._check(result, WarehouseHandle(DUCKDB, str(path), "t", path=path).connect, stream, None)
     assert (result.versions_lost, result.versions_doubled) == (1, 1), result.failures
     assert any("never landed" in f for f in result.failures) and any("more than once" in f for f in result.failures)
+
+
+def _customer_tables(path: Path, events: list[tuple[str, str]], profiles: list[tuple[str, float]]) -> WarehouseHandle:
+    """A DuckDB file with every table the customers check reads: events (id, batch) and profiles
+    (key, value) as given, the others empty."""
+    duck = duckdb.connect(str(path))
+    duck.execute("CREATE SCHEMA cdp")
+    for table in customer_tables.TABLES:
+        if table == "customer_events":
+            duck.execute("CREATE TABLE cdp.customer_events (event_id TEXT, customer_key TEXT, batch_id TEXT)")
+        else:
+            duck.execute(f"CREATE TABLE cdp.{table} (customer_key TEXT, value DOUBLE, run_id TEXT)")
+    for event_id, batch_id in events:
+        duck.execute("INSERT INTO cdp.customer_events VALUES (?, 'cus_1', ?)", [event_id, batch_id])
+    for key, value in profiles:
+        duck.execute("INSERT INTO cdp.customer_profiles VALUES (?, ?, 'drawn at random')", [key, value])
+    duck.close()
+    return WarehouseHandle(DUCKDB, str(path), path.name, path=path)
+
+
+def test_the_customers_check_counts_rows_and_events_lost_and_doubled(tmp_path: Path) -> None:
+    clean = _customer_tables(tmp_path / "clean.duckdb", [("e1", "b1"), ("e2", "b1")], [("k1", 0.1), ("k2", 2.0)])
+    # e1 lost, e2 in another batch (no difference), e3 written twice; k1 off in the 15th digit (no
+    # difference), k2 different: one row lost, one doubled
+    got = _customer_tables(
+        tmp_path / "got.duckdb", [("e2", "b9"), ("e3", "b9"), ("e3", "b9")], [("k1", 0.1 + 1e-15), ("k2", 2.5)]
+    )
+    with clean.connect() as one, got.connect() as two:
+        same = customer_tables.compare(customer_tables.snapshot(one), customer_tables.snapshot(one))
+        diff = customer_tables.compare(customer_tables.snapshot(one), customer_tables.snapshot(two))
+    assert (same.lost, same.doubled, same.problems) == (0, 0, [])
+    assert (diff.lost, diff.doubled) == (2, 3), diff.problems
+    assert any("e1" in m and "never written" in m for m in diff.problems)
+    assert any("more than once" in m for m in diff.problems) and any("did not write" in m for m in diff.problems)
+    assert any(m.startswith("cdp.customer_profiles: 1 rows") for m in diff.problems)

@@ -6,7 +6,7 @@ import importlib
 
 MODULES = (
     "kill", "pg_restart", "freeze", "faults", "diskfull", "badinput", "push", "hostile", "hook", "feed", "notices",
-    "plans",
+    "plans", "customers",
 )  # fmt: skip
 
 

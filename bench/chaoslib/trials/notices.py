@@ -17,20 +17,16 @@ from __future__ import annotations
 
 import json
 import random
-import signal
-import threading
-import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 from chaoslib.commands import Cli
-from chaoslib.deadlines import scaled
 from chaoslib.model import DUCKDB, TrialParams, TrialResult, TrialSpec, register
-from chaoslib.warehouses import PgServer, Reader, dropping, fresh, wait_until
+from chaoslib.receivers import Got, Receivers, kill_sends, send_until_delivered, serving, url_leaks
+from chaoslib.warehouses import PgServer, Reader, dropping, fresh
 from ordersync.config import load_settings
 from ordersync.facade import Ordersync
 from ordersync.revisions.notice_bodies import NOTICE_ID_HEADER
@@ -39,76 +35,24 @@ TENANT = "revised"
 #: In the webhook URLs' path: found anywhere in the trial's files or records, the URL leaked.
 URL_SECRET = "T0CHAOS-hook-S3cr3t-q8Zr"
 HOOKS = {"CHAOS_SLACK_HOOK": "slack", "CHAOS_JSON_HOOK": "json"}
-RANDOM, AFTER_SEND = "at a random moment", "after a notice was sent, before its answer (not recorded)"
 
 
-@dataclass
-class Got:
+@dataclass(frozen=True)
+class _Notice:
     hook: str
-    notice_id: str | None
+    notice_id: str | None  # the header's
     body_id: str | None
-    status: int  # what the receiver answered (0: no answer, the sender was killed first)
+    status: int
 
 
-@dataclass
-class Receivers:
-    """Both webhooks on one local server, told apart by path; keeps every request."""
-
-    fail_rate: float
-    rng: random.Random
-    delay: float = 0.02
-    got: list[Got] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    #: set: the next request is held without an answer until `release` is set
-    armed: threading.Event = field(default_factory=threading.Event)
-    held: threading.Event = field(default_factory=threading.Event)
-    release: threading.Event = field(default_factory=threading.Event)
-    held_ids: list[tuple[str, str]] = field(default_factory=list)
-    port: int = 0
-
-    def url(self, hook: str) -> str:
-        return f"http://127.0.0.1:{self.port}/{URL_SECRET}/{hook}"
-
-
-def _serve(rec: Receivers) -> ThreadingHTTPServer:
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            data = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            hook = self.path.rsplit("/", 1)[-1]
-            nid = self.headers.get(NOTICE_ID_HEADER)
-            try:
-                body_id = json.loads(data).get("notice_id") or _slack_id(json.loads(data))
-            except (ValueError, AttributeError):
-                body_id = None
-            time.sleep(rec.delay)
-            with rec.lock:
-                hold = rec.armed.is_set()
-                rec.armed.clear()
-                status = 500 if not hold and rec.rng.random() < rec.fail_rate else 200
-                rec.got.append(Got(hook, nid, body_id, 0 if hold else status))
-                if hold and nid is not None:
-                    rec.held_ids.append((hook, nid))
-            if hold:
-                rec.held.set()
-                rec.release.wait(30)
-                return  # the sender is dead: nobody reads an answer
-            try:
-                answer = b"ok" if status == 200 else b"failing on purpose"
-                self.send_response(status)
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
-            except OSError:
-                pass
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    rec.port = server.server_address[1]
-    threading.Thread(target=server.serve_forever, name="chaos-receivers", daemon=True).start()
-    return server
+def _notice_ids(got: Got) -> tuple[str | None, str | None]:
+    """(the notice id in the request's header, the one its body names)."""
+    try:
+        body = json.loads(got.body)
+        body_id = body.get("notice_id") or _slack_id(body)
+    except (ValueError, AttributeError, KeyError, IndexError, TypeError):
+        body_id = None
+    return got.headers.get(NOTICE_ID_HEADER.lower()), body_id
 
 
 def _slack_id(body: dict[str, Any]) -> str | None:
@@ -161,67 +105,20 @@ def trial(p: TrialParams, rng: random.Random) -> TrialResult:
         if problem is not None:
             result.fail(f"setup: {problem}")
             return result
-        rec = Receivers(fail_rate=0.15, rng=random.Random(rng.random()))
-        http = _serve(rec)
-        env = {
-            "ORDERSYNC__REVISIONS__WEBHOOK_URL_ENVS": json.dumps(list(HOOKS)),
-            "ORDERSYNC__REVISIONS__WEBHOOK_FORMATS": json.dumps({k: v for k, v in HOOKS.items() if v == "json"}),
-            "ORDERSYNC__REVISIONS__BACKOFF_SECONDS": "0",
-            **{name: rec.url(name) for name in HOOKS},
-        }
-        cli = Cli(p.workdir, wh.url, None, env)
-        try:
-            _kill_sends(cli, rec, rng, kills, result, first=1 if p.smoke else None)
-            rec.release.set()
-            _finish(cli, result)
-        finally:
-            rec.release.set()
-            http.shutdown()
-            http.server_close()
+        rec = Receivers(URL_SECRET, fail_rate=0.15, rng=random.Random(rng.random()))
+        with serving(rec):
+            env = {
+                "ORDERSYNC__REVISIONS__WEBHOOK_URL_ENVS": json.dumps(list(HOOKS)),
+                "ORDERSYNC__REVISIONS__WEBHOOK_FORMATS": json.dumps({k: v for k, v in HOOKS.items() if v == "json"}),
+                "ORDERSYNC__REVISIONS__BACKOFF_SECONDS": "0",
+                **{name: rec.url(name) for name in HOOKS},
+            }
+            cli = Cli(p.workdir, wh.url, None, env)
+            kill_sends(cli, rec, rng, kills, result, first=1 if p.smoke else None)
+            send_until_delivered(cli, result, lambda summary: all(w["waiting"] == 0 for w in summary["webhooks"]))
         with wh.connect() as reader:
             _check(result, reader, rec, p.workdir)
     return result
-
-
-def _kill_sends(
-    cli: Cli, rec: Receivers, rng: random.Random, kills: int, result: TrialResult, first: int | None
-) -> None:
-    """`kills` runs of `notices send`, each SIGKILLed, alternately at a random moment and right after a
-    send; `first` (0 or 1: which comes first) is drawn when not given."""
-    first = rng.randrange(2) if first is None else first
-    for k in range(kills):
-        mode = (RANDOM, AFTER_SEND)[(k + first) % 2]
-        rec.release.clear()
-        rec.held.clear()
-        if mode == AFTER_SEND:
-            rec.armed.set()
-        running = cli.spawn(["notices", "send", "--json"], name="send-killed")
-        began = time.monotonic()
-        if mode == RANDOM:
-            killed = not wait_until(lambda r=running: not r.alive(), rng.uniform(0.2, 2.5), every=0.02)
-        else:
-            wait_until(lambda r=running: rec.held.is_set() or not r.alive(), scaled(60), every=0.005)
-            killed = rec.held.is_set() and running.alive()
-        rec.armed.clear()
-        if killed:
-            running.signal(signal.SIGKILL)
-            result.faults += 1
-            result.note(f"notices send killed {mode}, {time.monotonic() - began:.2f} s in")
-        rec.release.set()
-        running.wait(60, "`ordersync notices send` to end")
-
-
-def _finish(cli: Cli, result: TrialResult) -> None:
-    """`notices send` until a round delivers everything (the receivers' 500s are retried)."""
-    for _ in range(30):
-        done = cli.run(["notices", "send", "--json"])
-        if done.code not in (0, 1):
-            result.fail(f"`notices send` after the kills: {done.brief()}")
-            return
-        summary = done.json()
-        if done.ok and all(w["waiting"] == 0 for w in summary["webhooks"]):
-            return
-    result.fail("30 rounds of `notices send` after the kills still left notices undelivered")
 
 
 def _check(result: TrialResult, reader: Reader, rec: Receivers, workdir: Path) -> None:
@@ -229,9 +126,9 @@ def _check(result: TrialResult, reader: Reader, rec: Receivers, workdir: Path) -
     records = reader.query(
         "SELECT notice_id, webhook, delivered_at, given_up_at, last_error FROM cdp.notice_deliveries"
     )
-    with rec.lock:
-        got = list(rec.got)
-        held = list(rec.held_ids)
+    requests, held_requests = rec.requests()
+    got = [_Notice(g.hook, *_notice_ids(g), g.status) for g in requests]
+    held = [(g.hook, nid) for g in held_requests if (nid := _notice_ids(g)[0]) is not None]
     result.orders_checked += len(outbox) * len(HOOKS)
     counts = Counter((g.hook, g.notice_id) for g in got)
     for hook in HOOKS:
@@ -256,11 +153,7 @@ def _check(result: TrialResult, reader: Reader, rec: Receivers, workdir: Path) -
         result.fail(f"{len(missing)} deliveries not recorded as delivered, e.g. {sorted(missing)[:2]}")
     if any(r[3] is not None for r in records):
         result.fail("a notice was given up (max_attempts is 20; no receiver failed that often)")
-    if any(URL_SECRET in " ".join(str(v) for v in r) for r in records):
-        result.fail("a webhook URL is stored in cdp.notice_deliveries")
-    for path in sorted(q for q in workdir.rglob("*") if q.is_file() and not q.name.endswith((".duckdb", ".wal"))):
-        if URL_SECRET.encode() in path.read_bytes():
-            result.fail(f"{path.relative_to(workdir)}: holds a webhook URL")
+    result.failures += url_leaks(URL_SECRET, workdir, {"cdp.notice_deliveries": records})
     resent = sum(n - 1 for n in counts.values() if n > 1)
     result.note(f"{len(outbox)} notices, {len(got)} requests, {resent} resends, {len(held)} held at a kill")
 
