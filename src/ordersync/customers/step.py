@@ -17,11 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import re
-import threading
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from enum import StrEnum
@@ -49,41 +45,6 @@ log = logging.getLogger("ordersync.customers")
 _EPOCH = date(1970, 1, 1)
 #: ISO 4217's "no currency": the main currency of a tenant without a purchase yet
 NO_CURRENCY = "XXX"
-
-#: DuckDB's memory limit while a run's transaction is open, when the configured one is lower. A run
-#: reads every customer's whole history in one query (history.facts: windows over each customer's
-#: orders) inside the transaction holding the links it has just written; with the 48 MB default
-#: most runs of a tenant of 160 customers and 400 orders ran out of memory, and so did the step of
-#: `ordersync build` (the customers-kill-9 chaos trial). The limit is the process's: it is raised
-#: for the run only, as revisions/asof.py does for its queries.
-_DUCKDB_RUN_MEMORY = "256MB"
-_DUCKDB_RUN_BYTES = 256 * 2**20
-_memory_lock = threading.Lock()
-_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12, "kib": 2**10, "mib": 2**20, "gib": 2**30}
-
-
-@contextmanager
-def _enough_memory(wh: Warehouse) -> Iterator[None]:
-    """On DuckDB, at least _DUCKDB_RUN_MEMORY while the body runs; elsewhere nothing."""
-    configured = getattr(wh, "memory_limit", None) if wh.dialect == "duckdb" else None
-    size = _bytes(configured) if isinstance(configured, str) else None
-    if size is None or size >= _DUCKDB_RUN_BYTES:
-        yield
-        return
-    with _memory_lock:
-        wh.execute(f"SET memory_limit = '{_DUCKDB_RUN_MEMORY}'")
-        try:
-            yield
-        finally:
-            wh.execute(f"SET memory_limit = '{configured}'")
-
-
-def _bytes(size: str) -> int | None:
-    """'48MB' -> bytes (None for what is not a plain size, e.g. a percentage)."""
-    match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*", size)
-    if match is None or match.group(2).lower() not in _UNITS:
-        return None
-    return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
 
 
 class RunKind(StrEnum):
@@ -141,7 +102,10 @@ class CustomersStep:
         run = CustomerRun(tenant.tenant_name, kind)
         started = self.clock.now()
         try:
-            with _enough_memory(self.wh), self.wh.transaction():
+            # a run reads every customer's whole history in one query (history.facts) inside the
+            # transaction holding the links it has just written: on DuckDB it needs a build's
+            # memory (with the 48 MB default most runs of a 160-customer tenant ran out of it)
+            with self.wh.building(), self.wh.transaction():
                 self._run(tenant, run)
                 if run.status is RunStatus.RUNNING:  # a step with nothing to do is not recorded
                     run.status = RunStatus.SUCCEEDED

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import functools
 import itertools
-import re
-import threading
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
@@ -379,41 +377,18 @@ def _changed_orders(
     return out
 
 
-#: DuckDB's memory limit while an as-of query runs, when the configured one is lower: ranking two
-#: million versions needs more than the 48 MB default (with it some runs ran out of memory, and with
-#: 36 MB every run did). The limit is the process's, so it is raised for the query only.
-_DUCKDB_READ_MEMORY = "256MB"
-_DUCKDB_READ_BYTES = 256 * 2**20
-_memory_lock = threading.Lock()
-_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12, "kib": 2**10, "mib": 2**20, "gib": 2**30}
-
-
 def _read(wh: Warehouse, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
     """Run an as-of query. On PostgreSQL without JIT: these scan the landing table several times, so
     their estimated cost passes the JIT thresholds, and compiling them took up to 5 of their 7 s.
-    On DuckDB with at least _DUCKDB_READ_MEMORY."""
+    On DuckDB with a build's memory."""
     if wh.dialect == "postgres":
         with wh.transaction():
             wh.execute("SET LOCAL jit = off")
             return wh.query(sql, params)
-    configured = getattr(wh, "memory_limit", None)
-    size = _bytes(configured) if isinstance(configured, str) else None
-    if size is None or size >= _DUCKDB_READ_BYTES:
+    # ranking two million versions needs more than the 48 MB default (with it some runs ran out of
+    # memory, and with 36 MB every run did): the query has a build's memory
+    with wh.building():
         return wh.query(sql, params)
-    with _memory_lock:
-        wh.execute(f"SET memory_limit = '{_DUCKDB_READ_MEMORY}'")
-        try:
-            return wh.query(sql, params)
-        finally:
-            wh.execute(f"SET memory_limit = '{configured}'")
-
-
-def _bytes(size: str) -> int | None:
-    """'48MB' -> bytes (None for what is not a plain size, e.g. a percentage)."""
-    match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*", size)
-    if match is None or match.group(2).lower() not in _UNITS:
-        return None
-    return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
 
 
 def _version(values: Sequence[Any]) -> dict[str, Any] | None:

@@ -177,7 +177,8 @@ class Warehouse(ABC):
     @contextmanager
     def building(self) -> Iterator[None]:
         """Held while dbt builds on this warehouse from this process (dbt keeps connections of its
-        own: nothing of this one needs closing)."""
+        own: nothing of this one needs closing), and around any work of a build's size in this
+        process (an as-of answer, a customers run): on DuckDB such work has the memory of a build."""
         yield
 
     def run_script(self, sql: str) -> None:
