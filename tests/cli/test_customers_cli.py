@@ -70,6 +70,11 @@ def test_customers_commands(tmp_path: Path) -> None:
     events = json.loads(ordersync(["customers", "events", "--json"], tmp_path, env=ENV).stdout)
     assert {e["customer_key"] for e in events} == {ana_key, bob["customer_key"]}
 
+    # a run that fails (another identity secret than the warehouse's) fails the command
+    other = {**ENV, "ORDERSYNC__CUSTOMERS__IDENTITY_KEY_FILE": str(tmp_path / "another.key")}
+    refused = ordersync(["customers", "recompute", "--tenant", "shop"], tmp_path, env=other)
+    assert refused.returncode == 1 and "customers run failed" in refused.stderr + refused.stdout
+
     neither = ordersync(["customers", "forget", "--tenant", "shop", "--by", "dpo"], tmp_path, env=ENV)
     assert neither.returncode != 0 and "exactly one of" in neither.stderr + neither.stdout
     gone = ordersync(

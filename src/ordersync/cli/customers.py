@@ -9,12 +9,13 @@ import typer
 
 from ordersync.cli.context import facade, guarded
 from ordersync.cli.options import CsvOpt, JsonOpt, SomeTenantOpt, TenantOpt, WarehouseOpt
-from ordersync.cli.output import print_csv, print_json, print_table, say
+from ordersync.cli.output import print_csv, print_json, print_table, say, say_error
 from ordersync.customers.answers import COLUMNS
 from ordersync.customers.journey import Stage
 from ordersync.customers.rfm import Segment
 from ordersync.customers.step import RunKind
 from ordersync.errors import ConfigError
+from ordersync.outcomes import RunStatus
 
 app = typer.Typer(
     help="Customers kept after every build: profiles, RFM segments, CLV and journey stages.",
@@ -102,13 +103,16 @@ def recompute(
     with facade(warehouse) as os_:
         runs = os_.keep_customers(RunKind.FULL if full else RunKind.STEP, tenant)
     rows = [r.as_dict() for r in runs]
+    failed = [r for r in runs if r.status is RunStatus.FAILED]
     if as_json:
         print_json(rows)
-        return
-    if not rows:
+    elif not rows:
         say("no customers changed")
-        return
-    print_table("customer runs", [{**r, "findings": r["findings"] or ""} for r in rows])
+    else:
+        print_table("customer runs", [{**r, "findings": r["findings"] or ""} for r in rows])
+    if failed:
+        say_error(f"{failed[0].tenant}'s customers run failed: {failed[0].error}")
+        raise typer.Exit(1)
 
 
 @app.command("model")
