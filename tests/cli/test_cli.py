@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from ordersync.demo import YEAR_STORE
 from support.cli import ordersync
 
 
@@ -18,19 +20,49 @@ def run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[s
 @pytest.mark.dbt
 @pytest.mark.slow  # the whole demo
 def test_demo_syncs_builds_and_prints_a_table_per_tenant(tmp_path: Path) -> None:
-    done = run(["demo", "--days", "3"], tmp_path, COLUMNS="200")
+    # customers kept after the build, as in the product (the suite turns them off elsewhere); an
+    # 80-column terminal: every line fits, the customers table in one piece
+    done = run(["demo", "--days", "3"], tmp_path, COLUMNS="80", ORDERSYNC__CUSTOMERS__ENABLED="true")
     assert done.returncode == 0, done.stderr
-    for store in ("petbaar", "sevensport", "zapatosnet", "mobileapp (push)"):
+    for store in ("petbaar", "sevensport", "zapatosnet", YEAR_STORE, "mobileapp (push)"):
         assert store in done.stdout
-    assert "fct_orders equals the app's own truth for" in done.stdout
+    assert "fct_orders equals the app's own truth for" in " ".join(done.stdout.split())
+    assert all(len(line) <= 80 for line in done.stdout.splitlines()), done.stdout
+    customers = customers_table(done.stdout)
+    assert customers.keys() == {"petbaar", "sevensport", "zapatosnet", YEAR_STORE}
+    assert all(int(row["customers"]) > 0 for row in customers.values()), customers
+    # the year store's history is a year whatever --days says: its CLV model is fitted
+    year = customers[YEAR_STORE]
+    assert year["CLV"] == "fitted" and int(year["repeat"]) >= 100 and float(year["top CLV 12m"]) > 0, year
+    assert customers["zapatosnet"]["CLV"] == "not yet" and customers["zapatosnet"]["top CLV 12m"] == ""
+    assert "zapatosnet: CLV not fitted: needs 180 days of history" in done.stdout
+    assert f"try `ordersync customers --tenant {YEAR_STORE} --segment champions`" in done.stdout
+    assert "@" not in done.stdout  # keys only: no email
     assert (tmp_path / "ordersync.duckdb").exists()
     status = run(["status", "--json"], tmp_path)
     assert status.returncode == 0, status.stderr
     import json
 
     rows = json.loads(status.stdout)
-    assert {r["tenant"] for r in rows} == {"petbaar", "sevensport", "zapatosnet", "mobileapp"}
+    assert {r["tenant"] for r in rows} == {"petbaar", "sevensport", "zapatosnet", YEAR_STORE, "mobileapp"}
     assert all(r["orders_landed"] > 0 and r["orders_in_fct"] == r["orders_landed"] for r in rows)
+
+
+def customers_table(stdout: str) -> dict[str, dict[str, str]]:
+    """The demo's customers table by tenant: its one header line (columns two spaces apart or more)
+    and the rows under its rule, up to the first line that is not a row."""
+    lines = stdout.splitlines()
+    headers = [i for i, line in enumerate(lines) if line.startswith("tenant") and "champions" in line]
+    assert len(headers) == 1, stdout  # one table, not split over several
+    names = re.split(r"\s{2,}", lines[headers[0]].strip())
+    assert names == ["tenant", "customers", "repeat", "champions", "at risk", "lost", "CLV", "top CLV 12m"]
+    found: dict[str, dict[str, str]] = {}
+    for line in lines[headers[0] + 2 :]:
+        cells = re.split(r"\s{2,}", line.strip())
+        if len(cells) not in (len(names) - 1, len(names)):
+            break
+        found[cells[0]] = dict(zip(names, [*cells, ""][: len(names)], strict=True))
+    return found
 
 
 def test_errors_are_one_line_with_a_non_zero_exit(tmp_path: Path) -> None:

@@ -18,7 +18,13 @@ from ordersync.facade import Ordersync
 
 @guarded
 def demo(
-    days: Annotated[int, typer.Option(help="days of order history in each simulated store")] = 21,
+    days: Annotated[
+        int,
+        typer.Option(
+            help=f"days of order history in each simulated store but {scenario.YEAR_STORE}, which has "
+            f"{scenario.YEAR_DAYS} (enough for its CLV model)"
+        ),
+    ] = 21,
     hours_later: Annotated[float, typer.Option(help="simulated hours between the two syncs")] = 6.0,
     warehouse: WarehouseOpt = None,
 ) -> None:
@@ -34,6 +40,10 @@ def demo(
     result = scenario.run(open_app, days, hours_later, say=console.print)
     print_table("ordersync demo", result.rows)
     for line in result.lines:
+        console.print(line)
+    if result.customers:
+        print_table("customers", result.customers, below=("why",))
+    for line in result.customer_lines:
         console.print(line)
     if result.errors:
         say_error(result.errors[0])

@@ -34,7 +34,7 @@ def parse_args(argv: list[str] | None = None) -> SimulatorConfig:
     p.add_argument("--seed", type=int, default=DEFAULT_SEED)
     p.add_argument("--accounts", type=int, default=3, help="store1..storeN")
     p.add_argument("--orders-per-day", type=float, default=DEFAULT_ORDERS_PER_DAY)
-    p.add_argument("--account", action="append", default=[], help="NAME:ORDERS_PER_DAY, repeatable")
+    p.add_argument("--account", action="append", default=[], help="NAME:ORDERS_PER_DAY[:DAYS], repeatable")
     p.add_argument("--days", type=float, default=DEFAULT_DAYS)
     p.add_argument("--index-lag-seconds", type=float, default=DEFAULT_INDEX_LAG_SECONDS)
     p.add_argument("--fault-rate", type=float, default=0.0)

@@ -61,10 +61,9 @@ class SimulatorApp:
         self.config = config
         start_us = to_us(config.resolved_start())
         self.clock = SimClock(start_us, config.speed, monotonic)
-        history_start = start_us - int(config.days * DAY_US)
         self.stores: dict[str, Store] = {}
         for spec in config.accounts:
-            cat = Catalog(spec, config.seed, history_start)
+            cat = Catalog(spec, config.seed, start_us - int(config.history_days(spec) * DAY_US))
             cat.ensure(start_us)
             bucket = TokenBucket(config.rate_limit_per_minute, monotonic) if config.rate_limit_per_minute > 0 else None
             self.stores[spec.name] = Store(cat, OrderRenderer(cat), bucket)

@@ -30,16 +30,25 @@ _ACCOUNT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
 
 @dataclass(frozen=True)
 class AccountSpec:
-    """One simulated store: its account name and its average number of orders per day."""
+    """One simulated store: its account name, its average number of orders per day and, when it
+    differs from the installation's `days`, its own days of history before start."""
 
     name: str
     orders_per_day: float = DEFAULT_ORDERS_PER_DAY
+    days: float | None = None
 
     def __post_init__(self) -> None:
         if not _ACCOUNT_NAME.match(self.name) or self.name.startswith("_"):
             raise ValueError(f"invalid account name {self.name!r}: letters, digits, '-' and '_' only")
         if self.orders_per_day < 0:
             raise ValueError(f"orders per day must be >= 0, got {self.orders_per_day}")
+        if self.days is not None and self.days < 0:
+            raise ValueError(f"days of history must be >= 0, got {self.days}")
+
+    def as_arg(self) -> str:
+        """The command-line form parse_account_spec reads back."""
+        text = f"{self.name}:{self.orders_per_day!r}"
+        return text if self.days is None else f"{text}:{self.days!r}"
 
 
 def default_accounts(
@@ -50,13 +59,16 @@ def default_accounts(
 
 
 def parse_account_spec(text: str) -> AccountSpec:
-    """Parse the command-line form NAME:ORDERS_PER_DAY (or just NAME for the default volume)."""
-    name, sep, volume = text.partition(":")
+    """Parse the command-line form NAME:ORDERS_PER_DAY:DAYS (or NAME:ORDERS_PER_DAY for the
+    installation's days, or just NAME for the default volume too)."""
+    name, sep, rest = text.partition(":")
+    volume, sep_days, days = rest.partition(":")
     try:
         opd = float(volume) if sep else DEFAULT_ORDERS_PER_DAY
+        history = float(days) if sep_days else None
     except ValueError:
-        raise ValueError(f"invalid account {text!r}: expected NAME:ORDERS_PER_DAY") from None
-    return AccountSpec(name.strip(), opd)
+        raise ValueError(f"invalid account {text!r}: expected NAME:ORDERS_PER_DAY[:DAYS]") from None
+    return AccountSpec(name.strip(), opd, history)
 
 
 def parse_start(text: str) -> datetime:
@@ -117,6 +129,10 @@ class SimulatorConfig(BaseModel):
             if spec.name == name:
                 return spec
         raise KeyError(name)
+
+    def history_days(self, spec: AccountSpec) -> float:
+        """Days of history of one account: its own, or the installation's."""
+        return self.days if spec.days is None else spec.days
 
     def resolved_start(self) -> datetime:
         """The simulated now at startup."""

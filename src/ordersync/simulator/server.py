@@ -223,7 +223,7 @@ def config_to_args(config: SimulatorConfig) -> list[str]:
     if config.start is not None:
         args += ["--start", config.start.isoformat()]
     for spec in config.accounts:
-        args += ["--account", f"{spec.name}:{spec.orders_per_day!r}"]
+        args += ["--account", spec.as_arg()]
     return args
 
 
