@@ -48,7 +48,7 @@ def serve(
     orders_per_day: Annotated[float, typer.Option(help="average orders per day per store")] = DEFAULT_ORDERS_PER_DAY,
     account: Annotated[
         list[str] | None,
-        typer.Option(help="NAME:ORDERS_PER_DAY, repeatable; replaces store1..storeN"),
+        typer.Option(help="NAME:ORDERS_PER_DAY[:DAYS of history], repeatable; replaces store1..storeN"),
     ] = None,
     days: Annotated[float, typer.Option(help="days of order history before --start")] = DEFAULT_DAYS,
     index_lag_seconds: Annotated[
