@@ -23,7 +23,7 @@ from typing import Any
 
 from chaoslib import sources, steps
 from chaoslib.commands import Cli, Running
-from chaoslib.model import DUCKDB, TrialParams, TrialResult, TrialSpec, register
+from chaoslib.model import DUCKDB, POSTGRES, TrialParams, TrialResult, TrialSpec, register
 from chaoslib.secrets import APP_KEY, APP_TOKEN
 from chaoslib.serving import KillRelay
 from chaoslib.trials.capture import check_changed_since
@@ -196,6 +196,7 @@ register(
         ),
         published=8,
         short=1,
+        smoke_on=(POSTGRES,),  # the suite's smoke: one warehouse (the published runs: both)
         smoke_doc=(
             "A store of 60 orders a day whose clock moves one 30-minute step; that step's round is killed as "
             "its commit reaches the relay (its landing has committed), then rounds run until the feed is empty."

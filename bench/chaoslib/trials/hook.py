@@ -218,6 +218,7 @@ register(
         ),
         published=8,
         short=1,
+        smoke_on=(DUCKDB,),  # the suite's smoke: one warehouse (the published runs: both)
         smoke_doc=(
             "A store of 60 orders a day whose clock moves one 30-minute step, a serve that does not build by "
             "itself. One kill, right after serve answered the step's first notification 200 (the relay is "

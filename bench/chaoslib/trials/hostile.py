@@ -208,6 +208,7 @@ register(
         ),
         published=3,
         short=1,
+        smoke_on=(DUCKDB,),  # the suite's smoke: one warehouse (the published runs: both)
         smoke_doc=(
             "One day of 12 orders, 5 events a batch, the first batch sent once a bad body is in flight, a "
             "serve that does not build by itself (one build at the end); one noisy client, its bad-item "

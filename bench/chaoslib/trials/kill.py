@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 
 from chaoslib import checks, sources, steps
 from chaoslib.commands import Cli, Done
-from chaoslib.model import TrialParams, TrialResult, TrialSpec, register
+from chaoslib.model import DUCKDB, TrialParams, TrialResult, TrialSpec, register
 from chaoslib.warehouses import PgServer, WarehouseHandle, clone, dropping, fresh
 from ordersync.simulator.server import RunningSimulator
 
@@ -232,6 +232,7 @@ register(
         ),
         published=50,
         short=2,
+        smoke_on=(DUCKDB,),  # the suite's smoke: one warehouse (the published runs: both)
         smoke_doc=(
             "A store of about 40 orders over 2 days, landed 5 versions a transaction. The first incremental "
             "`sync` is SIGKILLed as its get-order number 15 or later (drawn up to the fifth-last order) reaches "

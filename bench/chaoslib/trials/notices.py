@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from chaoslib.commands import Cli
-from chaoslib.model import DUCKDB, TrialParams, TrialResult, TrialSpec, register
+from chaoslib.model import DUCKDB, POSTGRES, TrialParams, TrialResult, TrialSpec, register
 from chaoslib.receivers import Got, Receivers, kill_sends, send_until_delivered, serving, url_leaks
 from chaoslib.warehouses import PgServer, Reader, dropping, fresh
 from ordersync.config import load_settings
@@ -176,6 +176,7 @@ register(
         ),
         published=10,
         short=1,
+        smoke_on=(POSTGRES,),  # the suite's smoke: one warehouse (the published runs: both)
         smoke_doc=(
             "Two revised days (four deliveries). One kill, right after a receiver got a notice and before its "
             "answer went back; then `notices send` until a round delivers everything."

@@ -30,7 +30,7 @@ from typing import Any
 from chaoslib import checks, sources, steps
 from chaoslib.commands import Cli, Running
 from chaoslib.deadlines import scaled
-from chaoslib.model import DUCKDB, TrialParams, TrialResult, TrialSpec, register
+from chaoslib.model import DUCKDB, POSTGRES, TrialParams, TrialResult, TrialSpec, register
 from chaoslib.secrets import KEY_ENV, TOKEN_ENV
 from chaoslib.warehouses import PgServer, WarehouseHandle, clone, dropping, fresh, wait_until
 from ordersync.simulator.server import RunningSimulator
@@ -477,6 +477,7 @@ register(
         ),
         published=5,
         short=1,
+        smoke_on=(POSTGRES,),  # the suite's smoke: one warehouse (the published runs: both)
         short_on=(DUCKDB,),  # about 30 s a warehouse (two dbt builds): PostgreSQL in the published run
         smoke_doc=(
             "A 2-day plan of a store of 10 orders a day. One kill, within 60 ms of the apply taking the plan "

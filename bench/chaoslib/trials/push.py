@@ -24,7 +24,7 @@ from typing import Any
 from chaoslib import checks, steps
 from chaoslib.commands import Cli
 from chaoslib.deadlines import scaled
-from chaoslib.model import DUCKDB, TrialParams, TrialResult, TrialSpec, register
+from chaoslib.model import DUCKDB, POSTGRES, TrialParams, TrialResult, TrialSpec, register
 from chaoslib.serving import KillRelay, ServeProcess
 from chaoslib.warehouses import PgServer, dropping, free_port, fresh
 from ordersync.aio import run_async
@@ -229,6 +229,7 @@ register(
         ),
         published=10,
         short=1,
+        smoke_on=(POSTGRES,),  # the suite's smoke: one warehouse (the published runs: both)
         smoke_doc=(
             "One day of 12 orders, 5 events a batch, a serve that does not build by itself (one build at the "
             "end). One kill, right after serve answered the first push 200 (the relay is armed "
