@@ -18,6 +18,7 @@ from ordersync.cli import lateness as lateness_cmd
 from ordersync.cli import ops
 from ordersync.cli import plans as plans_cmd
 from ordersync.cli import revenue as revenue_cmd
+from ordersync.cli import runs as runs_cmd
 from ordersync.cli.context import STATE, facade, guarded, log_options, run_command_line
 from ordersync.cli.logs import LogFormat, LogLevel, configure_logging
 from ordersync.cli.notices import app as notices_app
@@ -353,6 +354,8 @@ app.command(name="gaps")(ops.gaps)
 app.command(name="progress")(ops.progress)
 app.command(name="lateness")(lateness_cmd.lateness)
 app.command(name="verify")(verify_cmd)
+app.command(name="runs")(runs_cmd.runs)
+app.command(name="builds")(runs_cmd.builds)
 
 
 def main() -> None:
