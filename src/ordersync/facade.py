@@ -295,6 +295,13 @@ class Ordersync:
     def run_counters(self, run_id: str) -> RunCounters:
         return runs.counters(self.wh, run_id)
 
+    def recent_runs(
+        self, tenant: str | None = None, *, since: datetime | None = None, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        """The sync run log, newest first: one tenant's runs or everyone's, started at or after `since`."""
+        tenant_id = self.tenants.get(tenant).tenant_id if tenant else None
+        return runs.listed(self.wh, tenant_id=tenant_id, since=since, limit=limit)
+
     # -- landing from files ----------------------------------------------------------------
     def land_records(self, tenant_name: str, records: Iterable[bytes | str], source: str = "file") -> LandResult:
         self.upgrade()

@@ -15,7 +15,8 @@ import pytest
 import typer
 
 from ordersync.cli import context
-from ordersync.cli.context import ScrubbingFilter, guarded
+from ordersync.cli.context import guarded
+from ordersync.cli.logs import ScrubbingFilter
 from ordersync.config import load_settings
 from ordersync.errors import WarehouseError
 from support import processes
@@ -141,7 +142,7 @@ def test_log_records_are_scrubbed() -> None:
 def test_the_cli_logs_through_the_scrubber(tmp_path: Path) -> None:
     code = (
         "import logging, sys\n"
-        "from ordersync.cli.context import configure_logging\n"
+        "from ordersync.cli.logs import configure_logging\n"
         "configure_logging(False)\n"
         "logging.getLogger('ordersync.test').warning('token is %s', 'tok-Zq7-s3cr3t-2')\n"
     )

@@ -17,11 +17,13 @@ import typer
 
 from ordersync.cli.output import RichReporter, err_console, say_error
 from ordersync.clock import clock_from_setting
-from ordersync.config import load_settings
+from ordersync.config import LogSettings, load_settings
 from ordersync.errors import ConfigError, OrdersyncError
 from ordersync.facade import Ordersync
 from ordersync.secrets import scrub
 from ordersync.serve import channel
+
+_log = logging.getLogger("ordersync.cli")
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -32,6 +34,8 @@ class State:
     warehouse: str | None = None
     config: Path | None = None
     debug: bool = False
+    #: --log-format (or [log] format): with "json", errors too are reported as a JSON log line
+    log_format: str = "text"
     overrides: dict[str, Any] = field(default_factory=dict)
 
 
@@ -83,7 +87,7 @@ class CommandLine(Protocol):
 def run_command_line(command: CommandLine, argv: list[str]) -> int:
     """Run one command line of `command` (the CLI) in this process and return its exit code: what
     a serve does with a command sent over its local channel. The global options are restored after."""
-    saved = (STATE.warehouse, STATE.config, STATE.debug, STATE.overrides)
+    saved = (STATE.warehouse, STATE.config, STATE.debug, STATE.log_format, STATE.overrides)
     STATE.overrides = {}
     try:
         result = command.main(args=argv, prog_name="ordersync", standalone_mode=False)
@@ -98,7 +102,7 @@ def run_command_line(command: CommandLine, argv: list[str]) -> int:
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else 1
     finally:
-        STATE.warehouse, STATE.config, STATE.debug, STATE.overrides = saved
+        STATE.warehouse, STATE.config, STATE.debug, STATE.log_format, STATE.overrides = saved
 
 
 def command_runner(ctx: typer.Context) -> Callable[[list[str]], int]:
@@ -134,32 +138,24 @@ def guarded(command: Callable[P, R]) -> Callable[P, R]:
 
 
 def _report(exc: BaseException, label: str, text: str) -> None:
+    if STATE.log_format == "json" and not channel.forwarded():
+        # stderr carries JSON lines only: the error is one more, with its traceback under --debug
+        message = text if label == "error:" else f"{label} {text}"
+        _log.error("%s", message, exc_info=exc if STATE.debug else None)
+        return
     if STATE.debug:
         sys.stderr.write(scrub("".join(traceback.format_exception(exc))))  # as is: no re-wrapping
         sys.stderr.flush()
     say_error(text, label)
 
 
-class ScrubbingFilter(logging.Filter):
-    """Rewrites each record without any known secret, in its message, traceback and stack, so every
-    handler and formatter downstream sees the scrubbed text."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.msg, record.args = scrub(record.getMessage()), None
-        if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if record.exc_text:
-            record.exc_text = scrub(record.exc_text)
-        if record.stack_info:
-            record.stack_info = scrub(record.stack_info)
-        return True
-
-
-def configure_logging(debug: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if debug else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    for handler in logging.getLogger().handlers:
-        if not any(isinstance(f, ScrubbingFilter) for f in handler.filters):
-            handler.addFilter(ScrubbingFilter())
+def log_options(config: Path | None, fmt: str | None, level: str | None, debug: bool) -> tuple[str, str]:
+    """The log format and level: the flags, else `[log]` from the settings' layers (the defaults when
+    those cannot be read: the command itself then says why); `--debug` means level debug unless
+    --log-level is given."""
+    flags = {k: v for k, v in (("format", fmt), ("level", level)) if v is not None}
+    try:
+        log = load_settings(config, {"log": flags}).log
+    except ConfigError:
+        log = LogSettings.model_validate(flags)
+    return log.format, level or ("debug" if debug else log.level)

@@ -18,7 +18,9 @@ from ordersync.cli import lateness as lateness_cmd
 from ordersync.cli import ops
 from ordersync.cli import plans as plans_cmd
 from ordersync.cli import revenue as revenue_cmd
-from ordersync.cli.context import STATE, configure_logging, facade, guarded, run_command_line
+from ordersync.cli import runs as runs_cmd
+from ordersync.cli.context import STATE, facade, guarded, log_options, run_command_line
+from ordersync.cli.logs import LogFormat, LogLevel, configure_logging
 from ordersync.cli.notices import app as notices_app
 from ordersync.cli.options import JsonOpt, TenantsOpt, WarehouseOpt
 from ordersync.cli.output import console, print_below, print_json, print_table, short_time
@@ -30,7 +32,7 @@ from ordersync.cli.verify import verify as verify_cmd
 from ordersync.config import DEFAULT_TIMEZONE
 from ordersync.errors import ConfigError
 from ordersync.secrets import command_variables
-from ordersync.serve.channel import ForwardToServe, forward
+from ordersync.serve.channel import ForwardToServe, forward, forwarded
 
 app = typer.Typer(
     name="ordersync",
@@ -60,10 +62,25 @@ def _global(
     config: Annotated[
         Path | None, typer.Option("--config", help="configuration file (default ./ordersync.toml)")
     ] = None,
-    debug: Annotated[bool, typer.Option("--debug", help="show tracebacks and debug logs")] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="show tracebacks, and debug logs unless --log-level says otherwise")
+    ] = False,
+    log_format: Annotated[
+        LogFormat | None,
+        typer.Option(
+            "--log-format", help="logs on stderr: text lines, or one JSON object a line (default: \\[log] format, text)"
+        ),
+    ] = None,
+    log_level: Annotated[
+        LogLevel | None,
+        typer.Option("--log-level", help="the least severe level logged (default: \\[log] level, warning)"),
+    ] = None,
 ) -> None:
     STATE.warehouse, STATE.config, STATE.debug = warehouse, config, debug
-    configure_logging(debug)
+    fmt, level = log_options(config, log_format, log_level, debug)
+    STATE.log_format = fmt
+    if not forwarded():  # a command run inside serve leaves serve's logging as it is
+        configure_logging(debug, fmt=fmt, level=level)
 
 
 @app.command()
@@ -337,6 +354,8 @@ app.command(name="gaps")(ops.gaps)
 app.command(name="progress")(ops.progress)
 app.command(name="lateness")(lateness_cmd.lateness)
 app.command(name="verify")(verify_cmd)
+app.command(name="runs")(runs_cmd.runs)
+app.command(name="builds")(runs_cmd.builds)
 
 
 def main() -> None:

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml  # type: ignore[import-untyped]  # dbt's own dependency
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -288,6 +288,17 @@ class EnvironmentSettings(BaseModel):
         return self.name.strip().lower() == "production"
 
 
+class LogSettings(BaseModel):
+    """What every command logs on stderr (`--log-format` and `--log-level` win over these)."""
+
+    model_config = SECTION_CONFIG
+
+    format: Literal["text", "json"] = Field(
+        "text", description="text lines, or one JSON object a line (time, level, logger, message, process, ...)"
+    )
+    level: Literal["debug", "info", "warning", "error"] = Field("warning", description="the least severe level logged")
+
+
 class _CommandEnvSource(EnvSettingsSource):
     """pydantic-settings' environment source, reading `command_variables()` instead of os.environ."""
 
@@ -315,6 +326,7 @@ class Settings(BaseSettings):
     revisions: RevisionsSettings = RevisionsSettings()
     customers: CustomersSettings = CustomersSettings()
     environment: EnvironmentSettings = EnvironmentSettings()
+    log: LogSettings = LogSettings()
     #: "system", a fixed ISO-8601 instant, or an http:// URL of a clock to follow (tests, simulations)
     clock: str = "system"
 

@@ -10,6 +10,7 @@ data) and nothing doubled (versions already landed are recognised and skipped).
 from __future__ import annotations
 
 import asyncio
+import logging
 import time as monotonic
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ from ordersync.tenants.platforms import PULL_SOURCE
 from ordersync.warehouse import Warehouse
 
 T = TypeVar("T")
+log = logging.getLogger("ordersync.sync")
 # Checkpoint granularity: a window is read in slices of this size (a 3-day trailing window is one).
 CHUNK = timedelta(days=4)
 SOURCE = PULL_SOURCE
@@ -119,6 +121,9 @@ class TenantSync:
         await self._db(
             runs.start, self.wh, self.run_id, tid, self.mode, now, self.worker_id, span, self.attempt, self.fence.token
         )
+        # every line about the run names its tenant and run (JSON logs: the `tenant` and `run_id` keys)
+        context = {"tenant": self.tenant.tenant_name, "run_id": self.run_id}
+        log.info("%s sync of %s started (attempt %d)", self.mode, self.tenant.tenant_name, self.attempt, extra=context)
         client = self._client()
         try:
             async with client:
@@ -134,7 +139,19 @@ class TenantSync:
             message = str(exc) or type(exc).__name__
             failed = RunStatus.FAILED
             await self._db(runs.finish, self.wh, self.run_id, failed, self.clock.now(), self.counters, message)
+            log.warning("%s sync of %s failed: %s", self.mode, self.tenant.tenant_name, message, extra=context)
             raise
+        c = self.counters
+        log.info(
+            "%s sync of %s succeeded: %d orders listed, %d fetched, %d versions landed, %d quarantined",
+            self.mode,
+            self.tenant.tenant_name,
+            c.orders_listed,
+            c.orders_fetched,
+            c.versions_landed,
+            c.quarantined,
+            extra=context,
+        )
         return SyncOutcome(
             self.run_id,
             tid,

@@ -101,7 +101,9 @@ async def run_job(
                 still_due=job.still_due,
             )
         except Exception as exc:  # one tenant's failure never stops the others
-            log.exception("tenant %s: %s sync crashed", job.tenant.tenant_name, job.mode)
+            log.exception(
+                "tenant %s: %s sync crashed", job.tenant.tenant_name, job.mode, extra={"tenant": job.tenant.tenant_name}
+            )
             outcome = crashed(job, exc, began)
         outcomes.append(outcome)
         if not retryable(outcome) or attempt == policy.attempts:

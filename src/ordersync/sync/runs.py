@@ -1,4 +1,4 @@
-"""The sync run log, cdp.sync_runs: every run, its counters, outcome and error."""
+"""The sync run log, cdp.sync_runs: every run, its counters, outcome and error; `listed` reads it back."""
 
 from __future__ import annotations
 
@@ -8,6 +8,37 @@ from typing import Any
 
 from ordersync.outcomes import RunStatus
 from ordersync.warehouse import Warehouse
+
+#: cdp.sync_runs' columns, in the table's order: the keys of `listed`'s items (with `tenant`)
+COLUMNS = (
+    "run_id",
+    "tenant_id",
+    "mode",
+    "status",
+    "started_at",
+    "finished_at",
+    "window_start",
+    "window_end",
+    "orders_listed",
+    "orders_fetched",
+    "versions_landed",
+    "late_versions",
+    "quarantined",
+    "list_calls",
+    "get_calls",
+    "retries",
+    "worker_id",
+    "error",
+    "wall_started_at",
+    "wall_finished_at",
+    "attempt",
+    "discrepancies",
+    "discrepancies_fixed",
+    "throttled",
+    "throttle_wait_seconds",
+    "pace_wait_seconds",
+    "lease_token",
+)
 
 
 @dataclass
@@ -104,3 +135,35 @@ def pull_history(wh: Warehouse) -> PullHistory:
     for tid, stream, pos in wh.query("SELECT tenant_id, stream, position FROM cdp.sync_checkpoints"):
         ckpts.setdefault(tid, {})[stream] = pos
     return PullHistory(dict(last_full), dict(first_sync), ckpts)
+
+
+def listed(
+    wh: Warehouse, *, tenant_id: int | None = None, since: datetime | None = None, limit: int = 100
+) -> list[dict[str, Any]]:
+    """The run log, newest first (by `started_at`, the run's clock; then by wall-clock start): one
+    item per run with every column of cdp.sync_runs and the tenant's name as `tenant`, datetimes as
+    ISO-8601 strings. `tenant_id` keeps one tenant's runs, `since` those started at or after it."""
+    where: list[str] = []
+    params: list[Any] = []
+    if tenant_id is not None:
+        where.append("r.tenant_id = ?")
+        params.append(tenant_id)
+    if since is not None:
+        where.append("r.started_at >= ?")
+        params.append(since)
+    rows = wh.query(
+        f"SELECT {', '.join(f'r.{c}' for c in COLUMNS)}, t.tenant_name FROM cdp.sync_runs r "
+        "LEFT JOIN cdp.tenants t ON t.tenant_id = r.tenant_id"
+        + (f" WHERE {' AND '.join(where)}" if where else "")
+        + " ORDER BY r.started_at DESC, r.wall_started_at DESC NULLS LAST, r.run_id DESC LIMIT ?",
+        (*params, limit),
+    )
+    out: list[dict[str, Any]] = []
+    for *values, tenant in rows:
+        item: dict[str, Any] = {}
+        for column, value in zip(COLUMNS, values, strict=True):
+            item[column] = value.isoformat() if isinstance(value, datetime) else value
+            if column == "tenant_id":
+                item["tenant"] = tenant
+        out.append(item)
+    return out

@@ -1,4 +1,5 @@
-"""The build log, cdp.build_runs: every dbt build, who asked for it, its flags, outcome and error."""
+"""The build log, cdp.build_runs: every dbt build, who asked for it, its flags, outcome and error;
+`recent` reads it back."""
 
 from __future__ import annotations
 
@@ -53,26 +54,25 @@ def abandon_dead(wh: Warehouse, is_dead: Any) -> None:
 
 
 def last_build(wh: Warehouse) -> dict[str, Any] | None:
-    rows = wh.query_dicts(f"SELECT {_COLUMNS} FROM cdp.build_runs ORDER BY started_at DESC, build_id DESC LIMIT 1")
-    if not rows:
-        return None
-    row = _failed(rows[0])
-    for key in ("started_at", "finished_at"):
-        if row[key] is not None:
-            row[key] = row[key].isoformat()
-    return row
+    """The latest build as `recent` gives it, or None before the first."""
+    rows = recent(wh, 1)
+    return rows[0] if rows else None
 
 
 def recent(wh: Warehouse, limit: int = 20) -> list[dict[str, Any]]:
+    """The build log, newest first: every column of cdp.build_runs, datetimes as ISO-8601 strings,
+    `failed_tenants` decoded (a list; [] when the build left no tenant out), `flags` as stored."""
     return [
-        _failed(r)
+        _item(r)
         for r in wh.query_dicts(
             f"SELECT {_COLUMNS} FROM cdp.build_runs ORDER BY started_at DESC, build_id DESC LIMIT ?", (limit,)
         )
     ]
 
 
-def _failed(row: dict[str, Any]) -> dict[str, Any]:
-    """failed_tenants as a list ([] when the build left no tenant out)."""
+def _item(row: dict[str, Any]) -> dict[str, Any]:
     row["failed_tenants"] = json.loads(row["failed_tenants"]) if row.get("failed_tenants") else []
+    for key in ("started_at", "finished_at"):
+        if isinstance(row[key], datetime):
+            row[key] = row[key].isoformat()
     return row
