@@ -106,7 +106,7 @@ def test_three_workers_never_share_a_tenant_and_survive_a_kill(pg_url: str, tmp_
                 lambda: (
                     victims
                     <= succeeded_after(start, lambda r: r["worker_id"] != "w1" and r["wall_started_at"] > killed_at)
-                ),  # noqa: E501
+                ),
                 "the survivors to take over the killed worker's tenants",
                 timeout=300,
             )
