@@ -15,6 +15,7 @@ from factories import vtex_order_json
 from ordersync.clock import ManualClock
 from ordersync.facade import Ordersync
 from ordersync.observe.status import sync_state
+from ordersync.outcomes import RunStatus
 from ordersync.simulator import AccountSpec, SimulatorConfig
 from ordersync.simulator.server import start_in_subprocess
 from ordersync.sync import engine
@@ -127,3 +128,15 @@ def test_status_uses_each_tenants_frequency_and_discrepancies_close(warehouse_ur
         assert {s["tenant"]: s["open_discrepancies"] for s in app.status()}["daily"] == 0
         fixed = app.wh.query_one("SELECT fixed, fixed_run_id, after_orders FROM cdp.discrepancies")
         assert fixed == (True, "r3", 2)
+
+
+def test_a_run_whose_credentials_cannot_be_read_is_recorded_failed(warehouse_url: str, tmp_path: Path) -> None:
+    with Ordersync(settings_for(warehouse_url, tmp_path), clock=ManualClock(START)) as app:
+        app.add_tenant(
+            "shop", account="shop", base_url="http://127.0.0.1:9", app_key_env="ORDERSYNC_TEST_UNSET_KEY",
+            app_token_env="ORDERSYNC_TEST_UNSET_TOKEN",
+        )  # fmt: skip
+        result = app.sync(["shop"], build=False)
+        (outcome,) = result.outcomes
+        assert outcome.status is RunStatus.FAILED and "ORDERSYNC_TEST_UNSET_KEY" in str(outcome.error)
+        assert app.wh.query("SELECT status FROM cdp.sync_runs") == [("failed",)]

@@ -124,8 +124,11 @@ class TenantSync:
         # every line about the run names its tenant and run (JSON logs: the `tenant` and `run_id` keys)
         context = {"tenant": self.tenant.tenant_name, "run_id": self.run_id}
         log.info("%s sync of %s started (attempt %d)", self.mode, self.tenant.tenant_name, self.attempt, extra=context)
-        client = self._client()
+        client: VtexClient | None = None
         try:
+            # inside the try: a tenant whose credentials cannot be read gets a failed run, not one
+            # left running until its lease is next taken
+            client = self._client()
             async with client:
                 open_days = await self._reconcile_before(client, windows) if self.mode == "full" else []
                 for window in windows:
@@ -135,7 +138,8 @@ class TenantSync:
             self._take_stats(client)
             await self._db(self._finish_ok, now, windows, first_run)
         except BaseException as exc:
-            self._take_stats(client)
+            if client is not None:
+                self._take_stats(client)
             message = str(exc) or type(exc).__name__
             failed = RunStatus.FAILED
             await self._db(runs.finish, self.wh, self.run_id, failed, self.clock.now(), self.counters, message)
