@@ -29,6 +29,7 @@ identifier travel, and the webhook URLs appear nowhere.
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 import subprocess
@@ -39,7 +40,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from chaoslib.commands import Cli, Done
+from chaoslib.commands import Cli, Done, Running
 from chaoslib.customer_tables import Snapshot, compare, snapshot
 from chaoslib.deadlines import scaled
 from chaoslib.model import DUCKDB, TrialParams, TrialResult, TrialSpec, register
@@ -75,8 +76,14 @@ URL_SECRET = "T0CHAOS-cdp-S3cr3t-w4Tn"
 HOOKS = ("CHAOS_CDP_HOOK_A", "CHAOS_CDP_HOOK_B")
 
 
-def _command(mode: str) -> list[str]:
-    return ["customers", "recompute", "--tenant", TENANT, *(["--full"] if mode == "full" else []), "--json"]
+#: What the step logs as it starts, its tenant's lease held (customers/step.py).
+STARTED = f"run of {TENANT} started"
+
+
+def _command(mode: str, logged: bool = False) -> list[str]:
+    """The mode's command; `logged`: with its info lines on stderr (the step's start among them)."""
+    flags = ["--log-level", "info"] if logged else []
+    return [*flags, "customers", "recompute", "--tenant", TENANT, *(["--full"] if mode == "full" else []), "--json"]
 
 
 def _env(key: Path) -> dict[str, str]:
@@ -202,18 +209,26 @@ def _phase(wh: WarehouseHandle, pid: int, runs_before: int) -> str | None:
     return BEFORE
 
 
+def _step_started(running: Running) -> bool:
+    """The command's step said it started (or the command is gone)."""
+    return not running.alive() or STARTED in running.err.read_text(errors="replace")
+
+
 def _kill_in_step(
     p: TrialParams, prepared: Prepared, clean: Clean, mode: str, rng: random.Random, result: TrialResult
 ) -> WarehouseHandle | None:
     """A copy of the template whose `mode` command was SIGKILLed inside the step; None (a failure
-    said) when ATTEMPTS kills all landed elsewhere."""
-    lo, hi = clean.step_from, clean.step_to
+    said) when ATTEMPTS kills all landed elsewhere. The moment is drawn after the step said it
+    started (its log line), within the span the clean run's step took: a loaded machine delays the
+    command's start-up, never where the kill lands."""
+    lo, hi = 0.0, max(clean.step_to - clean.step_from, 0.05)
     missed: list[str] = []
     for attempt in range(ATTEMPTS):
         wh = clone(prepared.template, p.workdir, f"kill{p.index}_{attempt}")
         cli = _cli(p.workdir, wh, prepared.key)
         at = (lo + hi) / 2 if p.smoke else rng.uniform(lo, hi)
-        running = cli.spawn(_command(mode), name=f"{mode}-killed-{attempt}")
+        running = cli.spawn(_command(mode, logged=True), name=f"{mode}-killed-{attempt}")
+        wait_until(functools.partial(_step_started, running), scaled(300))
         try:
             running.proc.wait(timeout=at)
             phase: str | None = AFTER
@@ -224,8 +239,8 @@ def _kill_in_step(
         if phase == INSIDE:
             result.faults += 1
             before = f" (missed first: {', '.join(missed)})" if missed else ""
-            window = f"the clean run's step: {clean.step_from:.2f}-{clean.step_to:.2f} s"
-            result.note(f"{mode}: killed inside the step, {at:.2f} s in ({window}){before}")
+            window = f"the clean run's step took {hi:.2f} s" if not missed else "the window narrowed"
+            result.note(f"{mode}: killed inside the step, {at:.2f} s after it started ({window}){before}")
             return wh
         missed.append(f"{at:.2f} s: {phase or 'unreadable'}")
         if phase == BEFORE:

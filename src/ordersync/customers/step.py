@@ -101,6 +101,12 @@ class CustomersStep:
         a build)."""
         run = CustomerRun(tenant.tenant_name, kind)
         started = self.clock.now()
+        log.info(
+            "customers %s run of %s started",
+            kind.value,
+            tenant.tenant_name,
+            extra={"tenant": tenant.tenant_name, "run_id": run.run_id},
+        )
         try:
             # a run reads every customer's whole history in one query (history.facts) inside the
             # transaction holding the links it has just written: on DuckDB it needs a build's
