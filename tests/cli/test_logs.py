@@ -132,7 +132,9 @@ def test_a_sync_runs_lines_carry_its_tenant_and_run_id(
 ) -> None:
     path = tmp_path / "wh.duckdb"
     shutil.copyfile(duckdb_template, path)
-    monkeypatch.setenv("LOGS_TEST_KEY", "key")
+    # a value of its own: a credential read is registered as a secret for the rest of the process,
+    # and a common word would then be masked in every later test's output
+    monkeypatch.setenv("LOGS_TEST_KEY", "logs-test-app-key-7Rw2")
     monkeypatch.setenv("LOGS_TEST_TOKEN", APP_TOKEN)
     settings = load_settings(overrides={"warehouse": {"url": str(path)}, "sync": {"max_retries": 0}})
     clock = ManualClock(datetime(2026, 1, 1, 12, tzinfo=UTC))
