@@ -41,6 +41,7 @@ import random
 import resource
 import shutil
 import time
+import urllib.parse
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -249,13 +250,15 @@ def build_without_customers(app: Ordersync) -> float:
 
 def run(warehouse: str, scale: float, quick: bool, state: str, memory_limit: str) -> Figures:
     """One warehouse at one scale, in a process of its own."""
-    folder = Path(state) / f"{warehouse}-{scale:g}-{uuid.uuid4().hex[:8]}"
+    kind = "duckdb" if warehouse == "duckdb" else "postgres"
+    folder = Path(state) / f"{kind}-{scale:g}-{uuid.uuid4().hex[:8]}"
     folder.mkdir(parents=True)
     if warehouse == "duckdb":
         url = str(folder / "wh.duckdb")
     else:
-        server = PG_SERVER if warehouse == "postgres" else warehouse.rstrip("/")
-        url = f"{server}/bench_customers_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+        server = urllib.parse.urlsplit(PG_SERVER if warehouse == "postgres" else warehouse)
+        name = f"/bench_customers_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+        url = urllib.parse.urlunsplit(server._replace(path=name, query="", fragment=""))
     customers = QUICK_CUSTOMERS if quick else round(SEED_CUSTOMERS * scale)
     orders = round(customers * SEED_ORDERS / SEED_CUSTOMERS)
     step_customers = QUICK_STEP_CUSTOMERS if quick else STEP_CUSTOMERS
@@ -334,7 +337,7 @@ def _measure(
     if first.customers != profiles:
         raise SystemExit(f"the first computation scored {first.customers} customers, the profiles hold {profiles}")
     return Figures(
-        warehouse=warehouse if warehouse in ("duckdb", "postgres") else "postgres",
+        warehouse="duckdb" if warehouse == "duckdb" else "postgres",
         scale=scale,
         customers=profiles,
         orders=built - step_customers,
