@@ -69,14 +69,19 @@ def key_by_email(wh: Warehouse, tenant_id: int, email: str) -> str:
     ident = email_identifier(email)
     if ident is None:
         raise NotFoundError(f"{email!r} is not an email identity uses (masked or placeholder addresses are not)")
+    return key_of(wh, tenant_id, ident)
+
+
+def key_of(wh: Warehouse, tenant_id: int, identifier: Identifier) -> str:
+    """The customer an identifier (normalised as identity reads it) belongs to."""
     row = wh.query_one(
         "SELECT c.customer_key FROM cdp.customer_identifiers i JOIN cdp.customer_orders c "
         "ON c.tenant_id = i.tenant_id AND c.order_id = i.order_id "
         "WHERE i.tenant_id = ? AND i.kind = ? AND i.value = ? LIMIT 1",
-        (tenant_id, ident.kind.value, ident.value),
+        (tenant_id, identifier.kind.value, identifier.value),
     )
     if row is None:
-        raise NotFoundError("no customer of this tenant has that email")
+        raise NotFoundError(f"no customer of this tenant has that {identifier.kind.value}")
     return str(row[0])
 
 

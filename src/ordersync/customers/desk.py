@@ -12,8 +12,9 @@ from typing import Any
 from ordersync.clock import Clock
 from ordersync.config import Settings
 from ordersync.coordination.leases import LeaseKeeper
+from ordersync.customers.answers import key_of
 from ordersync.customers.events import EventSender
-from ordersync.customers.forget import Forgotten, find_key, forget, identifier_given
+from ordersync.customers.forget import Forgotten, forget, identifier_given
 from ordersync.customers.identifiers import country_of_zone
 from ordersync.customers.keys import IdentityKeys, check_fingerprint, load_identity_keys
 from ordersync.customers.step import CustomerRun, CustomersStep, RunKind
@@ -94,7 +95,7 @@ class CustomersDesk:
             raise ConfigError("--by must name who asked for it (it is recorded with the key)")
         country = tenant.country or country_of_zone(tenant.timezone)
         if key is None:
-            key = find_key(self.wh, tenant.tenant_id, identifier_given(email, document, country))
+            key = key_of(self.wh, tenant.tenant_id, identifier_given(email, document, country))
         with self._leased(tenant):
             return forget(self.wh, tenant.tenant_id, tenant.tenant_name, key, by.strip(), self.clock.now())
 

@@ -49,19 +49,6 @@ class Forgotten:
         return asdict(self)
 
 
-def find_key(wh: Warehouse, tenant_id: int, identifier: Identifier) -> str:
-    """The customer an identifier (normalised as identity reads it) belongs to."""
-    row = wh.query_one(
-        "SELECT c.customer_key FROM cdp.customer_identifiers i JOIN cdp.customer_orders c "
-        "ON c.tenant_id = i.tenant_id AND c.order_id = i.order_id "
-        "WHERE i.tenant_id = ? AND i.kind = ? AND i.value = ? LIMIT 1",
-        (tenant_id, identifier.kind.value, identifier.value),
-    )
-    if row is None:
-        raise NotFoundError(f"no customer of this tenant has that {identifier.kind.value}")
-    return str(row[0])
-
-
 def identifier_given(email: str | None, document: str | None, country: str | None) -> Identifier:
     """The identifier a person was named by (`--email` or `--document`), as identity normalises it."""
     if email is not None:
