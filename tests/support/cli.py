@@ -1,5 +1,6 @@
 """The `ordersync` command as a user runs it: `python -m ordersync ...` in a folder, a process of its
-own with a deadline (support.processes.run), stopped with whatever it started if it overruns."""
+own with a deadline (support.processes.run), stopped with whatever it started if it overruns. The
+process is forked from one that has done the imports every command does (support.forkserver)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from support import processes
+from support import forkserver, processes
 
 
 def environment(
@@ -39,10 +40,10 @@ def ordersync(
     text output captured. Past `timeout` seconds (scaled by ORDERSYNC_TEST_TIMEOUT_SCALE) it is
     killed with everything it started and the test fails naming `what` (by default the command line)
     and its last output. The exit status is the caller's to check."""
-    return processes.run(
-        [sys.executable, "-m", "ordersync", *args],
-        what or " ".join(["ordersync", *args]),
-        timeout=timeout,
-        cwd=cwd,
-        env=environment(env, columns, clean_env),
-    )
+    what = what or " ".join(["ordersync", *args])
+    full_env = environment(env, columns, clean_env)
+    if forkserver.enabled(full_env):
+        done = forkserver.run(args, cwd, full_env, processes.deadline(timeout), what)
+        if done is not None:
+            return done
+    return processes.run([sys.executable, "-m", "ordersync", *args], what, timeout=timeout, cwd=cwd, env=full_env)
