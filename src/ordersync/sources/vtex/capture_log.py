@@ -65,6 +65,8 @@ class CaptureRound:
     throttled: int = 0
     #: feed: how long the oldest change read had waited (0 when none was read; None: not read)
     lag_seconds: float | None = None
+    #: feed: when this round read an event (None: none); a hook's is when a notification arrives
+    event_at: datetime | None = None
 
 
 def hour_of(moment: datetime) -> datetime:
@@ -101,7 +103,7 @@ def record(wh: Warehouse, r: CaptureRound) -> None:
                     r.status.value,
                     None if r.error is None else r.error[:_MAX_ERROR],
                     r.began if ok else None,
-                    r.began if r.events else None,
+                    r.event_at,
                     r.lag_seconds,
                 ),
             )

@@ -160,6 +160,7 @@ def _recorded(tenant: Tenant, began: datetime, r: FeedRound) -> capture_log.Capt
         requests=r.store_requests,
         throttled=r.store_throttled,
         lag_seconds=r.lag_seconds,
+        event_at=began if r.events else None,
     )
 
 
