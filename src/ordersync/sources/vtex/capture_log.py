@@ -76,7 +76,7 @@ def hour_of(moment: datetime) -> datetime:
 
 def record(wh: Warehouse, r: CaptureRound) -> None:
     """Add the round to its hour and make it its tenant's latest (logged, never raised, on failure)."""
-    ok = r.status.ok and r.error is None
+    clean = r.status.ok and r.error is None  # a throttled round is not failed, nor clean
     try:
         with wh.transaction():
             wh.execute(
@@ -85,7 +85,7 @@ def record(wh: Warehouse, r: CaptureRound) -> None:
                     r.tenant_id,
                     r.stream,
                     hour_of(r.began),
-                    0 if ok else 1,
+                    0 if r.status.ok else 1,
                     r.events,
                     r.fetched,
                     r.landed,
@@ -102,7 +102,7 @@ def record(wh: Warehouse, r: CaptureRound) -> None:
                     r.began,
                     r.status.value,
                     None if r.error is None else r.error[:_MAX_ERROR],
-                    r.began if ok else None,
+                    r.began if clean else None,
                     r.event_at,
                     r.lag_seconds,
                 ),

@@ -30,6 +30,7 @@ CREATE TABLE IF NOT EXISTS cdp.capture_hours (
     stream       TEXT NOT NULL,
     hour         TIMESTAMPTZ NOT NULL,
     rounds       BIGINT NOT NULL DEFAULT 0,
+    -- rounds that failed, or fetched only some of their orders
     failed       BIGINT NOT NULL DEFAULT 0,
     -- feed events read, or hook notifications taken from the inbox
     events       BIGINT NOT NULL DEFAULT 0,
