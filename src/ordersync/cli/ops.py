@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from ordersync import metrics
 from ordersync.cli.context import STATE, facade, guarded
 from ordersync.cli.options import JsonOpt, WarehouseOpt
 from ordersync.cli.output import console, print_below, print_json, print_table, short_time
@@ -30,6 +31,11 @@ def worker(
     ] = None,
     worker_id: Annotated[str | None, typer.Option("--worker-id", help="name in the run log and leases")] = None,
     no_build: Annotated[bool, typer.Option("--no-build", help="land only; skip dbt builds")] = False,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option("--metrics-port", help="serve this worker's own metrics (Prometheus) on this port (0: any free)"),
+    ] = None,
+    metrics_host: Annotated[str, typer.Option("--metrics-host", help="address of the metrics port")] = "127.0.0.1",
     warehouse: WarehouseOpt = None,
 ) -> None:
     """Keep every enabled tenant current: incrementals, historical gap-fill off-hours, Sunday full syncs."""
@@ -56,8 +62,20 @@ def worker(
     with facade(warehouse, progress=False, worker_id=worker_id) as app:
         app.upgrade()  # a writing command: migrate (under the lock) before anything else
         w = Worker(app, schedule)
+        server = None
+        if metrics_port is not None:
+            # this process's metrics only: what the warehouse holds is serve's to show
+            try:
+                url, server, _ = metrics.serve_http(metrics_port, metrics_host)
+            except OSError as exc:
+                raise ConfigError(f"cannot serve metrics on {metrics_host}:{metrics_port}: {exc.strerror}") from None
+            console.print(f"worker metrics on {url}")
         console.print(f"worker {w.worker_id} on {app.warehouse_url}, tick {tick:g} s")
-        w.run(stop, once=once)
+        try:
+            w.run(stop, once=once)
+        finally:
+            if server is not None:
+                server.shutdown()
 
 
 def _worker_inside_serve(schedule: ScheduleSettings, once: bool, worker_id: str | None, warehouse: str | None) -> None:

@@ -25,6 +25,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from ordersync import metrics
 from ordersync.errors import (
     ConnectionLostError,
     LeaseLostError,
@@ -175,23 +176,18 @@ class LeaseKeeper:
                 "ON CONFLICT (tenant_id, stream) DO UPDATE SET holder = excluded.holder, "
                 "token = cdp.leases.token + 1, lease_until = excluded.lease_until, "
                 "acquired_at = excluded.acquired_at "
-                "WHERE cdp.leases.holder IS NULL OR cdp.leases.lease_until < excluded.acquired_at "
-                "OR cdp.leases.holder = excluded.holder "
+                "WHERE cdp.leases.holder IS NULL OR cdp.leases.holder = excluded.holder "
                 "RETURNING holder, token",
                 (tenant_id, stream, self.holder, self.ttl),
             )
+            if not rows:  # held by another: a take-over when its lease ran out or its process is gone
+                rows = self._take_over(tenant_id, stream, f"lease_until < {now}", ())
             if not rows:
                 owner = self.owner(tenant_id, stream)
                 if owner is None or not dead_on_this_host(owner):
                     return None
                 # its process is gone: no need to wait for the lease to run out
-                rows = self._call(
-                    "UPDATE cdp.leases SET holder = ?, token = token + 1, "
-                    f"lease_until = {now} + CAST(? AS DOUBLE PRECISION) * INTERVAL '1 second', "
-                    f"acquired_at = {now} WHERE tenant_id = ? AND stream = ? AND holder = ? "
-                    "RETURNING holder, token",
-                    (self.holder, self.ttl, tenant_id, stream, owner),
-                )
+                rows = self._take_over(tenant_id, stream, "holder = ?", (owner,))
                 if not rows:
                     return None
             token = int(rows[0][1])  # type: ignore[call-overload]
@@ -203,6 +199,21 @@ class LeaseKeeper:
                     (tenant_id,),
                 )
             return Lease(tenant_id, stream, self.holder, token)
+
+    def _take_over(
+        self, tenant_id: int, stream: str, condition: str, params: tuple[object, ...]
+    ) -> list[tuple[object, ...]]:
+        """Take the lease from another holder where `condition` holds; counted once here."""
+        now = self.wh.now_sql
+        rows = self._call(
+            "UPDATE cdp.leases SET holder = ?, token = token + 1, "
+            f"lease_until = {now} + CAST(? AS DOUBLE PRECISION) * INTERVAL '1 second', acquired_at = {now} "
+            f"WHERE tenant_id = ? AND stream = ? AND holder IS NOT NULL AND {condition} RETURNING holder, token",
+            (self.holder, self.ttl, tenant_id, stream, *params),
+        )
+        if rows:
+            metrics.lease_takeover(stream)
+        return rows
 
     def owner(self, tenant_id: int, stream: str = PULL) -> str | None:
         value = self.wh.scalar(

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from ordersync import metrics
 from ordersync.clock import Clock
 from ordersync.errors import BadRecordError
 from ordersync.land import ledger
@@ -145,6 +147,7 @@ class Lander:
         forgotten = forgotten_among(self.wh, tenant_id, [v.order_id for v in batch])
         if forgotten:  # `customers forget` took these orders' person out: later versions land without them
             batch = [redact_version(v) if v.order_id in forgotten else v for v in batch]
+        began = time.perf_counter()
         rows = [_row(tenant_id, v, now, source, run_id) for v in batch]
         # Its own (nested) transaction too, so that a caller in autocommit never leaves rows
         # committed without their batch.
@@ -153,6 +156,7 @@ class Lander:
             landed = self.wh.insert_landing(rows, known_new=known_new, checked_after=checked_after, batch_id=batch_id)
             if landed:
                 ledger.record_batch(self.wh, batch_id, tenant_id, source, run_id, landed, now)
+        metrics.landed(source, time.perf_counter() - began)
         return landed
 
     def quarantine(

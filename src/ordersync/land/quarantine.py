@@ -100,6 +100,12 @@ def list_quarantine(wh: Warehouse, tenant_id: int | None, include_resolved: bool
     return out
 
 
+def unresolved_counts(wh: Warehouse) -> dict[int, int]:
+    """Per tenant, the records waiting in the quarantine (not yet resolved)."""
+    rows = wh.query("SELECT tenant_id, count(*) FROM cdp.quarantine WHERE resolved_at IS NULL GROUP BY 1")
+    return {int(tid): int(n) for tid, n in rows}
+
+
 def quarantined_raw(wh: Warehouse, quarantine_id: int) -> bytes:
     """The record's bytes exactly as they were received."""
     row = wh.query_one("SELECT raw, raw_encoding FROM cdp.quarantine WHERE quarantine_id = ?", (quarantine_id,))

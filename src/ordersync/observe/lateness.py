@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from functools import cache
 from importlib import resources
+from itertools import pairwise
 from typing import Any
 
 from ordersync.errors import ConfigError
@@ -19,12 +20,20 @@ from ordersync.warehouse import Warehouse
 
 #: Lateness buckets, each (lower, upper] (the first from minus infinity, the last to infinity).
 BUCKETS: tuple[str, ...] = ("upto_1h", "1h_6h", "6h_24h", "1d_3d", "3d_7d", "over_7d")
+#: Their upper bounds in seconds, the last's (infinity) left out: bound into lateness.sql, and into
+#: every other count by bucket (bucket_counts).
+BUCKET_BOUNDS: tuple[float, ...] = (3600.0, 21600.0, 86400.0, 259200.0, 604800.0)
 #: The counts the report adds up per day and per source.
 COUNTS: tuple[str, ...] = ("versions", *BUCKETS, "after_lookback", "over_budget", "clock_skew", "unstamped")
 #: Order dates `status` looks back over for `late_versions_over_budget`.
 STATUS_DAYS = 30
 DAY_SECONDS = 86400
 
+#: A landed version's lateness in seconds (lateness.sql's, where a row without event_ingested_at is
+#: on time): for counts over every tenant's versions.
+LATENESS_SECONDS = (
+    "coalesce(CAST(extract(epoch FROM event_ingested_at) - extract(epoch FROM event_time) AS DOUBLE PRECISION), 0)"
+)
 _OVER_BUDGET = (
     "SELECT count(*) FROM cdp.orders_landing WHERE tenant_id = ? AND order_date >= CAST(? AS DATE) "
     "AND extract(epoch FROM event_ingested_at) - extract(epoch FROM event_time) > CAST(? AS DOUBLE PRECISION)"
@@ -56,7 +65,13 @@ def tenant_lateness(
         raise ConfigError(f"days must be at least 1 (got {days})")
     out: list[dict[str, Any]] = []
     for t in tenants:
-        params = (lookback_days * DAY_SECONDS, budget_days * DAY_SECONDS, t.tenant_id, first_date(t, now, days))
+        params = (
+            lookback_days * DAY_SECONDS,
+            budget_days * DAY_SECONDS,
+            *BUCKET_BOUNDS,
+            t.tenant_id,
+            first_date(t, now, days),
+        )
         per_day: dict[date, list[dict[str, Any]]] = {}
         for r in wh.query_dicts(report_sql(), params):
             per_day.setdefault(r["order_date"], []).append(r)
@@ -73,6 +88,24 @@ def tenant_lateness(
                 }
             )
     return out
+
+
+def bucket_counts(seconds: str) -> tuple[str, tuple[float, ...]]:
+    """SQL selecting one count per bucket of BUCKETS, in order, of the rows whose lateness is the
+    expression `seconds` (SQL of ours, never outside text), and the bounds it binds, in order."""
+    edges: tuple[float | None, ...] = (None, *BUCKET_BOUNDS, None)
+    columns: list[str] = []
+    params: list[float] = []
+    for lower, upper in pairwise(edges):
+        tests: list[str] = []
+        if lower is not None:
+            tests.append(f"{seconds} > ?")
+            params.append(lower)
+        if upper is not None:
+            tests.append(f"{seconds} <= ?")
+            params.append(upper)
+        columns.append(f"count(*) FILTER (WHERE {' AND '.join(tests)})")
+    return ", ".join(columns), tuple(params)
 
 
 def _summary(parts: Sequence[Mapping[str, Any]]) -> dict[str, Any]:

@@ -22,11 +22,17 @@
 -- clock_skew: versions whose event time is after they landed (the source's clock ahead of the
 -- warehouse's). Their lateness is negative; they fall in upto_1h and are counted here as well.
 --
--- Parameters, in order: lookback seconds, budget seconds, tenant_id, first order date.
+-- Parameters, in order: lookback seconds, budget seconds, the buckets' five upper bounds in seconds
+-- (observe/lateness.py BUCKET_BOUNDS: 1 h, 6 h, 24 h, 3 d, 7 d), tenant_id, first order date.
 WITH thresholds AS (
     SELECT
         CAST(? AS DOUBLE PRECISION) AS lookback_seconds,
-        CAST(? AS DOUBLE PRECISION) AS budget_seconds
+        CAST(? AS DOUBLE PRECISION) AS budget_seconds,
+        CAST(? AS DOUBLE PRECISION) AS upto_1h,
+        CAST(? AS DOUBLE PRECISION) AS upto_6h,
+        CAST(? AS DOUBLE PRECISION) AS upto_24h,
+        CAST(? AS DOUBLE PRECISION) AS upto_3d,
+        CAST(? AS DOUBLE PRECISION) AS upto_7d
 ),
 
 versions AS (
@@ -47,12 +53,12 @@ SELECT
     v.order_date,
     v.source,
     count(*) AS versions,
-    count(*) FILTER (WHERE v.lateness_seconds <= 3600) AS upto_1h,
-    count(*) FILTER (WHERE v.lateness_seconds > 3600 AND v.lateness_seconds <= 21600) AS "1h_6h",
-    count(*) FILTER (WHERE v.lateness_seconds > 21600 AND v.lateness_seconds <= 86400) AS "6h_24h",
-    count(*) FILTER (WHERE v.lateness_seconds > 86400 AND v.lateness_seconds <= 259200) AS "1d_3d",
-    count(*) FILTER (WHERE v.lateness_seconds > 259200 AND v.lateness_seconds <= 604800) AS "3d_7d",
-    count(*) FILTER (WHERE v.lateness_seconds > 604800) AS over_7d,
+    count(*) FILTER (WHERE v.lateness_seconds <= t.upto_1h) AS upto_1h,
+    count(*) FILTER (WHERE v.lateness_seconds > t.upto_1h AND v.lateness_seconds <= t.upto_6h) AS "1h_6h",
+    count(*) FILTER (WHERE v.lateness_seconds > t.upto_6h AND v.lateness_seconds <= t.upto_24h) AS "6h_24h",
+    count(*) FILTER (WHERE v.lateness_seconds > t.upto_24h AND v.lateness_seconds <= t.upto_3d) AS "1d_3d",
+    count(*) FILTER (WHERE v.lateness_seconds > t.upto_3d AND v.lateness_seconds <= t.upto_7d) AS "3d_7d",
+    count(*) FILTER (WHERE v.lateness_seconds > t.upto_7d) AS over_7d,
     count(*) FILTER (WHERE v.lateness_seconds > t.lookback_seconds) AS after_lookback,
     count(*) FILTER (WHERE v.lateness_seconds > t.budget_seconds) AS over_budget,
     count(*) FILTER (WHERE v.lateness_seconds < 0) AS clock_skew,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from ordersync.land.quarantine import unresolved_counts
 from ordersync.observe import lateness
 from ordersync.sync import checkpoints, reconcile
 from ordersync.sync.windows import history
@@ -47,7 +48,7 @@ def tenant_status(
         )
     }
     last_landed = dict(wh.query("SELECT tenant_id, max(event_ingested_at) FROM cdp.orders_landing GROUP BY 1"))
-    quarantined = dict(wh.query("SELECT tenant_id, count(*) FROM cdp.quarantine WHERE resolved_at IS NULL GROUP BY 1"))
+    quarantined = unresolved_counts(wh)
     open_days = reconcile.open_days(wh)
     build = last_build(wh)
     held = held_by_tenant(wh)

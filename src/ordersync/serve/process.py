@@ -24,6 +24,7 @@ from pathlib import Path
 
 import uvicorn
 
+from ordersync import metrics
 from ordersync.config import ServeSettings
 from ordersync.errors import OrdersyncError, TransientWarehouseError
 from ordersync.facade import Ordersync
@@ -102,6 +103,8 @@ class Serve:
         # generation is collected less often (a request's objects mostly die young anyway).
         gc.freeze()
         gc.set_threshold(*GC_THRESHOLDS)
+        # this process's own metrics, shown with the warehouse's at GET /metrics (observe.warehouse_metrics)
+        metrics.enable()
         app.upgrade()
         if isinstance(app.wh, DuckDBWarehouse):
             app.wh.defer_checkpoints(CHECKPOINT_WAL_MB)

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from ordersync import metrics
 from ordersync.clock import Clock
 from ordersync.config import SyncSettings
 from ordersync.console import Reporter
@@ -84,11 +85,13 @@ class TenantRunner:
                     if not still_due(now):
                         return outcome(RunStatus.SKIPPED, None)
                     run.tenant = now
-                return await run.run()
+                done = await run.run()
         except TenantBusyError as exc:
             return outcome(RunStatus.BUSY, exc)
         except OrdersyncError as exc:
-            return outcome(RunStatus.FAILED, exc)
+            done = outcome(RunStatus.FAILED, exc)
+        metrics.run_finished(mode, done.status, done.seconds)
+        return done
 
 
 @dataclass

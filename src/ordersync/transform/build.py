@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ordersync import metrics
 from ordersync.clock import Clock
 from ordersync.config import Settings
 from ordersync.console import Reporter
@@ -112,6 +113,7 @@ class Builder:
             finally:
                 task.close()
                 status = BuildStatus.FAILED if error is not None else BuildStatus.SUCCEEDED
+                metrics.build_finished(status, time.perf_counter() - began)
                 try:
                     builds.finish(
                         self.warehouse(),

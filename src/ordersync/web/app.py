@@ -28,6 +28,7 @@ from ordersync.web.bodies import gunzip_capped, read_capped
 from ordersync.web.budget import Budget, retry_after
 from ordersync.web.errors import answer_for, install, problem
 from ordersync.web.gate import Gate, HookSecrets
+from ordersync.web.metrics import PUSH_PATH, PushMeter
 from ordersync.web.models import Health, OrderEvent, Problem, PushResult
 
 _MIB = 1024 * 1024
@@ -68,6 +69,7 @@ def create_app(
         version="1",
     )
     install(api)
+    api.add_middleware(PushMeter)
     limit = int(max_body_mb * _MIB)
     budget = Budget(max_items_per_minute)
     shares: dict[int, anyio.CapacityLimiter] = {}
@@ -93,7 +95,7 @@ def create_app(
         }
 
     @api.post(
-        "/v1/tenants/{tenant}/orders",
+        PUSH_PATH,
         response_model=PushResult,
         tags=["push"],
         responses={

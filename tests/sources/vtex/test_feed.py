@@ -18,6 +18,7 @@ from ordersync.aio import run_async
 from ordersync.config import FeedSettings, ServeSettings, Settings
 from ordersync.errors import ConfigError
 from ordersync.facade import Ordersync
+from ordersync.observe.capture import capture_health
 from ordersync.serve.process import ServeOptions, serving_in_thread
 from ordersync.simulator import AccountSpec, SimulatorConfig
 from ordersync.simulator.server import start_in_thread
@@ -87,8 +88,23 @@ def test_rounds_land_every_changed_order_once_and_fct_orders_matches_the_store(
         assert first.status == "polled" and first.error is None
         assert first.events > first.orders > 0  # duplicates and several changes of one order
         assert first.committed == first.events and first.landed == first.orders
+        (health,) = capture_health(app.wh, [app.tenants.get(ACCOUNT)])
+        assert first.lag_seconds is not None and health.feed_lag_seconds == first.lag_seconds > 0
         (again,) = app.feed_poll(ACCOUNT)
         assert (again.events, again.landed) == (0, 0)
+        (health,) = capture_health(app.wh, [app.tenants.get(ACCOUNT)])
+        assert health.feed_lag_seconds == again.lag_seconds == 0  # nothing waited
+        assert health.feed_last_status == "polled" and health.feed_last_ok_at == health.feed_last_round_at
+        recorded = app.wh.query_one(
+            "SELECT sum(rounds), sum(events), sum(landed), sum(requests) FROM cdp.capture_hours"
+        )
+        assert recorded is not None and [int(v) for v in recorded] == [
+            2,
+            first.events,
+            first.landed,
+            first.store_requests + again.store_requests,
+        ]
+        assert first.store_requests > first.requests > 0  # the get-order requests are counted too
         q = queue(sim)
         assert q["duplicates"] > 0 and q["quantity"] == 0 and q["committed"] == q["enqueued"]
 
@@ -203,6 +219,10 @@ def test_a_429_from_the_feed_backs_the_tenant_off(tmp_path: Path) -> None:
         (resting,) = app.feed_poll()
         assert resting.status == "backing-off" and 0 < (resting.retry_in or 0) <= 1.5
         assert resting.requests == 0 and feed_calls(sim) == calls  # not one request meanwhile
+        # the throttled round is recorded, the one backing off (it did nothing) is not
+        assert app.wh.query_one("SELECT rounds, failed, throttled FROM cdp.capture_hours") == (1, 0, 1)
+        (health,) = capture_health(app.wh, [app.tenants.get(ACCOUNT)])
+        assert health.feed_last_status == "throttled" and "429" in (health.feed_last_error or "")
 
         def past_backoff() -> Any:
             (r,) = app.feed_poll()  # one that still backs off asks nothing

@@ -15,12 +15,14 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 from pydantic import SecretStr
 from yarl import URL
 
+from ordersync import metrics
 from ordersync.errors import MalformedBodyError, NotFoundError, SourceError, TransientSourceError
 from ordersync.sources.http.pacing import Pacer
 from ordersync.sources.http.retry import RETRIABLE_STATUSES, RetryPolicy, parse_retry_after
@@ -34,6 +36,17 @@ Sleep = Callable[[float], Awaitable[None]]
 T = TypeVar("T")
 
 _INVALID = object()
+
+
+class Endpoint(StrEnum):
+    """Which of a store's endpoints a request asks (the label of its metrics)."""
+
+    LIST_ORDERS = "list_orders"
+    GET_ORDER = "get_order"
+    FEED_READ = "feed_read"
+    FEED_COMMIT = "feed_commit"
+    FEED_CONFIG = "feed_config"
+    HOOK_CONFIG = "hook_config"
 
 
 @dataclass
@@ -131,7 +144,9 @@ class Transport:
         if session is not None:
             await session.close()
 
-    async def get_json(self, url: URL, what: str, *, parse: Callable[[bytes], T], record: bool) -> tuple[bytes, T]:
+    async def get_json(
+        self, url: URL, what: str, *, endpoint: Endpoint, parse: Callable[[bytes], T], record: bool
+    ) -> tuple[bytes, T]:
         """GET `url` until it answers 200 with a body `parse` accepts; the raw body and its parse.
 
         `parse` raises ValueError for a body that is not what was expected (retried as malformed).
@@ -139,13 +154,22 @@ class Transport:
         `record` says the URL names one order, so a 404 is that order's NotFoundError rather than
         a wrong base URL.
         """
-        return await self.send_json("GET", url, what, parse=parse, record=record)
+        return await self.send_json("GET", url, what, endpoint=endpoint, parse=parse, record=record)
 
     async def send_json(
-        self, method: str, url: URL, what: str, *, data: bytes | None = None, parse: Callable[[bytes], T], record: bool
+        self,
+        method: str,
+        url: URL,
+        what: str,
+        *,
+        endpoint: Endpoint,
+        data: bytes | None = None,
+        parse: Callable[[bytes], T],
+        record: bool,
     ) -> tuple[bytes, T]:
         """As get_json, with any method and a JSON request body; only for requests that are safe
-        to repeat (a retry sends the body again)."""
+        to repeat (a retry sends the body again). Every attempt is counted here, by `endpoint` and
+        its answer (ordersync.metrics), and nowhere else."""
         import aiohttp
 
         session = self._session
@@ -160,9 +184,12 @@ class Transport:
         while True:
             async with self._sem:
                 starts = await self._paced()
+                answered = False  # counted by its status: a body cut short is not counted again
                 try:
                     async with session.request(method, url, data=data, allow_redirects=False) as resp:
                         status = resp.status
+                        metrics.store_request(endpoint, status)
+                        answered = True
                         body = await resp.read()
                         if status != 429:
                             for pacer in self.pacers:
@@ -177,6 +204,7 @@ class Transport:
                             retry_after = None
                             if status == 429:
                                 self.stats.throttled += 1
+                                metrics.store_throttled(endpoint)
                                 retry_after = parse_retry_after(resp.headers.get("Retry-After"))
                             failure = _Failure(f"HTTP {status}", status, retry_after)
                         else:
@@ -184,6 +212,8 @@ class Transport:
                 except aiohttp.InvalidURL:
                     raise SourceError(f"{what}: invalid URL {url}; check the tenant's base URL") from None
                 except (aiohttp.ClientError, TimeoutError) as exc:
+                    if not answered:
+                        metrics.store_request(endpoint, None)
                     failure = _Failure(self._describe(exc), None)
             if failure.status == 429:
                 throttled += 1
@@ -200,6 +230,7 @@ class Transport:
                         failure.retry_after,
                     )
                 self.stats.retries += 1
+                metrics.store_retry(endpoint)
                 throttle_waited += wait
                 logger.info("%s: HTTP 429; waiting %.2fs (throttled %d times)", what, wait, throttled)
                 if not self.pacers:  # else the wait is taken in the next slot
@@ -211,6 +242,7 @@ class Transport:
                 raise (malformed or failure).error(what, retries)
             retries += 1
             self.stats.retries += 1
+            metrics.store_retry(endpoint)
             wait = self.policy.backoff(retries)
             logger.info("%s: %s; retry %d in %.2fs", what, failure.reason, retries, wait)
             await self._sleep(wait)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -20,11 +21,12 @@ import orjson
 from yarl import URL
 
 from ordersync.config import FeedSettings, SyncSettings
+from ordersync.dates import parse_vtex_datetime
 from ordersync.errors import ConfigError, FeedThrottledError, SourceError, TransientSourceError
 from ordersync.secrets import read_secret
 from ordersync.sources.http.pacing import account_key, shared_pacer
 from ordersync.sources.http.retry import MAX_BACKOFF_SECONDS, RetryPolicy
-from ordersync.sources.http.transport import ClientStats, Transport
+from ordersync.sources.http.transport import ClientStats, Endpoint, Transport
 from ordersync.tenants import Tenant
 
 MAX_LOT = 10  # VTEX: "Maximum accepted value is 10"
@@ -41,6 +43,8 @@ class FeedEvent:
     order_id: str | None
     state: str | None
     raw: bytes
+    #: when the order entered its state (the event's currentChange), if readable
+    changed_at: datetime | None = None
 
 
 @dataclass
@@ -116,7 +120,7 @@ class EventsApi:
         url = (self._root / "feed").with_query(maxlot=maxlot)
         name = self.tenant.tenant_name
         try:
-            _, events = await self._call("GET", url, f"read feed of {name}", None, _feed_events)
+            _, events = await self._call("GET", url, f"read feed of {name}", Endpoint.FEED_READ, None, _feed_events)
         except SourceError as exc:
             if exc.status != 404:
                 raise
@@ -134,13 +138,15 @@ class EventsApi:
         if not 0 < len(handles) <= MAX_COMMIT:
             raise ValueError(f"commit 1 to {MAX_COMMIT} handles a call, not {len(handles)}")
         body = orjson.dumps({"handles": handles})
-        await self._call("POST", self._root / "feed", f"commit feed of {self.tenant.tenant_name}", body, _any)
+        what = f"commit feed of {self.tenant.tenant_name}"
+        await self._call("POST", self._root / "feed", what, Endpoint.FEED_COMMIT, body, _any)
 
     # -- configurations ------------------------------------------------------------------------
     async def get_config(self, kind: str) -> dict[str, Any] | None:
         """The store's feed or hook (`kind`) configuration for this app key, None when it has none."""
         try:
-            _, doc = await self._call("GET", self._config_url(kind), f"get {kind} configuration", None, _object)
+            url = self._config_url(kind)
+            _, doc = await self._call("GET", url, f"get {kind} configuration", _config_endpoint(kind), None, _object)
         except SourceError as exc:
             if exc.status == 404:
                 return None
@@ -150,7 +156,12 @@ class EventsApi:
     async def put_config(self, kind: str, config: dict[str, Any]) -> dict[str, Any]:
         """Write the feed or hook configuration; the store's answer (an object, possibly empty)."""
         _, doc = await self._call(
-            "POST", self._config_url(kind), f"write {kind} configuration", orjson.dumps(config), _object_or_empty
+            "POST",
+            self._config_url(kind),
+            f"write {kind} configuration",
+            _config_endpoint(kind),
+            orjson.dumps(config),
+            _object_or_empty,
         )
         return doc
 
@@ -161,11 +172,13 @@ class EventsApi:
 
     # -- every call ----------------------------------------------------------------------------
     async def _call(
-        self, method: str, url: URL, what: str, data: bytes | None, parse: Callable[[bytes], T]
+        self, method: str, url: URL, what: str, endpoint: Endpoint, data: bytes | None, parse: Callable[[bytes], T]
     ) -> tuple[bytes, T]:
         self.stats.requests += 1
         try:
-            return await self._http.send_json(method, url, what, data=data, parse=parse, record=False)
+            return await self._http.send_json(
+                method, url, what, endpoint=endpoint, data=data, parse=parse, record=False
+            )
         except TransientSourceError as exc:
             if exc.status != 429:
                 raise
@@ -183,6 +196,17 @@ class EventsApi:
                     f"{exc}; feed and hook calls also need the 'Feed v3 and Hook Admin' resource", exc.status
                 ) from None
             raise
+
+
+def _config_endpoint(kind: str) -> Endpoint:
+    return Endpoint.FEED_CONFIG if kind == "feed" else Endpoint.HOOK_CONFIG
+
+
+def _changed_at(value: Any) -> datetime | None:
+    try:
+        return parse_vtex_datetime(value)
+    except ValueError:
+        return None
 
 
 def _any(body: bytes) -> bytes:
@@ -218,6 +242,7 @@ def _feed_events(body: bytes) -> list[FeedEvent]:
                 order_id if isinstance(order_id, str) and 0 < len(order_id) <= 200 else None,
                 state if isinstance(state, str) else None,
                 raw,
+                _changed_at(item.get("currentChange")),
             )
         )
     return events

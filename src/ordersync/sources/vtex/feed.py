@@ -25,9 +25,11 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from ordersync import metrics
 from ordersync.clock import Clock
 from ordersync.config import FeedSettings, SyncSettings
 from ordersync.coordination.leases import Fence, LeaseKeeper
@@ -43,6 +45,7 @@ from ordersync.errors import (
 from ordersync.land.intake import Intake, Item
 from ordersync.land.records import Version, order_id_of, parse_order
 from ordersync.outcomes import RoundStatus
+from ordersync.sources.vtex import capture_log
 from ordersync.sources.vtex.client import client_for
 from ordersync.sources.vtex.events_api import MAX_COMMIT, MAX_LOT, EventsApi, FeedEvent, feed_pacer_key
 from ordersync.tenants import Tenant, TenantStore
@@ -79,6 +82,12 @@ class FeedRound:
     backlog: bool = False
     #: seconds until the feed is read again (backing off)
     retry_in: float | None = None
+    #: how long the oldest change read had waited when the round began (0: none read; None: not read)
+    lag_seconds: float | None = None
+    #: every call to the store (feed reads and commits, get-order, retries included), and how many
+    #: were answered 429
+    store_requests: int = 0
+    store_throttled: int = 0
     seconds: float = 0.0
     error: str | None = None
 
@@ -137,6 +146,24 @@ def feed_tenants(store: TenantStore, name: str | None = None) -> list[Tenant]:
     return [tenant]
 
 
+def _recorded(tenant: Tenant, began: datetime, r: FeedRound) -> capture_log.CaptureRound:
+    return capture_log.CaptureRound(
+        tenant.tenant_id,
+        FEED,
+        began,
+        r.status,
+        r.error,
+        events=r.events,
+        fetched=r.orders - r.unfetched,
+        landed=r.landed,
+        quarantined=r.quarantined,
+        requests=r.store_requests,
+        throttled=r.store_throttled,
+        lag_seconds=r.lag_seconds,
+        event_at=began if r.events else None,
+    )
+
+
 def _parse(item: Item, tz: ZoneInfo) -> Version:
     if item.value == _UNREADABLE:
         raise BadRecordError("the feed event names no orderId")
@@ -158,6 +185,7 @@ class FeedConsumer:
         """`after_landing` runs after a round's landing transaction committed and before its
         events are committed (where a crash costs a redelivery)."""
         self.wh = wh
+        self.clock = clock
         self.sync = sync
         self.feed = feed
         self.keeper = keeper
@@ -170,8 +198,11 @@ class FeedConsumer:
         return [await self.poll(t) for t in tenants]
 
     async def poll(self, tenant: Tenant) -> FeedRound:
+        """One round for the tenant; a round that ran (not busy elsewhere, not backing off) is
+        recorded (capture_log) and sets this process's feed lag gauge."""
         result = FeedRound(tenant.tenant_name)
         began = time.perf_counter()
+        began_at = self.clock.now()
         key = backoff_key(tenant)
         try:
             wait = BACKOFF.remaining(key)
@@ -192,6 +223,10 @@ class FeedConsumer:
             result.seconds = round(time.perf_counter() - began, 3)
         if result.error:
             log.warning("feed of %s: %s: %s", tenant.tenant_name, result.status, result.error)
+        if result.status not in (RoundStatus.BUSY, RoundStatus.BACKING_OFF):
+            await asyncio.to_thread(capture_log.record, self.wh, _recorded(tenant, began_at, result))
+            if result.lag_seconds is not None:
+                metrics.feed_lag(tenant.tenant_name, result.lag_seconds)
         return result
 
     async def _round(self, tenant: Tenant, fence: Fence, result: FeedRound) -> None:
@@ -201,9 +236,14 @@ class FeedConsumer:
                 await self._consume(api, tenant, fence, result)
         finally:
             result.requests, result.throttled = api.stats.requests, api.stats.throttled
+            result.store_requests += api.stats.requests + api.stats.http.retries
+            result.store_throttled += api.stats.http.throttled
 
     async def _consume(self, api: EventsApi, tenant: Tenant, fence: Fence, result: FeedRound) -> None:
+        began_at = self.clock.now()
         events = await self._read(api, result)
+        changed = [e.changed_at for e in events if e.changed_at is not None]
+        result.lag_seconds = round(max(0.0, (began_at - min(changed)).total_seconds()), 3) if changed else 0.0
         handles: dict[str, list[str]] = {}  # order id -> the handles of its events
         unreadable: list[FeedEvent] = []
         for event in events:
@@ -216,7 +256,7 @@ class FeedConsumer:
         result.orders = len(handles)
         if not handles and not unreadable:
             return
-        bodies, error = await self._fetch(tenant, list(handles))
+        bodies, error = await self._fetch(tenant, list(handles), result)
         items = [Item(e.raw, value=_UNREADABLE) for e in unreadable]
         settled: list[str] = []  # orders landed, found already landed, or quarantined
         for order_id, got in bodies.items():
@@ -270,7 +310,7 @@ class FeedConsumer:
         return events
 
     async def _fetch(
-        self, tenant: Tenant, order_ids: list[str]
+        self, tenant: Tenant, order_ids: list[str], result: FeedRound
     ) -> tuple[dict[str, bytes | Exception], OrdersyncError | None]:
         """Each order's body (or its NotFoundError / MalformedBodyError). An error that stops the
         fetch (the store down, the credentials refused) leaves the orders not yet fetched out, and
@@ -279,9 +319,14 @@ class FeedConsumer:
         if not order_ids:
             return bodies, None
         try:
-            async with client_for(tenant, self.sync) as client:
-                async for order_id, got in client.get_orders(order_ids):
-                    bodies[order_id] = got
+            client = client_for(tenant, self.sync)
+            try:
+                async with client:
+                    async for order_id, got in client.get_orders(order_ids):
+                        bodies[order_id] = got
+            finally:
+                result.store_requests += client.stats.get_calls + client.stats.retries
+                result.store_throttled += client.stats.throttled
         except OrdersyncError as exc:
             return bodies, exc
         for order_id, got in bodies.items():

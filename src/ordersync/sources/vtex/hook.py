@@ -26,6 +26,8 @@ from ordersync.coordination.leases import Fence, LeaseKeeper
 from ordersync.errors import BadRecordError
 from ordersync.land.intake import Intake, Item
 from ordersync.land.records import order_id_field, order_id_of, parse_order
+from ordersync.outcomes import RoundStatus
+from ordersync.sources.vtex import capture_log
 from ordersync.sources.vtex.client import client_for
 from ordersync.tenants import Tenant, TenantStore
 from ordersync.tenants.platforms import HOOK_SOURCE
@@ -130,6 +132,7 @@ class Inbox:
                     "VALUES (?, ?, ?, ?, ?, 0)",
                     (n.tenant_id, n.order_id, n.state, n.body, now),
                 )
+            capture_log.notified(self.wh, STREAM, dict.fromkeys((n.tenant_id for n in notes), now))
 
     def pending(self, limit: int = 1000, max_attempts: int = MAX_ATTEMPTS) -> list[tuple[int, int, str | None, str]]:
         """(notification_id, tenant_id, order_id, body) not yet processed, oldest first."""
@@ -187,6 +190,14 @@ class HookRound:
     landed: int = 0
     quarantined: int = 0
     failed: int = 0
+    #: get-order calls to the stores (retries included), and how many were answered 429
+    requests: int = 0
+    throttled: int = 0
+    error: str | None = None
+
+    def add(self, other: HookRound) -> None:
+        for name in ("notifications", "fetched", "landed", "quarantined", "failed", "requests", "throttled"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
 async def _fetch(client: Any, order_ids: list[str]) -> dict[str, bytes | Exception]:
@@ -202,7 +213,7 @@ def process(wh: Warehouse, clock: Any, settings: Any, keeper: LeaseKeeper, limit
     inbox is worked under its "hook" lease, so several serve processes on one PostgreSQL share the
     inboxes without fetching the same notifications twice; its landings are fenced by that lease."""
     pending = Inbox(wh).pending(limit)
-    result = HookRound(notifications=len(pending))
+    result = HookRound()
     by_tenant: dict[int, list[tuple[int, str | None, str]]] = {}
     for nid, tid, oid, body in pending:
         by_tenant.setdefault(tid, []).append((nid, oid, body))
@@ -210,11 +221,33 @@ def process(wh: Warehouse, clock: Any, settings: Any, keeper: LeaseKeeper, limit
         lease = keeper.acquire(tid, STREAM)
         if lease is None:
             continue  # another process is on this tenant's inbox
+        began, mine = clock.now(), HookRound(notifications=len(notes))
         try:
-            _tenant_round(wh, clock, settings, TenantStore(wh).by_id(tid), notes, Fence(lease, wh), result)
+            _tenant_round(wh, clock, settings, TenantStore(wh).by_id(tid), notes, Fence(lease, wh), mine)
         finally:
             keeper.release(lease)
+            result.add(mine)
+            capture_log.record(wh, _recorded(tid, began, mine))
     return result
+
+
+def _recorded(tenant_id: int, began: datetime, r: HookRound) -> capture_log.CaptureRound:
+    status = RoundStatus.PARTIAL if r.failed else RoundStatus.POLLED
+    if r.error is not None:
+        status = RoundStatus.FAILED
+    return capture_log.CaptureRound(
+        tenant_id,
+        STREAM,
+        began,
+        status,
+        r.error,
+        events=r.notifications,
+        fetched=r.fetched,
+        landed=r.landed,
+        quarantined=r.quarantined,
+        requests=r.requests,
+        throttled=r.throttled,
+    )
 
 
 def _tenant_round(
@@ -241,13 +274,20 @@ def _tenant_round(
     result.quarantined += len(unreadable)
     if not wanted:
         return
+    client = None
     try:
-        bodies = run_async(_fetch(client_for(tenant, settings), list(wanted)))
+        client = client_for(tenant, settings)
+        bodies = run_async(_fetch(client, list(wanted)))
     except Exception as exc:  # the store or the credentials: every notification waits for the next round
-        inbox.failed(tid, [n for ids in wanted.values() for n in ids], f"{type(exc).__name__}: {exc}")
+        result.error = f"{type(exc).__name__}: {exc}"
+        inbox.failed(tid, [n for ids in wanted.values() for n in ids], result.error)
         result.failed += sum(len(ids) for ids in wanted.values())
         _give_up(wh, clock, intake, inbox, tid, [n for ids in wanted.values() for n in ids], fence, result)
         return
+    finally:
+        if client is not None:
+            result.requests += client.stats.get_calls + client.stats.retries
+            result.throttled += client.stats.throttled
     items = [Item(b) for b in bodies.values() if isinstance(b, bytes)]
     ok = [n for oid, ids in wanted.items() if isinstance(bodies.get(oid), bytes) for n in ids]
 

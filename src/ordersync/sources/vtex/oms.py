@@ -25,7 +25,7 @@ from ordersync.errors import MalformedBodyError, NotFoundError, SourceError
 from ordersync.land.order_head import OrderHead, decode_order_head
 from ordersync.sources.http.pacing import Pacer, account_key, shared_pacer
 from ordersync.sources.http.retry import RetryPolicy
-from ordersync.sources.http.transport import ClientStats, Transport
+from ordersync.sources.http.transport import ClientStats, Endpoint, Transport
 from ordersync.sources.vtex.listing import DATE_FIELDS, DateField, ListEntry, parse_list_item
 from ordersync.sources.vtex.seen import SeenOrders
 from ordersync.sources.vtex.windows import ListWindow
@@ -137,7 +137,10 @@ class VtexClient:
     async def _fetch_order(self, order_id: str) -> OrderBody:
         self.stats.get_calls += 1
         url = URL(f"{self._orders_url}/{quote(order_id, safe='')}", encoded=True)
-        body, head = await self._http.get_json(url, f"get order {order_id}", parse=decode_order_head, record=True)
+        what = f"get order {order_id}"
+        body, head = await self._http.get_json(
+            url, what, endpoint=Endpoint.GET_ORDER, parse=decode_order_head, record=True
+        )
         return OrderBody(body, head)
 
     async def get_orders(self, order_ids: Iterable[str]) -> AsyncIterator[tuple[str, bytes | Exception]]:
@@ -258,7 +261,9 @@ class VtexClient:
         window = ListWindow.covering(start, end)
         query = urlencode({f"f_{field}": window.filter_value(field), "per_page": 1, "page": 1}, quote_via=quote)
         url = URL(f"{self._orders_url}?{query}", encoded=True)
-        _, doc = await self._http.get_json(url, f"list totals {field} {window}", parse=_list_doc, record=False)
+        _, doc = await self._http.get_json(
+            url, f"list totals {field} {window}", endpoint=Endpoint.LIST_ORDERS, parse=_list_doc, record=False
+        )
         total: int = doc["paging"]["total"]
         try:
             value = doc["stats"]["stats"]["totalValue"]["Sum"]
@@ -280,7 +285,7 @@ class VtexClient:
         )
         url = URL(f"{self._orders_url}?{query}", encoded=True)
         what = f"list orders {field} {window} page {number}"
-        _, doc = await self._http.get_json(url, what, parse=_list_doc, record=False)
+        _, doc = await self._http.get_json(url, what, endpoint=Endpoint.LIST_ORDERS, parse=_list_doc, record=False)
         entries: list[ListEntry] = []
         for item in doc["list"]:
             entry = parse_list_item(item)
