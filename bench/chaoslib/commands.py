@@ -15,14 +15,24 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from chaoslib.deadlines import scaled
 from chaoslib.secrets import APP_KEY, APP_TOKEN, KEY_ENV, TOKEN_ENV
 
 ORDERSYNC = str(Path(sys.executable).with_name("ordersync"))
+
+
+def _popen(argv: list[str], env: dict[str, str], cwd: Path, stdout: IO[bytes], stderr: IO[bytes]) -> Any:
+    return subprocess.Popen(argv, env=env, cwd=cwd, stdout=stdout, stderr=stderr)
+
+
+#: How a command's process is started: subprocess.Popen, or anything with its pid, returncode, poll,
+#: wait and send_signal (the test suite forks commands from a process that has done their imports).
+launch: Callable[[list[str], dict[str, str], Path, IO[bytes], IO[bytes]], Any] = _popen
 
 #: every child this process spawned and has not seen end (reap() stops those a trial left behind)
 _LIVE: list[Running] = []
@@ -150,9 +160,7 @@ class Cli:
     ) -> Running:
         out, err = self._files(args if name is None else [name])
         with out.open("wb") as fo, err.open("wb") as fe:
-            proc = subprocess.Popen(
-                self.command(args, warehouse), env={**self.env, **(env or {})}, cwd=self.workdir, stdout=fo, stderr=fe
-            )
+            proc = launch(self.command(args, warehouse), {**self.env, **(env or {})}, self.workdir, fo, fe)
         running = Running(args, proc, out, err)
         with _LIVE_LOCK:
             _LIVE.append(running)
@@ -179,7 +187,7 @@ class Cli:
 @dataclass
 class Running:
     args: list[str]
-    proc: subprocess.Popen[bytes]
+    proc: Any  # a subprocess.Popen or alike (see `launch`)
     out: Path
     err: Path
 

@@ -122,39 +122,114 @@ def _connection(start_timeout: float) -> socket.socket | None:
     return server.connect(time.monotonic() + start_timeout)
 
 
+class Forked:
+    """A command forked by the server, with the part of subprocess.Popen's surface the suite and the
+    chaos harness use: pid, args, returncode, poll, wait, send_signal, terminate, kill."""
+
+    def __init__(self, sock: socket.socket, pid: int, args: list[str]) -> None:
+        self._sock = sock
+        self.pid = pid
+        self.args = args
+        self.returncode: int | None = None
+        self._reading = threading.Lock()
+
+    def poll(self) -> int | None:
+        return self._collect(0.0)
+
+    def wait(self, timeout: float | None = None) -> int:
+        code = self._collect(timeout)
+        if code is None:
+            raise subprocess.TimeoutExpired(self.args, timeout or 0.0)
+        return code
+
+    def send_signal(self, sig: int) -> None:
+        if self.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, sig)
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+    def _collect(self, timeout: float | None) -> int | None:
+        """The exit status once the server has sent it, waiting up to `timeout` seconds (None: for
+        ever). One thread reads the socket at a time (a harness kills from one thread what another
+        waits for); another thread's poll meanwhile answers None, as the command still runs."""
+        if not self._reading.acquire(timeout=-1 if timeout is None else timeout):
+            return self.returncode
+        try:
+            if self.returncode is None and select.select([self._sock], [], [], timeout)[0]:
+                reply = self._sock.recv(64)
+                # a server gone (its test process ending) leaves its commands SIGKILLed
+                self.returncode = int(reply) if reply else -signal.SIGKILL
+                self._sock.close()
+            return self.returncode
+        finally:
+            self._reading.release()
+
+
+def spawn(
+    args: Sequence[str],
+    cwd: Path | str,
+    env: Mapping[str, str],
+    stdout: int,
+    stderr: int,
+    *,
+    script: str | None = None,
+    new_session: bool = True,
+) -> Forked | None:
+    """`python -m ordersync *args` (or the console script `script`) forked from the server with
+    `stdout` and `stderr` (file descriptors, left open for the caller to close); None when the server
+    cannot be had (the caller then starts a fresh process)."""
+    sock = _connection(start_timeout=120)
+    if sock is None:
+        return None
+    request = {
+        "args": list(args),
+        "cwd": str(cwd),
+        "env": dict(env),
+        "script": script,
+        "new_session": new_session,
+    }
+    try:
+        socket.send_fds(sock, [json.dumps(request).encode()], [stdout, stderr])
+        reply = sock.recv(64)
+    except OSError:
+        reply = b""
+    if not reply:
+        sock.close()
+        return None
+    argv = [script] if script else [sys.executable, "-m", "ordersync"]
+    return Forked(sock, int(reply), [*argv, *args])
+
+
 def run(
     args: Sequence[str], cwd: Path, env: Mapping[str, str], timeout: float, what: str
 ) -> subprocess.CompletedProcess[str] | None:
     """`python -m ordersync *args` forked from the server and run to its end, as support.processes.run
     runs it; None when the server cannot be had (the caller then starts a fresh process)."""
-    sock = _connection(start_timeout=120)
-    if sock is None:
-        return None
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
-    with sock:
-        try:
-            request = {"args": list(args), "cwd": str(cwd), "env": dict(env)}
-            socket.send_fds(sock, [json.dumps(request).encode()], [out_w, err_w])
-        finally:
-            os.close(out_w)
-            os.close(err_w)
-        reply = sock.recv(64)
-        if not reply:
-            os.close(out_r)
-            os.close(err_r)
-            return None
-        pid = int(reply)
-        ends = time.monotonic() + timeout
-        out, err, complete = _read(out_r, err_r, ends)
-        status = _status(sock, ends) if complete else None
-        if status is None:
-            _stop(pid, sock)
-            tail = f"{_text(out)[-2000:]}\n{_text(err)[-2000:]}"
-            raise AssertionError(f"{what} ran past {timeout:.0f} s and was stopped; its last output:\n{tail}")
-    _kill_group(pid, signal.SIGKILL)  # what it started and left running
-    argv = [sys.executable, "-m", "ordersync", *args]
-    return subprocess.CompletedProcess(argv, status, _text(out), _text(err))
+    try:
+        proc = spawn(args, cwd, env, out_w, err_w)
+    finally:
+        os.close(out_w)
+        os.close(err_w)
+    if proc is None:
+        os.close(out_r)
+        os.close(err_r)
+        return None
+    ends = time.monotonic() + timeout
+    out, err, complete = _read(out_r, err_r, ends)
+    status = proc._collect(max(0.0, ends - time.monotonic())) if complete else None
+    if status is None:
+        _stop(proc)
+        tail = f"{_text(out)[-2000:]}\n{_text(err)[-2000:]}"
+        raise AssertionError(f"{what} ran past {timeout:.0f} s and was stopped; its last output:\n{tail}")
+    _kill_group(proc.pid, signal.SIGKILL)  # what it started and left running
+    return subprocess.CompletedProcess(proc.args, status, _text(out), _text(err))
 
 
 def _read(out_r: int, err_r: int, ends: float) -> tuple[bytes, bytes, bool]:
@@ -180,20 +255,12 @@ def _read(out_r: int, err_r: int, ends: float) -> tuple[bytes, bytes, bool]:
     return b"".join(chunks[out_r]), b"".join(chunks[err_r]), True
 
 
-def _status(sock: socket.socket, ends: float) -> int | None:
-    left = ends - time.monotonic()
-    if left <= 0 or not select.select([sock], [], [], left)[0]:
-        return None
-    reply = sock.recv(64)
-    return int(reply) if reply else None
-
-
-def _stop(pid: int, sock: socket.socket) -> None:
+def _stop(proc: Forked) -> None:
     """As support.processes.stop with two seconds' grace: SIGTERM to its session, then SIGKILL."""
-    _kill_group(pid, signal.SIGTERM)
-    if _status(sock, time.monotonic() + 2) is None:
-        _kill_group(pid, signal.SIGKILL)
-        _status(sock, time.monotonic() + 30)
+    _kill_group(proc.pid, signal.SIGTERM)
+    if proc._collect(2.0) is None:
+        _kill_group(proc.pid, signal.SIGKILL)
+        proc._collect(30.0)
 
 
 def _kill_group(pid: int, sig: signal.Signals) -> None:
@@ -255,7 +322,8 @@ def _command(request: dict[str, Any], fds: list[int], sockets: list[socket.socke
     """The forked command: never returns."""
     code = 1
     try:
-        os.setsid()
+        if request["new_session"]:
+            os.setsid()
         for s in sockets:
             s.close()
         null = os.open(os.devnull, os.O_RDONLY)
@@ -266,8 +334,8 @@ def _command(request: dict[str, Any], fds: list[int], sockets: list[socket.socke
         os.environ.clear()
         os.environ.update(request["env"])
         time.tzset()
-        sys.argv = ["ordersync", *request["args"]]
-        code = _run_module()
+        sys.argv = [request["script"] or "ordersync", *request["args"]]
+        code = _run(request["script"])
         with contextlib.suppress(Exception):
             atexit._run_exitfuncs()  # as the interpreter does on its way out
         for stream in (sys.stdout, sys.stderr):
@@ -277,9 +345,14 @@ def _command(request: dict[str, Any], fds: list[int], sockets: list[socket.socke
         os._exit(code)
 
 
-def _run_module() -> int:
-    """`python -m ordersync`'s exit status, as the interpreter computes it."""
+def _run(script: str | None) -> int:
+    """The exit status of `python -m ordersync` (or of the console script `script`, which calls the
+    CLI's main), as the interpreter computes it."""
     try:
+        if script:
+            from ordersync.cli.main import main
+
+            sys.exit(main())
         runpy.run_module("ordersync", run_name="__main__", alter_sys=True)
     except SystemExit as stop:
         if stop.code is None:

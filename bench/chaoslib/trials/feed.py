@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import random
+import signal
 import subprocess
 import threading
 import time
@@ -23,6 +24,7 @@ from typing import Any
 
 from chaoslib import sources, steps
 from chaoslib.commands import Cli, Running
+from chaoslib.deadlines import scaled
 from chaoslib.model import DUCKDB, POSTGRES, TrialParams, TrialResult, TrialSpec, register
 from chaoslib.secrets import APP_KEY, APP_TOKEN
 from chaoslib.serving import KillRelay
@@ -150,7 +152,9 @@ def trial(p: TrialParams, rng: random.Random) -> TrialResult:
                         running.wait(120, "`ordersync feed poll` to end (to be killed as its commit arrives)")
                     finally:
                         relay.disarm()
-                    killed = fired.is_set()
+                    # a SIGKILL here is the relay's: it flags it once the kill has returned, which may
+                    # be after this thread saw the process end
+                    killed = fired.wait(scaled(30)) if running.proc.returncode == -signal.SIGKILL else fired.is_set()
                 if killed:
                     result.faults += 1
                     result.note(f"feed poll killed {mode}")
