@@ -118,14 +118,15 @@ def test_every_read_with_every_kind_of_caller(served: ApiServed, path: str, per_
 def test_a_read_token_sees_its_own_tenant_in_the_fleet_lists(served: ApiServed) -> None:
     for kind, own in (("read", "app"), ("read_other", "other")):
         assert [t["tenant"] for t in served.get("/v1/tenants", kind).json()["data"]] == [own]
-        plans = [p["plan_id"] for p in served.get("/v1/plans", kind).json()["data"]]
-        assert plans == (["p-app"] if own == "app" else [])  # never a plan touching another tenant
+        plans = {p["plan_id"] for p in served.get("/v1/plans", kind).json()["data"]}
+        assert "p-both" not in plans  # never a plan touching another tenant
+        assert ("p-app" in plans) == (own == "app")
         revenue = served.get("/v1/revenue", kind, as_of=datetime.now(UTC).isoformat()).json()
         assert {d["tenant"] for d in revenue["data"]} <= {own}
         assert revenue["as_of"] is not None
     admin = served.get("/v1/tenants", "admin").json()
     assert [t["tenant"] for t in admin["data"]] == ["app", "other"]
-    assert {p["plan_id"] for p in served.get("/v1/plans").json()["data"]} == {"p-app", "p-both"}
+    assert {p["plan_id"] for p in served.get("/v1/plans").json()["data"]} >= {"p-app", "p-both"}
 
 
 def test_items_are_the_cli_json_items(served: ApiServed) -> None:
