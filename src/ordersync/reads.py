@@ -9,7 +9,7 @@ Reads only, except the actions at the end (approve, reject, retry).
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -52,7 +52,10 @@ class Reads:
 
     # -- who may see what ----------------------------------------------------------------------
     def tenant(self, name: str, only: int | None) -> Tenant:
-        """The tenant named, when the caller may see it; else the one NotFoundError for both cases."""
+        """The tenant named, when the caller may see it; else the one NotFoundError for both cases (a
+        caller who sees every tenant gets the store's, which names the known ones)."""
+        if only is None:
+            return self.app.get_tenant(name)
         try:
             found = self.app.get_tenant(name)
         except NotFoundError:
@@ -72,19 +75,22 @@ class Reads:
 
     # -- tenants -------------------------------------------------------------------------------
     def tenants(self, only: int | None, after: Key | None, limit: int) -> Page:
-        """The status items (observe/status.py) by tenant name; only the page's tenants are computed."""
+        """The status items (observe/status.py) in the order tenants were added (as `status`); only
+        the page's tenants are computed."""
         chosen = [t for t in self.app.list_tenants() if only is None or t.tenant_id == only]
-        names = keyset([{"tenant": t.tenant_name} for t in chosen], lambda i: (i["tenant"],), after, limit)
-        wanted = {i["tenant"] for i in names.data}
-        page = [t for t in chosen if t.tenant_name in wanted]
-        by_name = {i["tenant"]: i for i in self.app.status(page)}
-        return Page([by_name[i["tenant"]] for i in names.data], names.next)
+        ids = keyset([{"tenant_id": t.tenant_id} for t in chosen], lambda i: (i["tenant_id"],), after, limit)
+        wanted = {i["tenant_id"] for i in ids.data}
+        return Page(self.app.status([t for t in chosen if t.tenant_id in wanted]), ids.next)
 
     def tenant_status(self, name: str, only: int | None) -> dict[str, Any]:
         return self.app.status([self.tenant(name, only)])[0]
 
-    def runs(self, name: str, only: int | None, since: datetime | None, after: Key | None, limit: int) -> Page:
-        tenant = self.tenant(name, only).tenant_name
+    def runs(self, name: str | None, only: int | None, since: datetime | None, after: Key | None, limit: int) -> Page:
+        """The run log, newest first: the tenant's (every tenant's when no name is given and the caller
+        sees them all)."""
+        tenant = self._scope(name, only)
+        if since is not None and since.tzinfo is None:
+            since = since.replace(tzinfo=UTC)  # as `runs --since`: UTC unless it says otherwise
         items = self.app.recent_runs(tenant, since=since, limit=limit + 1, after=after)
         return _sql_page(items, limit, run_key)
 
@@ -99,8 +105,8 @@ class Reads:
         items = self.app.gaps(days, self.tenant(name, only).tenant_name)
         return keyset(items, lambda i: (i["date"],), after, limit)
 
-    def quarantine(self, name: str, only: int | None, resolved: bool, after: Key | None, limit: int) -> Page:
-        items = self.app.quarantine_list(self.tenant(name, only).tenant_name, resolved)
+    def quarantine(self, name: str | None, only: int | None, resolved: bool, after: Key | None, limit: int) -> Page:
+        items = self.app.quarantine_list(self._scope(name, only), resolved)
         return keyset(items, lambda i: (i["quarantine_id"],), after, limit)
 
     # -- revenue -------------------------------------------------------------------------------

@@ -32,6 +32,8 @@ class ApiServed:
     settings_url: str
     tmp: Path
     spec: dict[str, Any] = field(default_factory=dict)
+    #: the running Serve (its gate: the lock pushes, builds and worker ticks hold)
+    serve: Any = None
 
     def app(self) -> Ordersync:
         return Ordersync(settings_for(self.settings_url, self.tmp))
@@ -98,8 +100,8 @@ def api_served(url: str, tmp: Path, prepare: Any = None) -> Iterator[ApiServed]:
         setup.close()
     app = Ordersync(settings_for(url, tmp))
     options = ServeOptions(ServeSettings(port=0, build_every_seconds=3600), worker=False)
-    with serving_in_thread(app, options) as (base, _):
-        served = ApiServed(base, tokens, url, tmp)
+    with serving_in_thread(app, options) as (base, serve):
+        served = ApiServed(base, tokens, url, tmp, serve=serve)
         served.spec = httpx.get(f"{base}/openapi.json", timeout=60).json()
         yield served
 

@@ -142,6 +142,19 @@ def test_a_session_made_by_another_process_is_known(served: ApiServed) -> None:
     assert r.status_code == 200 and r.json()["label"] == "elsewhere"
 
 
+def test_reads_never_wait_for_the_lock_of_pushes_builds_and_ticks(served: ApiServed) -> None:
+    """While the serve's lock is held (a worker tick, a forwarded command; DuckDB's one writer) every
+    read still answers: reads have connections of their own."""
+    gate = served.serve.gate
+    assert gate.lock.acquire(timeout=60)
+    try:
+        for path in ("/v1/tenants", "/v1/tenants/app/runs", "/v1/tenants/app/quarantine", "/v1/plans"):
+            r = httpx.get(f"{served.url}{path}", headers=served.headers("admin"), timeout=30)
+            assert r.status_code == 200, (path, r.text)
+    finally:
+        gate.lock.release()
+
+
 def _walk(s: ApiServed, path: str, key: str, between: object) -> list[object]:
     seen: list[object] = []
     cursor = None

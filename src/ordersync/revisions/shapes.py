@@ -13,9 +13,7 @@ def money(value: Decimal | None) -> str:
     return "" if value is None else f"{value:.2f}"
 
 
-def revenue_row(
-    day: DayRevenue, names: dict[int, str], fmt: Callable[[Decimal | None], Any] = money
-) -> dict[str, Any]:
+def revenue_row(day: DayRevenue, names: dict[int, str], fmt: Callable[[Decimal | None], Any] = money) -> dict[str, Any]:
     """One (tenant, day, currency) of revenue; amounts as `fmt` writes them (text to the cent)."""
     return {
         "tenant": names.get(day.tenant_id, str(day.tenant_id)),
