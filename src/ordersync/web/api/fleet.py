@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from ordersync.errors import ConfigError
 from ordersync.reads import Reads
 from ordersync.web.api.common import REFUSALS, Cursor, Limit, answer, cursor_key, page
-from ordersync.web.api.models import Document, ListPage, PlanCheck, RevenuePage
+from ordersync.web.api.models import BuildsPage, Document, ListPage, PlanCheck, PlansPage, RevenuePage
 from ordersync.web.auth import Auth, Caller
 from ordersync.web.gate import Gate
 
@@ -29,7 +29,7 @@ def router(gate: Gate, auth: Auth) -> APIRouter:
     r = APIRouter(prefix="/v1", responses=REFUSALS)
     reader, admin = Depends(auth.reader), Depends(auth.admin)
 
-    @r.get("/builds", response_model=ListPage, tags=["builds"])
+    @r.get("/builds", response_model=BuildsPage, tags=["builds"])
     async def builds(caller: Caller = admin, limit: Limit = 100, cursor: Cursor = None) -> Response:
         """The build log, newest first (`ordersync builds --json` items); admin only."""
         after = cursor_key(cursor)
@@ -71,7 +71,7 @@ def router(gate: Gate, auth: Auth) -> APIRouter:
         after = cursor_key(cursor)
         return page(await gate.read(lambda app: Reads(app).notices(caller.only, after, limit)))
 
-    @r.get("/plans", response_model=ListPage, tags=["plans"])
+    @r.get("/plans", response_model=PlansPage, tags=["plans"])
     async def plans(caller: Caller = reader, limit: Limit = 100, cursor: Cursor = None) -> Response:
         """Plans, newest first (`ordersync plan list --json` items); a read token's: those of its tenant alone."""
         after = cursor_key(cursor)

@@ -12,10 +12,6 @@ class ListPage(BaseModel):
     next: str | None = Field(description="the cursor of the next page (?cursor=), or null on the last page")
 
 
-class RevenuePage(ListPage):
-    as_of: str | None = Field(description="the instant these figures are as of (null: nothing known yet)")
-
-
 class PlanCheck(BaseModel):
     plan_id: str
     status: str
@@ -34,3 +30,125 @@ class Document(BaseModel):
     """A JSON document (a tenant's status, a plan, a customer): its fields as the CLI prints them."""
 
     model_config = {"extra": "allow"}
+
+
+class RunItem(BaseModel):
+    """A sync run (`ordersync runs --json`): every column of cdp.sync_runs and the tenant's name."""
+
+    run_id: str
+    tenant_id: int
+    tenant: str | None
+    mode: str
+    status: str
+    started_at: str
+    finished_at: str | None
+    window_start: str | None
+    window_end: str | None
+    orders_listed: int
+    orders_fetched: int
+    versions_landed: int
+    late_versions: int
+    quarantined: int
+    list_calls: int
+    get_calls: int
+    retries: int
+    worker_id: str | None
+    error: str | None
+    wall_started_at: str | None
+    wall_finished_at: str | None
+    attempt: int | None
+    discrepancies: int | None
+    discrepancies_fixed: int | None
+    throttled: int | None
+    throttle_wait_seconds: float | None
+    pace_wait_seconds: float | None
+    lease_token: int | None
+
+
+class RunsPage(ListPage):
+    data: list[RunItem]  # type: ignore[assignment]
+
+
+class BuildItem(BaseModel):
+    """A build (`ordersync builds --json`)."""
+
+    build_id: int
+    command: str
+    flags: str | None
+    status: str
+    started_at: str
+    finished_at: str | None
+    seconds: float | None
+    worker_id: str | None
+    trigger: str | None
+    error: str | None
+    failed_tenants: list[dict[str, Any]]
+
+
+class BuildsPage(ListPage):
+    data: list[BuildItem]  # type: ignore[assignment]
+
+
+class QuarantineItem(BaseModel):
+    """A quarantined record without its bytes (`ordersync quarantine list --json`)."""
+
+    quarantine_id: int
+    tenant_id: int
+    tenant: str
+    source: str
+    run_id: str | None
+    order_id: str | None
+    reason: str
+    quarantined_at: str
+    retries: int | None
+    last_error: str | None
+    resolved_at: str | None
+    resolved_run_id: str | None
+    raw_encoding: str | None
+    resolved: bool
+
+
+class QuarantinePage(ListPage):
+    data: list[QuarantineItem]  # type: ignore[assignment]
+
+
+class PlanItem(BaseModel):
+    """A plan's summary (`ordersync plan list --json`)."""
+
+    plan_id: str
+    kind: str
+    status: str
+    author: str | None
+    created_at: str
+    tenants: str
+    from_: str | None = Field(alias="from")
+    to: str | None
+    versions_to_land: int
+    rows_changed: int
+    reviewed_by: str | None
+    applied_at: str | None
+
+
+class PlansPage(ListPage):
+    data: list[PlanItem]  # type: ignore[assignment]
+
+
+class RevenueItem(BaseModel):
+    """One tenant, day and currency (`ordersync revenue --json` days); amounts as text to the cent."""
+
+    tenant: str
+    date: str
+    currency: str
+    orders: int
+    valid_orders: int
+    revenue: str
+    pending_orders: int
+    pending_value: str
+    canceled_orders: int
+    canceled_value: str
+    average_order_value: str
+
+
+class RevenuePage(ListPage):
+    data: list[RevenueItem]  # type: ignore[assignment]
+    as_of: str | None = Field(description="the instant these figures are as of (null: nothing known yet)")

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 
 from ordersync.reads import Reads
 from ordersync.web.api.common import REFUSALS, Cursor, Limit, answer, cursor_key, page
-from ordersync.web.api.models import Document, ListPage
+from ordersync.web.api.models import Document, ListPage, QuarantinePage, RunsPage
 from ordersync.web.auth import Auth, Caller
 from ordersync.web.gate import Gate
 
@@ -32,7 +32,7 @@ def router(gate: Gate, auth: Auth) -> APIRouter:
         """One tenant's status item."""
         return answer(await gate.read(lambda app: Reads(app).tenant_status(tenant, caller.only)))
 
-    @r.get("/{tenant}/runs", response_model=ListPage)
+    @r.get("/{tenant}/runs", response_model=RunsPage)
     async def runs(
         tenant: str,
         caller: Caller = reader,
@@ -60,7 +60,7 @@ def router(gate: Gate, auth: Auth) -> APIRouter:
         after = cursor_key(cursor)
         return page(await gate.read(lambda app: Reads(app).gaps(tenant, caller.only, days, after, limit)))
 
-    @r.get("/{tenant}/quarantine", response_model=ListPage)
+    @r.get("/{tenant}/quarantine", response_model=QuarantinePage)
     async def quarantine(
         tenant: str,
         caller: Caller = reader,
