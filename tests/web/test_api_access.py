@@ -155,8 +155,11 @@ def test_limits_and_cursors_refused_clearly(served: ApiServed) -> None:
 def test_actions_need_an_admin_and_record_its_label(served: ApiServed) -> None:
     with served.app() as app:
         _plan(app, "p-act", ["app"])
-    for kind, status in (("none", 401), ("revoked", 401), ("push", 403), ("metrics", 403), ("read", 403)):
-        assert served.post("/v1/plans/p-act/approve", kind).status_code == status
+    refused = (("none", 401), ("revoked", 401), ("push", 403), ("metrics", 403), ("read", 403), ("read_other", 403))
+    for action in ("/v1/plans/p-act/approve", "/v1/plans/p-act/reject", "/v1/tenants/app/quarantine/1/retry"):
+        assert {kind: served.post(action, kind).status_code for kind, _ in refused} == dict(refused), action
+    with served.app() as app:
+        assert app.get_plan("p-act").status == DRAFTED  # nothing refused changed anything
     assert served.post("/v1/plans/p-nosuch/approve").status_code == 404
     approved = served.post("/v1/plans/p-act/approve")
     assert approved.status_code == 200, approved.text

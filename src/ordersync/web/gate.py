@@ -28,7 +28,7 @@ from typing import TypeVar
 
 import anyio
 
-from ordersync.errors import OrdersyncError, TransientWarehouseError
+from ordersync.errors import ConfigError, NotFoundError, OrdersyncError, RefusedError, TransientWarehouseError
 from ordersync.facade import Ordersync
 
 T = TypeVar("T")
@@ -129,9 +129,17 @@ class Gate:
             return self.through(fn, app)
 
     def reading(self, fn: Callable[[Ordersync], T]) -> T:
-        """`fn` on a reading connection of its own (never the lock), in this thread."""
+        """`fn` on a reading connection of its own (never the lock), in this thread. An answer the
+        caller asked for (no such tenant, a bad cursor, not allowed) keeps the connection: only a
+        failure of the warehouse or the code has it reopened."""
+        refused: OrdersyncError | None = None
         with self.readers.borrow() as app:
-            return self.through(fn, app)
+            try:
+                return self.through(fn, app)
+            except (NotFoundError, ConfigError, RefusedError) as exc:
+                refused = exc
+        assert refused is not None  # the block either returned or kept the refusal
+        raise refused
 
     async def read(self, fn: Callable[[Ordersync], T]) -> T:
         """A read's warehouse work, in a worker thread, on a reading connection."""
