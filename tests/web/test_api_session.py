@@ -108,6 +108,8 @@ def test_a_session_action_needs_its_csrf_token(served: ApiServed) -> None:
         assert client.post("/v1/plans/p-csrf-1/approve", headers={"X-CSRF-Token": "forged"}).status_code == 403
         assert client.post("/v1/plans/p-csrf-1/approve", headers={"X-CSRF-Token": other_csrf}).status_code == 403
         assert client.post("/v1/plans/p-csrf-1/approve", data={"csrf": "forged"}).status_code == 403
+        padded = {"csrf": csrf, "pad": "x" * 20_000}  # a form too large to be one is never parsed
+        assert client.post("/v1/plans/p-csrf-1/approve", data=padded).status_code == 403
         with served.app() as app:
             assert app.get_plan("p-csrf-1").status == DRAFTED  # nothing refused changed anything
         ok = client.post("/v1/plans/p-csrf-1/approve", headers={"X-CSRF-Token": csrf})

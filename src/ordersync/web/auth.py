@@ -24,6 +24,9 @@ CSRF_HEADER = "x-csrf-token"
 CSRF_FIELD = "csrf"
 #: what a browser may keep the cookie for (the session itself ends sooner when it ends)
 COOKIE_SECONDS = 12 * 3600
+#: a form (the login's, an action's with its CSRF field) is a few hundred bytes: a larger or
+#: unsized body is never parsed
+MAX_FORM_BYTES = 16 * 1024
 
 
 def bearer(header: str | None) -> str | None:
@@ -107,7 +110,13 @@ async def _csrf_sent(request: Request) -> str | None:
     if header:
         return header
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media in ("application/x-www-form-urlencoded", "multipart/form-data"):
+    if media in ("application/x-www-form-urlencoded", "multipart/form-data") and form_sized(request):
         value = (await request.form()).get(CSRF_FIELD)
         return value if isinstance(value, str) else None
     return None
+
+
+def form_sized(request: Request) -> bool:
+    """Whether the request declares a body small enough to be a form (MAX_FORM_BYTES)."""
+    declared = request.headers.get("content-length", "")
+    return declared.isdigit() and int(declared) <= MAX_FORM_BYTES

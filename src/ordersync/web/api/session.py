@@ -12,12 +12,9 @@ from ordersync.errors import NotPermittedError, UnauthenticatedError
 from ordersync.tenants.tokens import Scope
 from ordersync.web.api.common import REFUSALS, answer
 from ordersync.web.api.models import SessionInfo
-from ordersync.web.auth import COOKIE_SECONDS, SESSION_COOKIE, Auth, Caller, check_csrf
+from ordersync.web.auth import COOKIE_SECONDS, MAX_FORM_BYTES, SESSION_COOKIE, Auth, Caller, check_csrf, form_sized
 from ordersync.web.errors import problem
 from ordersync.web.gate import Gate
-
-#: a login form holds a token and where to go next: a few hundred bytes
-MAX_FORM_BYTES = 16 * 1024
 
 _FORM = {
     "requestBody": {
@@ -58,8 +55,7 @@ def router(gate: Gate, auth: Auth) -> APIRouter:
     async def login(request: Request) -> Response:
         """Log in with a read or admin token: sets the session cookie. A form with `next` is sent
         there (303); otherwise the session's facts, its CSRF token among them, come back as JSON."""
-        declared = request.headers.get("content-length", "")
-        if not declared.isdigit() or int(declared) > MAX_FORM_BYTES:
+        if not form_sized(request):
             return problem(413, f"send the login form (at most {MAX_FORM_BYTES // 1024} KB) with its Content-Length")
         form = await request.form()
         token, goto = form.get("token"), form.get("next")
