@@ -34,6 +34,8 @@ class ApiServed:
     spec: dict[str, Any] = field(default_factory=dict)
     #: the running Serve (its gate: the lock pushes, builds and worker ticks hold)
     serve: Any = None
+    #: one keep-alive client for the module's requests
+    http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=60))
 
     def app(self) -> Ordersync:
         return Ordersync(settings_for(self.settings_url, self.tmp))
@@ -43,13 +45,13 @@ class ApiServed:
 
     def get(self, path: str, kind: str = "admin", **params: Any) -> httpx.Response:
         # params only when given: httpx would drop a query written in the path
-        r = httpx.get(f"{self.url}{path}", headers=self.headers(kind), params=params or None, timeout=60)
+        r = self.http.get(f"{self.url}{path}", headers=self.headers(kind), params=params or None)
         conforms(self.spec, "get", path, r)
         return r
 
     def post(self, path: str, kind: str = "admin", **kwargs: Any) -> httpx.Response:
         headers = {**self.headers(kind), **kwargs.pop("headers", {})}
-        r = httpx.post(f"{self.url}{path}", headers=headers, timeout=60, **kwargs)
+        r = self.http.post(f"{self.url}{path}", headers=headers, **kwargs)
         conforms(self.spec, "post", path, r)
         return r
 
@@ -102,8 +104,11 @@ def api_served(url: str, tmp: Path, prepare: Any = None) -> Iterator[ApiServed]:
     options = ServeOptions(ServeSettings(port=0, build_every_seconds=3600), worker=False)
     with serving_in_thread(app, options) as (base, serve):
         served = ApiServed(base, tokens, url, tmp, serve=serve)
-        served.spec = httpx.get(f"{base}/openapi.json", timeout=60).json()
-        yield served
+        served.spec = served.http.get(f"{base}/openapi.json").json()
+        try:
+            yield served
+        finally:
+            served.http.close()
 
 
 def _operation(spec: dict[str, Any], method: str, path: str) -> dict[str, Any]:
