@@ -34,8 +34,17 @@ class ApiServed:
     spec: dict[str, Any] = field(default_factory=dict)
     #: the running Serve (its gate: the lock pushes, builds and worker ticks hold)
     serve: Any = None
-    #: one keep-alive client for the module's requests
+    #: one keep-alive client for the module's requests, every JSON answer checked against the spec
     http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=60))
+
+    def client(self, **kwargs: Any) -> httpx.Client:
+        """A client (of its own cookies) whose every JSON answer is checked against /openapi.json."""
+
+        def check(r: httpx.Response) -> None:
+            r.read()
+            conforms(self.spec, r.request.method.lower(), r.request.url.path, r)
+
+        return httpx.Client(timeout=60, event_hooks={"response": [check]}, **kwargs)
 
     def app(self) -> Ordersync:
         return Ordersync(settings_for(self.settings_url, self.tmp))
@@ -45,15 +54,11 @@ class ApiServed:
 
     def get(self, path: str, kind: str = "admin", **params: Any) -> httpx.Response:
         # params only when given: httpx would drop a query written in the path
-        r = self.http.get(f"{self.url}{path}", headers=self.headers(kind), params=params or None)
-        conforms(self.spec, "get", path, r)
-        return r
+        return self.http.get(f"{self.url}{path}", headers=self.headers(kind), params=params or None)
 
     def post(self, path: str, kind: str = "admin", **kwargs: Any) -> httpx.Response:
         headers = {**self.headers(kind), **kwargs.pop("headers", {})}
-        r = self.http.post(f"{self.url}{path}", headers=headers, **kwargs)
-        conforms(self.spec, "post", path, r)
-        return r
+        return self.http.post(f"{self.url}{path}", headers=headers, **kwargs)
 
 
 def module_warehouse(backend: str, folder: Path, duckdb_template: Path | None, pg: tuple[str, str] | None) -> str:
@@ -105,6 +110,8 @@ def api_served(url: str, tmp: Path, prepare: Any = None) -> Iterator[ApiServed]:
     with serving_in_thread(app, options) as (base, serve):
         served = ApiServed(base, tokens, url, tmp, serve=serve)
         served.spec = served.http.get(f"{base}/openapi.json").json()
+        served.http.close()
+        served.http = served.client()
         try:
             yield served
         finally:

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-import httpx
 import orjson
 import pytest
 from openapi_spec_validator import validate as validate_spec
@@ -177,5 +176,5 @@ def test_actions_need_an_admin_and_record_its_label(served: ApiServed) -> None:
 
 
 def test_health_needs_no_token_and_shows_no_tenant(served: ApiServed) -> None:
-    r = httpx.get(f"{served.url}/v1/health", timeout=30)
+    r = served.http.get(f"{served.url}/v1/health")
     assert r.status_code == 200 and set(r.json()) == {"status", "warehouse", "schema_version", "worker_alive"}

@@ -15,6 +15,7 @@ from ordersync.web.api.models import SessionInfo
 from ordersync.web.auth import COOKIE_SECONDS, MAX_FORM_BYTES, SESSION_COOKIE, Auth, Caller, check_csrf, form_sized
 from ordersync.web.errors import problem
 from ordersync.web.gate import Gate
+from ordersync.web.models import Problem
 
 _FORM = {
     "requestBody": {
@@ -35,6 +36,13 @@ _FORM = {
 }
 
 
+_LOGIN: dict[int | str, dict[str, Any]] = {
+    **REFUSALS,
+    303: {"description": "logged in: on to the form's `next` (a path of this site)"},
+    413: {"model": Problem, "description": f"no Content-Length, or a form over {MAX_FORM_BYTES // 1024} KB"},
+}
+
+
 def _info(caller: Caller) -> dict[str, Any]:
     a = caller.access
     return {"scope": a.scope.value, "tenant_id": a.tenant_id, "label": a.label, "csrf": caller.csrf}
@@ -51,7 +59,7 @@ def _local(path: str | None) -> str | None:
 def router(gate: Gate, auth: Auth) -> APIRouter:
     r = APIRouter(tags=["session"])
 
-    @r.post("/login", response_model=SessionInfo, responses=REFUSALS, openapi_extra=_FORM)
+    @r.post("/login", response_model=SessionInfo, responses=_LOGIN, openapi_extra=_FORM)
     async def login(request: Request) -> Response:
         """Log in with a read or admin token: sets the session cookie. A form with `next` is sent
         there (303); otherwise the session's facts, its CSRF token among them, come back as JSON."""
