@@ -32,7 +32,7 @@ def _tenant(wh: Warehouse, clock: ManualClock, name: str = "shop") -> int:
 def test_each_scope_allows_what_it_says(warehouse: Warehouse, clock: ManualClock) -> None:
     tid, tokens = _tenant(warehouse, clock), TokenStore(warehouse)
     _, push = tokens.create(tid, "app", clock.now())
-    _, read = tokens.create(tid, "analyst", clock.now(), scope=Scope.READ)
+    read_id, read = tokens.create(tid, "analyst", clock.now(), scope=Scope.READ)
     admin_id, admin = tokens.create(None, "maria", clock.now(), scope=Scope.ADMIN)
     _, metrics = tokens.create(None, None, clock.now(), scope=Scope.METRICS)
     assert tokens.holder_of(push) is not None
@@ -52,6 +52,7 @@ def test_each_scope_allows_what_it_says(warehouse: Warehouse, clock: ManualClock
         lambda: tokens.create(None, "x", clock.now(), scope=Scope.READ),  # a read token has a tenant
         lambda: tokens.create(tid, "x", clock.now(), scope=Scope.METRICS),  # a metrics token has none
         lambda: tokens.create(tid, "x", clock.now(), 100, scope=Scope.READ),  # budgets are for pushes
+        lambda: tokens.set_budget(read_id, 100),
     ):
         with pytest.raises(ConfigError):
             bad()

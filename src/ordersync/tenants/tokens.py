@@ -130,6 +130,8 @@ class TokenStore:
         """Give a token its own budget (None: back to the server's); a running serve reads it at the
         token's next request."""
         per_minute = check_budget(max_items_per_minute)
+        if per_minute is not None and self.find(token_id).scope is not Scope.PUSH:
+            raise ConfigError("--max-items-per-minute is for push tokens only")
         self.find(token_id)
         self.wh.execute("UPDATE cdp.api_tokens SET max_items_per_minute = ? WHERE token_id = ?", (per_minute, token_id))
         return self.find(token_id)
