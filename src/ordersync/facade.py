@@ -36,7 +36,7 @@ from ordersync.observe.verify import Context, VerifyReport, parse_checks
 from ordersync.observe.verify import run as run_checks
 from ordersync.revisions import asof, notices
 from ordersync.revisions.desk import PlanDesk
-from ordersync.revisions.plans import Plan
+from ordersync.revisions.plans import Plan, PlanStore
 from ordersync.sources.files.ingest import FileIngest, FileResult
 from ordersync.sources.push.events import parse_item
 from ordersync.sources.push.receiver import PushReceiver
@@ -501,15 +501,22 @@ class Ordersync:
     def plans(self) -> PlanDesk:
         """Backfill and restatement plans: draft, approve or reject, apply (revisions/desk.py)."""
         self.upgrade()
+        return self._plan_desk()
+
+    def _plan_desk(self) -> PlanDesk:
         build = partial(self.build, trigger="plan")
         return PlanDesk(lambda: self.wh, self.settings, self.clock, self.leases, build, run_async)
 
     def recent_plans(self) -> list[Plan]:
-        """The plans, newest first."""
-        return self.plans.store.recent()
+        """The plans, newest first (reads only: no migration)."""
+        return PlanStore(self.wh).recent()
 
     def get_plan(self, plan_id: str) -> Plan:
-        return self.plans.store.get(plan_id)
+        return PlanStore(self.wh).get(plan_id)
+
+    def check_plan(self, plan_id: str) -> Plan:
+        """The re-check `plan apply` makes, nothing applied (reads only): StalePlanError when it no longer holds."""
+        return self._plan_desk().check(plan_id)
 
     # -- observe -----------------------------------------------------------------------------
     def table_exists(self, name: str) -> bool:

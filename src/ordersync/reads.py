@@ -162,7 +162,7 @@ class Reads:
         """Whether the plan still holds: the re-check `plan apply` makes first, nothing applied."""
         plan = self._plan(plan_id, only)
         try:
-            self.app.plans.check(plan.plan_id)
+            self.app.check_plan(plan.plan_id)
         except StalePlanError as exc:
             return {"plan_id": plan.plan_id, "status": plan.status, "holds": False, "detail": str(exc)}
         return {"plan_id": plan.plan_id, "status": plan.status, "holds": True, "detail": None}
