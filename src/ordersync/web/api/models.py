@@ -152,3 +152,42 @@ class RevenueItem(BaseModel):
 class RevenuePage(ListPage):
     data: list[RevenueItem]  # type: ignore[assignment]
     as_of: str | None = Field(description="the instant these figures are as of (null: nothing known yet)")
+
+
+class HeldSince(BaseModel):
+    since: str
+    error: str
+
+
+class TenantStatus(BaseModel):
+    """A tenant's status (`ordersync status --json`): its sync state, last run and build, counts."""
+
+    tenant: str
+    tenant_id: int
+    enabled: bool
+    state: str = Field(description="Current, Behind or Stale")
+    platform: str
+    change_capture: str | None
+    last_landed_at: str | None
+    sync_frequency_hours: int
+    last_sync_at: str | None
+    last_run_status: str | None
+    last_run_mode: str | None
+    last_run_error: str | None
+    orders_today: int
+    orders_landed: int
+    orders_in_fct: int
+    quarantined: int
+    open_discrepancies: int
+    late_versions_over_budget: int
+    historical_progress: str
+    initial_sync_completed: bool | None
+    last_build_status: str | None
+    last_build_at: str | None
+    last_build_error: str | None
+    last_build_failed_tenants: list[str | None]
+    build_held: HeldSince | None
+
+
+class TenantsPage(ListPage):
+    data: list[TenantStatus]  # type: ignore[assignment]

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 
 from ordersync.reads import Reads
 from ordersync.web.api.common import REFUSALS, Cursor, Limit, answer, cursor_key, page
-from ordersync.web.api.models import Document, ListPage, QuarantinePage, RunsPage
+from ordersync.web.api.models import Document, ListPage, QuarantinePage, RunsPage, TenantsPage, TenantStatus
 from ordersync.web.auth import Auth, Caller
 from ordersync.web.gate import Gate
 
@@ -21,13 +21,13 @@ def router(gate: Gate, auth: Auth) -> APIRouter:
     r = APIRouter(prefix="/v1/tenants", tags=["tenants"], responses=REFUSALS)
     reader = Depends(auth.reader)
 
-    @r.get("", response_model=ListPage)
+    @r.get("", response_model=TenantsPage)
     async def tenants(caller: Caller = reader, limit: Limit = 100, cursor: Cursor = None) -> Response:
         """Every tenant's status (`ordersync status --json` items), by name; a read token's own only."""
         after = cursor_key(cursor)
         return page(await gate.read(lambda app: Reads(app).tenants(caller.only, after, limit)))
 
-    @r.get("/{tenant}", response_model=Document)
+    @r.get("/{tenant}", response_model=TenantStatus)
     async def tenant(tenant: str, caller: Caller = reader) -> Response:
         """One tenant's status item."""
         return answer(await gate.read(lambda app: Reads(app).tenant_status(tenant, caller.only)))
