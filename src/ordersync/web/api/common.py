@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import orjson
@@ -9,7 +10,8 @@ from fastapi import Query
 from fastapi.responses import Response
 
 from ordersync.paging import DEFAULT_LIMIT, MAX_CURSOR, MAX_LIMIT, Key, Page, decode
-from ordersync.reads import plain
+from ordersync.reads import Reads, plain
+from ordersync.web.gate import Gate
 from ordersync.web.models import Problem
 
 Limit = Annotated[
@@ -38,3 +40,9 @@ def answer(body: Any) -> Response:
 
 def page(p: Page) -> Response:
     return answer(p.body())
+
+
+async def paged(gate: Gate, cursor: str | None, fn: Callable[[Reads, Key | None], Page]) -> Response:
+    """A list's page: the cursor decoded, `fn` run on a reading connection, the page answered."""
+    after = cursor_key(cursor)
+    return page(await gate.read(lambda app: fn(Reads(app), after)))

@@ -11,7 +11,7 @@ from fastapi.responses import Response
 
 from ordersync.errors import ConfigError
 from ordersync.reads import Reads
-from ordersync.web.api.common import REFUSALS, Cursor, Limit, answer, cursor_key, page
+from ordersync.web.api.common import REFUSALS, Cursor, Limit, answer, paged
 from ordersync.web.api.models import BuildsPage, Document, ListPage, PlanCheck, PlansPage, RevenuePage
 from ordersync.web.auth import Auth, Caller
 from ordersync.web.gate import Gate
@@ -32,8 +32,7 @@ def router(gate: Gate, auth: Auth) -> APIRouter:
     @r.get("/builds", response_model=BuildsPage, tags=["builds"])
     async def builds(caller: Caller = admin, limit: Limit = 100, cursor: Cursor = None) -> Response:
         """The build log, newest first (`ordersync builds --json` items); admin only."""
-        after = cursor_key(cursor)
-        return page(await gate.read(lambda app: Reads(app).builds(after, limit)))
+        return await paged(gate, cursor, lambda reads, after: reads.builds(after, limit))
 
     @r.get("/revenue", response_model=RevenuePage, tags=["revenue"])
     async def revenue(
@@ -46,8 +45,8 @@ def router(gate: Gate, auth: Auth) -> APIRouter:
         cursor: Cursor = None,
     ) -> Response:
         """Daily revenue per tenant, day and currency (`ordersync revenue --json` days), with `as_of`."""
-        after, moment = cursor_key(cursor), _moment(as_of, "as_of")
-        return page(await gate.read(lambda app: Reads(app).revenue(tenant, caller.only, moment, after, limit)))
+        moment = _moment(as_of, "as_of")
+        return await paged(gate, cursor, lambda reads, after: reads.revenue(tenant, caller.only, moment, after, limit))
 
     @r.get("/revenue/diff", response_model=ListPage, tags=["revenue"])
     async def revenue_diff(
@@ -59,23 +58,21 @@ def router(gate: Gate, auth: Auth) -> APIRouter:
         cursor: Cursor = None,
     ) -> Response:
         """Every day revised between two moments (`ordersync revenue diff --json` items)."""
-        after, before, later = cursor_key(cursor), _moment(since, "since"), _moment(against, "against")
+        before, later = _moment(since, "since"), _moment(against, "against")
         assert before is not None  # required
-        return page(
-            await gate.read(lambda app: Reads(app).revenue_diff(tenant, caller.only, before, later, after, limit))
+        return await paged(
+            gate, cursor, lambda reads, after: reads.revenue_diff(tenant, caller.only, before, later, after, limit)
         )
 
     @r.get("/notices", response_model=ListPage, tags=["revenue"])
     async def notices(caller: Caller = reader, limit: Limit = 100, cursor: Cursor = None) -> Response:
         """Closed-day revision notices with their delivery state, newest first."""
-        after = cursor_key(cursor)
-        return page(await gate.read(lambda app: Reads(app).notices(caller.only, after, limit)))
+        return await paged(gate, cursor, lambda reads, after: reads.notices(caller.only, after, limit))
 
     @r.get("/plans", response_model=PlansPage, tags=["plans"])
     async def plans(caller: Caller = reader, limit: Limit = 100, cursor: Cursor = None) -> Response:
         """Plans, newest first (`ordersync plan list --json` items); a read token's: those of its tenant alone."""
-        after = cursor_key(cursor)
-        return page(await gate.read(lambda app: Reads(app).plans(caller.only, after, limit)))
+        return await paged(gate, cursor, lambda reads, after: reads.plans(caller.only, after, limit))
 
     @r.get("/plans/{plan_id}", response_model=Document, tags=["plans"])
     async def plan(plan_id: str, caller: Caller = reader) -> Response:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
 from ordersync.reads import Reads
-from ordersync.web.api.common import REFUSALS, Cursor, Limit, answer, cursor_key, page
+from ordersync.web.api.common import REFUSALS, Cursor, Limit, answer, paged
 from ordersync.web.api.models import Document, ListPage, QuarantinePage, RunsPage, TenantsPage, TenantStatus
 from ordersync.web.auth import Auth, Caller
 from ordersync.web.gate import Gate
@@ -24,8 +24,7 @@ def router(gate: Gate, auth: Auth) -> APIRouter:
     @r.get("", response_model=TenantsPage)
     async def tenants(caller: Caller = reader, limit: Limit = 100, cursor: Cursor = None) -> Response:
         """Every tenant's status (`ordersync status --json` items), by name; a read token's own only."""
-        after = cursor_key(cursor)
-        return page(await gate.read(lambda app: Reads(app).tenants(caller.only, after, limit)))
+        return await paged(gate, cursor, lambda reads, after: reads.tenants(caller.only, after, limit))
 
     @r.get("/{tenant}", response_model=TenantStatus)
     async def tenant(tenant: str, caller: Caller = reader) -> Response:
@@ -41,24 +40,21 @@ def router(gate: Gate, auth: Auth) -> APIRouter:
         cursor: Cursor = None,
     ) -> Response:
         """Its sync runs, newest first (`ordersync runs --json` items)."""
-        after = cursor_key(cursor)
-        return page(await gate.read(lambda app: Reads(app).runs(tenant, caller.only, since, after, limit)))
+        return await paged(gate, cursor, lambda reads, after: reads.runs(tenant, caller.only, since, after, limit))
 
     @r.get("/{tenant}/lateness", response_model=ListPage)
     async def lateness(
         tenant: str, caller: Caller = reader, days: Days = 30, limit: Limit = 100, cursor: Cursor = None
     ) -> Response:
         """Versions by lateness per order date, newest date first (`ordersync lateness --json` items)."""
-        after = cursor_key(cursor)
-        return page(await gate.read(lambda app: Reads(app).lateness(tenant, caller.only, days, after, limit)))
+        return await paged(gate, cursor, lambda reads, after: reads.lateness(tenant, caller.only, days, after, limit))
 
     @r.get("/{tenant}/gaps", response_model=ListPage)
     async def gaps(
         tenant: str, caller: Caller = reader, days: Days = 30, limit: Limit = 100, cursor: Cursor = None
     ) -> Response:
         """Days the warehouse holds less than the source (asked live; `ordersync gaps --json` items)."""
-        after = cursor_key(cursor)
-        return page(await gate.read(lambda app: Reads(app).gaps(tenant, caller.only, days, after, limit)))
+        return await paged(gate, cursor, lambda reads, after: reads.gaps(tenant, caller.only, days, after, limit))
 
     @r.get("/{tenant}/quarantine", response_model=QuarantinePage)
     async def quarantine(
@@ -69,8 +65,9 @@ def router(gate: Gate, auth: Auth) -> APIRouter:
         cursor: Cursor = None,
     ) -> Response:
         """Records that could not land, oldest first (`ordersync quarantine list --json` items)."""
-        after = cursor_key(cursor)
-        return page(await gate.read(lambda app: Reads(app).quarantine(tenant, caller.only, resolved, after, limit)))
+        return await paged(
+            gate, cursor, lambda reads, after: reads.quarantine(tenant, caller.only, resolved, after, limit)
+        )
 
     @r.get("/{tenant}/customers", response_model=ListPage)
     async def customers(
@@ -83,13 +80,12 @@ def router(gate: Gate, auth: Auth) -> APIRouter:
         cursor: Cursor = None,
     ) -> Response:
         """Customers, the most valuable first (`ordersync customers list --json` items)."""
-        after = cursor_key(cursor)
-        return page(
-            await gate.read(
-                lambda app: Reads(app).customers(
-                    tenant, caller.only, segment=segment, stage=stage, top=top, after=after, limit=limit
-                )
-            )
+        return await paged(
+            gate,
+            cursor,
+            lambda reads, after: reads.customers(
+                tenant, caller.only, segment=segment, stage=stage, top=top, after=after, limit=limit
+            ),
         )
 
     @r.get("/{tenant}/customers/{key}", response_model=Document)
@@ -106,7 +102,8 @@ def router(gate: Gate, auth: Auth) -> APIRouter:
         cursor: Cursor = None,
     ) -> Response:
         """Segment and stage moves, oldest first (`ordersync customers events --json` items)."""
-        after = cursor_key(cursor)
-        return page(await gate.read(lambda app: Reads(app).customer_events(tenant, caller.only, since, after, limit)))
+        return await paged(
+            gate, cursor, lambda reads, after: reads.customer_events(tenant, caller.only, since, after, limit)
+        )
 
     return r
