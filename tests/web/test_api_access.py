@@ -175,6 +175,21 @@ def test_actions_need_an_admin_and_record_its_label(served: ApiServed) -> None:
     assert event not in [q["quarantine_id"] for q in served.get("/v1/tenants/app/quarantine").json()["data"]]
 
 
+def test_who_am_i_answers_any_live_token_with_its_own_facts_only(served: ApiServed) -> None:
+    answers = {kind: served.get("/v1/session", kind) for kind in KINDS}
+    assert {k: r.status_code for k, r in answers.items()} == {
+        k: 401 if k in ("none", "revoked") else 200 for k in KINDS
+    }
+    facts = {k: (r.json()["scope"], r.json()["label"], r.json()["csrf"]) for k, r in answers.items() if r.is_success}
+    assert facts == {
+        "push": ("push", "phone", None),
+        "metrics": ("metrics", None, None),
+        "read": ("read", "analyst", None),
+        "read_other": ("read", "their analyst", None),
+        "admin": ("admin", "reviewer", None),  # a bearer call has no session, so no CSRF token
+    }
+
+
 def test_health_needs_no_token_and_shows_no_tenant(served: ApiServed) -> None:
     r = served.http.get(f"{served.url}/v1/health")
     assert r.status_code == 200 and set(r.json()) == {"status", "warehouse", "schema_version", "worker_alive"}
