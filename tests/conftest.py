@@ -192,7 +192,8 @@ LONGEST = ("worker/test_scenario", "worker/test_multi_worker", "transform/test_t
 #: DuckDB's default memory limit.)
 SHARED_SETUP = ("observe/test_verify.py", "observe/test_lateness.py", "web/test_edges.py",
                 "revisions/test_plans.py", "revisions/test_revenue.py", "simulator/test_api.py",
-                "simulator/test_feed.py", "simulator/test_hook.py", "simulator/test_sdk.py")  # fmt: skip
+                "simulator/test_feed.py", "simulator/test_hook.py", "simulator/test_sdk.py",
+                "web/test_api_access.py")  # fmt: skip
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:

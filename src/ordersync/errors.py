@@ -23,8 +23,10 @@ OrdersyncError                   root; every error ordersync raises on purpose
 ├── TenantBusyError              another process holds the tenant's lease; try again later
 ├── LeaseLostError               this run lost its lease (fenced): stop writing, nothing it did after is kept
 ├── NotFoundError                the named tenant, run or object does not exist
+├── UnauthenticatedError         no live token or session came with the request: send one (HTTP 401)
 └── RefusedError                 not allowed as asked: nothing was changed; do what the message says
-    └── StalePlanError           what the plan is about changed since it was drafted: draft it again
+    ├── StalePlanError           what the plan is about changed since it was drafted: draft it again
+    └── NotPermittedError        the token's scope does not allow it: use a token that does (HTTP 403)
 
 `ForwardToServe` (the channel that forwards a command to a running serve) is a BaseException on
 purpose: a signal to the CLI's entry point, not an error, so no `except Exception` catches it.
@@ -137,6 +139,20 @@ class StalePlanError(RefusedError):
     """What the plan is about changed since it was drafted: draft it again and review the new one."""
 
     exit_code = 16
+
+
+class UnauthenticatedError(OrdersyncError):
+    """The request carries no live token or session (missing, unknown, revoked or expired): send a
+    token (`Authorization: Bearer`) or log in again."""
+
+    exit_code = 17
+
+
+class NotPermittedError(RefusedError):
+    """The token's scope does not allow this (a push token reading, a read token acting): use a
+    token of the scope the message names."""
+
+    exit_code = 18
 
 
 class UnreadableFileError(ConfigError):

@@ -36,7 +36,7 @@ from ordersync.observe.verify import Context, VerifyReport, parse_checks
 from ordersync.observe.verify import run as run_checks
 from ordersync.revisions import asof, notices
 from ordersync.revisions.desk import PlanDesk
-from ordersync.revisions.plans import Plan
+from ordersync.revisions.plans import Plan, PlanStore
 from ordersync.sources.files.ingest import FileIngest, FileResult
 from ordersync.sources.push.events import parse_item
 from ordersync.sources.push.receiver import PushReceiver
@@ -49,7 +49,8 @@ from ordersync.sync.jobs import Job, JobPolicy, run_jobs
 from ordersync.sync.runs import PullHistory, RunCounters
 from ordersync.sync.tenant_run import SyncReport, TenantRunner, check_mode, pull_targets, sync_tenants
 from ordersync.tenants import Tenant, TenantStore
-from ordersync.tenants.tokens import TokenInfo, TokenStore
+from ordersync.tenants.sessions import SessionStore
+from ordersync.tenants.tokens import Access, Scope, TokenInfo, TokenStore
 from ordersync.transform import DbtResult, builds
 from ordersync.transform.build import Builder
 from ordersync.transform.project import write_user_profiles
@@ -197,12 +198,30 @@ class Ordersync:
         return PushReceiver(self.wh, self.clock, idempotency_hours=self.settings.serve.idempotency_hours)
 
     def create_token(
-        self, tenant_name: str, label: str | None = None, max_items_per_minute: int | None = None
+        self,
+        tenant_name: str | None,
+        label: str | None = None,
+        max_items_per_minute: int | None = None,
+        scope: Scope = Scope.PUSH,
     ) -> tuple[str, str]:
-        """(token_id, token) for pushing to the tenant; the token is shown only now."""
+        """(token_id, token) of `scope` (push and read: for the tenant named); shown only now."""
         self.upgrade()
-        tenant_id = self.tenants.get(tenant_name).tenant_id
-        return TokenStore(self.wh).create(tenant_id, label, self.clock.now(), max_items_per_minute)
+        tenant_id = self.tenants.get(tenant_name).tenant_id if tenant_name else None
+        return TokenStore(self.wh).create(tenant_id, label, self.clock.now(), max_items_per_minute, scope)
+
+    def token_access(self, token: str) -> Access | None:
+        """What a live token allows (any scope), or None."""
+        return TokenStore(self.wh).access_of(token)
+
+    def open_session(self, token_id: str) -> str:
+        """A browser session for a live token (checked by the caller); its id, shown once."""
+        return SessionStore(self.wh).open(token_id, self.clock.now())
+
+    def session_access(self, session_id: str) -> Access | None:
+        return SessionStore(self.wh).access_of(session_id, self.clock.now())
+
+    def end_session(self, session_id: str) -> None:
+        SessionStore(self.wh).end(session_id, self.clock.now())
 
     def set_token_budget(self, token_id: str, max_items_per_minute: int | None) -> TokenInfo:
         self.upgrade()
@@ -296,11 +315,17 @@ class Ordersync:
         return runs.counters(self.wh, run_id)
 
     def recent_runs(
-        self, tenant: str | None = None, *, since: datetime | None = None, limit: int = 100
+        self,
+        tenant: str | None = None,
+        *,
+        since: datetime | None = None,
+        limit: int = 100,
+        after: tuple[Any, ...] | None = None,
     ) -> list[dict[str, Any]]:
-        """The sync run log, newest first: one tenant's runs or everyone's, started at or after `since`."""
+        """The sync run log, newest first: one tenant's runs or everyone's, started at or after `since`
+        (and after the run keyed `after`: sync.runs.run_key)."""
         tenant_id = self.tenants.get(tenant).tenant_id if tenant else None
-        return runs.listed(self.wh, tenant_id=tenant_id, since=since, limit=limit)
+        return runs.listed(self.wh, tenant_id=tenant_id, since=since, limit=limit, after=after)
 
     # -- landing from files ----------------------------------------------------------------
     def land_records(self, tenant_name: str, records: Iterable[bytes | str], source: str = "file") -> LandResult:
@@ -410,8 +435,8 @@ class Ordersync:
         targets = [self.tenants.get(tenant)] if tenant else [t for t in self.tenants.list() if t.is_active]
         return self.customers.after_build(targets)
 
-    def recent_builds(self, limit: int = 20) -> list[dict[str, Any]]:
-        return builds.recent(self.wh, limit)
+    def recent_builds(self, limit: int = 20, after: tuple[Any, ...] | None = None) -> list[dict[str, Any]]:
+        return builds.recent(self.wh, limit, after)
 
     def last_build(self) -> dict[str, Any] | None:
         return builds.last_build(self.wh)
@@ -476,35 +501,42 @@ class Ordersync:
     def plans(self) -> PlanDesk:
         """Backfill and restatement plans: draft, approve or reject, apply (revisions/desk.py)."""
         self.upgrade()
+        return self._plan_desk()
+
+    def _plan_desk(self) -> PlanDesk:
         build = partial(self.build, trigger="plan")
         return PlanDesk(lambda: self.wh, self.settings, self.clock, self.leases, build, run_async)
 
     def recent_plans(self) -> list[Plan]:
-        """The plans, newest first."""
-        return self.plans.store.recent()
+        """The plans, newest first (reads only: no migration)."""
+        return PlanStore(self.wh).recent()
 
     def get_plan(self, plan_id: str) -> Plan:
-        return self.plans.store.get(plan_id)
+        return PlanStore(self.wh).get(plan_id)
+
+    def check_plan(self, plan_id: str) -> Plan:
+        """The re-check `plan apply` makes, nothing applied (reads only): StalePlanError when it no longer holds."""
+        return self._plan_desk().check(plan_id)
 
     # -- observe -----------------------------------------------------------------------------
     def table_exists(self, name: str) -> bool:
         return self.wh.has_table(name)
 
-    def status(self) -> list[dict[str, Any]]:
-        """Per tenant: sync state (Current / Behind / Stale), last run and build, counts."""
+    def status(self, tenants: list[Tenant] | None = None) -> list[dict[str, Any]]:
+        """Per tenant (every one, or those given): sync state (Current / Behind / Stale), last run and
+        build, counts."""
         s = self.settings.sync
-        budget = s.lateness_budget_days
-        return tenant_status(
-            self.wh, self.tenants.list(), self.clock.now(), s.historical_direction, lateness_budget_days=budget
-        )
+        budget, chosen = s.lateness_budget_days, self.tenants.list() if tenants is None else tenants
+        return tenant_status(self.wh, chosen, self.clock.now(), s.historical_direction, lateness_budget_days=budget)
 
     def progress(self) -> list[dict[str, Any]]:
         """Historical sync progress per tenant: range, frontier, share done, completion flag."""
         return tenant_progress(self.wh, self.tenants.list(), self.settings.sync.historical_direction)
 
-    def gaps(self, days: int = 30) -> list[dict[str, Any]]:
-        """Days where the warehouse holds fewer orders or less revenue than the source (asked live)."""
-        tenants = self.tenants.list(enabled_only=True)
+    def gaps(self, days: int = 30, tenant: str | None = None) -> list[dict[str, Any]]:
+        """Days where the warehouse holds fewer orders or less revenue than the source (asked live):
+        every enabled tenant's, or the one named."""
+        tenants = [self.tenants.get(tenant)] if tenant else self.tenants.list(enabled_only=True)
         return run_async(tenant_gaps(tenants, self.wh.fork, self.clock.now(), self.settings.sync, days))
 
     def lateness(self, tenant: str | None = None, days: int = 30) -> list[dict[str, Any]]:

@@ -32,7 +32,7 @@ PACKAGE = Path(ordersync.__file__).parent
 MODELS = PACKAGE / "transform" / "dbt" / "models"
 
 #: Copied to every node: small, read with every tenant's rows, or keyed by something else than a tenant.
-REFERENCE = frozenset({"tenants", "api_tokens", "plans", "notice_deliveries"})
+REFERENCE = frozenset({"tenants", "api_tokens", "web_sessions", "plans", "notice_deliveries"})
 #: The coordinator's own bookkeeping, never joined with tenant data.
 COORDINATOR = frozenset({"schema_migrations", "build_runs", "ledger_cursors", "identity_secret"})
 NOT_DISTRIBUTED = REFERENCE | COORDINATOR

@@ -23,7 +23,7 @@ from ordersync.cli.context import STATE, facade, guarded, log_options, run_comma
 from ordersync.cli.logs import LogFormat, LogLevel, configure_logging
 from ordersync.cli.notices import app as notices_app
 from ordersync.cli.options import JsonOpt, TenantsOpt, WarehouseOpt
-from ordersync.cli.output import console, print_below, print_json, print_table, short_time
+from ordersync.cli.output import console, print_below, print_json, print_pages, print_table, short_time
 from ordersync.cli.quarantine import app as quarantine_app
 from ordersync.cli.serve import serve as serve_cmd
 from ordersync.cli.simulator import app as simulator_app
@@ -31,6 +31,8 @@ from ordersync.cli.tokens import app as tokens_app
 from ordersync.cli.verify import verify as verify_cmd
 from ordersync.config import DEFAULT_TIMEZONE
 from ordersync.errors import ConfigError
+from ordersync.paging import MAX_LIMIT
+from ordersync.reads import Reads
 from ordersync.secrets import command_variables
 from ordersync.serve.channel import ForwardToServe, forward, forwarded
 
@@ -301,10 +303,10 @@ def status(as_json: JsonOpt = False, warehouse: WarehouseOpt = None) -> None:
     """Per tenant: Current / Behind / Stale, last run and its outcome, orders landed and built."""
 
     with facade(warehouse, progress=False, read_only=True) as os_:
+        if as_json:  # the API's pages (GET /v1/tenants), every one
+            print_pages(lambda after: Reads(os_).tenants(None, after, MAX_LIMIT))
+            return
         rows = os_.status()
-    if as_json:
-        print_json(rows)
-        return
     # two narrow tables instead of one too wide for a terminal; the last error goes under them
     sync_state = [
         {

@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import IO, Any
@@ -31,6 +31,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ordersync.console import Task
+from ordersync.paging import Key, Page, decode, every_item
 from ordersync.secrets import known_secrets, scrub
 from ordersync.text import csv_cell, printable
 
@@ -323,6 +324,11 @@ def _widths(cols: Sequence[_Column], labels: Sequence[str], group: Sequence[int]
 
 def print_json(data: Any) -> None:
     print(scrub(json.dumps(data, indent=2, default=str)))  # ASCII: every other character is escaped
+
+
+def print_pages(fetch: Callable[[Key | None], Page]) -> None:
+    """A paged list's items, every page's, as one JSON array (the API gives them a page at a time)."""
+    print_json(every_item(lambda cursor: fetch(decode(cursor))))
 
 
 def print_csv(columns: Sequence[str], rows: Sequence[Mapping[str, Any]], out: IO[str] | None = None) -> None:

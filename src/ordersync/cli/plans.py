@@ -8,9 +8,11 @@ import typer
 
 from ordersync.cli.context import facade, guarded
 from ordersync.cli.options import FromOpt, JsonOpt, TenantsOpt, ToOpt, WarehouseOpt
-from ordersync.cli.output import print_json, print_table, say
+from ordersync.cli.output import print_json, print_pages, print_table, say
 from ordersync.cli.revenue import parse_day
 from ordersync.errors import ConfigError
+from ordersync.paging import MAX_LIMIT
+from ordersync.reads import Reads
 from ordersync.revisions.render import markdown
 
 backfill_app = typer.Typer(help="Backfills and restatements, drafted as plans to review before they apply.")
@@ -70,11 +72,10 @@ def plan_list(as_json: JsonOpt = False, warehouse: WarehouseOpt = None) -> None:
     """The plans, newest first."""
 
     with facade(warehouse, progress=False) as app:
-        plans = app.recent_plans()
-    rows = [p.summary() for p in plans]
-    if as_json:
-        print_json(rows)
-        return
+        if as_json:  # the API's pages (GET /v1/plans), every one
+            print_pages(lambda after: Reads(app).plans(None, after, MAX_LIMIT))
+            return
+        rows = [p.summary() for p in app.recent_plans()]
     print_table("plans", rows)
 
 

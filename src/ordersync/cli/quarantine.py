@@ -12,7 +12,9 @@ from rich.text import Text
 
 from ordersync.cli.context import facade, guarded
 from ordersync.cli.options import JsonOpt, SomeTenantOpt, TenantOpt, WarehouseOpt
-from ordersync.cli.output import console, print_json
+from ordersync.cli.output import console, print_json, print_pages
+from ordersync.paging import MAX_LIMIT
+from ordersync.reads import Reads
 from ordersync.text import printable
 
 app = typer.Typer(
@@ -38,10 +40,10 @@ def list_(
     (--json: every field, reasons in full)."""
 
     with facade(warehouse, progress=False, read_only=True) as app_:
+        if as_json:  # the API's pages (GET /v1/tenants/{tenant}/quarantine), every one
+            print_pages(lambda after: Reads(app_).quarantine(tenant, None, include_resolved, after, MAX_LIMIT))
+            return
         rows = app_.quarantine_list(tenant, include_resolved)
-    if as_json:
-        print_json(rows)
-        return
     if not rows:
         console.print("quarantine: nothing to show" + ("" if include_resolved else " (--all shows resolved)"))
         return

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -14,7 +13,8 @@ from ordersync.cli.options import CsvOpt, FromOpt, JsonOpt, SomeTenantOpt, ToOpt
 from ordersync.cli.output import print_csv, print_json, print_table, say
 from ordersync.errors import ConfigError
 from ordersync.facade import Ordersync
-from ordersync.revisions.asof import DayDiff, DayRevenue
+from ordersync.revisions.asof import DayRevenue
+from ordersync.revisions.shapes import diff_item, money, revenue_row
 
 app = typer.Typer(
     help="Daily revenue per tenant, day and currency: as built, or as known at a moment (exactly).",
@@ -50,29 +50,9 @@ def _names(app_: Ordersync) -> dict[int, str]:
 _CENT = Decimal("0.01")
 
 
-def _money(value: Decimal | None) -> str:
-    return "" if value is None else f"{value:.2f}"
-
-
 def _cents(value: Decimal | None) -> Decimal | None:
     """An amount as a number to the cent (CSV: a number a spreadsheet sums, never text)."""
     return None if value is None else value.quantize(_CENT)
-
-
-def _row(day: DayRevenue, names: dict[int, str], money: Callable[[Decimal | None], Any] = _money) -> dict[str, Any]:
-    return {
-        "tenant": names.get(day.tenant_id, str(day.tenant_id)),
-        "date": day.order_date.isoformat(),
-        "currency": day.currency_code,
-        "orders": day.orders,
-        "valid_orders": day.valid_orders,
-        "revenue": money(day.revenue),
-        "pending_orders": day.pending_orders,
-        "pending_value": money(day.pending_value),
-        "canceled_orders": day.canceled_orders,
-        "canceled_value": money(day.canceled_value),
-        "average_order_value": money(day.average_order_value),
-    }
 
 
 @app.callback()
@@ -104,14 +84,14 @@ def revenue(
     with facade(warehouse, progress=False, read_only=moment is None) as app_:
         result = app_.revenue(tenant, first, last, moment)
         names = _names(app_)
-    rows = [_row(d, names) for d in result.days]
+    rows = [revenue_row(d, names) for d in result.days]
     stamp = result.as_of.isoformat() if result.as_of else None
     if as_json:
         print_json({"as_of": stamp, "days": rows})
     elif as_csv:
         # amounts as numbers; the tenant and currency cells are text from outside (csv_cell's rule)
-        columns = list(_row(DayRevenue(0, date.min, ""), {}).keys())
-        print_csv(columns, [_row(d, names, _cents) for d in result.days])
+        columns = list(revenue_row(DayRevenue(0, date.min, ""), {}).keys())
+        print_csv(columns, [revenue_row(d, names, _cents) for d in result.days])
     else:
         print_table(f"revenue as of {stamp or 'nothing known yet'}", rows)
         if stamp:
@@ -140,7 +120,7 @@ def diff(
         days = app_.revenue_diff(before, after, tenant, first, last)
         names = _names(app_)
     if as_json:
-        print_json([_diff_json(d, names) for d in days])
+        print_json([diff_item(d, names) for d in days])
         return
     if not days:
         say("no day's revenue differs between the two moments")
@@ -152,9 +132,9 @@ def diff(
                 "tenant": names.get(d.tenant_id, str(d.tenant_id)),
                 "date": d.order_date.isoformat(),
                 "currency": d.currency_code,
-                "before": _money(d.before.revenue),
-                "after": _money(d.after.revenue),
-                "delta": _money(d.delta),
+                "before": money(d.before.revenue),
+                "after": money(d.after.revenue),
+                "delta": money(d.delta),
                 "orders before": d.before.orders,
                 "orders after": d.after.orders,
                 "orders changed": len(d.orders),
@@ -164,26 +144,3 @@ def diff(
         ],
         below=("changed",),
     )
-
-
-def _diff_json(d: DayDiff, names: dict[int, str]) -> dict[str, Any]:
-    def version(v: dict[str, Any] | None) -> dict[str, Any] | None:
-        if v is None:
-            return None
-        return {
-            "order_date": v["order_date"].isoformat(),
-            "status": v["status"],
-            "total_value": _money(Decimal(v["total_value"])) if v["total_value"] is not None else None,
-            "currency_code": v["currency_code"],
-            "payload_hash": v["payload_hash"],
-        }
-
-    return {
-        "tenant": names.get(d.tenant_id, str(d.tenant_id)),
-        "date": d.order_date.isoformat(),
-        "currency": d.currency_code,
-        "before": _row(d.before, names),
-        "after": _row(d.after, names),
-        "delta": _money(d.delta),
-        "orders": [{"order_id": c.order_id, "before": version(c.before), "after": version(c.after)} for c in d.orders],
-    }

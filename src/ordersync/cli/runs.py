@@ -11,8 +11,9 @@ from ordersync.cli.context import facade, guarded
 from ordersync.cli.options import JsonOpt, SomeTenantOpt, WarehouseOpt
 from ordersync.cli.output import print_json, print_table, say, short_time
 from ordersync.errors import ConfigError
+from ordersync.paging import MAX_LIMIT
+from ordersync.reads import Reads
 
-MAX_LIMIT = 1000
 LimitOpt = Annotated[int, typer.Option("--limit", min=1, max=MAX_LIMIT, help=f"show at most N (1..{MAX_LIMIT})")]
 #: a run id is a 32-digit hex uuid: the table shows its start (--json has it whole)
 RUN_ID_SHOWN = 8
@@ -63,7 +64,7 @@ def runs(
 
     start = parse_since(since)
     with facade(warehouse, progress=False, read_only=True) as os_:
-        items = os_.recent_runs(tenant, since=start, limit=limit)
+        items = Reads(os_).runs(tenant, None, start, None, limit).data  # the API's first page of --limit
     if as_json:
         print_json(items)
         return
@@ -111,7 +112,7 @@ def builds(limit: LimitOpt = 100, as_json: JsonOpt = False, warehouse: Warehouse
     left out, and errors. --json has every column."""
 
     with facade(warehouse, progress=False, read_only=True) as os_:
-        items = os_.recent_builds(limit)
+        items = Reads(os_).builds(None, limit).data  # the API's first page of --limit
     if as_json:
         print_json(items)
         return

@@ -1,4 +1,4 @@
-"""`ordersync tokens`: the push API's tokens, one tenant each."""
+"""`ordersync tokens`: API tokens, each with a scope: push or read (one tenant), admin, metrics."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ from typing import Annotated
 import typer
 
 from ordersync.cli.context import facade, guarded
-from ordersync.cli.options import JsonOpt, SomeTenantOpt, TenantOpt, WarehouseOpt
+from ordersync.cli.options import JsonOpt, SomeTenantOpt, WarehouseOpt
 from ordersync.cli.output import print_json, print_table, say, short_time
+from ordersync.errors import ConfigError
+from ordersync.tenants.tokens import Scope
 
 PerMinuteOpt = Annotated[
     int | None,
@@ -18,13 +20,38 @@ PerMinuteOpt = Annotated[
     ),
 ]
 
-app = typer.Typer(help="Tokens for the push API: each may push to one tenant.", no_args_is_help=True)
+app = typer.Typer(
+    help="API tokens: push or read (one tenant each), admin (every tenant and the actions), metrics.",
+    no_args_is_help=True,
+)
+
+
+def chosen_scope(tenant: str | None, scope: str | None, admin: bool, metrics: bool) -> Scope:
+    """The scope the flags ask for: --tenant NAME [--scope push|read], --admin or --metrics."""
+    if admin and metrics:
+        raise ConfigError("--admin or --metrics: choose one")
+    if admin or metrics:
+        if tenant is not None or scope is not None:
+            raise ConfigError("an admin or metrics token sees every tenant: leave out --tenant and --scope")
+        return Scope.ADMIN if admin else Scope.METRICS
+    if tenant is None:
+        raise ConfigError("give --tenant NAME (a push or read token), --admin --label NAME, or --metrics")
+    if scope not in (None, Scope.PUSH.value, Scope.READ.value):
+        raise ConfigError(f"--scope {scope!r}: use push or read (or --admin, --metrics)")
+    return Scope(scope or Scope.PUSH.value)
 
 
 @app.command("create")
 @guarded
 def create(
-    tenant: TenantOpt,
+    tenant: SomeTenantOpt = None,
+    scope: Annotated[
+        str | None, typer.Option("--scope", help="with --tenant: push (default; pushes only) or read (reads only)")
+    ] = None,
+    admin: Annotated[
+        bool, typer.Option("--admin", help="every tenant's data and the actions (needs --label: the approver's name)")
+    ] = False,
+    metrics: Annotated[bool, typer.Option("--metrics", help="only scrapes /metrics")] = False,
     label: Annotated[
         str | None, typer.Option(help="what the token is for, e.g. mobile-app (at most 100 characters)")
     ] = None,
@@ -34,12 +61,14 @@ def create(
 ) -> None:
     """Create a token and print it once: only its hash is stored, so it cannot be shown again."""
 
+    kind = chosen_scope(tenant, scope, admin, metrics)
     with facade(warehouse) as os_:
-        token_id, token = os_.create_token(tenant, label, max_items_per_minute)
+        token_id, token = os_.create_token(tenant, label, max_items_per_minute, kind)
     if as_json:
-        print_json({"token_id": token_id, "tenant": tenant, "token": token})
+        print_json({"token_id": token_id, "scope": kind.value, "tenant": tenant, "token": token})
         return
-    say(f"token {token_id} for tenant {tenant} (shown once; keep it somewhere safe):")
+    whose = f"for tenant {tenant}" if tenant else f"({label})" if label else ""
+    say(f"{kind.value} token {token_id} {whose} (shown once; keep it somewhere safe):")
     print(token)  # plain, so it can be piped
 
 
@@ -86,8 +115,9 @@ def budget(
 @app.command("revoke")
 @guarded
 def revoke(token_id: str, warehouse: WarehouseOpt = None) -> None:
-    """Revoke a token: pushes with it get 401 from now on."""
+    """Revoke a token: requests with it, and the browser sessions it opened, get 401 from now on."""
 
     with facade(warehouse) as os_:
         info = os_.revoke_token(token_id)
-    say(f"token {info.token_id} of tenant {info.tenant_name} revoked")
+    whose = f"of tenant {info.tenant_name}" if info.tenant_name else f"({info.scope.value})"
+    say(f"token {info.token_id} {whose} revoked: it and its sessions are refused from now on")

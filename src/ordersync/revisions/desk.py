@@ -184,11 +184,7 @@ class PlanDesk:
                 )
             if _same(plan.author, plan.reviewed_by):
                 raise RefusedError(f"plan {plan_id} was approved by its own author: someone else must approve it")
-        if plan.body.get("orders_settings") != drafting.settings_hash(self.settings.orders):
-            raise StalePlanError(
-                f"plan {plan_id} was drafted with other [orders] settings: draft it again "
-                "(`ordersync backfill plan ...`) and review the new one"
-            )
+        self._check_settings(plan)
         tenants = [TenantStore(self.wh).by_id(int(t)) for t in plan.scope["tenant_ids"]]
         keeper = self._leases()
         held: list[Lease] = []
@@ -205,6 +201,21 @@ class PlanDesk:
             for lease in held:
                 keeper.release(lease)
         return self._build_and_check(plan, ApplyOutcome(plan_id, applied=True, versions_landed=landed))
+
+    def check(self, plan_id: str) -> Plan:
+        """The re-check `apply` makes before it lands anything, without applying: StalePlanError when
+        the plan no longer holds (its orders or days changed, or the [orders] settings did)."""
+        plan = self.store.get(plan_id)
+        self._check_settings(plan)
+        self._check_fresh(self.wh, plan, date.fromisoformat(plan.scope["from"]), date.fromisoformat(plan.scope["to"]))
+        return plan
+
+    def _check_settings(self, plan: Plan) -> None:
+        if plan.body.get("orders_settings") != drafting.settings_hash(self.settings.orders):
+            raise StalePlanError(
+                f"plan {plan.plan_id} was drafted with other [orders] settings: draft it again "
+                "(`ordersync backfill plan ...`) and review the new one"
+            )
 
     def _build_and_check(self, plan: Plan, outcome: ApplyOutcome) -> ApplyOutcome:
         try:

@@ -137,12 +137,27 @@ def pull_history(wh: Warehouse) -> PullHistory:
     return PullHistory(dict(last_full), dict(first_sync), ckpts)
 
 
+#: where a run logged without a wall-clock start sorts (after every run that has one, newest first)
+_NO_WALL = datetime(1, 1, 1, tzinfo=UTC)
+
+
+def run_key(item: dict[str, Any]) -> tuple[Any, ...]:
+    """A `listed` item's place in the log (newest first): the key its keyset cursor holds."""
+    return (item["started_at"], item["wall_started_at"], item["run_id"])
+
+
 def listed(
-    wh: Warehouse, *, tenant_id: int | None = None, since: datetime | None = None, limit: int = 100
+    wh: Warehouse,
+    *,
+    tenant_id: int | None = None,
+    since: datetime | None = None,
+    limit: int = 100,
+    after: tuple[Any, ...] | None = None,
 ) -> list[dict[str, Any]]:
     """The run log, newest first (by `started_at`, the run's clock; then by wall-clock start): one
     item per run with every column of cdp.sync_runs and the tenant's name as `tenant`, datetimes as
-    ISO-8601 strings. `tenant_id` keeps one tenant's runs, `since` those started at or after it."""
+    ISO-8601 strings. `tenant_id` keeps one tenant's runs, `since` those started at or after it,
+    `after` (a `run_key`) those that come after that run in this order."""
     where: list[str] = []
     params: list[Any] = []
     if tenant_id is not None:
@@ -151,12 +166,19 @@ def listed(
     if since is not None:
         where.append("r.started_at >= ?")
         params.append(since)
+    if after is not None:
+        started, wall, run_id = datetime.fromisoformat(after[0]), _wall(after[1]), str(after[2])
+        where.append(
+            "(r.started_at < ? OR (r.started_at = ? AND (coalesce(r.wall_started_at, ?) < ? "
+            "OR (coalesce(r.wall_started_at, ?) = ? AND r.run_id < ?))))"
+        )
+        params += [started, started, _NO_WALL, wall, _NO_WALL, wall, run_id]
     rows = wh.query(
         f"SELECT {', '.join(f'r.{c}' for c in COLUMNS)}, t.tenant_name FROM cdp.sync_runs r "
         "LEFT JOIN cdp.tenants t ON t.tenant_id = r.tenant_id"
         + (f" WHERE {' AND '.join(where)}" if where else "")
-        + " ORDER BY r.started_at DESC, r.wall_started_at DESC NULLS LAST, r.run_id DESC LIMIT ?",
-        (*params, limit),
+        + " ORDER BY r.started_at DESC, coalesce(r.wall_started_at, ?) DESC, r.run_id DESC LIMIT ?",
+        (*params, _NO_WALL, limit),
     )
     out: list[dict[str, Any]] = []
     for *values, tenant in rows:
@@ -167,3 +189,7 @@ def listed(
                 item["tenant"] = tenant
         out.append(item)
     return out
+
+
+def _wall(text: str | None) -> datetime:
+    return _NO_WALL if text is None else datetime.fromisoformat(text)

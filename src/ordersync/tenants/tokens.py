@@ -1,4 +1,6 @@
-"""Push API tokens: each belongs to one tenant; only a SHA-256 of it is stored.
+"""API tokens, each with a scope: push (land one tenant's orders), read (read one tenant's data),
+admin (every tenant, and the actions) or metrics (scrape /metrics). Only a SHA-256 of a token is
+stored.
 
 The hash is `ordersync.secrets.digest` (a fast one is safe for 256 random bits). The token itself
 is shown once, when it is created.
@@ -9,6 +11,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from ordersync.errors import ConfigError, ConnectionLostError, NotFoundError, TransientWarehouseError
@@ -21,11 +24,25 @@ PREFIX = "ost_"
 USED_EVERY = timedelta(minutes=1)
 
 
+class Scope(StrEnum):
+    """What a token lets its holder do."""
+
+    PUSH = "push"  # land one tenant's orders (every token made before scopes existed)
+    READ = "read"  # read one tenant's data in the API and the pages
+    ADMIN = "admin"  # read every tenant's, and act: approve or reject plans, retry quarantine
+    METRICS = "metrics"  # scrape /metrics
+
+    @property
+    def has_tenant(self) -> bool:
+        return self in (Scope.PUSH, Scope.READ)
+
+
 @dataclass(frozen=True)
 class TokenInfo:
     token_id: str
-    tenant_id: int
-    tenant_name: str
+    #: None for an admin or metrics token
+    tenant_id: int | None
+    tenant_name: str | None
     label: str | None
     created_at: datetime
     revoked_at: datetime | None
@@ -33,10 +50,12 @@ class TokenInfo:
     last_used_at: datetime | None = None
     #: its own items-a-minute budget; None keeps `[serve] max_items_per_minute`
     max_items_per_minute: int | None = None
+    scope: Scope = Scope.PUSH
 
     def public(self) -> dict[str, Any]:
         return {
             "token_id": self.token_id,
+            "scope": self.scope.value,
             "tenant": self.tenant_name,
             "label": self.label,
             "created_at": self.created_at.isoformat(),
@@ -54,29 +73,65 @@ class Holder:
     max_items_per_minute: int | None
 
 
+@dataclass(frozen=True)
+class Access:
+    """What a live token lets its holder see and do (the API's and the pages' question)."""
+
+    token_id: str
+    scope: Scope
+    #: the one tenant a read or push token sees; None for admin and metrics tokens
+    tenant_id: int | None
+    label: str | None
+
+
 class TokenStore:
     def __init__(self, wh: Warehouse) -> None:
         self.wh = wh
 
     def create(
-        self, tenant_id: int, label: str | None, now: datetime, max_items_per_minute: int | None = None
+        self,
+        tenant_id: int | None,
+        label: str | None,
+        now: datetime,
+        max_items_per_minute: int | None = None,
+        scope: Scope = Scope.PUSH,
     ) -> tuple[str, str]:
-        """(token_id, token); the token is not kept anywhere, only its hash."""
+        """(token_id, token); the token is not kept anywhere, only its hash. A push or read token
+        belongs to a tenant; an admin token needs a label (the name its approvals record)."""
         label = check_label(label)
         per_minute = check_budget(max_items_per_minute)
+        if scope.has_tenant != (tenant_id is not None):
+            raise ConfigError(f"a {scope.value} token {'needs' if scope.has_tenant else 'takes no'} --tenant")
+        if scope is Scope.ADMIN and label is None:
+            raise ConfigError("an admin token needs --label NAME: it is the name recorded on the plans it approves")
+        if per_minute is not None and scope is not Scope.PUSH:
+            raise ConfigError("--max-items-per-minute is for push tokens only")
         token = PREFIX + secrets.token_urlsafe(32)
         token_id = "tok_" + secrets.token_hex(6)
         self.wh.execute(
-            "INSERT INTO cdp.api_tokens (token_id, tenant_id, label, token_hash, created_at, max_items_per_minute) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (token_id, tenant_id, label, digest(token), now, per_minute),
+            "INSERT INTO cdp.api_tokens (token_id, tenant_id, label, token_hash, created_at, max_items_per_minute, "
+            "scope) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (token_id, tenant_id, label, digest(token), now, per_minute, scope.value),
         )
         return token_id, token
+
+    def access_of(self, token: str) -> Access | None:
+        """What a live token allows (not revoked; a tenant's token only while its tenant is active),
+        or None."""
+        row = self.wh.query_one(
+            "SELECT k.token_id, k.scope, k.tenant_id, k.label FROM cdp.api_tokens k "
+            "LEFT JOIN cdp.tenants t ON t.tenant_id = k.tenant_id "
+            "WHERE k.token_hash = ? AND k.revoked_at IS NULL AND (k.tenant_id IS NULL OR t.is_active)",
+            (digest(token),),
+        )
+        return None if row is None else Access(str(row[0]), Scope(row[1]), row[2], row[3])
 
     def set_budget(self, token_id: str, max_items_per_minute: int | None) -> TokenInfo:
         """Give a token its own budget (None: back to the server's); a running serve reads it at the
         token's next request."""
         per_minute = check_budget(max_items_per_minute)
+        if per_minute is not None and self.find(token_id).scope is not Scope.PUSH:
+            raise ConfigError("--max-items-per-minute is for push tokens only")
         self.find(token_id)
         self.wh.execute("UPDATE cdp.api_tokens SET max_items_per_minute = ? WHERE token_id = ?", (per_minute, token_id))
         return self.find(token_id)
@@ -87,14 +142,14 @@ class TokenStore:
         return None if holder is None else holder.tenant_id
 
     def holder_of(self, token: str, now: datetime | None = None) -> Holder | None:
-        """Who a live token lets push (not revoked, its tenant neither disabled nor inactive), or
-        None. With `now`, the token is marked used (at most once a USED_EVERY, so a burst of pushes
-        writes once)."""
+        """Who a live push token lets push (not revoked, its tenant neither disabled nor inactive), or
+        None: a read, admin or metrics token pushes nothing. With `now`, the token is marked used (at
+        most once a USED_EVERY, so a burst of pushes writes once)."""
         row = self.wh.query_one(
             "SELECT k.token_id, k.tenant_id, k.max_items_per_minute FROM cdp.api_tokens k "
             "JOIN cdp.tenants t ON t.tenant_id = k.tenant_id "
-            "WHERE k.token_hash = ? AND k.revoked_at IS NULL AND t.sync_enabled AND t.is_active",
-            (digest(token),),
+            "WHERE k.token_hash = ? AND k.revoked_at IS NULL AND k.scope = ? AND t.sync_enabled AND t.is_active",
+            (digest(token), Scope.PUSH.value),
         )
         if row is None:
             return None
@@ -114,14 +169,16 @@ class TokenStore:
     def list(self, tenant_id: int | None = None) -> list[TokenInfo]:
         sql = (
             "SELECT k.token_id, k.tenant_id, t.tenant_name, k.label, k.created_at, k.revoked_at, k.last_used_at, "
-            "k.max_items_per_minute "
-            "FROM cdp.api_tokens k JOIN cdp.tenants t ON t.tenant_id = k.tenant_id "
+            "k.max_items_per_minute, k.scope "
+            "FROM cdp.api_tokens k LEFT JOIN cdp.tenants t ON t.tenant_id = k.tenant_id "
         )
         if tenant_id is None:
             rows = self.wh.query(sql + "ORDER BY k.created_at, k.token_id")
         else:
             rows = self.wh.query(sql + "WHERE k.tenant_id = ? ORDER BY k.created_at, k.token_id", (tenant_id,))
-        return [TokenInfo(*r) for r in rows]
+        return [
+            TokenInfo(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], Scope(r[8] or Scope.PUSH.value)) for r in rows
+        ]
 
     def find(self, token_id: str) -> TokenInfo:
         found = [t for t in self.list() if t.token_id == token_id]

@@ -59,13 +59,25 @@ def last_build(wh: Warehouse) -> dict[str, Any] | None:
     return rows[0] if rows else None
 
 
-def recent(wh: Warehouse, limit: int = 20) -> list[dict[str, Any]]:
+def build_key(item: dict[str, Any]) -> tuple[Any, ...]:
+    """A `recent` item's place in the log (newest first): the key its keyset cursor holds."""
+    return (item["started_at"], item["build_id"])
+
+
+def recent(wh: Warehouse, limit: int = 20, after: tuple[Any, ...] | None = None) -> list[dict[str, Any]]:
     """The build log, newest first: every column of cdp.build_runs, datetimes as ISO-8601 strings,
-    `failed_tenants` decoded (a list; [] when the build left no tenant out), `flags` as stored."""
+    `failed_tenants` decoded (a list; [] when the build left no tenant out), `flags` as stored.
+    `after` (a `build_key`) keeps the builds that come after that one in this order."""
+    where, params = "", list[Any]()
+    if after is not None:
+        started = datetime.fromisoformat(str(after[0]))
+        where = " WHERE started_at < ? OR (started_at = ? AND build_id < ?)"
+        params = [started, started, int(after[1])]
     return [
         _item(r)
         for r in wh.query_dicts(
-            f"SELECT {_COLUMNS} FROM cdp.build_runs ORDER BY started_at DESC, build_id DESC LIMIT ?", (limit,)
+            f"SELECT {_COLUMNS} FROM cdp.build_runs{where} ORDER BY started_at DESC, build_id DESC LIMIT ?",
+            (*params, limit),
         )
     ]
 

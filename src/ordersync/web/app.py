@@ -1,4 +1,5 @@
-"""The FastAPI app of `ordersync serve`: the push API, the VTEX Hook receiver and health.
+"""The FastAPI app of `ordersync serve`: the push API, the VTEX Hook receiver, health, and the
+JSON API of the dashboard's data (web/api, read on connections of its own).
 
 A request reaches the warehouse only through the gate (web.gate): for its token and to write what
 it brought. Gunzip, parsing and preparing the batch (its versions and quarantine rows) run in a
@@ -24,6 +25,8 @@ from ordersync.secrets import digest, secret_matches
 from ordersync.sources.push.bodies import json_items, ndjson_items
 from ordersync.sources.push.receiver import MAX_IDEMPOTENCY_KEY, PushReceiver
 from ordersync.sources.vtex.hook import SECRET_HEADER, Spool, is_ping, notification
+from ordersync.web import api as json_api
+from ordersync.web.auth import bearer
 from ordersync.web.bodies import gunzip_capped, read_capped
 from ordersync.web.budget import Budget, retry_after
 from ordersync.web.errors import answer_for, install, problem
@@ -65,7 +68,8 @@ def create_app(
     """The app; `on_landed` hears how many new versions each push landed (serve builds after them)."""
     api = FastAPI(
         title="ordersync",
-        summary="Push order events into ordersync's warehouse; receive VTEX Hook notifications.",
+        summary="Push order events into ordersync's warehouse; receive VTEX Hook notifications; read every "
+        "tenant's sync, lateness, revenue as of a moment, plans and customers.",
         version="1",
     )
     install(api)
@@ -143,7 +147,7 @@ def create_app(
     async def push_orders(tenant: str, request: Request) -> Any:
         """Land a batch of order versions for `tenant` (its name). Bad items are quarantined with their
         reason while the rest land; `duplicates` counts items whose identical version had landed."""
-        token = _bearer(request.headers.get("authorization"))
+        token = bearer(request.headers.get("authorization"))
         if token is None:
             return problem(401, "send Authorization: Bearer <token> (ordersync tokens create)", _UNAUTHORIZED)
         # a token past its budget is refused before the warehouse is asked about it: a flood of
@@ -224,6 +228,7 @@ def create_app(
         on_hook()
         return {"ok": True}
 
+    json_api.install(api, gate)
     return api
 
 
@@ -240,11 +245,3 @@ def _over_budget(per_minute: int, wait: float, items: int | None = None) -> Resp
         + (", in smaller batches" if items is not None and items > per_minute else ""),
         {"Retry-After": retry_after(wait)},
     )
-
-
-def _bearer(header: str | None) -> str | None:
-    if not header:
-        return None
-    scheme, _, value = header.partition(" ")
-    value = value.strip()
-    return value if scheme.lower() == "bearer" and value else None

@@ -16,10 +16,12 @@ from ordersync.errors import (
     BodyTooLargeError,
     ConfigError,
     NotFoundError,
+    NotPermittedError,
     OrdersyncError,
     RefusedError,
     TenantBusyError,
     TransientWarehouseError,
+    UnauthenticatedError,
 )
 from ordersync.secrets import scrub
 
@@ -30,6 +32,8 @@ STATUSES: tuple[tuple[type[Exception], int], ...] = (
     (BadRecordError, 400),  # the body as a whole cannot be read (sources.push.bodies)
     (ConfigError, 400),
     (NotFoundError, 404),
+    (UnauthenticatedError, 401),
+    (NotPermittedError, 403),  # before RefusedError, its parent
     (TenantBusyError, 409),
     (RefusedError, 409),
     (TransientWarehouseError, 503),  # clients retry it with the same Idempotency-Key

@@ -6,6 +6,10 @@
 - On DuckDB (one writer) there is one connection and one lock: a request takes it only for its
   warehouse work (the token lookup, the write), never while it reads or parses a body; a build
   takes it to have the file to itself.
+- Reads (the API's and the pages') take a connection of a pool of their own on both backends, never
+  the lock nor the requests' pool: they do not queue behind pushes, builds or worker ticks (on
+  DuckDB a reading connection shares the process's database instance and reads the last commit,
+  whatever another connection is writing).
 - `Vitals` is what the background loops and requests last saw of the warehouse, so `/v1/health`
   answers without touching it; `HookSecrets` keeps every tenant's hook secret hash in memory, so a
   hook notification is answered without waiting for a build.
@@ -24,7 +28,7 @@ from typing import TypeVar
 
 import anyio
 
-from ordersync.errors import OrdersyncError, TransientWarehouseError
+from ordersync.errors import ConfigError, NotFoundError, OrdersyncError, RefusedError, TransientWarehouseError
 from ordersync.facade import Ordersync
 
 T = TypeVar("T")
@@ -105,9 +109,12 @@ class Gate:
         self.long_work = threading.Event()
         self.pool: Pool | None = None
         self.pool_size = pool_size
+        settings, clock, worker_id = app.settings, app.clock, app.worker_id
         if app.settings.warehouse.is_postgres:
-            settings, clock, worker_id = app.settings, app.clock, app.worker_id
             self.pool = Pool(lambda: Ordersync(settings, clock=clock, worker_id=worker_id), pool_size)
+        self.readers = Pool(lambda: Ordersync(settings, clock=clock, worker_id=worker_id), max(2, pool_size))
+        #: the worker threads reads may hold at once: no more than their connections
+        self.read_share = anyio.CapacityLimiter(max(2, pool_size))
 
     def locked(self, fn: Callable[[Ordersync], T]) -> T:
         """`fn` on the serve's facade under the lock, in this thread."""
@@ -120,6 +127,23 @@ class Gate:
             return self.locked(fn)
         with self.pool.borrow() as app:
             return self.through(fn, app)
+
+    def reading(self, fn: Callable[[Ordersync], T]) -> T:
+        """`fn` on a reading connection of its own (never the lock), in this thread. An answer the
+        caller asked for (no such tenant, a bad cursor, not allowed) keeps the connection: only a
+        failure of the warehouse or the code has it reopened."""
+        refused: OrdersyncError | None = None
+        with self.readers.borrow() as app:
+            try:
+                return self.through(fn, app)
+            except (NotFoundError, ConfigError, RefusedError) as exc:
+                refused = exc
+        assert refused is not None  # the block either returned or kept the refusal
+        raise refused
+
+    async def read(self, fn: Callable[[Ordersync], T]) -> T:
+        """A read's warehouse work, in a worker thread, on a reading connection."""
+        return await anyio.to_thread.run_sync(self.reading, fn, limiter=self.read_share)
 
     async def request(self, fn: Callable[[Ordersync], T], limiter: anyio.CapacityLimiter | None = None) -> T:
         """A request's warehouse work, in a worker thread (one of `limiter`'s, when given)."""
@@ -145,6 +169,7 @@ class Gate:
     def close(self) -> None:
         if self.pool is not None:
             self.pool.close()
+        self.readers.close()
         with self.lock:
             self.app.close()
 

@@ -1,0 +1,100 @@
+"""Lists a page at a time: `{"data": [...], "next": CURSOR_OR_NULL}`, with keyset cursors.
+
+A cursor is the last item's sort key, JSON in URL-safe base64 (opaque to a client). The next page
+holds the items whose key comes strictly after it in the list's order, so a cursor stays valid
+while rows are added: a new row lands before the cursor (a newest-first list) or after it (an
+oldest-first one), and no row is lost or repeated.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ordersync.errors import ConfigError
+
+#: ?limit= when none is given, and the most it may be
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 1000
+#: a cursor is a few sort-key values; a longer one was not made here
+MAX_CURSOR = 2000
+
+#: a sort key: a tuple of JSON values (strings, numbers); None sorts before any other value
+Key = tuple[Any, ...]
+
+
+@dataclass
+class Page:
+    data: list[dict[str, Any]]
+    next: str | None = None
+    #: what the list is about, beside the items (revenue's `as_of`)
+    context: dict[str, Any] = field(default_factory=dict)
+
+    def body(self) -> dict[str, Any]:
+        return {"data": self.data, "next": self.next, **self.context}
+
+
+def encode(key: Key) -> str:
+    return base64.urlsafe_b64encode(json.dumps(list(key), separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def decode(cursor: str | None) -> Key | None:
+    """The key a cursor holds; ConfigError for one this list did not make."""
+    if cursor is None or cursor == "":
+        return None
+    try:
+        if len(cursor) > MAX_CURSOR:
+            raise ValueError("too long")
+        value = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if not isinstance(value, list):
+            raise ValueError("not a key")
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise ConfigError("the cursor is not one this list gave: start again without ?cursor=") from None
+    return tuple(value)
+
+
+def check_limit(limit: int) -> int:
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ConfigError(f"limit must be 1 to {MAX_LIMIT:,}; it is {limit}")
+    return limit
+
+
+def _sortable(key: Key) -> tuple[tuple[int, Any], ...]:
+    """A key Python can order whatever its Nones: None before every value."""
+    return tuple((0, 0) if v is None else (1, v) for v in key)
+
+
+def keyset(
+    items: Sequence[dict[str, Any]],
+    key: Callable[[dict[str, Any]], Key],
+    after: Key | None,
+    limit: int,
+    *,
+    newest_first: bool = False,
+) -> Page:
+    """One page of `items` in the order of `key` (descending when `newest_first`): those after the
+    cursor's key, at most `limit`, and the cursor of the next page when more remain."""
+    check_limit(limit)
+    ordered = sorted(items, key=lambda i: _sortable(key(i)), reverse=newest_first)
+    if after is not None:
+        mark = _sortable(after)
+        ordered = [i for i in ordered if (_sortable(key(i)) < mark if newest_first else _sortable(key(i)) > mark)]
+    data = list(ordered[:limit])
+    more = len(ordered) > limit
+    return Page(data, encode(key(data[-1])) if more else None)
+
+
+def every_item(fetch: Callable[[str | None], Page]) -> list[dict[str, Any]]:
+    """The data of every page, the cursor of each fetching the next (what the CLI prints)."""
+    out: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while True:
+        page = fetch(cursor)
+        out.extend(page.data)
+        if page.next is None:
+            return out
+        cursor = page.next

@@ -1,0 +1,220 @@
+"""The lists and documents the API, the pages and the CLI's `--json` show, a page at a time.
+
+Each list is `{"data": [...], "next": CURSOR_OR_NULL}` plus its context (paging.Page), with items
+made by the same functions the CLI's `--json` prints. `only` is the one tenant a token may see
+(None: every tenant); a tenant named that the caller may not see gets the same NotFoundError as
+one that does not exist, so a token cannot tell another tenant's name from an unknown one.
+Reads only, except the actions at the end (approve, reject, retry).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from ordersync.errors import NotFoundError, StalePlanError
+from ordersync.facade import Ordersync
+from ordersync.paging import Key, Page, encode, keyset
+from ordersync.revisions.plans import Plan
+from ordersync.revisions.shapes import diff_item, revenue_row
+from ordersync.sync.runs import run_key
+from ordersync.tenants import Tenant
+from ordersync.transform.builds import build_key
+
+
+def plain(value: Any) -> Any:
+    """A value as JSON holds it: exact decimals as text, moments and days in ISO 8601."""
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
+
+
+def _number(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _sql_page(items: list[dict[str, Any]], limit: int, key: Any) -> Page:
+    """A page from `limit + 1` rows read in the list's order: the extra one says more remain."""
+    data = items[:limit]
+    return Page(data, encode(key(data[-1])) if len(items) > limit else None)
+
+
+class Reads:
+    def __init__(self, app: Ordersync) -> None:
+        self.app = app
+
+    # -- who may see what ----------------------------------------------------------------------
+    def tenant(self, name: str, only: int | None) -> Tenant:
+        """The tenant named, when the caller may see it; else the one NotFoundError for both cases (a
+        caller who sees every tenant gets the store's, which names the known ones)."""
+        if only is None:
+            return self.app.get_tenant(name)
+        try:
+            found = self.app.get_tenant(name)
+        except NotFoundError:
+            found = None
+        if found is None or (only is not None and found.tenant_id != only):
+            raise NotFoundError(f"no tenant {name!r} that this token may see")
+        return found
+
+    def _plan(self, plan_id: str, only: int | None) -> Plan:
+        try:
+            plan = self.app.get_plan(plan_id)
+        except NotFoundError:
+            plan = None
+        if plan is None or not _plan_visible(plan, only):
+            raise NotFoundError(f"no plan {plan_id!r} that this token may see")
+        return plan
+
+    # -- tenants -------------------------------------------------------------------------------
+    def tenants(self, only: int | None, after: Key | None, limit: int) -> Page:
+        """The status items (observe/status.py) in the order tenants were added (as `status`); only
+        the page's tenants are computed."""
+        chosen = [t for t in self.app.list_tenants() if only is None or t.tenant_id == only]
+        ids = keyset([{"tenant_id": t.tenant_id} for t in chosen], lambda i: (i["tenant_id"],), after, limit)
+        wanted = {i["tenant_id"] for i in ids.data}
+        return Page(self.app.status([t for t in chosen if t.tenant_id in wanted]), ids.next)
+
+    def tenant_status(self, name: str, only: int | None) -> dict[str, Any]:
+        return self.app.status([self.tenant(name, only)])[0]
+
+    def runs(self, name: str | None, only: int | None, since: datetime | None, after: Key | None, limit: int) -> Page:
+        """The run log, newest first: the tenant's (every tenant's when no name is given and the caller
+        sees them all)."""
+        tenant = self._scope(name, only)
+        if since is not None and since.tzinfo is None:
+            since = since.replace(tzinfo=UTC)  # as `runs --since`: UTC unless it says otherwise
+        items = self.app.recent_runs(tenant, since=since, limit=limit + 1, after=after)
+        return _sql_page(items, limit, run_key)
+
+    def builds(self, after: Key | None, limit: int) -> Page:
+        return _sql_page(self.app.recent_builds(limit + 1, after), limit, build_key)
+
+    def lateness(self, name: str, only: int | None, days: int, after: Key | None, limit: int) -> Page:
+        items = self.app.lateness(self.tenant(name, only).tenant_name, days)
+        return keyset(items, lambda i: (i["date"],), after, limit, newest_first=True)
+
+    def gaps(self, name: str, only: int | None, days: int, after: Key | None, limit: int) -> Page:
+        items = self.app.gaps(days, self.tenant(name, only).tenant_name)
+        return keyset(items, lambda i: (i["date"],), after, limit)
+
+    def quarantine(self, name: str | None, only: int | None, resolved: bool, after: Key | None, limit: int) -> Page:
+        items = self.app.quarantine_list(self._scope(name, only), resolved)
+        return keyset(items, lambda i: (i["quarantine_id"],), after, limit)
+
+    # -- revenue -------------------------------------------------------------------------------
+    def _names(self) -> dict[int, str]:
+        return {t.tenant_id: t.tenant_name for t in self.app.list_tenants()}
+
+    def _scope(self, name: str | None, only: int | None) -> str | None:
+        """The tenant a fleet answer is about: the one named (if visible), or the token's own."""
+        if name:
+            return self.tenant(name, only).tenant_name
+        return None if only is None else self.app.tenants.by_id(only).tenant_name
+
+    def revenue(
+        self, name: str | None, only: int | None, as_of: datetime | None, after: Key | None, limit: int
+    ) -> Page:
+        """revenue --json's days, with its `as_of` as the page's context."""
+        result = self.app.revenue(self._scope(name, only), as_of=as_of)
+        names = self._names()
+        rows = [revenue_row(d, names) for d in result.days]
+        page = keyset(rows, lambda i: (i["tenant"], i["date"], i["currency"]), after, limit)
+        page.context["as_of"] = result.as_of.isoformat() if result.as_of else None
+        return page
+
+    def revenue_diff(
+        self,
+        name: str | None,
+        only: int | None,
+        since: datetime,
+        against: datetime | None,
+        after: Key | None,
+        limit: int,
+    ) -> Page:
+        days = self.app.revenue_diff(since, against, self._scope(name, only))
+        names = self._names()
+        rows = [diff_item(d, names) for d in days]
+        return keyset(rows, lambda i: (i["tenant"], i["date"], i["currency"]), after, limit)
+
+    def notices(self, only: int | None, after: Key | None, limit: int) -> Page:
+        scope = None if only is None else self.app.tenants.by_id(only).tenant_name
+        items = self.app.list_notices(scope)
+        return keyset(items, lambda i: (i["revised_at"], i["notice_id"]), after, limit, newest_first=True)
+
+    # -- plans ---------------------------------------------------------------------------------
+    def plans(self, only: int | None, after: Key | None, limit: int) -> Page:
+        items = [p.summary() for p in self.app.recent_plans() if _plan_visible(p, only)]
+        return keyset(items, lambda i: (i["created_at"], i["plan_id"]), after, limit, newest_first=True)
+
+    def plan(self, plan_id: str, only: int | None) -> dict[str, Any]:
+        """The document `plan show --format json` prints."""
+        return self._plan(plan_id, only).document()
+
+    def plan_check(self, plan_id: str, only: int | None) -> dict[str, Any]:
+        """Whether the plan still holds: the re-check `plan apply` makes first, nothing applied."""
+        plan = self._plan(plan_id, only)
+        try:
+            self.app.check_plan(plan.plan_id)
+        except StalePlanError as exc:
+            return {"plan_id": plan.plan_id, "status": plan.status, "holds": False, "detail": str(exc)}
+        return {"plan_id": plan.plan_id, "status": plan.status, "holds": True, "detail": None}
+
+    # -- customers -----------------------------------------------------------------------------
+    def customers(
+        self,
+        name: str,
+        only: int | None,
+        *,
+        segment: str | None,
+        stage: str | None,
+        top: int | None,
+        after: Key | None,
+        limit: int,
+    ) -> Page:
+        tenant = self.tenant(name, only).tenant_name
+        items = [plain(i) for i in self.app.list_customers(tenant, segment=segment, stage=stage, top=top)]
+        page = keyset(
+            items,
+            lambda i: (_number(i["clv_12m"]), _number(i["net_revenue"]), i["customer_key"]),
+            after,
+            limit,
+            newest_first=True,  # the most valuable first
+        )
+        return page
+
+    def customer(self, name: str, only: int | None, key: str) -> dict[str, Any]:
+        return dict(plain(self.app.show_customer(self.tenant(name, only).tenant_name, key=key)))
+
+    def customer_events(self, name: str, only: int | None, since: date | None, after: Key | None, limit: int) -> Page:
+        items = self.app.customer_events(self.tenant(name, only).tenant_name, since=since)
+        return keyset(items, lambda i: (i["on"], i["id"]), after, limit)
+
+    # -- actions -------------------------------------------------------------------------------
+    def review(self, plan_id: str, by: str, approve: bool) -> dict[str, Any]:
+        """Approve or reject as `plan approve|reject --by` (in production the author cannot approve)."""
+        desk = self.app.plans
+        plan = desk.approve(plan_id, by) if approve else desk.reject(plan_id, by)
+        return plan.summary()
+
+    def retry(self, name: str, quarantine_id: int) -> dict[str, Any]:
+        """`quarantine retry --id` of one record of the tenant's."""
+        tenant = self.tenant(name, None).tenant_name
+        held = {i["quarantine_id"] for i in self.app.quarantine_list(tenant, include_resolved=True)}
+        if quarantine_id not in held:
+            raise NotFoundError(f"no quarantined record {quarantine_id} of this tenant")
+        return dict(plain(self.app.quarantine_retry(tenant, [quarantine_id]).as_dict()))
+
+
+def _plan_visible(plan: Plan, only: int | None) -> bool:
+    """A tenant's token sees a plan only when it touches no other tenant."""
+    if only is None:
+        return True
+    return [int(t) for t in plan.scope.get("tenant_ids", [])] == [only]
