@@ -6,9 +6,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
+import httpx
 import orjson
 import pytest
 from openapi_spec_validator import validate as validate_spec
+from prometheus_client.parser import text_string_to_metric_families
 
 from factories import push_event
 from ordersync.facade import Ordersync
@@ -193,3 +195,29 @@ def test_who_am_i_answers_any_live_token_with_its_own_facts_only(served: ApiServ
 def test_health_needs_no_token_and_shows_no_tenant(served: ApiServed) -> None:
     r = served.http.get(f"{served.url}/v1/health")
     assert r.status_code == 200 and set(r.json()) == {"status", "warehouse", "schema_version", "worker_alive"}
+
+
+def test_metrics_answer_an_admin_or_metrics_token_only_and_count_the_warehouses_runs(served: ApiServed) -> None:
+    # /metrics is Prometheus' text, outside the OpenAPI document the module's client checks answers by
+    answers = {kind: httpx.get(f"{served.url}/metrics", headers=served.headers(kind), timeout=60) for kind in KINDS}
+    assert {k: r.status_code for k, r in answers.items()} == {
+        k: 200 if k in ("admin", "metrics") else 401 for k in KINDS
+    }
+    samples = [s for f in text_string_to_metric_families(answers["metrics"].text) for s in f.samples]
+    shown = {
+        (s.name, s.labels["tenant"], s.labels["mode"], s.labels.get("outcome")): s.value
+        for s in samples
+        if s.name in ("ordersync_sync_runs_total", "ordersync_sync_runs_running")
+    }
+    with served.app() as app:
+        rows = app.wh.query(
+            "SELECT t.tenant_name, r.mode, r.status, count(*) FROM cdp.sync_runs r "
+            "JOIN cdp.tenants t ON t.tenant_id = r.tenant_id GROUP BY 1, 2, 3"
+        )
+    expected = {
+        ("ordersync_sync_runs_running", str(n), str(m), None)
+        if st == "running"
+        else ("ordersync_sync_runs_total", str(n), str(m), str(st)): float(c)
+        for n, m, st, c in rows
+    }
+    assert shown == expected and expected, (shown, expected)

@@ -89,6 +89,15 @@ class Auth:
             raise NotPermittedError("this is the whole fleet's: an admin token reads it")
         return caller
 
+    async def scraper(self, request: Request) -> bool:
+        """Whether the request bears an admin or metrics token (GET /metrics; no session: a scraper
+        is not a browser)."""
+        token = bearer(request.headers.get("authorization"))
+        if token is None:
+            return False
+        access = await self.gate.read(lambda app: app.token_access(token))
+        return access is not None and access.scope in (Scope.ADMIN, Scope.METRICS)
+
     async def actor(self, request: Request) -> Caller:
         """An admin caller allowed to act: by bearer token, or by session with its CSRF token."""
         caller = await self.caller(request)
