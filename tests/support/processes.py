@@ -12,10 +12,13 @@ import contextlib
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
+
+from support import forkserver
 
 T = TypeVar("T")
 
@@ -68,9 +71,17 @@ def _kill_group(proc: subprocess.Popen[Any], sig: signal.Signals) -> None:
 @contextlib.contextmanager
 def spawned(cmd: Sequence[str], log: Path, **kwargs: Any) -> Iterator[subprocess.Popen[bytes]]:
     """`cmd` in a session of its own with stdout and stderr in `log`; stopped with everything it
-    started when the block ends, whatever happens."""
+    started when the block ends, whatever happens. `python -m ordersync ...` is forked from the
+    suite's fork server (support/forkserver.py) when it can be."""
+    proc: Any = None
     with log.open("wb") as out:
-        proc = subprocess.Popen(list(cmd), stdout=out, stderr=subprocess.STDOUT, start_new_session=True, **kwargs)
+        ordersync = [sys.executable, "-m", "ordersync"]
+        env = kwargs.get("env") or os.environ
+        if list(cmd[:3]) == ordersync and set(kwargs) <= {"env", "cwd"} and forkserver.enabled(env):
+            cwd = kwargs.get("cwd") or os.getcwd()
+            proc = forkserver.spawn(list(cmd[3:]), cwd, env, out.fileno(), out.fileno())
+        if proc is None:
+            proc = subprocess.Popen(list(cmd), stdout=out, stderr=subprocess.STDOUT, start_new_session=True, **kwargs)
     try:
         yield proc
     finally:
