@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -63,12 +63,18 @@ def run(open_app: OpenApp, days: int, hours_later: float, say: Callable[[str], N
     """Start the simulator with a few stores, register them, sync twice, push the app's events,
     build, and compare; `say` hears the progress lines."""
     from ordersync.simulator import AccountSpec, SimulatorConfig
+    from ordersync.simulator.sdk import SdkConfig
     from ordersync.simulator.server import start_in_subprocess
 
     began = time.perf_counter()
+    # The demo's world moves `hours_later` between the syncs and the app's events arrive up to the
+    # phones' hold after that: it starts that much before the real now, so it ends at the present
+    # (commands run afterwards on the real clock see no future, and none of its past is missing).
+    ahead = timedelta(hours=hours_later + SdkConfig.max_delay_hours)
     config = SimulatorConfig(
         port=0,
         days=days,
+        start=datetime.now(UTC) - ahead,
         speed=0.0,
         # VTEX allows 6,000 requests a minute per account; the demo's stores are local and faster
         rate_limit_per_minute=120_000,
@@ -114,6 +120,11 @@ def run(open_app: OpenApp, days: int, hours_later: float, say: Callable[[str], N
             app_started = time.perf_counter()
             pushed = push_mobile_app(os_, clock, days)
             app_seconds = time.perf_counter() - app_started
+            # the world reaches the real present and the stores are synced up to it: every store is
+            # current when the demo ends, on its clock and on the real one
+            sim.advance(max(0.0, (max(datetime.now(UTC), clock.now()) - sim.clock()).total_seconds()))
+            clock.set(sim.clock())
+            outcomes += os_.sync(names, build=False).outcomes
             os_.build(trigger="demo")  # and the customers of every tenant, when they are kept
             if os_.settings.customers.enabled:
                 result.customers, result.customer_lines = customers_table(os_, names)
@@ -153,7 +164,8 @@ def run(open_app: OpenApp, days: int, hours_later: float, say: Callable[[str], N
     )
     result.lines.append(
         f"two syncs {hours_later:g} simulated hours apart ({YEAR_STORE}'s year of history by a historical "
-        f"sync), the pushes and one dbt build in {time.perf_counter() - began:.1f} s; try `ordersync status`"
+        f"sync), the pushes, a sync up to the present and one dbt build in {time.perf_counter() - began:.1f} s; "
+        "try `ordersync status`"
     )
     if agree != total:
         result.errors.append(f"{total - agree} of the app's orders differ from its truth")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -46,6 +47,11 @@ def test_demo_syncs_builds_and_prints_a_table_per_tenant(tmp_path: Path) -> None
     rows = json.loads(status.stdout)
     assert {r["tenant"] for r in rows} == {"petbaar", "sevensport", "zapatosnet", YEAR_STORE, "mobileapp"}
     assert all(r["orders_landed"] > 0 and r["orders_in_fct"] == r["orders_landed"] for r in rows)
+    # the demo's world ends at the real present: on the real clock its stores are current, and synced in
+    # the past, never the future
+    stores = [r for r in rows if r["tenant"] != "mobileapp"]
+    assert {r["state"] for r in stores} == {"Current"}, stores
+    assert all(datetime.fromisoformat(r["last_sync_at"]) <= datetime.now(UTC) for r in stores), stores
 
 
 def customers_table(stdout: str) -> dict[str, dict[str, str]]:
