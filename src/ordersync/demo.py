@@ -59,9 +59,16 @@ class DemoResult:
     errors: list[str] = field(default_factory=list)
 
 
-def run(open_app: OpenApp, days: int, hours_later: float, say: Callable[[str], None]) -> DemoResult:
+def run(
+    open_app: OpenApp,
+    days: int,
+    hours_later: float,
+    say: Callable[[str], None],
+    then: Callable[[DemoResult], None] = lambda result: None,
+) -> DemoResult:
     """Start the simulator with a few stores, register them, sync twice, push the app's events,
-    build, and compare; `say` hears the progress lines."""
+    build, and compare; `say` hears the progress lines, `then` the result while the simulator still
+    runs (to serve the warehouse with its stores answering)."""
     from ordersync.simulator import AccountSpec, SimulatorConfig
     from ordersync.simulator.sdk import SdkConfig
     from ordersync.simulator.server import start_in_subprocess
@@ -156,20 +163,21 @@ def run(open_app: OpenApp, days: int, hours_later: float, say: Callable[[str], N
                     "runs": "ok" if agree == total else "failed",
                 }
             )
-    summary = pushed.summary()
-    result.lines.append(
-        f"{APP_TENANT} pushed {summary['sent']} events over HTTP ({summary['late_events']} held back up to "
-        f"48 h on the phones, {summary['duplicates']} sent twice, each batch out of order): "
-        f"fct_orders equals the app's own truth for {agree} of {total} orders"
-    )
-    result.lines.append(
-        f"two syncs {hours_later:g} simulated hours apart ({YEAR_STORE}'s year of history by a historical "
-        f"sync), the pushes, a sync up to the present and one dbt build in {time.perf_counter() - began:.1f} s; "
-        "try `ordersync status`"
-    )
-    if agree != total:
-        result.errors.append(f"{total - agree} of the app's orders differ from its truth")
-    result.errors.extend(str(o.error or o.status) for o in outcomes if o.status is not RunStatus.SUCCEEDED)
+            summary = pushed.summary()
+            result.lines.append(
+                f"{APP_TENANT} pushed {summary['sent']} events over HTTP ({summary['late_events']} held back up to "
+                f"48 h on the phones, {summary['duplicates']} sent twice, each batch out of order): "
+                f"fct_orders equals the app's own truth for {agree} of {total} orders"
+            )
+            result.lines.append(
+                f"two syncs {hours_later:g} simulated hours apart ({YEAR_STORE}'s year of history by a "
+                "historical sync), the pushes, a sync up to the present and one dbt build in "
+                f"{time.perf_counter() - began:.1f} s; try `ordersync status`"
+            )
+            if agree != total:
+                result.errors.append(f"{total - agree} of the app's orders differ from its truth")
+            result.errors.extend(str(o.error or o.status) for o in outcomes if o.status is not RunStatus.SUCCEEDED)
+        then(result)
     return result
 
 

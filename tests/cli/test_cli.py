@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
 
 from ordersync.demo import YEAR_STORE
-from support.cli import ordersync
+from support.cli import environment, ordersync
+from support.processes import spawned, wait_for
+from support.serving import free_port
 
 
 def run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
@@ -22,9 +27,23 @@ def run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[s
 @pytest.mark.slow  # the whole demo
 def test_demo_syncs_builds_and_prints_a_table_per_tenant(tmp_path: Path) -> None:
     # customers kept after the build, as in the product (the suite turns them off elsewhere); an
-    # 80-column terminal: every line fits, the customers table in one piece
-    done = run(["demo", "--days", "3"], tmp_path, COLUMNS="80", ORDERSYNC__CUSTOMERS__ENABLED="true")
-    assert done.returncode == 0, done.stderr
+    # 80-column terminal: every line fits, the customers table in one piece; then it serves its
+    # warehouse (--serve) with an admin token that reads the API, and commands run through that serve
+    out, err = tmp_path / "demo.out", tmp_path / "demo.err"
+    env = environment({"ORDERSYNC__CUSTOMERS__ENABLED": "true"}, columns=80)
+    cmd = [sys.executable, "-m", "ordersync", "demo", "--days", "3", "--serve", "--port", str(free_port())]
+    with spawned(cmd, out, err, cwd=tmp_path, env=env) as demo:
+        wait_for(lambda: demo.poll() is not None or "\nost_" in out.read_text(), "the demo to serve", timeout=600)
+        assert demo.poll() is None, err.read_text()
+        stdout = out.read_text()
+        url = re.search(r"dashboard: (http://\S+)/ ", stdout)
+        token = re.search(r"^(ost_\S+)$", stdout, re.M)
+        assert url and token, stdout
+        tenants = httpx.get(f"{url[1]}/v1/tenants", headers={"Authorization": f"Bearer {token[1]}"}, timeout=60)
+        assert tenants.status_code == 200, tenants.text
+        assert {t["tenant"] for t in tenants.json()["data"]} >= {"petbaar", YEAR_STORE}
+        served_status = run(["status", "--json"], tmp_path)  # forwarded to the serve the demo runs
+    done = subprocess.CompletedProcess(cmd, 0, stdout, err.read_text())
     for store in ("petbaar", "sevensport", "zapatosnet", YEAR_STORE, "mobileapp (push)"):
         assert store in done.stdout
     assert "fct_orders equals the app's own truth for" in " ".join(done.stdout.split())
@@ -42,8 +61,9 @@ def test_demo_syncs_builds_and_prints_a_table_per_tenant(tmp_path: Path) -> None
     assert (tmp_path / "ordersync.duckdb").exists()
     status = run(["status", "--json"], tmp_path)
     assert status.returncode == 0, status.stderr
-    import json
-
+    assert served_status.returncode == 0, served_status.stderr
+    landed = {r["tenant"]: r["orders_landed"] for r in json.loads(served_status.stdout)}
+    assert landed == {r["tenant"]: r["orders_landed"] for r in json.loads(status.stdout)}
     rows = json.loads(status.stdout)
     assert {r["tenant"] for r in rows} == {"petbaar", "sevensport", "zapatosnet", YEAR_STORE, "mobileapp"}
     assert all(r["orders_landed"] > 0 and r["orders_in_fct"] == r["orders_landed"] for r in rows)

@@ -69,19 +69,22 @@ def _kill_group(proc: subprocess.Popen[Any], sig: signal.Signals) -> None:
 
 
 @contextlib.contextmanager
-def spawned(cmd: Sequence[str], log: Path, **kwargs: Any) -> Iterator[subprocess.Popen[bytes]]:
-    """`cmd` in a session of its own with stdout and stderr in `log`; stopped with everything it
-    started when the block ends, whatever happens. `python -m ordersync ...` is forked from the
-    suite's fork server (support/forkserver.py) when it can be."""
+def spawned(
+    cmd: Sequence[str], log: Path, err_log: Path | None = None, **kwargs: Any
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`cmd` in a session of its own with stdout and stderr in `log` (stderr in `err_log` when given);
+    stopped with everything it started when the block ends, whatever happens. `python -m ordersync
+    ...` is forked from the suite's fork server (support/forkserver.py) when it can be."""
     proc: Any = None
-    with log.open("wb") as out:
+    with log.open("wb") as out, (err_log or log).open("ab") as err:
+        errors = err if err_log else out
         ordersync = [sys.executable, "-m", "ordersync"]
         env = kwargs.get("env") or os.environ
         if list(cmd[:3]) == ordersync and set(kwargs) <= {"env", "cwd"} and forkserver.enabled(env):
             cwd = kwargs.get("cwd") or os.getcwd()
-            proc = forkserver.spawn(list(cmd[3:]), cwd, env, out.fileno(), out.fileno())
+            proc = forkserver.spawn(list(cmd[3:]), cwd, env, out.fileno(), errors.fileno())
         if proc is None:
-            proc = subprocess.Popen(list(cmd), stdout=out, stderr=subprocess.STDOUT, start_new_session=True, **kwargs)
+            proc = subprocess.Popen(list(cmd), stdout=out, stderr=errors, start_new_session=True, **kwargs)
     try:
         yield proc
     finally:

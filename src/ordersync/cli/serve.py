@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
@@ -12,6 +13,7 @@ from ordersync.cli.options import WarehouseOpt
 from ordersync.cli.output import console
 from ordersync.config import ServeSettings
 from ordersync.errors import ConfigError, WarehouseLockedError
+from ordersync.facade import Ordersync
 from ordersync.serve import channel
 
 
@@ -29,14 +31,27 @@ def serve(
 ) -> None:
     """Take pushed order events over HTTP (and, on DuckDB, run the worker's schedule), building
     fct_orders after landings at most every [serve] build_every_seconds."""
-    # uvicorn and fastapi, only for the command that serves (start-up of every other command)
-    from ordersync.serve.process import Serve, ServeOptions
-
+    # uvicorn and fastapi, only for the command that serves (start-up of every other command): imported
+    # by serve_forever
     serve_overrides = STATE.overrides.setdefault("serve", {})
     if host is not None:
         serve_overrides["host"] = host
     if port is not None:
         serve_overrides["port"] = port
+    serve_forever(ctx, warehouse, worker, tick)
+
+
+def serve_forever(
+    ctx: typer.Context,
+    warehouse: str | None,
+    worker: bool | None,
+    tick: float,
+    announce: Callable[[Ordersync, str], None] = lambda app, url: None,
+) -> None:
+    """Serve the warehouse until stopped (SIGINT or SIGTERM); `announce` hears the address once it
+    answers, after serve's own line."""
+    from ordersync.serve.process import Serve, ServeOptions
+
     with facade(warehouse, progress=False, forward=False) as app:
         if not app.settings.warehouse.is_postgres:
             where = channel.socket_for(app.settings.warehouse)
@@ -47,12 +62,15 @@ def serve(
                 )
         options = ServeOptions(app.settings.serve, worker=worker, tick_seconds=tick)
         server = Serve(app, options, command_runner(ctx))
-        try:
-            server.run(
-                on_ready=lambda url: console.print(
-                    f"serving on {url} (push API {url}/v1/tenants/NAME/orders, docs {url}/docs) for {app.warehouse_url}"
-                )
+
+        def ready(url: str) -> None:
+            console.print(
+                f"serving on {url} (push API {url}/v1/tenants/NAME/orders, docs {url}/docs) for {app.warehouse_url}"
             )
+            announce(app, url)
+
+        try:
+            server.run(on_ready=ready)
         except OSError as exc:
             refused = _listen_error(exc, app.settings.serve)
             if refused is None:
