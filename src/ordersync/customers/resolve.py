@@ -21,7 +21,8 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from operator import attrgetter
+from typing import NamedTuple, Protocol
 
 from ordersync.customers.identifiers import Identifier, IdKind, precedence
 
@@ -38,9 +39,9 @@ class CustomerKeys(Protocol):
     def order_key(self, tenant_id: int, order_id: str) -> str: ...
 
 
-@dataclass(frozen=True, slots=True)
-class OrderIdentity:
-    """An order as identity sees it: its id, when it was created, its identifiers (any order)."""
+class OrderIdentity(NamedTuple):
+    """An order as identity sees it: its id, when it was created, its identifiers (any order). A
+    named tuple: a full recompute makes one for every order of the tenant."""
 
     order_id: str
     created_at: datetime
@@ -106,17 +107,8 @@ def _interned(orders: list[OrderIdentity]) -> tuple[list[Identifier], list[list[
     """Each distinct identifier numbered once, and each order's identifiers as those numbers (an
     identifier is hashed once per order, not once per step)."""
     number: dict[Identifier, int] = {}
-    table: list[Identifier] = []
-    per_order: list[list[int]] = []
-    for order in orders:
-        numbers = []
-        for identifier in order.identifiers:
-            n = number.setdefault(identifier, len(table))
-            if n == len(table):
-                table.append(identifier)
-            numbers.append(n)
-        per_order.append(numbers)
-    return table, per_order
+    per_order = [[number.setdefault(i, len(number)) for i in order.identifiers] for order in orders]
+    return list(number), per_order  # a dict keeps its insertion order: the numbers' order
 
 
 def _shared_too_widely(table: list[Identifier], per_order: list[list[int]], max_platform_ids: int) -> set[int]:
@@ -163,8 +155,8 @@ def _components(
     return [groups[root] for root in sorted(groups)]
 
 
-def _age(order: OrderIdentity) -> tuple[datetime, str]:
-    return (order.created_at, order.order_id)
+#: Oldest first: by creation time, then order id.
+_age = attrgetter("created_at", "order_id")
 
 
 def _candidates(

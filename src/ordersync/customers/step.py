@@ -162,7 +162,14 @@ class CustomersStep:
             run.status = RunStatus.SKIPPED
             return
         linked = link(
-            self.wh, tid, changed, vanished, keys=self.keys, country=country, max_platform_ids=self.cs.max_platform_ids
+            self.wh,
+            tid,
+            changed,
+            vanished,
+            keys=self.keys,
+            country=country,
+            max_platform_ids=self.cs.max_platform_ids,
+            whole=since is None,  # every order of the tenant
         )
         # the period's parameters, main currency included: every customer of the period is scored
         # with the same ones (frozen again only once a tenant without purchases has some)
