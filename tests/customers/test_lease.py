@@ -67,8 +67,9 @@ def test_a_run_renews_its_lease_and_one_taken_over_writes_nothing(
             linked = real_link(*args, **kwargs)
             first_until.append(seen.scalar("SELECT lease_until FROM cdp.leases WHERE stream = ?", (CUSTOMERS,)))
             wait_for(
-                lambda: seen.scalar("SELECT lease_until FROM cdp.leases WHERE stream = ?", (CUSTOMERS,))
-                > first_until[0],
+                lambda: (
+                    seen.scalar("SELECT lease_until FROM cdp.leases WHERE stream = ?", (CUSTOMERS,)) > first_until[0]
+                ),
                 "the run's lease to be renewed",
                 timeout=30,
             )
