@@ -56,8 +56,8 @@ NO_CURRENCY = "XXX"
 class _Collector:
     """Python's cycle collector off while runs go on: a run makes millions of tuples (rows,
     identifiers) and no cycle, and each time they had grown by a quarter the collector walked them
-    all again, with everything else the process holds: a tenth of a full recompute's time, and
-    most of a step's in a process holding much else. On again (if it was) as the last run ends."""
+    all again, with everything else the process holds (a tenth of a full recompute's CPU at the
+    seed's scale). On again (if it was) as the last run ends."""
 
     lock = threading.Lock()
     runs = 0
