@@ -3,14 +3,13 @@ cancellations, identifiers that merge customers, orders withdrawn) with a step a
 one full recompute at the same date and parameters finds nothing to change, and where a warehouse
 that saw every order at once in a single step holds the same customers with the same profiles.
 
-The builds are stood in for: each batch writes cdp.fct_orders' rows directly, stamped with the
-batch's built_at, which is all the step reads of a build.
+The builds are stood in for (customers/standins.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,21 +17,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from customers.standins import NOW, standin_app, write_orders
 from ordersync.clock import ManualClock
-from ordersync.config import load_settings
 from ordersync.customers.step import RunKind
 from ordersync.facade import Ordersync
 from ordersync.outcomes import RunStatus
-
-NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
-
-FCT = """
-CREATE TABLE IF NOT EXISTS cdp.fct_orders (
-    tenant_id INTEGER, order_id TEXT, creation_date TIMESTAMPTZ, order_date DATE, status TEXT,
-    total_value NUMERIC(18, 2), currency_code TEXT, sales_channel TEXT, customer_id TEXT, customer_email TEXT,
-    customer_document TEXT, customer_document_type TEXT, customer_phone TEXT, built_at TIMESTAMPTZ
-)
-"""
 
 IDS = [None, "u-1", "u-2", "u-3"]
 EMAILS = [None, "ana@example.com", "ANA@example.com", "bia@example.com", "cai@example.com"]
@@ -52,41 +41,6 @@ version = st.fixed_dictionaries(
     }
 )
 batches = st.lists(st.lists(version, min_size=1, max_size=6), min_size=1, max_size=4)
-
-
-def _app(url: str, clock: ManualClock) -> Ordersync:
-    app = Ordersync(load_settings(overrides={"warehouse": {"url": url}}), clock=clock)
-    app.upgrade()
-    app.wh.execute(FCT)
-    if not app.tenants.list():
-        app.add_tenant("shop", platform="push", account=None, base_url=None, app_key_env=None, app_token_env=None)
-    return app
-
-
-def _write(app: Ordersync, batch: list[dict[str, Any]], built_at: datetime) -> None:
-    tid = app.tenants.get("shop").tenant_id
-    for v in batch:
-        oid = f"O-{v['order']}"
-        app.wh.execute("DELETE FROM cdp.fct_orders WHERE tenant_id = ? AND order_id = ?", (tid, oid))
-        if v["withdrawn"]:
-            continue
-        created = NOW - timedelta(days=v["days_ago"], hours=v["order"])
-        app.wh.execute(
-            "INSERT INTO cdp.fct_orders VALUES (?, ?, ?, ?, ?, ?, ?, 'app', ?, ?, ?, 'cpf', NULL, ?)",
-            (
-                tid,
-                oid,
-                created,
-                created.date(),
-                v["status"],
-                v["value"],
-                v["currency"],
-                v["customer_id"],
-                v["email"],
-                v["document"],
-                built_at,
-            ),
-        )
 
 
 def _snapshot(app: Ordersync) -> dict[str, Any]:
@@ -121,10 +75,10 @@ def test_steps_after_random_batches_end_where_a_full_recompute_finds_nothing(
 ) -> None:
     base = tmp_path_factory.mktemp("inc")
     clock = ManualClock(NOW)
-    with _app(str(base / "steps.duckdb"), clock) as app:
+    with standin_app(str(base / "steps.duckdb"), clock) as app:
         shop = app.tenants.get("shop")
         for n, batch in enumerate(batches):
-            _write(app, batch, NOW + timedelta(minutes=n + 1))
+            write_orders(app, batch, NOW + timedelta(minutes=n + 1))
             app.customers.run(shop, RunKind.STEP)
         stepped = _snapshot(app)
         full = app.customers.run(shop, RunKind.FULL)
@@ -133,9 +87,9 @@ def test_steps_after_random_batches_end_where_a_full_recompute_finds_nothing(
     # every order at once, one step: the same customers, with the same orders, purchases and purchase
     # days (money and scores follow the period's frozen parameters, main currency included, so they
     # are compared above, under the same ones)
-    with _app(str(base / "once.duckdb"), clock) as once:
+    with standin_app(str(base / "once.duckdb"), clock) as once:
         for n, batch in enumerate(batches):
-            _write(once, batch, NOW + timedelta(minutes=n + 1))
+            write_orders(once, batch, NOW + timedelta(minutes=n + 1))
         once.customers.run(once.tenants.get("shop"), RunKind.STEP)
         grouped = _snapshot(once)
     assert _groups(grouped) == _groups(stepped)
@@ -161,7 +115,7 @@ def _values(snap: dict[str, Any]) -> list[Any]:
 
 def test_the_sweep_moves_the_date_and_finds_the_clocks_changes(tmp_path: Path) -> None:
     clock = ManualClock(NOW)
-    with _app(str(tmp_path / "sweep.duckdb"), clock) as app:
+    with standin_app(str(tmp_path / "sweep.duckdb"), clock) as app:
         shop = app.tenants.get("shop")
         bought = {
             "status": "invoiced",
@@ -172,7 +126,7 @@ def test_the_sweep_moves_the_date_and_finds_the_clocks_changes(tmp_path: Path) -
             "document": None,
             "withdrawn": False,
         }
-        _write(app, [{**bought, "order": 1, "days_ago": 100}, {**bought, "order": 2, "days_ago": 80}], NOW)
+        write_orders(app, [{**bought, "order": 1, "days_ago": 100}, {**bought, "order": 2, "days_ago": 80}], NOW)
         app.customers.run(shop, RunKind.STEP)
         assert app.wh.query("SELECT stage FROM cdp.customer_journey") == [("active",)]
         clock.advance(timedelta(days=30))  # 110 days since the purchase: past the 90 days of a small tenant

@@ -92,6 +92,41 @@ class Fence:
             self.check(wh)
 
     @contextlib.contextmanager
+    def lasting_transaction(self, wh: Warehouse) -> Iterator[None]:
+        """A writing transaction that may outlast the lease's time to live, while its lease is
+        renewed (LeaseKeeper.renewing): unlike transaction(), the guard is held only for the check
+        and the commit, so renewals (and, on DuckDB, other tenants' landings) go on meanwhile. A
+        DuckDB transaction reads the lease row and the clock as they were when it began, so there
+        the check runs in a transaction of its own on another connection; under the guard nothing
+        can take the lease between that check and the commit."""
+        with contextlib.ExitStack() as held, wh.transaction():
+            yield
+            held.enter_context(self.guard())  # released after the commit below
+            if wh.concurrent_writers:
+                self.check(wh)
+            else:
+                own = wh.fork()
+                try:
+                    with own.transaction():
+                        self.check(own)
+                finally:
+                    own.close()
+
+    def raise_if_lost(self) -> None:
+        """Raise LeaseLostError when a renewal found the lease lost (no query: a run calls it
+        between its steps, to stop early; the check before the commit is what fences it)."""
+        if self.lease.lost:
+            self._refuse()
+
+    def _refuse(self) -> None:
+        lease = self.lease
+        raise LeaseLostError(
+            f"this run lost its lease on tenant {lease.tenant_id} ({lease.stream}, token {lease.token}): "
+            "it stalled past its lease or its renewals failed, and the tenant may have been taken over; "
+            "nothing it wrote after that is kept, and the next run carries on"
+        )
+
+    @contextlib.contextmanager
     def guard(self) -> Iterator[None]:
         """Wrap the whole writing transaction (DuckDB: takes the file's lease lock first)."""
         with holding(self._lock):
@@ -111,11 +146,7 @@ class Fence:
             if rows:
                 return
             lease.lost = True
-        raise LeaseLostError(
-            f"this run lost its lease on tenant {lease.tenant_id} ({lease.stream}, token {lease.token}): "
-            "it stalled past its lease or its renewals failed, and the tenant may have been taken over; "
-            "nothing it wrote after that is kept, and the next run carries on"
-        )
+        self._refuse()
 
 
 class NoFence(Fence):
@@ -129,6 +160,9 @@ class NoFence(Fence):
         return None
 
     def check(self, wh: Warehouse) -> None:
+        return None
+
+    def raise_if_lost(self) -> None:
         return None
 
 
@@ -245,17 +279,38 @@ class LeaseKeeper:
                 (lease.tenant_id, lease.stream, lease.holder, lease.token),
             )
 
+    def _beat(self, lease: Lease) -> None:
+        """One renewal of a held lease; a failed one is retried at the next beat, and a lease found
+        lost stays lost (the run's next write is refused by its fence)."""
+        try:
+            if not self.renew(lease):
+                log.warning("lease on tenant %s (%s) was lost", lease.tenant_id, lease.stream)
+        except OrdersyncError as exc:
+            log.warning("renewing the lease on tenant %s failed: %s", lease.tenant_id, exc)
+
     async def _renew_until_lost(self, lease: Lease) -> None:
-        """Renew every third of the time to live; a failed renew is retried at the next beat, and
-        a lease found lost stays lost (the run's next write is refused by its fence)."""
-        beat = self.ttl / 3
+        """Renew every third of the time to live."""
         while not lease.lost:
-            await asyncio.sleep(beat)
-            try:
-                if not await asyncio.to_thread(self.renew, lease):
-                    log.warning("lease on tenant %s (%s) was lost", lease.tenant_id, lease.stream)
-            except OrdersyncError as exc:
-                log.warning("renewing the lease on tenant %s failed: %s", lease.tenant_id, exc)
+            await asyncio.sleep(self.ttl / 3)
+            await asyncio.to_thread(self._beat, lease)
+
+    @contextlib.contextmanager
+    def renewing(self, lease: Lease) -> Iterator[Lease]:
+        """Renew `lease` every third of the time to live from a thread while the body runs: hold()'s
+        renewals for a run that blocks (the customers of a tenant), not one on an event loop."""
+        stop = threading.Event()
+
+        def beat() -> None:
+            while not lease.lost and not stop.wait(self.ttl / 3):
+                self._beat(lease)
+
+        thread = threading.Thread(target=beat, name=f"lease {lease.tenant_id} {lease.stream}", daemon=True)
+        thread.start()
+        try:
+            yield lease
+        finally:
+            stop.set()
+            thread.join()
 
     @asynccontextmanager
     async def hold(self, tenant_id: int, tenant_name: str, stream: str = PULL) -> AsyncIterator[Lease]:

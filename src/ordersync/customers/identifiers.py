@@ -13,9 +13,9 @@ from __future__ import annotations
 import functools
 import re
 import zoneinfo
-from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import NamedTuple
 
 import phonenumbers
 
@@ -53,9 +53,10 @@ class IdKind(StrEnum):
 _RANK = {kind: rank for rank, kind in enumerate(IdKind)}
 
 
-@dataclass(frozen=True, slots=True)
-class Identifier:
-    """One normalised identifier. A document's value carries its type: `cpf:52998224725`."""
+class Identifier(NamedTuple):
+    """One normalised identifier. A document's value carries its type: `cpf:52998224725`. A named
+    tuple, not a dataclass: a full recompute hashes and compares hundreds of thousands of them,
+    and a tuple does both in C."""
 
     kind: IdKind
     value: str
@@ -156,6 +157,7 @@ def normalise_phone(raw: str | None, country: str | None) -> str | None:
 # --- the identifiers of an order ----------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=_CACHED)
 def platform_identifier(raw: str | None) -> Identifier | None:
     value = normalise_platform_id(raw)
     return None if value is None else Identifier(IdKind.PLATFORM, value)
@@ -168,11 +170,13 @@ def document_identifier(raw: str | None, doc_type: str | None, country: str | No
     return None if read is None else Identifier(IdKind.DOCUMENT, f"{read[0]}:{read[1]}")
 
 
+@functools.lru_cache(maxsize=_CACHED)
 def email_identifier(raw: str | None) -> Identifier | None:
     value = normalise_email(raw)
     return None if value is None else Identifier(IdKind.EMAIL, value)
 
 
+@functools.lru_cache(maxsize=_CACHED)
 def phone_identifier(raw: str | None, country: str | None) -> Identifier | None:
     value = normalise_phone(raw, country)
     return None if value is None else Identifier(IdKind.PHONE, value)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import cast
 
 from ordersync.customers.history import OrderIds
 from ordersync.customers.identifiers import Identifier, IdKind, identifiers_of
@@ -20,8 +21,10 @@ from ordersync.customers.keys import IdentityKeys
 from ordersync.customers.resolve import OrderIdentity, Resolution, resolve
 from ordersync.warehouse import Warehouse
 
-#: Orders moved at once past which PostgreSQL's statistics of the customers' tables are refreshed.
+#: Orders moved at once past which PostgreSQL's statistics of the customers' tables are refreshed,
+#: when they are also more than STALE_SHARE of the rows the statistics know of (autovacuum's rule).
 ANALYZE_AFTER = 500
+STALE_SHARE = 0.1
 
 
 @dataclass
@@ -33,18 +36,25 @@ class Linked:
     orders: int = 0
 
 
-def _ids(order: OrderIds, country: str | None) -> list[Identifier]:
-    return identifiers_of(
-        customer_id=order.customer_id,
-        email=order.customer_email,
-        document=order.customer_document,
-        document_type=order.customer_document_type,
-        phone=order.customer_phone,
-        country=country,
-    )
+def _identified(changed: Sequence[OrderIds], country: str | None) -> dict[str, tuple[Identifier, ...]]:
+    """Each order's identifiers, each distinct combination of raw values read once (a customer's
+    orders repeat theirs: at the seed's scale 155,777 orders carry 50,698 combinations)."""
+    read: dict[tuple[str | None, ...], tuple[Identifier, ...]] = {}
+    found: dict[str, tuple[Identifier, ...]] = {}
+    for o in changed:
+        raw = (o.customer_id, o.customer_email, o.customer_document, o.customer_document_type, o.customer_phone)
+        ids = read.get(raw)
+        if ids is None:
+            ids = read[raw] = tuple(identifiers_of(*raw, country=country))
+        found[o.order_id] = ids
+    return found
 
 
-def _pairs(wh: Warehouse, tenant_id: int, order_ids: Sequence[str]) -> list[tuple[str, str, str]]:
+def _pairs(wh: Warehouse, tenant_id: int, order_ids: Sequence[str] | None) -> list[tuple[str, str, str]]:
+    """The stored identifiers of these orders (None: of every order of the tenant)."""
+    if order_ids is None:
+        rows = wh.query("SELECT order_id, kind, value FROM cdp.customer_identifiers WHERE tenant_id = ?", (tenant_id,))
+        return cast(list[tuple[str, str, str]], rows)
     if not order_ids:
         return []
     rows = wh.query(
@@ -52,7 +62,33 @@ def _pairs(wh: Warehouse, tenant_id: int, order_ids: Sequence[str]) -> list[tupl
         "WHERE tenant_id = ? AND order_id IN (SELECT unnest(CAST(? AS TEXT[])))",
         (tenant_id, list(order_ids)),
     )
-    return [(str(r[0]), str(r[1]), str(r[2])) for r in rows]
+    return cast(list[tuple[str, str, str]], rows)
+
+
+def _links(wh: Warehouse, tenant_id: int, order_ids: Iterable[str]) -> dict[str, tuple[str, datetime]]:
+    """order id -> (customer key, creation time) as stored for these orders."""
+    ids = sorted(set(order_ids))
+    if not ids:
+        return {}
+    rows = wh.query(
+        "SELECT order_id, customer_key, created_at FROM cdp.customer_orders "
+        "WHERE tenant_id = ? AND order_id IN (SELECT unnest(CAST(? AS TEXT[])))",
+        (tenant_id, ids),
+    )
+    return {oid: (key, at) for oid, key, at in rows}
+
+
+def _tenant_links(wh: Warehouse, tenant_id: int) -> dict[str, tuple[str, bool]]:
+    """order id -> (customer key, whether its stored creation time is no longer fct_orders'), for
+    every order of the tenant: compared by the warehouse (a time zone-aware timestamp costs the
+    driver more than the rest of the row)."""
+    rows = wh.query(
+        "SELECT c.order_id, c.customer_key, f.creation_date IS NULL OR c.created_at <> f.creation_date "
+        "FROM cdp.customer_orders c LEFT JOIN cdp.fct_orders f "
+        "ON f.tenant_id = c.tenant_id AND f.order_id = c.order_id WHERE c.tenant_id = ?",
+        (tenant_id,),
+    )
+    return {oid: (key, bool(moved)) for oid, key, moved in rows}
 
 
 def _orders_with(wh: Warehouse, tenant_id: int, values: Iterable[tuple[str, str]]) -> set[str]:
@@ -68,18 +104,6 @@ def _orders_with(wh: Warehouse, tenant_id: int, values: Iterable[tuple[str, str]
         (tenant_id, kinds, texts),
     )
     return {str(r[0]) for r in rows}
-
-
-def _keys_of(wh: Warehouse, tenant_id: int, order_ids: Iterable[str]) -> dict[str, str]:
-    ids = list(set(order_ids))
-    if not ids:
-        return {}
-    rows = wh.query(
-        "SELECT order_id, customer_key FROM cdp.customer_orders "
-        "WHERE tenant_id = ? AND order_id IN (SELECT unnest(CAST(? AS TEXT[])))",
-        (tenant_id, ids),
-    )
-    return {str(r[0]): str(r[1]) for r in rows}
 
 
 def _orders_of_keys(wh: Warehouse, tenant_id: int, keys: Iterable[str]) -> dict[str, str]:
@@ -121,38 +145,61 @@ def link(
     keys: IdentityKeys,
     country: str | None,
     max_platform_ids: int,
+    whole: bool = False,
 ) -> Linked:
     """Re-resolve the customers `changed` and `vanished` orders can touch, and write the result
-    (cdp.customer_identifiers, cdp.customer_orders). Call inside the step's transaction."""
+    (cdp.customer_identifiers, cdp.customer_orders). Call inside the step's transaction.
+
+    `whole`: `changed` holds every order of the tenant (its first computation, a full recompute).
+    Its stored identifiers and links are then read once by tenant and the graph is resolved from the
+    identifiers just read: sending lists of every order id back to the warehouse took most of a
+    full recompute."""
     linked = Linked()
     touched_ids = [o.order_id for o in changed] + list(vanished)
     if not touched_ids:
         return linked
-    before_pairs = _pairs(wh, tenant_id, touched_ids)
-    new_ids = {o.order_id: _ids(o, country) for o in changed}
-    rows = [(oid, i.kind.value, i.value) for oid, ids in new_ids.items() for i in ids]
-    _write_identifiers(wh, tenant_id, touched_ids, before_pairs, rows)
-    values = {(k, v) for _, k, v in before_pairs} | {(k, v) for _, k, v in rows}
-    sharing = _orders_with(wh, tenant_id, values)
-    previous = _keys_of(wh, tenant_id, [*touched_ids, *sharing])
-    previous |= _orders_of_keys(wh, tenant_id, previous.values())
+    new_ids = _identified(changed, country)
+    # (order id, kind, value): a kind is a StrEnum, equal to the text the warehouse holds
+    rows = [(oid, kind, value) for oid, ids in new_ids.items() for kind, value in ids]
     gone = set(vanished)
-    region = (set(previous) | sharing | {o.order_id for o in changed}) - gone
-    nodes = _nodes(wh, tenant_id, sorted(region), changed)
-    blocked = _blocked(wh, tenant_id, {(i.kind.value, i.value) for n in nodes for i in n.identifiers}, max_platform_ids)
-    ignored = {Identifier(IdKind(k), v) for k, v in blocked}
-    previous_here = {oid: k for oid, k in previous.items() if oid in region}
-    resolution = resolve(tenant_id, nodes, previous_here, keys, ignored_identifiers=ignored)
-    clash = _held_elsewhere(wh, tenant_id, set(resolution.assignment.values()) - set(previous_here.values()), region)
-    if clash:  # a key derived again that a customer outside the region holds: never reuse it
-        resolution = resolve(tenant_id, nodes, previous_here, keys, ignored_identifiers=ignored, taken=clash)
+    if whole:
+        _write_identifiers(wh, tenant_id, touched_ids, _pairs(wh, tenant_id, None), rows)
+        stored = _tenant_links(wh, tenant_id)
+        previous = {oid: key for oid, (key, _) in stored.items()}
+        region = set(new_ids) - gone
+        nodes = [
+            OrderIdentity(o.order_id, o.creation_date, new_ids[o.order_id]) for o in changed if o.order_id in region
+        ]
+        previous_here = {oid: key for oid, key in previous.items() if oid in region}
+        # no key an order outside the graph still holds (a vanished one's) is given as a new key
+        outside = {key for oid, key in previous.items() if oid not in region}
+        resolution = resolve(tenant_id, nodes, previous_here, keys, max_platform_ids=max_platform_ids, taken=outside)
+        refreshed = {oid for oid in new_ids if oid in region and stored.get(oid, ("", True))[1]}
+    else:
+        before_pairs = _pairs(wh, tenant_id, touched_ids)
+        _write_identifiers(wh, tenant_id, touched_ids, before_pairs, rows)
+        values = {(k, v) for _, k, v in before_pairs} | {(k, v) for _, k, v in rows}
+        sharing = _orders_with(wh, tenant_id, values)
+        previous = {oid: key for oid, (key, _) in _links(wh, tenant_id, [*touched_ids, *sharing]).items()}
+        previous |= _orders_of_keys(wh, tenant_id, previous.values())
+        region = (set(previous) | sharing | set(new_ids)) - gone
+        nodes = _nodes(wh, tenant_id, sorted(region), changed)
+        blocked = _blocked(
+            wh, tenant_id, {(i.kind.value, i.value) for n in nodes for i in n.identifiers}, max_platform_ids
+        )
+        ignored = {Identifier(IdKind(k), v) for k, v in blocked}
+        previous_here = {oid: k for oid, k in previous.items() if oid in region}
+        resolution = resolve(tenant_id, nodes, previous_here, keys, ignored_identifiers=ignored)
+        new_keys = set(resolution.assignment.values()) - set(previous_here.values())
+        clash = _held_elsewhere(wh, tenant_id, new_keys, region)
+        if clash:  # a key derived again that a customer outside the region holds: never reuse it
+            resolution = resolve(tenant_id, nodes, previous_here, keys, ignored_identifiers=ignored, taken=clash)
+        before = {oid: at for oid, (_, at) in _links(wh, tenant_id, set(new_ids) & region).items()}
+        refreshed = {n.order_id for n in nodes if n.order_id in new_ids and before.get(n.order_id) != n.created_at}
     linked.resolution = resolution
     linked.orders = len(nodes)
     linked.dirty = set(previous.values()) | set(resolution.assignment.values())
-    refreshed = {o.order_id for o in changed} & region
     created = {n.order_id: n.created_at for n in nodes}
-    stored = _created_of(wh, tenant_id, refreshed)
-    refreshed = {oid for oid in refreshed if stored.get(oid) != created[oid]}
     _write(wh, tenant_id, resolution.assignment, previous, gone, created, refreshed)
     return linked
 
@@ -166,52 +213,30 @@ def _write_identifiers(
 ) -> None:
     """Write the identifiers of the touched orders whose set changed; the others are left as they
     are (a full recompute touches every order and changes none: rewriting them all cost a commit of
-    tens of seconds at 30,000 customers, DuckDB's most of all)."""
-    stored: dict[str, set[tuple[str, str]]] = {}
-    for oid, kind, value in before:
-        stored.setdefault(oid, set()).add((kind, value))
-    fresh: dict[str, set[tuple[str, str]]] = {}
-    for oid, kind, value in after:
-        fresh.setdefault(oid, set()).add((kind, value))
-    rewrite = {oid for oid in touched_ids if stored.get(oid, set()) != fresh.get(oid, set())}
+    tens of seconds at 30,000 customers, DuckDB's most of all). `before` may hold other orders'."""
+    touched = set(touched_ids)
+    differ = {r[0] for r in set(before).symmetric_difference(after)}
+    rewrite = sorted(oid for oid in differ if oid in touched)
     if not rewrite:
         return
     wh.execute(
         "DELETE FROM cdp.customer_identifiers WHERE tenant_id = ? AND order_id IN (SELECT unnest(CAST(? AS TEXT[])))",
-        (tenant_id, sorted(rewrite)),
+        (tenant_id, rewrite),
     )
-    rows = [r for r in after if r[0] in rewrite]
+    again = set(rewrite)
+    rows = [r for r in after if r[0] in again]
     if rows:
         wh.execute(
             "INSERT INTO cdp.customer_identifiers (tenant_id, order_id, kind, value) "
             "SELECT ?, unnest(CAST(? AS TEXT[])), unnest(CAST(? AS TEXT[])), unnest(CAST(? AS TEXT[]))",
-            (tenant_id, [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]),
+            (tenant_id, [r[0] for r in rows], [str(r[1]) for r in rows], [r[2] for r in rows]),
         )
-
-
-def _created_of(wh: Warehouse, tenant_id: int, order_ids: Iterable[str]) -> dict[str, datetime]:
-    """The creation time each of these orders is linked with (cdp.customer_orders)."""
-    ids = sorted(set(order_ids))
-    if not ids:
-        return {}
-    rows = wh.query(
-        "SELECT order_id, created_at FROM cdp.customer_orders "
-        "WHERE tenant_id = ? AND order_id IN (SELECT unnest(CAST(? AS TEXT[])))",
-        (tenant_id, ids),
-    )
-    return {str(r[0]): r[1] for r in rows}
 
 
 def _nodes(wh: Warehouse, tenant_id: int, order_ids: Sequence[str], changed: Sequence[OrderIds]) -> list[OrderIdentity]:
     created = {o.order_id: o.creation_date for o in changed}
     missing = [oid for oid in order_ids if oid not in created]
-    if missing:
-        for oid, at in wh.query(
-            "SELECT order_id, created_at FROM cdp.customer_orders "
-            "WHERE tenant_id = ? AND order_id IN (SELECT unnest(CAST(? AS TEXT[])))",
-            (tenant_id, missing),
-        ):
-            created[str(oid)] = at
+    created |= {oid: at for oid, (_, at) in _links(wh, tenant_id, missing).items()}
     values: dict[str, list[Identifier]] = {oid: [] for oid in order_ids}
     for oid, kind, value in _pairs(wh, tenant_id, order_ids):
         values[oid].append(Identifier(IdKind(kind), value))
@@ -259,6 +284,9 @@ def _write(
     )
     if wh.dialect == "postgres" and len(moved) >= ANALYZE_AFTER:
         # fresh statistics, or PostgreSQL plans the history's join of a table it believes empty
-        # as a nested loop over fct_orders (seconds for a few thousand orders)
-        wh.execute("ANALYZE cdp.customer_orders")
-        wh.execute("ANALYZE cdp.customer_identifiers")
+        # as a nested loop over fct_orders (seconds for a few thousand orders); not when the
+        # statistics still hold (a step adding 500 orders to 155,777 spent most of its time here)
+        known = wh.scalar("SELECT reltuples FROM pg_class WHERE oid = CAST('cdp.customer_orders' AS regclass)")
+        if known is None or len(moved) > STALE_SHARE * max(float(known), 0.0):
+            wh.execute("ANALYZE cdp.customer_orders")
+            wh.execute("ANALYZE cdp.customer_identifiers")

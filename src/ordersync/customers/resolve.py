@@ -21,7 +21,8 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from operator import attrgetter
+from typing import NamedTuple, Protocol
 
 from ordersync.customers.identifiers import Identifier, IdKind, precedence
 
@@ -38,9 +39,9 @@ class CustomerKeys(Protocol):
     def order_key(self, tenant_id: int, order_id: str) -> str: ...
 
 
-@dataclass(frozen=True, slots=True)
-class OrderIdentity:
-    """An order as identity sees it: its id, when it was created, its identifiers (any order)."""
+class OrderIdentity(NamedTuple):
+    """An order as identity sees it: its id, when it was created, its identifiers (any order). A
+    named tuple: a full recompute makes one for every order of the tenant."""
 
     order_id: str
     created_at: datetime
@@ -84,39 +85,12 @@ class Resolution:
         return found
 
 
-class _UnionFind:
-    def __init__(self, n: int) -> None:
-        self.parent = list(range(n))
-
-    def find(self, i: int) -> int:
-        parent = self.parent
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]  # path halving
-            i = parent[i]
-        return i
-
-    def union(self, i: int, j: int) -> None:
-        a, b = self.find(i), self.find(j)
-        if a != b:
-            # the smaller index becomes the root: no rank needed for the result to be the same sets
-            self.parent[max(a, b)] = min(a, b)
-
-
 def _interned(orders: list[OrderIdentity]) -> tuple[list[Identifier], list[list[int]]]:
     """Each distinct identifier numbered once, and each order's identifiers as those numbers (an
     identifier is hashed once per order, not once per step)."""
     number: dict[Identifier, int] = {}
-    table: list[Identifier] = []
-    per_order: list[list[int]] = []
-    for order in orders:
-        numbers = []
-        for identifier in order.identifiers:
-            n = number.setdefault(identifier, len(table))
-            if n == len(table):
-                table.append(identifier)
-            numbers.append(n)
-        per_order.append(numbers)
-    return table, per_order
+    per_order = [[number.setdefault(i, len(number)) for i in order.identifiers] for order in orders]
+    return list(number), per_order  # a dict keeps its insertion order: the numbers' order
 
 
 def _shared_too_widely(table: list[Identifier], per_order: list[list[int]], max_platform_ids: int) -> set[int]:
@@ -144,27 +118,44 @@ def _components(
     orders: list[OrderIdentity], per_order: list[list[int]], ignored: set[int], identifiers: int
 ) -> list[list[OrderIdentity]]:
     """The customers: groups of orders linked by identifiers, each oldest order first, the groups by
-    their oldest order."""
-    uf = _UnionFind(len(orders))
+    their oldest order. A union-find over the orders' positions, written out in the loop (a full
+    recompute joins a quarter of a million pairs): each group's root is its smallest position, so
+    every order's parent comes before it."""
+    parent = list(range(len(orders)))
     first_with = [-1] * identifiers
+    for n in ignored:
+        first_with[n] = -2  # joins nobody
     for index, numbers in enumerate(per_order):
         for n in numbers:
-            if n in ignored:
-                continue
-            seen = first_with[n]
-            if seen < 0:
+            a = first_with[n]
+            if a == -1:
                 first_with[n] = index
-            elif seen != index:
-                uf.union(seen, index)
-    groups: dict[int, list[OrderIdentity]] = defaultdict(list)
+                continue
+            if a == -2:
+                continue
+            while parent[a] != a:
+                parent[a] = a = parent[parent[a]]
+            b = index
+            while parent[b] != b:
+                parent[b] = b = parent[parent[b]]
+            if a < b:
+                parent[b] = a
+            elif b < a:
+                parent[a] = b
+    groups: dict[int, list[OrderIdentity]] = {}
     for index, order in enumerate(orders):
-        groups[uf.find(index)].append(order)
-    # `orders` is sorted oldest first, so each group already is, and so is the list of roots
-    return [groups[root] for root in sorted(groups)]
+        root = parent[index] = parent[parent[index]]  # its parent's root, found just before
+        found = groups.get(root)
+        if found is None:
+            groups[root] = [order]
+        else:
+            found.append(order)
+    # `orders` is sorted oldest first, so each group already is, and the roots come in order too
+    return list(groups.values())
 
 
-def _age(order: OrderIdentity) -> tuple[datetime, str]:
-    return (order.created_at, order.order_id)
+#: Oldest first: by creation time, then order id.
+_age = attrgetter("created_at", "order_id")
 
 
 def _candidates(

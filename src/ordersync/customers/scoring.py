@@ -72,7 +72,9 @@ class Scored:
 
 
 def _money(value: float | Decimal) -> Decimal:
-    return Decimal(str(value)).quantize(_CENT, rounding=ROUND_HALF_EVEN)
+    # a float through its shortest repr (0.1 is 0.10, not 0.1000000000000000055...); a Decimal as it is
+    exact = value if isinstance(value, Decimal) else Decimal(str(value))
+    return exact.quantize(_CENT, rounding=ROUND_HALF_EVEN)
 
 
 def _day(d: date) -> int:

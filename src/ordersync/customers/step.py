@@ -14,10 +14,14 @@ A new RFM period (7 days) freezes new breakpoints and journey thresholds, and re
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import logging
+import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from enum import StrEnum
@@ -25,6 +29,7 @@ from typing import Any
 
 from ordersync.clock import Clock
 from ordersync.config import Settings
+from ordersync.coordination.leases import Fence, NoFence
 from ordersync.customers import history, store
 from ordersync.customers.clv_model import TimeUnit, readiness
 from ordersync.customers.events import Event, EventKind
@@ -36,6 +41,7 @@ from ordersync.customers.keys import IdentityKeys
 from ordersync.customers.linking import Linked, link
 from ordersync.customers.rfm import compute_breakpoints, period_start, track
 from ordersync.customers.scoring import Scored, score
+from ordersync.errors import LeaseLostError
 from ordersync.outcomes import RunStatus
 from ordersync.tenants import Tenant
 from ordersync.warehouse import Warehouse
@@ -45,6 +51,33 @@ log = logging.getLogger("ordersync.customers")
 _EPOCH = date(1970, 1, 1)
 #: ISO 4217's "no currency": the main currency of a tenant without a purchase yet
 NO_CURRENCY = "XXX"
+
+
+class _Collector:
+    """Python's cycle collector off while runs go on: a run makes millions of tuples (rows,
+    identifiers) and no cycle, and each time they had grown by a quarter the collector walked them
+    all again, with everything else the process holds (a tenth of a full recompute's CPU at the
+    seed's scale). On again (if it was) as the last run ends."""
+
+    lock = threading.Lock()
+    runs = 0
+    was_enabled = False
+
+    @classmethod
+    @contextmanager
+    def paused(cls) -> Iterator[None]:
+        with cls.lock:
+            if cls.runs == 0:
+                cls.was_enabled = gc.isenabled()
+                gc.disable()
+            cls.runs += 1
+        try:
+            yield
+        finally:
+            with cls.lock:
+                cls.runs -= 1
+                if cls.runs == 0 and cls.was_enabled:
+                    gc.enable()
 
 
 class RunKind(StrEnum):
@@ -93,14 +126,20 @@ class CustomersStep:
         self.keys = keys
         #: every customer's facts of the run under way, by (tenant, date, currency)
         self._whole: dict[tuple[int, date, str | None], list[Facts]] = {}
+        #: the lease of the run under way: it stops between its steps once a renewal found it lost
+        self._fence: Fence = NoFence()
 
     # -- entry points -------------------------------------------------------------------------------
 
-    def run(self, tenant: Tenant, kind: RunKind = RunKind.STEP) -> CustomerRun:
+    def run(self, tenant: Tenant, kind: RunKind = RunKind.STEP, fence: Fence | None = None) -> CustomerRun:
         """One run; failures are recorded and raised to the caller (which logs them: they never fail
         a build). On DuckDB with its default memory limit while it runs, as a build and migrations:
         one transaction writes a whole tenant's customers, and with the process's 48 MB even the
-        first computation of 400 customers ran out of memory."""
+        first computation of 400 customers ran out of memory. Its one transaction commits only
+        while `fence` (the tenant's `customers` lease) holds; a run that lost it stops, writing
+        nothing, not even its failure (the tenant's run log is its new holder's)."""
+        fence = fence or NoFence()
+        self._fence = fence
         run = CustomerRun(tenant.tenant_name, kind)
         started = self.clock.now()
         log.info(
@@ -113,11 +152,14 @@ class CustomersStep:
             # a run reads every customer's whole history in one query (history.facts) inside the
             # transaction holding the links it has just written: on DuckDB it needs a build's
             # memory (with the 48 MB default most runs of a 160-customer tenant ran out of it)
-            with self.wh.building(), self.wh.transaction():
+            with _Collector.paused(), self.wh.building(), fence.lasting_transaction(self.wh):
                 self._run(tenant, run)
                 if run.status is RunStatus.RUNNING:  # a step with nothing to do is not recorded
                     run.status = RunStatus.SUCCEEDED
                     self._record(tenant, run, started)
+        except LeaseLostError:
+            run.status = RunStatus.FAILED
+            raise
         except Exception as exc:
             run.status, run.error = RunStatus.FAILED, str(exc)
             self._record(tenant, run, started)
@@ -156,14 +198,23 @@ class CustomersStep:
         country = tenant.country or country_of_zone(tenant.timezone)
         whole = first or run.kind is not RunKind.STEP
         since = None if run.kind is RunKind.FULL else st.caught_up_to
+        history.fresh_statistics(self.wh)
         changed, high = history.changed_orders(self.wh, tid, since)
         vanished = history.vanished_orders(self.wh, tid)
         if run.kind is RunKind.STEP and not first and not changed and not vanished:
             run.status = RunStatus.SKIPPED
             return
         linked = link(
-            self.wh, tid, changed, vanished, keys=self.keys, country=country, max_platform_ids=self.cs.max_platform_ids
+            self.wh,
+            tid,
+            changed,
+            vanished,
+            keys=self.keys,
+            country=country,
+            max_platform_ids=self.cs.max_platform_ids,
+            whole=since is None,  # every order of the tenant
         )
+        self._fence.raise_if_lost()  # stop early: nothing it does from here on could be kept
         # the period's parameters, main currency included: every customer of the period is scored
         # with the same ones (frozen again only once a tenant without purchases has some)
         frozen = store.frozen_for(self.wh, tid, period_start(on, self.cs.rfm_period_days))
@@ -189,6 +240,7 @@ class CustomersStep:
             monthly_discount_rate=self.cs.monthly_discount_rate,
             p_alive_gating=self.cs.p_alive_gating,
         )
+        self._fence.raise_if_lost()
         present = {f.customer_key for f in facts}
         gone = sorted(linked.dirty - present) if keys is not None else self._all_keys(tid) - present
         events = self._link_events(tid, linked, on, first)

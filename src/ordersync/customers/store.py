@@ -197,6 +197,8 @@ def clv_values(c: Clv) -> tuple[Any, ...]:
 
 def same(stored: tuple[Any, ...], new: tuple[Any, ...]) -> bool:
     """Equal row values, money compared as decimals and floats to the stored precision."""
+    if stored == new:  # most rows of a recompute: exactly equal, compared in C
+        return True
     if len(stored) != len(new):
         return False
     for a, b in zip(stored, new, strict=True):
