@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import re
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -219,8 +220,21 @@ class DuckDBWarehouse(Warehouse):
     def _set_memory_limit(self, limit: str | None) -> None:
         try:
             self.con.execute(_memory_limit_sql(limit))
+            if limit is not None:
+                self._pool_beside_indexes()
         except duckdb.Error as exc:  # e.g. more memory in use than the lower limit: the next build ends it
             log.warning("DuckDB's memory limit stays as it is: %s", exc)
+
+    def _pool_beside_indexes(self) -> None:
+        """Raise the limit just set by what the tables' indexes hold: DuckDB never evicts index memory,
+        so once a build or a customers run has loaded the indexes (the customer tables' keys: 45 MB at
+        30,000 customers) a limit below it leaves the next statement no room at all."""
+        row = self.con.execute("SELECT memory_usage_bytes FROM duckdb_memory() WHERE tag = 'ART_INDEX'").fetchone()
+        held = int(row[0]) if row else 0
+        shown = self.con.execute("SELECT current_setting('memory_limit')").fetchone()
+        pool = _duckdb_size(str(shown[0])) if shown else None
+        if held and pool is not None:
+            self.con.execute(f"SET memory_limit = '{pool + held} bytes'")
 
     def checkpoint(self) -> None:
         """Write the WAL into the file now (the caller makes sure no transaction of its own is open)."""
@@ -429,6 +443,17 @@ class DuckDBWarehouse(Warehouse):
             "config_options": {"memory_limit": self.memory_limit},
             "settings": {"TimeZone": "UTC"},
         }
+
+
+#: how DuckDB shows a size (current_setting('memory_limit')): '45.7 MiB', '0 bytes'
+_SHOWN_SIZE = re.compile(r"^\s*([0-9.]+)\s*(bytes|KiB|MiB|GiB|TiB|PiB)\s*$")
+_SHOWN_UNITS = {"bytes": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40, "PiB": 1 << 50}
+
+
+def _duckdb_size(shown: str) -> int | None:
+    """Bytes of a size as DuckDB prints it; None for anything else."""
+    m = _SHOWN_SIZE.match(shown)
+    return int(float(m[1]) * _SHOWN_UNITS[m[2]]) if m else None
 
 
 def _memory_limit_sql(limit: str | None) -> str:
