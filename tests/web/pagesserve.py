@@ -15,6 +15,8 @@ from ordersync.sync import runs
 #: a tenant whose name is HTML (a name from before names were checked): every page shows it as text
 HOSTILE = "<img src=x onerror=alert(1)><b>shop</b>"
 PLAN_ID = "p-pages-approve"
+#: a plan only forged forms try to approve
+FORGED_PLAN_ID = "p-pages-forged"
 
 
 def prepare(app: Ordersync) -> None:
@@ -38,6 +40,6 @@ def prepare(app: Ordersync) -> None:
     for i in range(3):
         runs.start(app.wh, f"pages-run-{i}", tid, "incremental", now - timedelta(hours=3 * i), None)
     scope = {"tenant_ids": [tid], "tenants": ["app"], "from": (now - timedelta(days=3)).date().isoformat()}
-    plan = Plan(PLAN_ID, "restate", DRAFTED, "author", now, scope, {"orders": []}, "")
-    PlanStore(app.wh).save(plan, [])
+    for plan_id in (PLAN_ID, FORGED_PLAN_ID):
+        PlanStore(app.wh).save(Plan(plan_id, "restate", DRAFTED, "author", now, scope, {"orders": []}, ""), [])
     app.build()
