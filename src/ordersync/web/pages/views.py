@@ -68,6 +68,13 @@ def _as_of(value: str | None) -> datetime | None:
     return found if found.tzinfo else found.replace(tzinfo=UTC)
 
 
+def _seconds(run: dict[str, Any]) -> float | None:
+    """How long a run took (None while it runs)."""
+    if not run.get("finished_at"):
+        return None
+    return (datetime.fromisoformat(run["finished_at"]) - datetime.fromisoformat(run["started_at"])).total_seconds()
+
+
 def _sort_key(field: str) -> Callable[[dict[str, Any]], tuple[bool, Any]]:
     return lambda item: (item.get(field) is None, item.get(field))
 
@@ -164,6 +171,8 @@ def router(gate: Gate, auth: Auth) -> APIRouter:
         def build(reads: Reads, caller: Caller) -> dict[str, Any]:
             status = reads.tenant_status(tenant, caller.only)
             runs = reads.runs(tenant, caller.only, None, decode(cursor), LIST_PAGE)
+            for run in runs.data:
+                run["seconds"] = _seconds(run)
             days = list(reversed(reads.lateness(tenant, caller.only, 30, None, 100).data))
             held = reads.quarantine(tenant, caller.only, False, None, LIST_PAGE)
             lateness = chart(
