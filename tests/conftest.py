@@ -193,7 +193,7 @@ LONGEST = ("worker/test_scenario", "worker/test_multi_worker", "transform/test_t
 SHARED_SETUP = ("observe/test_verify.py", "observe/test_lateness.py", "web/test_edges.py",
                 "revisions/test_plans.py", "revisions/test_revenue.py", "simulator/test_api.py",
                 "simulator/test_feed.py", "simulator/test_hook.py", "simulator/test_sdk.py",
-                "web/test_api_access.py")  # fmt: skip
+                "web/test_api_access.py", "web/test_pages_browser.py")  # fmt: skip
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:

@@ -15,6 +15,7 @@ from typing import Any
 
 from ordersync.errors import NotFoundError, StalePlanError
 from ordersync.facade import Ordersync
+from ordersync.observe.capture import capture_health, fleet_hours
 from ordersync.paging import Key, Page, encode, keyset
 from ordersync.revisions.plans import Plan
 from ordersync.revisions.shapes import diff_item, revenue_row
@@ -105,6 +106,15 @@ class Reads:
         items = self.app.gaps(days, self.tenant(name, only).tenant_name)
         return keyset(items, lambda i: (i["date"],), after, limit)
 
+    def capture(self, only: int | None) -> list[dict[str, Any]]:
+        """Each visible tenant's change-capture health (observe/capture.py), by tenant id."""
+        tenants = [t for t in self.app.list_tenants() if only is None or t.tenant_id == only]
+        return [c.as_dict() for c in capture_health(self.app.wh, tenants)]
+
+    def fleet_hours(self, since: datetime, until: datetime) -> list[dict[str, Any]]:
+        """The fleet's landed versions and store requests per UTC hour (admin: the whole fleet's)."""
+        return [h.as_dict() for h in fleet_hours(self.app.wh, since, until)]
+
     def quarantine(self, name: str | None, only: int | None, resolved: bool, after: Key | None, limit: int) -> Page:
         items = self.app.quarantine_list(self._scope(name, only), resolved)
         return keyset(items, lambda i: (i["quarantine_id"],), after, limit)
@@ -190,8 +200,19 @@ class Reads:
         )
         return page
 
-    def customer(self, name: str, only: int | None, key: str) -> dict[str, Any]:
-        return dict(plain(self.app.show_customer(self.tenant(name, only).tenant_name, key=key)))
+    def customer_counts(self, name: str, only: int | None) -> dict[str, dict[str, int]]:
+        """How many of the tenant's customers are in each segment and each journey stage."""
+        counts: dict[str, dict[str, int]] = {"segment": {}, "stage": {}}
+        for c in self.app.list_customers(self.tenant(name, only).tenant_name):
+            for kind, found in counts.items():
+                label = str(c.get(kind) or "none")
+                found[label] = found.get(label, 0) + 1
+        return counts
+
+    def customer(self, name: str, only: int | None, key: str | None, email: str | None = None) -> dict[str, Any]:
+        """One customer by key, or by an email of theirs; identifiers masked."""
+        tenant = self.tenant(name, only).tenant_name
+        return dict(plain(self.app.show_customer(tenant, key=key, email=email)))
 
     def customer_events(self, name: str, only: int | None, since: date | None, after: Key | None, limit: int) -> Page:
         items = self.app.customer_events(self.tenant(name, only).tenant_name, since=since)

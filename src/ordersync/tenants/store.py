@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -48,6 +48,13 @@ class Tenant:
     def pulls(self) -> bool:
         """The store has a pull API ordersync can ask (push-only stores have none)."""
         return platform_named(self.platform).pulls
+
+    @property
+    def next_sync_due(self) -> datetime | None:
+        """When its next incremental sync falls due (None: at once, it never synced)."""
+        if self.last_sync_at is None:
+            return None
+        return self.last_sync_at + timedelta(hours=self.sync_frequency_hours)
 
     @property
     def tz(self) -> ZoneInfo:

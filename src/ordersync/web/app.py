@@ -26,6 +26,7 @@ from ordersync.sources.push.bodies import json_items, ndjson_items
 from ordersync.sources.push.receiver import MAX_IDEMPOTENCY_KEY, PushReceiver
 from ordersync.sources.vtex.hook import SECRET_HEADER, Spool, is_ping, notification
 from ordersync.web import api as json_api
+from ordersync.web import pages
 from ordersync.web.auth import bearer
 from ordersync.web.bodies import gunzip_capped, read_capped
 from ordersync.web.budget import Budget, retry_after
@@ -229,6 +230,7 @@ def create_app(
         return {"ok": True}
 
     json_api.install(api, gate)
+    pages.install(api, gate)
     return api
 
 

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from fastapi import Request
 
@@ -129,3 +130,20 @@ def form_sized(request: Request) -> bool:
     """Whether the request declares a body small enough to be a form (MAX_FORM_BYTES)."""
     declared = request.headers.get("content-length", "")
     return declared.isdigit() and int(declared) <= MAX_FORM_BYTES
+
+
+def local_path(path: str | None) -> str | None:
+    """`next` when it is a path of this site (never another site's address)."""
+    if not path or not path.startswith("/") or path.startswith("//") or "\\" in path:
+        return None
+    parts = urlsplit(path)
+    return path if not parts.scheme and not parts.netloc else None
+
+
+async def form_back(request: Request) -> str | None:
+    """The path of this site a page's form names in its field `back` (where to go after an action)."""
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media != "application/x-www-form-urlencoded" or not form_sized(request):
+        return None
+    value = (await request.form()).get("back")
+    return local_path(value if isinstance(value, str) else None)

@@ -43,9 +43,8 @@ class Due:
 
 
 def incremental_due(tenant: Tenant, now: datetime) -> bool:
-    if tenant.last_sync_at is None:
-        return True
-    return now - tenant.last_sync_at >= timedelta(hours=tenant.sync_frequency_hours)
+    due_at = tenant.next_sync_due
+    return due_at is None or now >= due_at
 
 
 def last_full_slot(tenant: Tenant, now: datetime, s: ScheduleSettings) -> datetime:

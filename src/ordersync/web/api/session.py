@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
@@ -12,7 +11,16 @@ from ordersync.errors import NotPermittedError, UnauthenticatedError
 from ordersync.tenants.tokens import Scope
 from ordersync.web.api.common import REFUSALS, answer
 from ordersync.web.api.models import SessionInfo
-from ordersync.web.auth import COOKIE_SECONDS, MAX_FORM_BYTES, SESSION_COOKIE, Auth, Caller, check_csrf, form_sized
+from ordersync.web.auth import (
+    COOKIE_SECONDS,
+    MAX_FORM_BYTES,
+    SESSION_COOKIE,
+    Auth,
+    Caller,
+    check_csrf,
+    form_sized,
+    local_path,
+)
 from ordersync.web.errors import problem
 from ordersync.web.gate import Gate
 from ordersync.web.models import Problem
@@ -48,14 +56,6 @@ def _info(caller: Caller) -> dict[str, Any]:
     return {"scope": a.scope.value, "tenant_id": a.tenant_id, "label": a.label, "csrf": caller.csrf}
 
 
-def _local(path: str | None) -> str | None:
-    """`next` when it is a path of this site (never another site's address)."""
-    if not path or not path.startswith("/") or path.startswith("//") or "\\" in path:
-        return None
-    parts = urlsplit(path)
-    return path if not parts.scheme and not parts.netloc else None
-
-
 def router(gate: Gate, auth: Auth) -> APIRouter:
     r = APIRouter(tags=["session"])
 
@@ -76,7 +76,7 @@ def router(gate: Gate, auth: Auth) -> APIRouter:
             raise NotPermittedError(f"a {access.scope.value} token cannot log in: use a read or admin token")
         session_id = await gate.request(lambda app: app.open_session(access.token_id))
         caller = Caller(access, session_id)
-        target = _local(goto if isinstance(goto, str) else None)
+        target = local_path(goto if isinstance(goto, str) else None)
         response: Response = RedirectResponse(target, status_code=303) if target else answer(_info(caller))
         response.set_cookie(
             SESSION_COOKIE,

@@ -1,0 +1,200 @@
+"""The dashboard's pages in a real browser: Debian's Chromium driven by Playwright, one browser and
+one served warehouse per module and backend (tests/web/pagesserve.py prepares its data)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ordersync.revisions.plans import DRAFTED
+from web.apiserve import ApiServed, api_served, drop_pg, module_warehouse
+from web.pagesserve import FORGED_PLAN_ID, HOSTILE, PLAN_ID, prepare
+
+playwright = pytest.importorskip("playwright.sync_api")
+
+pytestmark = pytest.mark.integration
+
+CHROMIUM = "/usr/bin/chromium"
+if not Path(CHROMIUM).exists():
+    pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium", allow_module_level=True)
+
+PAGES = ("/", "/tenants/app", "/finance", "/plans", f"/plans/{PLAN_ID}", "/customers")
+#: each page's chart, drawn when a canvas is inside it
+CHARTS = {"/": "#fleet-chart", "/tenants/app": "#lateness-chart"}
+
+
+@pytest.fixture(scope="module", params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServed]:
+    folder = tmp_path_factory.mktemp("pages")
+    if request.param == "duckdb":
+        url = module_warehouse("duckdb", folder, request.getfixturevalue("duckdb_template"), None)
+        with api_served(url, folder, prepare) as s:
+            yield s
+        return
+    pg = (str(request.getfixturevalue("pg_server_url")), str(request.getfixturevalue("pg_template")))
+    url = module_warehouse("postgres", folder, None, pg)
+    try:
+        with api_served(url, folder, prepare) as s:
+            yield s
+    finally:
+        drop_pg(url, pg[0])
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with playwright.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"], headless=True)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def login(browser: Any, served: ApiServed, kind: str) -> Any:
+    """A browser context holding the session of `kind`'s token, logged in through the login page."""
+    context = browser.new_context(base_url=served.url)
+    page = context.new_page()
+    page.goto("/login?next=/")
+    page.fill("input[name=token]", served.tokens[kind])
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{served.url}/")
+    page.close()
+    return context
+
+
+class Tab:
+    """A tab of a logged-in context that records console errors (CSP violations among them) and dialogs."""
+
+    def __init__(self, context: Any, served: ApiServed) -> None:
+        self.served = served
+        self.page = context.new_page()
+        self.errors: list[str] = []
+        self.dialogs: list[str] = []
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
+
+    def open(self, path: str) -> Any:
+        return self.page.goto(path)
+
+
+@pytest.fixture(scope="module")
+def admin_session(browser: Any, served: ApiServed) -> Iterator[Any]:
+    context = login(browser, served, "admin")
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def admin(admin_session: Any, served: ApiServed) -> Iterator[Tab]:
+    tab = Tab(admin_session, served)
+    yield tab
+    tab.page.close()
+
+
+def test_every_page_loads_with_its_charts_and_no_console_error_or_csp_violation(admin: Tab) -> None:
+    for path in PAGES:
+        answer = admin.open(path)
+        assert answer.status == 200, path
+        csp = answer.headers["content-security-policy"]
+        assert "default-src 'self'" in csp and "script-src 'self'" in csp and "'unsafe-inline'" not in csp
+        if path in CHARTS:
+            admin.page.wait_for_selector(f"{CHARTS[path]} canvas", state="attached", timeout=30_000)
+    assert admin.errors == [] and admin.dialogs == []
+    assert admin.page.locator("#top tbody tr").count() >= 1  # the customers page: the top by CLV
+
+
+def test_not_logged_in_a_page_goes_to_the_login_and_back(browser: Any, served: ApiServed) -> None:
+    context = browser.new_context(base_url=served.url)
+    page = context.new_page()
+    try:
+        page.goto("/finance?tenant=app")
+        assert page.url.startswith(f"{served.url}/login?next=")
+        page.fill("input[name=token]", served.tokens["read"])
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{served.url}/finance?tenant=app")
+        assert page.locator("#revenue tbody tr").count() >= 1
+    finally:
+        context.close()
+
+
+def test_the_as_of_picker_shows_what_the_api_answers_for_that_moment(admin: Tab) -> None:
+    moment = datetime.now(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%S")
+    admin.open("/finance")
+    admin.page.fill("input[name=as_of]", moment)
+    admin.page.click("#as-of-picker button")
+    admin.page.wait_for_url("**/finance?*as_of=*")
+    rows = admin.page.locator("#revenue tbody tr").all()
+    shown = [tuple(r.locator("td").all_inner_texts()[i] for i in (0, 1, 2, 5)) for r in rows]
+    api = admin.served.get("/v1/revenue", as_of=f"{moment}Z", limit=1000).json()
+    assert shown == [(d["tenant"], d["date"], d["currency"], d["revenue"]) for d in api["data"]]
+    assert len(shown) >= 3
+    assert api["as_of"] is not None and api["as_of"][:19].replace("T", " ") in admin.page.inner_text("#as-of")
+
+
+def test_a_plan_approved_by_its_button_is_recorded_with_the_tokens_label(admin: Tab) -> None:
+    admin.open(f"/plans/{PLAN_ID}")
+    admin.page.click("button.approve")
+    admin.page.wait_for_url(f"**/plans/{PLAN_ID}")
+    assert admin.page.inner_text("#plan-status") == "approved"
+    with admin.served.app() as app:
+        plan = app.get_plan(PLAN_ID)
+    assert (plan.status, plan.reviewed_by) == ("approved", "reviewer")
+
+
+def test_a_quarantined_record_is_retried_by_its_button(admin: Tab) -> None:
+    with admin.served.app() as app:
+        [held] = app.quarantine_list("app")
+    admin.open("/tenants/app")
+    admin.page.click("#quarantine button")
+    admin.page.wait_for_url("**/tenants/app")
+    with admin.served.app() as app:
+        [after] = app.quarantine_list("app", include_resolved=True)
+    assert after["quarantine_id"] == held["quarantine_id"]
+    assert after["retries"] == (held["retries"] or 0) + 1  # parsed again (and refused again: it is broken)
+    assert admin.errors == []
+
+
+def test_a_forged_or_missing_csrf_token_is_refused(admin: Tab) -> None:
+    admin.open(f"/plans/{FORGED_PLAN_ID}")
+    for forge in ("el.value = 'forged'", "el.remove()"):
+        admin.page.eval_on_selector("form.action:has(button.approve) input[name=csrf]", f"el => {forge}")
+        with admin.page.expect_response(f"**/v1/plans/{FORGED_PLAN_ID}/approve") as answered:
+            admin.page.click("button.approve")
+        assert answered.value.status == 403
+        admin.open(f"/plans/{FORGED_PLAN_ID}")
+    with admin.served.app() as app:
+        assert app.get_plan(FORGED_PLAN_ID).status == DRAFTED
+
+
+def test_a_read_tokens_session_sees_its_one_tenant(browser: Any, served: ApiServed) -> None:
+    context = login(browser, served, "read")
+    tab = Tab(context, served)
+    try:
+        tab.open("/")
+        names = tab.page.locator("#tenants tbody td:first-child").all_inner_texts()
+        assert names == ["app"]
+        assert tab.page.locator("#fleet-chart").count() == 0  # the fleet's chart is the admin's
+        other, unknown = tab.open("/tenants/other"), tab.open("/tenants/no-such-tenant")
+        assert other.status == unknown.status == 404
+        tab.open(f"/plans/{PLAN_ID}")
+        assert tab.page.locator("button.approve").count() == 0  # actions are the admin's
+        tab.open("/finance")
+        assert set(tab.page.locator("#revenue tbody td:first-child").all_inner_texts()) == {"app"}
+    finally:
+        context.close()
+
+
+def test_a_hostile_tenant_name_renders_as_text(admin: Tab) -> None:
+    admin.open("/")
+    link = admin.page.get_by_role("link", name=HOSTILE)
+    assert link.count() == 1  # the name as text, its markup never parsed
+    assert admin.page.locator("#tenants img, #tenants b").count() == 0
+    link.click()
+    admin.page.wait_for_selector("h1")
+    assert admin.page.inner_text("h1") == HOSTILE
+    assert admin.dialogs == [] and admin.errors == []
