@@ -7,11 +7,11 @@ from pathlib import Path
 
 from ordersync.config import WarehouseSettings
 from ordersync.warehouse import open_warehouse
-from ordersync.warehouse.duckdb import _duckdb_size
+from ordersync.warehouse.duckdb import duckdb_size
 
 
 def _limit(wh: object) -> int:
-    size = _duckdb_size(str(wh.scalar("SELECT current_setting('memory_limit')")))  # type: ignore[attr-defined]
+    size = duckdb_size(str(wh.scalar("SELECT current_setting('memory_limit')")))  # type: ignore[attr-defined]
     assert size is not None
     return size
 
@@ -35,6 +35,6 @@ def test_after_a_build_the_pool_sits_beside_the_indexes(tmp_path: Path) -> None:
     finally:
         wh.close()
 
-    assert _duckdb_size("45.7 MiB") == int(45.7 * 2**20)
-    assert _duckdb_size("0 bytes") == 0 and _duckdb_size("1.5 GiB") == int(1.5 * 2**30)
-    assert _duckdb_size("48MB") is None
+    assert duckdb_size("45.7 MiB") == int(45.7 * 2**20)
+    assert duckdb_size("0 bytes") == 0 and duckdb_size("1.5 GiB") == int(1.5 * 2**30)
+    assert duckdb_size("48MB") is None

@@ -14,12 +14,14 @@ committed), early enough that the last batch has not.
 from __future__ import annotations
 
 import random
+import signal
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from chaoslib import checks, sources, steps
 from chaoslib.commands import Cli, Done
+from chaoslib.deadlines import scaled
 from chaoslib.model import DUCKDB, TrialParams, TrialResult, TrialSpec, register
 from chaoslib.warehouses import PgServer, WarehouseHandle, clone, dropping, fresh
 from ordersync.simulator.server import RunningSimulator
@@ -165,11 +167,13 @@ def _killed_in_landing(cli: Cli, source: Source, args: list[str], rng: random.Ra
         killed.append(running.kill())
         return killed[-1]
 
-    source.proxy.kill_at_get(at, kill)
+    fired = source.proxy.kill_at_get(at, kill)
     try:
         running.wait(600, f"`ordersync {args[0]}` to end (to be killed at its get-order {at} of {orders})")
     finally:
         source.proxy.disarm()
+    if running.proc.returncode == -signal.SIGKILL:
+        fired.wait(scaled(30))  # the proxy's kill: it records it once the kill returned, maybe after this saw the end
     done = running.done(time.perf_counter() - began)
     done.killed = killed == [True]
     return done

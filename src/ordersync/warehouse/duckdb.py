@@ -232,7 +232,7 @@ class DuckDBWarehouse(Warehouse):
         row = self.con.execute("SELECT memory_usage_bytes FROM duckdb_memory() WHERE tag = 'ART_INDEX'").fetchone()
         held = int(row[0]) if row else 0
         shown = self.con.execute("SELECT current_setting('memory_limit')").fetchone()
-        pool = _duckdb_size(str(shown[0])) if shown else None
+        pool = duckdb_size(str(shown[0])) if shown else None
         if held and pool is not None:
             self.con.execute(f"SET memory_limit = '{pool + held} bytes'")
 
@@ -450,7 +450,7 @@ _SHOWN_SIZE = re.compile(r"^\s*([0-9.]+)\s*(bytes|KiB|MiB|GiB|TiB|PiB)\s*$")
 _SHOWN_UNITS = {"bytes": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40, "PiB": 1 << 50}
 
 
-def _duckdb_size(shown: str) -> int | None:
+def duckdb_size(shown: str) -> int | None:
     """Bytes of a size as DuckDB prints it; None for anything else."""
     m = _SHOWN_SIZE.match(shown)
     return int(float(m[1]) * _SHOWN_UNITS[m[2]]) if m else None
