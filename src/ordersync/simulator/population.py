@@ -1,0 +1,287 @@
+"""Simulated customers who arrive, buy and leave: the BG/NBD purchase process with Gamma-Gamma spend.
+
+A store's population is stepped a day at a time, in order, in "operational" days: a day's length is
+its weekday weight (mean 1), so busy days have more purchases without changing anyone's rate. Each
+step returns who bought, where in the day, for how much, and which of their identifiers the order
+carries. The arrival rate is solved so that the configured orders per day hold on average over the
+history, counting the customers who arrived before it (the store opened `open_days` earlier).
+
+`purchase_histories` draws the same process for a cohort, for fitting the CLV models in tests.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ordersync.simulator.config import IdentityShares, PopulationParams
+from ordersync.simulator.people import Customer
+
+# Identifier variants of one order, as bits.
+GUEST = 1  # no platform id
+EMAIL_CASE = 2
+MASKED_EMAIL = 4  # <address>-<hex>b.ct.vtex.com.br
+ANONYMOUS_EMAIL = 8  # <hex>@ct.vtex.com.br
+NO_DOCUMENT = 16
+NO_PHONE = 32
+PHONE_FORMAT = 64
+
+_QUADRATURE_POINTS = 500
+_INTEGRAL_POINTS = 65
+_BLOCK = 1 << 20
+
+
+@dataclass(frozen=True)
+class Purchases:
+    """Purchases of one step, in no particular order."""
+
+    person: NDArray[np.uint32]
+    at: NDArray[np.float64]  # where in the step, in [0, 1)
+    cents: NDArray[np.int64]  # the purchase's value as drawn
+    ident: NDArray[np.uint8]  # identifier variant bits
+
+    def __len__(self) -> int:
+        return int(self.person.shape[0])
+
+
+def draw_traits(
+    rng: np.random.Generator, n: int, params: PopulationParams
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """(purchase rate per day, dropout probability, spend rate nu) of n new customers."""
+    rate = rng.standard_gamma(params.r, n) / params.alpha
+    dropout = rng.beta(params.a, params.b, n)
+    nu = rng.standard_gamma(params.q, n) / params.gamma
+    return rate, dropout, nu
+
+
+def draw_values(rng: np.random.Generator, nu: NDArray[np.float64], params: PopulationParams) -> NDArray[np.float64]:
+    """A purchase's value ~ Gamma(p, nu), in currency units."""
+    return np.asarray(rng.standard_gamma(params.p, nu.shape[0]) / nu, dtype=np.float64)
+
+
+def purchase_histories(
+    n_customers: int, days: int, params: PopulationParams | None = None, seed: int = 0
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
+    """Purchases of a cohort over `days` days: (customer index, day, value), sorted by customer and time.
+
+    Each customer's first purchase falls uniformly in the first half of the period (so everyone is
+    watched for at least half of it); every purchase after it follows the BG/NBD process. Days are
+    whole days since the start; values are in currency units, rounded to the cent (at least 0.01).
+    """
+    params = params or PopulationParams()
+    rng = np.random.default_rng([seed % (1 << 63), 0x415])
+    rate, dropout, nu = draw_traits(rng, n_customers, params)
+    first = rng.random(n_customers) * (days / 2)
+    who: list[NDArray[np.int64]] = [np.arange(n_customers, dtype=np.int64)]
+    when: list[NDArray[np.float64]] = [first]
+    idx = who[0]
+    t = first + rng.standard_exponential(n_customers) / rate
+    while True:
+        inside = t < days
+        idx, t = idx[inside], t[inside]
+        if not idx.size:
+            break
+        who.append(idx)
+        when.append(t)
+        stays = rng.random(idx.size) >= dropout[idx]  # a repeat purchase may be the last one
+        idx, t = idx[stays], t[stays]
+        t = t + rng.standard_exponential(idx.size) / rate[idx]
+    customers = np.concatenate(who)
+    times = np.concatenate(when)
+    order = np.lexsort((times, customers))
+    customers, times = customers[order], times[order]
+    values = np.maximum(np.round(draw_values(rng, nu[customers], params), 2), 0.01)
+    return customers, np.floor(times).astype(np.int64), values
+
+
+@functools.lru_cache(maxsize=16)
+def _dropout_quadrature(a: float, b: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Nodes and weights for averages over p ~ Beta(a, b): p = u**(1/a) takes away the pole at 0."""
+    u = (np.arange(_QUADRATURE_POINTS) + 0.5) / _QUADRATURE_POINTS
+    p = u ** (1.0 / a)
+    w = (1.0 - p) ** (b - 1.0)
+    return p, w / w.sum()
+
+
+def expected_repeats(params: PopulationParams, t: NDArray[np.float64]) -> NDArray[np.float64]:
+    """E[X(t)]: expected repeat purchases in the t days after a first purchase.
+
+    Given lambda and p, E[X(t)] = (1 - exp(-lambda p t)) / p; averaged over lambda ~ Gamma(r, alpha)
+    that is (1 - (alpha / (alpha + p t))**r) / p, then over p ~ Beta(a, b) numerically.
+    """
+    p, w = _dropout_quadrature(params.a, params.b)
+    x = -np.expm1(-params.r * np.log1p(np.outer(t, p) / params.alpha)) / p
+    return np.asarray(x @ w, dtype=np.float64)
+
+
+@functools.lru_cache(maxsize=64)
+def arrival_rate(params: PopulationParams, orders_per_day: float, history_days: float) -> float:
+    """New customers per (operational) day so that the history averages `orders_per_day`.
+
+    Customers arriving at rate A from `open_days` before the history (length H) place, in expectation,
+    A * (H + integral of E[X(v)] for v from open_days to open_days + H) orders within it.
+    """
+    if orders_per_day <= 0:
+        return 0.0
+    h = max(history_days, 1.0)
+    v = np.linspace(params.open_days, params.open_days + h, _INTEGRAL_POINTS)
+    e = expected_repeats(params, v)
+    repeats = float(np.sum((e[1:] + e[:-1]) * np.diff(v)) / 2.0)
+    return orders_per_day * h / (h + repeats)
+
+
+def draw_identity_variants(rng: np.random.Generator, n: int, shares: IdentityShares, vtex: bool) -> NDArray[np.uint8]:
+    """Which identifiers each of n orders leaves out or writes differently (bits above)."""
+    u = rng.random((n, 6))
+    bits = np.zeros(n, dtype=np.uint8)
+    bits[u[:, 0] < shares.guest] |= GUEST
+    bits[u[:, 1] < shares.email_case] |= EMAIL_CASE
+    if vtex:
+        bits[u[:, 2] < shares.masked_email] |= MASKED_EMAIL
+        anonymous = (u[:, 2] >= shares.masked_email) & (u[:, 2] < shares.masked_email + shares.anonymous_email)
+        bits[anonymous] |= ANONYMOUS_EMAIL
+    bits[u[:, 3] < shares.no_document] |= NO_DOCUMENT
+    bits[u[:, 4] < shares.no_phone] |= NO_PHONE
+    bits[u[:, 5] < shares.phone_format] |= PHONE_FORMAT
+    # Nothing left to name the person by: the order keeps its document.
+    bare = GUEST | ANONYMOUS_EMAIL | NO_DOCUMENT | NO_PHONE
+    bits[(bits & bare) == bare] &= ~np.uint8(NO_DOCUMENT)
+    return bits
+
+
+class StorePopulation:
+    """One store's customers, stepped forward a day at a time; the same arguments give the same purchases."""
+
+    def __init__(
+        self,
+        params: PopulationParams,
+        shares: IdentityShares,
+        seed: tuple[int, ...],
+        orders_per_day: float,
+        history_days: float,
+        *,
+        vtex: bool,
+    ) -> None:
+        self.params = params
+        self.shares = shares
+        self.vtex = vtex
+        self.rng = np.random.default_rng([s % (1 << 63) for s in seed])
+        self.rate = arrival_rate(params, orders_per_day, history_days)
+        rng = self.rng
+        # Day one: those who arrived while the store was open before the history and have not left.
+        # Given lambda, one is still there tau days after arriving with probability exp(-lambda p tau),
+        # so (alpha / (alpha + p tau))**r given p alone, and then lambda ~ Gamma(r, alpha + p tau):
+        # rates are drawn for those who stayed only. The next purchase is memoryless.
+        left = int(rng.poisson(self.rate * params.open_days))
+        parts: list[tuple[NDArray[np.float64], ...]] = []
+        while left > 0 or not parts:  # in blocks: a big store's past customers need not all be in memory
+            n0 = min(left, _BLOCK)
+            left -= n0
+            dropout = rng.beta(params.a, params.b, n0)
+            exposure = params.alpha + dropout * rng.random(n0) * params.open_days
+            stayed = rng.random(n0) < (params.alpha / exposure) ** params.r
+            dropout, exposure = dropout[stayed], exposure[stayed]
+            rate = np.asarray(rng.standard_gamma(params.r, dropout.shape[0]) / exposure, dtype=np.float64)
+            nu = np.asarray(rng.standard_gamma(params.q, dropout.shape[0]) / params.gamma, dtype=np.float64)
+            parts.append((rate, dropout, nu))
+        self.lam, self.dropout, self.nu = (np.concatenate([part[i] for part in parts]) for i in range(3))
+        self.next = rng.standard_exponential(self.lam.shape[0]) / self.lam
+        self.ids = np.arange(self.lam.shape[0], dtype=np.uint32)
+        self.persons = int(self.lam.shape[0])  # person numbers handed out so far
+        self.now = 0.0  # operational days since the history began
+        self.gone = 0  # customers who left but are still in the arrays (their next purchase is inf)
+
+    def step(self, length: float) -> Purchases:
+        """The purchases of the next `length` operational days."""
+        rng = self.rng
+        start, end = self.now, self.now + length
+        # Arrivals: their first purchase is their arrival.
+        k = int(rng.poisson(self.rate * length)) if length > 0 else 0
+        first = start + rng.random(k) * length
+        rate, dropout, nu = draw_traits(rng, k, self.params)
+        new_ids = np.arange(self.persons, self.persons + k, dtype=np.uint32)
+        self.persons += k
+        self.lam = np.concatenate([self.lam, rate])
+        self.dropout = np.concatenate([self.dropout, dropout])
+        self.nu = np.concatenate([self.nu, nu])
+        self.ids = np.concatenate([self.ids, new_ids])
+        self.next = np.concatenate([self.next, first + rng.standard_exponential(k) / rate])
+        who: list[NDArray[np.uint32]] = [new_ids]
+        when: list[NDArray[np.float64]] = [first]
+        spend: list[NDArray[np.float64]] = [nu]
+        due = np.nonzero(self.next < end)[0]
+        while due.size:
+            t = self.next[due]
+            who.append(self.ids[due])
+            when.append(t)
+            spend.append(self.nu[due])
+            leaves = rng.random(due.size) < self.dropout[due]
+            t = t + rng.standard_exponential(due.size) / self.lam[due]
+            self.next[due] = np.where(leaves, np.inf, t)
+            self.gone += int(np.count_nonzero(leaves))
+            due = due[~leaves & (t < end)]
+        if self.gone * 8 > self.next.shape[0]:  # compact now and then: the gone are never due again
+            keep = ~np.isinf(self.next)
+            self.gone = 0
+            self.lam, self.dropout, self.nu = self.lam[keep], self.dropout[keep], self.nu[keep]
+            self.ids, self.next = self.ids[keep], self.next[keep]
+        self.now = end
+        person = np.concatenate(who)
+        nus = np.concatenate(spend)
+        cents = np.maximum(np.round(draw_values(rng, nus, self.params) * 100.0), 1).astype(np.int64)
+        at = (np.concatenate(when) - start) / length if length > 0 else np.zeros(person.shape[0])
+        ident = draw_identity_variants(rng, person.shape[0], self.shares, self.vtex)
+        return Purchases(person=person, at=np.clip(at, 0.0, np.nextafter(1.0, 0.0)), cents=cents, ident=ident)
+
+
+def hours_in_day(at: NDArray[np.float64], hourly: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Map positions in a day (0..1, uniform) to hours (0..24) that follow the hourly weights."""
+    weights = np.asarray(hourly, dtype=np.float64) / float(np.sum(hourly))
+    cdf = np.concatenate([[0.0], np.cumsum(weights)])
+    hour = np.clip(np.searchsorted(cdf, at, side="right") - 1, 0, len(weights) - 1)
+    return np.asarray(hour + (at - cdf[hour]) / weights[hour], dtype=np.float64)
+
+
+# Identifiers as an order writes them ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Identifiers:
+    """The identifiers one order carries; None when it leaves one out."""
+
+    platform_id: str | None
+    email: str
+    document: str | None
+    phone: str | None
+
+
+def order_identifiers(person: Customer, bits: int, hx: str) -> Identifiers:
+    """What an order of `person` with variant `bits` carries; `hx` is the order's own hex randomness."""
+    email = person.email
+    if bits & EMAIL_CASE:
+        email = email.upper() if int(hx[-1], 16) & 1 else email.title()
+    if bits & ANONYMOUS_EMAIL:
+        email = f"{hx[32:64][::-1]}@ct.vtex.com.br"
+    elif bits & MASKED_EMAIL:
+        email = f"{email}-{hx[120:128]}b.ct.vtex.com.br"
+    phone: str | None = person.phone
+    if bits & NO_PHONE:
+        phone = None
+    elif bits & PHONE_FORMAT:
+        phone = national_phone(person.phone, int(hx[-2], 16))
+    return Identifiers(
+        platform_id=None if bits & GUEST else person.user_profile_id,
+        email=email,
+        document=None if bits & NO_DOCUMENT else person.document,
+        phone=phone,
+    )
+
+
+def national_phone(e164: str, pick: int) -> str:
+    """+55DD9XXXXXXXX written as people type it: (DD) 9XXXX-XXXX, DD 9XXXX-XXXX or 0DD9XXXXXXXX."""
+    area, number = e164[3:5], e164[5:]
+    forms = (f"({area}) {number[:5]}-{number[5:]}", f"{area} {number[:5]}-{number[5:]}", f"0{area}{number}")
+    return forms[pick % len(forms)]
