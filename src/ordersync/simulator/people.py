@@ -217,6 +217,9 @@ class ProductCatalog:
         rng = np.random.default_rng([salt, 0x50D])
         raw = np.exp(rng.normal(np.log(6000.0), 0.8, size))
         self.prices: NDArray[np.int64] = (np.clip(np.round(raw / 100.0), 5, 1999) * 100 - 10).astype(np.int64)
+        self._by_price = np.argsort(self.prices, kind="stable").astype(np.uint16)
+        self._sorted_prices = self.prices[self._by_price].astype(np.float64)
+        self._midpoints = (self._sorted_prices[1:] + self._sorted_prices[:-1]) / 2.0
         self.products: list[Product] = []
         for p in range(size):
             h = mix(salt, p, 0x9D)
@@ -252,26 +255,24 @@ class ProductCatalog:
     def choose(
         self, rng: np.random.Generator, target: NDArray[np.float64], qty: NDArray[np.uint8]
     ) -> NDArray[np.uint16]:
-        """Products for each line so that the lines' sum comes near `target` cents.
+        """Products for each line so that the lines' sum comes near `target` cents (0 on lines without units).
 
         Each line aims at its share of what is left (jittered, so one order's lines differ); the last
         line aims at the rest, which lands the sum within about a product's price step of the target.
+        Lines are filled from the first, so only the orders still having line j are worked on.
         """
-        order = np.argsort(self.prices, kind="stable")
-        sorted_prices = self.prices[order].astype(np.float64)
         n, lines = qty.shape
         q = qty.astype(np.int64)
         units_left = np.cumsum(q[:, ::-1], axis=1)[:, ::-1]
         remaining = target.astype(np.float64).copy()
-        chosen = self.draw(rng, (n, lines))
+        chosen = np.zeros((n, lines), dtype=np.uint16)
         for j in range(lines):
-            on = q[:, j] > 0
-            last = units_left[:, j] == q[:, j]
-            unit = remaining / np.maximum(units_left[:, j], 1)
-            unit = np.where(last, remaining / np.maximum(q[:, j], 1), unit * rng.uniform(0.6, 1.4, n))
-            pos = np.clip(np.searchsorted(sorted_prices, unit), 1, len(sorted_prices) - 1)
-            lower = (unit - sorted_prices[pos - 1]) < (sorted_prices[pos] - unit)
-            pos = np.where(lower, pos - 1, pos)
-            chosen[:, j] = np.where(on, order[pos], chosen[:, j]).astype(np.uint16)
-            remaining -= np.where(on, sorted_prices[pos] * q[:, j], 0.0)
+            rows = np.nonzero(q[:, j])[0]
+            if not rows.size:
+                break
+            units, left, rest = q[rows, j], units_left[rows, j], remaining[rows]
+            unit = np.where(left == units, rest / units, rest / left * rng.uniform(0.6, 1.4, rows.size))
+            pos = np.searchsorted(self._midpoints, unit)  # the nearest price
+            chosen[rows, j] = self._by_price[pos]
+            remaining[rows] = rest - self._sorted_prices[pos] * units
         return chosen

@@ -31,7 +31,7 @@ PHONE_FORMAT = 64
 
 _QUADRATURE_POINTS = 500
 _INTEGRAL_POINTS = 65
-_BLOCK = 1 << 20
+_SLAB_DAYS = 16.0  # day-one customers are drawn this many operational days ahead
 
 
 @dataclass(frozen=True)
@@ -152,8 +152,59 @@ def draw_identity_variants(rng: np.random.Generator, n: int, shares: IdentitySha
     return bits
 
 
+class _Active:
+    """Customers who have bought at least once and may buy again, in columns that grow in place
+    (amortised doubling: a step appends its few newcomers without copying everyone)."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.ids = np.empty(0, dtype=np.uint32)
+        self.lam = np.empty(0, dtype=np.float64)
+        self.dropout = np.empty(0, dtype=np.float64)
+        self.nu = np.empty(0, dtype=np.float64)
+        self.next = np.empty(0, dtype=np.float64)  # operational day of the next purchase; inf once gone
+
+    def append(
+        self,
+        ids: NDArray[np.uint32],
+        lam: NDArray[np.float64],
+        dropout: NDArray[np.float64],
+        nu: NDArray[np.float64],
+        next_at: NDArray[np.float64],
+    ) -> None:
+        k = int(ids.shape[0])
+        need = self.n + k
+        if need > self.ids.shape[0]:
+            size = max(need, 2 * self.ids.shape[0], 1024)
+            for name in ("ids", "lam", "dropout", "nu", "next"):
+                old = getattr(self, name)
+                grown = np.empty(size, dtype=old.dtype)
+                grown[: self.n] = old[: self.n]
+                setattr(self, name, grown)
+        end = self.n + k
+        self.ids[self.n : end] = ids
+        self.lam[self.n : end] = lam
+        self.dropout[self.n : end] = dropout
+        self.nu[self.n : end] = nu
+        self.next[self.n : end] = next_at
+        self.n = end
+
+    def compact(self) -> None:
+        """Drop the customers who left (never due again)."""
+        keep = np.nonzero(np.isfinite(self.next[: self.n]))[0]
+        for name in ("ids", "lam", "dropout", "nu", "next"):
+            column = getattr(self, name)
+            column[: keep.shape[0]] = column[keep]
+        self.n = int(keep.shape[0])
+
+
 class StorePopulation:
-    """One store's customers, stepped forward a day at a time; the same arguments give the same purchases."""
+    """One store's customers, stepped forward a day at a time; the same arguments give the same purchases.
+
+    The customers already there on day one are drawn lazily, a slab of `_SLAB_DAYS` at a time: only
+    those whose first purchase in the history falls in the slab (a Poisson process split by that
+    time: the slabs are independent), so a big store's never-again buyers cost nothing.
+    """
 
     def __init__(
         self,
@@ -170,64 +221,82 @@ class StorePopulation:
         self.vtex = vtex
         self.rng = np.random.default_rng([s % (1 << 63) for s in seed])
         self.rate = arrival_rate(params, orders_per_day, history_days)
-        rng = self.rng
-        # Day one: those who arrived while the store was open before the history and have not left.
-        # Given lambda, one is still there tau days after arriving with probability exp(-lambda p tau),
-        # so (alpha / (alpha + p tau))**r given p alone, and then lambda ~ Gamma(r, alpha + p tau):
-        # rates are drawn for those who stayed only. The next purchase is memoryless.
-        left = int(rng.poisson(self.rate * params.open_days))
-        parts: list[tuple[NDArray[np.float64], ...]] = []
-        while left > 0 or not parts:  # in blocks: a big store's past customers need not all be in memory
-            n0 = min(left, _BLOCK)
-            left -= n0
-            dropout = rng.beta(params.a, params.b, n0)
-            exposure = params.alpha + dropout * rng.random(n0) * params.open_days
-            stayed = rng.random(n0) < (params.alpha / exposure) ** params.r
-            dropout, exposure = dropout[stayed], exposure[stayed]
-            rate = np.asarray(rng.standard_gamma(params.r, dropout.shape[0]) / exposure, dtype=np.float64)
-            nu = np.asarray(rng.standard_gamma(params.q, dropout.shape[0]) / params.gamma, dtype=np.float64)
-            parts.append((rate, dropout, nu))
-        self.lam, self.dropout, self.nu = (np.concatenate([part[i] for part in parts]) for i in range(3))
-        self.next = rng.standard_exponential(self.lam.shape[0]) / self.lam
-        self.ids = np.arange(self.lam.shape[0], dtype=np.uint32)
-        self.persons = int(self.lam.shape[0])  # person numbers handed out so far
+        self.active = _Active()
+        self.persons = 0  # person numbers handed out so far
+        self.left = 0  # customers who left for good
         self.now = 0.0  # operational days since the history began
-        self.gone = 0  # customers who left but are still in the arrays (their next purchase is inf)
+        self._gone = 0  # customers who left but are still in the active columns
+        self._slab_end = 0.0  # day-one customers are drawn up to this day
+
+    def _day_one_slab(self) -> None:
+        """Day-one customers whose first purchase in the history falls in the next slab.
+
+        One who arrived tau days before the history with dropout p has, given lambda, survived with
+        probability exp(-lambda p tau) (leaving is a thinning of the purchases) and then buys first
+        after t with probability exp(-lambda t); over lambda ~ Gamma(r, alpha) both together are
+        f(p tau + t), f(y) = (alpha / (alpha + y))**r. So the first purchase T in [s, e) has
+        probability g(x) = f(x + s) - f(x + e), x = p tau, at most g(0): candidates are drawn at the
+        rate g(0) and kept with probability g(x) / g(0), T by inverting f. Given T, lambda ~
+        Gamma(r + 1, alpha + x + T).
+        """
+        params, rng = self.params, self.rng
+        s = self._slab_end
+        e = s + _SLAB_DAYS
+        self._slab_end = e
+        r, alpha = params.r, params.alpha
+
+        def f(y: NDArray[np.float64] | float) -> NDArray[np.float64]:
+            return np.asarray((alpha / (alpha + np.asarray(y))) ** r, dtype=np.float64)
+
+        g0 = float(f(s) - f(e))
+        n = int(rng.poisson(self.rate * params.open_days * g0))
+        dropout = rng.beta(params.a, params.b, n)
+        x = dropout * rng.random(n) * params.open_days
+        low = f(x + e)
+        w = rng.random(n) * g0 + low  # uniform on [f(x + e), f(x + e) + g(0)]
+        kept = w < f(x + s)
+        dropout, x, w = dropout[kept], x[kept], w[kept]
+        first = alpha * w ** (-1.0 / r) - alpha - x
+        k = int(dropout.shape[0])
+        lam = rng.standard_gamma(r + 1.0, k) / (alpha + x + first)
+        nu = rng.standard_gamma(params.q, k) / params.gamma
+        ids = np.arange(self.persons, self.persons + k, dtype=np.uint32)
+        self.persons += k
+        self.active.append(ids, lam, dropout, nu, np.clip(first, s, np.nextafter(e, s)))
 
     def step(self, length: float) -> Purchases:
         """The purchases of the next `length` operational days."""
         rng = self.rng
         start, end = self.now, self.now + length
+        while self._slab_end < end:
+            self._day_one_slab()
         # Arrivals: their first purchase is their arrival.
         k = int(rng.poisson(self.rate * length)) if length > 0 else 0
         first = start + rng.random(k) * length
         rate, dropout, nu = draw_traits(rng, k, self.params)
         new_ids = np.arange(self.persons, self.persons + k, dtype=np.uint32)
         self.persons += k
-        self.lam = np.concatenate([self.lam, rate])
-        self.dropout = np.concatenate([self.dropout, dropout])
-        self.nu = np.concatenate([self.nu, nu])
-        self.ids = np.concatenate([self.ids, new_ids])
-        self.next = np.concatenate([self.next, first + rng.standard_exponential(k) / rate])
+        people = self.active
+        people.append(new_ids, rate, dropout, nu, first + rng.standard_exponential(k) / rate)
         who: list[NDArray[np.uint32]] = [new_ids]
         when: list[NDArray[np.float64]] = [first]
         spend: list[NDArray[np.float64]] = [nu]
-        due = np.nonzero(self.next < end)[0]
+        due = np.nonzero(people.next[: people.n] < end)[0]
         while due.size:
-            t = self.next[due]
-            who.append(self.ids[due])
+            t = people.next[due]
+            who.append(people.ids[due])
             when.append(t)
-            spend.append(self.nu[due])
-            leaves = rng.random(due.size) < self.dropout[due]
-            t = t + rng.standard_exponential(due.size) / self.lam[due]
-            self.next[due] = np.where(leaves, np.inf, t)
-            self.gone += int(np.count_nonzero(leaves))
+            spend.append(people.nu[due])
+            leaves = rng.random(due.size) < people.dropout[due]
+            t = t + rng.standard_exponential(due.size) / people.lam[due]
+            people.next[due] = np.where(leaves, np.inf, t)
+            gone = int(np.count_nonzero(leaves))
+            self._gone += gone
+            self.left += gone
             due = due[~leaves & (t < end)]
-        if self.gone * 8 > self.next.shape[0]:  # compact now and then: the gone are never due again
-            keep = ~np.isinf(self.next)
-            self.gone = 0
-            self.lam, self.dropout, self.nu = self.lam[keep], self.dropout[keep], self.nu[keep]
-            self.ids, self.next = self.ids[keep], self.next[keep]
+        if self._gone * 8 > people.n:  # compact now and then: the gone are never due again
+            people.compact()
+            self._gone = 0
         self.now = end
         person = np.concatenate(who)
         nus = np.concatenate(spend)
