@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any
 
@@ -10,6 +11,9 @@ import orjson
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ordersync.customers.clv import summarize_transactions
+from ordersync.customers.clv_fit import fit
+from ordersync.customers.clv_model import TimeUnit
 from ordersync.simulator import AccountSpec
 from ordersync.simulator.catalog import Catalog, account_salt, generate_day
 from ordersync.simulator.config import IdentityShares, PopulationParams
@@ -25,9 +29,9 @@ from ordersync.simulator.population import (
     PHONE_FORMAT,
     Purchases,
     StorePopulation,
+    arrival_rate,
     draw_identity_variants,
     order_identifiers,
-    purchase_histories,
 )
 from ordersync.simulator.server import RunningSimulator
 from ordersync.simulator.timefmt import DAY_US
@@ -120,7 +124,7 @@ def test_an_order_names_its_person_by_what_it_carries(bits: int, number: int, hx
 
 
 def test_people_of_a_store_never_share_a_document_or_a_phone() -> None:
-    people = [customer(5, n) for n in range(10_000)]
+    people = [customer(5, n) for n in (*range(2000), *range(2000, 10**7, 7919))]  # near and far apart
     for attr in ("document", "phone", "email", "user_profile_id"):
         assert len({getattr(p, attr) for p in people}) == len(people), attr
 
@@ -130,7 +134,7 @@ def test_rendered_orders_carry_part_of_their_persons_identifiers() -> None:
     cat.ensure(DAY * DAY_US)
     renderer = OrderRenderer(cat)
     seen: dict[str, int] = dict.fromkeys(("guest", "masked", "anonymous", "no_document", "no_phone", "formatted"), 0)
-    rows = range(0, len(cat), 9)
+    rows = range(0, len(cat), 15)
     for row in rows:
         profile = orjson.loads(renderer.render(order_view(cat, row, DAY * DAY_US)))["clientProfileData"]
         person = customer(cat.salt, cat.person_of(row))
@@ -179,20 +183,34 @@ def test_the_same_seed_draws_the_same_people() -> None:
     for name in ("customer", "ident", "value0", "creation"):
         assert np.array_equal(getattr(a.cols, name), getattr(b.cols, name))
     assert not np.array_equal(a.cols.customer[:200], c.cols.customer[:200])
-    first = purchase_histories(500, 200, PARAMS, seed=9)
-    again = purchase_histories(500, 200, PARAMS, seed=9)
-    assert all(np.array_equal(x, y) for x, y in zip(first, again, strict=True))
 
 
-def test_purchase_histories_are_sorted_cohorts_with_repeat_buyers() -> None:
-    customers, days, values = purchase_histories(3000, 365, PARAMS, seed=1)
-    assert customers.dtype == days.dtype == np.int64 and values.dtype == np.float64
-    assert set(np.unique(customers)) == set(range(3000))
-    assert (days >= 0).all() and (days < 365).all() and (values >= 0.01).all()
-    order = np.lexsort((days, customers))
-    assert np.array_equal(order, np.arange(len(order)))
-    firsts = days[np.r_[0, np.nonzero(np.diff(customers))[0] + 1]]
-    assert firsts.max() < 365 / 2
-    repeaters = np.bincount(customers) > 1
-    assert 0.5 < repeaters.mean() < 0.99  # nobody leaves before a first repeat purchase, so most make one
-    assert abs(values.mean() / PARAMS.mean_spend - 1) < 0.1
+def test_the_clv_fitter_recovers_the_population_parameters_from_a_stores_customers() -> None:
+    """The product's own fitter (customers/clv_fit.py, unpenalised) on the purchases of a store's
+    customers who arrived in the first of two years, days and values as the store drew them: each
+    parameter within 10% (over 20 seeds the largest error was 8%; r and alpha sit 2-5% high because
+    two purchases on one day count as one purchase day)."""
+    params = dataclasses.replace(PARAMS, open_days=0.0)  # everyone's whole history is in the window
+    days, cohort_size = 730, 30_000
+    orders_per_day = cohort_size / (days / 2) / arrival_rate(params, 1.0, days)
+    population = StorePopulation(params, SHARES, (0, 0xC1), orders_per_day, days, vtex=False)
+    who, day, value = [], [], []
+    cohort = 0
+    for d in range(days):
+        if d == days // 2:
+            cohort = population.persons
+        bought = population.step(1.0)
+        who.append(bought.person)
+        day.append(np.full(len(bought), d))
+        value.append(bought.cents / 100.0)
+    person = np.concatenate(who)
+    first_year = person < cohort
+    customers, summary = summarize_transactions(
+        person[first_year], np.concatenate(day)[first_year], np.concatenate(value)[first_year], days - 1, 1
+    )
+    assert abs(len(customers) / cohort_size - 1) < 0.03
+    model = fit(summary, TimeUnit.DAY, penalizer=0.0)
+    assert model.report.converged
+    fitted = {**dataclasses.asdict(model.bgnbd), **dataclasses.asdict(model.gamma_gamma)}
+    errors = {name: fitted[name] / getattr(params, name) - 1 for name in fitted}
+    assert all(abs(error) < 0.1 for error in errors.values()), errors

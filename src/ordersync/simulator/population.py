@@ -5,8 +5,6 @@ its weekday weight (mean 1), so busy days have more purchases without changing a
 step returns who bought, where in the day, for how much, and which of their identifiers the order
 carries. The arrival rate is solved so that the configured orders per day hold on average over the
 history, counting the customers who arrived before it (the store opened `open_days` earlier).
-
-`purchase_histories` draws the same process for a cohort, for fitting the CLV models in tests.
 """
 
 from __future__ import annotations
@@ -60,41 +58,6 @@ def draw_traits(
 def draw_values(rng: np.random.Generator, nu: NDArray[np.float64], params: PopulationParams) -> NDArray[np.float64]:
     """A purchase's value ~ Gamma(p, nu), in currency units."""
     return np.asarray(rng.standard_gamma(params.p, nu.shape[0]) / nu, dtype=np.float64)
-
-
-def purchase_histories(
-    n_customers: int, days: int, params: PopulationParams | None = None, seed: int = 0
-) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
-    """Purchases of a cohort over `days` days: (customer index, day, value), sorted by customer and time.
-
-    Each customer's first purchase falls uniformly in the first half of the period (so everyone is
-    watched for at least half of it); every purchase after it follows the BG/NBD process. Days are
-    whole days since the start; values are in currency units, rounded to the cent (at least 0.01).
-    """
-    params = params or PopulationParams()
-    rng = np.random.default_rng([seed % (1 << 63), 0x415])
-    rate, dropout, nu = draw_traits(rng, n_customers, params)
-    first = rng.random(n_customers) * (days / 2)
-    who: list[NDArray[np.int64]] = [np.arange(n_customers, dtype=np.int64)]
-    when: list[NDArray[np.float64]] = [first]
-    idx = who[0]
-    t = first + rng.standard_exponential(n_customers) / rate
-    while True:
-        inside = t < days
-        idx, t = idx[inside], t[inside]
-        if not idx.size:
-            break
-        who.append(idx)
-        when.append(t)
-        stays = rng.random(idx.size) >= dropout[idx]  # a repeat purchase may be the last one
-        idx, t = idx[stays], t[stays]
-        t = t + rng.standard_exponential(idx.size) / rate[idx]
-    customers = np.concatenate(who)
-    times = np.concatenate(when)
-    order = np.lexsort((times, customers))
-    customers, times = customers[order], times[order]
-    values = np.maximum(np.round(draw_values(rng, nu[customers], params), 2), 0.01)
-    return customers, np.floor(times).astype(np.int64), values
 
 
 @functools.lru_cache(maxsize=16)
