@@ -10,7 +10,7 @@ import orjson
 from ordersync.dates import format_vtex_datetime, parse_vtex_datetime
 from ordersync.simulator import AccountSpec
 from ordersync.simulator import lifecycle as lc
-from ordersync.simulator.catalog import Catalog, generate_day
+from ordersync.simulator.catalog import Catalog, weekday_weight
 from ordersync.simulator.lifecycle import MAX_CHANGE_HOURS
 from ordersync.simulator.payload import OrderRenderer
 from ordersync.simulator.timefmt import DAY_US, F_CREATION, F_LAST_CHANGE, format_us, from_us, official_us
@@ -75,8 +75,13 @@ def test_generation_is_deterministic_and_volume_follows_the_average() -> None:
     for name in ("creation", "offsets", "codes", "value0", "customer", "products"):
         assert np.array_equal(getattr(a.cols, name), getattr(b.cols, name))
     assert not np.array_equal(_catalog(seed=6).cols.value0[:100], a.cols.value0[:100])
-    days = [len(generate_day(5, 123, d, 3000, a.products, a.pool)) for d in range(DAY, DAY + 14)]
+    later = Catalog(AccountSpec("unit", 3000), 5, DAY * DAY_US, history_days=14)
+    later.ensure((DAY + 13) * DAY_US)
+    days = [count for _, _, count in later.days.values()][:14]
     assert 2700 < sum(days) / len(days) < 3300
+    busy = [count for day, (_, _, count) in later.days.items() if weekday_weight(day) > 1.05]
+    quiet = [count for day, (_, _, count) in later.days.items() if weekday_weight(day) < 0.95]
+    assert min(busy) > max(quiet)  # weekends are quieter
     assert (np.diff(a.cols.creation) >= 0).all()
 
 

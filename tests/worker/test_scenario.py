@@ -23,6 +23,7 @@ import pytest
 from ordersync.clock import ManualClock
 from ordersync.facade import Ordersync
 from ordersync.simulator import AccountSpec, SimulatorConfig
+from ordersync.simulator.lifecycle import MAX_CHANGE_HOURS
 from ordersync.simulator.server import start_in_subprocess
 from ordersync.sync.windows import go_live_start
 from ordersync.worker.schedule import ScheduleSettings
@@ -70,7 +71,11 @@ def test_five_days_of_scheduled_syncs(warehouse_url: str, tmp_path: Path) -> Non
     os.environ[KEY_ENV], os.environ[TOKEN_ENV] = config.app_key, config.app_token
     with start_in_subprocess(config) as sim:
         clock = ManualClock(sim.clock())
-        with Ordersync(settings_for(warehouse_url, tmp_path), clock=clock) as app:
+        # A cancellation no list filter finds (an unpaid bank slip's, up to MAX_CHANGE_HOURS after the
+        # order) is seen by the first incremental after it only while the order is within the trailing
+        # window: that takes a window of at least those hours plus the longest frequency (echo's 24).
+        trailing = (MAX_CHANGE_HOURS + max(freq for *_, freq, _ in TENANTS) + 1) / 24
+        with Ordersync(settings_for(warehouse_url, tmp_path, trailing_days=trailing), clock=clock) as app:
             for name, _, tz, freq, live in TENANTS:
                 app.add_tenant(
                     name,

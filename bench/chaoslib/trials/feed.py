@@ -7,8 +7,9 @@ commit reaches the relay (the landing transaction has committed, the events are 
 reappear after the visibility timeout and are read again. At the end every order that changed after
 the feed was configured is in fct_orders as the store has it, each version stored once.
 
-The smoke trial (the test suite's) moves the clock of a store of 60 orders a day one step and kills
-that step's round as its commit reaches the relay (after its landing transaction committed).
+The smoke trial (the test suite's) moves the clock of a store of 60 orders a day one step (more while
+the feed holds fewer than a few events: a round to be killed needs some) and kills that step's round
+as its commit reaches the relay (after its landing transaction committed).
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ ENV = {"ORDERSYNC__SYNC__LEASE_SECONDS": str(LEASE)}
 #: Every change of an order, item edits included (a FromWorkflow filter hears status changes only).
 FILTER = {"type": "FromOrders", "expression": "value >= 0", "disableSingleFire": True}
 POLL = ["feed", "poll", "--tenant", ACCOUNT, "--json"]
+#: events a round to be killed must find in the feed, and the steps the clock may move to get them
+KILL_EVENTS, MAX_QUIET_STEPS = 3, 48
 RANDOM, BEFORE_COMMIT = "at a random moment", "after landing, as its commit reached the store"
 
 
@@ -127,6 +130,8 @@ def trial(p: TrialParams, rng: random.Random) -> TrialResult:
             kills, measured = 0, 2.0
             for step in range(step_count):
                 sim.advance(STEP_SECONDS)
+                if step in kill_steps and not _until_events(sim, result):
+                    return result
                 if step not in kill_steps:
                     ran = cli.run(POLL)
                     if ran.ok:
@@ -169,6 +174,17 @@ def trial(p: TrialParams, rng: random.Random) -> TrialResult:
     return result
 
 
+def _until_events(sim: RunningSimulator, result: TrialResult) -> bool:
+    """A round to be killed needs events to read and commit: the store's clock moves on, a step at a
+    time, until its feed holds some (a quiet half hour of a small store may change no order)."""
+    for _ in range(MAX_QUIET_STEPS):
+        if int(_feed(sim).get("quantity", 0)) >= KILL_EVENTS:
+            return True
+        sim.advance(STEP_SECONDS)
+    result.fail(f"the feed held fewer than {KILL_EVENTS} events after {MAX_QUIET_STEPS} more steps")
+    return False
+
+
 def _drain(cli: Cli, sim: RunningSimulator, result: TrialResult) -> None:
     """Feed rounds, the clock moved past the visibility timeout before each, until the feed is empty."""
     for _ in range(12):
@@ -190,7 +206,8 @@ register(
             "The simulator's store (160 orders a day) with a Feed v3 for ordersync's app key (every change, "
             "item edits included, 5% enqueued twice, 240 simulated seconds of visibility), read through a "
             "relay. The store's clock moves 30 simulated minutes at a time (12 steps) and `ordersync feed "
-            "poll` runs after each; at 6 of them it is SIGKILLed, at a random moment within a round's "
+            "poll` runs after each; at 6 of them (the clock moved on until the feed holds a few events) it is "
+            "SIGKILLed, at a random moment within a round's "
             "measured duration or (every other kill) as its commit reaches the relay, after its landing "
             "transaction committed. Then rounds run, the clock moved past the visibility timeout before "
             "each, until the feed is empty. Checked after `ordersync build`: every order whose lastChange "
@@ -202,7 +219,8 @@ register(
         short=1,
         smoke_on=(POSTGRES,),  # the suite's smoke: one warehouse (the published runs: both)
         smoke_doc=(
-            "A store of 60 orders a day whose clock moves one 30-minute step; that step's round is killed as "
+            "A store of 60 orders a day whose clock moves one 30-minute step (more until its feed holds a few "
+            "events); that step's round is killed as "
             "its commit reaches the relay (its landing has committed), then rounds run until the feed is empty."
         ),
     )

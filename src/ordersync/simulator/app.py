@@ -6,6 +6,7 @@ No framework: the get-order hot path is a path split, a header scan and one temp
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
@@ -63,7 +64,15 @@ class SimulatorApp:
         self.clock = SimClock(start_us, config.speed, monotonic)
         self.stores: dict[str, Store] = {}
         for spec in config.accounts:
-            cat = Catalog(spec, config.seed, start_us - int(config.history_days(spec) * DAY_US))
+            days = config.history_days(spec)
+            cat = Catalog(
+                spec,
+                config.seed,
+                start_us - int(days * DAY_US),
+                history_days=days,
+                population=config.population,
+                identities=config.identities,
+            )
             cat.ensure(start_us)
             bucket = TokenBucket(config.rate_limit_per_minute, monotonic) if config.rate_limit_per_minute > 0 else None
             self.stores[spec.name] = Store(cat, OrderRenderer(cat), bucket)
@@ -218,6 +227,8 @@ class SimulatorApp:
             status, payload = 200, orjson.dumps(self.clock_json())
         elif name == "truth" and method == "GET":
             status, payload = self._truth(_query(scope))
+        elif name == "people" and method == "GET":
+            status, payload = self._people(_query(scope))
         elif name == "stats" and method == "GET":
             status, payload = 200, orjson.dumps(self.stats.snapshot())
         elif name == "info" and method == "GET":
@@ -295,6 +306,28 @@ class SimulatorApp:
         renderer = store.renderer
         orders = [renderer.truth_item(order_view(cat, row, t)) for row in range(a, b)]
         return 200, orjson.dumps({"account": account, "now": iso_now(t), "orders": orders})
+
+    def _people(self, params: dict[str, list[str]]) -> tuple[int, bytes]:
+        """Who placed each order created so far (a person number per order id), and how people were drawn."""
+        account = (params.get("account") or [""])[-1]
+        store = self.stores.get(account)
+        if store is None:
+            return 404, error_body("AccountNotFound", f"account {account!r} not found")
+        t = self.clock.effective_us()
+        cat = store.catalog
+        cat.ensure(t)
+        _, b = cat.created_between(-(1 << 62), t)
+        return 200, orjson.dumps(
+            {
+                "account": account,
+                "now": iso_now(t),
+                "population": dataclasses.asdict(self.config.population),
+                "identities": dataclasses.asdict(self.config.identities),
+                "arrivals_per_day": cat.population.rate,
+                "persons": cat.population.persons,
+                "orders": {cat.order_id(row): cat.person_of(row) for row in range(b)},
+            }
+        )
 
 
 def _route(parts: list[str]) -> tuple[str, frozenset[str]] | None:

@@ -1,4 +1,6 @@
-"""A store's orders as numpy columns: generated a day at a time, deterministic from (seed, account).
+"""A store's orders as numpy columns: generated a day at a time, deterministic from (seed, account, first
+day of history): who buys on a day, and for how much, comes from the store's population of customers
+(population.py), stepped a day at a time from the history's first day.
 
 Orders are never Python objects here. Each column holds one value per order, rows sorted by creation
 time. Get-order, the list and the truth endpoint all evaluate the same columns at an instant, so they
@@ -14,7 +16,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ordersync.simulator.config import AccountSpec
+from ordersync.simulator.config import DEFAULT_DAYS, AccountSpec, IdentityShares, PopulationParams
 from ordersync.simulator.lifecycle import (
     MAX_STEPS,
     NEVER,
@@ -23,7 +25,8 @@ from ordersync.simulator.lifecycle import (
     PAY_PIX,
     build_timelines,
 )
-from ordersync.simulator.people import ProductCatalog, customer_pool_size, draw_customers, mix
+from ordersync.simulator.people import ProductCatalog, mix
+from ordersync.simulator.population import ANONYMOUS_EMAIL, MASKED_EMAIL, Purchases, StorePopulation, hours_in_day
 from ordersync.simulator.timefmt import DAY_US, F_CREATION, QUANTUM_US
 
 # (paymentSystem id, name, group, kind, share of orders)
@@ -78,7 +81,8 @@ class OrderColumns:
     products: NDArray[np.uint16]  # (n, MAX_LINES) product numbers
     qty: NDArray[np.uint8]  # (n, MAX_LINES) quantities; 0 = no such line
     edit_line: NDArray[np.int8]  # line that loses one unit in the edit, -1 none
-    customer: NDArray[np.uint32]
+    customer: NDArray[np.uint32]  # the person who placed it (the store's population number)
+    ident: NDArray[np.uint8]  # which identifiers it leaves out or writes differently (population bits)
     style: NDArray[np.uint8]  # picks date formats and other cosmetic choices
     payment: NDArray[np.uint8]  # index into PAYMENT_SYSTEMS
     affiliate: NDArray[np.uint8]  # index into AFFILIATES
@@ -129,6 +133,7 @@ _DTYPES: dict[str, type[np.generic]] = {
     "qty": np.uint8,
     "edit_line": np.int8,
     "customer": np.uint32,
+    "ident": np.uint8,
     "style": np.uint8,
     "payment": np.uint8,
     "affiliate": np.uint8,
@@ -139,30 +144,38 @@ def account_salt(name: str) -> int:
     return zlib.crc32(name.encode())
 
 
-def generate_day(
-    seed: int, salt: int, day: int, orders_per_day: float, products: ProductCatalog, pool: int
-) -> OrderColumns:
-    """All orders of one UTC day; the same arguments always give the same orders."""
+def weekday_weight(day: int) -> float:
+    """A UTC day's share of a week's orders (mean 1); 1970-01-01 was a Thursday."""
+    return float(_WEEKDAY[(day + 3) % 7])
+
+
+def generate_day(seed: int, salt: int, day: int, purchases: Purchases, products: ProductCatalog) -> OrderColumns:
+    """The orders of one UTC day, one per purchase; the same arguments always give the same orders."""
     rng = np.random.default_rng([seed % (1 << 63), salt, day])
-    n = int(rng.poisson(orders_per_day * _WEEKDAY[(day + 3) % 7]))  # 1970-01-01 was a Thursday
-    hours = rng.choice(24, size=n, p=_UTC_HOURLY).astype(np.int64)
-    us = day * DAY_US + hours * _HOUR_US + (rng.random(n) * _HOUR_US).astype(np.int64)
+    n = len(purchases)
+    us = day * DAY_US + (hours_in_day(purchases.at, _UTC_HOURLY) * _HOUR_US).astype(np.int64)
     style = rng.integers(0, 256, n, dtype=np.uint8)
     us -= us % QUANTUM_US[(style.astype(np.int64) + F_CREATION) & 3]
     order = np.argsort(us, kind="stable")
     us = us[order]
     style = style[order]
+    person = purchases.person[order]
+    cents = purchases.cents[order]
 
     payment = rng.choice(len(PAYMENT_SYSTEMS), size=n, p=_PAY_P).astype(np.uint8)
     affiliate = np.where(rng.random(n) < 0.08, rng.integers(1, len(AFFILIATES), n), 0).astype(np.uint8)
+    ident = purchases.ident[order]
+    ident = np.where((affiliate > 0) & ((ident & ANONYMOUS_EMAIL) == 0), ident | MASKED_EMAIL, ident).astype(np.uint8)
     lines = rng.choice(np.arange(1, MAX_LINES + 1), size=n, p=[0.55, 0.25, 0.13, 0.07])
-    prods = products.draw(rng, (n, MAX_LINES))
     qty = np.where(rng.random((n, MAX_LINES)) < 0.82, 1, rng.integers(2, 4, (n, MAX_LINES))).astype(np.uint8)
     qty[np.arange(MAX_LINES)[None, :] >= lines[:, None]] = 0
+    shipping = np.where(rng.random(n) < 0.3, 0, np.round(rng.uniform(990, 3990, n) / 10) * 10).astype(np.int32)
+    off = np.where(rng.random(n) < 0.2, rng.uniform(0.05, 0.2, n), 0.0)
+    # The items are chosen so that the order's value comes near the purchase's drawn value.
+    prods = products.choose(rng, np.maximum(cents - shipping, 0) / (1.0 - off), qty)
     line_values = products.prices[prods] * qty
     items0 = line_values.sum(axis=1)
-    shipping = np.where(rng.random(n) < 0.3, 0, np.round(rng.uniform(990, 3990, n) / 10) * 10).astype(np.int32)
-    discount = np.where(rng.random(n) < 0.2, items0 * rng.uniform(0.05, 0.2, n), 0).astype(np.int32)
+    discount = (items0 * off).astype(np.int32)
     value0 = items0 - discount + shipping
 
     tl = build_timelines(rng, _PAY_KIND[payment], qty.sum(axis=1) >= 2)
@@ -173,7 +186,6 @@ def generate_day(
     removed = np.where(edited, products.prices[prods[rows, np.maximum(pick, 0)]], 0)
     items1 = items0 - removed
     value1 = items1 - edited_discount(discount.astype(np.int64), items0, items1) + shipping
-    customers = draw_customers(rng, n, pool)
 
     return OrderColumns(
         creation=us,
@@ -190,7 +202,8 @@ def generate_day(
         products=prods,
         qty=qty,
         edit_line=edit_line,
-        customer=customers,
+        customer=person,
+        ident=ident,
         style=style,
         payment=payment,
         affiliate=affiliate,
@@ -205,19 +218,35 @@ def edited_discount(discount: Any, items_before: Any, items_after: Any) -> Any:
 class Catalog:
     """All orders of one account, extended a day at a time as the simulated clock moves on."""
 
-    def __init__(self, spec: AccountSpec, seed: int, history_start_us: int) -> None:
+    def __init__(
+        self,
+        spec: AccountSpec,
+        seed: int,
+        history_start_us: int,
+        *,
+        history_days: float = DEFAULT_DAYS,
+        population: PopulationParams | None = None,
+        identities: IdentityShares | None = None,
+    ) -> None:
         self.name = spec.name
         self.orders_per_day = spec.orders_per_day
         self.seed = seed
         self.salt = account_salt(spec.name)
         self.history_start_us = history_start_us
         self.products = ProductCatalog(mix(seed, self.salt))
-        self.pool = customer_pool_size(spec.orders_per_day)
+        self._next_day = history_start_us // DAY_US
+        self.population = StorePopulation(
+            population or PopulationParams(),
+            identities or IdentityShares(),
+            (seed, self.salt, self._next_day, 0x9E0),
+            spec.orders_per_day,
+            history_days,
+            vtex=True,
+        )
         self.id_shift = mix(seed, self.salt, 0x1D) % _ID_MOD
         self.cols = OrderColumns.empty()
         # day -> (first row, first rank within the day, rows)
         self.days: dict[int, tuple[int, int, int]] = {}
-        self._next_day = history_start_us // DAY_US
 
     def __len__(self) -> int:
         return len(self.cols)
@@ -231,7 +260,8 @@ class Catalog:
         row = len(self.cols)
         while self._next_day <= last_day:
             day = self._next_day
-            chunk = generate_day(self.seed, self.salt, day, self.orders_per_day, self.products, self.pool)
+            purchases = self.population.step(weekday_weight(day))
+            chunk = generate_day(self.seed, self.salt, day, purchases, self.products)
             first = int(np.searchsorted(chunk.creation, self.history_start_us, side="left"))
             if first:
                 chunk = chunk.take(slice(first, None))
@@ -295,6 +325,10 @@ class Catalog:
             if day % 1000 == day_mod:
                 return self._row_of_key(day * KEYS_PER_DAY + rank)
         return None
+
+    def person_of(self, row: int) -> int:
+        """Who placed the order in `row`: a person number of this store's population."""
+        return int(self.cols.customer[row])
 
     # bulk state ---------------------------------------------------------------------------------
 

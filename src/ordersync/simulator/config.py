@@ -51,6 +51,68 @@ class AccountSpec:
         return text if self.days is None else f"{text}:{self.days!r}"
 
 
+@dataclass(frozen=True)
+class PopulationParams:
+    """How a store's customers arrive, buy, leave and spend: BG/NBD with Gamma-Gamma spend.
+
+    A customer's first purchase is their arrival. After it they buy at rate lambda ~ Gamma(r, alpha)
+    per day (shape r, rate alpha), and after each repeat purchase they leave for good with probability
+    p ~ Beta(a, b). Each customer's purchases are worth Gamma(p, nu) (shape p, rate nu) with
+    nu ~ Gamma(q, gamma): a mean spend of p * gamma / (q - 1) in the store's currency. The defaults
+    sit in the ranges measured on real stores: one purchase every two months or so while active (few
+    people buy twice a day, so purchase days count purchases), most customers gone after a few
+    purchases, 120 BRL per order on average. The store opened `open_days` before its history starts:
+    the customers it won by then are there on day one.
+    """
+
+    r: float = 0.9
+    alpha: float = 60.0
+    a: float = 0.6
+    b: float = 4.0
+    p: float = 4.0
+    q: float = 3.0
+    gamma: float = 60.0
+    open_days: float = 730.0
+
+    def __post_init__(self) -> None:
+        for name in ("r", "alpha", "a", "b", "p", "gamma"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"population parameter {name} must be > 0, got {getattr(self, name)}")
+        if not self.q > 1:
+            raise ValueError(f"population parameter q must be > 1 (a finite mean spend), got {self.q}")
+        if not self.open_days >= 0:
+            raise ValueError(f"open_days must be >= 0, got {self.open_days}")
+
+    @property
+    def mean_spend(self) -> float:
+        return self.p * self.gamma / (self.q - 1)
+
+
+@dataclass(frozen=True)
+class IdentityShares:
+    """Share of orders that carry only part of their person's identifiers (each drawn on its own).
+
+    `masked_email` (`<address>-<hex>b.ct.vtex.com.br`, the address recoverable) and `anonymous_email`
+    (`<hex>@ct.vtex.com.br`) are VTEX's forms: pushed events never carry them, and VTEX marketplace
+    orders are always masked. An order always keeps at least one identifier that names its person.
+    """
+
+    guest: float = 0.15  # no platform id (userProfileId / customer.id)
+    email_case: float = 0.05  # the address in other letter case
+    masked_email: float = 0.05
+    anonymous_email: float = 0.03
+    no_document: float = 0.05
+    no_phone: float = 0.1
+    phone_format: float = 0.1  # national or punctuated instead of E.164
+
+    def __post_init__(self) -> None:
+        for name, value in vars(self).items():
+            if not 0 <= value <= 1:
+                raise ValueError(f"identity share {name} must be between 0 and 1, got {value}")
+        if self.masked_email + self.anonymous_email > 1:
+            raise ValueError("masked_email + anonymous_email must be <= 1")
+
+
 def default_accounts(
     count: int = DEFAULT_ACCOUNTS, orders_per_day: float = DEFAULT_ORDERS_PER_DAY
 ) -> list[AccountSpec]:
@@ -107,6 +169,9 @@ class SimulatorConfig(BaseModel):
     hook_retry_factor: float = Field(2.0, ge=1, description="each retry waits this many times longer")
     hook_retry_max_seconds: float = Field(3600.0, ge=0, description="longest wait between two attempts")
     hook_max_attempts: int = Field(100, ge=1, description="a delivery is dropped after this many failures")
+    # Customers
+    population: PopulationParams = Field(default_factory=PopulationParams)
+    identities: IdentityShares = Field(default_factory=IdentityShares)
 
     @field_validator("start")
     @classmethod

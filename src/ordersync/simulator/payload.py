@@ -23,6 +23,7 @@ from ordersync.simulator.fragments import (
     payment,
 )
 from ordersync.simulator.people import customer, order_hex
+from ordersync.simulator.population import order_identifiers
 from ordersync.simulator.templates import (
     CLIENT_PROFILE,
     ITEM,
@@ -283,10 +284,15 @@ class OrderRenderer:
         ]
         status = view.status
         reason = cancel_reason(cat, view, h)
-        alias = aff > 0 or (h >> 20) % 20 == 0  # marketplaces hide the buyer's address behind an alias
-        if alias:
+        bits = int(cols.ident[row])
+        if bits:  # the order carries only part of its person's identifiers, or writes them differently
+            ids = order_identifiers(customer(cat.salt, int(cols.customer[row])), bits, hx)
             profile = dict(profile)
-            profile["email"] = f'{profile["email"][:-1]}-{hx[120:128]}.ct.vtex.com.br"'
+            profile["email"] = js(ids.email)
+            # VTEX's schema has these as strings: a missing one is written empty.
+            profile["userProfileId"] = js(ids.platform_id or "")
+            profile["document"] = js(ids.document or "")
+            profile["phone"] = js(ids.phone or "")
         values = dict(self._store)
         values.update(
             orderId=f'"{order_id}"',

@@ -1,7 +1,7 @@
 """Deterministic customers and products of a simulated store.
 
-Customers come from a fixed pool per account so the same person orders again and again (later analytics
-count repeat purchases). Everything is derived from integer hashes: no per-order Python objects.
+A customer is a number within a store (see population.py for who buys when); their name, address and
+identifiers follow from it. Everything is derived from integer hashes: no per-order Python objects.
 """
 
 from __future__ import annotations
@@ -106,12 +106,29 @@ def ascii_slug(text: str) -> str:
 
 def cpf(h: int) -> str:
     """A CPF (Brazilian tax id) with valid check digits."""
-    digits = [(h >> (4 * i)) % 10 for i in range(9)]
+    return cpf_of([(h >> (4 * i)) % 10 for i in range(9)])
+
+
+def cpf_of(digits: list[int]) -> str:
+    """A CPF of nine base digits and its two mod-11 check digits."""
+    digits = list(digits)
     for weight_start in (10, 11):
         total = sum(d * w for d, w in zip(digits, range(weight_start, 1, -1), strict=False))
         check = (total * 10) % 11
         digits.append(0 if check == 10 else check)
     return "".join(map(str, digits))
+
+
+# Brazilian area codes (DDD) in use: phone numbers parse as valid mobiles.
+AREA_CODES = (
+    11, 12, 13, 14, 15, 16, 17, 18, 19, 21, 22, 24, 27, 28, 31, 32, 33, 34, 35, 37, 38, 41, 42, 43, 44,
+    45, 46, 47, 48, 49, 51, 53, 54, 55, 61, 62, 63, 64, 65, 66, 67, 68, 69, 71, 73, 74, 75, 77, 79, 81,
+    82, 83, 84, 85, 86, 87, 88, 89, 91, 92, 93, 94, 95, 96, 97, 98, 99,
+)  # fmt: skip
+# Multipliers coprime with 10: number -> digits is a bijection, so no two customers of a store share
+# a document or a phone (the identity of simulated people must not merge by accident).
+_DOC_MUL = 387_420_489  # 3**18
+_PHONE_MUL = 43_046_721  # 3**16
 
 
 @dataclass(frozen=True)
@@ -154,8 +171,8 @@ def customer(salt: int, number: int) -> Customer:
         first_name=first,
         last_name=last,
         email=f"{ascii_slug(first)}.{ascii_slug(last)}.{number}@{domain}",
-        document=cpf(mix(h, 2)),
-        phone=f"+55{11 + (h2 % 80)}9{(h2 >> 20) % 100_000_000:08d}",
+        document=cpf_of([int(c) for c in f"{(number * _DOC_MUL + mix(salt, 2)) % 10**9:09d}"]),
+        phone=f"+55{AREA_CODES[h2 % len(AREA_CODES)]}9{(number * _PHONE_MUL + mix(salt, 3)) % 10**8:08d}",
         user_profile_id=uuid_like(h, 3),
         street=STREETS[(h2 >> 16) % len(STREETS)],
         street_number=str(1 + (h2 >> 24) % 2500),
@@ -169,16 +186,6 @@ def customer(salt: int, number: int) -> Customer:
         address_id=str(3_000_000_000_000 + (h2 % 999_999_999_999)),
         account_id=hex_id(h, 0xAC).upper(),
     )
-
-
-def customer_pool_size(orders_per_day: float) -> int:
-    """About one customer per 20 days of orders: frequent buyers order many times."""
-    return max(100, int(orders_per_day * 20))
-
-
-def draw_customers(rng: np.random.Generator, n: int, pool: int) -> NDArray[np.uint32]:
-    """Skewed draw (power law): low customer numbers buy much more often than high ones."""
-    return np.minimum((pool * rng.random(n) ** 1.5).astype(np.int64), pool - 1).astype(np.uint32)
 
 
 @dataclass(frozen=True)
@@ -210,6 +217,9 @@ class ProductCatalog:
         rng = np.random.default_rng([salt, 0x50D])
         raw = np.exp(rng.normal(np.log(6000.0), 0.8, size))
         self.prices: NDArray[np.int64] = (np.clip(np.round(raw / 100.0), 5, 1999) * 100 - 10).astype(np.int64)
+        self._by_price = np.argsort(self.prices, kind="stable").astype(np.uint16)
+        self._sorted_prices = self.prices[self._by_price].astype(np.float64)
+        self._midpoints = (self._sorted_prices[1:] + self._sorted_prices[:-1]) / 2.0
         self.products: list[Product] = []
         for p in range(size):
             h = mix(salt, p, 0x9D)
@@ -241,3 +251,28 @@ class ProductCatalog:
         """Skewed popularity: a few products sell a lot."""
         size = len(self.products)
         return np.minimum((size * rng.random(shape) ** 2.0).astype(np.int64), size - 1).astype(np.uint16)
+
+    def choose(
+        self, rng: np.random.Generator, target: NDArray[np.float64], qty: NDArray[np.uint8]
+    ) -> NDArray[np.uint16]:
+        """Products for each line so that the lines' sum comes near `target` cents (0 on lines without units).
+
+        Each line aims at its share of what is left (jittered, so one order's lines differ); the last
+        line aims at the rest, which lands the sum within about a product's price step of the target.
+        Lines are filled from the first, so only the orders still having line j are worked on.
+        """
+        n, lines = qty.shape
+        q = qty.astype(np.int64)
+        units_left = np.cumsum(q[:, ::-1], axis=1)[:, ::-1]
+        remaining = target.astype(np.float64).copy()
+        chosen = np.zeros((n, lines), dtype=np.uint16)
+        for j in range(lines):
+            rows = np.nonzero(q[:, j])[0]
+            if not rows.size:
+                break
+            units, left, rest = q[rows, j], units_left[rows, j], remaining[rows]
+            unit = np.where(left == units, rest / units, rest / left * rng.uniform(0.6, 1.4, rows.size))
+            pos = np.searchsorted(self._midpoints, unit)  # the nearest price
+            chosen[rows, j] = self._by_price[pos]
+            remaining[rows] = rest - self._sorted_prices[pos] * units
+        return chosen

@@ -7,8 +7,9 @@ offline), some are sent twice (an acknowledgement was lost), and a batch is sent
 order. The stream can be pushed over HTTP in batches or written as hourly NDJSON files, and it comes
 with its truth: each order's final state.
 
-Only `random.Random.random()` draws are used: Python guarantees that sequence for a seed across
-versions, so the same seed gives the same bytes anywhere.
+Who places each order and what it is worth come from a population of customers who arrive, buy and
+leave (population.py, seeded numpy draws); the rest uses `random.Random.random()` draws alone,
+whose sequence Python guarantees for a seed across versions. The truth says who placed each order.
 """
 
 from __future__ import annotations
@@ -26,9 +27,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 import aiohttp
+import numpy as np
 import orjson
 
-from ordersync.simulator.people import customer, mix
+from ordersync.simulator.config import IdentityShares, PopulationParams
+from ordersync.simulator.people import customer, mix, order_hex
+from ordersync.simulator.population import StorePopulation, hours_in_day, order_identifiers
 
 CREATED = "order-created"
 PAID = "payment-approved"
@@ -45,7 +49,8 @@ _APP_VERSIONS = ("4.9.3", "4.10.0", "4.10.2", "4.11.1", "5.0.0")
 # Orders per hour of the day in Brazil time: quiet nights, lunch and evening peaks (as the store's).
 _HOURLY = (0.9, 0.5, 0.3, 0.2, 0.15, 0.2, 0.4, 0.8, 1.3, 1.8, 2.1, 2.3,
            2.3, 2.2, 2.1, 2.0, 2.0, 2.0, 2.1, 2.3, 2.6, 2.7, 2.2, 1.5)  # fmt: skip
-_PRICES = (1990, 2990, 4990, 7990, 9990, 12990, 15990, 19990, 24990, 34990, 49990)
+# Brazil time is UTC-3: the local hour h starts at UTC hour h + 3.
+_UTC_HOURLY = np.roll(np.array(_HOURLY), 3)
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,8 @@ class SdkConfig:
     cancel_share: float = 0.1
     start: datetime | None = None
     currency_code: str = "BRL"
+    population: PopulationParams = field(default_factory=PopulationParams)
+    identities: IdentityShares = field(default_factory=IdentityShares)
 
     def __post_init__(self) -> None:
         if self.orders_per_day < 0 or self.days < 1:
@@ -112,6 +119,7 @@ class Stream:
     window_end: datetime
     events: list[SdkEvent]
     truth: dict[str, dict[str, Any]]
+    people: dict[str, int] = field(default_factory=dict)  # order id -> the person who placed it
 
     def batches(self, batch_size: int = DEFAULT_BATCH_SIZE) -> list[list[SdkEvent]]:
         """Consecutive arrivals, `batch_size` at a time, each batch shuffled (seeded by batch number)."""
@@ -148,6 +156,7 @@ class Stream:
             "config": self.config.to_json(),
             "summary": self.summary(),
             "orders": [self.truth[k] for k in sorted(self.truth)],
+            "people": {k: self.people[k] for k in sorted(self.people)},
         }
         return orjson.dumps(body, option=orjson.OPT_INDENT_2) + b"\n"
 
@@ -201,32 +210,35 @@ def generate(config: SdkConfig, now: datetime | None = None) -> Stream:
     draw = _Draw(mix(config.seed, 0x5D4))
     salt = mix(config.seed, 0xA99)
     prefix = f"{mix(config.seed, 0x1D) % 16**6:06X}"
-    pool = max(20, int(config.orders_per_day * config.days / 3))
-    day_weights = [w / sum(_HOURLY) for w in _HOURLY]
+    population = StorePopulation(
+        config.population,
+        config.identities,
+        (config.seed, 0x5D4, 0x9E0),
+        config.orders_per_day,
+        config.days,
+        vtex=False,
+    )
 
     events: list[SdkEvent] = []
     truth: dict[str, dict[str, Any]] = {}
+    people: dict[str, int] = {}
     number = 0
     for day in range(config.days):
         day_start = start + timedelta(days=day)
         # seconds since UTC midnight where this 24-hour slice begins (the window may start mid-day)
         offset = day_start.hour * _HOUR + day_start.minute * 60 + day_start.second
-        lam = config.orders_per_day
-        count = max(0, round(lam + math.sqrt(lam) * draw.normal())) if lam > 0 else 0
-        for _ in range(count):
+        bought = population.step(1.0)
+        seconds = hours_in_day(bought.at, _UTC_HOURLY) * _HOUR
+        for i in np.argsort(seconds, kind="stable").tolist():
             number += 1
-            # Brazil time is UTC-3: the local hour h starts at UTC hour h + 3.
-            utc_second = ((draw.index(day_weights) + 3) % 24) * _HOUR + draw.u(0, _HOUR)
-            created = _ms(day_start + timedelta(seconds=(utc_second - offset) % _DAY))
-            who = int(pool * draw.u() ** 2)  # a few customers buy often
+            created = _ms(day_start + timedelta(seconds=(float(seconds[i]) - offset) % _DAY))
+            who = int(bought.person[i])
             person = customer(salt, who)
+            ids = order_identifiers(person, int(bought.ident[i]), order_hex(salt, number))
             h = mix(salt, who, 0xDE)
             zone = _BRASILIA if h % 100 < 85 else _MANAUS if h % 100 < 95 else _ACRE
             app_version = _APP_VERSIONS[(h >> 8) % len(_APP_VERSIONS)]
-            lines = 1 + draw.index((0.55, 0.25, 0.13, 0.07))
-            cents = sum(_PRICES[draw.index([1.0] * len(_PRICES))] for _ in range(lines))
-            if draw.chance(0.3):
-                cents += 990 + 100 * int(draw.u(0, 30))  # shipping
+            cents = int(bought.cents[i])
             timeline = _timeline(draw, created, config.cancel_share)
             order_id = f"APP-{prefix}-{number:07d}"
             base = {
@@ -238,11 +250,12 @@ def generate(config: SdkConfig, now: datetime | None = None) -> Stream:
                 "creation_date": _iso(created, zone),
                 "sales_channel": "app",
                 "customer": {
-                    "id": person.user_profile_id,
-                    "email": person.email,
+                    "id": ids.platform_id,
+                    "email": ids.email,
                     "name": person.full_name,
-                    "document": person.document,
-                    "phone": person.phone,
+                    "document": ids.document,
+                    "document_type": None if ids.document is None else "cpf",
+                    "phone": ids.phone,
                 },
                 "app_version": app_version,
             }
@@ -260,9 +273,10 @@ def generate(config: SdkConfig, now: datetime | None = None) -> Stream:
                     again = _ms(arrival + timedelta(seconds=draw.u(1.0, 120.0)))
                     events.append(SdkEvent(order_id, status, at, again, late, True, cents, line))
                 truth[order_id] = snapshot
+                people[order_id] = who
 
     order = sorted(range(len(events)), key=lambda i: (events[i].arrival, i))
-    return Stream(config, start, end, [events[i] for i in order], truth)
+    return Stream(config, start, end, [events[i] for i in order], truth, people)
 
 
 def _ms(at: datetime) -> datetime:
