@@ -30,7 +30,7 @@ from typing import Any
 from ordersync.clock import Clock
 from ordersync.config import Settings
 from ordersync.coordination.leases import Fence, NoFence
-from ordersync.customers import history, store
+from ordersync.customers import history, orders_rule, store
 from ordersync.customers.clv_model import TimeUnit, readiness
 from ordersync.customers.events import Event, EventKind
 from ordersync.customers.events import write as write_events
@@ -128,6 +128,8 @@ class CustomersStep:
         self._whole: dict[tuple[int, date, str | None], list[Facts]] = {}
         #: the lease of the run under way: it stops between its steps once a renewal found it lost
         self._fence: Fence = NoFence()
+        #: what a purchase is for the run under way (customers/orders_rule.py)
+        self._orders = settings.orders
 
     # -- entry points -------------------------------------------------------------------------------
 
@@ -193,15 +195,17 @@ class CustomersStep:
         tid = tenant.tenant_id
         st = store.state(self.wh, tid)
         first = st.initialised_at is None
+        used = orders_rule.in_force(self.wh, tid, self.settings.orders)
+        self._orders = used.settings
         on = st.scoring_date if st.scoring_date is not None and run.kind is not RunKind.SWEEP else self._today(tenant)
         run.scoring_date = on
         country = tenant.country or country_of_zone(tenant.timezone)
-        whole = first or run.kind is not RunKind.STEP
+        whole = first or run.kind is not RunKind.STEP or used.adopting is not None
         since = None if run.kind is RunKind.FULL else st.caught_up_to
         history.fresh_statistics(self.wh)
         changed, high = history.changed_orders(self.wh, tid, since)
         vanished = history.vanished_orders(self.wh, tid)
-        if run.kind is RunKind.STEP and not first and not changed and not vanished:
+        if run.kind is RunKind.STEP and not first and not changed and not vanished and used.adopting is None:
             run.status = RunStatus.SKIPPED
             return
         linked = link(
@@ -219,7 +223,7 @@ class CustomersStep:
         # with the same ones (frozen again only once a tenant without purchases has some)
         frozen = store.frozen_for(self.wh, tid, period_start(on, self.cs.rfm_period_days))
         if frozen is None or frozen.breakpoints.customers == 0:
-            found = history.main_currency(self.wh, self.wh.dialect, self.settings.orders, tid)
+            found = history.main_currency(self.wh, self.wh.dialect, self._orders, tid)
             if frozen is None or found is not None:
                 frozen = self._freeze(tid, on, found)
                 whole = True
@@ -252,7 +256,10 @@ class CustomersStep:
         run.events = write_events(self.wh, events, run.run_id, self.clock.now())
         if run.kind is RunKind.FULL:
             run.findings = {"changed_rows": run.changes, "ok": run.changes == 0}
+        if used.adopting is not None:
+            run.findings["orders_settings_from_plan"] = used.adopting
         now = self.clock.now()
+        orders_rule.record(self.wh, tid, used, now)
         store.save_state(
             self.wh,
             replace(
@@ -277,7 +284,7 @@ class CustomersStep:
         found = history.facts(
             self.wh,
             self.wh.dialect,
-            self.settings.orders,
+            self._orders,
             tenant_id,
             keys=keys,
             scoring_date=on,
@@ -307,7 +314,7 @@ class CustomersStep:
             window_days=self.cs.rfm_window_days,
             min_customers=self.cs.min_customers_for_quantiles,
         )
-        who, days = history.purchase_rows(self.wh, self.wh.dialect, self.settings.orders, tenant_id, on)
+        who, days = history.purchase_rows(self.wh, self.wh.dialect, self._orders, tenant_id, on)
         if who:
             intervals, seconds = purchase_intervals(who, [(d - _EPOCH).days for d in days])
             thresholds = compute_thresholds(start, intervals, seconds)

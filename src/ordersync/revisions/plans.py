@@ -118,6 +118,14 @@ class PlanStore:
         rows = self.wh.query(f"SELECT {_COLUMNS} FROM cdp.plans ORDER BY created_at DESC, plan_id LIMIT ?", (limit,))
         return [_plan(r) for r in rows]
 
+    def applied_for(self, tenant_id: int) -> list[Plan]:
+        """The applied plans whose scope holds the tenant, the last applied first."""
+        rows = self.wh.query(
+            f"SELECT {_COLUMNS} FROM cdp.plans WHERE status = ? ORDER BY applied_at DESC, plan_id", (APPLIED,)
+        )
+        plans = [_plan(r) for r in rows]
+        return [p for p in plans if tenant_id in p.scope.get("tenant_ids", [])]
+
     def versions(self, plan_id: str) -> list[tuple[int, str, str, str]]:
         rows = self.wh.query(
             "SELECT tenant_id, order_id, payload_hash, payload FROM cdp.plan_versions WHERE plan_id = ? "
