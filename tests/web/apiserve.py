@@ -138,3 +138,22 @@ def conforms(spec: dict[str, Any], method: str, path: str, r: httpx.Response) ->
     assert documented is not None, f"{method.upper()} {path} answered {r.status_code}, which it does not document"
     schema = documented["content"]["application/json"]["schema"]
     OAS31Validator({**schema, "components": spec.get("components", {})}).validate(r.json())
+
+
+@contextmanager
+def module_served(request: Any, tmp_path_factory: Any, name: str, prepare: Any = None) -> Iterator[ApiServed]:
+    """A module's served app on the backend `request.param` names (a copy of the session's template
+    warehouse in a folder `name`), prepared by `prepare`; its PostgreSQL database dropped after it."""
+    folder = tmp_path_factory.mktemp(name)
+    if request.param == "duckdb":
+        url = module_warehouse("duckdb", folder, request.getfixturevalue("duckdb_template"), None)
+        with api_served(url, folder, prepare) as s:
+            yield s
+        return
+    pg = (str(request.getfixturevalue("pg_server_url")), str(request.getfixturevalue("pg_template")))
+    url = module_warehouse("postgres", folder, None, pg)
+    try:
+        with api_served(url, folder, prepare) as s:
+            yield s
+    finally:
+        drop_pg(url, pg[0])

@@ -16,7 +16,7 @@ from factories import push_event
 from ordersync.facade import Ordersync
 from ordersync.revisions.plans import DRAFTED, Plan, PlanStore
 from ordersync.sync import runs
-from web.apiserve import KINDS, ApiServed, api_served, drop_pg, module_warehouse
+from web.apiserve import KINDS, ApiServed, module_served
 
 pytestmark = pytest.mark.integration
 
@@ -64,19 +64,8 @@ def orjson_event(order_id: str) -> bytes:
 
 @pytest.fixture(scope="module", params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
 def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServed]:
-    folder = tmp_path_factory.mktemp("api")
-    if request.param == "duckdb":
-        url = module_warehouse("duckdb", folder, request.getfixturevalue("duckdb_template"), None)
-        with api_served(url, folder, _prepare) as s:
-            yield s
-        return
-    pg = (str(request.getfixturevalue("pg_server_url")), str(request.getfixturevalue("pg_template")))
-    url = module_warehouse("postgres", folder, None, pg)
-    try:
-        with api_served(url, folder, _prepare) as s:
-            yield s
-    finally:
-        drop_pg(url, pg[0])
+    with module_served(request, tmp_path_factory, "api", _prepare) as s:
+        yield s
 
 
 def _expected(path: str, per_tenant: bool, kind: str) -> int:

@@ -15,26 +15,15 @@ from ordersync.revisions.plans import DRAFTED, Plan, PlanStore
 from ordersync.sync import runs
 from ordersync.tenants.tokens import Scope
 from ordersync.web.auth import SESSION_COOKIE
-from web.apiserve import ApiServed, api_served, drop_pg, module_warehouse
+from web.apiserve import ApiServed, module_served
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module", params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
 def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServed]:
-    folder = tmp_path_factory.mktemp("api-session")
-    if request.param == "duckdb":
-        url = module_warehouse("duckdb", folder, request.getfixturevalue("duckdb_template"), None)
-        with api_served(url, folder) as s:
-            yield s
-        return
-    pg = (str(request.getfixturevalue("pg_server_url")), str(request.getfixturevalue("pg_template")))
-    url = module_warehouse("postgres", folder, None, pg)
-    try:
-        with api_served(url, folder) as s:
-            yield s
-    finally:
-        drop_pg(url, pg[0])
+    with module_served(request, tmp_path_factory, "api-session") as s:
+        yield s
 
 
 def login(s: ApiServed, token: str, **extra: str) -> httpx.Response:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from ordersync.revisions.plans import DRAFTED
-from web.apiserve import ApiServed, api_served, drop_pg, module_warehouse
+from web.apiserve import ApiServed, module_served
 from web.pagesserve import FORGED_PLAN_ID, HOSTILE, PLAN_ID, prepare
 
 playwright = pytest.importorskip("playwright.sync_api")
@@ -29,19 +29,8 @@ CHARTS = {"/": "#fleet-chart", "/tenants/app": "#lateness-chart"}
 
 @pytest.fixture(scope="module", params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
 def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServed]:
-    folder = tmp_path_factory.mktemp("pages")
-    if request.param == "duckdb":
-        url = module_warehouse("duckdb", folder, request.getfixturevalue("duckdb_template"), None)
-        with api_served(url, folder, prepare) as s:
-            yield s
-        return
-    pg = (str(request.getfixturevalue("pg_server_url")), str(request.getfixturevalue("pg_template")))
-    url = module_warehouse("postgres", folder, None, pg)
-    try:
-        with api_served(url, folder, prepare) as s:
-            yield s
-    finally:
-        drop_pg(url, pg[0])
+    with module_served(request, tmp_path_factory, "pages", prepare) as s:
+        yield s
 
 
 @pytest.fixture(scope="module")
