@@ -74,7 +74,12 @@ class _Server:
         self.path = str(self.folder / "socket")
         self.log = (self.folder / "server.log").open("wb")
         tests = str(Path(__file__).resolve().parents[1])
-        code = f"import sys; sys.path.insert(0, {tests!r}); from support.forkserver import serve; serve({self.path!r})"
+        # the server writes a line on this pipe once it listens (and the pipe ends if it dies first)
+        self._ready_r, ready_w = os.pipe()
+        code = (
+            f"import sys; sys.path.insert(0, {tests!r}); from support.forkserver import serve; "
+            f"serve({self.path!r}, {ready_w})"
+        )
         self.proc = subprocess.Popen(
             [sys.executable, "-c", code],
             cwd=self.folder,
@@ -82,29 +87,37 @@ class _Server:
             stdout=self.log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            pass_fds=(ready_w,),
         )
+        os.close(ready_w)
+        self._ready: bool | None = None  # None: not known yet
+        self._waiting = threading.Lock()
         atexit.register(self.stop)
 
     def connect(self, deadline: float) -> socket.socket | None:
         """A connection to the server once it listens; None when it died or never came up."""
-        while True:
-            if self.proc.poll() is not None:
-                return None
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-            try:
-                sock.connect(self.path)
-                return sock
-            except (FileNotFoundError, ConnectionRefusedError):
-                sock.close()
-            if time.monotonic() > deadline:
-                return None
-            time.sleep(0.05)  # the server is still importing; nothing else to wait on
+        with self._waiting:
+            if self._ready is None:
+                left = max(0.0, deadline - time.monotonic())
+                said = os.read(self._ready_r, 16) if select.select([self._ready_r], [], [], left)[0] else b""
+                self._ready = said.startswith(b"ready")
+        if not self._ready or self.proc.poll() is not None:
+            return None
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            sock.connect(self.path)
+        except OSError:
+            sock.close()
+            return None
+        return sock
 
     def stop(self) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait()
         self.log.close()
+        with contextlib.suppress(OSError):
+            os.close(self._ready_r)
         with contextlib.suppress(OSError):
             os.unlink(self.path)
 
@@ -276,8 +289,9 @@ def _text(data: bytes) -> str:
 # The server side.
 
 
-def serve(path: str) -> None:
-    """Import PRELOAD, then fork a command for each request on the socket at `path`."""
+def serve(path: str, ready: int) -> None:
+    """Import PRELOAD, then fork a command for each request on the socket at `path`; says "ready" on
+    the file descriptor `ready` once it listens."""
     for name in PRELOAD:
         importlib.import_module(name)
     # dbt's tracker calls logging.basicConfig() when imported; a command configures logging before
@@ -287,8 +301,10 @@ def serve(path: str) -> None:
     parent = os.getppid()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     listener.bind(path + ".new")
-    os.rename(path + ".new", path)  # connectable once it exists
+    os.rename(path + ".new", path)
     listener.listen(64)
+    os.write(ready, b"ready\n")
+    os.close(ready)
     running: dict[int, socket.socket] = {}
     while os.getppid() == parent:
         ready, _, _ = select.select([listener], [], [], _POLL if running else _IDLE_POLL)
