@@ -289,14 +289,22 @@ class SimulatorApp:
         self.events.pump()  # the store changed orders: feeds and hooks hear of it now
         return 200, orjson.dumps(self.clock_json())
 
-    def _truth(self, params: dict[str, list[str]]) -> tuple[int, bytes]:
+    def _account_now(self, params: dict[str, list[str]]) -> tuple[str, Any, int] | tuple[int, bytes]:
+        """(account, its store, now) with the store's orders made up to now; or the 404 to answer."""
         account = (params.get("account") or [""])[-1]
         store = self.stores.get(account)
         if store is None:
             return 404, error_body("AccountNotFound", f"account {account!r} not found")
         t = self.clock.effective_us()
+        store.catalog.ensure(t)
+        return account, store, t
+
+    def _truth(self, params: dict[str, list[str]]) -> tuple[int, bytes]:
+        found = self._account_now(params)
+        if len(found) == 2:
+            return found
+        account, store, t = found
         cat = store.catalog
-        cat.ensure(t)
         try:
             lo = parse_us(params["created_from"][-1]) if "created_from" in params else -(1 << 62)
             hi = parse_us(params["created_to"][-1]) if "created_to" in params else t
@@ -309,13 +317,11 @@ class SimulatorApp:
 
     def _people(self, params: dict[str, list[str]]) -> tuple[int, bytes]:
         """Who placed each order created so far (a person number per order id), and how people were drawn."""
-        account = (params.get("account") or [""])[-1]
-        store = self.stores.get(account)
-        if store is None:
-            return 404, error_body("AccountNotFound", f"account {account!r} not found")
-        t = self.clock.effective_us()
+        found = self._account_now(params)
+        if len(found) == 2:
+            return found
+        account, store, t = found
         cat = store.catalog
-        cat.ensure(t)
         _, b = cat.created_between(-(1 << 62), t)
         return 200, orjson.dumps(
             {
