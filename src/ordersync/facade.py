@@ -29,6 +29,7 @@ from ordersync.land import Lander, LandResult, withdrawals
 from ordersync.land.quarantine import RetryResult, list_quarantine, retry_quarantine
 from ordersync.memory import keep_memory_flat
 from ordersync.notify.webhooks import DeliverySummary
+from ordersync.observe import summaries
 from ordersync.observe.gaps import tenant_gaps
 from ordersync.observe.lateness import tenant_lateness
 from ordersync.observe.status import tenant_progress, tenant_status
@@ -377,6 +378,7 @@ class Ordersync:
         builder.project_dir = self.dbt_project_dir
         result = builder.build(full_refresh, trigger)
         self.keep_customers()
+        summaries.refresh(self.wh, self.clock)  # the build sealed the ledger: keep up with it
         return result
 
     def list_customers(
@@ -527,7 +529,9 @@ class Ordersync:
         build, counts."""
         s = self.settings.sync
         budget, chosen = s.lateness_budget_days, self.tenants.list() if tenants is None else tenants
-        return tenant_status(self.wh, chosen, self.clock.now(), s.historical_direction, lateness_budget_days=budget)
+        kept = summaries.refresh(self.wh, self.clock)
+        now = self.clock.now()
+        return tenant_status(self.wh, chosen, now, s.historical_direction, lateness_budget_days=budget, kept=kept)
 
     def progress(self) -> list[dict[str, Any]]:
         """Historical sync progress per tenant: range, frontier, share done, completion flag."""
@@ -543,8 +547,9 @@ class Ordersync:
         """Per tenant and order date over the last `days` order dates: versions by lateness (observe/lateness.py)."""
         lookback, budget = self.settings.dbt.lookback_days, self.settings.sync.lateness_budget_days
         tenants = self._tenants_named(tenant)
+        kept = partial(summaries.lateness_rows, self.wh, summaries.refresh(self.wh, self.clock))
         return tenant_lateness(
-            self.wh, tenants, self.clock.now(), days=days, lookback_days=lookback, budget_days=budget
+            self.wh, tenants, self.clock.now(), days=days, lookback_days=lookback, budget_days=budget, kept=kept
         )
 
     def verify(self, tenant: str | None = None, days: int = 14, checks: Iterable[str] | None = None) -> VerifyReport:

@@ -73,7 +73,7 @@ def test_no_secret_reaches_a_json_or_text_line(
         raise SourceError(f"401 for token {APP_TOKEN}")
     except SourceError as exc:
         failure = exc
-    log = logging.getLogger("ordersync.test.secrets")
+    log = logging.getLogger("ordersync.test.lines")
     for fmt in ("json", "text"):
         configure_logging(fmt=fmt, level="info")
         log.info("sending %s", APP_TOKEN, extra={"tenant": f"shop {APP_TOKEN}", "run_id": "r-1"})
@@ -83,7 +83,7 @@ def test_no_secret_reaches_a_json_or_text_line(
     json_lines = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
     assert [i["message"] for i in json_lines] == ["sending ***", "request failed: {'token': '***'}"]
     assert json_lines[0]["tenant"] == "shop ***" and "401 for token ***" in json_lines[1]["exception"]
-    assert "INFO ordersync.test.secrets: sending ***" in err and "ERROR ordersync.test.secrets: request failed" in err
+    assert "INFO ordersync.test.lines: sending ***" in err and "ERROR ordersync.test.lines: request failed" in err
 
 
 def test_text_lines_show_control_characters_escaped() -> None:

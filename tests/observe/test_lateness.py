@@ -22,7 +22,7 @@ from ordersync.clock import ManualClock
 from ordersync.config import load_settings
 from ordersync.errors import ConfigError, NotFoundError
 from ordersync.facade import Ordersync
-from ordersync.land import Lander
+from ordersync.land import Lander, ledger
 from ordersync.observe.lateness import BUCKETS, tenant_lateness
 from ordersync.tenants import Tenant
 from ordersync.warehouse import LANDING_COLUMNS
@@ -108,8 +108,11 @@ def row(
 
 
 def land(app: Ordersync, rows: list[tuple[Any, ...]]) -> None:
+    """Rows landed as the product lands them: in one batch of the landing ledger."""
     with app.wh.transaction():
-        assert app.wh.insert_landing(rows) == len(rows)
+        batch_id = ledger.new_batch_id(app.wh)
+        assert app.wh.insert_landing(rows, batch_id=batch_id) == len(rows)
+        ledger.record_batch(app.wh, batch_id, rows[0][LANDING_COLUMNS.index("tenant_id")], "push", None, len(rows), NOW)
 
 
 def one_day(app: Ordersync, tenant: Tenant, **kw: Any) -> dict[str, Any]:

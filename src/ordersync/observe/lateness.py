@@ -7,7 +7,7 @@ The report's SQL is lateness.sql beside this module (what each column means is w
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from functools import cache
 from importlib import resources
@@ -25,6 +25,8 @@ BUCKETS: tuple[str, ...] = ("upto_1h", "1h_6h", "6h_24h", "1d_3d", "3d_7d", "ove
 BUCKET_BOUNDS: tuple[float, ...] = (3600.0, 21600.0, 86400.0, 259200.0, 604800.0)
 #: The counts the report adds up per day and per source.
 COUNTS: tuple[str, ...] = ("versions", *BUCKETS, "after_lookback", "over_budget", "clock_skew", "unstamped")
+#: lateness.sql's rows kept elsewhere: (tenant id, first order date, lookback s, budget s) -> rows or None
+KeptRows = Callable[[int, date, float, float], list[dict[str, Any]] | None]
 #: Order dates `status` looks back over for `late_versions_over_budget`.
 STATUS_DAYS = 30
 DAY_SECONDS = 86400
@@ -58,22 +60,22 @@ def tenant_lateness(
     days: int,
     lookback_days: float,
     budget_days: float,
+    kept: KeptRows | None = None,
 ) -> list[dict[str, Any]]:
     """One row per (tenant, order date) from the last `days` order dates on (a date ahead of the
-    clock, from a source clock running ahead, is kept so it shows), tenants in the order given."""
+    clock, from a source clock running ahead, is kept so it shows), tenants in the order given.
+    `kept`: lateness.sql's rows as kept elsewhere (observe/summaries.py), None where it has none;
+    the versions are then scanned by lateness.sql."""
     if days < 1:
         raise ConfigError(f"days must be at least 1 (got {days})")
     out: list[dict[str, Any]] = []
     for t in tenants:
-        params = (
-            lookback_days * DAY_SECONDS,
-            budget_days * DAY_SECONDS,
-            *BUCKET_BOUNDS,
-            t.tenant_id,
-            first_date(t, now, days),
-        )
+        first, lookback, budget = first_date(t, now, days), lookback_days * DAY_SECONDS, budget_days * DAY_SECONDS
+        found = None if kept is None else kept(t.tenant_id, first, lookback, budget)
+        if found is None:
+            found = wh.query_dicts(report_sql(), (lookback, budget, *BUCKET_BOUNDS, t.tenant_id, first))
         per_day: dict[date, list[dict[str, Any]]] = {}
-        for r in wh.query_dicts(report_sql(), params):
+        for r in found:
             per_day.setdefault(r["order_date"], []).append(r)
         for day, parts in sorted(per_day.items()):
             out.append(
@@ -90,13 +92,14 @@ def tenant_lateness(
     return out
 
 
-def bucket_counts(seconds: str) -> tuple[str, tuple[float, ...]]:
+def bucket_counts(seconds: str, *, named: bool = False) -> tuple[str, tuple[float, ...]]:
     """SQL selecting one count per bucket of BUCKETS, in order, of the rows whose lateness is the
-    expression `seconds` (SQL of ours, never outside text), and the bounds it binds, in order."""
+    expression `seconds` (SQL of ours, never outside text), and the bounds it binds, in order;
+    `named`: each count named as its bucket."""
     edges: tuple[float | None, ...] = (None, *BUCKET_BOUNDS, None)
     columns: list[str] = []
     params: list[float] = []
-    for lower, upper in pairwise(edges):
+    for name, (lower, upper) in zip(BUCKETS, pairwise(edges), strict=True):
         tests: list[str] = []
         if lower is not None:
             tests.append(f"{seconds} > ?")
@@ -104,7 +107,7 @@ def bucket_counts(seconds: str) -> tuple[str, tuple[float, ...]]:
         if upper is not None:
             tests.append(f"{seconds} <= ?")
             params.append(upper)
-        columns.append(f"count(*) FILTER (WHERE {' AND '.join(tests)})")
+        columns.append(f"count(*) FILTER (WHERE {' AND '.join(tests)})" + (f' AS "{name}"' if named else ""))
     return ", ".join(columns), tuple(params)
 
 

@@ -16,6 +16,18 @@ def load(wh: Warehouse, tenant_id: int) -> dict[str, datetime]:
     return {str(stream): pos for stream, pos in rows}
 
 
+def load_many(wh: Warehouse, tenant_ids: list[int]) -> dict[int, dict[str, datetime]]:
+    """load() of several tenants in one query (a tenant without checkpoints is absent)."""
+    out: dict[int, dict[str, datetime]] = {}
+    if not tenant_ids:
+        return out
+    wanted = set(tenant_ids)
+    for tid, stream, pos in wh.query("SELECT tenant_id, stream, position FROM cdp.sync_checkpoints"):
+        if int(tid) in wanted:
+            out.setdefault(int(tid), {})[str(stream)] = pos
+    return out
+
+
 def advance(
     wh: Warehouse,
     tenant_id: int,

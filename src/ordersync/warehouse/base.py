@@ -71,6 +71,8 @@ class Warehouse(ABC):
 
     def __init__(self, url: str) -> None:
         self.url = url
+        #: opened for reading only (a DuckDB file a read command opens beside another reader)
+        self.read_only = False
 
     @property
     def display_url(self) -> str:

@@ -31,6 +31,8 @@ class LockKey(IntEnum):
     DELIVERY = 0x6F72_646E_6F74_6963
     #: held by a customer event delivery round ("ordcuevt")
     CUSTOMER_EVENTS = 0x6F72_6463_7565_7674
+    #: serializes refreshes of the tenant summaries, per transaction ("ordsumry")
+    SUMMARIES = 0x6F72_6473_756D_7279
 
 
 @contextmanager

@@ -106,7 +106,7 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
 def test_every_check_passes_on_a_healthy_warehouse(world: World) -> None:
     report = world.app.verify(days=DAYS)
     assert report.ok and report.exit_code == 0, report.as_dict()
-    assert [c.check for c in report.checks] == ["dbt_tests", "source", "source", *AUDIT, "lateness"]
+    assert [c.check for c in report.checks] == ["dbt_tests", "source", "source", *AUDIT, "lateness", "summaries"]
 
     dbt = world.one(report, "dbt_tests")
     assert dbt.status == PASS and dbt.figures["tests"] >= 4 and dbt.figures["failed"] == 0

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from ordersync.errors import ConfigError
+from ordersync.observe.verify import kept
 from ordersync.observe.verify.audits import full_refresh, latest_versions, revenue_daily
 from ordersync.observe.verify.checks import dbt_tests, lateness, source
 from ordersync.observe.verify.results import CHECKS, CheckResult, Context
@@ -94,6 +95,8 @@ def run(
             results["full_refresh"] = [full_refresh(wh)]
     if "lateness" in wanted:
         results["lateness"] = [lateness(wh, ctx.settings, tenants, ctx.now, days)]
+    if "summaries" in wanted:
+        results["summaries"] = [kept.check(wh, {tenant_id} if tenant_id is not None else None)]
     if "source" in wanted:
         results["source"] = source(wh, ctx.settings, tenants, ctx.now, days)
     ordered = [r for name in CHECKS for r in results.get(name, [])]

@@ -15,7 +15,15 @@ from ordersync.config import Settings
 from ordersync.outcomes import CheckStatus
 from ordersync.warehouse import Warehouse
 
-CHECKS: tuple[str, ...] = ("dbt_tests", "source", "latest_versions", "revenue_daily", "full_refresh", "lateness")
+CHECKS: tuple[str, ...] = (
+    "dbt_tests",
+    "source",
+    "latest_versions",
+    "revenue_daily",
+    "full_refresh",
+    "lateness",
+    "summaries",
+)
 #: Example ids and days shown per kind of finding.
 EXAMPLES = 5
 
