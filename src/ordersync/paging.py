@@ -53,8 +53,23 @@ def decode(cursor: str | None) -> Key | None:
         if not isinstance(value, list):
             raise ValueError("not a key")
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise ConfigError("the cursor is not one this list gave: start again without ?cursor=") from None
+        raise _not_ours() from None
     return tuple(value)
+
+
+def unpack(after: Key, *parsers: Callable[[Any], Any]) -> tuple[Any, ...]:
+    """A cursor's key parsed value by value (a list that pages in SQL binds them); ConfigError for a
+    key this list did not make."""
+    if len(after) != len(parsers):
+        raise _not_ours()
+    try:
+        return tuple(parse(value) for parse, value in zip(parsers, after, strict=True))
+    except (ValueError, TypeError, ArithmeticError):
+        raise _not_ours() from None
+
+
+def _not_ours() -> ConfigError:
+    return ConfigError("the cursor is not one this list gave: start again without ?cursor=")
 
 
 def check_limit(limit: int) -> int:

@@ -5,11 +5,13 @@ masked."""
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Any
 
 from ordersync.customers.identifiers import Identifier, IdKind, email_identifier, mask
 from ordersync.customers.store import latest_model
-from ordersync.errors import NotFoundError
+from ordersync.errors import ConfigError, NotFoundError
+from ordersync.paging import unpack
 from ordersync.warehouse import Warehouse
 
 #: the list's columns, in order (`--csv` writes them as they are)
@@ -30,6 +32,11 @@ COLUMNS = (
 )
 
 
+#: the list's order: the most valuable first (12-month CLV, customers without one last, then net
+#: revenue), ties by tenant and key; `after_key` is its keyset predicate
+_ORDER = "x.clv_12m DESC NULLS LAST, x.net_revenue DESC, x.tenant, x.customer_key"
+
+
 def list_customers(
     wh: Warehouse,
     tenant_id: int | None,
@@ -37,8 +44,12 @@ def list_customers(
     segment: str | None = None,
     stage: str | None = None,
     top: int | None = None,
+    after: tuple[Any, ...] | None = None,
+    limit: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Customers with their scores, the most valuable first (12-month CLV, then net revenue)."""
+    """Customers with their scores, the most valuable first (12-month CLV, then net revenue): the
+    `top` most valuable when given; of those, at most `limit` coming after the customer keyed `after`
+    (a `customer_key_of`, one tenant's list only)."""
     clauses, params = ["1 = 1"], list[Any]()
     if tenant_id is not None:
         clauses.append("p.tenant_id = ?")
@@ -49,19 +60,70 @@ def list_customers(
     if stage is not None:
         clauses.append("j.stage = ?")
         params.append(stage)
-    sql = (
-        "SELECT t.tenant_name, p.customer_key, r.segment, j.stage, r.r_score, r.f_score, r.m_score, p.purchases, "
-        "p.net_revenue, p.currency_code, p.last_purchase_at, c.p_alive, c.clv_12m "
+    inner = (
+        "SELECT t.tenant_name AS tenant, p.customer_key AS customer_key, r.segment AS segment, j.stage AS stage, "
+        "r.r_score AS r, r.f_score AS f, r.m_score AS m, p.purchases AS purchases, p.net_revenue AS net_revenue, "
+        "p.currency_code AS currency, p.last_purchase_at AS last_purchase_at, c.p_alive AS p_alive, "
+        "c.clv_12m AS clv_12m "
         "FROM cdp.customer_profiles p JOIN cdp.tenants t ON t.tenant_id = p.tenant_id "
         "LEFT JOIN cdp.customer_rfm r ON r.tenant_id = p.tenant_id AND r.customer_key = p.customer_key "
         "LEFT JOIN cdp.customer_journey j ON j.tenant_id = p.tenant_id AND j.customer_key = p.customer_key "
         "LEFT JOIN cdp.customer_clv c ON c.tenant_id = p.tenant_id AND c.customer_key = p.customer_key "
-        f"WHERE {' AND '.join(clauses)} "
-        "ORDER BY c.clv_12m DESC NULLS LAST, p.net_revenue DESC, t.tenant_name, p.customer_key"
+        f"WHERE {' AND '.join(clauses)}"
     )
-    if top is not None:
-        sql += f" LIMIT {int(top)}"
+    if top is not None:  # the top N first, then the page among them (the rows after the cursor)
+        inner = f"SELECT * FROM ({inner}) x ORDER BY {_ORDER} LIMIT ?"
+        params.append(int(top))
+    where = ""
+    if after is not None:
+        if tenant_id is None:
+            raise ConfigError("a page of customers is one tenant's")
+        where, more = _after(after)
+        params += more
+    sql = f"SELECT {', '.join(f'x.{c}' for c in COLUMNS)} FROM ({inner}) x{where} ORDER BY {_ORDER}"
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(int(limit))
     return [dict(zip(COLUMNS, row, strict=True)) for row in wh.query(sql, params)]
+
+
+def customer_key_of(item: dict[str, Any]) -> tuple[Any, ...]:
+    """A `list_customers` item's place in its tenant's list: its CLV and net revenue exactly (as text)
+    and its key."""
+    clv = item["clv_12m"]
+    return (None if clv is None else str(clv), str(item["net_revenue"]), item["customer_key"])
+
+
+def _after(after: tuple[Any, ...]) -> tuple[str, list[Any]]:
+    """The keyset predicate of `_ORDER` (one tenant's): customers without a CLV come after every one
+    with a CLV, as NULLS LAST places them."""
+    clv, net, key = unpack(after, _decimal_or_none, Decimal, str)
+    tail = "(x.net_revenue < ? OR (x.net_revenue = ? AND x.customer_key > ?))"
+    if clv is None:
+        return f" WHERE x.clv_12m IS NULL AND {tail}", [net, net, key]
+    return (
+        f" WHERE (x.clv_12m < ? OR x.clv_12m IS NULL OR (x.clv_12m = ? AND {tail}))",
+        [clv, clv, net, net, key],
+    )
+
+
+def _decimal_or_none(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(value)
+
+
+def customer_counts(wh: Warehouse, tenant_id: int) -> dict[str, dict[str, int]]:
+    """How many of the tenant's customers are in each RFM segment and each journey stage ("none":
+    not scored yet)."""
+    found: dict[str, dict[str, int]] = {}
+    for kind, table in (("segment", "customer_rfm"), ("stage", "customer_journey")):
+        rows = wh.query(
+            f"SELECT coalesce(nullif(s.{kind}, ''), 'none') AS label, count(*) FROM cdp.customer_profiles p "
+            f"LEFT JOIN cdp.{table} s ON s.tenant_id = p.tenant_id AND s.customer_key = p.customer_key "
+            "WHERE p.tenant_id = ? GROUP BY 1 ORDER BY 1",
+            (tenant_id,),
+        )
+        found[kind] = {str(label): int(n) for label, n in rows}
+    return found
 
 
 def key_by_email(wh: Warehouse, tenant_id: int, email: str) -> str:
