@@ -33,7 +33,7 @@ COLUMNS = (
 
 
 #: the list's order: the most valuable first (12-month CLV, customers without one last, then net
-#: revenue), ties by tenant and key; `after_key` is its keyset predicate
+#: revenue), ties by tenant and key; `_after` is its keyset predicate
 _ORDER = "x.clv_12m DESC NULLS LAST, x.net_revenue DESC, x.tenant, x.customer_key"
 
 
@@ -49,30 +49,31 @@ def list_customers(
 ) -> list[dict[str, Any]]:
     """Customers with their scores, the most valuable first (12-month CLV, then net revenue): the
     `top` most valuable when given; of those, at most `limit` coming after the customer keyed `after`
-    (a `customer_key_of`, one tenant's list only)."""
-    clauses, params = ["1 = 1"], list[Any]()
+    (a `customer_key_of`, one tenant's list only).
+
+    The order is found on the columns it reads (profiles and CLV, filtered by segment and stage), and
+    the other columns are joined to the chosen customers only: a page of a large tenant sorts narrow
+    rows and joins its own."""
+    joins, clauses, params = "", ["1 = 1"], list[Any]()
+    if segment is not None:
+        joins += " JOIN cdp.customer_rfm fr ON fr.tenant_id = p.tenant_id AND fr.customer_key = p.customer_key"
+        clauses.append("fr.segment = ?")
+        params.append(segment)
+    if stage is not None:
+        joins += " JOIN cdp.customer_journey fj ON fj.tenant_id = p.tenant_id AND fj.customer_key = p.customer_key"
+        clauses.append("fj.stage = ?")
+        params.append(stage)
     if tenant_id is not None:
         clauses.append("p.tenant_id = ?")
         params.append(tenant_id)
-    if segment is not None:
-        clauses.append("r.segment = ?")
-        params.append(segment)
-    if stage is not None:
-        clauses.append("j.stage = ?")
-        params.append(stage)
-    inner = (
-        "SELECT t.tenant_name AS tenant, p.customer_key AS customer_key, r.segment AS segment, j.stage AS stage, "
-        "r.r_score AS r, r.f_score AS f, r.m_score AS m, p.purchases AS purchases, p.net_revenue AS net_revenue, "
-        "p.currency_code AS currency, p.last_purchase_at AS last_purchase_at, c.p_alive AS p_alive, "
-        "c.clv_12m AS clv_12m "
+    chosen = (
+        "SELECT p.tenant_id, t.tenant_name AS tenant, p.customer_key, p.net_revenue, c.clv_12m "
         "FROM cdp.customer_profiles p JOIN cdp.tenants t ON t.tenant_id = p.tenant_id "
-        "LEFT JOIN cdp.customer_rfm r ON r.tenant_id = p.tenant_id AND r.customer_key = p.customer_key "
-        "LEFT JOIN cdp.customer_journey j ON j.tenant_id = p.tenant_id AND j.customer_key = p.customer_key "
-        "LEFT JOIN cdp.customer_clv c ON c.tenant_id = p.tenant_id AND c.customer_key = p.customer_key "
-        f"WHERE {' AND '.join(clauses)}"
+        "LEFT JOIN cdp.customer_clv c ON c.tenant_id = p.tenant_id AND c.customer_key = p.customer_key"
+        f"{joins} WHERE {' AND '.join(clauses)}"
     )
-    if top is not None:  # the top N first, then the page among them (the rows after the cursor)
-        inner = f"SELECT * FROM ({inner}) x ORDER BY {_ORDER} LIMIT ?"
+    if top is not None:  # the top N first, then the page among them (those after the cursor)
+        chosen = f"SELECT * FROM ({chosen}) x ORDER BY {_ORDER} LIMIT ?"
         params.append(int(top))
     where = ""
     if after is not None:
@@ -80,10 +81,20 @@ def list_customers(
             raise ConfigError("a page of customers is one tenant's")
         where, more = _after(after)
         params += more
-    sql = f"SELECT {', '.join(f'x.{c}' for c in COLUMNS)} FROM ({inner}) x{where} ORDER BY {_ORDER}"
+    chosen = f"SELECT * FROM ({chosen}) x{where} ORDER BY {_ORDER}"
     if limit is not None:
-        sql += " LIMIT ?"
+        chosen += " LIMIT ?"
         params.append(int(limit))
+    sql = (
+        "SELECT x.tenant, x.customer_key, r.segment, j.stage, r.r_score, r.f_score, r.m_score, p.purchases, "
+        "x.net_revenue, p.currency_code, p.last_purchase_at, c.p_alive, x.clv_12m "
+        f"FROM ({chosen}) x "
+        "JOIN cdp.customer_profiles p ON p.tenant_id = x.tenant_id AND p.customer_key = x.customer_key "
+        "LEFT JOIN cdp.customer_rfm r ON r.tenant_id = x.tenant_id AND r.customer_key = x.customer_key "
+        "LEFT JOIN cdp.customer_journey j ON j.tenant_id = x.tenant_id AND j.customer_key = x.customer_key "
+        "LEFT JOIN cdp.customer_clv c ON c.tenant_id = x.tenant_id AND c.customer_key = x.customer_key "
+        f"ORDER BY {_ORDER}"
+    )
     return [dict(zip(COLUMNS, row, strict=True)) for row in wh.query(sql, params)]
 
 
