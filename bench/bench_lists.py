@@ -46,7 +46,8 @@ def fill(app: Ordersync, tenant_id: int, customers: int) -> None:
     app.wh.execute(
         "INSERT INTO cdp.customer_clv (tenant_id, customer_key, model_version, p_alive, clv_12m, scored_for, "
         f"updated_at) SELECT ?, {key}, 'm1', (i % 100) / 100.0, CASE WHEN i % 10 = 0 THEN NULL ELSE "
-        f"CAST((CAST(i AS BIGINT) * 7919) % 50000 AS NUMERIC(20, 2)) / 100 END, DATE '2026-06-01', CAST(? AS TIMESTAMPTZ) {rows}",
+        f"CAST((CAST(i AS BIGINT) * 7919) % 50000 AS NUMERIC(20, 2)) / 100 END, DATE '2026-06-01', "
+        f"CAST(? AS TIMESTAMPTZ) {rows}",
         (tenant_id, NOW),
     )
     app.wh.execute(
@@ -66,7 +67,7 @@ def fill(app: Ordersync, tenant_id: int, customers: int) -> None:
 
 def _figures(label: str, ms: list[float]) -> None:
     ms = sorted(ms)
-    p95 = ms[min(len(ms) - 1, int(round(0.95 * (len(ms) - 1))))]
+    p95 = ms[min(len(ms) - 1, round(0.95 * (len(ms) - 1)))]
     print(f"  {label:<28} n={len(ms):<4} p50 {statistics.median(ms):8.1f} ms  p95 {p95:8.1f} ms  max {ms[-1]:8.1f} ms")
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from contextlib import AbstractContextManager, nullcontext
 from datetime import date, datetime
 from functools import partial
@@ -404,10 +404,6 @@ class Ordersync:
         tid = self.tenants.resolve(tenant)
         return answers.list_customers(self.wh, tid, segment=segment, stage=stage, top=top, after=after, limit=limit)
 
-    def customer_counts(self, tenant: str) -> dict[str, dict[str, int]]:
-        """How many of the tenant's customers are in each segment and each journey stage."""
-        return answers.customer_counts(self.wh, self.tenants.get(tenant).tenant_id)
-
     def show_customer(self, tenant: str, *, key: str | None = None, email: str | None = None) -> dict[str, Any]:
         """One customer, by key or by an email of theirs."""
         tid = self.tenants.get(tenant).tenant_id
@@ -552,13 +548,6 @@ class Ordersync:
     def recent_plans(self) -> list[Plan]:
         """The plans, newest first (reads only: no migration)."""
         return PlanStore(self.wh).recent()
-
-    def plans_page(
-        self, after: tuple[Any, ...] | None, limit: int, visible: Callable[[dict[str, Any]], bool] | None = None
-    ) -> list[Plan]:
-        """A page of the plans, newest first, after the one keyed `after` (revisions.plans.plan_key);
-        only those whose scope `visible` accepts when given (reads only)."""
-        return PlanStore(self.wh).page(after, limit, visible)
 
     def get_plan(self, plan_id: str) -> Plan:
         return PlanStore(self.wh).get(plan_id)

@@ -13,6 +13,8 @@ import binascii
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from ordersync.errors import ConfigError
@@ -66,6 +68,25 @@ def unpack(after: Key, *parsers: Callable[[Any], Any]) -> tuple[Any, ...]:
         return tuple(parse(value) for parse, value in zip(parsers, after, strict=True))
     except (ValueError, TypeError, ArithmeticError):
         raise _not_ours() from None
+
+
+def instant(value: Any) -> datetime:
+    """A moment a cursor holds (ISO 8601 with its offset), for `unpack`."""
+    found = datetime.fromisoformat(value)
+    if found.tzinfo is None:
+        raise ValueError("a moment without its offset")
+    return found
+
+
+def money(value: Any) -> Decimal:
+    """An exact amount a cursor holds (a NUMERIC(20, 2) as text), for `unpack`."""
+    found = Decimal(value)
+    if not found.is_finite() or abs(found) >= _MONEY_BOUND or found != found.quantize(_CENT):
+        raise ValueError("not an amount of this list")
+    return found
+
+
+_CENT, _MONEY_BOUND = Decimal("0.01"), Decimal(10) ** 18
 
 
 def _not_ours() -> ConfigError:

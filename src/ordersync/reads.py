@@ -14,14 +14,14 @@ from decimal import Decimal
 from functools import partial
 from typing import Any
 
-from ordersync.customers.answers import customer_key_of
+from ordersync.customers.answers import customer_counts, customer_key_of
 from ordersync.customers.events import event_key
 from ordersync.errors import NotFoundError, StalePlanError
 from ordersync.facade import Ordersync
 from ordersync.observe.capture import capture_health, fleet_hours
 from ordersync.paging import Key, Page, check_limit, encode, keyset, unpack
 from ordersync.revisions.notices import notice_key
-from ordersync.revisions.plans import Plan, plan_key
+from ordersync.revisions.plans import Plan, PlanStore, plan_key
 from ordersync.revisions.shapes import diff_item, revenue_row
 from ordersync.sync.runs import run_key
 from ordersync.tenants import Tenant
@@ -166,7 +166,7 @@ class Reads:
     def plans(self, only: int | None, after: Key | None, limit: int) -> Page:
         """The plans, newest first: every one, or those a tenant's token may see (touching its tenant only)."""
         visible = None if only is None else partial(_scope_visible, only=only)
-        found = self.app.plans_page(after, limit + 1, visible)
+        found = PlanStore(self.app.wh).page(after, limit + 1, visible)
         return _sql_page([p.summary() for p in found], limit, plan_key)
 
     def plan(self, plan_id: str, only: int | None) -> dict[str, Any]:
@@ -200,7 +200,7 @@ class Reads:
 
     def customer_counts(self, name: str, only: int | None) -> dict[str, dict[str, int]]:
         """How many of the tenant's customers are in each segment and each journey stage."""
-        return self.app.customer_counts(self.tenant(name, only).tenant_name)
+        return customer_counts(self.app.wh, self.tenant(name, only).tenant_id)
 
     def customer(self, name: str, only: int | None, key: str | None, email: str | None = None) -> dict[str, Any]:
         """One customer by key, or by an email of theirs; identifiers masked."""

@@ -11,7 +11,7 @@ from typing import Any
 from ordersync.customers.identifiers import Identifier, IdKind, email_identifier, mask
 from ordersync.customers.store import latest_model
 from ordersync.errors import ConfigError, NotFoundError
-from ordersync.paging import unpack
+from ordersync.paging import money, unpack
 from ordersync.warehouse import Warehouse
 
 #: the list's columns, in order (`--csv` writes them as they are)
@@ -108,7 +108,7 @@ def customer_key_of(item: dict[str, Any]) -> tuple[Any, ...]:
 def _after(after: tuple[Any, ...]) -> tuple[str, list[Any]]:
     """The keyset predicate of `_ORDER` (one tenant's): customers without a CLV come after every one
     with a CLV, as NULLS LAST places them."""
-    clv, net, key = unpack(after, _decimal_or_none, Decimal, str)
+    clv, net, key = unpack(after, _money_or_none, money, str)
     tail = "(x.net_revenue < ? OR (x.net_revenue = ? AND x.customer_key > ?))"
     if clv is None:
         return f" WHERE x.clv_12m IS NULL AND {tail}", [net, net, key]
@@ -118,8 +118,8 @@ def _after(after: tuple[Any, ...]) -> tuple[str, list[Any]]:
     )
 
 
-def _decimal_or_none(value: Any) -> Decimal | None:
-    return None if value is None else Decimal(value)
+def _money_or_none(value: Any) -> Decimal | None:
+    return None if value is None else money(value)
 
 
 def customer_counts(wh: Warehouse, tenant_id: int) -> dict[str, dict[str, int]]:

@@ -23,7 +23,7 @@ from ordersync.config import RevisionsSettings
 from ordersync.errors import ConfigError
 from ordersync.notify.webhooks import ROUND_LIMIT, Pending, Retries, Webhook, WebhookSender, webhooks_from
 from ordersync.outcomes import DeliveryState
-from ordersync.paging import unpack
+from ordersync.paging import instant, unpack
 from ordersync.revisions.notice_bodies import NOTICE_ID_HEADER, Notice, body
 from ordersync.secrets import command_variables
 from ordersync.warehouse import Warehouse
@@ -149,7 +149,7 @@ def list_notices(
         clauses.append("n.tenant_id = ?")
         params.append(tenant_id)
     if after is not None:
-        revised, notice_id = unpack(after, datetime.fromisoformat, str)
+        revised, notice_id = unpack(after, instant, str)
         clauses.append("(n.revised_at < ? OR (n.revised_at = ? AND n.notice_id > ?))")
         params += [revised, revised, notice_id]
     sql = (

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ordersync.errors import NotFoundError, RefusedError
-from ordersync.paging import unpack
+from ordersync.paging import instant, unpack
 from ordersync.warehouse import Warehouse
 
 DRAFTED, APPROVED, REJECTED, APPLIED = "drafted", "approved", "rejected", "applied"
@@ -126,7 +126,7 @@ class PlanStore:
         """At most `limit` plans, newest first (ties by id), coming after the plan keyed `after` (a
         `plan_key`); with `visible`, only those whose scope it accepts: the scopes are read a batch at
         a time until the page is full, and only the page's documents are read."""
-        mark = None if after is None else unpack(after, datetime.fromisoformat, str)
+        mark = None if after is None else unpack(after, instant, str)
         if visible is None:
             where, params = _after(mark)
             rows = self.wh.query(
