@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ordersync.errors import ConfigError
-from ordersync.paging import Page, check_limit, decode, encode, every_item, keyset
+from ordersync.paging import Page, check_limit, decode, encode, every_item, instant, keyset, money, unpack
 
 Row = dict[str, object]
 
@@ -60,3 +60,12 @@ def test_limits() -> None:
     for bad in (0, 1001):
         with pytest.raises(ConfigError, match="limit must be 1 to 1,000"):
             check_limit(bad)
+
+
+def test_a_key_a_list_binds_is_parsed_value_by_value() -> None:
+    assert unpack(("2026-12-01T10:00:00+00:00", "12.50", "k"), instant, money, str)[1:] == (money("12.50"), "k")
+    bad = [("x",), ("2026-12-01T10:00:00", "1.00", "k"), ("2026-12-01T10:00:00+00:00", "1.001", "k")]
+    bad += [("2026-12-01T10:00:00+00:00", v, "k") for v in ("NaN", "Infinity", "1e30", "abc", None)]
+    for key in bad:
+        with pytest.raises(ConfigError, match="cursor"):
+            unpack(key, instant, money, str)

@@ -343,9 +343,19 @@ class Ordersync:
         return FileIngest(self.wh, self.clock).ingest_all(tenant, files, self.reporter, fmt)
 
     # -- quarantine --------------------------------------------------------------------------
-    def quarantine_list(self, tenant: str | None = None, include_resolved: bool = False) -> list[dict[str, Any]]:
-        """Records that could not land (unresolved ones unless `include_resolved`), oldest first."""
-        return list_quarantine(self.wh, self.tenants.resolve(tenant), include_resolved)
+    def quarantine_list(
+        self,
+        tenant: str | None = None,
+        include_resolved: bool = False,
+        *,
+        ids: list[int] | None = None,
+        after: int | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Records that could not land (unresolved ones unless `include_resolved`), oldest first: those
+        of `ids` when given, at most `limit` after the id `after` when given."""
+        tid = self.tenants.resolve(tenant)
+        return list_quarantine(self.wh, tid, include_resolved, ids=ids, after=after, limit=limit)
 
     def quarantine_retry(self, tenant: str | None = None, ids: list[int] | None = None) -> RetryResult:
         """Parse unresolved records again (store records fetched again first) and land what parses now."""
@@ -382,9 +392,19 @@ class Ordersync:
         return result
 
     def list_customers(
-        self, tenant: str | None = None, *, segment: str | None = None, stage: str | None = None, top: int | None = None
+        self,
+        tenant: str | None = None,
+        *,
+        segment: str | None = None,
+        stage: str | None = None,
+        top: int | None = None,
+        after: tuple[Any, ...] | None = None,
+        limit: int | None = None,
     ) -> list[dict[str, Any]]:
-        return answers.list_customers(self.wh, self.tenants.resolve(tenant), segment=segment, stage=stage, top=top)
+        """Customers, the most valuable first; a page of one tenant's after the one keyed `after`
+        (customers.answers.customer_key_of) when `limit` is given."""
+        tid = self.tenants.resolve(tenant)
+        return answers.list_customers(self.wh, tid, segment=segment, stage=stage, top=top, after=after, limit=limit)
 
     def show_customer(self, tenant: str, *, key: str | None = None, email: str | None = None) -> dict[str, Any]:
         """One customer, by key or by an email of theirs."""
@@ -411,10 +431,20 @@ class Ordersync:
         return found
 
     def customer_events(
-        self, tenant: str | None = None, *, since: date | None = None, undelivered: bool = False
+        self,
+        tenant: str | None = None,
+        *,
+        since: date | None = None,
+        undelivered: bool = False,
+        after: tuple[Any, ...] | None = None,
+        limit: int | None = None,
     ) -> list[dict[str, Any]]:
+        """Customer change events, oldest first; at most `limit` after the one keyed `after`
+        (customers.events.event_key) when given."""
         hooks = self.settings.customers.webhook_url_envs if undelivered else None
-        found = customer_events.events(self.wh, self.tenants.resolve(tenant), since=since, undelivered_to=hooks)
+        found = customer_events.events(
+            self.wh, self.tenants.resolve(tenant), since=since, undelivered_to=hooks, after=after, limit=limit
+        )
         return [event.public(name) for event, name in found]
 
     def deliver_customer_events(self, lock: AbstractContextManager[Any] | None = None) -> DeliverySummary:
@@ -460,11 +490,19 @@ class Ordersync:
             self.upgrade()
         return notices.NoticeSender(lambda: self.wh, self.settings.revisions, self.clock, lock=lock).deliver()
 
-    def list_notices(self, tenant: str | None = None, undelivered_only: bool = False) -> list[dict[str, Any]]:
-        """Revision notices, newest first, each with its delivery state per webhook."""
+    def list_notices(
+        self,
+        tenant: str | None = None,
+        undelivered_only: bool = False,
+        *,
+        after: tuple[Any, ...] | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Revision notices, newest first, each with its delivery state per webhook; at most `limit`
+        after the one keyed `after` (revisions.notices.notice_key) when given."""
         tenant_id = self.tenants.resolve(tenant)
         names = list(dict.fromkeys(self.settings.revisions.webhook_url_envs))
-        return notices.list_notices(self.wh, names, tenant_id, undelivered_only)
+        return notices.list_notices(self.wh, names, tenant_id, undelivered_only, after=after, limit=limit)
 
     # -- revisions ---------------------------------------------------------------------------
     def revenue(

@@ -13,6 +13,8 @@ import binascii
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from ordersync.errors import ConfigError
@@ -53,8 +55,42 @@ def decode(cursor: str | None) -> Key | None:
         if not isinstance(value, list):
             raise ValueError("not a key")
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise ConfigError("the cursor is not one this list gave: start again without ?cursor=") from None
+        raise _not_ours() from None
     return tuple(value)
+
+
+def unpack(after: Key, *parsers: Callable[[Any], Any]) -> tuple[Any, ...]:
+    """A cursor's key parsed value by value (a list that pages in SQL binds them); ConfigError for a
+    key this list did not make."""
+    if len(after) != len(parsers):
+        raise _not_ours()
+    try:
+        return tuple(parse(value) for parse, value in zip(parsers, after, strict=True))
+    except (ValueError, TypeError, ArithmeticError):
+        raise _not_ours() from None
+
+
+def instant(value: Any) -> datetime:
+    """A moment a cursor holds (ISO 8601 with its offset), for `unpack`."""
+    found = datetime.fromisoformat(value)
+    if found.tzinfo is None:
+        raise ValueError("a moment without its offset")
+    return found
+
+
+def money(value: Any) -> Decimal:
+    """An exact amount a cursor holds (a NUMERIC(20, 2) as text), for `unpack`."""
+    found = Decimal(value)
+    if not found.is_finite() or abs(found) >= _MONEY_BOUND or found != found.quantize(_CENT):
+        raise ValueError("not an amount of this list")
+    return found
+
+
+_CENT, _MONEY_BOUND = Decimal("0.01"), Decimal(10) ** 18
+
+
+def _not_ours() -> ConfigError:
+    return ConfigError("the cursor is not one this list gave: start again without ?cursor=")
 
 
 def check_limit(limit: int) -> int:

@@ -11,13 +11,17 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
+from ordersync.customers.answers import customer_counts, customer_key_of
+from ordersync.customers.events import event_key
 from ordersync.errors import NotFoundError, StalePlanError
 from ordersync.facade import Ordersync
 from ordersync.observe.capture import capture_health, fleet_hours
-from ordersync.paging import Key, Page, encode, keyset
-from ordersync.revisions.plans import Plan
+from ordersync.paging import Key, Page, check_limit, encode, keyset, unpack
+from ordersync.revisions.notices import notice_key
+from ordersync.revisions.plans import Plan, PlanStore, plan_key
 from ordersync.revisions.shapes import diff_item, revenue_row
 from ordersync.sync.runs import run_key
 from ordersync.tenants import Tenant
@@ -37,12 +41,9 @@ def plain(value: Any) -> Any:
     return value
 
 
-def _number(value: Any) -> float | None:
-    return None if value is None else float(value)
-
-
 def _sql_page(items: list[dict[str, Any]], limit: int, key: Any) -> Page:
     """A page from `limit + 1` rows read in the list's order: the extra one says more remain."""
+    check_limit(limit)
     data = items[:limit]
     return Page(data, encode(key(data[-1])) if len(items) > limit else None)
 
@@ -70,7 +71,7 @@ class Reads:
             plan = self.app.get_plan(plan_id)
         except NotFoundError:
             plan = None
-        if plan is None or not _plan_visible(plan, only):
+        if plan is None or not _scope_visible(plan.scope, only):
             raise NotFoundError(f"no plan {plan_id!r} that this token may see")
         return plan
 
@@ -116,8 +117,10 @@ class Reads:
         return [h.as_dict() for h in fleet_hours(self.app.wh, since, until)]
 
     def quarantine(self, name: str | None, only: int | None, resolved: bool, after: Key | None, limit: int) -> Page:
-        items = self.app.quarantine_list(self._scope(name, only), resolved)
-        return keyset(items, lambda i: (i["quarantine_id"],), after, limit)
+        """Records that could not land, oldest first (by id: a new one comes after every cursor)."""
+        start = None if after is None else unpack(after, int)[0]
+        items = self.app.quarantine_list(self._scope(name, only), resolved, after=start, limit=limit + 1)
+        return _sql_page(items, limit, lambda i: (i["quarantine_id"],))
 
     # -- revenue -------------------------------------------------------------------------------
     def _names(self) -> dict[int, str]:
@@ -156,13 +159,15 @@ class Reads:
 
     def notices(self, only: int | None, after: Key | None, limit: int) -> Page:
         scope = None if only is None else self.app.tenants.by_id(only).tenant_name
-        items = self.app.list_notices(scope)
-        return keyset(items, lambda i: (i["revised_at"], i["notice_id"]), after, limit, newest_first=True)
+        items = self.app.list_notices(scope, after=after, limit=limit + 1)
+        return _sql_page(items, limit, notice_key)
 
     # -- plans ---------------------------------------------------------------------------------
     def plans(self, only: int | None, after: Key | None, limit: int) -> Page:
-        items = [p.summary() for p in self.app.recent_plans() if _plan_visible(p, only)]
-        return keyset(items, lambda i: (i["created_at"], i["plan_id"]), after, limit, newest_first=True)
+        """The plans, newest first: every one, or those a tenant's token may see (touching its tenant only)."""
+        visible = None if only is None else partial(_scope_visible, only=only)
+        found = PlanStore(self.app.wh).page(after, limit + 1, visible)
+        return _sql_page([p.summary() for p in found], limit, plan_key)
 
     def plan(self, plan_id: str, only: int | None) -> dict[str, Any]:
         """The document `plan show --format json` prints."""
@@ -190,24 +195,12 @@ class Reads:
         limit: int,
     ) -> Page:
         tenant = self.tenant(name, only).tenant_name
-        items = [plain(i) for i in self.app.list_customers(tenant, segment=segment, stage=stage, top=top)]
-        page = keyset(
-            items,
-            lambda i: (_number(i["clv_12m"]), _number(i["net_revenue"]), i["customer_key"]),
-            after,
-            limit,
-            newest_first=True,  # the most valuable first
-        )
-        return page
+        found = self.app.list_customers(tenant, segment=segment, stage=stage, top=top, after=after, limit=limit + 1)
+        return _sql_page([plain(i) for i in found], limit, customer_key_of)  # the most valuable first
 
     def customer_counts(self, name: str, only: int | None) -> dict[str, dict[str, int]]:
         """How many of the tenant's customers are in each segment and each journey stage."""
-        counts: dict[str, dict[str, int]] = {"segment": {}, "stage": {}}
-        for c in self.app.list_customers(self.tenant(name, only).tenant_name):
-            for kind, found in counts.items():
-                label = str(c.get(kind) or "none")
-                found[label] = found.get(label, 0) + 1
-        return counts
+        return customer_counts(self.app.wh, self.tenant(name, only).tenant_id)
 
     def customer(self, name: str, only: int | None, key: str | None, email: str | None = None) -> dict[str, Any]:
         """One customer by key, or by an email of theirs; identifiers masked."""
@@ -215,8 +208,8 @@ class Reads:
         return dict(plain(self.app.show_customer(tenant, key=key, email=email)))
 
     def customer_events(self, name: str, only: int | None, since: date | None, after: Key | None, limit: int) -> Page:
-        items = self.app.customer_events(self.tenant(name, only).tenant_name, since=since)
-        return keyset(items, lambda i: (i["on"], i["id"]), after, limit)
+        items = self.app.customer_events(self.tenant(name, only).tenant_name, since=since, after=after, limit=limit + 1)
+        return _sql_page(items, limit, event_key)
 
     # -- actions -------------------------------------------------------------------------------
     def review(self, plan_id: str, by: str, approve: bool) -> dict[str, Any]:
@@ -228,14 +221,13 @@ class Reads:
     def retry(self, name: str, quarantine_id: int) -> dict[str, Any]:
         """`quarantine retry --id` of one record of the tenant's."""
         tenant = self.tenant(name, None).tenant_name
-        held = {i["quarantine_id"] for i in self.app.quarantine_list(tenant, include_resolved=True)}
-        if quarantine_id not in held:
+        if not self.app.quarantine_list(tenant, include_resolved=True, ids=[quarantine_id]):
             raise NotFoundError(f"no quarantined record {quarantine_id} of this tenant")
         return dict(plain(self.app.quarantine_retry(tenant, [quarantine_id]).as_dict()))
 
 
-def _plan_visible(plan: Plan, only: int | None) -> bool:
-    """A tenant's token sees a plan only when it touches no other tenant."""
+def _scope_visible(scope: dict[str, Any], only: int | None) -> bool:
+    """A tenant's token sees a plan only when it touches no other tenant (by the plan's scope)."""
     if only is None:
         return True
-    return [int(t) for t in plan.scope.get("tenant_ids", [])] == [only]
+    return [int(t) for t in scope.get("tenant_ids", [])] == [only]

@@ -5,11 +5,13 @@ masked."""
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Any
 
 from ordersync.customers.identifiers import Identifier, IdKind, email_identifier, mask
 from ordersync.customers.store import latest_model
-from ordersync.errors import NotFoundError
+from ordersync.errors import ConfigError, NotFoundError
+from ordersync.paging import money, unpack
 from ordersync.warehouse import Warehouse
 
 #: the list's columns, in order (`--csv` writes them as they are)
@@ -30,6 +32,11 @@ COLUMNS = (
 )
 
 
+#: the list's order: the most valuable first (12-month CLV, customers without one last, then net
+#: revenue), ties by tenant and key; `_after` is its keyset predicate
+_ORDER = "x.clv_12m DESC NULLS LAST, x.net_revenue DESC, x.tenant, x.customer_key"
+
+
 def list_customers(
     wh: Warehouse,
     tenant_id: int | None,
@@ -37,31 +44,97 @@ def list_customers(
     segment: str | None = None,
     stage: str | None = None,
     top: int | None = None,
+    after: tuple[Any, ...] | None = None,
+    limit: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Customers with their scores, the most valuable first (12-month CLV, then net revenue)."""
-    clauses, params = ["1 = 1"], list[Any]()
+    """Customers with their scores, the most valuable first (12-month CLV, then net revenue): the
+    `top` most valuable when given; of those, at most `limit` coming after the customer keyed `after`
+    (a `customer_key_of`, one tenant's list only).
+
+    The order is found on the columns it reads (profiles and CLV, filtered by segment and stage), and
+    the other columns are joined to the chosen customers only: a page of a large tenant sorts narrow
+    rows and joins its own."""
+    joins, clauses, params = "", ["1 = 1"], list[Any]()
+    if segment is not None:
+        joins += " JOIN cdp.customer_rfm fr ON fr.tenant_id = p.tenant_id AND fr.customer_key = p.customer_key"
+        clauses.append("fr.segment = ?")
+        params.append(segment)
+    if stage is not None:
+        joins += " JOIN cdp.customer_journey fj ON fj.tenant_id = p.tenant_id AND fj.customer_key = p.customer_key"
+        clauses.append("fj.stage = ?")
+        params.append(stage)
     if tenant_id is not None:
         clauses.append("p.tenant_id = ?")
         params.append(tenant_id)
-    if segment is not None:
-        clauses.append("r.segment = ?")
-        params.append(segment)
-    if stage is not None:
-        clauses.append("j.stage = ?")
-        params.append(stage)
-    sql = (
-        "SELECT t.tenant_name, p.customer_key, r.segment, j.stage, r.r_score, r.f_score, r.m_score, p.purchases, "
-        "p.net_revenue, p.currency_code, p.last_purchase_at, c.p_alive, c.clv_12m "
+    chosen = (
+        "SELECT p.tenant_id, t.tenant_name AS tenant, p.customer_key, p.net_revenue, c.clv_12m "
         "FROM cdp.customer_profiles p JOIN cdp.tenants t ON t.tenant_id = p.tenant_id "
-        "LEFT JOIN cdp.customer_rfm r ON r.tenant_id = p.tenant_id AND r.customer_key = p.customer_key "
-        "LEFT JOIN cdp.customer_journey j ON j.tenant_id = p.tenant_id AND j.customer_key = p.customer_key "
-        "LEFT JOIN cdp.customer_clv c ON c.tenant_id = p.tenant_id AND c.customer_key = p.customer_key "
-        f"WHERE {' AND '.join(clauses)} "
-        "ORDER BY c.clv_12m DESC NULLS LAST, p.net_revenue DESC, t.tenant_name, p.customer_key"
+        "LEFT JOIN cdp.customer_clv c ON c.tenant_id = p.tenant_id AND c.customer_key = p.customer_key"
+        f"{joins} WHERE {' AND '.join(clauses)}"
     )
-    if top is not None:
-        sql += f" LIMIT {int(top)}"
+    if top is not None:  # the top N first, then the page among them (those after the cursor)
+        chosen = f"SELECT * FROM ({chosen}) x ORDER BY {_ORDER} LIMIT ?"
+        params.append(int(top))
+    where = ""
+    if after is not None:
+        if tenant_id is None:
+            raise ConfigError("a page of customers is one tenant's")
+        where, more = _after(after)
+        params += more
+    chosen = f"SELECT * FROM ({chosen}) x{where} ORDER BY {_ORDER}"
+    if limit is not None:
+        chosen += " LIMIT ?"
+        params.append(int(limit))
+    sql = (
+        "SELECT x.tenant, x.customer_key, r.segment, j.stage, r.r_score, r.f_score, r.m_score, p.purchases, "
+        "x.net_revenue, p.currency_code, p.last_purchase_at, c.p_alive, x.clv_12m "
+        f"FROM ({chosen}) x "
+        "JOIN cdp.customer_profiles p ON p.tenant_id = x.tenant_id AND p.customer_key = x.customer_key "
+        "LEFT JOIN cdp.customer_rfm r ON r.tenant_id = x.tenant_id AND r.customer_key = x.customer_key "
+        "LEFT JOIN cdp.customer_journey j ON j.tenant_id = x.tenant_id AND j.customer_key = x.customer_key "
+        "LEFT JOIN cdp.customer_clv c ON c.tenant_id = x.tenant_id AND c.customer_key = x.customer_key "
+        f"ORDER BY {_ORDER}"
+    )
     return [dict(zip(COLUMNS, row, strict=True)) for row in wh.query(sql, params)]
+
+
+def customer_key_of(item: dict[str, Any]) -> tuple[Any, ...]:
+    """A `list_customers` item's place in its tenant's list: its CLV and net revenue exactly (as text)
+    and its key."""
+    clv = item["clv_12m"]
+    return (None if clv is None else str(clv), str(item["net_revenue"]), item["customer_key"])
+
+
+def _after(after: tuple[Any, ...]) -> tuple[str, list[Any]]:
+    """The keyset predicate of `_ORDER` (one tenant's): customers without a CLV come after every one
+    with a CLV, as NULLS LAST places them."""
+    clv, net, key = unpack(after, _money_or_none, money, str)
+    tail = "(x.net_revenue < ? OR (x.net_revenue = ? AND x.customer_key > ?))"
+    if clv is None:
+        return f" WHERE x.clv_12m IS NULL AND {tail}", [net, net, key]
+    return (
+        f" WHERE (x.clv_12m < ? OR x.clv_12m IS NULL OR (x.clv_12m = ? AND {tail}))",
+        [clv, clv, net, net, key],
+    )
+
+
+def _money_or_none(value: Any) -> Decimal | None:
+    return None if value is None else money(value)
+
+
+def customer_counts(wh: Warehouse, tenant_id: int) -> dict[str, dict[str, int]]:
+    """How many of the tenant's customers are in each RFM segment and each journey stage ("none":
+    not scored yet)."""
+    found: dict[str, dict[str, int]] = {}
+    for kind, table in (("segment", "customer_rfm"), ("stage", "customer_journey")):
+        rows = wh.query(
+            f"SELECT coalesce(nullif(s.{kind}, ''), 'none') AS label, count(*) FROM cdp.customer_profiles p "
+            f"LEFT JOIN cdp.{table} s ON s.tenant_id = p.tenant_id AND s.customer_key = p.customer_key "
+            "WHERE p.tenant_id = ? GROUP BY 1 ORDER BY 1",
+            (tenant_id,),
+        )
+        found[kind] = {str(label): int(n) for label, n in rows}
+    return found
 
 
 def key_by_email(wh: Warehouse, tenant_id: int, email: str) -> str:

@@ -24,6 +24,7 @@ import orjson
 from ordersync.clock import Clock
 from ordersync.config import CustomersSettings
 from ordersync.notify.webhooks import Pending, Retries, Webhook, WebhookSender, webhooks_from
+from ordersync.paging import unpack
 from ordersync.secrets import command_variables
 from ordersync.warehouse import Warehouse
 from ordersync.warehouse.locks import LockKey
@@ -130,9 +131,11 @@ def events(
     customer_key: str | None = None,
     undelivered_to: Sequence[str] | None = None,
     limit: int | None = None,
+    after: tuple[Any, ...] | None = None,
 ) -> list[tuple[Event, str]]:
-    """Events, oldest first, with their tenant's name; `undelivered_to`: only those some of these
-    webhooks have not had (not given up either)."""
+    """Events, oldest first (by day, then id), with their tenant's name; `undelivered_to`: only those
+    some of these webhooks have not had (not given up either); `after`: those after the event keyed so
+    (an `event_key`)."""
     clauses: list[str] = ["1 = 1"]
     params: list[Any] = []
     if tenant_id is not None:
@@ -151,6 +154,10 @@ def events(
             "AND d.webhook = w.webhook WHERE d.delivered_at IS NULL AND d.given_up_at IS NULL)"
         )
         params.append(list(undelivered_to))
+    if after is not None:
+        on, event_id = unpack(after, date.fromisoformat, str)
+        clauses.append("(e.occurred_on > ? OR (e.occurred_on = ? AND e.event_id > ?))")
+        params += [on, on, event_id]
     sql = (
         f"SELECT {_EVENT_COLUMNS}, t.tenant_name FROM cdp.customer_events e "
         "JOIN cdp.tenants t ON t.tenant_id = e.tenant_id "
@@ -159,6 +166,11 @@ def events(
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
     return [(_event(r), str(r[7])) for r in wh.query(sql, params)]
+
+
+def event_key(item: dict[str, Any]) -> tuple[Any, ...]:
+    """An event's place in the list (oldest first), from `Event.public`: the key its cursor holds."""
+    return (item["on"], item["id"])
 
 
 # -- the outbox ------------------------------------------------------------------------------------

@@ -80,15 +80,30 @@ def _where(tenant_id: int | None, include_resolved: bool, ids: Sequence[int] | N
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
 
 
-def list_quarantine(wh: Warehouse, tenant_id: int | None, include_resolved: bool) -> list[dict[str, Any]]:
-    """Quarantined records, oldest first (unresolved only unless `include_resolved`), without their raw
-    bytes; dates as ISO-8601 strings."""
-    where, params = _where(tenant_id, include_resolved, None)
-    rows = wh.query(
+def list_quarantine(
+    wh: Warehouse,
+    tenant_id: int | None,
+    include_resolved: bool,
+    *,
+    ids: Sequence[int] | None = None,
+    after: int | None = None,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    """Quarantined records, oldest first (unresolved only unless `include_resolved`; those of `ids`
+    when given; at most `limit` of those after the id `after`), without their raw bytes; dates as
+    ISO-8601 strings."""
+    where, params = _where(tenant_id, include_resolved, ids)
+    if after is not None:
+        where += (" AND " if where else " WHERE ") + "q.quarantine_id > ?"
+        params.append(after)
+    sql = (
         f"SELECT {_LIST_COLUMNS} FROM cdp.quarantine q JOIN cdp.tenants t ON t.tenant_id = q.tenant_id"
-        f"{where} ORDER BY q.quarantine_id",
-        params,
+        f"{where} ORDER BY q.quarantine_id"
     )
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(limit)
+    rows = wh.query(sql, params)
     out: list[dict[str, Any]] = []
     for row in rows:
         item = dict(zip(_LIST_KEYS, row, strict=True))

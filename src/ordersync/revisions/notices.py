@@ -23,6 +23,7 @@ from ordersync.config import RevisionsSettings
 from ordersync.errors import ConfigError
 from ordersync.notify.webhooks import ROUND_LIMIT, Pending, Retries, Webhook, WebhookSender, webhooks_from
 from ordersync.outcomes import DeliveryState
+from ordersync.paging import instant, unpack
 from ordersync.revisions.notice_bodies import NOTICE_ID_HEADER, Notice, body
 from ordersync.secrets import command_variables
 from ordersync.warehouse import Warehouse
@@ -131,25 +132,43 @@ def record(
 
 
 def list_notices(
-    wh: Warehouse, webhook_names: list[str], tenant_id: int | None = None, undelivered_only: bool = False
+    wh: Warehouse,
+    webhook_names: list[str],
+    tenant_id: int | None = None,
+    undelivered_only: bool = False,
+    *,
+    after: tuple[Any, ...] | None = None,
+    limit: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Every notice (newest first) with its delivery state per webhook: each configured one (never
-    tried: 'waiting') and any other that has a record. `undelivered_only`: those some configured
-    webhook has not received (given up included)."""
-    where, params = ("WHERE n.tenant_id = ?", (tenant_id,)) if tenant_id is not None else ("", ())
-    rows = wh.query(
-        f"SELECT {_NOTICE_COLUMNS} FROM cdp.revision_notices n "
-        f"LEFT JOIN cdp.tenants t ON t.tenant_id = n.tenant_id {where} "
-        "ORDER BY n.revised_at DESC, n.notice_id",
-        params,
+    """Every notice (newest first, ties by id) with its delivery state per webhook: each configured
+    one (never tried: 'waiting') and any other that has a record. `undelivered_only`: those some
+    configured webhook has not received (given up included). A page: at most `limit` notices after the
+    one keyed `after` (a `notice_key`); the filter applies after it, so page without it."""
+    clauses, params = list[str](), list[Any]()
+    if tenant_id is not None:
+        clauses.append("n.tenant_id = ?")
+        params.append(tenant_id)
+    if after is not None:
+        revised, notice_id = unpack(after, instant, str)
+        clauses.append("(n.revised_at < ? OR (n.revised_at = ? AND n.notice_id > ?))")
+        params += [revised, revised, notice_id]
+    sql = (
+        f"SELECT {_NOTICE_COLUMNS} FROM cdp.revision_notices n LEFT JOIN cdp.tenants t ON t.tenant_id = n.tenant_id"
+        + (f" WHERE {' AND '.join(clauses)}" if clauses else "")
+        + " ORDER BY n.revised_at DESC, n.notice_id"
     )
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(limit)
+    rows = wh.query(sql, params)
     records: dict[str, dict[str, dict[str, Any]]] = {}
-    for d in wh.query_dicts(
-        "SELECT d.notice_id, d.webhook, d.attempts, d.next_attempt_at, d.delivered_at, d.given_up_at, d.last_error "
-        f"FROM cdp.notice_deliveries d JOIN cdp.revision_notices n ON n.notice_id = d.notice_id {where}",
-        params,
-    ):
-        records.setdefault(d["notice_id"], {})[d["webhook"]] = d
+    if rows:  # the deliveries of these notices only
+        for d in wh.query_dicts(
+            "SELECT notice_id, webhook, attempts, next_attempt_at, delivered_at, given_up_at, last_error "
+            "FROM cdp.notice_deliveries WHERE notice_id IN (SELECT unnest(CAST(? AS TEXT[])))",
+            ([str(r[0]) for r in rows],),
+        ):
+            records.setdefault(d["notice_id"], {})[d["webhook"]] = d
     out: list[dict[str, Any]] = []
     for row in rows:
         notice = _notice(row)
@@ -161,6 +180,11 @@ def list_notices(
             continue
         out.append({**notice.public(), "deliveries": deliveries})
     return out
+
+
+def notice_key(item: dict[str, Any]) -> tuple[Any, ...]:
+    """A `list_notices` item's place in the list (newest first): the key its keyset cursor holds."""
+    return (item["revised_at"], item["notice_id"])
 
 
 _WHEN = ("next_attempt_at", "delivered_at", "given_up_at")

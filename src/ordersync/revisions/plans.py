@@ -11,11 +11,13 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from ordersync.errors import NotFoundError, RefusedError
+from ordersync.paging import instant, unpack
 from ordersync.warehouse import Warehouse
 
 DRAFTED, APPROVED, REJECTED, APPLIED = "drafted", "approved", "rejected", "applied"
@@ -118,6 +120,39 @@ class PlanStore:
         rows = self.wh.query(f"SELECT {_COLUMNS} FROM cdp.plans ORDER BY created_at DESC, plan_id LIMIT ?", (limit,))
         return [_plan(r) for r in rows]
 
+    def page(
+        self, after: tuple[Any, ...] | None, limit: int, visible: Callable[[dict[str, Any]], bool] | None = None
+    ) -> list[Plan]:
+        """At most `limit` plans, newest first (ties by id), coming after the plan keyed `after` (a
+        `plan_key`); with `visible`, only those whose scope it accepts: the scopes are read a batch at
+        a time until the page is full, and only the page's documents are read."""
+        mark = None if after is None else unpack(after, instant, str)
+        if visible is None:
+            where, params = _after(mark)
+            rows = self.wh.query(
+                f"SELECT {_COLUMNS} FROM cdp.plans{where} ORDER BY created_at DESC, plan_id LIMIT ?", (*params, limit)
+            )
+            return [_plan(r) for r in rows]
+        chosen: list[str] = []
+        while len(chosen) < limit:
+            where, params = _after(mark)
+            scopes = self.wh.query(
+                f"SELECT plan_id, created_at, scope FROM cdp.plans{where} ORDER BY created_at DESC, plan_id LIMIT ?",
+                (*params, _SCOPE_BATCH),
+            )
+            chosen += [str(pid) for pid, _, scope in scopes if visible(json.loads(scope))]
+            if len(scopes) < _SCOPE_BATCH:
+                break
+            mark = (scopes[-1][1], str(scopes[-1][0]))
+        if not chosen:
+            return []
+        rows = self.wh.query(
+            f"SELECT {_COLUMNS} FROM cdp.plans WHERE plan_id IN (SELECT unnest(CAST(? AS TEXT[]))) "
+            "ORDER BY created_at DESC, plan_id",
+            (chosen[:limit],),
+        )
+        return [_plan(r) for r in rows]
+
     def applied_for(self, tenant_id: int) -> list[Plan]:
         """The applied plans whose scope holds the tenant, the last applied first."""
         rows = self.wh.query(
@@ -161,6 +196,22 @@ class PlanStore:
 
     def record_result(self, plan_id: str, result: dict[str, Any]) -> None:
         self.wh.execute("UPDATE cdp.plans SET result = ? WHERE plan_id = ?", (body_text(result), plan_id))
+
+
+#: scopes read at a time while a page of the plans a tenant's token sees is filled
+_SCOPE_BATCH = 500
+
+
+def plan_key(summary: dict[str, Any]) -> tuple[Any, ...]:
+    """A plan's place in the list (newest first), from its summary: the key its keyset cursor holds."""
+    return (summary["created_at"], summary["plan_id"])
+
+
+def _after(mark: tuple[Any, ...] | None) -> tuple[str, list[Any]]:
+    if mark is None:
+        return "", []
+    created, plan_id = mark
+    return " WHERE (created_at < ? OR (created_at = ? AND plan_id > ?))", [created, created, plan_id]
 
 
 def _plan(row: tuple[Any, ...]) -> Plan:
