@@ -249,6 +249,8 @@ def router(gate: Gate, auth: Auth) -> APIRouter:
                 "as_of": found.context.get("as_of"),
                 "asked": moment,
                 "since_moment": before,
+                # the picker holds UTC to the second (datetime-local); links keep the moment as given
+                "since_picked": before.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S") if before else "",
                 "diff": diff.data if diff else None,
                 "diff_next": diff.next if diff else None,
                 "notices": notices.data,
