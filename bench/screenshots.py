@@ -1,7 +1,8 @@
 """Screenshots of every dashboard page (PNG) into docs/screenshots/, from a demo-like warehouse.
 
 Fills a DuckDB warehouse in a temporary folder (four stores, two weeks of orders landed late by
-varying amounts, a day of sync runs, a drafted plan, a quarantined record, one build), serves it
+varying amounts, a day of sync runs, a drafted plan, a quarantined record, one build, then orders
+revised after it, a day short of the source, customers' moves and a revision notice), serves it
 with `ordersync serve`'s app, logs in with an admin token in Debian's Chromium (Playwright) and
 captures each page. Run from the repository root:
 
@@ -14,7 +15,9 @@ import argparse
 import sys
 import tempfile
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
+from urllib.parse import urlencode
 
 import orjson
 
@@ -22,11 +25,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from factories import vtex_order  # run from the repository root
 from ordersync.config import ServeSettings
+from ordersync.customers import events
 from ordersync.facade import Ordersync
 from ordersync.outcomes import RunStatus
+from ordersync.revisions import notices
 from ordersync.revisions.plans import DRAFTED, Plan, PlanStore
 from ordersync.serve.process import ServeOptions, serving_in_thread
-from ordersync.sync import runs
+from ordersync.sync import reconcile, runs
 from ordersync.tenants.tokens import Scope
 from support.sim import settings_for
 
@@ -75,7 +80,54 @@ def fill(app: Ordersync) -> str:
     scope = {"tenant_ids": [petbaar], "tenants": ["petbaar"], "from": (now - timedelta(days=3)).date().isoformat()}
     PlanStore(app.wh).save(Plan(PLAN_ID, "restate", DRAFTED, "analyst", now, scope, {"orders": []}, ""), [])
     app.build()
+    after_the_build(app, now)
     return app.create_token(None, "reviewer", scope=Scope.ADMIN)[1]
+
+
+def after_the_build(app: Ordersync, now: datetime) -> None:
+    """Two of petbaar's orders revised after the build (days `revenue diff` finds), its yesterday short
+    of the source, moves between segments and stages, and a closed day's notice still being sent."""
+    tenant = app.get_tenant("petbaar")
+    revised = [
+        vtex_order(
+            f"pe-{day}-0",
+            creationDate=(now - timedelta(days=day)).isoformat(),
+            lastChange=now.isoformat(),
+            value=18_990,
+            status="canceled" if day == 5 else "invoiced",
+            clientProfileData={"email": f"c{day % 60}@petbaar.example", "userProfileId": None},
+        )
+        for day in (2, 5)
+    ]
+    app.land_records("petbaar", [orjson.dumps(o) for o in revised])
+    [yesterday] = reconcile.last_complete_days(now, 1, tenant.tz, app.settings.sync.index_lag_minutes)
+    held = reconcile.warehouse_days(app.wh, tenant.tenant_id, yesterday, yesterday).get(yesterday)
+    landed = held or reconcile.DayTotals(0, Decimal("0.00"))
+    source = reconcile.DayTotals(landed.orders + 3, landed.total + Decimal("214.70"))
+    reconcile.record(app.wh, tenant.tenant_id, "run-petbaar-0", [reconcile.DayCheck(yesterday, source, landed)], now)
+    moves = [("new", "loyal")] * 9 + [("loyal", "at risk")] * 4 + [("at risk", "lost")] * 2 + [("new", "at risk")] * 3
+    found = [
+        events.Event(tenant.tenant_id, f"shot-{n}", events.EventKind.SEGMENT_CHANGED, old, new, now.date())
+        for n, (old, new) in enumerate(moves)
+    ]
+    stages = [("first purchase", "repeat")] * 7 + [("repeat", "lapsing")] * 3
+    found += [
+        events.Event(tenant.tenant_id, f"shot-s{n}", events.EventKind.STAGE_CHANGED, old, new, now.date())
+        for n, (old, new) in enumerate(stages)
+    ]
+    events.write(app.wh, found, "screenshots", now)
+    closed = (now - timedelta(days=5)).date()
+    app.wh.execute(
+        "INSERT INTO cdp.revision_notices (notice_id, tenant_id, order_date, currency_code, revenue_before, "
+        "revenue_after, delta, orders_changed, known_before, known_after, revised_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        ("n-shot", tenant.tenant_id, closed, "BRL", Decimal("1520.40"), Decimal("1350.50"), Decimal("-169.90"), 1,
+         None, None, now),
+    )  # fmt: skip
+    notices.record(
+        app.wh, "n-shot", "FINANCE_WEBHOOK_URL", attempts=2, next_attempt_at=now + timedelta(minutes=4),
+        delivered_at=None, given_up_at=None, last_error="503 Service Unavailable",
+    )  # fmt: skip
 
 
 def main() -> None:
@@ -89,12 +141,14 @@ def main() -> None:
         url = str(Path(folder) / "wh.duckdb")
         with Ordersync(settings_for(url, Path(folder))) as app:
             token = fill(app)
+            built = app.revenue().as_of  # the revisions landed after it
+        assert built is not None
         app = Ordersync(settings_for(url, Path(folder)))
         options = ServeOptions(ServeSettings(port=0, build_every_seconds=3600), worker=False)
         pages = {
             "overview": "/",
             "tenant": "/tenants/petbaar",
-            "finance": "/finance",
+            "finance": "/finance?" + urlencode({"since": built.isoformat()}),
             "plans": "/plans",
             "plan": f"/plans/{PLAN_ID}",
             "customers": "/customers?tenant=petbaar",
@@ -110,8 +164,8 @@ def main() -> None:
             page.wait_for_url(f"{base}/")
             for name, path in pages.items():
                 page.goto(path)
-                if page.locator("[data-chart]").count():
-                    page.wait_for_selector("[data-chart] canvas", state="attached")
+                for figure in page.locator("[data-chart]").all():
+                    figure.locator("canvas").wait_for(state="attached")
                 page.screenshot(path=str(args.out / f"{name}.png"), full_page=True)
                 print(f"{args.out / name}.png  {path}")
             browser.close()

@@ -9,20 +9,23 @@ Reads only, except the actions at the end (approve, reject, retry).
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import partial
 from typing import Any
 
+from ordersync.customers import events as customer_events
 from ordersync.customers.answers import customer_counts, customer_key_of
 from ordersync.customers.events import event_key
 from ordersync.errors import NotFoundError, StalePlanError
 from ordersync.facade import Ordersync
 from ordersync.observe.capture import capture_health, fleet_hours
+from ordersync.observe.gaps import days_against_source
 from ordersync.paging import Key, Page, check_limit, encode, keyset, unpack
 from ordersync.revisions.notices import notice_key
 from ordersync.revisions.plans import Plan, PlanStore, plan_key
-from ordersync.revisions.shapes import diff_item, revenue_row
+from ordersync.revisions.shapes import diff_item, revenue_csv, revenue_row
 from ordersync.sync.runs import run_key
 from ordersync.tenants import Tenant
 from ordersync.transform.builds import build_key
@@ -122,6 +125,13 @@ class Reads:
         items = self.app.quarantine_list(self._scope(name, only), resolved, after=start, limit=limit + 1)
         return _sql_page(items, limit, lambda i: (i["quarantine_id"],))
 
+    def source_days(self, name: str, only: int | None, days: int, after: Key | None, limit: int) -> Page:
+        """The tenant's last complete days, newest first: landed beside the source as its runs' checks
+        last found it, gaps marked (observe/gaps.py); nothing asked of the store."""
+        tenant = self.tenant(name, only)
+        items = days_against_source(self.app.wh, tenant, self.app.clock.now(), self.app.settings.sync, days)
+        return keyset(items, lambda i: (i["date"],), after, limit, newest_first=True)
+
     # -- revenue -------------------------------------------------------------------------------
     def _names(self) -> dict[int, str]:
         return {t.tenant_id: t.tenant_name for t in self.app.list_tenants()}
@@ -161,6 +171,12 @@ class Reads:
         scope = None if only is None else self.app.tenants.by_id(only).tenant_name
         items = self.app.list_notices(scope, after=after, limit=limit + 1)
         return _sql_page(items, limit, notice_key)
+
+    def revenue_csv(self, name: str | None, only: int | None, as_of: datetime | None) -> str:
+        """Exactly what `revenue --csv` prints for the same tenant and as-of moment."""
+        out = io.StringIO(newline="")
+        revenue_csv(self.app.revenue(self._scope(name, only), as_of=as_of).days, self._names(), out)
+        return out.getvalue()
 
     # -- plans ---------------------------------------------------------------------------------
     def plans(self, only: int | None, after: Key | None, limit: int) -> Page:
@@ -210,6 +226,14 @@ class Reads:
     def customer_events(self, name: str, only: int | None, since: date | None, after: Key | None, limit: int) -> Page:
         items = self.app.customer_events(self.tenant(name, only).tenant_name, since=since, after=after, limit=limit + 1)
         return _sql_page(items, limit, event_key)
+
+    def customer_moves(self, name: str, only: int | None, since: date | None, after: Key | None, limit: int) -> Page:
+        """Segment and stage moves since a day, counted per from and to (initial events left out);
+        `since` as the page's context."""
+        items = customer_events.moves(self.app.wh, self.tenant(name, only).tenant_id, since)
+        page = keyset(items, lambda i: (i["kind"], i["from"], i["to"]), after, limit)
+        page.context["since"] = since.isoformat() if since else None
+        return page
 
     # -- actions -------------------------------------------------------------------------------
     def review(self, plan_id: str, by: str, approve: bool) -> dict[str, Any]:

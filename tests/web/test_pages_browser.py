@@ -7,12 +7,15 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
+from typer.testing import CliRunner
 
+from ordersync.cli.main import app as cli
 from ordersync.revisions.plans import DRAFTED
 from web.apiserve import ApiServed, module_served
-from web.pagesserve import FORGED_PLAN_ID, HOSTILE, PLAN_ID, prepare
+from web.pagesserve import FORGED_PLAN_ID, HOSTILE, HOSTILE_ERROR, MOVES, PLAN_ID, REVISED_ORDER, prepare
 
 playwright = pytest.importorskip("playwright.sync_api")
 
@@ -23,8 +26,8 @@ if not Path(CHROMIUM).exists():
     pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium", allow_module_level=True)
 
 PAGES = ("/", "/tenants/app", "/finance", "/plans", f"/plans/{PLAN_ID}", "/customers")
-#: each page's chart, drawn when a canvas is inside it
-CHARTS = {"/": "#fleet-chart", "/tenants/app": "#lateness-chart"}
+#: each page's charts, drawn when a canvas is inside each
+CHARTS = {"/": ("#fleet-chart",), "/tenants/app": ("#lateness-chart", "#source-chart")}
 
 
 @pytest.fixture(scope="module", params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -91,8 +94,8 @@ def test_every_page_loads_with_its_charts_and_no_console_error_or_csp_violation(
         assert answer.status == 200, path
         csp = answer.headers["content-security-policy"]
         assert "default-src 'self'" in csp and "script-src 'self'" in csp and "'unsafe-inline'" not in csp
-        if path in CHARTS:
-            admin.page.wait_for_selector(f"{CHARTS[path]} canvas", state="attached", timeout=30_000)
+        for figure in CHARTS.get(path, ()):
+            admin.page.wait_for_selector(f"{figure} canvas", state="attached", timeout=30_000)
     assert admin.errors == [] and admin.dialogs == []
     assert admin.page.locator("#top tbody tr").count() >= 1  # the customers page: the top by CLV
 
@@ -174,6 +177,8 @@ def test_a_read_tokens_session_sees_its_one_tenant(browser: Any, served: ApiServ
         assert tab.page.locator("button.approve").count() == 0  # actions are the admin's
         tab.open("/finance")
         assert set(tab.page.locator("#revenue tbody td:first-child").all_inner_texts()) == {"app"}
+        download = tab.page.request.get(tab.page.get_attribute("#csv", "href"))
+        assert {line.split(",")[0] for line in download.text().splitlines()[1:]} == {"app"}
     finally:
         context.close()
 
@@ -187,3 +192,65 @@ def test_a_hostile_tenant_name_renders_as_text(admin: Tab) -> None:
     admin.page.wait_for_selector("h1")
     assert admin.page.inner_text("h1") == HOSTILE
     assert admin.dialogs == [] and admin.errors == []
+
+
+def _rows(tab: Tab, selector: str) -> list[list[str]]:
+    return [r.locator("td").all_inner_texts() for r in tab.page.locator(f"{selector} tbody tr").all()]
+
+
+def test_the_tenant_page_sets_each_day_beside_the_source_with_its_gaps_marked(admin: Tab) -> None:
+    admin.open("/tenants/app")
+    days = admin.served.get("/v1/tenants/app/source-days").json()["data"]
+    shown = _rows(admin, "#source-days")
+    assert [r[:3] for r in shown] == [[d["date"], str(d["landed_orders"]), d["landed_revenue"]] for d in days]
+    gaps = admin.page.locator("#source-days tr.gap td:first-child").all_inner_texts()
+    assert gaps == [d["date"] for d in days if d["gap"]] and len(gaps) == 1
+    [fixed] = [r for r in shown if r[6].startswith("fixed")]
+    assert fixed[3] == str(next(d["source_orders"] for d in days if d["fixed_at"]))
+
+
+def test_the_csv_link_gives_exactly_what_revenue_csv_prints(admin: Tab) -> None:
+    moment = datetime.now(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%S")
+    admin.open(f"/finance?as_of={moment}")
+    href = admin.page.get_attribute("#csv", "href")
+    assert href is not None and href.startswith("/v1/revenue.csv?")
+    download = admin.page.request.get(href)  # the session's cookie, as a click sends it
+    assert download.status == 200 and download.headers["content-type"].startswith("text/csv")
+    printed = CliRunner().invoke(cli, ["revenue", "--as-of", f"{moment}Z", "--csv", "-w", admin.served.settings_url])
+    assert printed.exit_code == 0, printed.output
+    assert download.body() == printed.stdout_bytes  # byte for byte (Result.stdout turns CRLF into LF)
+    assert HOSTILE in download.text() and len(download.text().splitlines()) >= 4
+
+
+def test_days_revised_since_a_moment_are_listed_highlighted_and_noticed(admin: Tab) -> None:
+    built = admin.served.get("/v1/revenue", tenant="app").json()["as_of"]  # the revision came after the build
+    admin.open("/finance?" + urlencode({"tenant": "app", "since": built}))
+    [day] = admin.served.get("/v1/revenue/diff", since=built, tenant="app").json()["data"]
+    [row] = _rows(admin, "#diff")
+    assert row[:6] == [
+        "app",
+        day["date"],
+        day["currency"],
+        day["before"]["revenue"],
+        day["after"]["revenue"],
+        day["delta"],
+    ]
+    assert REVISED_ORDER in (admin.page.text_content("#diff details") or "")  # folded: in the DOM, not shown
+    assert admin.page.locator("#revenue tr.revised td:nth-child(2)").all_inner_texts() == [day["date"]]
+    delivery = admin.page.locator("#notices .delivery.given-up")
+    assert delivery.inner_text() == "FINANCE_HOOK: given up"
+    assert delivery.get_attribute("title") == f"5 attempts: {HOSTILE_ERROR}"  # the error as text
+    assert admin.dialogs == [] and admin.errors == []
+
+
+def test_the_customers_page_counts_the_moves_since_a_day(admin: Tab) -> None:
+    since = datetime.now(UTC).date().isoformat()
+    admin.open(f"/customers?tenant=app&since={since}")
+    api = admin.served.get("/v1/tenants/app/customer-moves", since=since).json()
+    segment = sorted((f, t, str(MOVES.count((f, t)))) for f, t in set(MOVES))
+    assert sorted(tuple(r) for r in _rows(admin, "#segment-moves")) == segment  # the initial one left out
+    assert _rows(admin, "#stage-moves") == [["first purchase", "repeat", "1"]]
+    assert [(m["kind"], m["from"], m["to"], m["moves"]) for m in api["data"]] == sorted(
+        [("segment", f, t, int(n)) for f, t, n in segment] + [("stage", "first purchase", "repeat", 1)]
+    )
+    assert admin.page.locator("#segment-moves b").count() == 0 and admin.dialogs == []

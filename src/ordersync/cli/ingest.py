@@ -10,7 +10,8 @@ from rich.text import Text
 
 from ordersync.cli.context import facade, guarded
 from ordersync.cli.options import JsonOpt, TenantOpt, WarehouseOpt
-from ordersync.cli.output import err_console, inert, print_json, say
+from ordersync.cli.output import err_console, print_json, say
+from ordersync.sheets import inert
 
 if TYPE_CHECKING:
     from ordersync.sources.files.ingest import FileResult

@@ -8,7 +8,6 @@ written with every such character escaped by JSON itself; CSV cells by `csv_cell
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -33,7 +32,8 @@ from rich.text import Text
 from ordersync.console import Task
 from ordersync.paging import Key, Page, decode, every_item
 from ordersync.secrets import known_secrets, scrub
-from ordersync.text import csv_cell, printable
+from ordersync.sheets import inert, write_csv
+from ordersync.text import printable
 
 
 class _InertConsole(Console):
@@ -107,11 +107,6 @@ class RichReporter:
 def _markup(text: str) -> str:
     """Text for a place Rich reads as markup (a progress bar's description): inert."""
     return escape(printable(scrub(text)))
-
-
-def inert(text: str, secrets: Collection[str] | None = None) -> str:
-    """Text as the CLI prints it: without known secrets, control, zero-width and bidi characters escaped."""
-    return printable(scrub(text, secrets))
 
 
 def say_error(text: str, label: str = "error:") -> None:
@@ -332,12 +327,5 @@ def print_pages(fetch: Callable[[Key | None], Page]) -> None:
 
 
 def print_csv(columns: Sequence[str], rows: Sequence[Mapping[str, Any]], out: IO[str] | None = None) -> None:
-    """Rows as CSV (a header, then one line a row). Text cells from outside are written by `csv_cell`
-    (a leading quote before = + - @ tab or CR, so a spreadsheet never runs them) and shown inert;
-    numbers stay numbers; the csv module quotes what needs quoting."""
-    secrets = known_secrets()
-    writer = csv.writer(out or sys.stdout)
-    writer.writerow(columns)
-    for row in rows:
-        cells = [csv_cell(row.get(c)) for c in columns]
-        writer.writerow([inert(c, secrets) if isinstance(c, str) else c for c in cells])
+    """Rows as CSV (a header, then one line a row), as ordersync.sheets writes every CSV."""
+    write_csv(columns, rows, out or sys.stdout)

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import date, datetime
-from decimal import Decimal
 from typing import Annotated
 
 import typer
 
 from ordersync.cli.context import facade, guarded
 from ordersync.cli.options import CsvOpt, FromOpt, JsonOpt, SomeTenantOpt, ToOpt, WarehouseOpt
-from ordersync.cli.output import print_csv, print_json, print_table, say
+from ordersync.cli.output import print_json, print_table, say
 from ordersync.errors import ConfigError
 from ordersync.facade import Ordersync
-from ordersync.revisions.asof import DayRevenue
-from ordersync.revisions.shapes import diff_item, money, revenue_row
+from ordersync.revisions.shapes import diff_item, money, revenue_csv, revenue_row
 
 app = typer.Typer(
     help="Daily revenue per tenant, day and currency: as built, or as known at a moment (exactly).",
@@ -45,14 +44,6 @@ def parse_moment(text: str, flag: str) -> datetime:
 
 def _names(app_: Ordersync) -> dict[int, str]:
     return {t.tenant_id: t.tenant_name for t in app_.list_tenants()}
-
-
-_CENT = Decimal("0.01")
-
-
-def _cents(value: Decimal | None) -> Decimal | None:
-    """An amount as a number to the cent (CSV: a number a spreadsheet sums, never text)."""
-    return None if value is None else value.quantize(_CENT)
 
 
 @app.callback()
@@ -89,9 +80,7 @@ def revenue(
     if as_json:
         print_json({"as_of": stamp, "days": rows})
     elif as_csv:
-        # amounts as numbers; the tenant and currency cells are text from outside (csv_cell's rule)
-        columns = list(revenue_row(DayRevenue(0, date.min, ""), {}).keys())
-        print_csv(columns, [revenue_row(d, names, _cents) for d in result.days])
+        revenue_csv(result.days, names, sys.stdout)
     else:
         print_table(f"revenue as of {stamp or 'nothing known yet'}", rows)
         if stamp:

@@ -173,6 +173,29 @@ def event_key(item: dict[str, Any]) -> tuple[Any, ...]:
     return (item["on"], item["id"])
 
 
+def moves(wh: Warehouse, tenant_id: int, since: date | None) -> list[dict[str, Any]]:
+    """How many segment and stage changes went from each value to each other one on or after
+    `since`, counted in SQL; a tenant's first computation (`initial`) is no move."""
+    clauses, params = (
+        ["tenant_id = ?", "NOT initial", "kind IN (?, ?)"],
+        [
+            tenant_id,
+            EventKind.SEGMENT_CHANGED.value,
+            EventKind.STAGE_CHANGED.value,
+        ],
+    )
+    if since is not None:
+        clauses.append("occurred_on >= ?")
+        params.append(since)
+    rows = wh.query(
+        f"SELECT kind, from_value, to_value, count(*) FROM cdp.customer_events WHERE {' AND '.join(clauses)} "
+        "GROUP BY kind, from_value, to_value",
+        params,
+    )
+    kinds = {EventKind.SEGMENT_CHANGED.value: "segment", EventKind.STAGE_CHANGED.value: "stage"}
+    return [{"kind": kinds[str(k)], "from": f, "to": t, "moves": int(n)} for k, f, t, n in rows]
+
+
 # -- the outbox ------------------------------------------------------------------------------------
 
 

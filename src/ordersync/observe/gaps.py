@@ -1,5 +1,7 @@
 """`gaps`: days where the warehouse holds fewer orders or less revenue than the source (asked live,
-one list request per tenant-day), and each tenant's days behind (the seed's query)."""
+one list request per tenant-day), and each tenant's days behind (the seed's query); and, without
+asking, each recent day as landed beside the source as the runs' checks last found it
+(cdp.discrepancies), for the Tenant page."""
 
 from __future__ import annotations
 
@@ -62,3 +64,30 @@ async def tenant_gaps(
 
     results = await asyncio.gather(*(one(t) for t in tenants))
     return [r for rows in results for r in rows]
+
+
+def days_against_source(
+    wh: Warehouse, tenant: Tenant, now: datetime, settings: SyncSettings, days: int
+) -> list[dict[str, Any]]:
+    """The tenant's last `days` complete days, oldest first: orders and revenue landed (the latest
+    version of each order, as `gaps` counts them) beside the source's figures where a run's check
+    found them different (the day's newest discrepancy); `gap` while that one is still open."""
+    day_list = reconcile.last_complete_days(now, days, tenant.tz, settings.index_lag_minutes)
+    held = reconcile.warehouse_days(wh, tenant.tenant_id, day_list[0], day_list[-1])
+    checks = reconcile.latest_checks(wh, tenant.tenant_id, day_list[0], day_list[-1])
+    out: list[dict[str, Any]] = []
+    for day in day_list:
+        landed, check = held.get(day), checks.get(day)
+        out.append(
+            {
+                "date": day.isoformat(),
+                "landed_orders": landed.orders if landed else 0,
+                "landed_revenue": str(landed.total) if landed else "0.00",
+                "source_orders": int(check["source_orders"]) if check else None,
+                "source_revenue": str(check["source_total"]) if check else None,
+                "checked_at": check["found_at"].isoformat() if check else None,
+                "fixed_at": check["fixed_at"].isoformat() if check and check["fixed_at"] else None,
+                "gap": bool(check and not check["fixed"]),
+            }
+        )
+    return out

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import IO, Any
 
 from ordersync.revisions.asof import DayDiff, DayRevenue
+from ordersync.sheets import write_csv
+
+_CENT = Decimal("0.01")
 
 
 def money(value: Decimal | None) -> str:
@@ -28,6 +32,18 @@ def revenue_row(day: DayRevenue, names: dict[int, str], fmt: Callable[[Decimal |
         "canceled_value": fmt(day.canceled_value),
         "average_order_value": fmt(day.average_order_value),
     }
+
+
+def cents(value: Decimal | None) -> Decimal | None:
+    """An amount as a number to the cent (CSV: a number a spreadsheet sums, never text)."""
+    return None if value is None else value.quantize(_CENT)
+
+
+def revenue_csv(days: Sequence[DayRevenue], names: dict[int, str], out: IO[str]) -> None:
+    """`revenue --csv`: the --json days' columns, amounts as numbers; the tenant and currency cells
+    are text from outside (sheets' rule). The one writer for the CLI and serve's download."""
+    columns = list(revenue_row(DayRevenue(0, date.min, ""), {}).keys())
+    write_csv(columns, [revenue_row(d, names, cents) for d in days], out)
 
 
 def diff_item(d: DayDiff, names: dict[int, str]) -> dict[str, Any]:

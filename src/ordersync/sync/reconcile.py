@@ -10,6 +10,7 @@ import asyncio
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from ordersync.sources.vtex.oms import VtexClient
@@ -159,6 +160,21 @@ def close_matching(wh: Warehouse, tenant_id: int, run_id: str, checks: list[DayC
         check = matching.get(day)
         if check is not None:
             _mark_fixed(wh, int(discrepancy_id), run_id, now, check.warehouse)
+
+
+def latest_checks(wh: Warehouse, tenant_id: int, first: date, last: date) -> dict[date, dict[str, Any]]:
+    """The newest discrepancy of each of the tenant's days from `first` to `last` (open or fixed): the
+    source's figures as that check found them, and whether a later run closed it."""
+    rows = wh.query_dicts(
+        "SELECT order_date, source_orders, source_total, warehouse_orders, warehouse_total, found_at, fixed, "
+        "fixed_at FROM ("
+        "  SELECT *, row_number() OVER ("
+        "    PARTITION BY tenant_id, order_date ORDER BY found_at DESC, discrepancy_id DESC) AS rn"
+        "  FROM cdp.discrepancies WHERE tenant_id = ? AND order_date BETWEEN ? AND ?"
+        ") d WHERE rn = 1",
+        (tenant_id, first, last),
+    )
+    return {r["order_date"]: r for r in rows}
 
 
 def open_days(wh: Warehouse) -> dict[int, int]:

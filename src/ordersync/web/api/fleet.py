@@ -16,6 +16,7 @@ from ordersync.web.api.models import BuildsPage, Document, ListPage, PlanCheck, 
 from ordersync.web.auth import Auth, Caller
 from ordersync.web.gate import Gate
 
+CSV_FILE = 'attachment; filename="revenue.csv"'
 TenantQuery = Annotated[str | None, Query(max_length=200, description="one tenant (default: all the token sees)")]
 
 
@@ -47,6 +48,25 @@ def router(gate: Gate, auth: Auth) -> APIRouter:
         """Daily revenue per tenant, day and currency (`ordersync revenue --json` days), with `as_of`."""
         moment = _moment(as_of, "as_of")
         return await paged(gate, cursor, lambda reads, after: reads.revenue(tenant, caller.only, moment, after, limit))
+
+    @r.get(
+        "/revenue.csv",
+        tags=["revenue"],
+        response_class=Response,
+        responses={200: {"description": "`ordersync revenue --csv`, exactly", "content": {"text/csv": {}}}},
+    )
+    async def revenue_csv(
+        caller: Caller = reader,
+        tenant: TenantQuery = None,
+        as_of: Annotated[
+            datetime | None, Query(description="as known at this moment, exactly (default: as last built)")
+        ] = None,
+    ) -> Response:
+        """Daily revenue as CSV: what `ordersync revenue [--tenant] [--as-of] --csv` prints (the
+        Finance page's download)."""
+        moment = _moment(as_of, "as_of")
+        text = await gate.read(lambda app: Reads(app).revenue_csv(tenant, caller.only, moment))
+        return Response(text, media_type="text/csv", headers={"Content-Disposition": CSV_FILE})
 
     @r.get("/revenue/diff", response_model=ListPage, tags=["revenue"])
     async def revenue_diff(

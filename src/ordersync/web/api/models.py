@@ -191,3 +191,34 @@ class TenantStatus(BaseModel):
 
 class TenantsPage(ListPage):
     data: list[TenantStatus]  # type: ignore[assignment]
+
+
+class SourceDay(BaseModel):
+    """One of a tenant's last complete days: landed beside the source as its runs' checks found it."""
+
+    date: str
+    landed_orders: int = Field(description="orders landed for the day (each order's latest version)")
+    landed_revenue: str = Field(description="their total value, exact, to the cent")
+    source_orders: int | None = Field(description="the source's count when a check found the day different")
+    source_revenue: str | None = Field(description="the source's total when a check found the day different")
+    checked_at: str | None = Field(description="when the day's newest discrepancy was found")
+    fixed_at: str | None = Field(description="when a later run closed it")
+    gap: bool = Field(description="the day's newest discrepancy is still open (counted in open_discrepancies)")
+
+
+class SourceDaysPage(ListPage):
+    data: list[SourceDay]  # type: ignore[assignment]
+
+
+class CustomerMove(BaseModel):
+    """How many customers' segment (or journey stage) went from one value to another."""
+
+    kind: str = Field(description="segment or stage")
+    from_: str | None = Field(alias="from")
+    to: str | None
+    moves: int
+
+
+class CustomerMovesPage(ListPage):
+    data: list[CustomerMove]  # type: ignore[assignment]
+    since: str | None = Field(description="moves on or after this day (null: since the first)")

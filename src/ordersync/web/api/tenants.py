@@ -10,7 +10,16 @@ from fastapi.responses import Response
 
 from ordersync.reads import Reads
 from ordersync.web.api.common import REFUSALS, Cursor, Limit, answer, paged
-from ordersync.web.api.models import Document, ListPage, QuarantinePage, RunsPage, TenantsPage, TenantStatus
+from ordersync.web.api.models import (
+    CustomerMovesPage,
+    Document,
+    ListPage,
+    QuarantinePage,
+    RunsPage,
+    SourceDaysPage,
+    TenantsPage,
+    TenantStatus,
+)
 from ordersync.web.auth import Auth, Caller
 from ordersync.web.gate import Gate
 
@@ -55,6 +64,16 @@ def router(gate: Gate, auth: Auth) -> APIRouter:
     ) -> Response:
         """Days the warehouse holds less than the source (asked live; `ordersync gaps --json` items)."""
         return await paged(gate, cursor, lambda reads, after: reads.gaps(tenant, caller.only, days, after, limit))
+
+    @r.get("/{tenant}/source-days", response_model=SourceDaysPage)
+    async def source_days(
+        tenant: str, caller: Caller = reader, days: Days = 30, limit: Limit = 100, cursor: Cursor = None
+    ) -> Response:
+        """Its last complete days, newest first: landed beside the source as its runs' checks last found
+        it (cdp.discrepancies), gaps marked; nothing asked of the store (`gaps` asks it live)."""
+        return await paged(
+            gate, cursor, lambda reads, after: reads.source_days(tenant, caller.only, days, after, limit)
+        )
 
     @r.get("/{tenant}/quarantine", response_model=QuarantinePage)
     async def quarantine(
@@ -104,6 +123,19 @@ def router(gate: Gate, auth: Auth) -> APIRouter:
         """Segment and stage moves, oldest first (`ordersync customers events --json` items)."""
         return await paged(
             gate, cursor, lambda reads, after: reads.customer_events(tenant, caller.only, since, after, limit)
+        )
+
+    @r.get("/{tenant}/customer-moves", response_model=CustomerMovesPage)
+    async def customer_moves(
+        tenant: str,
+        caller: Caller = reader,
+        since: Annotated[date | None, Query(description="moves on or after this day")] = None,
+        limit: Limit = 100,
+        cursor: Cursor = None,
+    ) -> Response:
+        """Segment and stage moves counted per from and to, initial ones left out, with `since`."""
+        return await paged(
+            gate, cursor, lambda reads, after: reads.customer_moves(tenant, caller.only, since, after, limit)
         )
 
     return r

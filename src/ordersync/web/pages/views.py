@@ -10,7 +10,7 @@ page as `next`. Actions are forms posting to the API's actions with the session'
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
@@ -31,6 +31,10 @@ OVERVIEW_PAGE = 50
 LIST_PAGE = 50
 FLEET_HOURS = 48
 TOP_CUSTOMERS = 10
+#: the order dates the Tenant page sets beside the source
+SOURCE_DAYS = 30
+#: the days before today the Customers page counts moves from, unless another is chosen
+MOVES_DAYS = 30
 STATES = ("Current", "Behind", "Stale")
 #: the Overview's sortable columns: the status item's field each sorts by
 SORTS = {
@@ -57,15 +61,30 @@ def _epoch(iso: str) -> float:
     return datetime.fromisoformat(iso).timestamp()
 
 
-def _as_of(value: str | None) -> datetime | None:
+def _as_of(value: str | None, name: str = "as_of") -> datetime | None:
     """The picker's moment: ISO 8601, in UTC unless it names a zone (a datetime-local input names none)."""
     if not value:
         return None
     try:
         found = datetime.fromisoformat(value)
     except ValueError as exc:
-        raise ConfigError(f"as_of {value[:40]!r} is not a moment (ISO 8601, e.g. 2026-11-20T12:00:00Z)") from exc
+        raise ConfigError(f"{name} {value[:40]!r} is not a moment (ISO 8601, e.g. 2026-11-20T12:00:00Z)") from exc
     return found if found.tzinfo else found.replace(tzinfo=UTC)
+
+
+def _day(value: str | None, default: date) -> date:
+    """The picker's day (YYYY-MM-DD), or `default` when none is chosen."""
+    if not value:
+        return default
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise ConfigError(f"since {value[:40]!r} is not a day (YYYY-MM-DD)") from exc
+
+
+def _query(values: dict[str, Any]) -> str:
+    """A query string of the values given (empty ones left out), each encoded."""
+    return urlencode({k: v for k, v in values.items() if v})
 
 
 def _seconds(run: dict[str, Any]) -> float | None:
@@ -175,6 +194,12 @@ def router(gate: Gate, auth: Auth) -> APIRouter:
                 run["seconds"] = _seconds(run)
             days = list(reversed(reads.lateness(tenant, caller.only, 30, None, 100).data))
             held = reads.quarantine(tenant, caller.only, False, None, LIST_PAGE)
+            against = list(reversed(reads.source_days(tenant, caller.only, SOURCE_DAYS, None, SOURCE_DAYS).data))
+            source = chart(
+                "orders per order date: landed, and the source's where a check found them different",
+                [_epoch(d["date"] + "T00:00:00+00:00") for d in against],
+                {"landed": [d["landed_orders"] for d in against], "source": [d["source_orders"] for d in against]},
+            )
             lateness = chart(
                 "versions landed by lateness, per order date",
                 [_epoch(d["date"] + "T00:00:00+00:00") for d in days],
@@ -187,18 +212,63 @@ def router(gate: Gate, auth: Auth) -> APIRouter:
                 "next": runs.next,
                 "quarantine": held.data,
                 "lateness": lateness,
+                "days": list(reversed(against)),
+                "source": source,
             }
 
         return await pages.show(request, "tenant.html", build, nav="overview", name=tenant)
 
     @r.get("/finance")
-    async def finance(request: Request, tenant: Text = None, as_of: Text = None, cursor: Cursor = None) -> Response:
-        def build(reads: Reads, caller: Caller) -> dict[str, Any]:
-            moment = _as_of(as_of)
-            found = reads.revenue(tenant or None, caller.only, moment, decode(cursor), 100)
-            return {"days": found.data, "next": found.next, "as_of": found.context.get("as_of"), "asked": moment}
+    async def finance(
+        request: Request,
+        tenant: Text = None,
+        as_of: Text = None,
+        since: Text = None,
+        cursor: Cursor = None,
+        diff_cursor: Cursor = None,
+        notices_cursor: Cursor = None,
+    ) -> Response:
+        view = {"tenant": tenant or "", "as_of": as_of or "", "since": since or ""}
 
-        return await pages.show(request, "finance.html", build, nav="finance", tenant=tenant or "", picked=as_of or "")
+        def build(reads: Reads, caller: Caller) -> dict[str, Any]:
+            moment, before = _as_of(as_of), _as_of(since, "since")
+            found = reads.revenue(tenant or None, caller.only, moment, decode(cursor), 100)
+            # revised between `since` and the moment shown (now, when the view is as last built)
+            diff = (
+                reads.revenue_diff(tenant or None, caller.only, before, moment, decode(diff_cursor), MAX_LIMIT)
+                if before
+                else None
+            )
+            revised = {(d["tenant"], d["date"], d["currency"]) for d in diff.data} if diff else set()
+            for day in found.data:
+                day["revised"] = (day["tenant"], day["date"], day["currency"]) in revised
+            notices = reads.notices(caller.only, decode(notices_cursor), LIST_PAGE)
+            return {
+                "days": found.data,
+                "next": found.next,
+                "as_of": found.context.get("as_of"),
+                "asked": moment,
+                "since_moment": before,
+                # the picker holds UTC to the second (datetime-local); links keep the moment as given
+                "since_picked": before.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S") if before else "",
+                "diff": diff.data if diff else None,
+                "diff_next": diff.next if diff else None,
+                "notices": notices.data,
+                "notices_next": notices.next,
+                # the download is `revenue --csv` of this view: the same tenant and as-of moment
+                "csv": "/v1/revenue.csv?" + _query({"tenant": tenant, "as_of": moment.isoformat() if moment else None}),
+            }
+
+        return await pages.show(
+            request,
+            "finance.html",
+            build,
+            nav="finance",
+            tenant=tenant or "",
+            picked=as_of or "",
+            since=since or "",
+            link=lambda **kw: "/finance?" + _query({**view, **kw}),
+        )
 
     @r.get("/plans")
     async def plans(request: Request, cursor: Cursor = None) -> Response:
@@ -218,18 +288,39 @@ def router(gate: Gate, auth: Auth) -> APIRouter:
         return await pages.show(request, "plan.html", build, nav="plans")
 
     @r.get("/customers")
-    async def customers(request: Request, tenant: Text = None, key: Text = None, email: Text = None) -> Response:
+    async def customers(
+        request: Request, tenant: Text = None, key: Text = None, email: Text = None, since: Text = None
+    ) -> Response:
         def build(reads: Reads, caller: Caller) -> dict[str, Any]:
             names = [t["tenant"] for t in every_item(lambda c: reads.tenants(caller.only, decode(c), MAX_LIMIT))]
             chosen = tenant or (names[0] if names else None)
+            start = _day(since, datetime.now(UTC).date() - timedelta(days=MOVES_DAYS))
             if chosen is None:
-                return {"names": names, "chosen": None, "counts": None, "top": [], "customer": None}
+                return {
+                    "names": names,
+                    "chosen": None,
+                    "counts": None,
+                    "top": [],
+                    "customer": None,
+                    "moves": None,
+                    "since": start,
+                }
             counts = reads.customer_counts(chosen, caller.only)
             top = reads.customers(
                 chosen, caller.only, segment=None, stage=None, top=TOP_CUSTOMERS, after=None, limit=TOP_CUSTOMERS
             ).data
             one = reads.customer(chosen, caller.only, key or None, email or None) if key or email else None
-            return {"names": names, "chosen": chosen, "counts": counts, "top": top, "customer": one}
+            moved = every_item(lambda c: reads.customer_moves(chosen, caller.only, start, decode(c), MAX_LIMIT))
+            moves = {kind: [m for m in moved if m["kind"] == kind] for kind in ("segment", "stage")}
+            return {
+                "names": names,
+                "chosen": chosen,
+                "counts": counts,
+                "top": top,
+                "customer": one,
+                "moves": moves,
+                "since": start,
+            }
 
         return await pages.show(request, "customers.html", build, nav="customers", key=key or "", email=email or "")
 
