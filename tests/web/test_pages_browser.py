@@ -188,6 +188,9 @@ def test_a_hostile_tenant_name_renders_as_text(admin: Tab) -> None:
     link = admin.page.get_by_role("link", name=HOSTILE)
     assert link.count() == 1  # the name as text, its markup never parsed
     assert admin.page.locator("#tenants img, #tenants b").count() == 0
+    # a push-only store is never pulled: no next sync is due, rather than one long past
+    (row,) = [r for r in _rows(admin, "#tenants") if r[0] == HOSTILE]
+    assert row[3] == "\u2014"
     link.click()
     admin.page.wait_for_selector("h1")
     assert admin.page.inner_text("h1") == HOSTILE

@@ -128,8 +128,10 @@ class Pages:
         return page(template, who=who, **extra, **data)
 
 
-def _next_due(app: Ordersync) -> dict[int, datetime | None]:
-    return {t.tenant_id: t.next_sync_due for t in app.list_tenants()}
+def _next_due(app: Ordersync) -> dict[int, tuple[bool, datetime | None]]:
+    """Per tenant: whether the worker pulls it at all (a store with a pull API, syncs enabled), and
+    when its next incremental sync falls due (None: at once)."""
+    return {t.tenant_id: (t.pulls and t.sync_enabled, t.next_sync_due) for t in app.list_tenants()}
 
 
 def router(gate: Gate, auth: Auth) -> APIRouter:
@@ -150,7 +152,7 @@ def router(gate: Gate, auth: Auth) -> APIRouter:
             items = every_item(lambda c: reads.tenants(caller.only, decode(c), MAX_LIMIT))
             due, capture = _next_due(reads.app), {c["tenant_id"]: c for c in reads.capture(caller.only)}
             for item in items:
-                item["next_due"] = due.get(item["tenant_id"])
+                item["pulled"], item["next_due"] = due.get(item["tenant_id"], (False, None))
                 item["capture"] = capture.get(item["tenant_id"])
             chosen = [i for i in items if not state or i["state"] == state]
             chosen.sort(key=_sort_key(field), reverse=desc)
