@@ -515,11 +515,19 @@ class Ordersync:
         """Daily revenue as the last build left it, or as known at `as_of`, exactly."""
         tenant_id = self.tenants.resolve(tenant)
         if as_of is None:
-            if not self.table_exists("revenue_daily"):
-                raise NotFoundError("no revenue yet: revenue_daily is built by `ordersync build`")
+            self._built_revenue()
             return asof.current(self.wh, tenant_id=tenant_id, day_from=day_from, day_to=day_to)
         at = asof.known_instant(self.wh, self.clock, as_of)
         return asof.as_of(self.wh, self.settings.orders, at, tenant_id=tenant_id, day_from=day_from, day_to=day_to)
+
+    def revenue_page(self, tenant: str | None, after: tuple[str, date, str] | None, limit: int) -> asof.Revenue:
+        """One page of revenue as built, in tenant name, day and currency order."""
+        self._built_revenue()
+        return asof.current_page(self.wh, tenant_id=self.tenants.resolve(tenant), after=after, limit=limit)
+
+    def _built_revenue(self) -> None:
+        if not self.table_exists("revenue_daily"):
+            raise NotFoundError("no revenue yet: revenue_daily is built by `ordersync build`")
 
     def revenue_diff(
         self,

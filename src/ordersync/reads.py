@@ -145,11 +145,18 @@ class Reads:
     def revenue(
         self, name: str | None, only: int | None, as_of: datetime | None, after: Key | None, limit: int
     ) -> Page:
-        """revenue --json's days, with its `as_of` as the page's context."""
-        result = self.app.revenue(self._scope(name, only), as_of=as_of)
-        names = self._names()
-        rows = [revenue_row(d, names) for d in result.days]
-        page = keyset(rows, lambda i: (i["tenant"], i["date"], i["currency"]), after, limit)
+        """revenue --json's days, with its `as_of` as the page's context. As built (no `as_of`), one
+        page is read from revenue_daily; an answer as of a moment is computed whole, then paged."""
+        scope, names = self._scope(name, only), self._names()
+        key = _revenue_key
+        if as_of is None:
+            check_limit(limit)
+            mark = None if after is None else unpack(after, str, date.fromisoformat, str)
+            result = self.app.revenue_page(scope, mark, limit + 1)
+            page = _sql_page([revenue_row(d, names) for d in result.days], limit, key)
+        else:
+            result = self.app.revenue(scope, as_of=as_of)
+            page = keyset([revenue_row(d, names) for d in result.days], key, after, limit)
         page.context["as_of"] = result.as_of.isoformat() if result.as_of else None
         return page
 
@@ -165,7 +172,7 @@ class Reads:
         days = self.app.revenue_diff(since, against, self._scope(name, only))
         names = self._names()
         rows = [diff_item(d, names) for d in days]
-        return keyset(rows, lambda i: (i["tenant"], i["date"], i["currency"]), after, limit)
+        return keyset(rows, _revenue_key, after, limit)
 
     def notices(self, only: int | None, after: Key | None, limit: int) -> Page:
         scope = None if only is None else self.app.tenants.by_id(only).tenant_name
@@ -255,3 +262,8 @@ def _scope_visible(scope: dict[str, Any], only: int | None) -> bool:
     if only is None:
         return True
     return [int(t) for t in scope.get("tenant_ids", [])] == [only]
+
+
+def _revenue_key(item: dict[str, Any]) -> tuple[Any, ...]:
+    """A revenue day's place in the API's lists: tenant name, day, currency."""
+    return (item["tenant"], item["date"], item["currency"])

@@ -15,7 +15,10 @@ from ordersync.clock import ManualClock
 from ordersync.config import load_settings
 from ordersync.errors import ConfigError, RefusedError
 from ordersync.facade import Ordersync
+from ordersync.paging import decode
+from ordersync.reads import Reads
 from ordersync.revisions.asof import DayRevenue
+from ordersync.revisions.shapes import revenue_row
 from support.revisions import event, new_push_tenant, push
 
 pytestmark = pytest.mark.dbt
@@ -147,3 +150,38 @@ def test_production_refuses_every_full_refresh(
         with pytest.raises(RefusedError, match="refused in production"):
             prod.build(full_refresh=True)
         assert prod.recent_builds(1000) == before  # refused before anything ran or was logged
+
+
+def test_the_apis_pages_of_revenue_as_built_are_the_whole_answer_in_its_order(
+    app: Ordersync, clock: ManualClock
+) -> None:
+    """/v1/revenue reads revenue_daily a page at a time in (tenant name, day, currency) order, names
+    compared by bytes as Python compares them: the pages put together are the whole answer."""
+    clock.set(NOW)
+    for prefix in ("zeta", "b_x", "b-x", "b9"):  # a locale's collation would not order these by bytes
+        t = new_push_tenant(app, prefix)
+        push(
+            app,
+            t,
+            [
+                event(f"{prefix}-{n}", NOW - 9 * 24 * H, total="10.00", day=day, currency=currency)
+                for n, (day, currency) in enumerate([(D1, "BRL"), (D1, "USD"), (D2, "BRL"), (D3, "EUR")])
+            ],
+        )
+    app.build()
+    reads = Reads(app)
+    names = {t.tenant_id: t.tenant_name for t in app.list_tenants()}
+    whole = sorted(
+        (revenue_row(d, names) for d in app.revenue().days), key=lambda i: (i["tenant"], i["date"], i["currency"])
+    )
+    seen: list[dict[str, object]] = []
+    after = None
+    while True:
+        page = reads.revenue(None, None, None, after, 3)
+        assert page.context["as_of"] == app.revenue().as_of.isoformat()  # type: ignore[union-attr]
+        seen += page.data
+        if page.next is None:
+            break
+        assert len(page.data) == 3
+        after = decode(page.next)
+    assert seen == whole and len(whole) >= 16

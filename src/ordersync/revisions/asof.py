@@ -211,8 +211,7 @@ def current(
     """revenue_daily as the last build left it, stamped with the ledger instant it is as of.
 
     Days whose orders are all gone (kept with zeros) are left out, as `as_of` has no row for them."""
-    seq = ledger.cursor(wh, ledger.FCT_ORDERS)
-    stamp = wh.scalar("SELECT committed_at FROM cdp.landing_batches WHERE seq = ?", (seq,)) if seq else None
+    stamp = _built_at(wh)
     rows = wh.query(
         "SELECT tenant_id, order_date, currency_code, " + ", ".join(_COLUMNS) + " FROM cdp.revenue_daily "
         "WHERE orders > 0 AND (CAST(? AS INTEGER) IS NULL OR tenant_id = ?) "
@@ -220,8 +219,38 @@ def current(
         "ORDER BY tenant_id, order_date, currency_code",
         (tenant_id, tenant_id, day_from, day_from, day_to, day_to),
     )
-    as_of_at = stamp.astimezone(UTC) if isinstance(stamp, datetime) else None
-    return Revenue(as_of=as_of_at, days=[_day(r) for r in rows])
+    return Revenue(as_of=stamp, days=[_day(r) for r in rows])
+
+
+def current_page(wh: Warehouse, *, tenant_id: int | None, after: tuple[str, date, str] | None, limit: int) -> Revenue:
+    """`limit` days of current() in the API's order (tenant name, day, currency; names and currencies
+    compared by bytes, as Python compares them), those after `after`: one page read, not all."""
+    order = wh.byte_order
+    where = ["r.orders > 0", "(CAST(? AS INTEGER) IS NULL OR r.tenant_id = ?)"]
+    params: list[Any] = [tenant_id, tenant_id]
+    if after is not None:
+        name, day, currency = after
+        where.append(
+            f"(t.tenant_name {order} > ? OR (t.tenant_name = ? AND (r.order_date > ? OR "
+            f"(r.order_date = ? AND r.currency_code {order} > ?))))"
+        )
+        params += [name, name, day, day, currency]
+    stamp = _built_at(wh)
+    rows = wh.query(
+        "SELECT r.tenant_id, r.order_date, r.currency_code, " + ", ".join(f"r.{c}" for c in _COLUMNS) + " "
+        "FROM cdp.revenue_daily r JOIN cdp.tenants t ON t.tenant_id = r.tenant_id "
+        f"WHERE {' AND '.join(where)} "
+        f"ORDER BY t.tenant_name {order}, r.order_date, r.currency_code {order} LIMIT ?",
+        (*params, limit),
+    )
+    return Revenue(as_of=stamp, days=[_day(r) for r in rows])
+
+
+def _built_at(wh: Warehouse) -> datetime | None:
+    """The ledger instant the last build of revenue_daily is as of (None before any)."""
+    seq = ledger.cursor(wh, ledger.FCT_ORDERS)
+    stamp = wh.scalar("SELECT committed_at FROM cdp.landing_batches WHERE seq = ?", (seq,)) if seq else None
+    return stamp.astimezone(UTC) if isinstance(stamp, datetime) else None
 
 
 def diff(
