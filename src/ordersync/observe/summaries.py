@@ -156,12 +156,14 @@ def refresh(wh: Warehouse, clock: Clock | None = None) -> Kept:
     refresh is summed beside the tables, in temporary tables of this connection."""
     if wh.read_only:
         done = ledger.cursor(wh, CONSUMER)
-        _add(wh, done, None, first=not _has_cursor(wh))
+        with wh.building():
+            _add(wh, done, None, first=not _has_cursor(wh))
         return Kept(_DAY_UNION, _TENANT_UNION)
     top = ledger.seal(wh, clock) or 0
     if ledger.cursor(wh, CONSUMER) >= top and _has_cursor(wh):
         return _STORED
-    with holding(local_lock(wh, "summaries")), wh.transaction():
+    # the first refresh reads every version: on DuckDB, with a build's memory
+    with holding(local_lock(wh, "summaries")), wh.building(), wh.transaction():
         transaction_lock(wh, LockKey.SUMMARIES)
         done = ledger.cursor(wh, CONSUMER)
         first = not _has_cursor(wh)
