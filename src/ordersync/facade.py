@@ -24,7 +24,6 @@ from ordersync.customers import events as customer_events
 from ordersync.customers.desk import CustomersDesk
 from ordersync.customers.forget import Forgotten
 from ordersync.customers.step import CustomerRun, RunKind
-from ordersync.errors import NotFoundError
 from ordersync.land import Lander, LandResult, withdrawals
 from ordersync.land.quarantine import RetryResult, list_quarantine, retry_quarantine
 from ordersync.memory import keep_memory_flat
@@ -37,6 +36,7 @@ from ordersync.observe.verify import Context, VerifyReport, parse_checks
 from ordersync.observe.verify import run as run_checks
 from ordersync.revisions import asof, notices
 from ordersync.revisions.desk import PlanDesk
+from ordersync.revisions.past import PastAnswers
 from ordersync.revisions.plans import Plan, PlanStore
 from ordersync.sources.files.ingest import FileIngest, FileResult
 from ordersync.sources.push.events import parse_item
@@ -70,6 +70,7 @@ class Ordersync:
         reporter: Reporter | None = None,
         worker_id: str | None = None,
         read_only: bool = False,
+        past: PastAnswers[asof.Revenue] | None = None,
     ) -> None:
         keep_memory_flat()
         self.settings = settings
@@ -78,6 +79,8 @@ class Ordersync:
         self.worker_id = worker_id
         self._session = WarehouseSession(settings.warehouse, read_only=read_only)
         self._leases: LeaseKeeper | None = None
+        #: revenue answers about moments before the last seal (facades of one serve share theirs)
+        self.past = past or PastAnswers()
         self.customers = CustomersDesk(lambda: self.wh, settings, self.clock, self.leases)
 
     # -- warehouse ---------------------------------------------------------------------------
@@ -515,19 +518,13 @@ class Ordersync:
         """Daily revenue as the last build left it, or as known at `as_of`, exactly."""
         tenant_id = self.tenants.resolve(tenant)
         if as_of is None:
-            self._built_revenue()
             return asof.current(self.wh, tenant_id=tenant_id, day_from=day_from, day_to=day_to)
-        at = asof.known_instant(self.wh, self.clock, as_of)
-        return asof.as_of(self.wh, self.settings.orders, at, tenant_id=tenant_id, day_from=day_from, day_to=day_to)
+        days = asof.Days(tenant_id, day_from, day_to)
+        return asof.kept_as_of(self.wh, self.clock, self.settings.orders, as_of, self.past, days)
 
     def revenue_page(self, tenant: str | None, after: tuple[str, date, str] | None, limit: int) -> asof.Revenue:
         """One page of revenue as built, in tenant name, day and currency order."""
-        self._built_revenue()
         return asof.current_page(self.wh, tenant_id=self.tenants.resolve(tenant), after=after, limit=limit)
-
-    def _built_revenue(self) -> None:
-        if not self.table_exists("revenue_daily"):
-            raise NotFoundError("no revenue yet: revenue_daily is built by `ordersync build`")
 
     def revenue_diff(
         self,

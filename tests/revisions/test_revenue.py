@@ -17,7 +17,8 @@ from ordersync.errors import ConfigError, RefusedError
 from ordersync.facade import Ordersync
 from ordersync.paging import decode
 from ordersync.reads import Reads
-from ordersync.revisions.asof import DayRevenue
+from ordersync.revisions.asof import DayRevenue, Days
+from ordersync.revisions.past import PastAnswers
 from ordersync.revisions.shapes import revenue_row
 from support.revisions import event, new_push_tenant, push
 
@@ -185,3 +186,32 @@ def test_the_apis_pages_of_revenue_as_built_are_the_whole_answer_in_its_order(
         assert len(page.data) == 3
         after = decode(page.next)
     assert seen == whole and len(whole) >= 16
+
+
+def test_an_answer_about_a_moment_before_the_seal_is_kept_and_one_about_now_is_not(
+    app: Ordersync, clock: ManualClock
+) -> None:
+    # after every seal so far: a seal's instant never goes back, whatever the clock says
+    last = app.wh.scalar("SELECT max(committed_at) FROM cdp.landing_batches")
+    start = max(NOW, last or NOW) + H
+    clock.set(start)
+    t = new_push_tenant(app)
+    push(app, t, [event("kept-1", start - 2 * H, total="12.00", day=D1)])
+    clock.advance(H)
+    app.past = PastAnswers()
+    sealed = app.revenue(t.tenant_name, as_of=clock.now())  # the seal's own instant: a later batch may get it too
+    assert len(app.past._kept) == 0 and sealed.days[0].revenue == Decimal("12.00")
+    clock.advance(H)
+    first = app.revenue(t.tenant_name, as_of=start + H)
+    push(app, t, [event("kept-2", start - H, total="5.00", day=D1)])  # known after the moment asked about
+    assert app.past.answer((start + H, Days(t.tenant_id)), lambda: pytest.fail("not kept")) == first == sealed
+    assert app.revenue(t.tenant_name, as_of=start + H) == first
+    assert len(app.past._kept) == 1
+
+
+def test_past_answers_keep_the_newest_and_compute_each_once() -> None:
+    calls: list[int] = []
+    past: PastAnswers[int] = PastAnswers(size=2)
+    for q in (1, 2, 1, 3, 1, 2):
+        assert past.answer(q, lambda q=q: calls.append(q) or q * 10) == q * 10  # type: ignore[misc]
+    assert calls == [1, 2, 3, 2]  # 2 was the oldest when 3 came

@@ -24,8 +24,9 @@ from typing import Any
 
 from ordersync.clock import Clock
 from ordersync.config import OrdersSettings
-from ordersync.errors import ConfigError
+from ordersync.errors import ConfigError, NotFoundError
 from ordersync.land import ledger
+from ordersync.revisions.past import PastAnswers
 from ordersync.warehouse import Warehouse
 from ordersync.warehouse.macros import latest_version_first, revenue_rule
 
@@ -201,6 +202,34 @@ def _versions_params(at: datetime, tenant_id: int | None, scope_params: Sequence
     return [at, tenant_id, tenant_id, *scope_params, tenant_id, tenant_id]
 
 
+@dataclass(frozen=True)
+class Days:
+    """Which revenue a question is about: a tenant's (None: every tenant's), between two days."""
+
+    tenant_id: int | None = None
+    day_from: date | None = None
+    day_to: date | None = None
+
+
+def kept_as_of(
+    wh: Warehouse, clock: Clock, orders: OrdersSettings, moment: datetime, past: PastAnswers[Revenue], days: Days
+) -> Revenue:
+    """as_of() at `moment` (checked by known_instant), kept in `past` when the moment is before the
+    ledger's seal, so its answer never changes."""
+    sealed_after = clock.now()  # known_instant's seal is stamped no earlier than this
+    at = known_instant(wh, clock, moment)
+
+    def answer() -> Revenue:
+        return as_of(wh, orders, at, tenant_id=days.tenant_id, day_from=days.day_from, day_to=days.day_to)
+
+    return past.answer((at, days), answer) if at < sealed_after else answer()
+
+
+def _require_built(wh: Warehouse) -> None:
+    if not wh.has_table("revenue_daily"):
+        raise NotFoundError("no revenue yet: revenue_daily is built by `ordersync build`")
+
+
 def current(
     wh: Warehouse,
     *,
@@ -211,6 +240,7 @@ def current(
     """revenue_daily as the last build left it, stamped with the ledger instant it is as of.
 
     Days whose orders are all gone (kept with zeros) are left out, as `as_of` has no row for them."""
+    _require_built(wh)
     stamp = _built_at(wh)
     rows = wh.query(
         "SELECT tenant_id, order_date, currency_code, " + ", ".join(_COLUMNS) + " FROM cdp.revenue_daily "
@@ -225,6 +255,7 @@ def current(
 def current_page(wh: Warehouse, *, tenant_id: int | None, after: tuple[str, date, str] | None, limit: int) -> Revenue:
     """`limit` days of current() in the API's order (tenant name, day, currency; names and currencies
     compared by bytes, as Python compares them), those after `after`: one page read, not all."""
+    _require_built(wh)
     order = wh.byte_order
     where = ["r.orders > 0", "(CAST(? AS INTEGER) IS NULL OR r.tenant_id = ?)"]
     params: list[Any] = [tenant_id, tenant_id]

@@ -109,10 +109,10 @@ class Gate:
         self.long_work = threading.Event()
         self.pool: Pool | None = None
         self.pool_size = pool_size
-        settings, clock, worker_id = app.settings, app.clock, app.worker_id
+        settings, clock, worker_id, past = app.settings, app.clock, app.worker_id, app.past
         if app.settings.warehouse.is_postgres:
-            self.pool = Pool(lambda: Ordersync(settings, clock=clock, worker_id=worker_id), pool_size)
-        self.readers = Pool(lambda: Ordersync(settings, clock=clock, worker_id=worker_id), max(2, pool_size))
+            self.pool = Pool(lambda: Ordersync(settings, clock=clock, worker_id=worker_id, past=past), pool_size)
+        self.readers = Pool(lambda: Ordersync(settings, clock=clock, worker_id=worker_id, past=past), max(2, pool_size))
         #: the worker threads reads may hold at once: no more than their connections
         self.read_share = anyio.CapacityLimiter(max(2, pool_size))
 
