@@ -392,6 +392,7 @@ class Ordersync:
         result = builder.build(full_refresh, trigger)
         self.keep_customers()
         summaries.refresh(self.wh, self.clock)  # the build sealed the ledger: keep up with it
+        summaries.count_built(self.wh, self.clock.now())
         return result
 
     def list_customers(

@@ -45,9 +45,7 @@ def tenant_status(
     landed comes from the tenant summaries (`kept`, as summaries.refresh() left them)."""
     totals = summaries.tenants(wh, kept)
     ids = [t.tenant_id for t in tenants]
-    fct: dict[int, int] = {}
-    if wh.has_table("fct_orders"):
-        fct = dict(wh.query("SELECT tenant_id, count(*) FROM cdp.fct_orders GROUP BY 1"))
+    fct = summaries.built(wh, ids)
     last_runs = {
         r[0]: r[1:]
         for r in wh.query(

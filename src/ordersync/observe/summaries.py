@@ -205,6 +205,34 @@ def _add(wh: Warehouse, done: int, top: int | None, first: bool) -> None:
         wh.execute(f"DROP TABLE {temp}")
 
 
+def count_built(wh: Warehouse, now: datetime) -> None:
+    """Record each tenant's orders in cdp.fct_orders (call as a build ends)."""
+    if not wh.has_table("fct_orders"):
+        return
+    with wh.transaction():
+        wh.execute("DELETE FROM cdp.tenant_built")
+        wh.execute(
+            "INSERT INTO cdp.tenant_built (tenant_id, orders, counted_at) "
+            "SELECT tenant_id, count(*), CAST(? AS TIMESTAMPTZ) FROM cdp.fct_orders GROUP BY tenant_id",
+            (now,),
+        )
+
+
+def built(wh: Warehouse, tenant_ids: list[int]) -> dict[int, int]:
+    """Each tenant's orders in cdp.fct_orders: as the last build's end counted them, or counted now
+    for one tenant or before any build has counted (a warehouse built before they were kept)."""
+    if not wh.has_table("fct_orders"):
+        return {}
+    if len(tenant_ids) == 1:
+        return dict(
+            wh.query("SELECT tenant_id, count(*) FROM cdp.fct_orders WHERE tenant_id = ? GROUP BY 1", tenant_ids)
+        )
+    counted = wh.query("SELECT tenant_id, orders FROM cdp.tenant_built")
+    if not counted:
+        counted = wh.query("SELECT tenant_id, count(*) FROM cdp.fct_orders GROUP BY 1")
+    return {int(t): int(n) for t, n in counted}
+
+
 @dataclass(frozen=True)
 class TenantSummary:
     orders: int

@@ -31,3 +31,11 @@ CREATE TABLE IF NOT EXISTS cdp.tenant_day_summaries (
     unstamped             BIGINT NOT NULL,
     max_lateness_seconds  DOUBLE PRECISION NOT NULL
 );
+
+-- Per tenant, the orders cdp.fct_orders held after the last build (counted as each build ends), so
+-- `status` and the Overview need not count the table on every read.
+CREATE TABLE IF NOT EXISTS cdp.tenant_built (
+    tenant_id   INTEGER NOT NULL,
+    orders      BIGINT NOT NULL,
+    counted_at  TIMESTAMPTZ NOT NULL
+);
