@@ -14,7 +14,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 
 from factories import vtex_order_json
@@ -35,17 +34,6 @@ HOUR = 3600
 D = 86400
 _names = itertools.count(1)
 _hashes = itertools.count(1)
-
-
-@pytest.fixture(scope="module", params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
-def shared_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """One warehouse for the module per backend; each test works in tenants of its own."""
-    if request.param == "duckdb":
-        return str(tmp_path_factory.mktemp("lateness") / "wh.duckdb")
-    url = str(request.getfixturevalue("pg_server_url"))
-    with psycopg.connect(url, autocommit=True) as con:
-        con.execute("DROP SCHEMA IF EXISTS cdp CASCADE")
-    return url
 
 
 @pytest.fixture(scope="module")

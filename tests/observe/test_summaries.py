@@ -35,16 +35,6 @@ SOURCES = ("push", "pull", "feed")
 LATENESS = st.sampled_from([-60, 0, 3600, 3601, 86400, 259200, 259201, 604800, 604801, 9 * 86400])
 
 
-@pytest.fixture(scope="module", params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
-def shared_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
-    if request.param == "duckdb":
-        return str(tmp_path_factory.mktemp("summaries") / "wh.duckdb")
-    url = str(request.getfixturevalue("pg_server_url"))
-    with psycopg.connect(url, autocommit=True) as con:
-        con.execute("DROP SCHEMA IF EXISTS cdp CASCADE")
-    return url
-
-
 @pytest.fixture(scope="module")
 def app(shared_url: str, clock: ManualClock) -> Iterator[Ordersync]:
     with Ordersync(load_settings(overrides={"warehouse": {"url": shared_url}}), clock=clock) as app:
