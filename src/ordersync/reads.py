@@ -87,6 +87,10 @@ class Reads:
         wanted = {i["tenant_id"] for i in ids.data}
         return Page(self.app.status([t for t in chosen if t.tenant_id in wanted]), ids.next)
 
+    def tenant_names(self, only: int | None) -> list[str]:
+        """The names of the tenants the caller may see, in the order they were added."""
+        return [t.tenant_name for t in self.app.list_tenants() if only is None or t.tenant_id == only]
+
     def tenant_status(self, name: str, only: int | None) -> dict[str, Any]:
         return self.app.status([self.tenant(name, only)])[0]
 

@@ -294,7 +294,7 @@ def router(gate: Gate, auth: Auth) -> APIRouter:
         request: Request, tenant: Text = None, key: Text = None, email: Text = None, since: Text = None
     ) -> Response:
         def build(reads: Reads, caller: Caller) -> dict[str, Any]:
-            names = [t["tenant"] for t in every_item(lambda c: reads.tenants(caller.only, decode(c), MAX_LIMIT))]
+            names = reads.tenant_names(caller.only)
             chosen = tenant or (names[0] if names else None)
             start = _day(since, datetime.now(UTC).date() - timedelta(days=MOVES_DAYS))
             if chosen is None:
