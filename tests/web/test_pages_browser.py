@@ -205,7 +205,7 @@ def test_the_tenant_page_sets_each_day_beside_the_source_with_its_gaps_marked(ad
     admin.open("/tenants/app")
     days = admin.served.get("/v1/tenants/app/source-days").json()["data"]
     shown = _rows(admin, "#source-days")
-    assert [r[:3] for r in shown] == [[d["date"], str(d["landed_orders"]), d["landed_revenue"]] for d in days]
+    assert [r[:3] for r in shown] == [[d["date"], str(d["built_orders"]), d["built_revenue"]] for d in days]
     gaps = admin.page.locator("#source-days tr.gap td:first-child").all_inner_texts()
     assert gaps == [d["date"] for d in days if d["gap"]] and len(gaps) == 1
     [fixed] = [r for r in shown if r[6].startswith("fixed")]

@@ -83,6 +83,22 @@ def warehouse_days(wh: Warehouse, tenant_id: int, first: date, last: date) -> di
     return {d: DayTotals(int(n), Decimal(t).quantize(_CENT)) for d, n, t in rows}
 
 
+def built_days(wh: Warehouse, tenant_id: int, first: date, last: date) -> dict[date, DayTotals]:
+    """Per order date, the orders cdp.fct_orders holds (as the last build left them) and their total."""
+    rows = wh.query(
+        "SELECT order_date, count(*), coalesce(sum(total_value), 0) FROM cdp.fct_orders "
+        "WHERE tenant_id = ? AND order_date BETWEEN ? AND ? GROUP BY order_date",
+        (tenant_id, first, last),
+    )
+    return {_as_date(d): DayTotals(int(n), Decimal(t).quantize(_CENT)) for d, n, t in rows}
+
+
+def _as_date(value: object) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
 def compare(source: dict[date, DayTotals], warehouse: dict[date, DayTotals]) -> list[DayCheck]:
     empty = DayTotals(0, Decimal("0.00"))
     return [DayCheck(d, source[d], warehouse.get(d, empty)) for d in sorted(source)]

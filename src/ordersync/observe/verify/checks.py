@@ -23,7 +23,7 @@ from ordersync.errors import OrdersyncError, TransformError
 from ordersync.land import ledger
 from ordersync.observe.gaps import NO_SOURCE
 from ordersync.observe.lateness import tenant_lateness
-from ordersync.observe.verify.results import CENT, EXAMPLES, NOT_BUILT, CheckResult, Context, as_day
+from ordersync.observe.verify.results import EXAMPLES, NOT_BUILT, CheckResult, Context
 from ordersync.outcomes import CheckStatus
 from ordersync.sources.vtex.client import client_for
 from ordersync.sync import reconcile
@@ -169,7 +169,7 @@ def source(wh: Warehouse, settings: Settings, tenants: list[Tenant], now: dateti
             )
         else:
             day_list = reconcile.last_complete_days(now, days, t.tz, settings.sync.index_lag_minutes)
-            asked.append((t, day_list, _fct_days(wh, t.tenant_id, day_list[0], day_list[-1])))
+            asked.append((t, day_list, reconcile.built_days(wh, t.tenant_id, day_list[0], day_list[-1])))
     if asked:
         answers = run_async(_ask_sources(settings, [(t, d) for t, d, _ in asked]))
         for (t, day_list, held), answer in zip(asked, answers, strict=True):
@@ -188,15 +188,6 @@ async def _ask_sources(
             return exc
 
     return list(await asyncio.gather(*(one(t, d) for t, d in asks)))
-
-
-def _fct_days(wh: Warehouse, tenant_id: int, first: date, last: date) -> dict[date, reconcile.DayTotals]:
-    rows = wh.query(
-        "SELECT order_date, count(*), coalesce(sum(total_value), 0) FROM cdp.fct_orders "
-        "WHERE tenant_id = ? AND order_date BETWEEN ? AND ? GROUP BY order_date",
-        (tenant_id, first, last),
-    )
-    return {as_day(d): reconcile.DayTotals(int(n), Decimal(t).quantize(CENT)) for d, n, t in rows}
 
 
 def _source_result(

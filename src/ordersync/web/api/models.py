@@ -194,11 +194,11 @@ class TenantsPage(ListPage):
 
 
 class SourceDay(BaseModel):
-    """One of a tenant's last complete days: landed beside the source as its runs' checks found it."""
+    """One of a tenant's last complete days: as built beside the source as its runs' checks found it."""
 
     date: str
-    landed_orders: int = Field(description="orders landed for the day (each order's latest version)")
-    landed_revenue: str = Field(description="their total value, exact, to the cent")
+    built_orders: int = Field(description="the day's orders in fct_orders (each order's latest version built)")
+    built_revenue: str = Field(description="their total value, exact, to the cent")
     source_orders: int | None = Field(description="the source's count when a check found the day different")
     source_revenue: str | None = Field(description="the source's total when a check found the day different")
     checked_at: str | None = Field(description="when the day's newest discrepancy was found")

@@ -198,9 +198,9 @@ def router(gate: Gate, auth: Auth) -> APIRouter:
             held = reads.quarantine(tenant, caller.only, False, None, LIST_PAGE)
             against = list(reversed(reads.source_days(tenant, caller.only, SOURCE_DAYS, None, SOURCE_DAYS).data))
             source = chart(
-                "orders per order date: landed, and the source's where a check found them different",
+                "orders per order date: built, and the source's where a check found them different",
                 [_epoch(d["date"] + "T00:00:00+00:00") for d in against],
-                {"landed": [d["landed_orders"] for d in against], "source": [d["source_orders"] for d in against]},
+                {"built": [d["built_orders"] for d in against], "source": [d["source_orders"] for d in against]},
             )
             lateness = chart(
                 "versions landed by lateness, per order date",
