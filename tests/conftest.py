@@ -162,6 +162,18 @@ def empty_warehouse_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return str(request.getfixturevalue("pg_empty_url"))
 
 
+@pytest.fixture(scope="module", params=BACKENDS)
+def shared_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """An empty warehouse kept for the module, once on DuckDB and once on PostgreSQL (the server's
+    session database, emptied): each test works in tenants of its own."""
+    if request.param == "duckdb":
+        return str(tmp_path_factory.mktemp("module") / "wh.duckdb")
+    url = str(request.getfixturevalue("pg_server_url"))
+    with psycopg.connect(url, autocommit=True) as con:
+        con.execute("DROP SCHEMA IF EXISTS cdp CASCADE")
+    return url
+
+
 @pytest.fixture
 def warehouse(warehouse_url: str) -> Iterator[Warehouse]:
     """An open, migrated warehouse on each backend."""
@@ -183,7 +195,8 @@ def clock(request: pytest.FixtureRequest) -> ManualClock:
 
 #: The longest tests (each over half a minute), started first.
 LONGEST = ("worker/test_scenario", "worker/test_multi_worker", "transform/test_transform_convergence",
-           "sync/test_end_to_end", "sync/test_crash_resume", "transform/test_never_skip")  # fmt: skip
+           "web/test_pages_browser", "sync/test_end_to_end", "sync/test_crash_resume",
+           "transform/test_never_skip", "bench/test_bench_push", "bench/test_bench_dashboard")  # fmt: skip
 
 
 #: Modules whose tests share a costly module-scoped fixture (a served app, a simulator, a synced and
@@ -193,7 +206,7 @@ LONGEST = ("worker/test_scenario", "worker/test_multi_worker", "transform/test_t
 SHARED_SETUP = ("observe/test_verify.py", "observe/test_lateness.py", "web/test_edges.py",
                 "revisions/test_plans.py", "revisions/test_revenue.py", "simulator/test_api.py",
                 "simulator/test_feed.py", "simulator/test_hook.py", "simulator/test_sdk.py",
-                "web/test_api_access.py", "web/test_pages_browser.py")  # fmt: skip
+                "web/test_api_access.py", "web/test_pages_browser.py", "observe/test_summaries.py")  # fmt: skip
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:

@@ -7,7 +7,6 @@ import itertools
 import uuid
 from collections.abc import Callable, Iterator
 
-import psycopg
 import pytest
 
 from ordersync.config import load_settings
@@ -15,17 +14,6 @@ from ordersync.facade import Ordersync
 from ordersync.tenants import Tenant
 
 _names = itertools.count(1)
-
-
-@pytest.fixture(scope="module", params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
-def shared_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """An empty warehouse kept for the module, once on DuckDB and once on PostgreSQL."""
-    if request.param == "duckdb":
-        return str(tmp_path_factory.mktemp("land") / "wh.duckdb")
-    url = str(request.getfixturevalue("pg_server_url"))
-    with psycopg.connect(url, autocommit=True) as con:
-        con.execute("DROP SCHEMA IF EXISTS cdp CASCADE")
-    return url
 
 
 @pytest.fixture(scope="module")

@@ -100,7 +100,7 @@ VERSION = st.tuples(
 STEPS = st.lists(st.tuples(st.lists(VERSION, min_size=1, max_size=6), st.booleans()), min_size=1, max_size=6)
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps=STEPS)
 def test_the_summaries_equal_a_full_scan_whatever_lands_when(app: Ordersync, steps: list[Any]) -> None:
     """Whatever the batches and wherever the refreshes fall between them, the summaries equal a full
