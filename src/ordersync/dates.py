@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from typing import Any
 
 
 def parse_vtex_datetime(value: str) -> datetime:
@@ -43,3 +44,12 @@ def to_utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("naive datetime: give a timezone")
     return value.astimezone(UTC)
+
+
+def as_day(value: Any) -> date:
+    """A day as a driver returns it (a date, a datetime, or ISO text)."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value))

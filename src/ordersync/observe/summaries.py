@@ -155,20 +155,20 @@ def refresh(wh: Warehouse, clock: Clock | None = None) -> Kept:
     finds little left to add). A read-only warehouse is not written: what landed since the last
     refresh is summed beside the tables, in temporary tables of this connection."""
     if wh.read_only:
-        done = ledger.cursor(wh, CONSUMER)
+        done = _cursor(wh)
         with wh.building():
-            _add(wh, done, None, first=not _has_cursor(wh))
+            _add(wh, done or 0, None, first=done is None)
         return Kept(_DAY_UNION, _TENANT_UNION)
     top = ledger.seal(wh, clock) or 0
-    if ledger.cursor(wh, CONSUMER) >= top and _has_cursor(wh):
+    done = _cursor(wh)
+    if done is not None and done >= top:
         return _STORED
     # the first refresh reads every version: on DuckDB, with a build's memory
     with holding(local_lock(wh, "summaries")), wh.building(), wh.transaction():
         transaction_lock(wh, LockKey.SUMMARIES)
-        done = ledger.cursor(wh, CONSUMER)
-        first = not _has_cursor(wh)
-        if done < top or first:
-            _add(wh, done, top, first)
+        done = _cursor(wh)
+        if done is None or done < top:
+            _add(wh, done or 0, top, first=done is None)
             for sql in _MERGES:
                 wh.execute(sql)
             for temp in ("summary_days", "summary_tenants"):
@@ -177,8 +177,11 @@ def refresh(wh: Warehouse, clock: Clock | None = None) -> Kept:
     return _STORED
 
 
-def _has_cursor(wh: Warehouse) -> bool:
-    return wh.query_one("SELECT 1 FROM cdp.ledger_cursors WHERE consumer = ?", (CONSUMER,)) is not None
+def _cursor(wh: Warehouse) -> int | None:
+    """The summaries' ledger cursor; None before their first refresh (which also reads rows landed
+    without a batch)."""
+    row = wh.query_one("SELECT seq FROM cdp.ledger_cursors WHERE consumer = ?", (CONSUMER,))
+    return None if row is None else int(row[0])
 
 
 def _add(wh: Warehouse, done: int, top: int | None, first: bool) -> None:

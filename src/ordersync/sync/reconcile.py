@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from ordersync.dates import as_day
 from ordersync.sources.vtex.oms import VtexClient
 from ordersync.warehouse import Warehouse
 from ordersync.warehouse.macros import latest_version_first
@@ -90,13 +91,7 @@ def built_days(wh: Warehouse, tenant_id: int, first: date, last: date) -> dict[d
         "WHERE tenant_id = ? AND order_date BETWEEN ? AND ? GROUP BY order_date",
         (tenant_id, first, last),
     )
-    return {_as_date(d): DayTotals(int(n), Decimal(t).quantize(_CENT)) for d, n, t in rows}
-
-
-def _as_date(value: object) -> date:
-    if isinstance(value, datetime):
-        return value.date()
-    return value if isinstance(value, date) else date.fromisoformat(str(value))
+    return {as_day(d): DayTotals(int(n), Decimal(t).quantize(_CENT)) for d, n, t in rows}
 
 
 def compare(source: dict[date, DayTotals], warehouse: dict[date, DayTotals]) -> list[DayCheck]:

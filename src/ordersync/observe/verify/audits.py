@@ -20,8 +20,9 @@ from decimal import Decimal
 from typing import Any
 
 from ordersync.config import Settings
+from ordersync.dates import as_day
 from ordersync.land import ledger
-from ordersync.observe.verify.results import CENT, EXAMPLES, NOT_BUILT, CheckResult, as_day, audit_sql
+from ordersync.observe.verify.results import CENT, EXAMPLES, NOT_BUILT, CheckResult, audit_sql
 from ordersync.outcomes import CheckStatus
 from ordersync.warehouse import Warehouse
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from functools import cache
 from importlib import resources
@@ -67,11 +67,3 @@ class Context:
 def audit_sql(name: str) -> str:
     """An audit's SQL, from the .sql file of that name beside this module."""
     return (resources.files(__package__) / name).read_text(encoding="utf-8")
-
-
-def as_day(value: Any) -> date:
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    return date.fromisoformat(str(value))
