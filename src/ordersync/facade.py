@@ -71,6 +71,7 @@ class Ordersync:
         worker_id: str | None = None,
         read_only: bool = False,
         past: PastAnswers[asof.Revenue] | None = None,
+        keeper: summaries.Keeper | None = None,
     ) -> None:
         keep_memory_flat()
         self.settings = settings
@@ -81,6 +82,7 @@ class Ordersync:
         self._leases: LeaseKeeper | None = None
         #: revenue answers about moments before the last seal (facades of one serve share theirs)
         self.past = past or PastAnswers()
+        self.keeper = keeper  # serve's readers: the summaries as its loop keeps them (None: counted per read)
         self.customers = CustomersDesk(lambda: self.wh, settings, self.clock, self.leases)
 
     # -- warehouse ---------------------------------------------------------------------------
@@ -573,9 +575,8 @@ class Ordersync:
         build, counts."""
         s = self.settings.sync
         budget, chosen = s.lateness_budget_days, self.tenants.list() if tenants is None else tenants
-        kept = summaries.refresh(self.wh, self.clock)
-        now = self.clock.now()
-        return tenant_status(self.wh, chosen, now, s.historical_direction, lateness_budget_days=budget, kept=kept)
+        counted, now = summaries.counted(self.wh, self.clock, self.keeper), self.clock.now()
+        return tenant_status(self.wh, chosen, now, s.historical_direction, lateness_budget_days=budget, counted=counted)
 
     def progress(self) -> list[dict[str, Any]]:
         """Historical sync progress per tenant: range, frontier, share done, completion flag."""
@@ -591,7 +592,7 @@ class Ordersync:
         """Per tenant and order date over the last `days` order dates: versions by lateness (observe/lateness.py)."""
         lookback, budget = self.settings.dbt.lookback_days, self.settings.sync.lateness_budget_days
         tenants = self._tenants_named(tenant)
-        kept = partial(summaries.lateness_rows, self.wh, summaries.refresh(self.wh, self.clock))
+        kept = partial(summaries.lateness_rows, self.wh, summaries.counted(self.wh, self.clock, self.keeper).kept)
         return tenant_lateness(
             self.wh, tenants, self.clock.now(), days=days, lookback_days=lookback, budget_days=budget, kept=kept
         )

@@ -135,6 +135,25 @@ def test_status_and_lateness_read_what_landed_since_the_last_refresh(app: Orders
     assert r["versions"] == 4 and r["over_budget"] == 1 and r["by_source"]["feed"]["versions"] == 2
 
 
+def test_a_keepers_readers_read_the_summaries_as_last_counted(app: Ordersync, clock: ManualClock) -> None:
+    """serve's readers (a Keeper its loop refreshes) read the summaries as last counted and say
+    when; until the loop has counted once, a read counts for itself."""
+    t, day = new_tenant(app), NOW.date()
+    keeper = summaries.Keeper()
+    with Ordersync(app.settings, clock=clock, keeper=keeper) as reader:
+        land(app.wh, [row(t.tenant_id, "a", day, "push", 0)])
+        (status,) = reader.status([t])
+        assert (status["orders_landed"], status["counted_at"]) == (1, clock.now().isoformat())
+        keeper.at = clock.now() - timedelta(seconds=2)
+        land(app.wh, [row(t.tenant_id, "b", day, "push", 0)])
+        (status,) = reader.status([t])
+        assert (status["orders_landed"], status["counted_at"]) == (1, keeper.at.isoformat())
+        assert reader.lateness(t.tenant_name)[0]["versions"] == 1
+        summaries.refresh(app.wh, clock)  # the loop's turn
+        (status,) = reader.status([t])
+        assert status["orders_landed"] == 2 and reader.lateness(t.tenant_name)[0]["versions"] == 2
+
+
 def test_verify_finds_a_version_landed_outside_the_ledger(shared_url: str, app: Ordersync) -> None:
     """A row without a batch after the summaries began is not in them: the check says which day."""
     t = new_tenant(app)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -13,6 +14,8 @@ import pytest
 from factories import push_event
 from ordersync.config import ServeSettings
 from ordersync.facade import Ordersync
+from ordersync.land import ledger
+from ordersync.observe import summaries
 from ordersync.serve import process
 from ordersync.serve.process import Serve, ServeOptions, serving_in_thread
 from ordersync.web.budget import Budget, retry_after
@@ -67,6 +70,29 @@ def test_duckdb_commits_leave_the_wal_to_serves_own_checkpoints(
     s.gate.locked(lambda app: app.reconnect())
     again = s.gate.locked(lambda app: app.wh.scalar("SELECT current_setting('checkpoint_threshold')"))
     assert again == threshold
+
+
+@pytest.mark.integration
+def test_serve_counts_what_landed_and_its_reads_only_read_the_counts(duck: tuple[str, Serve, str, Path]) -> None:
+    """The counting loop brings the tenant summaries up to the ledger with no read asking; a read
+    then says which count it shows."""
+    url, s, token, _ = duck
+    events = [push_event(f"C-{i}") for i in range(30)]
+    r = httpx.post(f"{url}/v1/tenants/app/orders", json=events, headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 200 and r.json()["landed"] == 30, r.text[:500]
+
+    def counted() -> bool:
+        def look(app: Ordersync) -> bool:
+            top = ledger.sealed_max(app.wh)
+            return top > 0 and ledger.cursor(app.wh, summaries.CONSUMER) >= top
+
+        return s.gate.locked(look)
+
+    wait_for(counted, "serve's loop to count the push")
+    assert s.keeper.at is not None
+    (status,) = s.gate.reading(lambda app: app.status())
+    assert status["orders_landed"] == 30
+    assert datetime.fromisoformat(status["counted_at"]) <= s.app.clock.now()
 
 
 def test_the_budget_refills_over_the_minute_and_refuses_whole_batches() -> None:

@@ -96,6 +96,8 @@ def test_every_page_loads_with_its_charts_and_no_console_error_or_csp_violation(
         assert "default-src 'self'" in csp and "script-src 'self'" in csp and "'unsafe-inline'" not in csp
         for figure in CHARTS.get(path, ()):
             admin.page.wait_for_selector(f"{figure} canvas", state="attached", timeout=30_000)
+        if path == "/":  # the counts say up to when they count what landed
+            assert "Landed versions counted up to" in admin.page.locator("p.note").first.inner_text()
     assert admin.errors == [] and admin.dialogs == []
     assert admin.page.locator("#top tbody tr").count() >= 1  # the customers page: the top by CLV
 

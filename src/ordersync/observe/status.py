@@ -39,10 +39,11 @@ def tenant_status(
     direction: str,
     *,
     lateness_budget_days: float,
-    kept: summaries.Kept,
+    counted: summaries.Counted,
 ) -> list[dict[str, Any]]:
     """The status items of `tenants`, from a fixed number of queries whatever their number: what
-    landed comes from the tenant summaries (`kept`, as summaries.refresh() left them)."""
+    landed comes from the tenant summaries (as `counted` finds them)."""
+    kept = counted.kept
     totals = summaries.tenants(wh, kept)
     ids = [t.tenant_id for t in tenants]
     fct = summaries.built(wh, ids)
@@ -87,6 +88,8 @@ def tenant_status(
                 "last_run_mode": run[1] if run else None,
                 "last_run_error": run[4] if run else None,
                 "orders_today": orders_today.get(t.tenant_id, 0),
+                # what landed, counted up to this moment (serve's pages count every few seconds)
+                "counted_at": counted.at.isoformat(),
                 "orders_landed": landed.orders if landed is not None else 0,
                 "orders_in_fct": int(fct.get(t.tenant_id, 0)),
                 "quarantined": int(quarantined.get(t.tenant_id, 0)),

@@ -17,6 +17,7 @@ Rows landed without a batch after that are not counted: the product always lands
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -34,6 +35,8 @@ DAY_COUNTS: tuple[str, ...] = ("orders", "versions", *BUCKETS, "clock_skew", "un
 _DAY_KEY = ("tenant_id", "order_date", "source")
 _DAY_COLUMNS = (*_DAY_KEY, *DAY_COUNTS, "max_lateness_seconds")
 _TENANT_COLUMNS = ("tenant_id", "orders", "versions", "last_landed_at")
+#: A refresh adding more versions than this runs, on DuckDB, with a build's memory.
+LARGE_DELTA_ROWS = 100_000
 
 
 def _quoted(column: str) -> str:
@@ -163,8 +166,9 @@ def refresh(wh: Warehouse, clock: Clock | None = None) -> Kept:
     done = _cursor(wh)
     if done is not None and done >= top:
         return _STORED
-    # the first refresh reads every version: on DuckDB, with a build's memory
-    with holding(local_lock(wh, "summaries")), wh.building(), wh.transaction():
+    # the first refresh reads every version, and a large delta many: on DuckDB, with a build's memory
+    large = done is None or _rows_sealed(wh, done, top) > LARGE_DELTA_ROWS
+    with holding(local_lock(wh, "summaries")), wh.building() if large else nullcontext(), wh.transaction():
         transaction_lock(wh, LockKey.SUMMARIES)
         done = _cursor(wh)
         if done is None or done < top:
@@ -175,6 +179,40 @@ def refresh(wh: Warehouse, clock: Clock | None = None) -> Kept:
                 wh.execute(f"DROP TABLE {temp}")
             ledger.advance(wh, CONSUMER, top, clock.now() if clock is not None else None)
     return _STORED
+
+
+@dataclass
+class Keeper:
+    """Held by a process that refreshes the summaries on a turn of its own (serve's loop): its
+    readers then read the tables as last refreshed instead of refreshing on every read, and say
+    when that was. `at` is when the last refresh began: every batch committed before it is counted
+    (None until one has run: a reader then refreshes itself)."""
+
+    at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Counted:
+    """Where a read finds the summaries, and the moment they count up to (every batch committed
+    before it)."""
+
+    kept: Kept
+    at: datetime
+
+
+def counted(wh: Warehouse, clock: Clock, keeper: Keeper | None = None) -> Counted:
+    """The summaries for a read: refreshed now, or (a `keeper` that has refreshed them) as kept."""
+    if keeper is not None and keeper.at is not None:
+        return Counted(_STORED, keeper.at)
+    at = clock.now()
+    return Counted(refresh(wh, clock), at)
+
+
+def _rows_sealed(wh: Warehouse, done: int, top: int) -> int:
+    """The versions of the batches sealed in (done, top]."""
+    return int(
+        wh.scalar("SELECT coalesce(sum(rows), 0) FROM cdp.landing_batches WHERE seq > ? AND seq <= ?", (done, top)) or 0
+    )
 
 
 def _cursor(wh: Warehouse) -> int | None:

@@ -28,6 +28,7 @@ from ordersync import metrics
 from ordersync.config import ServeSettings
 from ordersync.errors import OrdersyncError, TransientWarehouseError
 from ordersync.facade import Ordersync
+from ordersync.observe import summaries
 from ordersync.secrets import scrub
 from ordersync.serve.channel import ChannelServer, socket_path
 from ordersync.serve.sockets import bind_socket, socket_url
@@ -47,6 +48,8 @@ log = logging.getLogger("ordersync.serve")
 NOTICES_EVERY_SECONDS = 60.0
 #: The pulse looks at the warehouse when nothing else has for this long (what /v1/health tells).
 PULSE_SECONDS = 5.0
+#: The tenant summaries (status, the Overview) count what landed this often: reads never do it.
+COUNT_EVERY_SECONDS = 2.0
 #: DuckDB: the pulse checkpoints this often, and reloads the hook secrets (commands forwarded to
 #: serve reload them at once).
 CHECKPOINT_EVERY_SECONDS = 30.0
@@ -81,7 +84,10 @@ class Serve:
         self.app = app
         self.options = options
         self.run_command = run_command
-        self.gate = Gate(app, pool_size=options.settings.pool_size)
+        self.keeper = summaries.Keeper()
+        self.gate = Gate(app, pool_size=options.settings.pool_size, keeper=self.keeper)
+        # the summaries' counting loop has a connection of its own: it never waits for the lock
+        self.counter = Ordersync(app.settings, clock=app.clock, worker_id=app.worker_id)
         # Builds run on a facade of their own, outside the gate's lock: on DuckDB dbt joins this
         # process's database instance (warehouse.building), so pushes, hooks and the feed keep
         # landing during a build. What needs no build running (a worker tick, a forwarded command,
@@ -121,6 +127,7 @@ class Serve:
         self._builder = threading.Thread(target=self._build_loop, name="serve-builder", daemon=True)
         self._threads.append(self._builder)
         self._threads.append(threading.Thread(target=self._pulse_loop, name="serve-pulse", daemon=True))
+        self._threads.append(threading.Thread(target=self._count_loop, name="serve-count", daemon=True))
         self._threads.append(threading.Thread(target=self._hook_loop, name="serve-hooks", daemon=True))
         # VTEX Feed v3 every [feed] poll_seconds; what lands is built like a push
         self._threads.append(FeedLoop(app, self.stop, lock=self.gate.lock, on_landed=self._dirty.set).thread())
@@ -204,6 +211,20 @@ class Serve:
                     self._try_locked(self._look)
                 else:
                     self._guarded(lambda: self.gate.pooled(self._probe))
+
+    def _count_loop(self) -> None:
+        """The tenant summaries brought up to date every COUNT_EVERY_SECONDS, whoever landed what
+        (this process, the worker, another serve), so a page read never counts."""
+        while not self.stop.wait(COUNT_EVERY_SECONDS):
+            at = self.app.clock.now()
+            try:
+                summaries.refresh(self.counter.wh, self.app.clock)
+            except OrdersyncError as exc:
+                log.warning("counting what landed failed (reads count for themselves until it works): %s", exc)
+                self.keeper.at = None
+                self.counter.reconnect()
+                continue
+            self.keeper.at = at
 
     def _wal_mb(self) -> float:
         """The size of the DuckDB file's write-ahead log (0 when there is none)."""
@@ -342,6 +363,7 @@ class Serve:
             t.join(timeout=60)
         with self.build_lock:
             self.builder.close()
+        self.counter.close()
         self.gate.close()
 
     def run(self, on_ready: Callable[[str], None] | None = None) -> None:

@@ -10,6 +10,8 @@
   the lock nor the requests' pool: they do not queue behind pushes, builds or worker ticks (on
   DuckDB a reading connection shares the process's database instance and reads the last commit,
   whatever another connection is writing).
+- Reads that show what landed (status, lateness) find the tenant summaries as serve's counting
+  loop last refreshed them, a few seconds behind at most, and say when (observe/summaries.Keeper).
 - `Vitals` is what the background loops and requests last saw of the warehouse, so `/v1/health`
   answers without touching it; `HookSecrets` keeps every tenant's hook secret hash in memory, so a
   hook notification is answered without waiting for a build.
@@ -30,6 +32,7 @@ import anyio
 
 from ordersync.errors import ConfigError, NotFoundError, OrdersyncError, RefusedError, TransientWarehouseError
 from ordersync.facade import Ordersync
+from ordersync.observe import summaries
 
 T = TypeVar("T")
 log = logging.getLogger("ordersync.serve")
@@ -101,7 +104,14 @@ class Gate:
     """The serve's facade behind its lock (the background loops', and DuckDB requests'), and on
     PostgreSQL the requests' pool."""
 
-    def __init__(self, app: Ordersync, *, pool_size: int = 1, lock: threading.Lock | None = None) -> None:
+    def __init__(
+        self,
+        app: Ordersync,
+        *,
+        pool_size: int = 1,
+        lock: threading.Lock | None = None,
+        keeper: summaries.Keeper | None = None,
+    ) -> None:
         self.app = app
         self.lock = lock or threading.Lock()
         self.vitals = Vitals()
@@ -112,7 +122,10 @@ class Gate:
         settings, clock, worker_id, past = app.settings, app.clock, app.worker_id, app.past
         if app.settings.warehouse.is_postgres:
             self.pool = Pool(lambda: Ordersync(settings, clock=clock, worker_id=worker_id, past=past), pool_size)
-        self.readers = Pool(lambda: Ordersync(settings, clock=clock, worker_id=worker_id, past=past), max(2, pool_size))
+        # reads find the summaries as `keeper`'s loop left them (serve's), else refresh them themselves
+        self.readers = Pool(
+            lambda: Ordersync(settings, clock=clock, worker_id=worker_id, past=past, keeper=keeper), max(2, pool_size)
+        )
         #: the worker threads reads may hold at once: no more than their connections
         self.read_share = anyio.CapacityLimiter(max(2, pool_size))
 

@@ -175,6 +175,10 @@ class TenantStatus(BaseModel):
     last_run_mode: str | None
     last_run_error: str | None
     orders_today: int
+    counted_at: str = Field(
+        description="orders_today, orders_landed and late_versions_over_budget count every version committed before "
+        "this moment (serve counts every few seconds)"
+    )
     orders_landed: int
     orders_in_fct: int
     quarantined: int

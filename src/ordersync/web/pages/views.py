@@ -169,6 +169,7 @@ def router(gate: Gate, auth: Auth) -> APIRouter:
             return {
                 "tenants": chosen[start : start + OVERVIEW_PAGE],
                 "total": len(chosen),
+                "counted_at": min((i["counted_at"] for i in items), default=None),
                 "pages": max(1, -(-len(chosen) // OVERVIEW_PAGE)),
                 "fleet": fleet,
             }
