@@ -65,7 +65,8 @@ def test_duckdb_commits_leave_the_wal_to_serves_own_checkpoints(
     assert sizes[-1] > 16 * 1024 * 1024, sizes
     assert sizes == sorted(sizes), sizes
     monkeypatch.setattr(process, "PULSE_WAL_MB", 8)
-    wait_for(lambda: not wal.exists() or wal.stat().st_size == 0, "serve's pulse to checkpoint the file")
+    # emptied by the checkpoint; the counting loop's next turn may write a little to it again
+    wait_for(lambda: not wal.exists() or wal.stat().st_size < 1024 * 1024, "serve's pulse to checkpoint the file")
     # and the setting survives the connection being closed and opened again
     s.gate.locked(lambda app: app.reconnect())
     again = s.gate.locked(lambda app: app.wh.scalar("SELECT current_setting('checkpoint_threshold')"))
