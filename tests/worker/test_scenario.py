@@ -36,11 +36,11 @@ START = datetime(2025, 3, 6, 0, tzinfo=UTC)  # a Thursday: every zone's Sunday 0
 DAYS = 5
 # name, orders a day, time zone, sync frequency (hours), go-live (days before START) or None
 TENANTS = [
-    ("alpha", 120, "America/Argentina/Buenos_Aires", 6, 40),
-    ("bravo", 40, "America/Sao_Paulo", 4, 20),
-    ("charlie", 15, "Europe/Madrid", 12, 30),
-    ("delta", 60, "Asia/Kolkata", 6, 10),
-    ("echo", 5, "UTC", 24, None),
+    ("alpha", 60, "America/Argentina/Buenos_Aires", 6, 40),
+    ("bravo", 20, "America/Sao_Paulo", 4, 20),
+    ("charlie", 8, "Europe/Madrid", 12, 30),
+    ("delta", 30, "Asia/Kolkata", 6, 10),
+    ("echo", 3, "UTC", 24, None),
 ]
 
 
