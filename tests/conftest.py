@@ -53,12 +53,15 @@ def _migrate(url: str) -> None:
 @pytest.fixture(scope="session", autouse=True)
 def _identity_secret(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Customer keys in tests come from a secret file of the run's own (never the working folder's
-    `.ordersync/identity.key`); processes the tests start inherit it, and the switch below."""
+    `.ordersync/identity.key`); processes the tests start inherit it, and the switches below."""
     path = tmp_path_factory.mktemp("identity") / "identity.key"
     os.environ["ORDERSYNC__CUSTOMERS__IDENTITY_KEY_FILE"] = str(path)
     # Builds keep customers only in the tests about them (tests/customers turn it on): elsewhere it
     # would only add its cost to every build the suite runs.
     os.environ["ORDERSYNC__CUSTOMERS__ENABLED"] = "false"
+    # Four test processes share two cores: DuckDB's own thread per core only adds their switching
+    # (a fifth less CPU with one on the DuckDB transform and verify tests).
+    os.environ["ORDERSYNC__WAREHOUSE__DUCKDB_THREADS"] = "1"
     yield
 
 

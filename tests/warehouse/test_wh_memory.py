@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from ordersync.config import WarehouseSettings
 from ordersync.warehouse import open_warehouse
 from ordersync.warehouse.duckdb import duckdb_size
@@ -38,3 +40,21 @@ def test_after_a_build_the_pool_sits_beside_the_indexes(tmp_path: Path) -> None:
     assert duckdb_size("45.7 MiB") == int(45.7 * 2**20)
     assert duckdb_size("0 bytes") == 0 and duckdb_size("1.5 GiB") == int(1.5 * 2**30)
     assert duckdb_size("48MB") is None
+
+
+def test_duckdb_threads_caps_the_process_instance_and_a_second_connection_joins_it(tmp_path: Path) -> None:
+    """`[warehouse] duckdb_threads` is the instance's, set after connecting, so a connection opened
+    with the same memory limit but no thread cap still joins the process's instance."""
+    path = str(tmp_path / "wh.duckdb")
+    capped = open_warehouse(WarehouseSettings(url=path, duckdb_threads=1))
+    try:
+        assert capped.scalar("SELECT current_setting('threads')") == 1
+        other = open_warehouse(WarehouseSettings(url=path))
+        try:
+            assert other.scalar("SELECT current_setting('threads')") == 1
+        finally:
+            other.close()
+    finally:
+        capped.close()
+    with pytest.raises(ValueError, match="greater than or equal to 1"):
+        WarehouseSettings(url=path, duckdb_threads=0)

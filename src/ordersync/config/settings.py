@@ -66,6 +66,9 @@ class WarehouseSettings(BaseModel):
     # a 1,000,000-order sync ran as fast with 48 MB as with 64 MB); 32 MB once ran out of memory
     # mid-sync. See docs/benchmarks.md.
     duckdb_memory_limit: str = DEFAULT_DUCKDB_MEMORY_LIMIT
+    # DuckDB's worker threads for this process's database (None: DuckDB's own choice, one per core).
+    # A machine running several ordersync processes beside each other may want fewer.
+    duckdb_threads: int | None = Field(None, ge=1)
 
     @field_validator("url")
     @classmethod

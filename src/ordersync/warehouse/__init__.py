@@ -17,4 +17,6 @@ def open_warehouse(settings: WarehouseSettings, *, read_only: bool = False) -> W
         return PostgresWarehouse(settings.url)
     from ordersync.warehouse.duckdb import DuckDBWarehouse
 
-    return DuckDBWarehouse(settings.url, memory_limit=settings.duckdb_memory_limit, read_only=read_only)
+    return DuckDBWarehouse(
+        settings.url, memory_limit=settings.duckdb_memory_limit, threads=settings.duckdb_threads, read_only=read_only
+    )

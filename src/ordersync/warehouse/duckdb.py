@@ -131,10 +131,12 @@ class DuckDBWarehouse(Warehouse):
         *,
         shared: _Shared | None = None,
         read_only: bool = False,
+        threads: int | None = None,
     ) -> None:
         super().__init__(url)
         self.path = duckdb_path(url)
         self.memory_limit = memory_limit
+        self.threads = threads
         # an in-memory database cannot be opened read-only (there is nothing to read)
         self.read_only = read_only and not _in_memory(self.path)
         self._shared = shared or _shared_for(self.path)
@@ -156,6 +158,10 @@ class DuckDBWarehouse(Warehouse):
         try:
             con = duckdb.connect(self.path, read_only=self.read_only, config={"memory_limit": self.memory_limit})
             con.execute("SET TimeZone = 'UTC'")
+            if self.threads is not None:
+                # set, not passed to connect(): every connection of the process's instance (dbt's
+                # too) must be opened with the same configuration, and this one is the instance's
+                con.execute(f"SET threads = {int(self.threads)}")
             self._apply_checkpoint_threshold(con)
             return con
         except duckdb.IOException as exc:
@@ -279,7 +285,9 @@ class DuckDBWarehouse(Warehouse):
             cursor = self.con.cursor()
         except duckdb.Error as exc:
             raise self._translate(exc) from exc
-        return DuckDBWarehouse(self.url, self.memory_limit, con=cursor, shared=self._shared, read_only=self.read_only)
+        return DuckDBWarehouse(
+            self.url, self.memory_limit, con=cursor, shared=self._shared, read_only=self.read_only, threads=self.threads
+        )
 
     # -- statements ----------------------------------------------------------------------------
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
