@@ -279,7 +279,10 @@ def test_repr_and_str_of_the_settings_mask_the_password(password: str) -> None:
 )
 def test_mask_url_forms(url: str, masked: str) -> None:
     assert mask_url(url) == masked
-    assert repr(WarehouseSettings(url=url)) == f"WarehouseSettings(url={masked!r}, duckdb_memory_limit='48MB', duckdb_threads=None)"
+    assert (
+        repr(WarehouseSettings(url=url))
+        == f"WarehouseSettings(url={masked!r}, duckdb_memory_limit='48MB', duckdb_threads=None)"
+    )
 
 
 @pytest.mark.parametrize("url", ["postgresql://u:zx@qv-9k@h/db", "postgresql://u:zx/qv-9k@h/db"])
