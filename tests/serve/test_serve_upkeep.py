@@ -89,8 +89,8 @@ def test_serve_counts_what_landed_and_its_reads_only_read_the_counts(duck: tuple
 
         return s.gate.locked(look)
 
-    wait_for(counted, "serve's loop to count the push")
-    assert s.keeper.at is not None
+    # the loop notes its count's moment once its refresh has returned, after the cursor committed
+    wait_for(lambda: counted() and s.keeper.at is not None, "serve's loop to count the push")
     (status,) = s.gate.reading(lambda app: app.status())
     assert status["orders_landed"] == 30
     assert datetime.fromisoformat(status["counted_at"]) <= s.app.clock.now()
