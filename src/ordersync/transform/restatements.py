@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from ordersync.dates import as_day
 from ordersync.warehouse import Warehouse
 
 
@@ -40,7 +41,7 @@ def pending(wh: Warehouse) -> list[Restatement]:
         "SELECT plan_id, tenant_id, day_from, day_to, remerge FROM cdp.pending_restatements "
         "ORDER BY created_at, plan_id, tenant_id, day_from"
     )
-    return [Restatement(str(p), int(t), _day(f), _day(to), bool(m)) for p, t, f, to, m in rows]
+    return [Restatement(str(p), int(t), as_day(f), as_day(to), bool(m)) for p, t, f, to, m in rows]
 
 
 def done(wh: Warehouse, items: list[Restatement]) -> None:
@@ -50,11 +51,3 @@ def done(wh: Warehouse, items: list[Restatement]) -> None:
             "DELETE FROM cdp.pending_restatements WHERE plan_id = ? AND tenant_id = ? AND day_from = ?",
             (r.plan_id, r.tenant_id, r.day_from),
         )
-
-
-def _day(value: object) -> date:
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    return date.fromisoformat(str(value))
