@@ -10,7 +10,9 @@ For each warehouse (DuckDB, PostgreSQL), on a fresh one:
   `parse_order` reads, ~450 bytes), created over the last DAYS days, landing as 1 to 3 versions
   (payment-pending, then invoiced or canceled, some revised). Each tenant's versions land through
   `Lander.land` a week at a time (one sync run each, recorded in cdp.sync_runs, the clock at the
-  week's end), so the landing ledger sees them as in production. A few bad records are quarantined,
+  week's end), every tenant's week before the next week's, and the ledger is sealed after each
+  week's landings, so a version becomes known the week it landed, as in production (a diff "since a
+  week ago" is about the last week's landings). A few bad records are quarantined,
   one plan is drafted. Then one dbt build and the customers' first computation for `people`.
 - before `serve` starts (DuckDB's file is serve's after): `ordersync status --json` as a command and
   `Ordersync.status()` in this process, and `ordersync revenue`'s own as-of and diff (the facade's
@@ -34,6 +36,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import json
 import os
 import random
@@ -61,7 +64,7 @@ from ordersync.clock import ManualClock
 from ordersync.config import DEFAULT_DUCKDB_MEMORY_LIMIT, load_settings
 from ordersync.customers.step import RunKind
 from ordersync.facade import Ordersync
-from ordersync.land import Lander
+from ordersync.land import Lander, ledger
 from ordersync.land.records import Version, parse_order
 from ordersync.outcomes import RunStatus
 from ordersync.revisions.past import PastAnswers
@@ -180,56 +183,64 @@ def shares(rng: random.Random, total: int, parts: int) -> list[int]:
     return out
 
 
-def land_tenant(
-    app: Ordersync, lander: Lander, clock: ManualClock, name: str, n: int, now: datetime, rng: random.Random
-) -> tuple[int, int]:
-    """A pull tenant's n versions, a week a run; (versions landed, batches)."""
-    tenant = app.tenants.get(name)
+@dataclass
+class Landing:
+    """One landing of the generation: a pull tenant's sync run (version tuples of order_versions)
+    or a push tenant's batch (parsed versions), at its moment."""
+
+    at: datetime
+    tenant: str
+    pulled: list[tuple[datetime, str, datetime, str, int, int]] = field(default_factory=list)
+    pushed: list[Version] = field(default_factory=list)
+
+
+def pull_landings(name: str, n: int, now: datetime, rng: random.Random) -> list[Landing]:
+    """A pull tenant's n versions, a week a run."""
     versions = order_versions(rng, n, now, rng.randrange(1_000_000))
-    landed = batches = 0
-    for landed_at, chunk in weeks(versions, now, now - timedelta(days=DAYS)):
-        clock.set(landed_at)
-        parsed: list[Version] = [
-            parse_order(vtex_body(oid, created, changed, status, cents, buyer), tenant.tz)
-            for changed, oid, created, status, cents, buyer in chunk
-        ]
-        run_id = f"bench-{tenant.tenant_id}-{batches}"
-        began = landed_at - timedelta(seconds=30 + len(chunk) / 50)
-        with app.wh.transaction():
-            runs.start(app.wh, run_id, tenant.tenant_id, "incremental", began, "bench")
-            got = lander.land(tenant.tenant_id, parsed, "sync", run_id)
-            counters = runs.RunCounters(
-                orders_listed=len({v.order_id for v in parsed}),
-                orders_fetched=len(parsed),
-                versions_landed=got,
-                list_calls=1 + len(parsed) // 100,
-                get_calls=len(parsed),
-            )
-            runs.finish(app.wh, run_id, RunStatus.SUCCEEDED, landed_at, counters)
-        landed, batches = landed + got, batches + 1
-    return landed, batches
+    return [Landing(at, name, pulled=chunk) for at, chunk in weeks(versions, now, now - timedelta(days=DAYS))]
 
 
-def land_people(app: Ordersync, lander: Lander, clock: ManualClock, customers: int, orders: int, now: datetime) -> int:
-    """bench_customers.py's population (two years of pushed orders), landed a week at a time."""
-    tenant = app.tenants.get(PEOPLE)
+def land_run(app: Ordersync, lander: Lander, landing: Landing, run_id: str) -> int:
+    """A pull landing as one sync run, recorded in cdp.sync_runs; the versions landed."""
+    tenant = app.tenants.get(landing.tenant)
+    parsed: list[Version] = [
+        parse_order(vtex_body(oid, created, changed, status, cents, buyer), tenant.tz)
+        for changed, oid, created, status, cents, buyer in landing.pulled
+    ]
+    began = landing.at - timedelta(seconds=30 + len(parsed) / 50)
+    with app.wh.transaction():
+        runs.start(app.wh, run_id, tenant.tenant_id, "incremental", began, "bench")
+        got = lander.land(tenant.tenant_id, parsed, "sync", run_id)
+        counters = runs.RunCounters(
+            orders_listed=len({v.order_id for v in parsed}),
+            orders_fetched=len(parsed),
+            versions_landed=got,
+            list_calls=1 + len(parsed) // 100,
+            get_calls=len(parsed),
+        )
+        runs.finish(app.wh, run_id, RunStatus.SUCCEEDED, landing.at, counters)
+    return got
+
+
+def people_landings(app: Ordersync, customers: int, orders: int, now: datetime) -> list[Landing]:
+    """bench_customers.py's population (two years of pushed orders), a batch a week."""
+    tz = app.tenants.get(PEOPLE).tz
     pop = bench_customers.population(customers, orders, seed=SEED)
     rng = random.Random(SEED + 1)
     first = now - timedelta(days=bench_customers.DAYS, hours=2)
     n = 0
+    out: list[Landing] = []
     chunk: list[Version] = []
     for d, buyers in enumerate(pop.days):
         day = first + timedelta(days=d)
         for i in buyers:
             n += 1
             created = day + timedelta(seconds=rng.uniform(0, 86_399))
-            chunk.append(parse_event(bench_customers.event(pop, rng, i, f"p-{n:08d}", created), tenant.tz))
+            chunk.append(parse_event(bench_customers.event(pop, rng, i, f"p-{n:08d}", created), tz))
         if (bench_customers.DAYS - 1 - d) % 7 == 0 and chunk:
-            clock.set(min(now, day + timedelta(days=1, hours=1)))
-            with app.wh.transaction():
-                lander.land(tenant.tenant_id, chunk, "push", None, known_new=True)
+            out.append(Landing(min(now, day + timedelta(days=1, hours=1)), PEOPLE, pushed=chunk))
             chunk = []
-    return n
+    return out
 
 
 def generate_fleet(app: Ordersync, clock: ManualClock, args: argparse.Namespace, now: datetime) -> Generated:
@@ -251,21 +262,33 @@ def generate_fleet(app: Ordersync, clock: ManualClock, args: argparse.Namespace,
     g.tenants = len(names)
     g.seconds["tenants"] = time.perf_counter() - began
 
-    lander = Lander(app.wh, clock)
     began = time.perf_counter()
     people_orders = round(args.customers * bench_customers.SEED_ORDERS / bench_customers.SEED_CUSTOMERS)
-    g.orders_people = land_people(app, lander, clock, args.customers, people_orders, now)
-    g.versions += g.orders_people
-    g.seconds["land_people"] = time.perf_counter() - began
-
-    began = time.perf_counter()
+    landings = people_landings(app, args.customers, people_orders, now)
+    g.orders_people = sum(len(landing.pushed) for landing in landings)
     big = round(args.versions * BIG_SHARE)
     rest = shares(rng, max(0, args.versions - big - g.orders_people), len(names) - 2)
     for name, n in zip([BIG, *names[2:]], [big, *rest], strict=True):
-        landed, batches = land_tenant(app, lander, clock, name, n, now, rng)
-        g.versions += landed
-        g.batches += batches
-    g.seconds["land_pull"] = time.perf_counter() - began
+        landings += pull_landings(name, n, now, rng)
+    g.seconds["generate_versions"] = time.perf_counter() - began
+
+    # In time order, the ledger sealed after each moment's landings, as a worker's seals would: a
+    # version becomes known the week it landed, so "since a week ago" is about the last week only.
+    began = time.perf_counter()
+    lander = Lander(app.wh, clock)
+    landings.sort(key=lambda landing: landing.at)
+    g.versions = g.orders_people
+    for at, group in itertools.groupby(landings, key=lambda landing: landing.at):
+        clock.set(at)
+        for landing in group:
+            if landing.pushed:
+                with app.wh.transaction():
+                    lander.land(app.tenants.get(PEOPLE).tenant_id, landing.pushed, "push", None, known_new=True)
+            else:
+                g.versions += land_run(app, lander, landing, f"bench-{landing.tenant}-{g.batches}")
+                g.batches += 1
+        ledger.seal(app.wh, clock)
+    g.seconds["land"] = time.perf_counter() - began
 
     # a few bad records (quarantined with their reasons), a drafted plan
     clock.set(now)
@@ -529,7 +552,7 @@ def _run(kind: str, url: str, folder: Path, args: argparse.Namespace) -> dict[st
         print(
             f"{kind}: {g.tenants:,} tenants, {g.versions:,} versions ({g.batches:,} pull batches, "
             f"{g.orders_people:,} orders of {args.customers:,} customers), generated in {g.seconds['generate']:.1f} s "
-            f"(landing {g.seconds['land_pull'] + g.seconds['land_people']:.1f} s), first build (every tenant's "
+            f"(landing {g.seconds['land']:.1f} s), first build (every tenant's "
             f"customers too) {g.seconds['build']:.1f} s, customers of {PEOPLE} after it {g.seconds['customers']:.1f} s",
             flush=True,
         )

@@ -1,11 +1,13 @@
 """As-of exactness, the invariant: random versions land in random batches from two writers whose
 transactions commit out of order, one writer's clock running ahead (and sealing the ledger by it);
-every answer recorded at a moment equals `revenue --as-of` that moment asked at the end. Builds in
+every answer recorded at a moment equals `revenue --as-of` that moment asked at the end, and the
+diff between two recorded moments is what their answers differ by. Builds in
 between: each build's answer (revenue_daily, stamped with its instant) equals --as-of that instant."""
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,7 +25,7 @@ from ordersync.sources.push.events import parse_event
 from ordersync.tenants import Tenant
 from ordersync.warehouse import Warehouse
 from support.properties import examples
-from support.revisions import new_push_tenant
+from support.revisions import diff_matches_as_of, new_push_tenant
 
 CLOCK_START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)  # the `clock` fixture's start (tests/conftest.py)
 UTC_ZONE = ZoneInfo("UTC")
@@ -159,6 +161,11 @@ def test_every_recorded_answer_equals_as_of_its_moment_asked_later(
     app.revenue(tenant.tenant_name, as_of=clock.now())  # seal whatever is left, later
     for at, answer in recorded:
         assert app.revenue(tenant.tenant_name, as_of=at) == answer, at
+    # a diff between two recorded moments is what their two answers differ by: each one with the
+    # next, the first with the last, and the last back to the first
+    moments = [at for at, _ in recorded]
+    for a, b in [*itertools.pairwise(moments), (moments[0], moments[-1]), (moments[-1], moments[0])]:
+        diff_matches_as_of(app, tenant.tenant_name, a, b)
 
 
 @pytest.mark.dbt

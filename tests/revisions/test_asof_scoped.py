@@ -1,6 +1,7 @@
 """The as-of answers rank only the orders they need (a day range's orders; a diff's orders on the
-days touched between its two moments): the answers are the same as ranking every order, also for
-an order moved to another day, a new order and a reversed diff. No build: the landing ledger alone."""
+days touched between its two moments): the answers are those of ranking every order (a diff's: two
+whole as-of answers), also for an order moved to another day, a new order and a reversed diff. No
+build: the landing ledger alone."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from ordersync.clock import ManualClock
 from ordersync.config import load_settings
 from ordersync.facade import Ordersync
 from ordersync.revisions import asof
-from support.revisions import event, new_push_tenant, push
+from support.revisions import diff_matches_as_of, event, new_push_tenant, push
 
 NOW = datetime(2026, 6, 20, 12, 0, tzinfo=UTC)
 CLOCK_START = NOW  # the `clock` fixture's start (tests/conftest.py)
@@ -36,9 +37,7 @@ def summary(diffs: list[asof.DayDiff]) -> list[tuple[Any, ...]]:
     return [(d.order_date, d.before.revenue, d.after.revenue, sorted(c.order_id for c in d.orders)) for d in diffs]
 
 
-def test_ranking_only_the_needed_orders_gives_the_same_answers(
-    app: Ordersync, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_ranking_only_the_needed_orders_gives_the_same_answers(app: Ordersync, clock: ManualClock) -> None:
     t = new_push_tenant(app)
     base = NOW - 10 * 24 * H
     # two orders a day, o0..o19, totals 10, 11, ...
@@ -60,15 +59,7 @@ def test_ranking_only_the_needed_orders_gives_the_same_answers(
     clock.advance(H)
     t2 = clock.now()
 
-    def both(fn: Any) -> Any:
-        monkeypatch.setattr(asof, "_MAX_SCOPE_SHARE", 0.0)  # every order ranked
-        everything = fn()
-        monkeypatch.setattr(asof, "_MAX_SCOPE_SHARE", 1.0)  # only the orders on the touched days
-        scoped = fn()
-        assert scoped == everything
-        return scoped
-
-    forward = both(lambda: app.revenue_diff(t1, t2, tenant=t.tenant_name))
+    forward = diff_matches_as_of(app, t.tenant_name, t1, t2)
     assert summary(forward) == [
         (DAYS[1], Decimal("25.00"), Decimal("63.00"), ["o2"]),
         (DAYS[2], Decimal("29.00"), Decimal("15.00"), ["o4"]),
@@ -82,7 +73,7 @@ def test_ranking_only_the_needed_orders_gives_the_same_answers(
     new = forward[4].orders[0]
     assert new.before is None and new.after is not None and new.after["total_value"] == Decimal("5.00")
 
-    backward = both(lambda: app.revenue_diff(t2, t1, tenant=t.tenant_name))
+    backward = diff_matches_as_of(app, t.tenant_name, t2, t1)
     assert summary(backward) == [(d, after, before, ids) for d, before, after, ids in summary(forward)]
     assert app.revenue_diff(t1, t1, tenant=t.tenant_name) == []
 

@@ -12,6 +12,7 @@ import orjson
 
 from factories import push_event
 from ordersync.facade import Ordersync
+from ordersync.revisions.asof import DayDiff, DayRevenue
 from ordersync.sources.push.bodies import json_items
 from ordersync.tenants import Tenant
 
@@ -54,3 +55,24 @@ def push(app: Ordersync, tenant: Tenant, events: list[dict[str, Any]], *, check:
     assert answer.status == 200, answer.body
     assert not check or answer.body["quarantined"] == 0, answer.body
     return answer.body
+
+
+def diff_matches_as_of(app: Ordersync, tenant: str, a: datetime, b: datetime) -> list[DayDiff]:
+    """`revenue diff` from `a` to `b`, checked against its oracle, two whole `revenue --as-of`
+    answers: exactly the days whose figures differ between them, each with the figures each gives,
+    and on each such day at least one order whose known version changed (nothing else moves a day)."""
+    got = app.revenue_diff(a, b, tenant)
+    before = {d.key: d for d in app.revenue(tenant, as_of=a).days}
+    after = {d.key: d for d in app.revenue(tenant, as_of=b).days}
+
+    def at(days: dict[tuple[int, date, str], DayRevenue], key: tuple[int, date, str]) -> DayRevenue:
+        return days.get(key, DayRevenue(*key))
+
+    expected = sorted(k for k in before.keys() | after.keys() if at(before, k).figures() != at(after, k).figures())
+    assert [(d.tenant_id, d.order_date, d.currency_code) for d in got] == expected
+    for d in got:
+        key = (d.tenant_id, d.order_date, d.currency_code)
+        assert (d.before, d.after) == (at(before, key), at(after, key))
+        assert d.orders, f"{key} changed with no order behind it"
+        assert all(c.before != c.after for c in d.orders)
+    return got

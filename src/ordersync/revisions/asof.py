@@ -14,7 +14,6 @@ point's committed_at, so `revenue --as-of <that instant>` reproduces it.
 from __future__ import annotations
 
 import functools
-import itertools
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
@@ -295,24 +294,47 @@ def diff(
     day_to: date | None = None,
 ) -> list[DayDiff]:
     """Every (tenant, day, currency) whose figures differ between `before_at` and `after_at`, with
-    the orders whose known version differs between the two (on either day, when one moved)."""
+    the orders whose known version differs between the two (on either day, when one moved), in
+    (tenant, order id) order. One query (revenue_diff.sql) ranks the versions of the orders on the
+    days that can differ once, for both moments."""
     low, high = sorted((before_at.astimezone(UTC), after_at.astimezone(UTC)))
-    touched = _touched_days(wh, low, high, tenant_id)
-    if not touched:
-        return []  # nothing became known between the two moments
-    # Only a day on which an order known differently at the two moments has a version can differ:
-    # both answers rank just the orders with a version on such a day, whose figures stay exact.
-    scope, params = _orders_on_days_of(wh, touched, tenant_id)
-    before = {d.key: d for d in _as_of(wh, orders, before_at, tenant_id, day_from, day_to, scope, params).days}
-    after = {d.key: d for d in _as_of(wh, orders, after_at, tenant_id, day_from, day_to, scope, params).days}
+    if not _known_between(wh, low, high, tenant_id):
+        return []  # every order is known the same at both moments
+    forward = before_at <= after_at  # `low` is the before moment
+    rule = revenue_rule(wh.dialect, orders, "o")
+    sql = (
+        _sql("revenue_diff.sql")
+        .replace("{known}", _KNOWN_K)
+        .replace("{latest_version_first}", latest_version_first(wh.dialect, "k"))
+        .replace("{is_canceled}", rule["canceled"])
+        .replace("{is_valid}", rule["valid"])
+        .replace("{is_pending}", rule["pending"])
+    )
+    touched = [low, high, tenant_id, tenant_id]
+    params = [*touched, *touched, high, tenant_id, tenant_id, low, low, tenant_id, tenant_id]
+    rows = _read(wh, sql, [*params, day_from, day_from, day_to, day_to])
+    before: dict[tuple[int, date, str], DayRevenue] = {}
+    after: dict[tuple[int, date, str], DayRevenue] = {}
+    changes: list[tuple[Any, ...]] = []
+    for row in rows:
+        if row[0] == "o":
+            changes.append(row)
+            continue
+        figures = _day((row[1], *row[3:12]))
+        (after if bool(row[2]) == forward else before)[figures.key] = figures
     changed = sorted(k for k in before.keys() | after.keys() if _figures(before, k) != _figures(after, k))
     if not changed:
         return []
+    changes.sort(key=lambda r: (r[1], r[12]))
     causes: dict[tuple[int, date, str], list[OrderChange]] = {}
-    for c in _changed_orders(wh, before_at, after_at, tenant_id, scope, params):
-        keys = {(c.tenant_id, v["order_date"], v["currency_code"] or "XXX") for v in (c.before, c.after) if v}
-        for k in keys:
-            causes.setdefault(k, []).append(c)
+    for r in changes:
+        low_version = _version((r[13], r[14], r[15], r[16], r[17]))
+        high_version = _version((r[3], r[18], r[19], r[20], r[21]))
+        one, two = (low_version, high_version) if forward else (high_version, low_version)
+        change = OrderChange(int(r[1]), str(r[12]), (two or one or {})["order_date"], one, two)
+        tid = change.tenant_id
+        for key in {(tid, v["order_date"], v["currency_code"] or "XXX") for v in (one, two) if v}:
+            causes.setdefault(key, []).append(change)
     out: list[DayDiff] = []
     for key in changed:
         tid, day, currency = key
@@ -321,75 +343,19 @@ def diff(
     return out
 
 
-#: The orders with a version known after one moment and by another: the only orders whose known
-#: version can differ between the two. Rows of a batch are found through the batches sealed in
-#: between (the ledger's index), rows landed without one by their processing time (its index).
-#: Parameters: the two moments and the tenant id twice, for each half.
-_TOUCHED = (
-    "select t.tenant_id, t.order_id from cdp.landing_batches as tb"
-    " inner join cdp.orders_landing as t on t.tenant_id = tb.tenant_id and t.batch_id = tb.batch_id"
-    " where tb.committed_at > ? and tb.committed_at <= ? and (cast(? as integer) is null or t.tenant_id = ?)"
-    " union all"
-    " select t.tenant_id, t.order_id from cdp.orders_landing as t"
-    " where t.batch_id is null and coalesce(t.event_ingested_at, t.event_time) > ?"
-    " and coalesce(t.event_ingested_at, t.event_time) <= ? and (cast(? as integer) is null or t.tenant_id = ?)"
-)
-#: At most this many day ranges bound the orders a diff ranks; closer ones are merged beyond it.
-_MAX_RANGES = 16
-
-
-def _touched_params(low: datetime, high: datetime, tenant_id: int | None) -> list[Any]:
-    return [low, high, tenant_id, tenant_id] * 2
-
-
-def _touched_days(wh: Warehouse, low: datetime, high: datetime, tenant_id: int | None) -> list[tuple[int, date]]:
-    """The (tenant, day) of every version of the orders touched between `low` and `high`."""
-    rows = _read(
-        wh,
-        "SELECT DISTINCT d.tenant_id, d.order_date FROM cdp.orders_landing AS d"
-        f" WHERE EXISTS (SELECT 1 FROM ({_TOUCHED}) AS c WHERE c.tenant_id = d.tenant_id AND c.order_id = d.order_id)"
-        " ORDER BY 1, 2",
-        _touched_params(low, high, tenant_id),
+def _known_between(wh: Warehouse, low: datetime, high: datetime, tenant_id: int | None) -> bool:
+    """Whether a version of the tenant (or anyone's) became known after `low` and by `high`: a batch
+    sealed in between (the ledger's index), or a row landed without one processed in between."""
+    return bool(
+        wh.scalar(
+            "SELECT EXISTS (SELECT 1 FROM cdp.landing_batches WHERE committed_at > ? AND committed_at <= ?"
+            " AND (CAST(? AS INTEGER) IS NULL OR tenant_id = ?))"
+            " OR EXISTS (SELECT 1 FROM cdp.orders_landing WHERE batch_id IS NULL"
+            " AND coalesce(event_ingested_at, event_time) > ? AND coalesce(event_ingested_at, event_time) <= ?"
+            " AND (CAST(? AS INTEGER) IS NULL OR tenant_id = ?))",
+            [low, high, tenant_id, tenant_id] * 2,
+        )
     )
-    return [(int(r[0]), r[1].date() if isinstance(r[1], datetime) else r[1]) for r in rows]
-
-
-#: A diff ranks every order when the days it would keep hold more than this share of the landed
-#: versions: the restriction then saves little and its semi-join costs memory (on DuckDB's default
-#: 48 MB pool a year-long diff over two million versions ran out with it, and not without).
-_MAX_SCOPE_SHARE = 0.5
-
-
-def _orders_on_days_of(wh: Warehouse, days: list[tuple[int, date]], tenant_id: int | None) -> tuple[str, list[Any]]:
-    """A condition on `k`: its order has a landed version on one of `days` (sorted), bounded by at
-    most _MAX_RANGES day ranges (a range may take in a few more days: a superset is still exact);
-    none ("": every order) when those days hold most of the versions."""
-    ranges: list[list[Any]] = []
-    for tenant, day in days:
-        if ranges and ranges[-1][0] == tenant and (day - ranges[-1][2]).days <= 1:
-            ranges[-1][2] = day
-        else:
-            ranges.append([tenant, day, day])
-    while len(ranges) > _MAX_RANGES:  # merge the two closest neighbours of one tenant
-        gaps = [((b[1] - a[2]).days, i) for i, (a, b) in enumerate(itertools.pairwise(ranges)) if a[0] == b[0]]
-        if not gaps:
-            break
-        i = min(gaps)[1]
-        ranges[i : i + 2] = [[ranges[i][0], ranges[i][1], ranges[i + 1][2]]]
-    terms = " or ".join("(d.tenant_id = ? and d.order_date >= ? and d.order_date <= ?)" for _ in ranges)
-    params = [v for r in ranges for v in r]
-    (total, kept), *_ = _read(
-        wh,
-        f"SELECT count(*), sum(CASE WHEN {terms} THEN 1 ELSE 0 END) FROM cdp.orders_landing AS d"
-        " WHERE (CAST(? AS INTEGER) IS NULL OR d.tenant_id = ?)",
-        [*params, tenant_id, tenant_id],
-    )
-    if not total or int(kept or 0) > _MAX_SCOPE_SHARE * int(total):
-        return "", []
-    return (
-        "exists (select 1 from cdp.orders_landing as d where d.tenant_id = k.tenant_id"
-        f" and d.order_id = k.order_id and ({terms}))"
-    ), params
 
 
 def _figures(days: dict[tuple[int, date, str], DayRevenue], key: tuple[int, date, str]) -> tuple[Any, ...]:
@@ -399,42 +365,6 @@ def _figures(days: dict[tuple[int, date, str], DayRevenue], key: tuple[int, date
 
 #: When a landed row `k` (its batch `b`) became known, as in order_versions_as_of.sql.
 _KNOWN_K = "(case when k.batch_id is null then coalesce(k.event_ingested_at, k.event_time) else b.committed_at end)"
-
-
-def _changed_orders(
-    wh: Warehouse,
-    before_at: datetime,
-    after_at: datetime,
-    tenant_id: int | None,
-    scope: str = "",
-    scope_params: Sequence[Any] = (),
-) -> list[OrderChange]:
-    """Orders whose known version differs between the two moments (changed_orders.sql), among
-    those `scope` keeps (a condition on `k`, as in versions_sql), in (tenant, order id) order."""
-    low, high = sorted((before_at.astimezone(UTC), after_at.astimezone(UTC)))
-    sql = (
-        _sql("changed_orders.sql")
-        .replace("{known}", _KNOWN_K)
-        .replace("{latest_version_first}", latest_version_first(wh.dialect, "k"))
-        .replace("{orders}", f"and {scope}" if scope else "")
-    )
-    params = [low, high, tenant_id, tenant_id, *scope_params, low, tenant_id, tenant_id]
-    at: dict[tuple[int, str], dict[str, dict[str, Any] | None]] = {}
-    for row in _read(wh, sql, params):
-        pair = at.setdefault((int(row[0]), str(row[1])), {"low": None, "high": None})
-        version = _version(row[4:9])
-        if row[2]:
-            pair["high"] = version
-        if row[3]:
-            pair["low"] = version
-    out: list[OrderChange] = []
-    for (tid, order_id), pair in sorted(at.items()):
-        one, two = (pair["low"], pair["high"]) if before_at <= after_at else (pair["high"], pair["low"])
-        if (one or {}).get("payload_hash") == (two or {}).get("payload_hash"):
-            continue
-        day = (two or one or {})["order_date"]
-        out.append(OrderChange(tid, order_id, day, one, two))
-    return out
 
 
 def _read(wh: Warehouse, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
