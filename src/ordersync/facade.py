@@ -71,6 +71,7 @@ class Ordersync:
         worker_id: str | None = None,
         read_only: bool = False,
         past: PastAnswers[asof.Revenue] | None = None,
+        past_diffs: PastAnswers[list[asof.DayDiff]] | None = None,
         keeper: summaries.Keeper | None = None,
     ) -> None:
         keep_memory_flat()
@@ -82,6 +83,7 @@ class Ordersync:
         self._leases: LeaseKeeper | None = None
         #: revenue answers about moments before the last seal (facades of one serve share theirs)
         self.past = past or PastAnswers()
+        self.past_diffs = past_diffs or PastAnswers(size=4)  # a diff can hold every order of a year
         self.keeper = keeper  # serve's readers: the summaries as its loop keeps them (None: counted per read)
         self.customers = CustomersDesk(lambda: self.wh, settings, self.clock, self.leases)
 
@@ -538,12 +540,8 @@ class Ordersync:
         day_to: date | None = None,
     ) -> list[asof.DayDiff]:
         """Every day whose revenue differs between `as_of` and `against` (default now), with its orders."""
-        tenant_id = self.tenants.resolve(tenant)
-        before = asof.known_instant(self.wh, self.clock, as_of)
-        after = asof.known_instant(self.wh, self.clock, against or self.clock.now())
-        return asof.diff(
-            self.wh, self.settings.orders, before, after, tenant_id=tenant_id, day_from=day_from, day_to=day_to
-        )
+        days = asof.Days(self.tenants.resolve(tenant), day_from, day_to)
+        return asof.kept_diff(self.wh, self.clock, self.settings.orders, as_of, against, self.past_diffs, days)
 
     @property
     def plans(self) -> PlanDesk:

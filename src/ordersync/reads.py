@@ -18,11 +18,12 @@ from typing import Any
 from ordersync.customers import events as customer_events
 from ordersync.customers.answers import customer_counts, customer_key_of
 from ordersync.customers.events import event_key
-from ordersync.errors import NotFoundError, StalePlanError
+from ordersync.errors import ConfigError, NotFoundError, StalePlanError
 from ordersync.facade import Ordersync
 from ordersync.observe.capture import capture_health, fleet_hours
 from ordersync.observe.gaps import days_against_source
-from ordersync.paging import Key, Page, check_limit, encode, keyset, unpack
+from ordersync.paging import Key, Page, check_limit, encode, instant, keyset, unpack
+from ordersync.revisions import asof
 from ordersync.revisions.notices import notice_key
 from ordersync.revisions.plans import Plan, PlanStore, plan_key
 from ordersync.revisions.shapes import diff_item, revenue_csv, revenue_row
@@ -173,10 +174,21 @@ class Reads:
         after: Key | None,
         limit: int,
     ) -> Page:
-        days = self.app.revenue_diff(since, against, self._scope(name, only))
+        """Days revised from `since` to `against`. Without `against`, the first page pins it to now and
+        its cursor carries it: every next page is of the same answer, kept by the facade (a past moment's
+        answer never changes), and names it (`against`)."""
+        if after is not None:
+            moment = unpack(after, instant, str, str, str)[0]
+            if against is not None and moment != against:
+                raise ConfigError("the cursor is of a diff against another moment: start again without ?cursor=")
+            against = moment
+        pinned = against or asof.sealed_now(self.app.wh, self.app.clock)
+        days = self.app.revenue_diff(since, pinned, self._scope(name, only))
         names = self._names()
         rows = [diff_item(d, names) for d in days]
-        return keyset(rows, _revenue_key, after, limit)
+        page = keyset(rows, lambda item: (pinned.isoformat(), *_revenue_key(item)), after, limit)
+        page.context.update(since=since.isoformat(), against=pinned.isoformat())
+        return page
 
     def notices(self, only: int | None, after: Key | None, limit: int) -> Page:
         scope = None if only is None else self.app.tenants.by_id(only).tenant_name

@@ -209,6 +209,27 @@ def test_an_answer_about_a_moment_before_the_seal_is_kept_and_one_about_now_is_n
     assert len(app.past._kept) == 1
 
 
+def test_a_diff_between_moments_before_the_seal_is_kept_and_one_against_now_is_not(
+    app: Ordersync, clock: ManualClock
+) -> None:
+    last = app.wh.scalar("SELECT max(committed_at) FROM cdp.landing_batches")
+    start = max(NOW, last or NOW) + H
+    clock.set(start)
+    t = new_push_tenant(app)
+    push(app, t, [event("diff-kept-1", start - 2 * H, total="12.00", day=D1)])
+    clock.advance(H)
+    app.past_diffs = PastAnswers()
+    against_now = app.revenue_diff(start, None, t.tenant_name)  # now: a later batch may be sealed at it
+    assert len(app.past_diffs._kept) == 0 and [d.delta for d in against_now] == [Decimal("12.00")]
+    clock.advance(H)
+    first = app.revenue_diff(start, start + H, t.tenant_name)
+    push(app, t, [event("diff-kept-2", start - H, total="5.00", day=D1)])  # known after both moments
+    days = Days(t.tenant_id)
+    assert app.past_diffs.answer((start, start + H, days), lambda: pytest.fail("not kept")) == first == against_now
+    assert app.revenue_diff(start, start + H, t.tenant_name) == first
+    assert [d.delta for d in app.revenue_diff(start, None, t.tenant_name)] == [Decimal("17.00")]
+
+
 def test_past_answers_keep_the_newest_and_compute_each_once() -> None:
     calls: list[int] = []
     past: PastAnswers[int] = PastAnswers(size=2)

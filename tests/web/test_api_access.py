@@ -4,7 +4,7 @@ tenant's name answered exactly as an unknown one, and every JSON answer valid ag
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import httpx
 import orjson
@@ -16,6 +16,7 @@ from factories import push_event
 from ordersync.facade import Ordersync
 from ordersync.revisions.plans import DRAFTED, Plan, PlanStore
 from ordersync.sync import runs
+from support.revisions import event, new_push_tenant, push
 from web.apiserve import KINDS, ApiServed, module_served
 
 pytestmark = pytest.mark.integration
@@ -213,3 +214,40 @@ def test_metrics_answer_an_admin_or_metrics_token_only_and_count_the_warehouses_
         for n, m, st, c in rows
     }
     assert shown == expected and expected, (shown, expected)
+
+
+def test_a_diffs_pages_are_one_answer_against_the_moment_its_first_page_names(served: ApiServed) -> None:
+    with served.app() as app:  # a tenant of its own: the module's other tests land on theirs meanwhile
+        pusher = new_push_tenant(app, "diffs")
+    tenant = pusher.tenant_name
+    since = datetime.now(UTC)
+    days = [f"2026-10-0{i}" for i in range(1, 5)]
+
+    def land(order_id: str, day: str) -> None:
+        with served.app() as app:
+            push(app, pusher, [event(order_id, datetime.now(UTC), day=date.fromisoformat(day), total="10.00")])
+
+    for i, day in enumerate(days[:3]):
+        land(f"diff-{i}", day)
+    first = served.get("/v1/revenue/diff", since=since.isoformat(), tenant=tenant, limit=1).json()
+    against = first["against"]
+    assert len(first["data"]) == 1 and first["next"] and datetime.fromisoformat(against) > since
+    land("diff-3", days[3])  # lands between the pages: not in the answer the pages belong to
+    pages, cursor = [first], first["next"]
+    while cursor:
+        pages.append(
+            served.get("/v1/revenue/diff", since=since.isoformat(), tenant=tenant, limit=1, cursor=cursor).json()
+        )
+        cursor = pages[-1]["next"]
+    assert {p["against"] for p in pages} == {against}
+    assert [d["date"] for p in pages for d in p["data"]] == days[:3]
+    now = served.get("/v1/revenue/diff", since=since.isoformat(), tenant=tenant).json()
+    assert [d["date"] for d in now["data"]] == days and now["against"] > against
+    with served.app() as app:  # the pages are the facade's (the CLI's) answer against that moment
+        cli = app.revenue_diff(since, datetime.fromisoformat(against), tenant)
+    assert [(str(d.order_date), str(d.delta)) for d in cli] == [
+        (d["date"], d["delta"]) for p in pages for d in p["data"]
+    ]
+    # a cursor belongs to its moment: asked against another, it is refused
+    other = served.get("/v1/revenue/diff", since=since.isoformat(), against=now["against"], cursor=first["next"])
+    assert other.status_code == 400 and "cursor" in other.json()["detail"]

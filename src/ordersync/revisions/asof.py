@@ -158,6 +158,12 @@ def known_instant(wh: Warehouse, clock: Clock, at: datetime) -> datetime:
     return at
 
 
+def sealed_now(wh: Warehouse, clock: Clock) -> datetime:
+    """Now, the ledger sealed first: every batch committed before this moment is known at it."""
+    ledger.seal(wh, clock)
+    return clock.now()
+
+
 def as_of(
     wh: Warehouse,
     orders: OrdersSettings,
@@ -222,6 +228,28 @@ def kept_as_of(
         return as_of(wh, orders, at, tenant_id=days.tenant_id, day_from=days.day_from, day_to=days.day_to)
 
     return past.answer((at, days), answer) if at < sealed_after else answer()
+
+
+def kept_diff(
+    wh: Warehouse,
+    clock: Clock,
+    orders: OrdersSettings,
+    since: datetime,
+    against: datetime | None,
+    past: PastAnswers[list[DayDiff]],
+    days: Days,
+) -> list[DayDiff]:
+    """diff() from `since` to `against` (default now), both checked by known_instant, kept in `past`
+    when both are before the ledger's seal, so its answer never changes (the API's next page of a
+    diff names its moments: it is answered from memory)."""
+    sealed_after = clock.now()  # known_instant's seal is stamped no earlier than this
+    before = known_instant(wh, clock, since)
+    after = known_instant(wh, clock, against or clock.now())
+
+    def answer() -> list[DayDiff]:
+        return diff(wh, orders, before, after, tenant_id=days.tenant_id, day_from=days.day_from, day_to=days.day_to)
+
+    return past.answer((before, after, days), answer) if max(before, after) < sealed_after else answer()
 
 
 def _require_built(wh: Warehouse) -> None:

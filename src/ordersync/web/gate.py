@@ -119,15 +119,24 @@ class Gate:
         self.long_work = threading.Event()
         self.pool: Pool | None = None
         self.pool_size = pool_size
-        settings, clock, worker_id, past = app.settings, app.clock, app.worker_id, app.past
         if app.settings.warehouse.is_postgres:
-            self.pool = Pool(lambda: Ordersync(settings, clock=clock, worker_id=worker_id, past=past), pool_size)
+            self.pool = Pool(lambda: self._facade(None), pool_size)
         # reads find the summaries as `keeper`'s loop left them (serve's), else refresh them themselves
-        self.readers = Pool(
-            lambda: Ordersync(settings, clock=clock, worker_id=worker_id, past=past, keeper=keeper), max(2, pool_size)
-        )
+        self.readers = Pool(lambda: self._facade(keeper), max(2, pool_size))
         #: the worker threads reads may hold at once: no more than their connections
         self.read_share = anyio.CapacityLimiter(max(2, pool_size))
+
+    def _facade(self, keeper: summaries.Keeper | None) -> Ordersync:
+        """Another facade like the serve's, sharing its answers about past moments."""
+        app = self.app
+        return Ordersync(
+            app.settings,
+            clock=app.clock,
+            worker_id=app.worker_id,
+            past=app.past,
+            past_diffs=app.past_diffs,
+            keeper=keeper,
+        )
 
     def locked(self, fn: Callable[[Ordersync], T]) -> T:
         """`fn` on the serve's facade under the lock, in this thread."""

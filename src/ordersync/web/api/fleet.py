@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from ordersync.errors import ConfigError
 from ordersync.reads import Reads
 from ordersync.web.api.common import REFUSALS, Cursor, Limit, answer, paged
-from ordersync.web.api.models import BuildsPage, Document, ListPage, PlanCheck, PlansPage, RevenuePage
+from ordersync.web.api.models import BuildsPage, DiffPage, Document, ListPage, PlanCheck, PlansPage, RevenuePage
 from ordersync.web.auth import Auth, Caller
 from ordersync.web.gate import Gate
 
@@ -68,7 +68,7 @@ def router(gate: Gate, auth: Auth) -> APIRouter:
         text = await gate.read(lambda app: Reads(app).revenue_csv(tenant, caller.only, moment))
         return Response(text, media_type="text/csv", headers={"Content-Disposition": CSV_FILE})
 
-    @r.get("/revenue/diff", response_model=ListPage, tags=["revenue"])
+    @r.get("/revenue/diff", response_model=DiffPage, tags=["revenue"])
     async def revenue_diff(
         since: Annotated[datetime, Query(description="before: as known at this moment")],
         caller: Caller = reader,

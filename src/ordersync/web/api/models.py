@@ -154,6 +154,13 @@ class RevenuePage(ListPage):
     as_of: str | None = Field(description="the instant these figures are as of (null: nothing known yet)")
 
 
+class DiffPage(ListPage):
+    since: str = Field(description="before: the moment the days are compared from")
+    against: str = Field(
+        description="after: the moment they are compared with (now, when not given: the next page keeps it)"
+    )
+
+
 class HeldSince(BaseModel):
     since: str
     error: str
