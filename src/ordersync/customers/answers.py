@@ -124,17 +124,20 @@ def _money_or_none(value: Any) -> Decimal | None:
 
 def customer_counts(wh: Warehouse, tenant_id: int) -> dict[str, dict[str, int]]:
     """How many of the tenant's customers are in each RFM segment and each journey stage ("none":
-    not scored yet)."""
-    found: dict[str, dict[str, int]] = {}
-    for kind, table in (("segment", "customer_rfm"), ("stage", "customer_journey")):
-        rows = wh.query(
-            f"SELECT coalesce(nullif(s.{kind}, ''), 'none') AS label, count(*) FROM cdp.customer_profiles p "
-            f"LEFT JOIN cdp.{table} s ON s.tenant_id = p.tenant_id AND s.customer_key = p.customer_key "
-            "WHERE p.tenant_id = ? GROUP BY 1 ORDER BY 1",
-            (tenant_id,),
-        )
-        found[kind] = {str(label): int(n) for label, n in rows}
-    return found
+    not scored yet), from one pass over the tenant's customers."""
+    rows = wh.query(
+        "SELECT coalesce(nullif(r.segment, ''), 'none'), coalesce(nullif(j.stage, ''), 'none'), count(*) "
+        "FROM cdp.customer_profiles p "
+        "LEFT JOIN cdp.customer_rfm r ON r.tenant_id = p.tenant_id AND r.customer_key = p.customer_key "
+        "LEFT JOIN cdp.customer_journey j ON j.tenant_id = p.tenant_id AND j.customer_key = p.customer_key "
+        "WHERE p.tenant_id = ? GROUP BY 1, 2",
+        (tenant_id,),
+    )
+    found: dict[str, dict[str, int]] = {"segment": {}, "stage": {}}
+    for segment, stage, n in rows:
+        for kind, label in (("segment", str(segment)), ("stage", str(stage))):
+            found[kind][label] = found[kind].get(label, 0) + int(n)
+    return {kind: dict(sorted(counts.items())) for kind, counts in found.items()}
 
 
 def key_by_email(wh: Warehouse, tenant_id: int, email: str) -> str:
