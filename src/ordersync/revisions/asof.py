@@ -189,18 +189,33 @@ def _as_of(
     scope_params: Sequence[Any],
 ) -> Revenue:
     """as_of, ranking only the orders `scope` (a condition on `k`, see versions_sql) keeps."""
-    rule = revenue_rule(wh.dialect, orders, "o")
-    sql = (
-        _sql("revenue_as_of.sql")
-        .replace("{versions}", versions_sql(wh, scope))
-        .replace("{is_canceled}", rule["canceled"])
-        .replace("{is_valid}", rule["valid"])
-        .replace("{is_pending}", rule["pending"])
-    )
+    sql = _revenue_sql("revenue_as_of.sql", wh, orders).replace("{versions}", versions_sql(wh, scope))
     at = at.astimezone(UTC)
     params: list[Any] = [*_versions_params(at, tenant_id, scope_params), day_from, day_from, day_to, day_to]
     rows = _read(wh, sql, params)
     return Revenue(as_of=at, days=[_day(r) for r in rows])
+
+
+#: A day's figures (the columns of _COLUMNS) from the flags revenue_daily's rules set on `f`.
+_DAY_FIGURES = """count(*) as orders,
+    sum(case when f.valid then 1 else 0 end) as valid_orders,
+    sum(case when f.valid then f.total_value else 0 end) as revenue,
+    sum(case when f.pending then 1 else 0 end) as pending_orders,
+    sum(case when f.pending then f.total_value else 0 end) as pending_value,
+    sum(case when f.canceled then 1 else 0 end) as canceled_orders,
+    sum(case when f.canceled then f.total_value else 0 end) as canceled_value"""
+
+
+def _revenue_sql(name: str, wh: Warehouse, orders: OrdersSettings) -> str:
+    """A daily revenue query of sql/ with the models' rules ([orders] settings) and the day's figures."""
+    rule = revenue_rule(wh.dialect, orders, "o")
+    return (
+        _sql(name)
+        .replace("{is_canceled}", rule["canceled"])
+        .replace("{is_valid}", rule["valid"])
+        .replace("{is_pending}", rule["pending"])
+        .replace("{day_figures}", _DAY_FIGURES)
+    )
 
 
 def _versions_params(at: datetime, tenant_id: int | None, scope_params: Sequence[Any]) -> list[Any]:
@@ -329,14 +344,10 @@ def diff(
     if not _known_between(wh, low, high, tenant_id):
         return []  # every order is known the same at both moments
     forward = before_at <= after_at  # `low` is the before moment
-    rule = revenue_rule(wh.dialect, orders, "o")
     sql = (
-        _sql("revenue_diff.sql")
+        _revenue_sql("revenue_diff.sql", wh, orders)
         .replace("{known}", _KNOWN_K)
         .replace("{latest_version_first}", latest_version_first(wh.dialect, "k"))
-        .replace("{is_canceled}", rule["canceled"])
-        .replace("{is_valid}", rule["valid"])
-        .replace("{is_pending}", rule["pending"])
     )
     touched = [low, high, tenant_id, tenant_id]
     params = [*touched, *touched, high, tenant_id, tenant_id, low, low, tenant_id, tenant_id]

@@ -3,7 +3,8 @@
 -- (order_versions_as_of.sql, substituted below).
 -- The markers in braces are replaced by ordersync.revisions.asof: the versions' query, and the
 -- models' own valid / pending / canceled conditions on `o`, rendered from the dbt macros
--- (transform/dbt/macros/revenue.sql, by ordersync.warehouse.macros) with the statuses as literals.
+-- (transform/dbt/macros/revenue.sql, by ordersync.warehouse.macros) with the statuses as literals,
+-- and the day_figures marker, a day's figures from those flags on `f` (ordersync.revisions.asof).
 --
 -- Parameters, in order: those of the versions' query, then the first and the last day (NULL for
 -- no bound), each twice.
@@ -23,13 +24,7 @@ select
     f.tenant_id,
     f.order_date,
     f.currency_code,
-    count(*) as orders,
-    sum(case when f.valid then 1 else 0 end) as valid_orders,
-    sum(case when f.valid then f.total_value else 0 end) as revenue,
-    sum(case when f.pending then 1 else 0 end) as pending_orders,
-    sum(case when f.pending then f.total_value else 0 end) as pending_value,
-    sum(case when f.canceled then 1 else 0 end) as canceled_orders,
-    sum(case when f.canceled then f.total_value else 0 end) as canceled_value
+    {day_figures}
 from flagged as f
 where (cast(? as date) is null or f.order_date >= ?)
     and (cast(? as date) is null or f.order_date <= ?)

@@ -19,7 +19,7 @@
 -- last day (NULL for no bound), each twice.
 -- Markers in braces: {latest_version_first}, as in order_versions_as_of.sql; {known}, when a landed
 -- row `k` (its batch `b`) became known; {is_canceled}, {is_valid}, {is_pending}, the models'
--- conditions on `o`, as in revenue_as_of.sql.
+-- conditions on `o`, and the day_figures marker, as in revenue_as_of.sql.
 with touched as (
     select t.tenant_id, t.order_id
     from cdp.landing_batches as tb
@@ -118,13 +118,7 @@ select
     moment.high,
     f.order_date,
     f.currency_code,
-    count(*) as orders,
-    sum(case when f.valid then 1 else 0 end) as valid_orders,
-    sum(case when f.valid then f.total_value else 0 end) as revenue,
-    sum(case when f.pending then 1 else 0 end) as pending_orders,
-    sum(case when f.pending then f.total_value else 0 end) as pending_value,
-    sum(case when f.canceled then 1 else 0 end) as canceled_orders,
-    sum(case when f.canceled then f.total_value else 0 end) as canceled_value,
+    {day_figures},
     null as order_id,
     null as low_order_date,
     null as low_status,
