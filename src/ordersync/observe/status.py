@@ -46,7 +46,7 @@ def tenant_status(
     kept = counted.kept
     totals = summaries.tenants(wh, kept)
     ids = [t.tenant_id for t in tenants]
-    fct = summaries.built(wh, ids)
+    fct = summaries.built(wh)
     last_runs = {
         r[0]: r[1:]
         for r in wh.query(
