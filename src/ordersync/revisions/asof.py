@@ -341,16 +341,17 @@ def diff(
     (tenant, order id) order. One query (revenue_diff.sql) ranks the versions of the orders on the
     days that can differ once, for both moments."""
     low, high = sorted((before_at.astimezone(UTC), after_at.astimezone(UTC)))
-    if not _known_between(wh, low, high, tenant_id):
-        return []  # every order is known the same at both moments
+    touched = _read(wh, _sql("touched_days.sql"), [low, high, tenant_id, tenant_id] * 2)
+    if not touched:
+        return []  # nothing became known between the two moments
     forward = before_at <= after_at  # `low` is the before moment
     sql = (
         _revenue_sql("revenue_diff.sql", wh, orders)
         .replace("{known}", _KNOWN_K)
         .replace("{latest_version_first}", latest_version_first(wh.dialect, "k"))
     )
-    touched = [low, high, tenant_id, tenant_id]
-    params = [*touched, *touched, high, tenant_id, tenant_id, low, low, tenant_id, tenant_id]
+    days = [[int(r[0]) for r in touched], [r[1] for r in touched]]
+    params = [*days, high, tenant_id, tenant_id, low, low]
     rows = _read(wh, sql, [*params, day_from, day_from, day_to, day_to])
     before: dict[tuple[int, date, str], DayRevenue] = {}
     after: dict[tuple[int, date, str], DayRevenue] = {}
@@ -380,21 +381,6 @@ def diff(
         empty = DayRevenue(tid, day, currency)
         out.append(DayDiff(tid, day, currency, before.get(key, empty), after.get(key, empty), causes.get(key, [])))
     return out
-
-
-def _known_between(wh: Warehouse, low: datetime, high: datetime, tenant_id: int | None) -> bool:
-    """Whether a version of the tenant (or anyone's) became known after `low` and by `high`: a batch
-    sealed in between (the ledger's index), or a row landed without one processed in between."""
-    return bool(
-        wh.scalar(
-            "SELECT EXISTS (SELECT 1 FROM cdp.landing_batches WHERE committed_at > ? AND committed_at <= ?"
-            " AND (CAST(? AS INTEGER) IS NULL OR tenant_id = ?))"
-            " OR EXISTS (SELECT 1 FROM cdp.orders_landing WHERE batch_id IS NULL"
-            " AND coalesce(event_ingested_at, event_time) > ? AND coalesce(event_ingested_at, event_time) <= ?"
-            " AND (CAST(? AS INTEGER) IS NULL OR tenant_id = ?))",
-            [low, high, tenant_id, tenant_id] * 2,
-        )
-    )
 
 
 def _figures(days: dict[tuple[int, date, str], DayRevenue], key: tuple[int, date, str]) -> tuple[Any, ...]:

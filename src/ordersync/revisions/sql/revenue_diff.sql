@@ -1,11 +1,15 @@
 -- What changed in daily revenue between two moments (low < high), in one ranking of versions.
 --
 -- Only an order with a version that became known after low (and by high) can be known differently
--- at the two moments ("touched"), and only a day holding a version of such an order can change.
--- The figures of those days at either moment come from the orders with a version on one of them,
--- so only their versions are ranked, once: newest first among those known by high (rank 1: the
--- version known at high), the version known at low being the first of them known by low. Each
--- kept version is read back by landing id with the columns the revenue rule needs.
+-- at the two moments ("touched"), and only a day holding a version of such an order can change:
+-- touched_days.sql finds those days, given here as two arrays (the planner then knows how many). The
+-- figures of those days at either moment come from the orders with a version on one of them, so
+-- only their versions are ranked, once: newest first among those known by high (rank 1: the
+-- version known at high), the version known at low being the first of them known by low. The
+-- ranking carries the columns the figures need (a few orders' versions: no read-back by landing id,
+-- which has no index on PostgreSQL, and DuckDB runs this with a build's memory). An order's two
+-- versions are paired by aggregating its rows (at most one is known at each moment), not by joining
+-- them: PostgreSQL expects a handful of kept rows and would pair them in a nested loop.
 --
 -- Two kinds of rows come out:
 --   'd': a (tenant, day, currency) of the touched days, at one moment (`high`), with its figures
@@ -13,32 +17,14 @@
 --   'o': a touched order whose known version differs between the moments (by payload hash), with
 --        the version known at low (NULLs when none was) and at high.
 --
--- Parameters, in order: low, high, the tenant id twice (batches sealed in between), low, high, the
--- tenant id twice (rows landed without a batch), high, the tenant id twice (the ranking), low (the
--- version known at low), low (touched), the tenant id twice (the read-back), then the first and the
--- last day (NULL for no bound), each twice.
+-- Parameters, in order: the touched days' tenant ids and order dates (two arrays of one length),
+-- high, the tenant id twice (the ranking), low (the version known at low), low (touched), then the
+-- first and the last day (NULL for no bound), each twice.
 -- Markers in braces: {latest_version_first}, as in order_versions_as_of.sql; {known}, when a landed
 -- row `k` (its batch `b`) became known; {is_canceled}, {is_valid}, {is_pending}, the models'
 -- conditions on `o`, and the day_figures marker, as in revenue_as_of.sql.
-with touched as (
-    select t.tenant_id, t.order_id
-    from cdp.landing_batches as tb
-    inner join cdp.orders_landing as t on t.tenant_id = tb.tenant_id and t.batch_id = tb.batch_id
-    where tb.committed_at > ? and tb.committed_at <= ? and (cast(? as integer) is null or t.tenant_id = ?)
-    union all
-    select t.tenant_id, t.order_id
-    from cdp.orders_landing as t
-    where
-        t.batch_id is null
-        and coalesce(t.event_ingested_at, t.event_time) > ?
-        and coalesce(t.event_ingested_at, t.event_time) <= ?
-        and (cast(? as integer) is null or t.tenant_id = ?)
-),
-
-days as materialized (
-    select distinct d.tenant_id, d.order_date
-    from cdp.orders_landing as d
-    where exists (select 1 from touched as c where c.tenant_id = d.tenant_id and c.order_id = d.order_id)
+with days as materialized (
+    select unnest(cast(? as integer[])) as tenant_id, unnest(cast(? as date[])) as order_date
 ),
 
 scoped as (
@@ -51,7 +37,11 @@ ranked as (
     select
         k.tenant_id,
         k.order_id,
-        k.landing_id,
+        k.order_date,
+        k.status,
+        k.total_value,
+        k.currency_code,
+        k.payload_hash,
         {known} as known_at,
         row_number() over (
             partition by k.tenant_id, k.order_id
@@ -67,10 +57,7 @@ ranked as (
 
 marked as (
     select
-        r.tenant_id,
-        r.order_id,
-        r.landing_id,
-        r.version_rank,
+        r.*,
         min(case when r.known_at <= ? then r.version_rank end)
             over (partition by r.tenant_id, r.order_id) as low_rank,
         max(r.known_at) over (partition by r.tenant_id, r.order_id) as last_known
@@ -84,14 +71,13 @@ picked as materialized (
         m.version_rank = 1 as at_high,
         coalesce(m.version_rank = m.low_rank, false) as at_low,
         m.last_known > ? as touched,
-        l.order_date,
-        l.status,
-        l.total_value,
-        l.currency_code,
-        l.payload_hash
+        m.order_date,
+        m.status,
+        m.total_value,
+        m.currency_code,
+        m.payload_hash
     from marked as m
-    inner join cdp.orders_landing as l on l.tenant_id = m.tenant_id and l.landing_id = m.landing_id
-    where (m.version_rank = 1 or m.version_rank = m.low_rank) and (cast(? as integer) is null or l.tenant_id = ?)
+    where m.version_rank = 1 or m.version_rank = m.low_rank
 ),
 
 flagged as (
@@ -137,9 +123,9 @@ union all
 
 select
     'o' as kind,
-    h.tenant_id,
+    p.tenant_id,
     null as high,
-    h.order_date,
+    max(case when p.at_high then p.order_date end) as order_date,
     null as currency_code,
     null as orders,
     null as valid_orders,
@@ -148,16 +134,17 @@ select
     null as pending_value,
     null as canceled_orders,
     null as canceled_value,
-    h.order_id,
-    lo.order_date as low_order_date,
-    lo.status as low_status,
-    lo.total_value as low_total_value,
-    lo.currency_code as low_currency_code,
-    lo.payload_hash as low_payload_hash,
-    h.status as high_status,
-    h.total_value as high_total_value,
-    h.currency_code as high_currency_code,
-    h.payload_hash as high_payload_hash
-from picked as h
-left join picked as lo on lo.tenant_id = h.tenant_id and lo.order_id = h.order_id and lo.at_low
-where h.at_high and h.touched and lo.payload_hash is distinct from h.payload_hash
+    p.order_id,
+    max(case when p.at_low then p.order_date end) as low_order_date,
+    max(case when p.at_low then p.status end) as low_status,
+    max(case when p.at_low then p.total_value end) as low_total_value,
+    max(case when p.at_low then p.currency_code end) as low_currency_code,
+    max(case when p.at_low then p.payload_hash end) as low_payload_hash,
+    max(case when p.at_high then p.status end) as high_status,
+    max(case when p.at_high then p.total_value end) as high_total_value,
+    max(case when p.at_high then p.currency_code end) as high_currency_code,
+    max(case when p.at_high then p.payload_hash end) as high_payload_hash
+from picked as p
+where p.touched
+group by p.tenant_id, p.order_id
+having max(case when p.at_low then p.payload_hash end) is distinct from max(case when p.at_high then p.payload_hash end)
