@@ -188,13 +188,18 @@ def test_the_apis_pages_of_revenue_as_built_are_the_whole_answer_in_its_order(
     assert seen == whole and len(whole) >= 16
 
 
+def _after_every_seal(app: Ordersync, clock: ManualClock) -> datetime:
+    """The clock set an hour after every seal so far (a seal's instant never goes back, whatever the
+    clock says), and that moment."""
+    last = app.wh.scalar("SELECT max(committed_at) FROM cdp.landing_batches")
+    clock.set(max(NOW, last or NOW) + H)
+    return clock.now()
+
+
 def test_an_answer_about_a_moment_before_the_seal_is_kept_and_one_about_now_is_not(
     app: Ordersync, clock: ManualClock
 ) -> None:
-    # after every seal so far: a seal's instant never goes back, whatever the clock says
-    last = app.wh.scalar("SELECT max(committed_at) FROM cdp.landing_batches")
-    start = max(NOW, last or NOW) + H
-    clock.set(start)
+    start = _after_every_seal(app, clock)
     t = new_push_tenant(app)
     push(app, t, [event("kept-1", start - 2 * H, total="12.00", day=D1)])
     clock.advance(H)
@@ -212,9 +217,7 @@ def test_an_answer_about_a_moment_before_the_seal_is_kept_and_one_about_now_is_n
 def test_a_diff_between_moments_before_the_seal_is_kept_and_one_against_now_is_not(
     app: Ordersync, clock: ManualClock
 ) -> None:
-    last = app.wh.scalar("SELECT max(committed_at) FROM cdp.landing_batches")
-    start = max(NOW, last or NOW) + H
-    clock.set(start)
+    start = _after_every_seal(app, clock)
     t = new_push_tenant(app)
     push(app, t, [event("diff-kept-1", start - 2 * H, total="12.00", day=D1)])
     clock.advance(H)

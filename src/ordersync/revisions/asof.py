@@ -146,22 +146,28 @@ def known_instant(wh: Warehouse, clock: Clock, at: datetime) -> datetime:
     """`at` checked for an as-of question: the ledger is sealed first (so every batch committed
     until now is numbered by now), and a moment after that is refused: what will be known then is
     not known yet."""
-    if at.tzinfo is None:
-        raise ConfigError(f"--as-of {at.isoformat()} has no time zone: give one (e.g. 2026-06-05T00:00:00Z)")
-    ledger.seal(wh, clock)
-    now = clock.now()
-    if at > now:
-        raise ConfigError(
-            f"--as-of {at.isoformat()} is in the future (now is {now.isoformat()}): what will be known then "
-            "is not known yet; ask without --as-of for the latest build, or give a past moment"
-        )
-    return at
+    _zoned(at)
+    return _not_ahead(at, sealed_now(wh, clock))
 
 
 def sealed_now(wh: Warehouse, clock: Clock) -> datetime:
     """Now, the ledger sealed first: every batch committed before this moment is known at it."""
     ledger.seal(wh, clock)
     return clock.now()
+
+
+def _zoned(at: datetime) -> None:
+    if at.tzinfo is None:
+        raise ConfigError(f"--as-of {at.isoformat()} has no time zone: give one (e.g. 2026-06-05T00:00:00Z)")
+
+
+def _not_ahead(at: datetime, now: datetime) -> datetime:
+    if at > now:
+        raise ConfigError(
+            f"--as-of {at.isoformat()} is in the future (now is {now.isoformat()}): what will be known then "
+            "is not known yet; ask without --as-of for the latest build, or give a past moment"
+        )
+    return at
 
 
 def as_of(
@@ -254,12 +260,15 @@ def kept_diff(
     past: PastAnswers[list[DayDiff]],
     days: Days,
 ) -> list[DayDiff]:
-    """diff() from `since` to `against` (default now), both checked by known_instant, kept in `past`
+    """diff() from `since` to `against` (default now), both checked as known_instant checks one, kept in `past`
     when both are before the ledger's seal, so its answer never changes (the API's next page of a
     diff names its moments: it is answered from memory)."""
-    sealed_after = clock.now()  # known_instant's seal is stamped no earlier than this
-    before = known_instant(wh, clock, since)
-    after = known_instant(wh, clock, against or clock.now())
+    sealed_after = clock.now()  # the seal below is stamped no earlier than this
+    for moment in (since, against):
+        if moment is not None:
+            _zoned(moment)
+    now = sealed_now(wh, clock)  # one seal for both moments
+    before, after = _not_ahead(since, now), _not_ahead(against or now, now)
 
     def answer() -> list[DayDiff]:
         return diff(wh, orders, before, after, tenant_id=days.tenant_id, day_from=days.day_from, day_to=days.day_to)
