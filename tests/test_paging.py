@@ -49,6 +49,20 @@ def test_every_item_follows_the_cursors() -> None:
     assert Page([], None, {"as_of": "t"}).body() == {"data": [], "next": None, "as_of": "t"}
 
 
+def test_shape_makes_the_pages_items_only_and_the_cursor_still_follows_the_key() -> None:
+    shaped: list[int] = []
+
+    def shape(n: int) -> Row:
+        shaped.append(n)
+        return {"n": n}
+
+    numbers = [5, 3, 9, 1, 7]
+    first = keyset(numbers, lambda n: (n,), None, 2, shape=shape)
+    assert first.data == [{"n": 1}, {"n": 3}] and shaped == [1, 3]
+    rest = keyset(numbers, lambda n: (n,), decode(first.next), 2, shape=shape)
+    assert rest.data == [{"n": 5}, {"n": 7}] and shaped == [1, 3, 5, 7]
+
+
 @pytest.mark.parametrize("bad", ["%%%", "bm90IGEga2V5", encode(("x",)) + "!", "A" * 3000])
 def test_a_cursor_not_made_here_is_refused(bad: str) -> None:
     with pytest.raises(ConfigError, match="cursor"):

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from ordersync.errors import ConfigError
 
@@ -24,6 +24,8 @@ DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
 #: a cursor is a few sort-key values; a longer one was not made here
 MAX_CURSOR = 2000
+
+T = TypeVar("T")
 
 #: a sort key: a tuple of JSON values (strings, numbers); None sorts before any other value
 Key = tuple[Any, ...]
@@ -105,23 +107,26 @@ def _sortable(key: Key) -> tuple[tuple[int, Any], ...]:
 
 
 def keyset(
-    items: Sequence[dict[str, Any]],
-    key: Callable[[dict[str, Any]], Key],
+    items: Sequence[T],
+    key: Callable[[T], Key],
     after: Key | None,
     limit: int,
     *,
     newest_first: bool = False,
+    shape: Callable[[T], dict[str, Any]] | None = None,
 ) -> Page:
     """One page of `items` in the order of `key` (descending when `newest_first`): those after the
-    cursor's key, at most `limit`, and the cursor of the next page when more remain."""
+    cursor's key, at most `limit`, and the cursor of the next page when more remain. Items that are
+    not yet the page's dicts are shaped by `shape`, the page's only: a long answer pays for one page."""
     check_limit(limit)
     ordered = sorted(items, key=lambda i: _sortable(key(i)), reverse=newest_first)
     if after is not None:
         mark = _sortable(after)
         ordered = [i for i in ordered if (_sortable(key(i)) < mark if newest_first else _sortable(key(i)) > mark)]
-    data = list(ordered[:limit])
+    chosen = ordered[:limit]
     more = len(ordered) > limit
-    return Page(data, encode(key(data[-1])) if more else None)
+    data = [shape(i) for i in chosen] if shape is not None else [cast(dict[str, Any], i) for i in chosen]
+    return Page(data, encode(key(chosen[-1])) if more else None)
 
 
 def every_item(fetch: Callable[[str | None], Page]) -> list[dict[str, Any]]:

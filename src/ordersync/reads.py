@@ -26,7 +26,7 @@ from ordersync.paging import Key, Page, check_limit, encode, instant, keyset, un
 from ordersync.revisions import asof
 from ordersync.revisions.notices import notice_key
 from ordersync.revisions.plans import Plan, PlanStore, plan_key
-from ordersync.revisions.shapes import diff_item, revenue_csv, revenue_row
+from ordersync.revisions.shapes import day_key, diff_item, revenue_csv, revenue_row
 from ordersync.sync.runs import run_key
 from ordersync.tenants import Tenant
 from ordersync.transform.builds import build_key
@@ -161,7 +161,7 @@ class Reads:
             page = _sql_page([revenue_row(d, names) for d in result.days], limit, key)
         else:
             result = self.app.revenue(scope, as_of=as_of)
-            page = keyset([revenue_row(d, names) for d in result.days], key, after, limit)
+            page = keyset(result.days, lambda d: day_key(d, names), after, limit, shape=lambda d: revenue_row(d, names))
         page.context["as_of"] = result.as_of.isoformat() if result.as_of else None
         return page
 
@@ -184,9 +184,8 @@ class Reads:
             against = moment
         pinned = against or asof.sealed_now(self.app.wh, self.app.clock)
         days = self.app.revenue_diff(since, pinned, self._scope(name, only))
-        names = self._names()
-        rows = [diff_item(d, names) for d in days]
-        page = keyset(rows, lambda item: (pinned.isoformat(), *_revenue_key(item)), after, limit)
+        names, at = self._names(), pinned.isoformat()
+        page = keyset(days, lambda d: (at, *day_key(d, names)), after, limit, shape=lambda d: diff_item(d, names))
         page.context.update(since=since.isoformat(), against=pinned.isoformat())
         return page
 

@@ -17,6 +17,12 @@ def money(value: Decimal | None) -> str:
     return "" if value is None else f"{value:.2f}"
 
 
+def day_key(day: DayRevenue | DayDiff, names: dict[int, str]) -> tuple[str, str, str]:
+    """A revenue day's place in the API's lists (tenant name, day, currency): the key of the item
+    `revenue_row` or `diff_item` makes of it."""
+    return (names.get(day.tenant_id, str(day.tenant_id)), day.order_date.isoformat(), day.currency_code)
+
+
 def revenue_row(day: DayRevenue, names: dict[int, str], fmt: Callable[[Decimal | None], Any] = money) -> dict[str, Any]:
     """One (tenant, day, currency) of revenue; amounts as `fmt` writes them (text to the cent)."""
     return {
