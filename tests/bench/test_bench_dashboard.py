@@ -46,7 +46,7 @@ def test_tiny_run_answers_every_endpoint_and_prints_its_figures(tmp_path: Path) 
     assert out["generated"]["tenants"] == 4 and out["generated"]["versions"] >= 1500
     assert isinstance(out["status_command_s"], float) and isinstance(out["status_in_process_s"], float)
     kinds = {e["kind"] for e in out["endpoints"]}
-    assert kinds == {"page", "list", "asof"}
+    assert kinds == {"page", "list", "asof", "quiet"}
     for e in out["endpoints"]:
         assert e["statuses"] == {"200": e["n"]} and e["n"] >= 1, e
         assert any(line.split()[1:2] == [e["path"][:72]] for line in lines), e["path"]  # its row is printed
