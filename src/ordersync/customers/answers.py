@@ -37,6 +37,15 @@ COLUMNS = (
 _ORDER = "x.clv_12m DESC NULLS LAST, x.net_revenue DESC, x.tenant, x.customer_key"
 
 
+#: the tables a listed customer's columns come from: (join, table, alias)
+_SCORES = (
+    ("JOIN", "customer_profiles", "p"),
+    ("LEFT JOIN", "customer_rfm", "r"),
+    ("LEFT JOIN", "customer_journey", "j"),
+    ("LEFT JOIN", "customer_clv", "c"),
+)
+
+
 def list_customers(
     wh: Warehouse,
     tenant_id: int | None,
@@ -85,14 +94,19 @@ def list_customers(
     if limit is not None:
         chosen += " LIMIT ?"
         params.append(int(limit))
+    # one tenant's list names its tenant in every join: DuckDB may build a join's hash table from
+    # the joined table, every tenant's rows of it, rather than from the few chosen customers
+    joined = ""
+    for kind, table, alias in _SCORES:
+        joined += (
+            f" {kind} cdp.{table} {alias} ON {alias}.tenant_id = x.tenant_id AND {alias}.customer_key = x.customer_key"
+        )
+        if tenant_id is not None:
+            joined += f" AND {alias}.tenant_id = ?"
+            params.append(tenant_id)
     sql = (
         "SELECT x.tenant, x.customer_key, r.segment, j.stage, r.r_score, r.f_score, r.m_score, p.purchases, "
-        "x.net_revenue, p.currency_code, p.last_purchase_at, c.p_alive, x.clv_12m "
-        f"FROM ({chosen}) x "
-        "JOIN cdp.customer_profiles p ON p.tenant_id = x.tenant_id AND p.customer_key = x.customer_key "
-        "LEFT JOIN cdp.customer_rfm r ON r.tenant_id = x.tenant_id AND r.customer_key = x.customer_key "
-        "LEFT JOIN cdp.customer_journey j ON j.tenant_id = x.tenant_id AND j.customer_key = x.customer_key "
-        "LEFT JOIN cdp.customer_clv c ON c.tenant_id = x.tenant_id AND c.customer_key = x.customer_key "
+        f"x.net_revenue, p.currency_code, p.last_purchase_at, c.p_alive, x.clv_12m FROM ({chosen}) x{joined} "
         f"ORDER BY {_ORDER}"
     )
     return [dict(zip(COLUMNS, row, strict=True)) for row in wh.query(sql, params)]
