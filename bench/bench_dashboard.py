@@ -21,7 +21,12 @@ For each warehouse (DuckDB, PostgreSQL), on a fresh one:
   landings (`[serve] build_every_seconds`), customers on, while an SDK client pushes --push-rate
   events a second to `people` (NDJSON through the push API, a push token, every --push-every
   seconds a batch) and one reader asks every page (admin session cookie) and every list endpoint
-  under /v1 (bearer admin token) in turn, one request at a time, for --duration seconds.
+  under /v1 (bearer admin token) in turn, one request at a time, for --duration seconds. Before the
+  pushes start, the API's as-of answers and diffs are also asked alone ("quiet"), as the command's
+  own are.
+
+--keep leaves the warehouse and its folder (the warehouse's URL in it); --reuse FOLDER measures that
+warehouse again with this checkout's code, without generating or building it first.
 
 Targets: p95 under 300 ms for every page and list endpoint, `status --json` under 1 s; the as-of and
 diff answers no slower than `ordersync revenue`'s own figures in docs/benchmarks.md.
@@ -29,6 +34,7 @@ diff answers no slower than `ordersync revenue`'s own figures in docs/benchmarks
     .venv/bin/python bench/bench_dashboard.py                                  # both warehouses, full scale
     .venv/bin/python bench/bench_dashboard.py --warehouse postgres --duration 300
     .venv/bin/python bench/bench_dashboard.py --tenants 5 --versions 4000 --customers 120 --duration 5  # smoke
+    .venv/bin/python bench/bench_dashboard.py --warehouse duckdb --reuse /tmp/ordersync-bench-dashboard/duckdb-1a2b3c4d
 """
 
 from __future__ import annotations
@@ -83,6 +89,8 @@ BIG_SHARE = 0.25
 DAYS = 56
 LAND_EVERY = timedelta(days=7)
 PLAN_ID = "p-bench-dashboard"
+#: in a run's folder: its warehouse's URL (for --reuse)
+URL_FILE = "warehouse.url"
 P95_TARGET_MS = 300.0
 STATUS_TARGET_S = 1.0
 #: `ordersync revenue`'s figures in docs/benchmarks.md ("After the diff's single ranking"; one tenant,
@@ -513,6 +521,9 @@ def build_count(app: Ordersync) -> int:
 
 
 def run(kind: str, args: argparse.Namespace) -> dict[str, Any]:
+    if args.reuse:  # a run kept with --keep: measured again, never reset or removed
+        folder = Path(args.reuse)
+        return _run(kind, (folder / URL_FILE).read_text().strip(), folder, args)
     folder = Path(args.state) / f"{kind}-{uuid.uuid4().hex[:8]}"
     folder.mkdir(parents=True)
     if kind == "duckdb":
@@ -520,6 +531,7 @@ def run(kind: str, args: argparse.Namespace) -> dict[str, Any]:
     else:
         url = f"{PG_SERVER}/bench_dashboard_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     reset_warehouse(url)
+    (folder / URL_FILE).write_text(url + "\n")
     try:
         return _run(kind, url, folder, args)
     finally:
@@ -529,6 +541,33 @@ def run(kind: str, args: argparse.Namespace) -> dict[str, Any]:
                 con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         if not args.keep:
             shutil.rmtree(folder, ignore_errors=True)
+
+
+def generated(
+    kind: str, app: Ordersync, clock: ManualClock, args: argparse.Namespace, now: datetime, out: dict[str, Any]
+) -> int:
+    """The fleet generated, built and its customers computed, figures in `out`; how many tenants."""
+    began = time.perf_counter()
+    g = generate_fleet(app, clock, args, now)
+    g.seconds["generate"] = time.perf_counter() - began
+    clock.set(datetime.now(UTC))
+    began = time.perf_counter()
+    built = app.build()
+    g.seconds["build"] = time.perf_counter() - began
+    if not built.ok:
+        raise SystemExit(f"the first build failed: {built.failed}")
+    began = time.perf_counter()
+    app.keep_customers(RunKind.STEP, PEOPLE)
+    g.seconds["customers"] = time.perf_counter() - began
+    out["generated"] = asdict(g)
+    print(
+        f"{kind}: {g.tenants:,} tenants, {g.versions:,} versions ({g.batches:,} pull batches, "
+        f"{g.orders_people:,} orders of {args.customers:,} customers), generated in {g.seconds['generate']:.1f} s "
+        f"(landing {g.seconds['land']:.1f} s), first build (every tenant's "
+        f"customers too) {g.seconds['build']:.1f} s, customers of {PEOPLE} after it {g.seconds['customers']:.1f} s",
+        flush=True,
+    )
+    return g.tenants
 
 
 def _run(kind: str, url: str, folder: Path, args: argparse.Namespace) -> dict[str, Any]:
@@ -541,26 +580,12 @@ def _run(kind: str, url: str, folder: Path, args: argparse.Namespace) -> dict[st
     clock = ManualClock(now - timedelta(days=bench_customers.DAYS + 1))
     out: dict[str, Any] = {"warehouse": kind, "commit": commit(), "duckdb_memory_limit": args.duckdb_memory_limit}
     with Ordersync(load_settings(overrides=overrides), clock=clock) as app:
-        began = time.perf_counter()
-        g = generate_fleet(app, clock, args, now)
-        g.seconds["generate"] = time.perf_counter() - began
-        clock.set(datetime.now(UTC))
-        began = time.perf_counter()
-        built = app.build()
-        g.seconds["build"] = time.perf_counter() - began
-        if not built.ok:
-            raise SystemExit(f"the first build failed: {built.failed}")
-        began = time.perf_counter()
-        app.keep_customers(RunKind.STEP, PEOPLE)
-        g.seconds["customers"] = time.perf_counter() - began
-        out["generated"] = asdict(g)
-        print(
-            f"{kind}: {g.tenants:,} tenants, {g.versions:,} versions ({g.batches:,} pull batches, "
-            f"{g.orders_people:,} orders of {args.customers:,} customers), generated in {g.seconds['generate']:.1f} s "
-            f"(landing {g.seconds['land']:.1f} s), first build (every tenant's "
-            f"customers too) {g.seconds['build']:.1f} s, customers of {PEOPLE} after it {g.seconds['customers']:.1f} s",
-            flush=True,
-        )
+        if args.reuse:
+            clock.set(datetime.now(UTC))
+            tenants = len(app.list_tenants())
+            print(f"{kind}: {tenants:,} tenants in {args.reuse}, as a run with --keep left them", flush=True)
+        else:
+            tenants = generated(kind, app, clock, args, now, out)
 
         # before serve (it holds DuckDB's file): the command, and the facade's calls it makes
         out["status_in_process_s"] = timed_median(3, app.status)
@@ -585,7 +610,7 @@ def _run(kind: str, url: str, folder: Path, args: argparse.Namespace) -> dict[st
     out["status_command_s"] = timed_median(3, lambda: status_command(url, env, folder))
     cli = {k: shown(v) for k, v in out["cli"].items()}
     print(
-        f"{kind}: status --json over {g.tenants:,} tenants: command {shown(out['status_command_s'])}, in-process "
+        f"{kind}: status --json over {tenants:,} tenants: command {shown(out['status_command_s'])}, in-process "
         f"{shown(out['status_in_process_s'])} (target < {STATUS_TARGET_S:g} s); ordersync revenue: as of "
         f"{mid:%Y-%m-%d} big {cli['as_of_big_s']}, fleet {cli['as_of_fleet_s']}; diff since {week:%Y-%m-%d} "
         f"big {cli['diff_week_big_s']}, fleet {cli['diff_week_fleet_s']}",
@@ -665,10 +690,15 @@ def main() -> None:
         help="DuckDB's memory limit outside builds, here and in serve (default: ordersync's, %(default)s)",
     )
     ap.add_argument("--keep", action="store_true", help="keep the warehouse and its folder")
+    ap.add_argument(
+        "--reuse", metavar="FOLDER", help="measure again the warehouse a run with --keep left in FOLDER (no generation)"
+    )
     ap.add_argument("--json", action="store_true", help="also print each warehouse's figures as a JSON line")
     args = ap.parse_args()
     if args.tenants < 2:
         ap.error("--tenants: at least 2 (`big` and `people`)")
+    if args.reuse and args.warehouse == "both":
+        ap.error("--reuse: name the warehouse the folder holds (--warehouse duckdb|postgres)")
     kinds = ["duckdb", "postgres"] if args.warehouse == "both" else [args.warehouse]
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at the start", flush=True)
     for kind in kinds:

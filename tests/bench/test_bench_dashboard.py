@@ -17,8 +17,8 @@ BENCH = Path(__file__).resolve().parents[2] / "bench"
 pytestmark = [pytest.mark.slow, pytest.mark.dbt]
 
 
-def test_tiny_run_answers_every_endpoint_and_prints_its_figures(tmp_path: Path) -> None:
-    command = [
+def tiny(tmp_path: Path, *more: str) -> list[str]:
+    return [
         sys.executable,
         str(BENCH / "bench_dashboard.py"),
         "--warehouse",
@@ -38,12 +38,16 @@ def test_tiny_run_answers_every_endpoint_and_prints_its_figures(tmp_path: Path) 
         "--state",
         str(tmp_path),
         "--json",
+        *more,
     ]
+
+
+def measured(command: list[str]) -> dict[str, Any]:
+    """The run's figures, once every endpoint answered 200 and has its row printed."""
     done = processes.run(command, "bench_dashboard.py at a tiny scale", timeout=600, cwd=BENCH)
     assert done.returncode == 0, done.stdout + done.stderr
     lines = done.stdout.splitlines()
     out: dict[str, Any] = json.loads(next(x for x in lines if x.startswith("json "))[5:])
-    assert out["generated"]["tenants"] == 4 and out["generated"]["versions"] >= 1500
     assert isinstance(out["status_command_s"], float) and isinstance(out["status_in_process_s"], float)
     kinds = {e["kind"] for e in out["endpoints"]}
     assert kinds == {"page", "list", "asof", "quiet"}
@@ -51,4 +55,18 @@ def test_tiny_run_answers_every_endpoint_and_prints_its_figures(tmp_path: Path) 
         assert e["statuses"] == {"200": e["n"]} and e["n"] >= 1, e
         assert any(line.split()[1:2] == [e["path"][:72]] for line in lines), e["path"]  # its row is printed
     assert out["push"]["requests"] >= 1 and out["push"]["failed"] == 0
+    return out
+
+
+def test_tiny_run_answers_every_endpoint_and_prints_its_figures(tmp_path: Path) -> None:
+    out = measured(tiny(tmp_path))
+    assert out["generated"]["tenants"] == 4 and out["generated"]["versions"] >= 1500
     assert list(tmp_path.iterdir()) == []  # its warehouse, dbt state and key are gone
+
+
+def test_a_kept_run_is_measured_again_without_generating(tmp_path: Path) -> None:
+    first = measured(tiny(tmp_path, "--keep"))
+    (folder,) = tmp_path.iterdir()
+    again = measured(tiny(tmp_path, "--reuse", str(folder)))
+    assert "generated" not in again and first["generated"]["tenants"] == 4
+    assert list(tmp_path.iterdir()) == [folder] and (folder / "wh.duckdb").exists()  # reused, not removed
