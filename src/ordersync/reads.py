@@ -15,6 +15,8 @@ from decimal import Decimal
 from functools import partial
 from typing import Any
 
+import orjson
+
 from ordersync.customers import events as customer_events
 from ordersync.customers.answers import customer_counts, customer_key_of
 from ordersync.customers.events import event_key
@@ -43,6 +45,19 @@ def plain(value: Any) -> Any:
     if isinstance(value, datetime | date):
         return value.isoformat()
     return value
+
+
+def json_bytes(value: Any) -> bytes:
+    """`value` as JSON, holding what plain() makes of it (decimals as text, moments and days in ISO
+    8601, keys as text), written by orjson in one pass: a long answer pays for no walk of its own
+    (a week's diff of a large tenant is 35,000 orders)."""
+    return orjson.dumps(value, default=_decimal_text, option=orjson.OPT_NON_STR_KEYS)
+
+
+def _decimal_text(value: Any) -> str:
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not a JSON value")
 
 
 def _sql_page(items: list[dict[str, Any]], limit: int, key: Any) -> Page:

@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
-import orjson
 from fastapi import Query
 from fastapi.responses import Response
 
 from ordersync.paging import DEFAULT_LIMIT, MAX_CURSOR, MAX_LIMIT, Key, Page, decode
-from ordersync.reads import Reads, plain
+from ordersync.reads import Reads, json_bytes
 from ordersync.web.gate import Gate
 from ordersync.web.models import Problem
 
@@ -35,7 +34,7 @@ def cursor_key(cursor: str | None) -> Key | None:
 
 def answer(body: Any) -> Response:
     """JSON as the CLI writes it: exact decimals as text, moments in ISO 8601."""
-    return Response(orjson.dumps(plain(body)), media_type="application/json")
+    return Response(json_bytes(body), media_type="application/json")
 
 
 def page(p: Page) -> Response:
