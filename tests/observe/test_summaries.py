@@ -120,6 +120,31 @@ def test_the_summaries_equal_a_full_scan_whatever_lands_when(app: Ordersync, ste
     )
     (status,) = app.status([t])
     assert status["orders_landed"] == total
+    since = first + timedelta(days=1)
+    assert summaries.later_than(wh, found, 3 * 86400, {t.tenant_id: since}) == {
+        t.tenant_id: scanned_later(wh, t.tenant_id, 3 * 86400, since)
+    }
+
+
+def scanned_later(wh: Warehouse, tenant_id: int, seconds: float, since: date) -> int:
+    """The oracle of `later_than`: versions of order dates from `since` on that landed more than
+    `seconds` after their event, counted from the landing table."""
+    rows = wh.query(
+        "SELECT event_time, event_ingested_at FROM cdp.orders_landing WHERE tenant_id = ? AND order_date >= ?",
+        (tenant_id, since),
+    )
+    return sum(1 for at, landed in rows if landed is not None and (landed - at).total_seconds() > seconds)
+
+
+def test_late_versions_are_counted_from_each_tenants_own_first_day(app: Ordersync) -> None:
+    one, two = new_tenant(app), new_tenant(app)
+    days = [date(2024, 5, 15) + timedelta(days=d) for d in range(4)]
+    for t in (one, two):
+        land(app.wh, [row(t.tenant_id, f"o{i}", day, "push", 8 * 86400) for i, day in enumerate(days)])
+    found = summaries.refresh(app.wh, app.clock)
+    since = {one.tenant_id: days[1], two.tenant_id: days[3]}
+    assert summaries.later_than(app.wh, found, 7 * 86400, since) == {one.tenant_id: 3, two.tenant_id: 1}
+    assert {t: scanned_later(app.wh, t, 7 * 86400, d) for t, d in since.items()} == {one.tenant_id: 3, two.tenant_id: 1}
 
 
 def test_status_and_lateness_read_what_landed_since_the_last_refresh(app: Ordersync) -> None:

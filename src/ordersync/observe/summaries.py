@@ -317,16 +317,15 @@ def later_than(wh: Warehouse, kept: Kept, seconds: float, since: Mapping[int, da
     if not since:
         return {}
     later = " + ".join(f"sum({_quoted(b)})" for b in BUCKETS[first:])
+    tenants = list(since)
     rows = wh.query(
-        f"SELECT tenant_id, order_date, {later} FROM {kept.days} d WHERE order_date >= ? "
-        "GROUP BY tenant_id, order_date",
-        (min(since.values()),),
+        f"SELECT d.tenant_id, {later} FROM {kept.days} d JOIN (SELECT unnest(CAST(? AS INTEGER[])) AS tenant_id, "
+        "unnest(CAST(? AS DATE[])) AS since) s ON s.tenant_id = d.tenant_id AND d.order_date >= s.since "
+        "WHERE d.order_date >= ? GROUP BY d.tenant_id",
+        (tenants, [since[t] for t in tenants], min(since.values())),
     )
     out: dict[int, int] = dict.fromkeys(since, 0)
-    for t, d, n in rows:
-        tid = int(t)
-        if tid in since and d >= since[tid]:
-            out[tid] += int(n)
+    out.update({int(t): int(n) for t, n in rows})
     return out
 
 
