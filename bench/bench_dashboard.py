@@ -588,15 +588,15 @@ def _run(kind: str, url: str, folder: Path, args: argparse.Namespace) -> dict[st
             tenants = generated(kind, app, clock, args, now, out)
 
         # before serve (it holds DuckDB's file): the command, and the facade's calls it makes
-        out["status_in_process_s"] = timed_median(3, app.status)
+        out["status_in_process_s"] = timed_median(args.repeat, app.status)
         mid, week = now - timedelta(days=DAYS // 2), now - timedelta(days=7)
         clock.set(datetime.now(UTC))
         out["cli"] = {
             # as the command answers, once per process: nothing kept from the call before
-            "as_of_big_s": timed_median(3, lambda: afresh(app).revenue(BIG, as_of=mid)),
-            "as_of_fleet_s": timed_median(3, lambda: afresh(app).revenue(None, as_of=mid)),
-            "diff_week_big_s": timed_median(3, lambda: afresh(app).revenue_diff(week, None, BIG)),
-            "diff_week_fleet_s": timed_median(3, lambda: afresh(app).revenue_diff(week, None, None)),
+            "as_of_big_s": timed_median(args.repeat, lambda: afresh(app).revenue(BIG, as_of=mid)),
+            "as_of_fleet_s": timed_median(args.repeat, lambda: afresh(app).revenue(None, as_of=mid)),
+            "diff_week_big_s": timed_median(args.repeat, lambda: afresh(app).revenue_diff(week, None, BIG)),
+            "diff_week_fleet_s": timed_median(args.repeat, lambda: afresh(app).revenue_diff(week, None, None)),
         }
         admin = app.create_token(None, "bench reviewer", scope=Scope.ADMIN)[1]
         push_token = app.create_token(PEOPLE, "sdk", max_items_per_minute=MAX_BUDGET)[1]
@@ -607,7 +607,7 @@ def _run(kind: str, url: str, folder: Path, args: argparse.Namespace) -> dict[st
         "ORDERSYNC__CUSTOMERS__IDENTITY_KEY_FILE": str(folder / "identity.key"),
         "ORDERSYNC__WAREHOUSE__DUCKDB_MEMORY_LIMIT": args.duckdb_memory_limit,
     }
-    out["status_command_s"] = timed_median(3, lambda: status_command(url, env, folder))
+    out["status_command_s"] = timed_median(args.repeat, lambda: status_command(url, env, folder))
     cli = {k: shown(v) for k, v in out["cli"].items()}
     print(
         f"{kind}: status --json over {tenants:,} tenants: command {shown(out['status_command_s'])}, in-process "
@@ -689,6 +689,7 @@ def main() -> None:
         default=DEFAULT_DUCKDB_MEMORY_LIMIT,
         help="DuckDB's memory limit outside builds, here and in serve (default: ordersync's, %(default)s)",
     )
+    ap.add_argument("--repeat", type=int, default=3, help="runs of each command's timing before serve (their median)")
     ap.add_argument("--keep", action="store_true", help="keep the warehouse and its folder")
     ap.add_argument(
         "--reuse", metavar="FOLDER", help="measure again the warehouse a run with --keep left in FOLDER (no generation)"

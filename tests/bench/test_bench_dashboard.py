@@ -34,6 +34,8 @@ def tiny(tmp_path: Path, *more: str) -> list[str]:
         "0",
         "--min-rounds",
         "1",
+        "--repeat",
+        "1",
         "--push-every",
         "0.1",
         "--state",
