@@ -1,7 +1,8 @@
 """bench/bench_dashboard.py at a tiny scale on DuckDB: it makes the fleet, builds, computes
 customers, serves, and asks every page and list endpoint once beside the SDK's pushes; every answer
-is a 200 and the figures are printed. A run kept with --keep is measured again with --reuse. No
-timing is asserted."""
+is a 200 and the figures are printed. No timing is asserted (--keep and --reuse,
+which measure a kept warehouse again, are left to the full runs: a second serve here costs the
+suite 15 s)."""
 
 from __future__ import annotations
 
@@ -61,10 +62,7 @@ def measured(command: list[str]) -> dict[str, Any]:
     return out
 
 
-def test_a_tiny_run_answers_every_endpoint_and_a_kept_one_is_measured_again(tmp_path: Path) -> None:
-    first = measured(tiny(tmp_path, "--keep"))
-    assert first["generated"]["tenants"] == 4 and first["generated"]["versions"] >= 1500
-    (folder,) = tmp_path.iterdir()
-    again = measured(tiny(tmp_path, "--reuse", str(folder)))
-    assert "generated" not in again
-    assert list(tmp_path.iterdir()) == [folder] and (folder / "wh.duckdb").exists()  # reused, not removed
+def test_a_tiny_run_answers_every_endpoint_and_leaves_nothing(tmp_path: Path) -> None:
+    out = measured(tiny(tmp_path))
+    assert out["generated"]["tenants"] == 4 and out["generated"]["versions"] >= 1500
+    assert list(tmp_path.iterdir()) == []  # its warehouse, dbt state and key are gone
